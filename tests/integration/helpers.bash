@@ -1,0 +1,40 @@
+# Shared helpers for the bats integration tests.
+# Binaries come from OCI_FETCH, OCI_PUSH, OCI_BUILD, OCI_RUN, OCI_NET (set by
+# meson test), falling back to a build/ directory in the source tree.
+
+: "${OCIKIT_SOURCE_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${OCIKIT_BUILD_ROOT:=$OCIKIT_SOURCE_ROOT/build}"
+: "${OCI_FETCH:=$OCIKIT_BUILD_ROOT/tools/oci-fetch/oci-fetch}"
+: "${OCI_PUSH:=$OCIKIT_BUILD_ROOT/tools/oci-push/oci-push}"
+: "${OCI_BUILD:=$OCIKIT_BUILD_ROOT/tools/oci-build/oci-build}"
+: "${OCI_RUN:=$OCIKIT_BUILD_ROOT/tools/oci-run/oci-run}"
+: "${OCI_NET:=$OCIKIT_BUILD_ROOT/tools/oci-net/oci-net}"
+export OCIKIT_SOURCE_ROOT OCIKIT_BUILD_ROOT OCI_FETCH OCI_PUSH OCI_BUILD OCI_RUN OCI_NET
+
+# skip_unless_root: skip a test that needs real root.
+skip_unless_root() {
+  [ "$(id -u)" -eq 0 ] || skip "needs root"
+}
+
+# require_cmd CMD...: skip when a peer tool is missing.
+require_cmd() {
+  local c
+  for c in "$@"; do
+    command -v "$c" >/dev/null 2>&1 || skip "$c not installed"
+  done
+}
+
+# make_busybox_rootfs DIR: a minimal rootfs from Debian's busybox-static.
+make_busybox_rootfs() {
+  local dir=$1 bb
+  bb=$(command -v busybox) || return 1
+  mkdir -p "$dir"/{bin,etc,tmp,root,proc,sys,dev,var,usr/bin}
+  cp "$bb" "$dir/bin/busybox"
+  local a
+  for a in $("$dir/bin/busybox" --list); do
+    [ "$a" = busybox ] || ln -sf busybox "$dir/bin/$a"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$dir/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
+  chmod 1777 "$dir/tmp"
+}
