@@ -67,6 +67,9 @@ class BlobWriter {
   /// and leaves nothing. May be called once.
   Descriptor commit(std::optional<digest::Digest> expected = std::nullopt,
                     std::optional<int64_t> expected_size = std::nullopt);
+  /// After commit(): true when this writer created the blob, false when an
+  /// identical blob was already there.
+  bool created() const { return created_; }
 
  private:
   friend class Layout;
@@ -80,6 +83,7 @@ class BlobWriter {
   digest::Hasher hasher_;
   std::optional<fs::FileLock> gc_lock_;
   bool done_ = false;
+  bool created_ = false;
 };
 
 /// Blobs and entries gc() removed.
