@@ -44,7 +44,9 @@ class Layout;
 
 /// A blob being written. Bytes are hashed as they are written; commit()
 /// verifies and publishes the blob. Destroyed without a successful commit(),
-/// it leaves nothing behind. Movable, not copyable.
+/// it leaves nothing behind. Movable, not copyable. It holds the layout's gc
+/// lock shared until commit/destruction: do not call Layout::gc() from the
+/// same process while a writer is open (flock would deadlock).
 class BlobWriter {
  public:
   BlobWriter(BlobWriter&&) noexcept = default;
