@@ -179,7 +179,7 @@ static Mode parse_mode(const std::string& s) {
   if (s == "v1") return Mode::v1;
   if (s == "hybrid") return Mode::hybrid;
   if (s == "v2") return Mode::v2;
-  fail(Errc::invalid, "cgroup state: unknown mode \"" + s + "\"");
+  fail(Errc::invalid, "unknown mode \"" + s + "\"");
 }
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
