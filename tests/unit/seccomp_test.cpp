@@ -73,6 +73,7 @@ TEST_CASE("seccomp: docker default profile") {
           if (syscall(SYS_keyctl, 0, 0, 0, 0, 0) != -1 || errno != EPERM) return 1;
           if (unshare(CLONE_NEWNS) != -1 || errno != EPERM) return 2;
           if (syscall(SYS_clone3, nullptr, 0) != -1 || errno != ENOSYS) return 3;
+          if (syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0) != -1 || errno != EPERM) return 6;
           // Normal work: files, fork and wait.
           FILE* f = fopen("/proc/self/status", "r");
           if (!f) return 4;
