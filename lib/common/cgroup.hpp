@@ -1,0 +1,126 @@
+#pragma once
+// ocikit::cgroup: a container's control groups on cgroup v1, v2 and hybrid
+// hosts (v1 controllers plus a cgroup2 mount, as this machine has).
+//
+// A Manager knows one directory per mounted hierarchy for one container. It
+// is created from the spec's linux.cgroupsPath, saved in the container state
+// (to_json / from_json) and reused by later runtime commands (kill, pause,
+// update, events, delete). Resources follow OCI linux.resources; a field the
+// host cannot honour is an Errc::failure naming it, never silently ignored.
+
+#include <linux/bpf.h>
+#include <sys/types.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace ocikit::cgroup {
+
+/// Which cgroup layout the host has.
+enum class Mode {
+  v1,      ///< only cgroup v1 hierarchies
+  hybrid,  ///< v1 controllers plus a cgroup2 mount (usually /sys/fs/cgroup/unified)
+  v2,      ///< only the unified cgroup2 hierarchy
+};
+
+/// "v1", "hybrid" or "v2".
+const char* mode_name(Mode m);
+
+/// Where the hierarchies are mounted (read from /proc/self/mountinfo, or
+/// given by tests to point a Manager at another root).
+struct Layout {
+  Mode mode = Mode::v1;
+  /// v1 hierarchy per controller name ("memory", "cpu", "name=systemd" ...)
+  /// -> its mount point. Co-mounted controllers share a mount point.
+  std::map<std::string, std::string> v1;
+  /// The cgroup2 mount point, "" when there is none.
+  std::string unified;
+};
+
+/// The host's layout from /proc/self/mountinfo. Throws Errc::io.
+Layout detect_layout();
+/// The host's mode (detect_layout().mode).
+Mode detect_mode();
+
+/// Map a cgroupsPath to a cgroup path: "" -> "/ocikit/<id>", the systemd
+/// form "slice:prefix:name" -> "/a.slice/a-b.slice/prefix-name.scope",
+/// anything else cleaned. A relative result stays relative (it is nested
+/// under the runtime's own cgroup by create). Throws Errc::invalid for a
+/// path with ".." escaping the root or a malformed systemd form.
+std::string resolve_path(const std::string& cgroups_path, const std::string& id);
+
+/// One container's cgroups.
+class Manager {
+ public:
+  Manager() = default;
+
+  /// A manager for `cgroups_path` (see resolve_path) of container `id` on
+  /// the host's layout. Creates nothing yet. Throws Errc::invalid.
+  static Manager create(const std::string& cgroups_path, const std::string& id);
+  /// Same on an explicit layout (tests point this at a chosen root).
+  static Manager create(const std::string& cgroups_path, const std::string& id, const Layout& layout);
+  /// Restore from to_json(). Throws Errc::invalid on a malformed object.
+  static Manager from_json(const nlohmann::json& j);
+  /// {"mode","path","v1":{controller:dir},"unified":dir} for the state file.
+  nlohmann::json to_json() const;
+
+  /// Create the cgroup directories (each v1 hierarchy and the unified one
+  /// on hybrid/v2, enabling the available v2 controllers in the parents)
+  /// and move `pid` into all of them. pid 0 creates only. Throws Errc::io.
+  void apply(pid_t pid);
+  /// Apply OCI linux.resources (see the module comment). Throws
+  /// Errc::invalid for malformed values, Errc::failure for a field the host
+  /// cannot honour ("cannot set memory.kernel: ..."), Errc::io on writes.
+  void set(const nlohmann::json& resources);
+
+  /// Freeze every process (v1 freezer or v2 cgroup.freeze) and wait until
+  /// the kernel reports them frozen. Throws Errc::failure without a freezer.
+  void freeze();
+  /// Thaw. Throws as freeze.
+  void thaw();
+  /// True when the cgroup is frozen.
+  bool frozen() const;
+
+  /// Every process in the cgroup and its descendants.
+  std::vector<pid_t> pids() const;
+  /// Send `sig` to every process (frozen while signalled where a freezer
+  /// exists, so that no new process escapes; v2 SIGKILL uses cgroup.kill).
+  void kill_all(int sig);
+  /// Statistics in the shape of runc's `events --stats` "data" object.
+  nlohmann::json stats() const;
+  /// Remove the cgroup directories (children first), retrying briefly on
+  /// EBUSY while exiting processes leave. Missing ones are fine. Throws Errc::io.
+  void destroy();
+
+  /// The resolved cgroup path ("/ocikit/<id>").
+  const std::string& path() const { return path_; }
+  /// The layout mode this manager uses.
+  Mode mode() const { return mode_; }
+  /// The directory of `controller` (v1) or "" when not mounted.
+  std::string v1_dir(const std::string& controller) const;
+  /// The unified (cgroup2) directory, "" when there is none.
+  const std::string& unified_dir() const { return unified_; }
+
+ private:
+  Mode mode_ = Mode::v1;
+  std::string path_;
+  std::map<std::string, std::string> v1_;  ///< controller -> cgroup dir
+  std::string unified_;                    ///< cgroup2 dir, "" if none
+
+  /// The directory used for process listing / freezing.
+  std::string procs_dir() const;
+};
+
+namespace detail {
+/// Attach a BPF_PROG_TYPE_CGROUP_DEVICE program implementing the OCI device
+/// rules `devices` (last match wins, default deny) to the cgroup2 directory
+/// `dir`, replacing programs attached before. Throws Errc::failure when the
+/// kernel refuses, Errc::invalid for a malformed rule.
+/// The instructions attach_device_filter loads (exposed for tests).
+std::vector<struct bpf_insn> build_device_program(const nlohmann::json& devices);
+void attach_device_filter(const std::string& dir, const nlohmann::json& devices);
+}  // namespace detail
+
+}  // namespace ocikit::cgroup
