@@ -53,7 +53,22 @@ TEST_CASE("dockerfile: BuildKit parser corpus") {
     std::string text = fs::read_file((entry.path() / "Dockerfile").string());
     if (name.find("testfiles-negative") != std::string::npos) {
       ++negative;
-      CHECK_THROWS_AS(parse_instructions(text, "Dockerfile"), Error);
+      static const std::map<std::string, std::string> kErrors = {
+          {"empty_dockerfile", "Dockerfile: file with no instructions"},
+          {"env_no_value", "Dockerfile:3: ENV must have two arguments"},
+          {"only_comments", "Dockerfile:3: file with no instructions"},
+          {"shykes-nested-json",
+           "Dockerfile:1: when using JSON array syntax, arrays must be comprised of strings only"},
+      };
+      std::string err;
+      try {
+        parse_instructions(text, "Dockerfile");
+      } catch (const Error& e) {
+        err = e.what();
+      }
+      CHECK_FALSE(err.empty());
+      for (const auto& [suffix, msg] : kErrors)
+        if (name.size() > suffix.size() && name.ends_with(suffix)) CHECK(err == msg);
     } else if (stdfs::exists(entry.path() / "result")) {
       ++dumps;
       std::string expected = fs::read_file((entry.path() / "result").string());
