@@ -344,3 +344,23 @@ TEST_CASE("dockerfile: shell word expansion") {
     }
   }
 }
+
+TEST_CASE("dockerfile: RUN commands") {
+  auto list = parse_instructions(
+      "FROM a\n"
+      "RUN echo hi\n"
+      "RUN [\"/bin/true\", \"x\"]\n"
+      "RUN <<EOF\necho one\nEOF\n"
+      "RUN <<EOF\n#!/usr/bin/env python3\nprint(1)\nEOF\n"
+      "RUN cat <<A <<B\na\nA\nb\nB\n",
+      "Dockerfile");
+  const std::vector<std::string> sh = {"/bin/sh", "-c"};
+  CHECK(run_command(list[1], sh).argv == std::vector<std::string>{"/bin/sh", "-c", "echo hi"});
+  CHECK(run_command(list[2], sh).argv == std::vector<std::string>{"/bin/true", "x"});
+  CHECK(run_command(list[3], sh).argv == std::vector<std::string>{"/bin/sh", "-c", "echo one\n"});
+  auto script = run_command(list[4], sh);
+  CHECK(script.argv.empty());
+  REQUIRE(script.script.has_value());
+  CHECK(script.script->content == "#!/usr/bin/env python3\nprint(1)\n");
+  CHECK(run_command(list[5], sh).argv == std::vector<std::string>{"/bin/sh", "-c", "cat <<A <<B\na\nA\nb\nB"});
+}

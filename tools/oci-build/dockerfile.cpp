@@ -364,6 +364,32 @@ RunOptions run_options(const Instruction& inst) {
   return r;
 }
 
+RunCommand run_command(const Instruction& inst, const std::vector<std::string>& shell) {
+  RunCommand r;
+  if (inst.json_form) {
+    r.argv = inst.args;
+    return r;
+  }
+  std::string cmd = inst.args.empty() ? "" : inst.args[0];
+  if (!inst.heredocs.empty()) {
+    std::string_view word = cmd;
+    bool single = inst.heredocs.size() == 1 && word.find_first_of(" \t") == std::string_view::npos &&
+                  word.find("<<") != std::string_view::npos;
+    if (single && inst.heredocs[0].content.rfind("#!", 0) == 0) {
+      r.script = inst.heredocs[0];
+      return r;
+    }
+    if (single) {
+      cmd = inst.heredocs[0].content;
+    } else {
+      for (const auto& h : inst.heredocs) cmd += "\n" + h.content + h.name;
+    }
+  }
+  r.argv = shell;
+  r.argv.push_back(cmd);
+  return r;
+}
+
 CopyOptions copy_options(const Instruction& inst) {
   CopyOptions c;
   if (inst.args.size() >= 2) {

@@ -152,6 +152,18 @@ struct RunOptions {
 };
 RunOptions run_options(const Instruction& inst);
 
+/// What RUN executes, as BuildKit builds it.
+struct RunCommand {
+  std::vector<std::string> argv;  ///< the process to run (empty when `script` is set)
+  /// Set for `RUN <<EOF` whose body starts with "#!": write the body to a file
+  /// with mode 0755 and execute that file instead.
+  std::optional<Heredoc> script;
+};
+/// The command of a RUN instruction: JSON form as is; shell form as
+/// `shell + [command]`; `RUN <<EOF` runs the body in the shell; several heredocs
+/// or a command around them are put back together ("cmd <<EOF\nbody\nEOF").
+RunCommand run_command(const Instruction& inst, const std::vector<std::string>& shell);
+
 /// COPY/ADD's options and operands.
 struct CopyOptions {
   std::vector<std::string> sources;  ///< heredoc operands appear as "<<EOF" words
