@@ -225,6 +225,7 @@ TEST_CASE("dockerfile: stages, global args and typed views") {
       "FROM scratch\n"
       "COPY --from=build --chown=1:2 --chmod=0644 --link --exclude=*.o a b /out/\n"
       "ADD --checksum=sha256:00 --keep-git-dir=true https://x/y.tar /\n"
+      "ADD --unpack=false a.tar /\n"
       "HEALTHCHECK --interval=1m30s --retries=3 CMD curl -f http://localhost/\n"
       "ENV A=1 B=\"two words\"\n",
       "Dockerfile");
@@ -256,11 +257,14 @@ TEST_CASE("dockerfile: stages, global args and typed views") {
   auto add = copy_options(st.instructions.at(1));
   CHECK(add.checksum == "sha256:00");
   CHECK(add.keep_git_dir);
-  auto hc = healthcheck(st.instructions.at(2));
+  CHECK_FALSE(add.unpack.has_value());
+  CHECK(cp.unpack == std::nullopt);
+  CHECK(copy_options(st.instructions.at(2)).unpack == false);
+  auto hc = healthcheck(st.instructions.at(3));
   CHECK(hc.test == std::vector<std::string>{"CMD-SHELL", "curl -f http://localhost/"});
   CHECK(hc.interval == 90'000'000'000LL);
   CHECK(hc.retries == 3);
-  auto env = expand_instruction(st.instructions.at(3), env_of({}), '\\');
+  auto env = expand_instruction(st.instructions.at(4), env_of({}), '\\');
   CHECK(key_values(env) == std::vector<std::pair<std::string, std::string>>{{"A", "1"}, {"B", "two words"}});
 }
 

@@ -404,6 +404,7 @@ CopyOptions copy_options(const Instruction& inst) {
   c.parents = inst.has_flag("parents");
   c.keep_git_dir = inst.has_flag("keep-git-dir");
   c.excludes = inst.flag_values("exclude");
+  if (inst.flag("unpack")) c.unpack = inst.has_flag("unpack");
   return c;
 }
 

@@ -171,6 +171,7 @@ struct CopyOptions {
   std::string from, chown, chmod, checksum;
   bool link = false, parents = false, keep_git_dir = false;
   std::vector<std::string> excludes;
+  std::optional<bool> unpack;  ///< ADD --unpack; unset: unpack local archives only
 };
 CopyOptions copy_options(const Instruction& inst);
 
