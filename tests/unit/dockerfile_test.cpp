@@ -197,6 +197,8 @@ TEST_CASE("dockerfile: validation errors name file and line") {
            Row{"RUN x", "Dockerfile:1: no build stage in current context"},
            Row{"", "Dockerfile: file with no instructions"},
            Row{"# only\n", "Dockerfile:1: file with no instructions"},
+           Row{"\\\n \\\n", "Dockerfile:2: file with no instructions"},
+           Row{"FROM a\nRUN 99999999999<<EOF\nx\nEOF", "Dockerfile:2: invalid file descriptor in heredoc: 99999999999<<EOF"},
            Row{"FROM a\nCMD [\"a\", [\"b\"]]",
                "Dockerfile:2: when using JSON array syntax, arrays must be comprised of strings only"},
            Row{"FROM a AS 1x", "Dockerfile:1: invalid name for build stage: \"1x\", name can't start with a number or "
@@ -206,6 +208,7 @@ TEST_CASE("dockerfile: validation errors name file and line") {
            Row{"FROM a\nRUN --network=bridge x", "Dockerfile:2: unsupported network mode \"bridge\""},
            Row{"FROM a\nHEALTHCHECK NONE x", "Dockerfile:2: HEALTHCHECK NONE takes no arguments"},
            Row{"FROM a\nHEALTHCHECK --interval=5x CMD x", "Dockerfile:2: invalid duration \"5x\""},
+           Row{"FROM a\nHEALTHCHECK --timeout=.s CMD x", "Dockerfile:2: invalid duration \".s\""},
            Row{"FROM a\nHEALTHCHECK FOO x", "Dockerfile:2: unknown type \"FOO\" in HEALTHCHECK (try CMD)"},
            Row{"FROM a\nCOPY --link=maybe a b", "Dockerfile:2: expecting boolean value for flag link, not: maybe"},
            Row{"FROM a\nCOPY --from a b", "Dockerfile:2: missing a value on flag: from"},

@@ -422,7 +422,12 @@ int64_t parse_duration(std::string_view s) {
     size_t i = 0;
     while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
     if (i == 0) fail(Errc::invalid, "invalid duration \"" + orig + "\"");
-    double num = std::stod(std::string(s.substr(0, i)));
+    double num = 0;
+    try {
+      num = std::stod(std::string(s.substr(0, i)));
+    } catch (const std::exception&) {
+      fail(Errc::invalid, "invalid duration \"" + orig + "\"");
+    }
     s.remove_prefix(i);
     size_t j = 0;
     while (j < s.size() && !std::isdigit(static_cast<unsigned char>(s[j])) && s[j] != '.') ++j;

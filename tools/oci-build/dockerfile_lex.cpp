@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 namespace ocikit::dockerfile {
 namespace {
@@ -406,7 +407,10 @@ std::optional<Heredoc> parse_heredoc_word(const std::string& w) {
   while (i < w.size() && std::isdigit(static_cast<unsigned char>(w[i]))) ++i;
   if (w.compare(i, 2, "<<") != 0) return std::nullopt;
   Heredoc h;
-  if (i > 0) h.fd = std::stoi(w.substr(0, i));
+  if (i > 0) {
+    auto [p, ec] = std::from_chars(w.data(), w.data() + i, h.fd);
+    if (ec != std::errc() || p != w.data() + i) fail(Errc::invalid, "invalid file descriptor in heredoc: " + w);
+  }
   i += 2;
   if (i < w.size() && w[i] == '-') {
     h.chomp = true;
@@ -563,6 +567,7 @@ std::vector<Instruction> parse_instructions(std::string_view text, const std::st
       buf += c;
       eol = e;
     }
+    if (trim(buf).empty()) continue;  // only continuation characters
     Instruction in;
     try {
       in = node_from_line(buf, d.escape);
