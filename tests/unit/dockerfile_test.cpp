@@ -114,6 +114,8 @@ TEST_CASE("dockerfile: dump of instruction forms") {
            Row{"# escape=`\nRUN a `\n  b", "(run \"a   b\")\n"},
            Row{"RUN a \\\n # comment\n\n  b", "(run \"a   b\")\n"},
            Row{"HEALTHCHECK NONE", "(healthcheck \"NONE\")\n"},
+           Row{"FORM a b", "(form \"\")\n"},
+           Row{"CMD", "(cmd)\n"},
            Row{"VOLUME [\"/a\", \"/b\"]", "(volume \"/a\" \"/b\")\n"},
            Row{"COPY --chmod=\"0755\" a b", "(copy [\"--chmod=0755\"] \"a\" \"b\")\n"},
        }) {
