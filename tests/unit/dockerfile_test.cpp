@@ -321,7 +321,8 @@ TEST_CASE("dockerfile: shell word expansion") {
            Row{"\"$A\"", "a"},       Row{"\\$A", "$A"},         Row{"\"\\$A\"", "$A"},
            Row{"a\\ b", "a b"},      Row{"\"a\\b\"", "a\\b"},   Row{"$", "$"},
            Row{"${P#*/}", "usr/local/bin"}, Row{"${P##*/}", "bin"}, Row{"${F%.*}", "file.tar"},
-           Row{"${F%%.*}", "file"},  Row{"${A:-${U:-z}}", "a"}, Row{"${U:-${E:-z}}", "z"},
+           Row{"${F%%.*}", "file"},  Row{"${F/./-}", "file-tar.gz"}, Row{"${F//./-}", "file-tar-gz"},
+           Row{"${P/\\/usr/}", "/local/bin"}, Row{"${U/x/y}", ""}, Row{"${A//*/z}", "z"},  Row{"${A:-${U:-z}}", "a"}, Row{"${U:-${E:-z}}", "z"},
        }) {
     CAPTURE(r.in);
     CHECK(expand_word(r.in, env) == r.out);

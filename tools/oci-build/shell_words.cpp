@@ -168,6 +168,46 @@ class Lexer {
     return value;
   }
 
+  // ${VAR/pat/repl} and ${VAR//pat/repl}: leftmost, longest match of the glob.
+  std::string replace(const std::string& n) {
+    bool all = !eof() && peek() == '/';
+    if (all) ++pos_;
+    std::string pat = process_until('/', true).first;
+    std::string repl = process_until('}', true).first;
+    std::string value = get(n).value_or("");
+    std::string out;
+    size_t i = 0;
+    bool done = false;
+    size_t last_end = std::string::npos;  // no empty match right after a match (as Go's regexp)
+    while (i <= value.size()) {
+      size_t len = std::string::npos;
+      if (!done) {
+        for (size_t l = value.size() - i + 1; l-- > 0;) {
+          if (l == 0 && i == last_end) break;
+          if (fnmatch(pat.c_str(), value.substr(i, l).c_str(), 0) == 0) {
+            len = l;
+            break;
+          }
+        }
+      }
+      if (len == std::string::npos) {
+        if (i < value.size()) out += value[i];
+        ++i;
+        continue;
+      }
+      out += repl;
+      if (!all) done = true;
+      if (len == 0) {
+        if (i < value.size()) out += value[i];
+        ++i;
+      } else {
+        i += len;
+        last_end = i;
+      }
+    }
+    return out;
+  }
+
   std::string dollar() {
     ++pos_;
     if (eof() || peek() != '{') {
@@ -190,6 +230,7 @@ class Lexer {
       if (!v && o_.skip_unset) return "${" + n + "}";
       return v.value_or("");
     }
+    if (c == '/') return replace(n);
     if (c == ':') {
       null_is_unset = true;
       if (eof()) fail(Errc::invalid, "syntax error: missing '}'");

@@ -2,6 +2,7 @@
 // Variable expansion and word splitting as BuildKit's shell lexer does it for
 // Dockerfile instructions: $VAR, ${VAR}, ${VAR:-x} ${VAR-x} ${VAR:+x} ${VAR+x}
 // ${VAR:?msg} ${VAR?msg}, ${VAR#pat} ${VAR##pat} ${VAR%pat} ${VAR%%pat},
+// ${VAR/pat/repl} ${VAR//pat/repl},
 // single quotes literal, double quotes expanding, the escape character.
 
 #include <functional>
