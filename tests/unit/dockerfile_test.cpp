@@ -274,7 +274,7 @@ TEST_CASE("dockerfile: stages, global args and typed views") {
 }
 
 TEST_CASE("dockerfile: expansion per instruction") {
-  auto env = env_of({{"V", "x y"}, {"E", ""}, {"D", "/data"}});
+  auto env = env_of({{"V", "x y"}, {"E", ""}, {"D", "/data"}, {"P", "80/tcp 443"}});
   auto list = parse_instructions(
       "FROM a\n"
       "RUN echo $V\n"
@@ -282,7 +282,8 @@ TEST_CASE("dockerfile: expansion per instruction") {
       "COPY --chown=$V ${D}/a '$D' /dst\n"
       "ARG N=${E:-dflt} M\n"
       "LABEL k=\"$V\" 'q'='$V'\n"
-      "CMD echo $V\n",
+      "CMD echo $V\n"
+      "EXPOSE $P 22\n",
       "Dockerfile");
   auto run = expand_instruction(list[1], env, '\\');
   CHECK(run.args == std::vector<std::string>{"echo $V"});
@@ -298,6 +299,7 @@ TEST_CASE("dockerfile: expansion per instruction") {
   CHECK(key_values(expand_instruction(list[5], env, '\\')) ==
         std::vector<std::pair<std::string, std::string>>{{"k", "x y"}, {"q", "$V"}});
   CHECK(expand_instruction(list[6], env, '\\').args == std::vector<std::string>{"echo $V"});
+  CHECK(expand_instruction(list[7], env, '\\').args == std::vector<std::string>{"80/tcp", "443", "22"});
   auto bad = parse_instructions("FROM a\nWORKDIR ${D\n", "Dockerfile");
   try {
     expand_instruction(bad[1], env, '\\');

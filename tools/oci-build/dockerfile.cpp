@@ -246,6 +246,11 @@ Instruction expand_instruction(const Instruction& inst, const EnvLookup& env, ch
         auto eq = w.find('=');
         if (eq != std::string::npos) w = w.substr(0, eq + 1) + ex(w.substr(eq + 1));
       }
+    } else if (k == "expose") {
+      // EXPOSE $PORTS may name several ports: its words are split again.
+      out.args.clear();
+      for (const auto& w : inst.args)
+        for (auto& p : expand_words(w, env, o)) out.args.push_back(std::move(p));
     } else if (expands_variables(k)) {
       for (auto& w : out.args) w = ex(w);
     }

@@ -107,7 +107,8 @@ bool expands_variables(std::string_view keyword);
 /// expands (arguments of the instructions above; values of --from, --chown,
 /// --chmod, --platform, --mount, --checksum, --exclude, --network). RUN, CMD,
 /// ENTRYPOINT, SHELL, HEALTHCHECK and ONBUILD are returned as they are
-/// (ENV/LABEL keys and values and ARG words are unquoted either way).
+/// (ENV/LABEL keys and values and ARG values are unquoted; EXPOSE words are
+/// split again, so `EXPOSE $PORTS` may give several ports).
 /// Errors carry the instruction's line.
 Instruction expand_instruction(const Instruction& inst, const EnvLookup& env, char escape,
                                const std::string& file = "Dockerfile");
