@@ -105,8 +105,9 @@ bool expands_variables(std::string_view keyword);
 
 /// `inst` with variables expanded and quotes removed from the words BuildKit
 /// expands (arguments of the instructions above; values of --from, --chown,
-/// --chmod, --platform, --mount, --checksum, --exclude, --network). RUN, CMD,
-/// ENTRYPOINT, SHELL, HEALTHCHECK and ONBUILD are returned as they are
+/// --chmod, --platform, --mount, --checksum, --exclude, --network, --security).
+/// The commands of RUN (whose flags are expanded), CMD, ENTRYPOINT, SHELL,
+/// HEALTHCHECK and ONBUILD are returned as they are
 /// (ENV/LABEL keys and values and ARG values are unquoted; EXPOSE words are
 /// split again, so `EXPOSE $PORTS` may give several ports).
 /// Errors carry the instruction's line.
