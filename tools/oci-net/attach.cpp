@@ -172,6 +172,12 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
   l.hostname = o.hostname.empty() ? o.id : o.hostname;
   l.aliases = o.aliases;
   l.ifname = o.ifname;
+  if (l.ifname.empty()) {
+    // The first free ethN, so one container can join several networks.
+    netlink::Socket c(ns.get());
+    for (int i = 0; l.ifname.empty(); ++i)
+      if (c.link_index("eth" + std::to_string(i)) == 0) l.ifname = "eth" + std::to_string(i);
+  }
   l.netns = o.target;
   l.ports = o.ports;
   l.etc_dir = o.etc_dir;

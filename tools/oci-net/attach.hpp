@@ -23,7 +23,7 @@ struct ConnectOptions {
   std::string id;                      ///< container id (unique per network)
   std::string hostname;                ///< name in /etc/hosts (default: id)
   std::vector<std::string> aliases;    ///< more names
-  std::string ifname = "eth0";         ///< interface name in the container
+  std::string ifname;                  ///< interface in the container ("": first free ethN)
   std::vector<net::PortMapping> ports; ///< published ports (bridge only)
   std::vector<std::string> ips;        ///< requested addresses (one per family)
   std::vector<std::string> dns;        ///< nameservers (default: the host's)

@@ -16,7 +16,7 @@ struct CreateOptions {
 };
 /// `oci-net connect` / `disconnect` / `hook`.
 struct ConnectOptions {
-  std::string network, target, id, name, ifname = "eth0", etc_dir, stage;
+  std::string network, target, id, name, ifname, etc_dir, stage;
   std::vector<std::string> ports, aliases, ips, dns;
   bool no_etc = false;
 };

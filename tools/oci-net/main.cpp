@@ -14,7 +14,7 @@ void add_connect_flags(CLI::App* c, netcmd::ConnectOptions& o) {
   c->add_option("--id", o.id, "container id (default: netns name or pid-N)");
   c->add_option("--name", o.name, "name other containers resolve (default: the id)");
   c->add_option("--alias", o.aliases, "another name for the container");
-  c->add_option("--ifname", o.ifname, "interface name in the container (default eth0)");
+  c->add_option("--ifname", o.ifname, "interface name in the container (default: first free ethN)");
   c->add_option("--ip", o.ips, "request this address");
   c->add_option("--dns", o.dns, "nameserver for resolv.conf (default: the host's)");
   c->add_option("--etc-dir", o.etc_dir, "write hosts and resolv.conf here (default: /etc/netns/NAME for a named netns)");

@@ -105,7 +105,8 @@ std::vector<Lease> Store::leases(const std::string& network) {
   std::vector<Lease> out;
   if (!fs::exists(path)) return out;
   with_context(path, [&] {
-    for (const auto& j : json::parse(fs::read_file(path)).at("leases")) {
+    json doc = json::parse(fs::read_file(path));
+    for (const auto& j : doc.at("leases")) {
       Lease l;
       l.container = j.at("container").get<std::string>();
       l.hostname = j.value("hostname", "");
