@@ -194,11 +194,13 @@ void Socket::add_fdb_peer(const std::string& name, const std::string& peer) {
   rtnl_neigh* n = rtnl_neigh_alloc();
   std::unique_ptr<rtnl_neigh, void (*)(rtnl_neigh*)> np(n, rtnl_neigh_put);
   rtnl_neigh_set_ifindex(n, idx);
+  // libnl checks the dst family against the neighbour's: set dst (AF_INET)
+  // first, then switch the entry to AF_BRIDGE (an FDB entry).
+  auto dst = to_nl_addr(peer);
+  rtnl_neigh_set_dst(n, dst.get());
   rtnl_neigh_set_family(n, AF_BRIDGE);
   auto mac = to_nl_addr("00:00:00:00:00:00", AF_LLC);
   rtnl_neigh_set_lladdr(n, mac.get());
-  auto dst = to_nl_addr(peer);
-  rtnl_neigh_set_dst(n, dst.get());
   rtnl_neigh_set_state(n, NUD_PERMANENT);
   rtnl_neigh_set_flags(n, NTF_SELF);
   int err = rtnl_neigh_add(sk_, n, NLM_F_CREATE | NLM_F_APPEND);
