@@ -181,3 +181,18 @@ inns() { local n=$1; shift; ip netns exec "okt-net-$n-$S" "$@"; }
   net disconnect okt-net-m "$b"
   net rm okt-net-m okt-net-n
 }
+
+@test "bridge: dual-stack IPv4 and IPv6 addresses and default routes" {
+  net create --subnet 10.213.10.0/24 --subnet fd00:213:10::/64 okt-net-v6
+  a=$(ctr a); b=$(ctr b)
+  run net connect okt-net-v6 "$a" --no-etc
+  [ "${lines[0]}" = 10.213.10.2/24 ]
+  [ "${lines[1]}" = fd00:213:10::2/64 ]
+  net connect okt-net-v6 "$b" --no-etc
+  inns a busybox ping -c1 -W2 fd00:213:10::3
+  run inns a ip -6 route show default
+  [[ "$output" == "default via fd00:213:10::1 dev eth0"* ]]
+  net disconnect okt-net-v6 "$a"; net disconnect okt-net-v6 "$b"
+  net rm okt-net-v6
+  [ -z "$(ip netns exec "$H" nft list tables)" ]
+}
