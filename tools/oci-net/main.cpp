@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
     create->add_option("--gateway", co.gateway, "gateway address (default: first host address)");
     create->add_option("--ip-range", co.ip_range, "allocate container addresses from this CIDR");
     create->add_flag("--internal", co.internal, "no outbound access");
-    create->add_option("-o,--opt", co.opts, "driver option KEY=VALUE (bridge=, parent=, mtu=, underlay=)");
+    create->add_option("-o,--opt", co.opts, "driver option KEY=VALUE (bridge=, parent=, mtu=, underlay=, masquerade=false)");
     create->add_option("--mtu", co.mtu, "MTU");
     create->add_option("--parent", co.parent, "macvlan: parent link");
     create->add_option("--vni", co.vni, "overlay: VXLAN network id");

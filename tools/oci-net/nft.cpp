@@ -64,7 +64,9 @@ void ensure_network(const net::Network& n) {
   } else {
     s += "add rule " + t + " forward iifname " + br + " oifname != " + br + " oifgroup " +
          std::to_string(kBridgeGroup) + " drop\n";
-    for (const auto& sub : n.subnets) {
+    auto masq = n.options.find("masquerade");
+    bool no_masq = masq != n.options.end() && masq->second == "false";
+    for (const auto& sub : no_masq ? std::vector<net::Subnet>{} : n.subnets) {
       std::string fam = sub.subnet.addr.family == AF_INET ? "ip" : "ip6";
       std::string c = net::to_string(sub.subnet);
       s += "add rule " + t + " postrouting " + fam + " saddr " + c + " " + fam + " daddr != " + c + " masquerade\n";
