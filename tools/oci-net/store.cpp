@@ -54,7 +54,7 @@ net::Network Store::get(const std::string& name) {
     // docker's docker0 equivalent, made on first use.
     net::Network n;
     n.name = "bridge";
-    n.subnets.push_back({net::parse_cidr("10.88.0.0/16"), {}, {}});
+    n.subnets.push_back({net::parse_cidr("10.87.0.0/16"), {}, {}});
     try {
       create(n);
     } catch (const Error& e) {
