@@ -1,17 +1,92 @@
-// oci-net: container networks (bridge, host, none, macvlan, overlay).
+// oci-net: container networks (bridge, host, none, macvlan, overlay), as a
+// command, an OCI runtime hook and (with CNI_COMMAND set) a CNI plugin.
+#include <cstdlib>
+
+#include "commands.hpp"
 #include "common/cli.hpp"
 #include "common/error.hpp"
 
+using namespace ocikit;
+
+namespace {
+void add_connect_flags(CLI::App* c, netcmd::ConnectOptions& o) {
+  c->add_option("-p,--publish", o.ports, "publish [hostip:]hostport:containerport[/tcp|udp] (ranges A-B)");
+  c->add_option("--id", o.id, "container id (default: netns name or pid-N)");
+  c->add_option("--name", o.name, "name other containers resolve (default: the id)");
+  c->add_option("--alias", o.aliases, "another name for the container");
+  c->add_option("--ifname", o.ifname, "interface name in the container (default: first free ethN)");
+  c->add_option("--ip", o.ips, "request this address");
+  c->add_option("--dns", o.dns, "nameserver for resolv.conf (default: the host's)");
+  c->add_option("--etc-dir", o.etc_dir, "write hosts and resolv.conf here (default: /etc/netns/NAME for a named netns)");
+  c->add_flag("--no-etc", o.no_etc, "write no hosts or resolv.conf");
+}
+}  // namespace
+
 int main(int argc, char** argv) {
-  return ocikit::cli::run_main("oci-net", [&] {
+  if (const char* cmd = getenv("CNI_COMMAND"); cmd && *cmd) return netcmd::cni_main();
+  return cli::run_main("oci-net", [&] {
     CLI::App app{"Manage container networks", "oci-net"};
-    ocikit::cli::LogOptions log_opts;
-    ocikit::cli::add_log_flags(app, log_opts);
+    cli::LogOptions log_opts;
+    cli::add_log_flags(app, log_opts);
+    std::string data_dir;
+    app.add_option("--data-dir", data_dir, "network definitions and leases (default $OCIKIT_NET_DIR or /var/lib/ocikit/networks)");
     app.require_subcommand(1);
-    // TODO(#7): networks.
-    app.add_subcommand("ls", "list networks");
-    if (auto rc = ocikit::cli::parse(app, argc, argv)) return *rc;
-    ocikit::cli::apply_log_flags(log_opts);
-    ocikit::fail("networks are not implemented yet (issue #7)");
+
+    netcmd::CreateOptions co;
+    auto* create = app.add_subcommand("create", "create a network");
+    create->add_option("NAME", co.name, "network name")->required();
+    create->add_option("-d,--driver", co.driver, "bridge, macvlan, overlay, host or none")->capture_default_str();
+    create->add_option("--subnet", co.subnets, "subnet CIDR (once per address family)");
+    create->add_option("--gateway", co.gateway, "gateway address (default: first host address)");
+    create->add_option("--ip-range", co.ip_range, "allocate container addresses from this CIDR");
+    create->add_flag("--internal", co.internal, "no outbound access");
+    create->add_option("-o,--opt", co.opts, "driver option KEY=VALUE (bridge=, parent=, mtu=, underlay=, masquerade=false)");
+    create->add_option("--mtu", co.mtu, "MTU");
+    create->add_option("--parent", co.parent, "macvlan: parent link");
+    create->add_option("--vni", co.vni, "overlay: VXLAN network id");
+    create->add_option("--peer", co.peers, "overlay: another host's underlay address");
+    create->add_option("--local", co.local, "overlay: this host's underlay address");
+
+    bool quiet = false;
+    std::string format = "table";
+    auto* ls = app.add_subcommand("ls", "list networks");
+    ls->alias("list");
+    ls->add_flag("-q,--quiet", quiet, "names only");
+    ls->add_option("--format", format, "table or json");
+
+    std::vector<std::string> names;
+    auto* inspect = app.add_subcommand("inspect", "show networks as JSON");
+    inspect->add_option("NAME", names)->required();
+    auto* rm = app.add_subcommand("rm", "remove networks");
+    rm->add_option("NAME", names)->required();
+    auto* prune = app.add_subcommand("prune", "remove all unused networks");
+
+    netcmd::ConnectOptions cn;
+    auto* connect = app.add_subcommand("connect", "connect a network namespace to a network");
+    connect->add_option("NETWORK", cn.network)->required();
+    connect->add_option("TARGET", cn.target, "netns path or pid")->required();
+    add_connect_flags(connect, cn);
+    auto* disconnect = app.add_subcommand("disconnect", "undo connect");
+    disconnect->add_option("NETWORK", cn.network)->required();
+    disconnect->add_option("TARGET", cn.target, "netns path or pid");
+    disconnect->add_option("--id", cn.id, "container id");
+    auto* hook = app.add_subcommand("hook", "run as an OCI hook (container state JSON on stdin)");
+    hook->add_option("STAGE", cn.stage, "createRuntime, prestart or poststop")->required();
+    hook->add_option("--network", cn.network, "network name")->required();
+    add_connect_flags(hook, cn);
+
+    if (auto rc = cli::parse(app, argc, argv)) return *rc;
+    cli::apply_log_flags(log_opts);
+    if (*create) return netcmd::create(data_dir, co);
+    if (*ls) return netcmd::list(data_dir, quiet, format);
+    if (*inspect) return netcmd::inspect(data_dir, names);
+    if (*rm) return netcmd::remove(data_dir, names);
+    if (*prune) return netcmd::prune(data_dir);
+    if (*connect) return netcmd::connect(data_dir, cn);
+    if (*disconnect) {
+      if (cn.target.empty() && cn.id.empty()) fail(Errc::usage, "disconnect needs TARGET or --id");
+      return netcmd::disconnect(data_dir, cn);
+    }
+    return netcmd::hook(data_dir, cn);
   });
 }

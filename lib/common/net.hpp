@@ -1,0 +1,141 @@
+#pragma once
+// ocikit::net: the pure parts of container networking that oci-net (and
+// oci-run's -p flag) share: IP addresses and CIDRs (IPv4 and IPv6), address
+// allocation inside a range, published-port specs, network definitions and
+// their validation, and the /etc/hosts and /etc/resolv.conf texts. Nothing
+// here touches the kernel or the disk.
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ocikit::net {
+
+/// An IPv4 or IPv6 address. IPv4 uses the first 4 bytes.
+struct IpAddr {
+  int family = 0;                    ///< AF_INET or AF_INET6 (0: unset)
+  std::array<uint8_t, 16> bytes{};   ///< network byte order
+  /// The address bytes in use: 4 for IPv4, 16 for IPv6.
+  size_t size() const { return family == 10 ? 16 : 4; }
+  bool operator==(const IpAddr&) const = default;
+  auto operator<=>(const IpAddr&) const = default;
+};
+
+/// Parse a dotted-quad IPv4 or textual IPv6 address. Throws Errc::invalid
+/// 'invalid IP address "<s>"'.
+IpAddr parse_ip(std::string_view s);
+/// The canonical text of an address ("10.0.0.1", "fd00::1").
+std::string to_string(const IpAddr& a);
+/// `a` plus `n` (wrapping within the address width).
+IpAddr add(const IpAddr& a, uint64_t n);
+
+/// An address prefix such as 10.213.0.0/24 or fd00:213::/64.
+struct Cidr {
+  IpAddr addr;     ///< as written (may have host bits, e.g. 10.0.0.5/24)
+  int prefix = 0;  ///< prefix length
+  bool operator==(const Cidr&) const = default;
+};
+
+/// Parse "ADDR/LEN". Throws Errc::invalid 'invalid CIDR "<s>"'.
+Cidr parse_cidr(std::string_view s);
+/// "ADDR/LEN" text.
+std::string to_string(const Cidr& c);
+/// The prefix with host bits cleared (10.0.0.5/24 -> 10.0.0.0/24).
+Cidr network_of(const Cidr& c);
+/// The last address of the prefix (the IPv4 broadcast address).
+IpAddr last_of(const Cidr& c);
+/// True when `a` lies within `c` (same family).
+bool contains(const Cidr& c, const IpAddr& a);
+/// True when two prefixes of the same family share an address.
+bool overlaps(const Cidr& a, const Cidr& b);
+
+/// Pick the lowest free address in `range` (a sub-prefix of `subnet`): not
+/// the network address, not the IPv4 broadcast, not `gateway`, not in `used`.
+/// Returns nullopt when the range is exhausted. Scans at most 2^20 addresses.
+std::optional<IpAddr> next_free(const Cidr& subnet, const Cidr& range, const IpAddr& gateway,
+                                const std::set<IpAddr>& used);
+
+/// One published port: traffic to host_ip:host_port goes to container_port.
+struct PortMapping {
+  std::string host_ip;     ///< empty: every host address
+  uint16_t host_port = 0;
+  uint16_t container_port = 0;
+  std::string proto = "tcp";  ///< "tcp" or "udp"
+  bool operator==(const PortMapping&) const = default;
+};
+
+/// Parse a docker -p spec "[hostip:]hostport:containerport[/tcp|udp]" where
+/// each port may be a range "A-B" (both ranges the same length, or a host
+/// range to one container port is refused); "containerport" alone publishes
+/// the same port number. IPv6 host addresses go in brackets "[::1]:80:80".
+/// Returns one mapping per port. Throws Errc::invalid 'bad port spec "<s>": <why>'.
+std::vector<PortMapping> parse_port_spec(std::string_view spec);
+/// JSON form of a mapping: {"host_ip","host_port","container_port","proto"}.
+nlohmann::json to_json(const PortMapping& p);
+/// The inverse of to_json(PortMapping). Throws Errc::invalid.
+PortMapping port_from_json(const nlohmann::json& j);
+
+/// One address family's addressing of a network.
+struct Subnet {
+  Cidr subnet;     ///< e.g. 10.213.0.0/24 (host bits cleared)
+  IpAddr gateway;  ///< defaults to the first host address
+  Cidr range;      ///< where containers get addresses; defaults to subnet
+};
+
+/// A network definition as stored in <data-dir>/<name>.json.
+struct Network {
+  std::string name;
+  std::string driver = "bridge";  ///< bridge, macvlan, overlay, host, none
+  std::string bridge;             ///< bridge device (bridge, overlay)
+  std::vector<Subnet> subnets;    ///< IPv4 and/or IPv6
+  bool internal = false;          ///< no outbound NAT, no route off the bridge
+  int mtu = 1500;
+  std::string parent;             ///< macvlan: parent link
+  uint32_t vni = 0;               ///< overlay: VXLAN id
+  std::vector<std::string> peers; ///< overlay: underlay addresses of other hosts
+  std::string local;              ///< overlay: this host's underlay address
+  std::map<std::string, std::string> options;  ///< --opt K=V as given
+  std::string created;            ///< RFC 3339 creation time
+};
+
+/// True when `name` is a valid network name: 1-32 of [A-Za-z0-9_.-],
+/// starting with a letter or digit.
+bool valid_network_name(std::string_view name);
+/// The JSON form of a network.
+nlohmann::json to_json(const Network& n);
+/// Parse a stored network. Throws Errc::invalid.
+Network network_from_json(const nlohmann::json& j);
+/// Fill defaults (gateway, range, bridge name, overlay MTU) and reject bad
+/// definitions: bad name, unknown driver, gateway or range outside the
+/// subnet, two subnets of one family, a subnet overlapping one of `others`
+/// ('subnet 10.0.0.0/24 overlaps network "x" (10.0.0.0/16)'), an overlay
+/// without --vni, a macvlan without a parent. Throws Errc::invalid.
+void validate_network(Network& n, const std::vector<Network>& others);
+
+/// The bridge device name used for a network without --opt bridge=:
+/// "ocikit0" for the default network "bridge", else "okbr-" plus a short hash.
+std::string default_bridge_name(std::string_view network);
+
+/// A name for the host side of a veth (at most 15 characters), derived from
+/// the container id and network so that disconnect can find it again.
+std::string host_veth_name(std::string_view container, std::string_view network);
+
+/// One /etc/hosts line: address and names.
+struct HostEntry {
+  std::string ip;
+  std::vector<std::string> names;
+};
+/// The /etc/hosts text of a container: localhost lines, then `entries`.
+std::string render_hosts(const std::vector<HostEntry>& entries);
+/// A resolv.conf text: "nameserver X" lines, then "search"/"options" when set.
+std::string render_resolv(const std::vector<std::string>& nameservers,
+                          const std::vector<std::string>& search = {},
+                          const std::vector<std::string>& options = {});
+
+}  // namespace ocikit::net

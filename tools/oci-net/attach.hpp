@@ -1,0 +1,62 @@
+#pragma once
+// Connecting a container (a network namespace) to a network and undoing it.
+//
+//   connect:  lock leases ── allocate addresses, record lease, make the
+//             bridge/table if missing ── unlock
+//             wire: veth (or macvlan) into the netns, addresses, routes, MTU,
+//             published ports, /etc/hosts + resolv.conf
+//             on any failure: delete what was made and the lease, rethrow
+//   disconnect: under the lock, delete ports, the host link, the lease and the
+//             files written, and rewrite the other containers' /etc/hosts
+#include <string>
+#include <vector>
+
+#include "common/net.hpp"
+#include "store.hpp"
+
+namespace ocikit::attach {
+
+/// What to connect where.
+struct ConnectOptions {
+  std::string network;                 ///< network name
+  std::string target;                  ///< netns path or pid
+  std::string id;                      ///< container id (unique per network)
+  std::string hostname;                ///< name in /etc/hosts (default: id)
+  std::vector<std::string> aliases;    ///< more names
+  std::string ifname;                  ///< interface in the container ("": first free ethN)
+  std::vector<net::PortMapping> ports; ///< published ports (bridge only)
+  std::vector<std::string> ips;        ///< requested addresses (one per family)
+  std::vector<std::string> dns;        ///< nameservers (default: the host's)
+  std::string etc_dir;                 ///< where to write hosts/resolv.conf ("" none)
+  bool owns_etc = false;               ///< delete them on disconnect
+};
+
+/// What connect made.
+struct ConnectResult {
+  net::Network network;
+  netstore::Lease lease;
+  std::string mac;       ///< the container interface's MAC
+  std::string host_mac;  ///< the host veth's MAC ("" without one)
+  std::string bridge_mac;
+};
+
+/// The container id used for a target: the netns file name for
+/// /var/run/netns/NAME, "pid-N" for a pid.
+std::string id_for_target(const std::string& target);
+/// The etc dir iproute2's `ip netns exec` bind-mounts for a named netns
+/// (/etc/netns/NAME), "" for other targets.
+std::string etc_dir_for_target(const std::string& target);
+
+/// Connect as described above. Throws Errc::not_found (network, netns),
+/// Errc::exists (already connected, port taken), Errc::failure (no free
+/// address), Errc::io (kernel); nothing is left configured after a throw.
+ConnectResult connect(netstore::Store& st, const ConnectOptions& o);
+
+/// Disconnect container `id` from `network`. Returns false when it was not
+/// connected and `missing_ok`; throws Errc::not_found otherwise.
+bool disconnect(netstore::Store& st, const std::string& network, const std::string& id, bool missing_ok);
+
+/// Remove a network's kernel objects (bridge, vxlan, nft table).
+void teardown_network(const net::Network& n);
+
+}  // namespace ocikit::attach

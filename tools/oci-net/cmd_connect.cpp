@@ -1,0 +1,81 @@
+// oci-net connect, disconnect and hook (OCI runtime hooks).
+#include <iostream>
+#include <iterator>
+
+#include "attach.hpp"
+#include "commands.hpp"
+#include "common/error.hpp"
+#include "store.hpp"
+
+namespace ocikit::netcmd {
+namespace {
+
+attach::ConnectOptions to_attach(const ConnectOptions& o) {
+  attach::ConnectOptions a;
+  a.network = o.network;
+  a.target = o.target;
+  a.id = o.id.empty() ? attach::id_for_target(o.target) : o.id;
+  a.hostname = o.name;
+  a.aliases = o.aliases;
+  a.ifname = o.ifname;
+  a.ips = o.ips;
+  a.dns = o.dns;
+  for (const auto& p : o.ports) {
+    auto v = net::parse_port_spec(p);
+    a.ports.insert(a.ports.end(), v.begin(), v.end());
+  }
+  if (!o.no_etc) {
+    a.etc_dir = o.etc_dir.empty() ? attach::etc_dir_for_target(o.target) : o.etc_dir;
+    a.owns_etc = o.etc_dir.empty() && !a.etc_dir.empty();
+  }
+  return a;
+}
+
+}  // namespace
+
+int connect(const std::string& data_dir, const ConnectOptions& o) {
+  netstore::Store st(data_dir);
+  auto r = attach::connect(st, to_attach(o));
+  for (const auto& a : r.lease.addrs) std::cout << a << "\n";
+  return 0;
+}
+
+int disconnect(const std::string& data_dir, const ConnectOptions& o) {
+  netstore::Store st(data_dir);
+  attach::disconnect(st, o.network, o.id.empty() ? attach::id_for_target(o.target) : o.id, false);
+  return 0;
+}
+
+int hook(const std::string& data_dir, const ConnectOptions& o) {
+  std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  auto state = with_context("container state on stdin", [&] { return nlohmann::json::parse(text); });
+  ConnectOptions c = o;
+  c.id = o.id.empty() ? state.at("id").get<std::string>() : o.id;
+  netstore::Store st(data_dir);
+  if (o.stage == "poststop") {
+    attach::disconnect(st, o.network, c.id, true);
+    return 0;
+  }
+  if (o.stage != "createRuntime" && o.stage != "prestart")
+    fail(Errc::usage, "unknown hook stage \"" + o.stage + "\" (want createRuntime, prestart or poststop)");
+  int pid = state.value("pid", 0);
+  if (pid <= 0) fail(Errc::invalid, "container state on stdin has no pid");
+  c.target = std::to_string(pid);
+  // /etc/hosts and resolv.conf go into the container's rootfs.
+  if (c.etc_dir.empty() && !c.no_etc && state.contains("bundle")) {
+    std::string bundle = state.at("bundle").get<std::string>();
+    try {
+      auto cfg = nlohmann::json::parse(fs::read_file(bundle + "/config.json"));
+      std::string root = cfg.at("root").at("path").get<std::string>();
+      if (root.empty() || root[0] != '/') root = bundle + "/" + root;
+      c.etc_dir = root + "/etc";
+    } catch (const std::exception&) {
+      c.no_etc = true;
+    }
+  }
+  if (c.etc_dir.empty()) c.no_etc = true;
+  attach::connect(st, to_attach(c));
+  return 0;
+}
+
+}  // namespace ocikit::netcmd

@@ -1,0 +1,126 @@
+// oci-net create, ls, inspect, rm, prune.
+#include <cstdio>
+#include <iostream>
+
+#include "attach.hpp"
+#include "commands.hpp"
+#include "common/error.hpp"
+#include "store.hpp"
+
+namespace ocikit::netcmd {
+
+int create(const std::string& data_dir, const CreateOptions& o) {
+  netstore::Store st(data_dir);
+  net::Network n;
+  n.name = o.name;
+  n.driver = o.driver;
+  n.internal = o.internal;
+  n.parent = o.parent;
+  n.vni = o.vni;
+  n.peers = o.peers;
+  n.local = o.local;
+  n.bridge = o.bridge;
+  for (const auto& kv : o.opts) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) fail(Errc::usage, "bad --opt \"" + kv + "\" (want KEY=VALUE)");
+    n.options[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  if (auto it = n.options.find("parent"); it != n.options.end() && n.parent.empty()) n.parent = it->second;
+  if (auto it = n.options.find("bridge"); it != n.options.end() && n.bridge.empty()) n.bridge = it->second;
+  if (auto it = n.options.find("mtu"); it != n.options.end()) n.mtu = std::stoi(it->second);
+  if (o.mtu) {
+    n.mtu = o.mtu;
+    n.options["mtu"] = std::to_string(o.mtu);
+  }
+  for (const auto& s : o.subnets) n.subnets.push_back({net::parse_cidr(s), {}, {}});
+  if (n.subnets.empty() && (n.driver == "bridge" || n.driver == "overlay" || n.driver == "macvlan"))
+    fail(Errc::usage, "network \"" + n.name + "\": --subnet is required");
+  auto for_family = [&](const std::string& what, const std::string& text, auto&& apply) {
+    if (text.empty()) return;
+    for (auto& s : n.subnets) {
+      if (what == "gateway" && net::parse_ip(text).family == s.subnet.addr.family) return apply(s);
+      if (what == "range" && net::parse_cidr(text).addr.family == s.subnet.addr.family) return apply(s);
+    }
+    fail(Errc::invalid, "--" + what + " " + text + " matches no --subnet");
+  };
+  for_family("gateway", o.gateway, [&](net::Subnet& s) { s.gateway = net::parse_ip(o.gateway); });
+  for_family("range", o.ip_range, [&](net::Subnet& s) { s.range = net::parse_cidr(o.ip_range); });
+  st.create(n);
+  std::cout << n.name << "\n";
+  return 0;
+}
+
+int list(const std::string& data_dir, bool quiet, const std::string& format) {
+  netstore::Store st(data_dir);
+  auto nets = st.list();
+  if (format == "json") {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& n : nets) arr.push_back(net::to_json(n));
+    std::cout << arr.dump(2) << "\n";
+    return 0;
+  }
+  if (!quiet) printf("%-20s %-8s %-20s %s\n", "NAME", "DRIVER", "SUBNET", "BRIDGE");
+  for (const auto& n : nets) {
+    if (quiet) {
+      printf("%s\n", n.name.c_str());
+      continue;
+    }
+    std::string subs;
+    for (const auto& s : n.subnets) subs += (subs.empty() ? "" : ",") + net::to_string(s.subnet);
+    printf("%-20s %-8s %-20s %s\n", n.name.c_str(), n.driver.c_str(), subs.c_str(), n.bridge.c_str());
+  }
+  return 0;
+}
+
+int inspect(const std::string& data_dir, const std::vector<std::string>& names) {
+  netstore::Store st(data_dir);
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& name : names) {
+    auto n = st.get(name);
+    auto j = net::to_json(n);
+    auto lock = st.lock_leases(name);
+    nlohmann::json cs = nlohmann::json::object();
+    for (const auto& l : st.leases(name))
+      cs[l.container] = {{"name", l.hostname}, {"addresses", l.addrs}, {"interface", l.ifname},
+                         {"host_interface", l.host_if}, {"netns", l.netns}};
+    j["containers"] = cs;
+    arr.push_back(j);
+  }
+  std::cout << arr.dump(2) << "\n";
+  return 0;
+}
+
+namespace {
+// Remove one network; `force_unused` false makes a connected network an error.
+bool remove_one(netstore::Store& st, const std::string& name, bool quiet_if_used) {
+  auto defs = st.lock_defs();
+  auto n = st.get(name);
+  auto lock = st.lock_leases(name);
+  auto leases = st.leases(name);
+  if (!leases.empty()) {
+    if (quiet_if_used) return false;
+    fail("network \"" + name + "\" has " + std::to_string(leases.size()) + " connected container(s)");
+  }
+  attach::teardown_network(n);
+  st.remove(name);
+  return true;
+}
+}  // namespace
+
+int remove(const std::string& data_dir, const std::vector<std::string>& names) {
+  netstore::Store st(data_dir);
+  for (const auto& name : names) {
+    remove_one(st, name, false);
+    std::cout << name << "\n";
+  }
+  return 0;
+}
+
+int prune(const std::string& data_dir) {
+  netstore::Store st(data_dir);
+  for (const auto& n : st.list())
+    if (n.name != "bridge" && remove_one(st, n.name, true)) std::cout << n.name << "\n";
+  return 0;
+}
+
+}  // namespace ocikit::netcmd

@@ -1,0 +1,184 @@
+// CNI plugin mode: with CNI_COMMAND in the environment oci-net acts as a
+// bridge plugin with its own IPAM (CNI spec 1.0/1.1; 0.4.0 results are the
+// same shape apart from the version). The network configuration comes on
+// stdin; results and errors ({"code","msg"}) go to stdout.
+//
+// Configuration keys used: name, cniVersion, bridge (default cni0), mtu,
+// ipMasq, isGateway, ipam.subnet | ipam.ranges[0][0].{subnet,gateway,
+// rangeStart/rangeEnd as ip range}, runtimeConfig.portMappings.
+// Leases live under $OCIKIT_NET_DIR or /var/lib/ocikit/cni.
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+#include <iostream>
+#include <iterator>
+
+#include "attach.hpp"
+#include "commands.hpp"
+#include "common/error.hpp"
+#include "netlink.hpp"
+#include "store.hpp"
+
+namespace ocikit::netcmd {
+namespace {
+
+using nlohmann::json;
+
+const char* const kVersions[] = {"0.4.0", "1.0.0", "1.1.0"};
+
+// A CNI error with its spec code (1 incompatible version, 3 unknown
+// container, 4 invalid environment, 6 decode failure, 7 invalid config,
+// 100+ plugin specific).
+struct CniError {
+  int code;
+  std::string msg;
+};
+
+std::string env(const char* name, bool required) {
+  const char* v = getenv(name);
+  if ((!v || !*v) && required) throw CniError{4, std::string("missing environment variable ") + name};
+  return v ? v : "";
+}
+
+net::Network network_from_conf(const json& conf) {
+  net::Network n;
+  n.name = conf.at("name").get<std::string>();
+  n.bridge = conf.value("bridge", "cni0");
+  n.mtu = conf.value("mtu", 1500);
+  if (!conf.value("ipMasq", true)) n.options["masquerade"] = "false";
+  const json ipam = conf.value("ipam", json::object());
+  std::vector<json> ranges;
+  if (ipam.contains("subnet")) ranges.push_back(ipam);
+  for (const auto& set : ipam.value("ranges", json::array()))
+    if (set.is_array() && !set.empty()) ranges.push_back(set[0]);
+  if (ranges.empty()) throw CniError{7, "ipam needs a subnet (ipam.subnet or ipam.ranges)"};
+  for (const auto& r : ranges) {
+    net::Subnet s;
+    s.subnet = net::parse_cidr(r.at("subnet").get<std::string>());
+    if (r.contains("gateway")) s.gateway = net::parse_ip(r.at("gateway").get<std::string>());
+    n.subnets.push_back(s);
+  }
+  return n;
+}
+
+// The stored definition of the network the config names, created (and
+// checked against the others) the first time.
+net::Network load_network(netstore::Store& st, const json& conf) {
+  net::Network want = network_from_conf(conf);
+  if (auto have = st.find(want.name)) return *have;
+  try {
+    st.create(want);
+  } catch (const Error& e) {
+    if (e.code() != Errc::exists) throw;
+  }
+  return st.get(want.name);
+}
+
+json add(netstore::Store& st, const json& conf, const std::string& version) {
+  auto n = load_network(st, conf);
+  attach::ConnectOptions o;
+  o.network = n.name;
+  o.target = env("CNI_NETNS", true);
+  o.ifname = env("CNI_IFNAME", true);
+  o.id = env("CNI_CONTAINERID", true) + ":" + o.ifname;
+  o.hostname = env("CNI_CONTAINERID", true);
+  for (const auto& pm : conf.value("runtimeConfig", json::object()).value("portMappings", json::array()))
+    o.ports.push_back({pm.value("hostIP", ""), pm.at("hostPort").get<uint16_t>(), pm.at("containerPort").get<uint16_t>(),
+                       pm.value("protocol", "tcp")});
+  auto r = attach::connect(st, o);
+  json ips = json::array(), routes = json::array();
+  for (size_t i = 0; i < r.lease.addrs.size(); ++i) {
+    const auto& s = r.network.subnets.at(i);
+    ips.push_back({{"address", r.lease.addrs[i]}, {"gateway", net::to_string(s.gateway)}, {"interface", 2}});
+    routes.push_back({{"dst", s.subnet.addr.family == AF_INET ? "0.0.0.0/0" : "::/0"}, {"gw", net::to_string(s.gateway)}});
+  }
+  json ifs = json::array({{{"name", r.network.bridge}, {"mac", r.bridge_mac}},
+                          {{"name", r.lease.host_if}, {"mac", r.host_mac}},
+                          {{"name", r.lease.ifname}, {"mac", r.mac}, {"sandbox", o.target}}});
+  return {{"cniVersion", version}, {"interfaces", ifs}, {"ips", ips}, {"routes", routes}, {"dns", json::object()}};
+}
+
+void check(netstore::Store& st, const json& conf) {
+  auto n = load_network(st, conf);
+  std::string id = env("CNI_CONTAINERID", true) + ":" + env("CNI_IFNAME", true);
+  auto lock = st.lock_leases(n.name);
+  for (const auto& l : st.leases(n.name)) {
+    if (l.container != id) continue;
+    auto ns = netlink::open_netns(env("CNI_NETNS", true));
+    netlink::Socket c(ns.get());
+    if (c.link_index(l.ifname) == 0) throw CniError{100, "interface " + l.ifname + " is missing in " + l.netns};
+    netlink::Socket host;
+    if (host.link_index(l.host_if) == 0) throw CniError{100, "host interface " + l.host_if + " is missing"};
+    return;
+  }
+  throw CniError{3, "container " + id + " is not attached to network " + n.name};
+}
+
+int run() {
+  std::string cmd = env("CNI_COMMAND", true);
+  if (cmd == "VERSION") {
+    std::cout << json{{"cniVersion", "1.1.0"}, {"supportedVersions", kVersions}}.dump() << "\n";
+    return 0;
+  }
+  std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+  json conf;
+  try {
+    conf = json::parse(text);
+  } catch (const json::exception& e) {
+    throw CniError{6, "decode network configuration: " + std::string(e.what())};
+  }
+  std::string version = conf.value("cniVersion", "1.0.0");
+  if (std::find(std::begin(kVersions), std::end(kVersions), version) == std::end(kVersions))
+    throw CniError{1, "incompatible CNI version " + version + " (supported: 0.4.0, 1.0.0, 1.1.0)"};
+  const char* dir = getenv("OCIKIT_NET_DIR");
+  netstore::Store st(dir && *dir ? dir : "/var/lib/ocikit/cni");
+  if (cmd == "ADD") {
+    std::cout << add(st, conf, version).dump() << "\n";
+  } else if (cmd == "DEL") {
+    // DEL succeeds when there is nothing left to delete (spec: idempotent).
+    auto n = st.find(conf.at("name").get<std::string>());
+    if (n) attach::disconnect(st, n->name, env("CNI_CONTAINERID", true) + ":" + env("CNI_IFNAME", true), true);
+  } else if (cmd == "CHECK") {
+    check(st, conf);
+  } else if (cmd == "STATUS") {
+    fs::mkdir_p(st.dir());
+  } else if (cmd == "GC") {
+    // Attachments still valid are listed in cni.dev/valid-attachments; the
+    // ones we hold beyond that are released.
+    auto n = st.find(conf.at("name").get<std::string>());
+    if (!n) return 0;
+    std::set<std::string> keep;
+    for (const auto& a : conf.value("cni.dev/valid-attachments", json::array()))
+      keep.insert(a.value("containerID", "") + ":" + a.value("ifname", ""));
+    std::vector<std::string> drop;
+    {
+      auto lock = st.lock_leases(n->name);
+      for (const auto& l : st.leases(n->name))
+        if (!keep.count(l.container)) drop.push_back(l.container);
+    }
+    for (const auto& id : drop) attach::disconnect(st, n->name, id, true);
+  } else {
+    throw CniError{4, "unknown CNI_COMMAND " + cmd};
+  }
+  return 0;
+}
+
+}  // namespace
+
+int cni_main() {
+  std::string version = "1.1.0";
+  try {
+    return run();
+  } catch (const CniError& e) {
+    std::cout << json{{"cniVersion", version}, {"code", e.code}, {"msg", e.msg}}.dump() << "\n";
+  } catch (...) {
+    Error e = current_exception_as_error();
+    int code = e.code() == Errc::invalid ? 7 : e.code() == Errc::not_found ? 3 : 100;
+    std::cout << json{{"cniVersion", version}, {"code", code}, {"msg", e.what()}}.dump() << "\n";
+  }
+  return 1;
+}
+
+}  // namespace ocikit::netcmd

@@ -1,0 +1,36 @@
+#pragma once
+// oci-net's subcommands: main.cpp fills these option structs with CLI11 and
+// calls one function each. Every function returns the exit code.
+#include <string>
+#include <vector>
+
+namespace ocikit::netcmd {
+
+/// `oci-net create`.
+struct CreateOptions {
+  std::string name, driver = "bridge", gateway, ip_range, bridge, parent, local;
+  std::vector<std::string> subnets, opts, peers;
+  bool internal = false;
+  int mtu = 0;
+  uint32_t vni = 0;
+};
+/// `oci-net connect` / `disconnect` / `hook`.
+struct ConnectOptions {
+  std::string network, target, id, name, ifname, etc_dir, stage;
+  std::vector<std::string> ports, aliases, ips, dns;
+  bool no_etc = false;
+};
+
+int create(const std::string& data_dir, const CreateOptions& o);
+int list(const std::string& data_dir, bool quiet, const std::string& format);
+int inspect(const std::string& data_dir, const std::vector<std::string>& names);
+int remove(const std::string& data_dir, const std::vector<std::string>& names);
+int prune(const std::string& data_dir);
+int connect(const std::string& data_dir, const ConnectOptions& o);
+int disconnect(const std::string& data_dir, const ConnectOptions& o);
+/// `oci-net hook createRuntime|prestart|poststop`: the OCI state JSON on stdin.
+int hook(const std::string& data_dir, const ConnectOptions& o);
+/// CNI plugin mode (CNI_COMMAND set): config on stdin, result on stdout.
+int cni_main();
+
+}  // namespace ocikit::netcmd

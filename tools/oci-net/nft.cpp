@@ -1,0 +1,115 @@
+#include "nft.hpp"
+
+#include <nftables/libnftables.h>
+#include <sys/socket.h>
+
+#include <memory>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+
+namespace ocikit::nft {
+namespace {
+
+struct Ctx {
+  nft_ctx* ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+  Ctx() {
+    if (!ctx) fail("nftables: cannot create a context");
+    nft_ctx_buffer_output(ctx);
+    nft_ctx_buffer_error(ctx);
+  }
+  ~Ctx() { nft_ctx_free(ctx); }
+};
+
+// Run a script; return nft's error text ("" on success).
+std::string try_run(const std::string& script) {
+  Ctx c;
+  log::debug("nft: " + script);
+  int rc = nft_run_cmd_from_buffer(c.ctx, script.c_str());
+  if (rc == 0) return "";
+  std::string err = nft_ctx_get_error_buffer(c.ctx);
+  auto nl = err.find('\n');
+  if (nl != std::string::npos) err.resize(nl);
+  return err.empty() ? "nft command failed" : err;
+}
+
+std::string element_key(const net::PortMapping& p, bool with_ip) {
+  std::string k = p.proto + " . " + std::to_string(p.host_port);
+  return with_ip ? p.host_ip + " . " + k : k;
+}
+
+}  // namespace
+
+std::string table_name(const std::string& network) { return "ocikit-" + network; }
+
+void run(const std::string& script) {
+  if (auto err = try_run(script); !err.empty()) fail(Errc::io, "nftables: " + err);
+}
+
+bool has_table(const std::string& network) { return try_run("list table inet " + table_name(network)).empty(); }
+
+void ensure_network(const net::Network& n) {
+  if (has_table(n.name)) return;
+  std::string t = "inet " + table_name(n.name), br = "\"" + n.bridge + "\"";
+  std::string s = "create table " + t + "\n";
+  s += "add chain " + t + " forward { type filter hook forward priority filter; policy accept; }\n";
+  s += "add chain " + t + " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n";
+  s += "add chain " + t + " prerouting { type nat hook prerouting priority dstnat; policy accept; }\n";
+  s += "add chain " + t + " output { type nat hook output priority -100; policy accept; }\n";
+  s += "add map " + t + " ports4 { type inet_proto . inet_service : ipv4_addr . inet_service; }\n";
+  s += "add map " + t + " hostports4 { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n";
+  if (n.internal) {
+    s += "add rule " + t + " forward iifname " + br + " oifname != " + br + " drop\n";
+    s += "add rule " + t + " forward oifname " + br + " iifname != " + br + " drop\n";
+  } else {
+    s += "add rule " + t + " forward iifname " + br + " oifname != " + br + " oifgroup " +
+         std::to_string(kBridgeGroup) + " drop\n";
+    auto masq = n.options.find("masquerade");
+    bool no_masq = masq != n.options.end() && masq->second == "false";
+    for (const auto& sub : no_masq ? std::vector<net::Subnet>{} : n.subnets) {
+      std::string fam = sub.subnet.addr.family == AF_INET ? "ip" : "ip6";
+      std::string c = net::to_string(sub.subnet);
+      s += "add rule " + t + " postrouting " + fam + " saddr " + c + " " + fam + " daddr != " + c + " masquerade\n";
+    }
+  }
+  s += "add rule " + t + " postrouting oifname " + br + " ip saddr 127.0.0.0/8 masquerade\n";
+  for (const char* chain : {"prerouting", "output"}) {
+    s += "add rule " + t + " " + chain + " fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @hostports4\n";
+    s += "add rule " + t + " " + chain + " fib daddr type local dnat ip to meta l4proto . th dport map @ports4\n";
+  }
+  auto err = try_run(s);
+  // A concurrent first attach may have made it between the check and here.
+  if (!err.empty() && !has_table(n.name)) fail(Errc::io, "nftables: create table " + table_name(n.name) + ": " + err);
+}
+
+bool remove_network(const std::string& network) {
+  if (!has_table(network)) return false;
+  run("delete table inet " + table_name(network));
+  return true;
+}
+
+void add_ports(const std::string& network, const std::string& ip, const std::vector<net::PortMapping>& ports) {
+  if (ports.empty()) return;
+  std::string t = "inet " + table_name(network), s;
+  for (const auto& p : ports) {
+    bool with_ip = !p.host_ip.empty();
+    // "create" (not "add") fails on an existing key: a port published twice.
+    s += "create element " + t + (with_ip ? " hostports4" : " ports4") + " { " + element_key(p, with_ip) + " : " + ip +
+         " . " + std::to_string(p.container_port) + " }\n";
+  }
+  if (auto err = try_run(s); !err.empty()) {
+    if (err.find("File exists") != std::string::npos)
+      fail(Errc::exists, "a published host port is already in use on network \"" + network + "\"");
+    fail(Errc::io, "nftables: publish ports: " + err);
+  }
+}
+
+void remove_ports(const std::string& network, const std::vector<net::PortMapping>& ports) {
+  std::string t = "inet " + table_name(network);
+  for (const auto& p : ports) {
+    bool with_ip = !p.host_ip.empty();
+    try_run("delete element " + t + (with_ip ? " hostports4" : " ports4") + " { " + element_key(p, with_ip) + " }");
+  }
+}
+
+}  // namespace ocikit::nft
