@@ -53,9 +53,12 @@ http::Response Client::send(http::Request req, const std::string& scope) {
   size_t nheaders = req.headers.size();
   for (int round = 0;; ++round) {
     req.headers.resize(nheaders);
-    if (std::string a = auth_.authorization(scope); !a.empty()) req.headers.emplace_back("Authorization", a);
+    std::string sent = auth_.authorization(scope);
+    if (!sent.empty()) req.headers.emplace_back("Authorization", sent);
     http::Response r = http::perform_with_retry(transport_, req, opts_.retry);
     if (r.status != 401) return r;
+    // Another thread may have answered the challenge meanwhile: try its answer.
+    if (round < 2 && auth_.authorization(scope) != sent) continue;
     if (round >= 2 || !auth_.handle_challenge(r, scope))
       fail(Errc::unauthorized, host_ + ": unauthorized: " + http::describe_status(r));
   }
@@ -139,6 +142,7 @@ std::optional<Head> Client::head_blob(const std::string& repo, const std::string
 void Client::fetch_blob(const std::string& repo, const std::string& digest, int64_t size, const http::Sink& sink,
                         const Progress& progress) {
   digest::Digest want = digest::parse(digest);
+  log::debug("fetch blob " + digest + " from " + host_ + "/" + repo);
   digest::Hasher hasher(want.algorithm);
   uint64_t received = 0;  // bytes hashed and handed to the sink
   int delay = opts_.retry.base_delay_ms;

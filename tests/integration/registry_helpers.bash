@@ -127,10 +127,10 @@ make_oci_multiarch() {
   read -r ad as < <(make_image_manifest "$layout" amd64 "$tag-amd64")
   read -r bd bs < <(make_image_manifest "$layout" arm64 "$tag-arm64")
   tmp=$(mktemp)
-  jq -cn --arg ad "$ad" --argjson as "$as" --arg bd "$bd" --argjson bs "$bs" \
+  jq -cn --arg ad "$ad" --argjson asz "$as" --arg bd "$bd" --argjson bsz "$bs" \
     '{schemaVersion:2, mediaType:"application/vnd.oci.image.index.v1+json", manifests:[
-      {mediaType:"application/vnd.oci.image.manifest.v1+json", digest:$ad, size:$as, platform:{architecture:"amd64", os:"linux"}},
-      {mediaType:"application/vnd.oci.image.manifest.v1+json", digest:$bd, size:$bs, platform:{architecture:"arm64", os:"linux", variant:"v8"}}]}' >"$tmp"
+      {mediaType:"application/vnd.oci.image.manifest.v1+json", digest:$ad, size:$asz, platform:{architecture:"amd64", os:"linux"}},
+      {mediaType:"application/vnd.oci.image.manifest.v1+json", digest:$bd, size:$bsz, platform:{architecture:"arm64", os:"linux", variant:"v8"}}]}' >"$tmp"
   read -r id is < <(_blob "$layout" "$tmp")
   jq -cn --arg d "$id" --argjson s "$is" --arg t "$tag" \
     '{schemaVersion:2, manifests:[{mediaType:"application/vnd.oci.image.index.v1+json", digest:$d, size:$s,
