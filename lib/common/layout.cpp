@@ -155,6 +155,7 @@ BlobWriter& BlobWriter::operator=(BlobWriter&& o) noexcept {
     hasher_ = std::move(o.hasher_);
     gc_lock_ = std::move(o.gc_lock_);
     done_ = o.done_;
+    created_ = o.created_;
     o.done_ = true;
   }
   return *this;
@@ -199,9 +200,13 @@ Descriptor BlobWriter::commit(std::optional<digest::Digest> expected, std::optio
       // linkat of the anonymous inode is atomic and never replaces: EEXIST
       // means a concurrent writer stored the same content first.
       std::string proc = "/proc/self/fd/" + std::to_string(fd_.get());
-      if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, target.c_str(), AT_SYMLINK_FOLLOW) != 0 && errno != EEXIST)
+      if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, target.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+        created_ = true;
+      } else if (errno != EEXIST) {
         throw_errno("link blob " + target);
+      }
     } else {
+      created_ = !fs::exists(target);
       if (::rename(tmp_path_.c_str(), target.c_str()) != 0) throw_errno("rename blob to " + target);
       tmp_path_.clear();
     }

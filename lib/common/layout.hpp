@@ -44,7 +44,9 @@ class Layout;
 
 /// A blob being written. Bytes are hashed as they are written; commit()
 /// verifies and publishes the blob. Destroyed without a successful commit(),
-/// it leaves nothing behind. Movable, not copyable.
+/// it leaves nothing behind. Movable, not copyable. It holds the layout's gc
+/// lock shared until commit/destruction: do not call Layout::gc() from the
+/// same process while a writer is open (flock would deadlock).
 class BlobWriter {
  public:
   BlobWriter(BlobWriter&&) noexcept = default;
@@ -67,6 +69,9 @@ class BlobWriter {
   /// and leaves nothing. May be called once.
   Descriptor commit(std::optional<digest::Digest> expected = std::nullopt,
                     std::optional<int64_t> expected_size = std::nullopt);
+  /// After commit(): true when this writer created the blob, false when an
+  /// identical blob was already there.
+  bool created() const { return created_; }
 
  private:
   friend class Layout;
@@ -80,6 +85,7 @@ class BlobWriter {
   digest::Hasher hasher_;
   std::optional<fs::FileLock> gc_lock_;
   bool done_ = false;
+  bool created_ = false;
 };
 
 /// Blobs and entries gc() removed.

@@ -324,6 +324,13 @@ TEST_CASE("layout: written layouts pass oci-image-tool validate") {
   CHECK(validate(t.path, "latest"));
   l.tag("v3", put_image(l, "three"));
   CHECK(validate(t.path, ""));
+  // Peers read the store as an ordinary layout (the lock files do not bother them).
+  if (std::system("command -v skopeo >/dev/null 2>&1") == 0)
+    CHECK(std::system(("skopeo copy oci:" + t.path + ":docker.io/library/alpine:latest oci:" + t.path +
+                       "-copy:x >/dev/null 2>&1").c_str()) == 0);
+  fs::remove_all(t.path + "-copy");
+  if (std::system("command -v umoci >/dev/null 2>&1") == 0)
+    CHECK(std::system(("umoci ls --layout " + t.path + " | grep -qx v3").c_str()) == 0);
   // The validator does catch a broken store: a missing layer fails it.
   auto layer = l.read_manifest(*l.resolve("v3")).layers.at(0);
   REQUIRE(unlink(l.blob_path(layer.digest).c_str()) == 0);
