@@ -130,3 +130,16 @@ layout_digest() {
   run "$OCI_FETCH" --jobs 0 docker://127.0.0.1:$REG_PORT/test/oci:v1
   [ "$status" -eq 2 ]
 }
+
+@test "fetch to an oci-archive on stdout and a docker-archive; skopeo reads both" {
+  run bash -c "\"$OCI_FETCH\" docker://127.0.0.1:$REG_PORT/test/oci:v1 - >\"$T/o.tar\""
+  [ "$status" -eq 0 ]
+  skopeo inspect --raw oci-archive:"$T/o.tar" >/dev/null
+  run "$OCI_FETCH" docker://127.0.0.1:$REG_PORT/test/oci:v1 docker-archive:"$T/d.tar":test/oci:v1
+  [ "$status" -eq 0 ]
+  skopeo inspect docker-archive:"$T/d.tar" >/dev/null
+  # and back: an archive source into an oci: layout
+  run "$OCI_FETCH" oci-archive:"$T/o.tar" oci:"$T/lay":x
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(registry_digest "$REG_PORT" test/oci v1)" ]
+}

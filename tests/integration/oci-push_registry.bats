@@ -96,3 +96,14 @@ layout_digest() {
   [ "$status" -eq 2 ]
   [[ "$output" == *"destination must be docker://"* ]]
 }
+
+@test "push from an oci-archive on stdin and from a docker-archive" {
+  skopeo copy -q oci:"$WORK/src":v1 oci-archive:"$T/img.tar":v1
+  run bash -c "\"$OCI_PUSH\" - docker://127.0.0.1:$REG_PORT/p/arch:v1 <\"$T/img.tar\""
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(layout_digest "$WORK/src" v1)" ]
+  skopeo copy -q oci:"$WORK/src":v1 docker-archive:"$T/d.tar":p/dock:v1
+  run "$OCI_PUSH" docker-archive:"$T/d.tar" docker://127.0.0.1:$REG_PORT/p/dock:v1
+  [ "$status" -eq 0 ]
+  [ "$(registry_digest "$REG_PORT" p/dock v1)" = "$output" ]
+}

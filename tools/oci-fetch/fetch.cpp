@@ -2,9 +2,13 @@
 #include "fetch.hpp"
 
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
 #include <iostream>
 #include <mutex>
 
+#include "common/archive.hpp"
 #include "common/auth.hpp"
 #include "common/error.hpp"
 #include "common/http.hpp"
@@ -50,26 +54,62 @@ void copy_image(const layout::Layout& from, layout::Layout& to, const image::Des
   copy_blob(from, to, top);
 }
 
+// A temporary layout for archive sources and destinations, removed on exit.
+struct TempLayout {
+  std::string dir;
+  TempLayout() {
+    const char* t = std::getenv("TMPDIR");
+    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/oci-fetch.XXXXXX";
+    if (!mkdtemp(tmpl.data())) throw_errno("create temporary directory");
+    dir = tmpl;
+  }
+  ~TempLayout() {
+    try {
+      fs::remove_all(dir);
+    } catch (...) {
+    }
+  }
+};
+
 struct Dest {
   layout::Layout layout;
   std::string name;  // the name the image gets
+  reference::ImageRef archive;  // set for archive destinations (exported at the end)
+  std::unique_ptr<TempLayout> temp;
 };
+
+// Tag, and for an archive destination write the archive.
+void finish_dest(Dest& d, const image::Descriptor& tagged) {
+  d.layout.tag(d.name, tagged);
+  if (d.archive.transport == Transport::oci_archive) {
+    archive::export_oci_archive(d.layout, {archive::ArchiveImage{{d.name}, tagged}}, d.archive.path);
+  } else if (d.archive.transport == Transport::docker_archive) {
+    archive::export_docker_archive(d.layout, {archive::ArchiveImage{{d.name}, tagged}}, d.archive.path);
+  }
+}
 
 Dest open_dest(const Options& o, const std::string& default_name) {
   if (o.dest.empty()) {
     std::string dir = o.store.empty() ? layout::default_store_path() : o.store;
-    return Dest{layout::Layout::open_or_create(dir), default_name};
+    return Dest{layout::Layout::open_or_create(dir), default_name, {}, nullptr};
   }
-  reference::ImageRef d = reference::parse_image_ref(o.dest);
+  reference::ImageRef d = o.dest == "-" ? reference::parse_image_ref("oci-archive:-") : reference::parse_image_ref(o.dest);
+  if (d.transport == Transport::oci_archive || d.transport == Transport::docker_archive) {
+    auto temp = std::make_unique<TempLayout>();
+    layout::Layout l = layout::Layout::open_or_create(temp->dir);
+    std::string name = !d.tag.empty() ? d.tag : default_name;
+    if (d.transport == Transport::docker_archive && !d.tag.empty()) name = reference::parse(d.tag).str();
+    return Dest{l, name, d, std::move(temp)};
+  }
   if (d.transport != Transport::oci)
-    fail(Errc::usage, "destination " + o.dest + ": only the store and oci:DIR[:TAG] are supported yet");
+    fail(Errc::usage, "destination " + o.dest + ": must be oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE or -");
   std::string name = d.tag;
   if (name.empty()) {
     auto c = default_name.rfind(':');
     auto at = default_name.find('@');
     name = at != std::string::npos ? "latest" : c != std::string::npos ? default_name.substr(c + 1) : "latest";
   }
-  return Dest{layout::Layout::open_or_create(d.path), name};
+  return Dest{layout::Layout::open_or_create(d.path), name, {}, nullptr};
 }
 
 void print_result(const Options& o, const image::Descriptor& d) {
@@ -87,23 +127,38 @@ int run(const Options& o) {
   if (o.format != "text" && o.format != "json") fail(Errc::usage, "--format must be text or json");
   reference::ImageRef src = reference::parse_image_ref(o.src);
 
-  if (src.transport == Transport::oci || src.transport == Transport::store) {
-    layout::Layout from = src.transport == Transport::oci
-                              ? layout::Layout::open(src.path)
-                              : layout::Layout::open(o.store.empty() ? layout::default_store_path() : o.store);
-    std::string name = src.transport == Transport::oci ? (src.tag.empty() ? "latest" : src.tag) : src.ref.str();
-    image::Descriptor top = from.resolve_or_throw(name);
+  if (src.transport != Transport::docker) {
+    std::unique_ptr<TempLayout> temp;
+    std::optional<layout::Layout> from;
+    std::string name;
+    if (src.transport == Transport::oci_archive || src.transport == Transport::docker_archive) {
+      temp = std::make_unique<TempLayout>();
+      from = layout::Layout::open_or_create(temp->dir);
+      auto images = src.transport == Transport::oci_archive ? archive::import_oci_archive(src.path, *from)
+                                                             : archive::import_docker_archive(src.path, *from);
+      if (images.empty()) fail(Errc::invalid, o.src + ": the archive holds no image");
+      if (src.tag.empty()) {
+        if (images.size() > 1) fail(Errc::usage, o.src + ": the archive holds several images; name one with :TAG");
+        name = images[0].names.empty() ? images[0].desc.digest.str() : images[0].names[0];
+      } else {
+        name = src.transport == Transport::docker_archive ? reference::parse(src.tag).str() : src.tag;
+      }
+    } else if (src.transport == Transport::oci) {
+      from = layout::Layout::open(src.path);
+      name = src.tag.empty() ? "latest" : src.tag;
+    } else {
+      from = layout::Layout::open(o.store.empty() ? layout::default_store_path() : o.store);
+      name = src.ref.str();
+    }
+    image::Descriptor top = from->resolve_or_throw(name);
     top.annotations.clear();
-    Dest dest = open_dest(o, src.transport == Transport::oci ? name : src.ref.str());
+    Dest dest = open_dest(o, src.transport == Transport::store ? src.ref.str() : name);
     layout::Layout::Lease lease(dest.layout);
-    copy_image(from, dest.layout, top);
-    dest.layout.tag(dest.name, top);
-    print_result(o, top);
+    copy_image(*from, dest.layout, top);
+    finish_dest(dest, top);
+    if (o.dest != "-") print_result(o, top);
     return 0;
   }
-  if (src.transport != Transport::docker)
-    fail(Errc::usage, "source " + o.src + ": " + std::string(reference::transport_name(src.transport)) +
-                          " sources are not supported yet");
 
   const reference::Reference& ref = src.ref;
   auth::Credentials creds = o.creds.empty() ? auth::find_credentials(ref.domain) : auth::parse_creds_flag(o.creds);
@@ -133,8 +188,8 @@ int run(const Options& o) {
   image::Descriptor tagged = top;
   // Remember where it came from, so oci-push can mount instead of upload.
   tagged.annotations["io.ocikit.source.repository"] = ref.repository();
-  dest.layout.tag(dest.name, tagged);
-  print_result(o, top);
+  finish_dest(dest, tagged);
+  if (o.dest != "-") print_result(o, top);
   return 0;
 }
 

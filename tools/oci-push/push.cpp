@@ -2,9 +2,13 @@
 #include "push.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <memory>
 #include <iostream>
 
+#include "common/archive.hpp"
 #include "common/auth.hpp"
+#include "common/fs.hpp"
 #include "common/error.hpp"
 #include "common/http.hpp"
 #include "common/image.hpp"
@@ -48,10 +52,20 @@ int run(const Options& o) {
   if (o.format != "text" && o.format != "json") fail(Errc::usage, "--format must be text or json");
   reference::ImageRef dst = reference::parse_image_ref(o.dest);
   if (dst.transport != Transport::docker) fail(Errc::usage, "destination " + o.dest + ": destination must be docker://HOST/REPO[:TAG]");
-  reference::ImageRef src = reference::parse_image_ref(o.src);
+  reference::ImageRef src = reference::parse_image_ref(o.src == "-" ? "oci-archive:-" : o.src);
 
   std::optional<layout::Layout> from;
   std::string name;
+  std::string tmp_dir;
+  struct Cleanup {
+    std::string& dir;
+    ~Cleanup() {
+      try {
+        if (!dir.empty()) fs::remove_all(dir);
+      } catch (...) {
+      }
+    }
+  } cleanup{tmp_dir};
   if (src.transport == Transport::oci) {
     from = layout::Layout::open(src.path);
     name = src.tag.empty() ? "latest" : src.tag;
@@ -59,8 +73,20 @@ int run(const Options& o) {
     from = layout::Layout::open(o.store.empty() ? layout::default_store_path() : o.store);
     name = src.ref.str();
   } else {
-    fail(Errc::usage, "source " + o.src + ": " + std::string(reference::transport_name(src.transport)) +
-                          " sources are not supported yet");
+    // Archives are imported into a temporary layout first (verifying every blob).
+    const char* t = std::getenv("TMPDIR");
+    tmp_dir = std::string(t && *t ? t : "/tmp") + "/oci-push.XXXXXX";
+    if (!mkdtemp(tmp_dir.data())) throw_errno("create temporary directory");
+    from = layout::Layout::open_or_create(tmp_dir);
+    auto images = src.transport == Transport::oci_archive ? archive::import_oci_archive(src.path, *from)
+                                                           : archive::import_docker_archive(src.path, *from);
+    if (images.empty()) fail(Errc::invalid, o.src + ": the archive holds no image");
+    if (src.tag.empty()) {
+      if (images.size() > 1) fail(Errc::usage, o.src + ": the archive holds several images; name one with :TAG");
+      name = images[0].names.empty() ? images[0].desc.digest.str() : images[0].names[0];
+    } else {
+      name = src.transport == Transport::docker_archive ? reference::parse(src.tag).str() : src.tag;
+    }
   }
   image::Descriptor top = from->resolve_or_throw(name);
 
