@@ -250,7 +250,14 @@ std::string Authenticator::fetch_token(const Challenge& c, const std::string& sc
   std::string q;
   if (auto s = c.params.find("service"); s != c.params.end()) q += "service=" + url_escape(s->second);
   std::string sc = scope.empty() ? (c.params.count("scope") ? c.params.at("scope") : "") : scope;
-  if (!sc.empty()) q += (q.empty() ? "" : "&") + std::string("scope=") + url_escape(sc);
+  // Several scopes (a mount needs push here and pull there) are separate
+  // scope parameters, as the token spec and docker send them.
+  for (size_t b = 0; b < sc.size();) {
+    size_t e = sc.find(' ', b);
+    if (e == std::string::npos) e = sc.size();
+    if (e > b) q += (q.empty() ? "" : "&") + std::string("scope=") + url_escape(sc.substr(b, e - b));
+    b = e + 1;
+  }
   if (!q.empty()) url += (url.find('?') == std::string::npos ? "?" : "&") + q;
   http::Request req;
   req.url = url;

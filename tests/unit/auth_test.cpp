@@ -92,6 +92,19 @@ TEST_CASE("auth: bearer token fetched per scope and cached") {
   CHECK(token_calls == 1);
 }
 
+TEST_CASE("auth: several scopes become several scope parameters") {
+  FakeTransport t;
+  t.handler = [&](const http::Request& r) {
+    CHECK(r.url == "https://a/t?scope=repository%3Ax%3Apull%2Cpush&scope=repository%3Ay%3Apull");
+    return resp(200, R"({"token":"T"})");
+  };
+  auth::Authenticator a(t, {}, {1, 1, 1});
+  std::string scope = auth::repository_scope("x", true) + " " + auth::repository_scope("y", false);
+  CHECK(a.handle_challenge(resp(401, "", {{"WWW-Authenticate", R"(Bearer realm="https://a/t")"}}), scope));
+  CHECK(a.authorization(scope) == "Bearer T");
+  CHECK(t.seen.size() == 1);
+}
+
 TEST_CASE("auth: refused token request is unauthorized") {
   FakeTransport t;
   t.handler = [&](const http::Request&) { return resp(401, R"({"errors":[{"code":"UNAUTHORIZED","message":"bad"}]})"); };
