@@ -77,8 +77,10 @@ class Client {
   /// connection failure (bounded by the retry policy). `size` (when >= 0) is
   /// checked too. Throws Errc::invalid on a digest or size mismatch (the
   /// caller must then discard what the sink received), Errc::not_found.
+  /// With `verify` false the digest is not computed here (for a sink that
+  /// verifies it itself, as layout::BlobWriter does); sizes are still checked.
   void fetch_blob(const std::string& repo, const std::string& digest, int64_t size, const http::Sink& sink,
-                  const Progress& progress = {});
+                  const Progress& progress = {}, bool verify = true);
   /// Upload `size` bytes read from `fd` (from offset 0, with pread) as blob
   /// `digest`. First tries a cross-repository mount from each repository in
   /// `mount_from` (same registry). Monolithic PUT up to Options::chunk_size,

@@ -28,6 +28,9 @@ struct PullTarget {
   /// Store one blob: call `fill(sink)`, which streams the verified content
   /// into `sink` (or throws, in which case nothing may become visible).
   std::function<void(const image::Descriptor&, const std::function<void(const http::Sink&)>& fill)> write_blob;
+  /// True when write_blob itself checks digest and size before the blob
+  /// becomes visible (then the content is not hashed twice).
+  bool verifies = false;
 };
 
 /// Pull settings.

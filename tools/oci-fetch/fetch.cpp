@@ -181,8 +181,9 @@ int run(const Options& o) {
   target.write_blob = [&](const image::Descriptor& d, const std::function<void(const http::Sink&)>& fill) {
     layout::BlobWriter w = dest.layout.begin_blob(d.media_type, d.digest.algorithm);
     fill([&](const char* p, size_t n) { w.write(p, n); });
-    w.commit(d.digest, d.size);
+    w.commit(d.digest, d.size);  // verifies digest and size before the blob is visible
   };
+  target.verifies = true;
   std::string want = ref.digest ? ref.digest->str() : ref.tag;
   image::Descriptor top = transfer::pull_image(client, ref.path, want, target, po);
   image::Descriptor tagged = top;
