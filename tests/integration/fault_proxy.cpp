@@ -9,6 +9,7 @@
 //     corrupt   GET .../blobs/...: flip one byte in the middle of the body
 //     500, 429  GET .../blobs/...: answer that status with an empty body
 //     badjson   GET .../manifests/...: replace the body with malformed JSON
+//     push500   POST/PATCH/PUT .../blobs/uploads/...: answer 500
 //     none      forward everything untouched
 //
 // One request per connection keeps it simple; clients simply reconnect.
@@ -92,11 +93,13 @@ void handle(int client) {
   bool is_get = first.rfind("GET ", 0) == 0;
   bool blob = is_get && first.find("/blobs/sha256:") != std::string::npos;
   bool manifest = is_get && first.find("/manifests/") != std::string::npos;
-  bool target = g_mode == "badjson" ? manifest : blob;
+  bool upload = !is_get && first.find("/blobs/uploads/") != std::string::npos;
+  bool target = g_mode == "badjson" ? manifest : g_mode == "push500" ? upload : blob;
   bool fault = g_mode != "none" && target && g_left.fetch_sub(1) > 0;
 
-  if (fault && (g_mode == "500" || g_mode == "429")) {
-    std::string r = "HTTP/1.1 " + g_mode + (g_mode == "500" ? " Internal Server Error" : " Too Many Requests") +
+  if (fault && (g_mode == "500" || g_mode == "429" || g_mode == "push500")) {
+    std::string code = g_mode == "push500" ? "500" : g_mode;
+    std::string r = "HTTP/1.1 " + code + (code == "500" ? " Internal Server Error" : " Too Many Requests") +
                     "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     send_all(client, r.data(), r.size());
     close(client);

@@ -83,3 +83,17 @@ no_blobs_left() {
   [ "${#lines[@]}" -eq 1 ]
   [[ "$output" == *"invalid"* ]]
 }
+
+@test "oci-push retries 500 on uploads, then fails clearly" {
+  start_proxy "$REG_PORT" push500 2
+  run "$OCI_PUSH" oci:"$WORK/src":v1 docker://127.0.0.1:$PROXY_PORT/f/pushed:v1
+  [ "$status" -eq 0 ]
+  [ "$(registry_digest "$REG_PORT" f/pushed v1)" = "$output" ]
+  stop_proxy
+  start_proxy "$REG_PORT" push500 1000
+  run "$OCI_PUSH" oci:"$WORK/src":v1 docker://127.0.0.1:$PROXY_PORT/f/never:v1
+  [ "$status" -eq 1 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [[ "$output" == "oci-push: error: push blob sha256:"*"HTTP 500" ]]
+  [ -z "$(registry_digest "$REG_PORT" f/never v1)" ]
+}

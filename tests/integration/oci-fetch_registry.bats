@@ -89,6 +89,9 @@ layout_digest() {
   run "$OCI_FETCH" --store "$T/store" docker://127.0.0.1:$REG_PORT/test/oci:v1
   [ "$status" -eq 0 ]
   [ "$(layout_digest "$T/store" 127.0.0.1:$REG_PORT/test/oci:v1)" = "$(registry_digest "$REG_PORT" test/oci v1)" ]
+  if command -v oci-image-tool >/dev/null; then
+    oci-image-tool validate --type image --ref name=127.0.0.1:$REG_PORT/test/oci:v1 "$T/store"
+  fi
   run "$OCI_FETCH" --debug --store "$T/store" docker://127.0.0.1:$REG_PORT/test/oci:v1
   [ "$status" -eq 0 ]
   [[ "$output" != *"fetch blob"* ]]
