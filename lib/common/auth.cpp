@@ -1,0 +1,278 @@
+// Registry authentication (see auth.hpp).
+#include "common/auth.hpp"
+
+#include <curl/curl.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "common/log.hpp"
+
+namespace ocikit::auth {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool is_token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~/").find(c) != std::string_view::npos;
+}
+
+std::string url_escape(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      static const char* hex = "0123456789ABCDEF";
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// RFC 7235: challenge = auth-scheme [ 1*SP ( token68 / #auth-param ) ],
+// several challenges separated by commas.
+std::vector<Challenge> parse_challenges(std::string_view h) {
+  std::vector<Challenge> out;
+  size_t i = 0;
+  auto skip_ws = [&] {
+    while (i < h.size() && (h[i] == ' ' || h[i] == '\t')) ++i;
+  };
+  auto read_token = [&] {
+    size_t b = i;
+    while (i < h.size() && is_token_char(h[i])) ++i;
+    return std::string(h.substr(b, i - b));
+  };
+  while (i < h.size()) {
+    skip_ws();
+    if (i < h.size() && h[i] == ',') {
+      ++i;
+      continue;
+    }
+    std::string word = read_token();
+    if (word.empty()) {
+      if (i >= h.size()) break;
+      fail(Errc::invalid, "malformed WWW-Authenticate header \"" + std::string(h) + "\"");
+    }
+    skip_ws();
+    if (i < h.size() && h[i] == '=' && !out.empty()) {
+      // An auth-param of the current challenge.
+      ++i;
+      skip_ws();
+      std::string value;
+      if (i < h.size() && h[i] == '"') {
+        ++i;
+        bool closed = false;
+        while (i < h.size()) {
+          char c = h[i++];
+          if (c == '\\' && i < h.size()) {
+            value += h[i++];
+          } else if (c == '"') {
+            closed = true;
+            break;
+          } else {
+            value += c;
+          }
+        }
+        if (!closed) fail(Errc::invalid, "malformed WWW-Authenticate header \"" + std::string(h) + "\": unterminated quoted string");
+      } else {
+        value = read_token();
+      }
+      out.back().params[lower(word)] = value;
+      continue;
+    }
+    out.push_back(Challenge{lower(word), {}});
+  }
+  return out;
+}
+
+Credentials parse_creds_flag(std::string_view s) {
+  auto c = s.find(':');
+  if (c == std::string_view::npos || c == 0) fail(Errc::usage, "--creds must be USER:PASSWORD");
+  return {std::string(s.substr(0, c)), std::string(s.substr(c + 1))};
+}
+
+std::string base64_encode(std::string_view in) {
+  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += tbl[v >> 18];
+    out += tbl[(v >> 12) & 63];
+    out += tbl[(v >> 6) & 63];
+    out += tbl[v & 63];
+  }
+  if (in.size() - i == 1) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += tbl[v >> 18];
+    out += tbl[(v >> 12) & 63];
+    out += "==";
+  } else if (in.size() - i == 2) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += tbl[v >> 18];
+    out += tbl[(v >> 12) & 63];
+    out += tbl[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+std::string base64_decode(std::string_view in) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=' || c == '\n' || c == '\r') continue;
+    int v = val(c);
+    if (v < 0) fail(Errc::invalid, "invalid base64 data");
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+std::optional<Credentials> lookup_in_auth_file(const std::string& path, const std::string& registry) {
+  if (!fs::exists(path)) return std::nullopt;
+  return with_context(path, [&]() -> std::optional<Credentials> {
+    auto j = nlohmann::json::parse(fs::read_file(path));
+    if (!j.is_object() || !j.contains("auths")) return std::nullopt;
+    const auto& auths = j["auths"];
+    if (!auths.is_object()) fail(Errc::invalid, "\"auths\" is not an object");
+    std::vector<std::string> keys = {registry, "https://" + registry, "http://" + registry,
+                                     "https://" + registry + "/v1/", "https://" + registry + "/v2/"};
+    if (registry == "docker.io" || registry == "registry-1.docker.io") {
+      keys.push_back("https://index.docker.io/v1/");
+      keys.push_back("index.docker.io");
+      keys.push_back("docker.io");
+    }
+    for (const auto& k : keys) {
+      auto it = auths.find(k);
+      if (it == auths.end() || !it->is_object()) continue;
+      std::string enc = it->value("auth", "");
+      if (enc.empty()) {
+        if (it->contains("identitytoken")) return Credentials{"<token>", (*it)["identitytoken"].get<std::string>()};
+        continue;
+      }
+      std::string dec = base64_decode(enc);
+      auto c = dec.find(':');
+      if (c == std::string::npos) fail(Errc::invalid, "auth entry for " + k + " is not base64 of user:password");
+      return Credentials{dec.substr(0, c), dec.substr(c + 1)};
+    }
+    return std::nullopt;
+  });
+}
+
+Credentials find_credentials(const std::string& registry) {
+  std::vector<std::string> files;
+  if (const char* f = std::getenv("REGISTRY_AUTH_FILE"); f && *f) files.emplace_back(f);
+  if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x) files.push_back(std::string(x) + "/containers/auth.json");
+  if (const char* d = std::getenv("DOCKER_CONFIG"); d && *d) {
+    files.push_back(std::string(d) + "/config.json");
+  } else if (const char* h = std::getenv("HOME"); h && *h) {
+    files.push_back(std::string(h) + "/.docker/config.json");
+  }
+  for (const auto& f : files)
+    if (auto c = lookup_in_auth_file(f, registry)) {
+      log::debug("using credentials for " + registry + " from " + f);
+      return *c;
+    }
+  return {};
+}
+
+std::string repository_scope(std::string_view repo, bool push) {
+  return "repository:" + std::string(repo) + (push ? ":pull,push" : ":pull");
+}
+
+Authenticator::Authenticator(http::Transport& t, Credentials creds, http::RetryPolicy retry)
+    : transport_(t), creds_(std::move(creds)), retry_(retry) {}
+
+std::string Authenticator::authorization(const std::string& scope) {
+  std::lock_guard lk(mu_);
+  if (auto it = tokens_.find(scope); it != tokens_.end()) return it->second;
+  if (basic_) return "Basic " + base64_encode(creds_.username + ":" + creds_.password);
+  return "";
+}
+
+bool Authenticator::handle_challenge(const http::Response& r, const std::string& scope) {
+  auto challenges = parse_challenges(r.header("WWW-Authenticate"));
+  for (const auto& c : challenges) {
+    if (c.scheme == "bearer") {
+      {
+        std::lock_guard lk(mu_);
+        tokens_.erase(scope);  // a cached token was refused (expired or too narrow)
+      }
+      std::string tok = fetch_token(c, scope);
+      std::lock_guard lk(mu_);
+      tokens_[scope] = "Bearer " + tok;
+      return true;
+    }
+  }
+  for (const auto& c : challenges) {
+    if (c.scheme == "basic") {
+      std::lock_guard lk(mu_);
+      if (creds_.empty()) fail(Errc::unauthorized, "authentication required (no credentials for this registry)");
+      if (basic_) return false;
+      basic_ = true;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string Authenticator::fetch_token(const Challenge& c, const std::string& scope) {
+  auto realm = c.params.find("realm");
+  if (realm == c.params.end() || realm->second.empty()) fail(Errc::invalid, "bearer challenge without a realm");
+  std::string url = realm->second;
+  std::string q;
+  if (auto s = c.params.find("service"); s != c.params.end()) q += "service=" + url_escape(s->second);
+  std::string sc = scope.empty() ? (c.params.count("scope") ? c.params.at("scope") : "") : scope;
+  // Several scopes (a mount needs push here and pull there) are separate
+  // scope parameters, as the token spec and docker send them.
+  for (size_t b = 0; b < sc.size();) {
+    size_t e = sc.find(' ', b);
+    if (e == std::string::npos) e = sc.size();
+    if (e > b) q += (q.empty() ? "" : "&") + std::string("scope=") + url_escape(sc.substr(b, e - b));
+    b = e + 1;
+  }
+  if (!q.empty()) url += (url.find('?') == std::string::npos ? "?" : "&") + q;
+  http::Request req;
+  req.url = url;
+  if (!creds_.empty())
+    req.headers.emplace_back("Authorization", "Basic " + base64_encode(creds_.username + ":" + creds_.password));
+  log::debug("fetching token from " + url);
+  http::Response resp = http::perform_with_retry(transport_, req, retry_);
+  if (resp.status == 401 || resp.status == 403)
+    fail(Errc::unauthorized, "token endpoint " + realm->second + ": " + http::describe_status(resp));
+  if (!resp.ok()) fail("token endpoint " + realm->second + ": " + http::describe_status(resp));
+  auto j = nlohmann::json::parse(resp.body, nullptr, false);
+  if (!j.is_object()) fail(Errc::invalid, "token endpoint " + realm->second + ": response is not a JSON object");
+  for (const char* k : {"token", "access_token"})
+    if (j.contains(k) && j[k].is_string() && !j[k].get<std::string>().empty()) return j[k].get<std::string>();
+  fail(Errc::invalid, "token endpoint " + realm->second + ": response has no token");
+}
+
+}  // namespace ocikit::auth

@@ -1,0 +1,87 @@
+#pragma once
+// ocikit::auth: registry authentication as docker and the distribution token
+// spec do it: parse a 401's WWW-Authenticate challenge, answer it with Basic
+// credentials or a Bearer token fetched from the realm with a per-repository
+// scope, and cache tokens. Credentials come from --creds, $REGISTRY_AUTH_FILE,
+// $XDG_RUNTIME_DIR/containers/auth.json or ~/.docker/config.json.
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/http.hpp"
+
+namespace ocikit::auth {
+
+/// One challenge of a WWW-Authenticate header: `Bearer realm="..",service=".."`.
+struct Challenge {
+  std::string scheme;                         ///< lowercased: "basic", "bearer"
+  std::map<std::string, std::string> params;  ///< keys lowercased, values unquoted
+};
+
+/// Parse a WWW-Authenticate header value into its challenges. Throws
+/// Errc::invalid on a malformed quoted string.
+std::vector<Challenge> parse_challenges(std::string_view header);
+
+/// A user name and password (or identity token as password with user "<token>").
+struct Credentials {
+  std::string username;
+  std::string password;
+  bool empty() const { return username.empty() && password.empty(); }
+};
+
+/// Parse --creds "user:pass" (the password may contain ':'). Throws Errc::usage.
+Credentials parse_creds_flag(std::string_view s);
+
+/// Standard base64 encode/decode (decode throws Errc::invalid).
+std::string base64_encode(std::string_view in);
+std::string base64_decode(std::string_view in);
+
+/// The credentials stored for `registry` ("host[:port]") in an auth file's
+/// "auths" map (docker config.json or containers auth.json). Keys match as
+/// docker does: exact host, "https://host", "http://host", "https://host/v1/",
+/// and docker.io also as "https://index.docker.io/v1/". nullopt when none;
+/// throws Errc::invalid on a malformed file.
+std::optional<Credentials> lookup_in_auth_file(const std::string& path, const std::string& registry);
+
+/// The credentials for `registry`, looked up in order: $REGISTRY_AUTH_FILE,
+/// $XDG_RUNTIME_DIR/containers/auth.json, $HOME/.docker/config.json
+/// ($DOCKER_CONFIG/config.json when set). Empty credentials when none.
+Credentials find_credentials(const std::string& registry);
+
+/// The scope a token must carry for `repo`: "repository:REPO:pull" or
+/// "repository:REPO:pull,push".
+std::string repository_scope(std::string_view repo, bool push);
+
+/// Answers registry challenges and remembers what worked. Thread-safe.
+class Authenticator {
+ public:
+  /// Use `t` to reach token realms; `creds` may be empty (anonymous).
+  Authenticator(http::Transport& t, Credentials creds, http::RetryPolicy retry = http::default_retry_policy());
+
+  /// The Authorization header value to send for `scope` (a
+  /// repository_scope(), or "" for registry-wide calls), "" when none is
+  /// known yet.
+  std::string authorization(const std::string& scope);
+
+  /// Handle a 401 response for `scope`: fetch a Bearer token (or switch to
+  /// Basic). Returns true when a retry may succeed. Throws
+  /// Errc::unauthorized when the token endpoint refuses the credentials,
+  /// or when a Basic challenge comes without credentials having helped.
+  bool handle_challenge(const http::Response& r, const std::string& scope);
+
+ private:
+  std::string fetch_token(const Challenge& c, const std::string& scope);
+
+  http::Transport& transport_;
+  Credentials creds_;
+  http::RetryPolicy retry_;
+  std::mutex mu_;
+  bool basic_ = false;                           // the registry wants Basic
+  std::map<std::string, std::string> tokens_;    // scope -> "Bearer ..."
+};
+
+}  // namespace ocikit::auth

@@ -1,0 +1,109 @@
+#!/usr/bin/env bats
+# oci-push to Debian's docker-registry on 127.0.0.1, checked with skopeo.
+
+load helpers
+load registry_helpers
+
+setup_file() {
+  require_cmd docker-registry skopeo jq curl htpasswd
+  export WORK=$(mktemp -d /tmp/okt-registry-push.XXXXXX)
+  htpasswd -Bbn alice s3cret >"$WORK/htpasswd"
+  start_registry "$WORK/authreg" "$WORK/htpasswd"
+  export AUTH_PORT=$REG_PORT
+  start_registry "$WORK/reg"
+  export REG_PORT
+  make_oci_image "$WORK/src" v1
+  make_oci_multiarch "$WORK/multi" m1
+}
+
+teardown_file() {
+  stop_registry "$WORK/reg"
+  stop_registry "$WORK/authreg"
+  rm -rf "$WORK"
+}
+
+setup() {
+  T=$(mktemp -d "$WORK/t.XXXXXX")
+}
+
+layout_digest() {
+  jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"]==$t) | .digest' "$1/index.json"
+}
+
+@test "push an oci: image, skopeo pulls the same digest" {
+  run "$OCI_PUSH" oci:"$WORK/src":v1 docker://127.0.0.1:$REG_PORT/p/oci:v1
+  [ "$status" -eq 0 ]
+  want=$(layout_digest "$WORK/src" v1)
+  [ "$output" = "$want" ]
+  [ "$(registry_digest "$REG_PORT" p/oci v1)" = "$want" ]
+  skopeo copy -q --src-tls-verify=false docker://127.0.0.1:$REG_PORT/p/oci:v1 oci:"$T/back":v1
+  [ "$(layout_digest "$T/back" v1)" = "$want" ]
+}
+
+@test "push a two-platform index: manifests, then the index" {
+  run "$OCI_PUSH" --format json oci:"$WORK/multi":m1 docker://127.0.0.1:$REG_PORT/p/multi:m1
+  [ "$status" -eq 0 ]
+  want=$(layout_digest "$WORK/multi" m1)
+  [ "$(echo "$output" | jq -r .digest)" = "$want" ]
+  [ "$(registry_digest "$REG_PORT" p/multi m1)" = "$want" ]
+  skopeo copy -q --all --src-tls-verify=false docker://127.0.0.1:$REG_PORT/p/multi:m1 oci:"$T/back":m1
+  [ "$(layout_digest "$T/back" m1)" = "$want" ]
+}
+
+@test "push a Docker v2s2 image made by skopeo keeps its digest" {
+  skopeo copy -q --format v2s2 oci:"$WORK/src":v1 oci:"$T/v2":v1
+  run "$OCI_PUSH" oci:"$T/v2":v1 docker://127.0.0.1:$REG_PORT/p/v2s2:v1
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(layout_digest "$T/v2" v1)" ]
+  [ "$(skopeo inspect --raw --tls-verify=false docker://127.0.0.1:$REG_PORT/p/v2s2:v1 | jq -r .mediaType)" = \
+    "application/vnd.docker.distribution.manifest.v2+json" ]
+}
+
+@test "a second push skips existing blobs; another repo mounts them" {
+  "$OCI_PUSH" oci:"$WORK/src":v1 docker://127.0.0.1:$REG_PORT/p/again:v1
+  run "$OCI_PUSH" --debug oci:"$WORK/src":v1 docker://127.0.0.1:$REG_PORT/p/again:v2
+  [ "$status" -eq 0 ]
+  [[ "$output" == *": exists"* ]]
+  [[ "$output" != *": pushed"* ]]
+  run "$OCI_PUSH" --debug --mount-from p/again oci:"$WORK/src":v1 docker://127.0.0.1:$REG_PORT/p/mounted:v1
+  [ "$status" -eq 0 ]
+  [[ "$output" == *": mounted"* ]]
+  [ -n "$(registry_digest "$REG_PORT" p/mounted v1)" ]
+}
+
+@test "fetch from one registry into the store, push from the store, round trip" {
+  "$OCI_PUSH" oci:"$WORK/src":v1 docker://127.0.0.1:$REG_PORT/p/rt:v1
+  "$OCI_FETCH" --store "$T/store" docker://127.0.0.1:$REG_PORT/p/rt:v1
+  run "$OCI_PUSH" --debug --store "$T/store" 127.0.0.1:$REG_PORT/p/rt:v1 docker://127.0.0.1:$REG_PORT/p/rt2:v1
+  [ "$status" -eq 0 ]
+  [[ "$output" == *": mounted"* ]]
+  [ "$(registry_digest "$REG_PORT" p/rt2 v1)" = "$(layout_digest "$WORK/src" v1)" ]
+}
+
+@test "push with Basic auth; wrong credentials are unauthorized" {
+  run "$OCI_PUSH" --creds alice:s3cret oci:"$WORK/src":v1 docker://127.0.0.1:$AUTH_PORT/a/b:v1
+  [ "$status" -eq 0 ]
+  run "$OCI_PUSH" --creds alice:nope oci:"$WORK/src":v1 docker://127.0.0.1:$AUTH_PORT/a/c:v1
+  [ "$status" -eq 1 ]
+  [[ "$output" == "oci-push: error: "*"unauthorized"* ]]
+}
+
+@test "bad sources and destinations" {
+  run "$OCI_PUSH" oci:"$WORK/src":nope docker://127.0.0.1:$REG_PORT/p/x:v1
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"not found"* ]]
+  run "$OCI_PUSH" oci:"$WORK/src":v1 oci:"$T/x"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"destination must be docker://"* ]]
+}
+
+@test "push from an oci-archive on stdin and from a docker-archive" {
+  skopeo copy -q oci:"$WORK/src":v1 oci-archive:"$T/img.tar":v1
+  run bash -c "\"$OCI_PUSH\" - docker://127.0.0.1:$REG_PORT/p/arch:v1 <\"$T/img.tar\""
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(layout_digest "$WORK/src" v1)" ]
+  skopeo copy -q oci:"$WORK/src":v1 docker-archive:"$T/d.tar":p/dock:v1
+  run "$OCI_PUSH" docker-archive:"$T/d.tar" docker://127.0.0.1:$REG_PORT/p/dock:v1
+  [ "$status" -eq 0 ]
+  [ "$(registry_digest "$REG_PORT" p/dock v1)" = "$output" ]
+}

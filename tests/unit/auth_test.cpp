@@ -1,0 +1,132 @@
+#include "common/auth.hpp"
+
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "fake_transport.hpp"
+
+using namespace ocikit;
+using testing::FakeTransport;
+using testing::resp;
+
+TEST_CASE("auth: parse bearer and basic challenges") {
+  auto cs = auth::parse_challenges(
+      R"(Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull")");
+  REQUIRE(cs.size() == 1);
+  CHECK(cs[0].scheme == "bearer");
+  CHECK(cs[0].params["realm"] == "https://auth.docker.io/token");
+  CHECK(cs[0].params["service"] == "registry.docker.io");
+  CHECK(cs[0].params["scope"] == "repository:library/alpine:pull");
+
+  cs = auth::parse_challenges(R"(Basic realm="Registry Realm", Bearer realm="x\"y", error=invalid_token)");
+  REQUIRE(cs.size() == 2);
+  CHECK(cs[0].scheme == "basic");
+  CHECK(cs[0].params["realm"] == "Registry Realm");
+  CHECK(cs[1].params["realm"] == "x\"y");
+  CHECK(cs[1].params["error"] == "invalid_token");
+
+  CHECK_THROWS_WITH(auth::parse_challenges(R"(Bearer realm="open)"),
+                    "malformed WWW-Authenticate header \"Bearer realm=\"open\": unterminated quoted string");
+}
+
+TEST_CASE("auth: base64 round trips") {
+  for (const char* s : {"", "a", "ab", "abc", "user:pa:ss", "\xff\x00\x10"}) {
+    CAPTURE(s);
+    CHECK(auth::base64_decode(auth::base64_encode(s)) == s);
+  }
+  CHECK(auth::base64_encode("user:pass") == "dXNlcjpwYXNz");
+  CHECK_THROWS_WITH(auth::base64_decode("a*b"), "invalid base64 data");
+}
+
+TEST_CASE("auth: --creds parsing") {
+  auto c = auth::parse_creds_flag("bob:se:cret");
+  CHECK(c.username == "bob");
+  CHECK(c.password == "se:cret");
+  CHECK_THROWS_WITH(auth::parse_creds_flag("bob"), "--creds must be USER:PASSWORD");
+}
+
+TEST_CASE("auth: credentials from auth files in docker's order") {
+  char tmpl[] = "/tmp/okt-registry-authXXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  fs::write_file_atomic(dir + "/reg.json", R"({"auths":{"127.0.0.1:5000":{"auth":"YTpi"}}})");
+  fs::mkdir_p(dir + "/home/.docker");
+  fs::write_file_atomic(dir + "/home/.docker/config.json",
+                        R"({"auths":{"https://index.docker.io/v1/":{"auth":"ZG9jazpodWI="},"q.io":{"auth":"eDp5"}}})");
+  setenv("REGISTRY_AUTH_FILE", (dir + "/reg.json").c_str(), 1);
+  setenv("XDG_RUNTIME_DIR", (dir + "/none").c_str(), 1);
+  unsetenv("DOCKER_CONFIG");
+  setenv("HOME", (dir + "/home").c_str(), 1);
+  auto c = auth::find_credentials("127.0.0.1:5000");
+  CHECK(c.username == "a");
+  CHECK(c.password == "b");
+  c = auth::find_credentials("docker.io");
+  CHECK(c.username == "dock");
+  CHECK(c.password == "hub");
+  c = auth::find_credentials("q.io");
+  CHECK(c.username == "x");
+  CHECK(auth::find_credentials("other.io").empty());
+  fs::write_file_atomic(dir + "/reg.json", "{nope");
+  CHECK_THROWS_AS(auth::find_credentials("127.0.0.1:5000"), Error);
+  unsetenv("REGISTRY_AUTH_FILE");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("auth: bearer token fetched per scope and cached") {
+  FakeTransport t;
+  int token_calls = 0;
+  t.handler = [&](const http::Request& r) {
+    ++token_calls;
+    CHECK(r.url == "https://auth.example/token?service=reg&scope=repository%3Alib%2Fa%3Apull");
+    CHECK(r.headers.at(0).second == "Basic " + auth::base64_encode("u:p"));
+    return resp(200, R"({"token":"T1"})");
+  };
+  auth::Authenticator a(t, {"u", "p"}, {2, 1, 1});
+  std::string scope = auth::repository_scope("lib/a", false);
+  CHECK(a.authorization(scope) == "");
+  auto challenge = resp(401, "", {{"WWW-Authenticate", R"(Bearer realm="https://auth.example/token",service="reg")"}});
+  CHECK(a.handle_challenge(challenge, scope));
+  CHECK(a.authorization(scope) == "Bearer T1");
+  CHECK(a.authorization(auth::repository_scope("lib/b", true)) == "");
+  CHECK(token_calls == 1);
+}
+
+TEST_CASE("auth: several scopes become several scope parameters") {
+  FakeTransport t;
+  t.handler = [&](const http::Request& r) {
+    CHECK(r.url == "https://a/t?scope=repository%3Ax%3Apull%2Cpush&scope=repository%3Ay%3Apull");
+    return resp(200, R"({"token":"T"})");
+  };
+  auth::Authenticator a(t, {}, {1, 1, 1});
+  std::string scope = auth::repository_scope("x", true) + " " + auth::repository_scope("y", false);
+  CHECK(a.handle_challenge(resp(401, "", {{"WWW-Authenticate", R"(Bearer realm="https://a/t")"}}), scope));
+  CHECK(a.authorization(scope) == "Bearer T");
+  CHECK(t.seen.size() == 1);
+}
+
+TEST_CASE("auth: refused token request is unauthorized") {
+  FakeTransport t;
+  t.handler = [&](const http::Request&) { return resp(401, R"({"errors":[{"code":"UNAUTHORIZED","message":"bad"}]})"); };
+  auth::Authenticator a(t, {"u", "wrong"}, {2, 1, 1});
+  auto challenge = resp(401, "", {{"WWW-Authenticate", R"(Bearer realm="https://auth.example/token")"}});
+  try {
+    a.handle_challenge(challenge, "repository:x:pull");
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::unauthorized);
+    CHECK(std::string(e.what()) == "token endpoint https://auth.example/token: HTTP 401 (UNAUTHORIZED: bad)");
+  }
+}
+
+TEST_CASE("auth: basic challenge uses credentials once") {
+  FakeTransport t;
+  t.handler = [&](const http::Request&) { return resp(500); };
+  auto challenge = resp(401, "", {{"WWW-Authenticate", R"(Basic realm="r")"}});
+  auth::Authenticator anon(t, {}, {1, 1, 1});
+  CHECK_THROWS_WITH(anon.handle_challenge(challenge, "s"), "authentication required (no credentials for this registry)");
+  auth::Authenticator a(t, {"u", "p"}, {1, 1, 1});
+  CHECK(a.handle_challenge(challenge, "s"));
+  CHECK(a.authorization("s") == "Basic dTpw");
+  CHECK_FALSE(a.handle_challenge(challenge, "s"));
+}

@@ -1,0 +1,197 @@
+// oci-fetch: registry (or layout) to layout copies.
+#include "fetch.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <iostream>
+#include <mutex>
+
+#include "common/archive.hpp"
+#include "common/auth.hpp"
+#include "common/error.hpp"
+#include "common/http.hpp"
+#include "common/image.hpp"
+#include "common/layout.hpp"
+#include "common/log.hpp"
+#include "common/platform.hpp"
+#include "common/progress.hpp"
+#include "common/reference.hpp"
+#include "common/registry.hpp"
+#include "common/transfer.hpp"
+
+namespace ocikit::fetch {
+namespace {
+
+using reference::Transport;
+
+// Copy one blob between layouts unless the destination has it.
+void copy_blob(const layout::Layout& from, layout::Layout& to, const image::Descriptor& d) {
+  if (to.has_blob(d.digest)) return;
+  fs::UniqueFd fd = from.open_blob(d.digest);
+  layout::BlobWriter w = to.begin_blob(d.media_type, d.digest.algorithm);
+  std::string buf(1 << 20, '\0');
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0) throw_errno("read blob " + d.digest.str());
+    if (n == 0) break;
+    w.write(buf.data(), static_cast<size_t>(n));
+  }
+  w.commit(d.digest, d.size);
+}
+
+// Copy an image (manifest or index, with everything below) between layouts.
+void copy_image(const layout::Layout& from, layout::Layout& to, const image::Descriptor& top) {
+  if (image::is_index_media_type(top.media_type)) {
+    for (const auto& m : from.read_index(top).manifests) copy_image(from, to, m);
+  } else {
+    image::Manifest man = from.read_manifest(top);
+    copy_blob(from, to, man.config);
+    for (const auto& l : man.layers)
+      if (from.has_blob(l.digest)) copy_blob(from, to, l);
+  }
+  copy_blob(from, to, top);
+}
+
+// A temporary layout for archive sources and destinations, removed on exit.
+struct TempLayout {
+  std::string dir;
+  TempLayout() {
+    const char* t = std::getenv("TMPDIR");
+    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/oci-fetch.XXXXXX";
+    if (!mkdtemp(tmpl.data())) throw_errno("create temporary directory");
+    dir = tmpl;
+  }
+  ~TempLayout() {
+    try {
+      fs::remove_all(dir);
+    } catch (...) {
+    }
+  }
+};
+
+struct Dest {
+  layout::Layout layout;
+  std::string name;  // the name the image gets
+  reference::ImageRef archive;  // set for archive destinations (exported at the end)
+  std::unique_ptr<TempLayout> temp;
+};
+
+// Tag, and for an archive destination write the archive.
+void finish_dest(Dest& d, const image::Descriptor& tagged) {
+  d.layout.tag(d.name, tagged);
+  if (d.archive.transport == Transport::oci_archive) {
+    archive::export_oci_archive(d.layout, {archive::ArchiveImage{{d.name}, tagged}}, d.archive.path);
+  } else if (d.archive.transport == Transport::docker_archive) {
+    archive::export_docker_archive(d.layout, {archive::ArchiveImage{{d.name}, tagged}}, d.archive.path);
+  }
+}
+
+Dest open_dest(const Options& o, const std::string& default_name) {
+  if (o.dest.empty()) {
+    std::string dir = o.store.empty() ? layout::default_store_path() : o.store;
+    return Dest{layout::Layout::open_or_create(dir), default_name, {}, nullptr};
+  }
+  reference::ImageRef d = o.dest == "-" ? reference::parse_image_ref("oci-archive:-") : reference::parse_image_ref(o.dest);
+  if (d.transport == Transport::oci_archive || d.transport == Transport::docker_archive) {
+    auto temp = std::make_unique<TempLayout>();
+    layout::Layout l = layout::Layout::open_or_create(temp->dir);
+    std::string name = !d.tag.empty() ? d.tag : default_name;
+    if (d.transport == Transport::docker_archive && !d.tag.empty()) name = reference::parse(d.tag).str();
+    return Dest{l, name, d, std::move(temp)};
+  }
+  if (d.transport != Transport::oci)
+    fail(Errc::usage, "destination " + o.dest + ": must be oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE or -");
+  std::string name = d.tag;
+  if (name.empty()) {
+    auto c = default_name.rfind(':');
+    auto at = default_name.find('@');
+    name = at != std::string::npos ? "latest" : c != std::string::npos ? default_name.substr(c + 1) : "latest";
+  }
+  return Dest{layout::Layout::open_or_create(d.path), name, {}, nullptr};
+}
+
+void print_result(const Options& o, const image::Descriptor& d) {
+  if (o.format == "json") {
+    std::cout << image::to_json(d).dump(2) << "\n";
+  } else {
+    std::cout << d.digest.str() << "\n";
+  }
+}
+
+}  // namespace
+
+int run(const Options& o) {
+  if (o.jobs < 1) fail(Errc::usage, "--jobs must be at least 1");
+  if (o.format != "text" && o.format != "json") fail(Errc::usage, "--format must be text or json");
+  reference::ImageRef src = reference::parse_image_ref(o.src);
+
+  if (src.transport != Transport::docker) {
+    std::unique_ptr<TempLayout> temp;
+    std::optional<layout::Layout> from;
+    std::string name;
+    if (src.transport == Transport::oci_archive || src.transport == Transport::docker_archive) {
+      temp = std::make_unique<TempLayout>();
+      from = layout::Layout::open_or_create(temp->dir);
+      auto images = src.transport == Transport::oci_archive ? archive::import_oci_archive(src.path, *from)
+                                                             : archive::import_docker_archive(src.path, *from);
+      if (images.empty()) fail(Errc::invalid, o.src + ": the archive holds no image");
+      if (src.tag.empty()) {
+        if (images.size() > 1) fail(Errc::usage, o.src + ": the archive holds several images; name one with :TAG");
+        name = images[0].names.empty() ? images[0].desc.digest.str() : images[0].names[0];
+      } else {
+        name = src.transport == Transport::docker_archive ? reference::parse(src.tag).str() : src.tag;
+      }
+    } else if (src.transport == Transport::oci) {
+      from = layout::Layout::open(src.path);
+      name = src.tag.empty() ? "latest" : src.tag;
+    } else {
+      from = layout::Layout::open(o.store.empty() ? layout::default_store_path() : o.store);
+      name = src.ref.str();
+    }
+    image::Descriptor top = from->resolve_or_throw(name);
+    top.annotations.clear();
+    Dest dest = open_dest(o, src.transport == Transport::store ? src.ref.str() : name);
+    layout::Layout::Lease lease(dest.layout);
+    copy_image(*from, dest.layout, top);
+    finish_dest(dest, top);
+    if (o.dest != "-") print_result(o, top);
+    return 0;
+  }
+
+  const reference::Reference& ref = src.ref;
+  auth::Credentials creds = o.creds.empty() ? auth::find_credentials(ref.domain) : auth::parse_creds_flag(o.creds);
+  http::CurlTransport transport(http::TlsOptions{o.tls_verify, o.cert_dir});
+  registry::Client client(ref.domain, transport, creds);
+
+  transfer::PullOptions po;
+  if (!o.platform.empty()) po.platform = platform::parse(o.platform);
+  po.all_platforms = o.all_platforms;
+  po.jobs = o.jobs;
+  progress::Bars bars;
+  po.bars = &bars;
+
+  Dest dest = open_dest(o, ref.str());
+  // Hold off gc between writing blobs and tagging them.
+  layout::Layout::Lease lease(dest.layout);
+  std::mutex log_mu;
+  transfer::PullTarget target;
+  target.has_blob = [&](const image::Descriptor& d) { return dest.layout.has_blob(d.digest); };
+  target.write_blob = [&](const image::Descriptor& d, const std::function<void(const http::Sink&)>& fill) {
+    layout::BlobWriter w = dest.layout.begin_blob(d.media_type, d.digest.algorithm);
+    fill([&](const char* p, size_t n) { w.write(p, n); });
+    w.commit(d.digest, d.size);  // verifies digest and size before the blob is visible
+  };
+  target.verifies = true;
+  std::string want = ref.digest ? ref.digest->str() : ref.tag;
+  image::Descriptor top = transfer::pull_image(client, ref.path, want, target, po);
+  image::Descriptor tagged = top;
+  // Remember where it came from, so oci-push can mount instead of upload.
+  tagged.annotations["io.ocikit.source.repository"] = ref.repository();
+  finish_dest(dest, tagged);
+  if (o.dest != "-") print_result(o, top);
+  return 0;
+}
+
+}  // namespace ocikit::fetch

@@ -1,0 +1,123 @@
+// oci-push: layout to registry.
+#include "push.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <iostream>
+
+#include "common/archive.hpp"
+#include "common/auth.hpp"
+#include "common/fs.hpp"
+#include "common/error.hpp"
+#include "common/http.hpp"
+#include "common/image.hpp"
+#include "common/layout.hpp"
+#include "common/progress.hpp"
+#include "common/reference.hpp"
+#include "common/registry.hpp"
+#include "common/transfer.hpp"
+
+namespace ocikit::push {
+namespace {
+
+using reference::Transport;
+
+// Repositories of `host` the store already names: blobs pulled from them
+// can be mounted rather than uploaded (the source repository recorded by
+// oci-fetch first).
+std::vector<std::string> mount_candidates(const layout::Layout& l, const image::Descriptor& top,
+                                          const std::string& host) {
+  std::vector<std::string> out;
+  auto add_repo = [&](const std::string& full) {
+    if (!full.starts_with(host + "/")) return;
+    std::string repo = full.substr(host.size() + 1);
+    if (std::find(out.begin(), out.end(), repo) == out.end()) out.push_back(repo);
+  };
+  if (auto it = top.annotations.find("io.ocikit.source.repository"); it != top.annotations.end()) add_repo(it->second);
+  for (const auto& e : l.list()) {
+    if (e.digest != top.digest) continue;
+    if (auto it = e.annotations.find("io.ocikit.source.repository"); it != e.annotations.end()) add_repo(it->second);
+    std::string name = e.ref_name();
+    if (!reference::is_valid(name)) continue;
+    add_repo(reference::parse(name).repository());
+  }
+  return out;
+}
+
+}  // namespace
+
+int run(const Options& o) {
+  if (o.jobs < 1) fail(Errc::usage, "--jobs must be at least 1");
+  if (o.format != "text" && o.format != "json") fail(Errc::usage, "--format must be text or json");
+  reference::ImageRef dst = reference::parse_image_ref(o.dest);
+  if (dst.transport != Transport::docker) fail(Errc::usage, "destination " + o.dest + ": destination must be docker://HOST/REPO[:TAG]");
+  reference::ImageRef src = reference::parse_image_ref(o.src == "-" ? "oci-archive:-" : o.src);
+
+  std::optional<layout::Layout> from;
+  std::string name;
+  std::string tmp_dir;
+  struct Cleanup {
+    std::string& dir;
+    ~Cleanup() {
+      try {
+        if (!dir.empty()) fs::remove_all(dir);
+      } catch (...) {
+      }
+    }
+  } cleanup{tmp_dir};
+  if (src.transport == Transport::oci) {
+    from = layout::Layout::open(src.path);
+    name = src.tag.empty() ? "latest" : src.tag;
+  } else if (src.transport == Transport::store) {
+    from = layout::Layout::open(o.store.empty() ? layout::default_store_path() : o.store);
+    name = src.ref.str();
+  } else {
+    // Archives are imported into a temporary layout first (verifying every blob).
+    const char* t = std::getenv("TMPDIR");
+    tmp_dir = std::string(t && *t ? t : "/tmp") + "/oci-push.XXXXXX";
+    if (!mkdtemp(tmp_dir.data())) throw_errno("create temporary directory");
+    from = layout::Layout::open_or_create(tmp_dir);
+    auto images = src.transport == Transport::oci_archive ? archive::import_oci_archive(src.path, *from)
+                                                           : archive::import_docker_archive(src.path, *from);
+    if (images.empty()) fail(Errc::invalid, o.src + ": the archive holds no image");
+    if (src.tag.empty()) {
+      if (images.size() > 1) fail(Errc::usage, o.src + ": the archive holds several images; name one with :TAG");
+      name = images[0].names.empty() ? images[0].desc.digest.str() : images[0].names[0];
+    } else {
+      name = src.transport == Transport::docker_archive ? reference::parse(src.tag).str() : src.tag;
+    }
+  }
+  image::Descriptor top = from->resolve_or_throw(name);
+
+  const reference::Reference& ref = dst.ref;
+  auth::Credentials creds = o.creds.empty() ? auth::find_credentials(ref.domain) : auth::parse_creds_flag(o.creds);
+  http::CurlTransport transport(http::TlsOptions{o.tls_verify, o.cert_dir});
+  registry::Client client(ref.domain, transport, creds);
+
+  transfer::PushOptions po;
+  po.jobs = o.jobs;
+  po.mount_from = o.mount_from;
+  for (auto& r : mount_candidates(*from, top, ref.domain))
+    if (r != ref.path && std::find(po.mount_from.begin(), po.mount_from.end(), r) == po.mount_from.end())
+      po.mount_from.push_back(r);
+  progress::Bars bars;
+  po.bars = &bars;
+  transfer::PushSource ps;
+  ps.read_blob = [&](const image::Descriptor& d) { return from->read_blob(d); };
+  ps.open_blob = [&](const image::Descriptor& d) { return from->open_blob(d.digest); };
+  std::string tag = ref.digest ? "" : ref.tag;
+  std::string pushed = transfer::push_image(client, ref.path, tag, top, ps, po);
+  if (ref.digest && ref.digest->str() != pushed)
+    fail(Errc::invalid, "destination " + o.dest + ": the image's digest is " + pushed);
+  if (o.format == "json") {
+    image::Descriptor d = top;
+    d.annotations.clear();
+    std::cout << image::to_json(d).dump(2) << "\n";
+  } else {
+    std::cout << pushed << "\n";
+  }
+  return 0;
+}
+
+}  // namespace ocikit::push
