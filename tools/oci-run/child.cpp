@@ -396,6 +396,7 @@ void setup_rootfs() noexcept {
     }
     bind_remount(p.readonly[i], MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, p.readonly[i]);
   }
+  if (p.readonly_root) bind_remount("/", MS_RDONLY, 0, "/");
   for (int i = 0; i < p.n_masked; i++) {
     struct stat st;
     if (stat(p.masked[i], &st) != 0) {
@@ -643,6 +644,8 @@ void run_child(const ChildPlan& p) noexcept {
   if (p.umask >= 0) umask(static_cast<mode_t>(p.umask));
   char exe[4096];
   find_executable(exe, sizeof exe);
+  // create and run -d leave the container behind on purpose.
+  prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   send_type(SyncType::kReady);
   if (p.wait_start) wait_for_start();
   run_hooks(p.start_container, p.n_start_container, "startContainer hook: ");

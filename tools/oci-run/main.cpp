@@ -30,6 +30,13 @@ int main(int argc, char** argv) {
     }
     if (!a.empty() && a[0] != '-') break;
   }
+  // run and exec return the container's status, so their own failures are 125 (docker's convention).
+  int failure_code = 1;
+  for (int i = 1; i < argc; i++)
+    if (argv[i][0] != '-') {
+      if (!strcmp(argv[i], "run") || !strcmp(argv[i], "exec")) failure_code = 125;
+      break;
+    }
   return cli::run_main("oci-run", [&] {
     CLI::App app{"Run containers: a runc-compatible OCI runtime", "oci-run"};
     cli::LogOptions log_opts;
@@ -105,16 +112,17 @@ int main(int argc, char** argv) {
     exec->add_flag("-d,--detach", eo.detach, "do not wait for the process");
     exec->add_option("--pid-file", eo.pid_file, "write the process's pid to FILE");
     exec->add_option("--cwd", eo.cwd, "working directory in the container");
-    exec->add_option("-e,--env", eo.env, "extra environment variable KEY=VALUE");
+    exec->add_option("-e,--env", eo.env, "extra environment variable KEY=VALUE")
+        ->allow_extra_args(false);
     exec->add_option("-u,--user", eo.user, "UID[:GID]");
-    exec->add_option("-g,--additional-gids", eo.additional_gids, "extra group ids");
-    exec->add_option("-c,--cap", eo.caps, "extra capability");
+    exec->add_option("-g,--additional-gids", eo.additional_gids, "extra group ids")
+        ->allow_extra_args(false);
+    exec->add_option("-c,--cap", eo.caps, "extra capability")
+        ->allow_extra_args(false);
     exec->add_flag("--no-new-privs", eo.no_new_privs, "set no_new_privs");
     exec->add_option("--preserve-fds", eo.preserve_fds, "pass N extra fds");
-    exec->add_option("id", eo.id, "container id")->required();
-    exec->add_option("command", eo.args, "command and arguments");
-    exec->allow_extras(false);
-    exec->positionals_at_end(true);
+    // As runc: options end at the container id; the rest is the command.
+    exec->prefix_command(true);
 
     if (auto rc = cli::parse(app, argc, argv)) return *rc;
     cli::apply_log_flags(log_opts);
@@ -145,7 +153,14 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*feats) return std::cout << features().dump(2) << "\n", 0;
-    if (*exec) return exec_container(eo);
+    if (*exec) {
+      auto rest = exec->remaining();
+      if (rest.empty()) rest = app.remaining();
+      if (rest.empty()) fail(Errc::usage, "exec: missing container id");
+      eo.id = rest[0];
+      eo.args.assign(rest.begin() + 1, rest.end());
+      return exec_container(eo);
+    }
     return 0;
-  }, 1);
+  }, failure_code);
 }

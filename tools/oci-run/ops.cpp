@@ -63,7 +63,7 @@ int parse_signal(const std::string& in) {
   std::string s = in;
   if (!s.empty() && std::all_of(s.begin(), s.end(), ::isdigit)) {
     int n = std::stoi(s);
-    if (n <= 0 || n >= NSIG) fail(Errc::usage, "invalid signal \"" + in + "\"");
+    if (n < 0 || n >= NSIG) fail(Errc::usage, "invalid signal \"" + in + "\"");
     return n;
   }
   for (auto& ch : s) ch = static_cast<char>(toupper(ch));

@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "common/error.hpp"
+#include "common/fs.hpp"
 #include "common/log.hpp"
 
 namespace ocikit::run {
@@ -82,7 +83,12 @@ void PlanStore::set_rootfs(const Spec& s, bool no_pivot) {
   mounts_.reserve(s.mounts.size());
   for (auto& m : s.mounts) {
     ChildMount c;
-    c.dest = str(rel(m.destination));
+    // Symlinks in the destination are resolved here as if the rootfs were
+    // "/" (a link to /tmp/x means <rootfs>/tmp/x); the child opens the
+    // result with RESOLVE_IN_ROOT again, so a path changed since cannot
+    // escape either.
+    std::string joined = fs::secure_join(s.root_path, m.destination);
+    c.dest = str(rel(joined.substr(s.root_path.size())));
     c.source = m.source.empty() ? nullptr : str(m.source);
     c.type = m.bind() ? nullptr : str(m.type);
     c.data = m.data.empty() ? nullptr : str(m.data);
