@@ -1,6 +1,7 @@
 // create, start and run: the parent side of the sync protocol (sync.hpp).
 #include "container.hpp"
 
+#include <elf.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/error.hpp"
@@ -245,6 +247,23 @@ void forward_signal(int sig) {
 
 }  // namespace
 
+namespace {
+off_t loaded_size(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) throw_errno("stat /proc/self/exe");
+  Elf64_Ehdr eh;
+  if (pread(fd, &eh, sizeof eh, 0) != static_cast<ssize_t>(sizeof eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr))
+    return st.st_size;
+  std::vector<Elf64_Phdr> ph(eh.e_phnum);
+  ssize_t want = static_cast<ssize_t>(ph.size() * sizeof(Elf64_Phdr));
+  if (pread(fd, ph.data(), static_cast<size_t>(want), static_cast<off_t>(eh.e_phoff)) != want) return st.st_size;
+  uint64_t end = eh.e_phoff + static_cast<uint64_t>(want);
+  for (auto& p : ph) end = std::max<uint64_t>(end, p.p_offset + p.p_filesz);
+  return std::min<off_t>(st.st_size, static_cast<off_t>(end));
+}
+}  // namespace
+
 void ensure_sealed_binary(char** argv) {
   // Already running from a sealed copy? Then /proc/self/exe cannot be
   // written through by anything in a container.
@@ -258,9 +277,11 @@ void ensure_sealed_binary(char** argv) {
   }
   int mfd = memfd_create("oci-run", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (mfd < 0) throw_errno("memfd_create");
-  struct stat st;
-  if (fstat(self, &st) != 0) throw_errno("stat /proc/self/exe");
-  for (off_t left = st.st_size; left > 0;) {
+  // Copy only what execve maps: up to the end of the last segment named in
+  // the program headers. Debug sections and the section table trail the
+  // file (tens of MB in a debug build) and nothing at run time reads them.
+  off_t size = loaded_size(self);
+  for (off_t left = size; left > 0;) {
     ssize_t n = sendfile(mfd, self, nullptr, static_cast<size_t>(left));
     if (n <= 0) throw_errno("copy the oci-run binary");
     left -= n;

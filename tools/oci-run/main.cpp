@@ -28,7 +28,6 @@ int main(int argc, char** argv) {
       }
       break;
     }
-    if (!a.empty() && a[0] != '-') break;
   }
   // run and exec return the container's status, so their own failures are 125 (docker's convention).
   int failure_code = 1;
