@@ -8,6 +8,7 @@
 #include "common/cli.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
+#include "common/log.hpp"
 #include "container.hpp"
 #include "spec.hpp"
 
@@ -123,43 +124,53 @@ int main(int argc, char** argv) {
     // As runc: options end at the container id; the rest is the command.
     exec->prefix_command(true);
 
+    auto dispatch = [&]() -> int {
+      co.root = eo.root = root;
+      if (*create) return create_container(co), 0;
+      if (*runc) return run_container(co);
+      if (*start) return start_container(root, id), 0;
+      if (*state) return print_state(root, id), 0;
+      if (*kill) return kill_container(root, id, signal, all), 0;
+      if (*del) return delete_container(root, id, force), 0;
+      if (*list) return list_containers(root, format, quiet), 0;
+      if (*ps) return ps_container(root, id, format), 0;
+      if (*pause || *resume) return pause_container(root, id, static_cast<bool>(*pause)), 0;
+      if (*events) {
+        if (!stats) fail(Errc::usage, "events without --stats is not supported yet");  // TODO(#5): streaming events
+        return print_stats(root, id), 0;
+      }
+      if (*update) {
+        std::string text;
+        if (resources == "-") text.assign(std::istreambuf_iterator<char>(std::cin), {});
+        else text = fs::read_file(resources);
+        return update_container(root, id, text), 0;
+      }
+      if (*spec) {
+        std::string path = spec_bundle + "/config.json";
+        if (fs::exists(path)) fail(Errc::exists, "File " + path + " exists. Remove it first");
+        fs::write_file_atomic(path, default_spec(rootless_spec).dump(2) + "\n", 0644);
+        return 0;
+      }
+      if (*feats) return std::cout << features().dump(2) << "\n", 0;
+      if (*exec) {
+        auto rest = exec->remaining();
+        if (rest.empty()) rest = app.remaining();
+        if (rest.empty()) fail(Errc::usage, "exec: missing container id");
+        eo.id = rest[0];
+        eo.args.assign(rest.begin() + 1, rest.end());
+        return exec_container(eo);
+      }
+      return 0;
+    };
     if (auto rc = cli::parse(app, argc, argv)) return *rc;
     cli::apply_log_flags(log_opts);
-    co.root = eo.root = root;
-    if (*create) return create_container(co), 0;
-    if (*runc) return run_container(co);
-    if (*start) return start_container(root, id), 0;
-    if (*state) return print_state(root, id), 0;
-    if (*kill) return kill_container(root, id, signal, all), 0;
-    if (*del) return delete_container(root, id, force), 0;
-    if (*list) return list_containers(root, format, quiet), 0;
-    if (*ps) return ps_container(root, id, format), 0;
-    if (*pause || *resume) return pause_container(root, id, static_cast<bool>(*pause)), 0;
-    if (*events) {
-      if (!stats) fail(Errc::usage, "events without --stats is not supported yet");  // TODO(#5): streaming events
-      return print_stats(root, id), 0;
+    try {
+      return dispatch();
+    } catch (...) {
+      // containerd and conmon read the reason from --log (runc writes it there too).
+      Error e = current_exception_as_error();
+      if (!log_opts.file.empty()) log::error(e.what());
+      throw e;
     }
-    if (*update) {
-      std::string text;
-      if (resources == "-") text.assign(std::istreambuf_iterator<char>(std::cin), {});
-      else text = fs::read_file(resources);
-      return update_container(root, id, text), 0;
-    }
-    if (*spec) {
-      std::string path = spec_bundle + "/config.json";
-      if (fs::exists(path)) fail(Errc::exists, "File " + path + " exists. Remove it first");
-      fs::write_file_atomic(path, default_spec(rootless_spec).dump(2) + "\n", 0644);
-      return 0;
-    }
-    if (*feats) return std::cout << features().dump(2) << "\n", 0;
-    if (*exec) {
-      auto rest = exec->remaining();
-      if (rest.empty()) rest = app.remaining();
-      if (rest.empty()) fail(Errc::usage, "exec: missing container id");
-      eo.id = rest[0];
-      eo.args.assign(rest.begin() + 1, rest.end());
-      return exec_container(eo);
-    }
-    return 0;
   }, failure_code);
 }
