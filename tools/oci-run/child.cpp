@@ -630,6 +630,9 @@ void run_child(const ChildPlan& p) noexcept {
     if (fd < 0 || write(fd, v, strlen(v)) < 0) die("set oom_score_adj");
     close(fd);
   }
+  // A fresh session keyring, so the container cannot see the host's keys.
+  if (p.new_keyring && syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, "_ses.oci-run") < 0 && errno != ENOSYS)
+    die("join a new session keyring");
   if (p.hostname && sethostname(p.hostname, strlen(p.hostname)) != 0) die("sethostname");
   if (p.domainname && setdomainname(p.domainname, strlen(p.domainname)) != 0) die("setdomainname");
   if (!p.exec_mode) setup_rootfs();

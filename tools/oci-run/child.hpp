@@ -109,6 +109,7 @@ struct ChildPlan {
   const sec::SeccompProgram* seccomp = nullptr;
   long personality = -1;
   int preserve_fds = 0;  ///< fds 3 .. 3+n-1 stay open across exec
+  bool new_keyring = false;  ///< join a fresh session keyring (runc's default; --no-new-keyring turns it off)
 };
 
 /// The child's whole life: returns only through execve or _exit.

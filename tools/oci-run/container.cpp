@@ -137,6 +137,7 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
   store.set_rootfs(s, o.no_pivot);
   store.set_process(s.process, s.seccomp);
   store.plan.wait_start = true;
+  store.plan.new_keyring = !o.no_new_keyring;
 
   fs::mkdir_p(o.root, 0700);
   c.dir = container_dir(o.root, o.id);
