@@ -201,3 +201,20 @@ PY
   [[ "$output" == */dev/pts/0* ]]
   [[ "$output" == *tty-ok* ]]
 }
+
+@test "a time namespace applies timeOffsets" {
+  [ -e /proc/self/ns/time ] || skip "no time namespaces"
+  cfg '.linux.namespaces += [{"type":"time"}] | .linux.timeOffsets={"boottime":{"secs":86400000,"nanosecs":0}}'
+  out cut -d. -f1 /proc/uptime
+  [ "$status" -eq 0 ]
+  [ "$output" -gt 86400000 ]
+}
+
+@test "--no-pivot runs the container from a moved, chrooted rootfs" {
+  out sh -c 'echo no-pivot-ok; ls /'
+  [ "${lines[0]}" = no-pivot-ok ]
+  set_args sh -c 'echo no-pivot-ok; test -e /bin/busybox && echo rootfs'
+  run ocirun run --no-pivot -b "$BUNDLE" "$ID"
+  [ "${lines[0]}" = no-pivot-ok ]
+  [ "${lines[1]}" = rootfs ]
+}

@@ -70,7 +70,7 @@ nlohmann::ordered_json features() {
                        "rshared", "rslave", "runbindable", "rw", "shared", "silent", "slave", "strictatime",
                        "suid", "sync", "unbindable"};
   oj lin;
-  lin["namespaces"] = {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"};
+  lin["namespaces"] = {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"};
   oj caps = oj::array();
   for (int c = 0; c <= 40; c++) {
     static const char* names[] = {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",

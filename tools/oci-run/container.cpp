@@ -167,28 +167,55 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
   // the parent enters those itself right before clone.
   unsigned long flags = 0;
   std::vector<fs::UniqueFd> join;
-  fs::UniqueFd pid_join;
+  fs::UniqueFd pid_join, time_join, time_orig;
   for (auto& n : s.namespaces) {
     if (n.path.empty()) {
-      if (n.flag == CLONE_NEWTIME) fail(Errc::invalid, "config.json: linux.namespaces: creating a time namespace is not supported yet");  // TODO(#5)
-      flags |= static_cast<unsigned long>(n.flag);
+      // CLONE_NEWTIME does not fit clone(2)'s flags (it is CSIGNAL's
+      // bit): the parent unshares it below, for its next child only.
+      if (n.flag != CLONE_NEWTIME) flags |= static_cast<unsigned long>(n.flag);
+      continue;
       continue;
     }
     fs::UniqueFd fd(open(n.path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw_errno("open namespace " + n.path);
     if (n.flag == CLONE_NEWPID) pid_join = std::move(fd);
-    else if (n.flag == CLONE_NEWTIME) fail(Errc::invalid, "config.json: linux.namespaces: joining a time namespace is not supported yet");  // TODO(#5)
+    else if (n.flag == CLONE_NEWTIME) time_join = std::move(fd);
     else if (n.flag == CLONE_NEWUSER) join.insert(join.begin(), std::move(fd));
     else join.push_back(std::move(fd));
   }
   for (auto& f : join) store.plan.join_fds[store.plan.n_join++] = f.get();
   store.plan.userns = (flags & CLONE_NEWUSER) != 0;
   if (pid_join && setns(pid_join.get(), CLONE_NEWPID) != 0) throw_errno("join pid namespace");
+  auto tns = s.find_namespace(CLONE_NEWTIME);
+  if (tns) {
+    time_orig.reset(open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC));
+    if (!time_orig) throw_errno("open /proc/self/ns/time_for_children");
+    if (time_join) {
+      if (setns(time_join.get(), CLONE_NEWTIME) != 0) throw_errno("join time namespace");
+    } else {
+      if (unshare(CLONE_NEWTIME) != 0) throw_errno("unshare time namespace");
+      // Offsets can only be written before the first process enters.
+      std::string offs;
+      for (auto& [clock, v] : s.time_offsets)
+        offs += clock + " " + std::to_string(v.first) + " " + std::to_string(v.second) + "\n";
+      if (!offs.empty()) {
+        int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, offs.data(), offs.size()) != static_cast<ssize_t>(offs.size())) {
+          int e = errno;
+          if (fd >= 0) close(fd);
+          throw_errno("write time namespace offsets", e);
+        }
+        close(fd);
+      }
+    }
+  }
 
   int sync_fd = -1;
   c.pid = spawn_child(store, flags, &sync_fd);
   c.sync = sync_fd;
   cleanup.pid = c.pid;
+  // Hooks and later children of this process stay in the host's time namespace.
+  if (time_orig && setns(time_orig.get(), CLONE_NEWTIME) != 0) throw_errno("restore time namespace");
   for (auto& f : join) f.reset();
   listen_fd.reset();
   console.reset();
