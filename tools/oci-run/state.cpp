@@ -1,6 +1,7 @@
 #include "state.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -53,7 +54,13 @@ void save_state(const std::string& dir, const State& s) {
                       {"bundle", s.bundle},   {"rootfs", s.rootfs},   {"created", s.created},
                       {"owner", s.owner},     {"annotations", s.annotations}, {"config", s.config},
                       {"cgroup", s.cgroup},   {"cgroup_applied", s.cgroup_applied}};
-  fs::write_file_atomic(dir + "/state.json", j.dump(), 0600);
+  // Atomic (temp file + rename) but not fsynced: runtime state is as
+  // volatile as the processes it describes (it lives on /run, a tmpfs).
+  std::string tmp = dir + "/.state.json.tmp", text = j.dump();
+  fs::UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) throw_errno("write " + tmp);
+  fs::write_all(fd.get(), text.data(), text.size());
+  if (rename(tmp.c_str(), (dir + "/state.json").c_str()) != 0) throw_errno("rename " + tmp);
 }
 
 uint64_t process_start_time(pid_t pid) {
