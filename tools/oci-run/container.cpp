@@ -1,0 +1,370 @@
+// create, start and run: the parent side of the sync protocol (sync.hpp).
+#include "container.hpp"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "common/log.hpp"
+#include "plan.hpp"
+#include "state.hpp"
+
+extern char** environ;
+
+namespace ocikit::run {
+namespace {
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+std::string abs_path(const std::string& p) {
+  if (!p.empty() && p[0] == '/') return fs::clean_path(p);
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof cwd)) throw_errno("getcwd");
+  return fs::clean_path(std::string(cwd) + "/" + p);
+}
+
+// A unix socket address for `path`; long paths go through /proc/self/fd of
+// their directory so that sun_path's 108 bytes never limit --root.
+struct UnixAddr {
+  sockaddr_un sa{};
+  fs::UniqueFd dirfd;
+  explicit UnixAddr(const std::string& path) {
+    sa.sun_family = AF_UNIX;
+    std::string p = path;
+    if (p.size() >= sizeof sa.sun_path) {
+      auto slash = p.rfind('/');
+      dirfd.reset(open(p.substr(0, slash).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (!dirfd) throw_errno("open " + p.substr(0, slash));
+      p = "/proc/self/fd/" + std::to_string(dirfd.get()) + p.substr(slash);
+      if (p.size() >= sizeof sa.sun_path) fail(Errc::invalid, "socket path too long: " + path);
+    }
+    memcpy(sa.sun_path, p.c_str(), p.size() + 1);
+  }
+};
+
+int connect_unix(const std::string& path) {
+  UnixAddr a(path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw_errno("socket");
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a.sa), sizeof a.sa) != 0) {
+    int e = errno;
+    close(fd);
+    throw_errno("connect to " + path, e);
+  }
+  return fd;
+}
+
+void write_id_map(pid_t pid, const char* file, const std::vector<IdMap>& maps) {
+  std::string text;
+  for (auto& m : maps)
+    text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
+  std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) throw_errno("open " + path);
+  ssize_t w = write(fd, text.data(), text.size());
+  int e = errno;
+  close(fd);
+  if (w != static_cast<ssize_t>(text.size())) throw_errno("write " + std::string(file), e);
+}
+
+// Everything a half-created container leaves behind, undone unless released.
+struct Cleanup {
+  pid_t pid = 0;
+  std::string dir;
+  sec::CgroupManager* cg = nullptr;
+  bool armed = true;
+  ~Cleanup() {
+    if (!armed) return;
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    if (cg) {
+      try {
+        cg->destroy();
+      } catch (...) {
+      }
+    }
+    if (!dir.empty()) {
+      try {
+        fs::remove_all(dir);
+      } catch (...) {
+      }
+    }
+  }
+};
+
+struct Created {
+  pid_t pid = 0;
+  int sync = -1;
+  State state;
+  Spec spec;
+  std::string dir;
+};
+
+// create and run share everything up to kReady.
+Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
+  Created c;
+  std::string bundle = abs_path(o.bundle);
+  std::string config_text = fs::read_file(bundle + "/config.json");
+  c.spec = parse_spec(config_text, bundle);
+  validate_spec(c.spec);
+  const Spec& s = c.spec;
+  if (s.process.terminal && o.console_socket.empty())
+    fail(Errc::usage, "process.terminal is true but --console-socket is not set");
+  if (!s.process.terminal && !o.console_socket.empty())
+    fail(Errc::usage, "--console-socket is set but process.terminal is false");
+  struct stat st;
+  if (stat(s.root_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Errc::invalid, "rootfs " + s.root_path + " is not a directory");
+
+  PlanStore store;
+  store.plan.preserve_fds = o.preserve_fds;
+  store.set_rootfs(s, o.no_pivot);
+  store.set_process(s.process, s.seccomp);
+  store.plan.wait_start = true;
+  store.plan.new_keyring = !o.no_new_keyring;
+
+  fs::mkdir_p(o.root, 0700);
+  c.dir = container_dir(o.root, o.id);
+  if (mkdir(c.dir.c_str(), 0700) != 0) {
+    if (errno == EEXIST) fail(Errc::exists, "container " + o.id + " already exists");
+    throw_errno("mkdir " + c.dir);
+  }
+  cleanup.dir = c.dir;
+
+  fs::UniqueFd listen_fd;
+  if (!run_mode) {
+    UnixAddr a(c.dir + "/start.sock");
+    listen_fd.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!listen_fd) throw_errno("socket");
+    if (bind(listen_fd.get(), reinterpret_cast<sockaddr*>(&a.sa), sizeof a.sa) != 0) throw_errno("bind start socket");
+    if (listen(listen_fd.get(), 4) != 0) throw_errno("listen on start socket");
+    store.plan.start_listen_fd = listen_fd.get();
+  }
+  fs::UniqueFd console;
+  if (!o.console_socket.empty()) {
+    console.reset(connect_unix(o.console_socket));
+    store.plan.console_fd = console.get();
+  }
+
+  // Namespaces: new ones go to clone; joined ones are opened here and
+  // entered by the child (user first). pid and time apply to children, so
+  // the parent enters those itself right before clone.
+  unsigned long flags = 0;
+  std::vector<fs::UniqueFd> join;
+  fs::UniqueFd pid_join, time_join, time_orig;
+  for (auto& n : s.namespaces) {
+    if (n.path.empty()) {
+      // CLONE_NEWTIME does not fit clone(2)'s flags (it is CSIGNAL's
+      // bit): the parent unshares it below, for its next child only.
+      if (n.flag != CLONE_NEWTIME) flags |= static_cast<unsigned long>(n.flag);
+      continue;
+      continue;
+    }
+    fs::UniqueFd fd(open(n.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_errno("open namespace " + n.path);
+    if (n.flag == CLONE_NEWPID) pid_join = std::move(fd);
+    else if (n.flag == CLONE_NEWTIME) time_join = std::move(fd);
+    else if (n.flag == CLONE_NEWUSER) join.insert(join.begin(), std::move(fd));
+    else join.push_back(std::move(fd));
+  }
+  for (auto& f : join) store.plan.join_fds[store.plan.n_join++] = f.get();
+  store.plan.userns = (flags & CLONE_NEWUSER) != 0;
+  if (pid_join && setns(pid_join.get(), CLONE_NEWPID) != 0) throw_errno("join pid namespace");
+  auto tns = s.find_namespace(CLONE_NEWTIME);
+  if (tns) {
+    time_orig.reset(open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC));
+    if (!time_orig) throw_errno("open /proc/self/ns/time_for_children");
+    if (time_join) {
+      if (setns(time_join.get(), CLONE_NEWTIME) != 0) throw_errno("join time namespace");
+    } else {
+      if (unshare(CLONE_NEWTIME) != 0) throw_errno("unshare time namespace");
+      // Offsets can only be written before the first process enters.
+      std::string offs;
+      for (auto& [clock, v] : s.time_offsets)
+        offs += clock + " " + std::to_string(v.first) + " " + std::to_string(v.second) + "\n";
+      if (!offs.empty()) {
+        int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, offs.data(), offs.size()) != static_cast<ssize_t>(offs.size())) {
+          int e = errno;
+          if (fd >= 0) close(fd);
+          throw_errno("write time namespace offsets", e);
+        }
+        close(fd);
+      }
+    }
+  }
+
+  int sync_fd = -1;
+  c.pid = spawn_child(store, flags, &sync_fd);
+  c.sync = sync_fd;
+  cleanup.pid = c.pid;
+  // Hooks and later children of this process stay in the host's time namespace.
+  if (time_orig && setns(time_orig.get(), CLONE_NEWTIME) != 0) throw_errno("restore time namespace");
+  for (auto& f : join) f.reset();
+  listen_fd.reset();
+  console.reset();
+
+  if (store.plan.userns) {
+    write_id_map(c.pid, "uid_map", s.uid_mappings);
+    write_id_map(c.pid, "gid_map", s.gid_mappings);
+  }
+  static sec::CgroupManager cg;  // outlives cleanup's pointer
+  bool use_cg = sec::cgroups_needed(s.resources);
+  if (use_cg) {
+    cg = sec::CgroupManager::create(s.cgroups_path, o.id);
+    cleanup.cg = &cg;
+    cg.apply(c.pid);
+    if (!s.resources.is_null()) cg.set(s.resources);
+  }
+  std::string cgroup_text;
+  try {
+    cgroup_text = fs::read_file("/proc/" + std::to_string(c.pid) + "/cgroup");
+  } catch (const Error&) {
+  }
+  send_sync(c.sync, SyncType::kGo, &cgroup_text);
+
+  State& state = c.state;
+  state.id = o.id;
+  state.pid = c.pid;
+  state.bundle = bundle;
+  state.rootfs = s.root_path;
+  state.annotations = s.annotations;
+  state.config = nlohmann::json::parse(config_text);
+  state.cgroup = use_cg ? cg.to_json() : nlohmann::json();
+  state.cgroup_applied = use_cg;
+  for (;;) {
+    SyncType t = recv_sync(c.sync);
+    if (t == SyncType::kHooks) {
+      std::string hs = hook_state(state, "creating");
+      run_parent_hooks(s.hooks.prestart, hs, "prestart", true);
+      run_parent_hooks(s.hooks.create_runtime, hs, "createRuntime", true);
+      send_sync(c.sync, SyncType::kHooksDone, &hs);
+    } else if (t == SyncType::kReady) {
+      break;
+    } else {
+      fail("container init exited before it was ready");
+    }
+  }
+  state.start_time = process_start_time(c.pid);
+  state.created = log::now_rfc3339();
+  save_state(c.dir, state);
+  if (!o.pid_file.empty()) fs::write_file_atomic(abs_path(o.pid_file), std::to_string(c.pid), 0644);
+  return c;
+}
+
+pid_t g_forward_pid = 0;
+void forward_signal(int sig) {
+  if (g_forward_pid > 0) kill(g_forward_pid, sig);
+}
+
+}  // namespace
+
+namespace {
+off_t loaded_size(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) throw_errno("stat /proc/self/exe");
+  Elf64_Ehdr eh;
+  if (pread(fd, &eh, sizeof eh, 0) != static_cast<ssize_t>(sizeof eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr))
+    return st.st_size;
+  std::vector<Elf64_Phdr> ph(eh.e_phnum);
+  ssize_t want = static_cast<ssize_t>(ph.size() * sizeof(Elf64_Phdr));
+  if (pread(fd, ph.data(), static_cast<size_t>(want), static_cast<off_t>(eh.e_phoff)) != want) return st.st_size;
+  uint64_t end = eh.e_phoff + static_cast<uint64_t>(want);
+  for (auto& p : ph) end = std::max<uint64_t>(end, p.p_offset + p.p_filesz);
+  return std::min<off_t>(st.st_size, static_cast<off_t>(end));
+}
+}  // namespace
+
+void ensure_sealed_binary(char** argv) {
+  // Already running from a sealed copy? Then /proc/self/exe cannot be
+  // written through by anything in a container.
+  int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (self < 0) throw_errno("open /proc/self/exe");
+  int seals = fcntl(self, F_GET_SEALS);
+  constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+  if (seals >= 0 && (seals & kSeals) == kSeals) {
+    close(self);
+    return;
+  }
+  int mfd = memfd_create("oci-run", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (mfd < 0) throw_errno("memfd_create");
+  // Copy only what execve maps: up to the end of the last segment named in
+  // the program headers. Debug sections and the section table trail the
+  // file (tens of MB in a debug build) and nothing at run time reads them.
+  off_t size = loaded_size(self);
+  for (off_t left = size; left > 0;) {
+    ssize_t n = sendfile(mfd, self, nullptr, static_cast<size_t>(left));
+    if (n <= 0) throw_errno("copy the oci-run binary");
+    left -= n;
+  }
+  close(self);
+  if (fcntl(mfd, F_ADD_SEALS, kSeals) != 0) throw_errno("seal the oci-run copy");
+  fexecve(mfd, argv, environ);
+  throw_errno("re-exec the sealed oci-run copy");
+}
+
+void create_container(const CreateOptions& o) {
+  Cleanup cleanup;
+  Created c = do_create(o, false, cleanup);
+  close(c.sync);
+  cleanup.armed = false;
+}
+
+void start_container(const std::string& root, const std::string& id) {
+  std::string dir = container_dir(root, id);
+  State s = load_state(root, id);
+  std::string status = status_of(dir, s);
+  if (status != "created") fail("cannot start container " + id + ": it is " + status);
+  fs::UniqueFd conn(connect_unix(dir + "/start.sock"));
+  // Gone before the exec, so `state` never reports "created" for a running container.
+  unlink((dir + "/start.sock").c_str());
+  std::string msg = "s" + hook_state(s, "running");
+  if (send(conn.get(), msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size()))
+    throw_errno("signal container " + id + " to start");
+  if (recv_sync(conn.get()) != SyncType{}) fail("unexpected message from container " + id);
+  Spec spec = parse_spec(s.config.dump(), s.bundle);
+  run_parent_hooks(spec.hooks.poststart, hook_state(s, "running"), "poststart", false);
+}
+
+int run_container(const CreateOptions& o) {
+  Cleanup cleanup;
+  Created c = do_create(o, true, cleanup);
+  // Forward the usual job-control and termination signals to the container.
+  g_forward_pid = c.pid;
+  struct sigaction sa {};
+  sa.sa_handler = forward_signal;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaction(sig, &sa, nullptr);
+  std::string hs = hook_state(c.state, "running");
+  send_sync(c.sync, SyncType::kStart, &hs);
+  if (recv_sync(c.sync) != SyncType{}) fail("unexpected message from container " + o.id);
+  close(c.sync);
+  cleanup.armed = false;
+  run_parent_hooks(c.spec.hooks.poststart, hs, "poststart", false);
+  if (o.detach) return 0;
+  int st = 0;
+  while (waitpid(c.pid, &st, 0) < 0) {
+    if (errno != EINTR) throw_errno("wait for container " + o.id);
+  }
+  int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  if (!o.keep) delete_container(o.root, o.id, true);
+  return code;
+}
+
+}  // namespace ocikit::run

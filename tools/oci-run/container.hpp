@@ -1,0 +1,78 @@
+#pragma once
+// oci-run container: the runtime operations behind the runc-compatible
+// commands. Each takes the global --root and the command's options.
+
+#include <string>
+#include <vector>
+
+namespace ocikit::run {
+
+/// Options of `create` and `run`.
+struct CreateOptions {
+  std::string root = "/run/ocikit";
+  std::string id;
+  std::string bundle = ".";
+  std::string pid_file;
+  std::string console_socket;
+  bool no_pivot = false;
+  bool no_new_keyring = false;
+  int preserve_fds = 0;
+  bool detach = false;  ///< run only
+  bool keep = false;    ///< run only
+};
+
+/// `create`: set the container up and leave it waiting for `start`.
+void create_container(const CreateOptions& o);
+/// `run`: create + start; without detach, wait and return the exit code
+/// (128+signal when killed), then delete unless keep.
+int run_container(const CreateOptions& o);
+/// `start`: let a created container exec its process; runs poststart hooks.
+void start_container(const std::string& root, const std::string& id);
+/// `kill`: send `signal` (name or number) to init, or with `all` to every process.
+void kill_container(const std::string& root, const std::string& id, const std::string& signal, bool all);
+/// `delete`: remove a stopped (or created) container; `force` kills a running one first.
+void delete_container(const std::string& root, const std::string& id, bool force);
+/// `state`: runc's state JSON on stdout.
+void print_state(const std::string& root, const std::string& id);
+/// `list`: a table, or JSON with format "json".
+void list_containers(const std::string& root, const std::string& format, bool quiet);
+
+/// Options of `exec`.
+struct ExecOptions {
+  std::string root = "/run/ocikit";
+  std::string id;
+  std::string process_file;
+  std::vector<std::string> args;
+  bool tty = false;
+  std::string console_socket;
+  bool detach = false;
+  std::string pid_file;
+  std::string cwd;
+  std::vector<std::string> env;
+  std::string user;  ///< "uid[:gid]"
+  std::vector<std::string> caps;
+  std::vector<std::string> additional_gids;
+  bool no_new_privs = false;
+  int preserve_fds = 0;
+};
+/// `exec`: run a new process in a running container; returns its exit code
+/// (or 0 with detach).
+int exec_container(const ExecOptions& o);
+
+/// `ps`: the container's pids (JSON array with format "json", else a table via ps).
+void ps_container(const std::string& root, const std::string& id, const std::string& format);
+/// `pause` / `resume`: freeze or thaw the container's cgroup.
+void pause_container(const std::string& root, const std::string& id, bool pause);
+/// `events --stats`: one stats event (JSON) on stdout.
+void print_stats(const std::string& root, const std::string& id);
+/// `update --resources FILE` (or "-" for stdin), or the JSON built from flags.
+void update_container(const std::string& root, const std::string& id, const std::string& resources_json);
+
+/// Parse a signal name ("KILL", "SIGKILL") or number; Errc::usage otherwise.
+int parse_signal(const std::string& s);
+
+/// Re-execute from a sealed memfd copy of the binary (CVE-2019-5736), unless
+/// already running from one. Returns only when already sealed.
+void ensure_sealed_binary(char** argv);
+
+}  // namespace ocikit::run

@@ -1,0 +1,193 @@
+// kill, delete, state, list, ps, pause/resume, events, update.
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "common/log.hpp"
+#include "container.hpp"
+#include "plan.hpp"
+#include "security.hpp"
+#include "state.hpp"
+
+namespace ocikit::run {
+namespace {
+
+// The container's processes: its cgroup's, or (without a cgroup) every
+// process in init's pid namespace when the container has its own.
+std::vector<pid_t> container_pids(const State& s) {
+  if (s.cgroup_applied) return sec::CgroupManager::from_json(s.cgroup).pids();
+  std::vector<pid_t> out;
+  char buf[256];
+  auto ns_of = [&](pid_t p) {
+    std::string l = "/proc/" + std::to_string(p) + "/ns/pid";
+    ssize_t n = readlink(l.c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  };
+  std::string mine = ns_of(s.pid), host = ns_of(getpid());
+  if (mine.empty()) return out;
+  if (mine == host) return {s.pid};
+  DIR* d = opendir("/proc");
+  if (!d) throw_errno("open /proc");
+  while (auto* e = readdir(d)) {
+    pid_t p = atoi(e->d_name);
+    if (p > 0 && ns_of(p) == mine) out.push_back(p);
+  }
+  closedir(d);
+  return out;
+}
+
+void wait_gone(pid_t pid, uint64_t start_time) {
+  int pfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pfd >= 0) {
+    if (process_alive(pid, start_time)) {
+      pollfd p{pfd, POLLIN, 0};
+      poll(&p, 1, 10000);
+    }
+    close(pfd);
+  }
+  for (int i = 0; i < 1000 && process_alive(pid, start_time); i++) usleep(10000);
+}
+
+}  // namespace
+
+int parse_signal(const std::string& in) {
+  std::string s = in;
+  if (!s.empty() && std::all_of(s.begin(), s.end(), ::isdigit)) {
+    int n = std::stoi(s);
+    if (n < 0 || n >= NSIG) fail(Errc::usage, "invalid signal \"" + in + "\"");
+    return n;
+  }
+  for (auto& ch : s) ch = static_cast<char>(toupper(ch));
+  if (s.rfind("SIG", 0) == 0) s = s.substr(3);
+  for (int i = 1; i < SIGRTMIN; i++) {
+    const char* a = sigabbrev_np(i);
+    if (a && s == a) return i;
+  }
+  if (s.rfind("RTMIN+", 0) == 0) return SIGRTMIN + std::stoi(s.substr(6));
+  if (s.rfind("RTMAX-", 0) == 0) return SIGRTMAX - std::stoi(s.substr(6));
+  fail(Errc::usage, "invalid signal \"" + in + "\"");
+}
+
+void kill_container(const std::string& root, const std::string& id, const std::string& signal, bool all) {
+  int sig = parse_signal(signal);
+  std::string dir = container_dir(root, id);
+  State s = load_state(root, id);
+  std::string status = status_of(dir, s);
+  if (status == "stopped") fail("container " + id + " is not running");
+  std::vector<pid_t> pids = all ? container_pids(s) : std::vector<pid_t>{s.pid};
+  for (pid_t p : pids)
+    if (::kill(p, sig) != 0 && errno != ESRCH) throw_errno("kill " + std::to_string(p));
+}
+
+void delete_container(const std::string& root, const std::string& id, bool force) {
+  std::string dir = container_dir(root, id);
+  State s = load_state(root, id);
+  std::string status = status_of(dir, s);
+  if ((status == "running" || status == "paused") && !force)
+    fail("cannot delete container " + id + " that is not stopped: " + status);
+  if (status != "stopped") {
+    if (status == "paused" && s.cgroup_applied) sec::CgroupManager::from_json(s.cgroup).thaw();
+    std::vector<pid_t> pids;
+    try {
+      pids = container_pids(s);
+    } catch (const Error&) {
+      pids = {s.pid};
+    }
+    for (pid_t p : pids) ::kill(p, SIGKILL);
+    ::kill(s.pid, SIGKILL);
+    wait_gone(s.pid, s.start_time);
+  }
+  Spec spec = parse_spec(s.config.dump(), s.bundle);
+  run_parent_hooks(spec.hooks.poststop, hook_state(s, "stopped"), "poststop", false);
+  if (s.cgroup_applied) sec::CgroupManager::from_json(s.cgroup).destroy();
+  fs::remove_all(dir);
+}
+
+void print_state(const std::string& root, const std::string& id) {
+  State s = load_state(root, id);
+  std::cout << state_json(s, status_of(container_dir(root, id), s)).dump(2) << "\n";
+}
+
+void list_containers(const std::string& root, const std::string& format, bool quiet) {
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  if (format != "json" && format != "table") fail(Errc::usage, "invalid format \"" + format + "\" (want table or json)");
+  if (!quiet && format == "table") std::printf("%-12s %-8s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+  for (auto& id : list_ids(root)) {
+    State s;
+    try {
+      s = load_state(root, id);
+    } catch (const Error& e) {
+      log::warn(e.what());
+      continue;
+    }
+    std::string st = status_of(container_dir(root, id), s);
+    auto j = state_json(s, st);
+    if (quiet) std::printf("%s\n", id.c_str());
+    else if (format == "table")
+      std::printf("%-12s %-8d %-10s %-40s %-30s %s\n", id.c_str(), st == "stopped" ? 0 : s.pid, st.c_str(),
+                  s.bundle.c_str(), s.created.c_str(), s.owner.empty() ? "root" : s.owner.c_str());
+    arr.push_back(j);
+  }
+  if (format == "json" && !quiet) std::cout << arr.dump() << "\n";
+}
+
+void ps_container(const std::string& root, const std::string& id, const std::string& format) {
+  State s = load_state(root, id);
+  if (status_of(container_dir(root, id), s) == "stopped") fail("container " + id + " is not running");
+  auto pids = container_pids(s);
+  if (format == "json") {
+    std::cout << nlohmann::json(pids).dump() << "\n";
+    return;
+  }
+  std::printf("%-8s %s\n", "PID", "CMD");
+  for (pid_t p : pids) {
+    std::string comm;
+    try {
+      comm = fs::read_file("/proc/" + std::to_string(p) + "/comm");
+    } catch (const Error&) {
+      continue;
+    }
+    if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    std::printf("%-8d %s\n", p, comm.c_str());
+  }
+}
+
+void pause_container(const std::string& root, const std::string& id, bool pause) {
+  State s = load_state(root, id);
+  std::string st = status_of(container_dir(root, id), s);
+  if (pause && st != "running") fail("cannot pause container " + id + ": it is " + st);
+  if (!pause && st != "paused") fail("cannot resume container " + id + ": it is " + st);
+  if (!s.cgroup_applied) fail("container " + id + " has no cgroup to freeze");
+  auto cg = sec::CgroupManager::from_json(s.cgroup);
+  pause ? cg.freeze() : cg.thaw();
+}
+
+void print_stats(const std::string& root, const std::string& id) {
+  State s = load_state(root, id);
+  if (status_of(container_dir(root, id), s) == "stopped") fail("container " + id + " is not running");
+  if (!s.cgroup_applied) fail("container " + id + " has no cgroup to read statistics from");
+  nlohmann::ordered_json ev;
+  ev["type"] = "stats";
+  ev["id"] = id;
+  ev["data"] = sec::CgroupManager::from_json(s.cgroup).stats();
+  std::cout << ev.dump() << "\n";
+}
+
+void update_container(const std::string& root, const std::string& id, const std::string& resources_json) {
+  State s = load_state(root, id);
+  if (status_of(container_dir(root, id), s) == "stopped") fail("container " + id + " is not running");
+  auto res = with_context("resources", [&] { return nlohmann::json::parse(resources_json); });
+  if (!s.cgroup_applied) fail("container " + id + " has no cgroup to update");
+  sec::CgroupManager::from_json(s.cgroup).set(res);
+}
+
+}  // namespace ocikit::run
