@@ -642,6 +642,16 @@ void run_child(const ChildPlan& p) noexcept {
     rlimit rl{p.rlimits[i].soft, p.rlimits[i].hard};
     if (setrlimit(p.rlimits[i].resource, &rl) != 0) die("setrlimit");
   }
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
+  // user's capability sets usually drop: load it now, before set_identity,
+  // as runc does. The filter must then allow the few syscalls left before
+  // execve (setresuid, capset, prctl, chdir, the start sync); docker's
+  // default profile does.
+  bool seccomp_early = p.seccomp && !p.no_new_privileges;
+  if (seccomp_early) {
+    int r = sec::install_seccomp(*p.seccomp);
+    if (r != 0) die("load seccomp filter", nullptr, -r);
+  }
   set_identity();
   if (chdir(p.cwd) != 0) die("chdir to cwd ", p.cwd);
   if (p.umask >= 0) umask(static_cast<mode_t>(p.umask));
@@ -663,7 +673,7 @@ void run_child(const ChildPlan& p) noexcept {
     }
   }
   sigprocmask(SIG_SETMASK, &all, nullptr);
-  if (p.seccomp) {
+  if (p.seccomp && !seccomp_early) {
     int r = sec::install_seccomp(*p.seccomp);
     if (r != 0) die("load seccomp filter", nullptr, -r);
   }

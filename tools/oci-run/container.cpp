@@ -69,6 +69,38 @@ int connect_unix(const std::string& path) {
   return fd;
 }
 
+// The cgroup device rules a container gets: the spec's own rules, then (as
+// runc's specconv does) allow rules for the default devices oci-run creates
+// in /dev and for every linux.devices entry. Without them a deny-all spec
+// rule would forbid the mknod of /dev/null during rootfs set-up.
+nlohmann::json effective_resources(const Spec& s) {
+  nlohmann::json r = s.resources.is_object() ? s.resources : nlohmann::json::object();
+  nlohmann::json rules = r.contains("devices") && r["devices"].is_array() ? r["devices"] : nlohmann::json::array();
+  auto allow = [&](const char* type, int64_t major, int64_t minor, const char* access) {
+    nlohmann::json d = {{"allow", true}, {"type", type}, {"access", access}};
+    if (major >= 0) d["major"] = major;
+    if (minor >= 0) d["minor"] = minor;
+    rules.push_back(std::move(d));
+  };
+  allow("c", -1, -1, "m");   // mknod of any char device (not its use)
+  allow("b", -1, -1, "m");   // mknod of any block device
+  allow("c", 1, 3, "rwm");   // /dev/null
+  allow("c", 1, 5, "rwm");   // /dev/zero
+  allow("c", 1, 7, "rwm");   // /dev/full
+  allow("c", 1, 8, "rwm");   // /dev/random
+  allow("c", 1, 9, "rwm");   // /dev/urandom
+  allow("c", 5, 0, "rwm");   // /dev/tty
+  allow("c", 5, 1, "rwm");   // /dev/console
+  allow("c", 5, 2, "rwm");   // /dev/ptmx
+  allow("c", 136, -1, "rwm");  // /dev/pts/*
+  for (const auto& d : s.devices) {
+    if (d.type != 'c' && d.type != 'b' && d.type != 'u') continue;
+    allow(d.type == 'b' ? "b" : "c", d.major, d.minor, "rwm");
+  }
+  r["devices"] = std::move(rules);
+  return r;
+}
+
 void write_id_map(pid_t pid, const char* file, const std::vector<IdMap>& maps) {
   std::string text;
   for (auto& m : maps)
@@ -230,7 +262,7 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
     cg = sec::CgroupManager::create(s.cgroups_path, o.id);
     cleanup.cg = &cg;
     cg.apply(c.pid);
-    if (!s.resources.is_null()) cg.set(s.resources);
+    cg.set(effective_resources(s));
   }
   std::string cgroup_text;
   try {
