@@ -2,6 +2,8 @@
 // oci-run container: the runtime operations behind the runc-compatible
 // commands. Each takes the global --root and the command's options.
 
+#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -67,6 +69,12 @@ void pause_container(const std::string& root, const std::string& id, bool pause)
 void print_stats(const std::string& root, const std::string& id);
 /// `update --resources FILE` (or "-" for stdin), or the JSON built from flags.
 void update_container(const std::string& root, const std::string& id, const std::string& resources_json);
+/// linux.resources from runc's update flags (flag name without "--" -> value;
+/// empty values are unset): memory, memory-swap, memory-reservation (bytes,
+/// k/m/g suffixes, -1 unlimited), pids-limit, cpu-shares, cpu-quota,
+/// cpu-period, cpuset-cpus, cpuset-mems, blkio-weight. Errc::usage for a
+/// malformed number or when no flag is set.
+nlohmann::json update_flags_resources(const std::map<std::string, std::string>& flags);
 
 /// Parse a signal name ("KILL", "SIGKILL") or number; Errc::usage otherwise.
 int parse_signal(const std::string& s);

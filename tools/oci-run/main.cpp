@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <iostream>
+#include <map>
 
 #include "common/cli.hpp"
 #include "common/error.hpp"
@@ -95,7 +96,20 @@ int main(int argc, char** argv) {
     events->add_option("id", id, "container id")->required();
     std::string resources;
     auto* update = app.add_subcommand("update", "update a container's resource limits");
-    update->add_option("-r,--resources", resources, "JSON file with linux.resources (\"-\" for stdin)")->required();
+    update->add_option("-r,--resources", resources, "JSON file with linux.resources (\"-\" for stdin)");
+    // runc's update flags; used only without --resources (as runc).
+    std::map<std::string, std::string> upd;
+    for (auto [flag, help] : {std::pair{"memory", "memory limit in bytes (k, m, g suffixes)"},
+                              {"memory-swap", "memory plus swap limit in bytes (-1 unlimited)"},
+                              {"memory-reservation", "memory soft limit in bytes"},
+                              {"pids-limit", "maximum number of processes"},
+                              {"cpu-shares", "CPU shares (relative weight)"},
+                              {"cpu-quota", "CPU CFS quota in microseconds"},
+                              {"cpu-period", "CPU CFS period in microseconds"},
+                              {"cpuset-cpus", "CPUs to use (0-2,4)"},
+                              {"cpuset-mems", "memory nodes to use"},
+                              {"blkio-weight", "block IO weight (10-1000)"}})
+      update->add_option("--" + std::string(flag), upd[flag], help);
     update->add_option("id", id, "container id")->required();
     bool rootless_spec = false;
     std::string spec_bundle = ".";
@@ -142,7 +156,8 @@ int main(int argc, char** argv) {
       if (*update) {
         std::string text;
         if (resources == "-") text.assign(std::istreambuf_iterator<char>(std::cin), {});
-        else text = fs::read_file(resources);
+        else if (!resources.empty()) text = fs::read_file(resources);
+        else text = update_flags_resources(upd).dump();
         return update_container(root, id, text), 0;
       }
       if (*spec) {

@@ -190,4 +190,58 @@ void update_container(const std::string& root, const std::string& id, const std:
   sec::CgroupManager::from_json(s.cgroup).set(res);
 }
 
+namespace {
+
+// "50m" -> 52428800 (binary units, as runc's RAMInBytes); "-1" stays -1.
+int64_t parse_size(const std::string& flag, const std::string& v) {
+  size_t pos = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(v, &pos);
+  } catch (const std::exception&) {
+    fail(Errc::usage, "invalid --" + flag + " \"" + v + "\"");
+  }
+  std::string unit = v.substr(pos);
+  for (auto& c : unit) c = static_cast<char>(tolower(c));
+  if (!unit.empty() && unit.back() == 'b') unit.pop_back();
+  int shift = unit.empty() ? 0 : unit == "k" ? 10 : unit == "m" ? 20 : unit == "g" ? 30 : -1;
+  if (shift < 0 || (n < 0 && (n != -1 || shift)))
+    fail(Errc::usage, "invalid --" + flag + " \"" + v + "\"");
+  return n << shift;
+}
+
+int64_t parse_int(const std::string& flag, const std::string& v) {
+  size_t pos = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(v, &pos);
+  } catch (const std::exception&) {
+    pos = 0;
+  }
+  if (pos == 0 || pos != v.size()) fail(Errc::usage, "invalid --" + flag + " \"" + v + "\"");
+  return n;
+}
+
+}  // namespace
+
+nlohmann::json update_flags_resources(const std::map<std::string, std::string>& flags) {
+  nlohmann::json r = nlohmann::json::object();
+  auto get = [&](const char* k) -> const std::string* {
+    auto it = flags.find(k);
+    return it == flags.end() || it->second.empty() ? nullptr : &it->second;
+  };
+  if (auto v = get("memory")) r["memory"]["limit"] = parse_size("memory", *v);
+  if (auto v = get("memory-swap")) r["memory"]["swap"] = parse_size("memory-swap", *v);
+  if (auto v = get("memory-reservation")) r["memory"]["reservation"] = parse_size("memory-reservation", *v);
+  if (auto v = get("pids-limit")) r["pids"]["limit"] = parse_int("pids-limit", *v);
+  if (auto v = get("cpu-shares")) r["cpu"]["shares"] = parse_int("cpu-shares", *v);
+  if (auto v = get("cpu-quota")) r["cpu"]["quota"] = parse_int("cpu-quota", *v);
+  if (auto v = get("cpu-period")) r["cpu"]["period"] = parse_int("cpu-period", *v);
+  if (auto v = get("cpuset-cpus")) r["cpu"]["cpus"] = *v;
+  if (auto v = get("cpuset-mems")) r["cpu"]["mems"] = *v;
+  if (auto v = get("blkio-weight")) r["blockIO"]["weight"] = parse_int("blkio-weight", *v);
+  if (r.empty()) fail(Errc::usage, "update: give --resources FILE or at least one limit flag");
+  return r;
+}
+
 }  // namespace ocikit::run
