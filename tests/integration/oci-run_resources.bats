@@ -203,7 +203,10 @@ mkdir_eperm='{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_6
 @test "update takes runc's limit flags: memory, swap, pids, cpu shares, quota, period, cpuset" {
   set_args sleep 100
   ocirun run -d -b "$BUNDLE" "$ID"
-  ocirun update --memory 50331648 --memory-swap 100663296 --pids-limit 30 --cpu-shares 300 \
+  # TODO(#5): runc spells it --cpu-share; oci-run should accept that too.
+  share=--cpu-shares
+  [ "$(basename "$OCI_RUN")" != runc ] || share=--cpu-share
+  ocirun update --memory 50331648 --memory-swap 100663296 --pids-limit 30 "$share" 300 \
     --cpu-period 100000 --cpu-quota 50000 --cpuset-cpus 0 "$ID"
   [ "$(cat "$(cgdir memory)/memory.limit_in_bytes")" -eq 50331648 ]
   [ "$(cat "$(cgdir pids)/pids.max")" -eq 30 ]
