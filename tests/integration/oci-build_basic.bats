@@ -170,3 +170,20 @@ DF
     oci-image-tool validate --type image --ref name=docker.io/okt-build/repro:latest "$OCIKIT_STORE"
   fi
 }
+
+@test "cache: a changed COPY source reruns the steps after it; a touched one does not" {
+  mkdir -p "$T/ctx"
+  echo one >"$T/ctx/f"
+  printf 'FROM okt-build/busybox\nCOPY f /f\nRUN cat /f >&2 && echo CACHEMARK >&2\n' >"$T/ctx/Dockerfile"
+  run "$OCI_BUILD" -t okt-build/cache "$T/ctx"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *CACHEMARK* ]]
+  touch -d '2001-01-01' "$T/ctx/f"
+  run "$OCI_BUILD" -t okt-build/cache "$T/ctx"
+  [ "$status" -eq 0 ]
+  [[ "$output" != *CACHEMARK* ]]
+  echo two >"$T/ctx/f"
+  run "$OCI_BUILD" -t okt-build/cache "$T/ctx"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *two*CACHEMARK* ]]
+}
