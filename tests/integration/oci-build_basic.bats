@@ -187,3 +187,15 @@ DF
   [ "$status" -eq 0 ]
   [[ "$output" == *two*CACHEMARK* ]]
 }
+
+@test "RUN as a USER name from the image's /etc/passwd" {
+  mkdir -p "$T/ctx"
+  printf 'FROM okt-build/busybox\nUSER nobody\nRUN id -u >&2; id -g >&2; echo IDS-$(id -u)-$(id -g) >&2\n' >"$T/ctx/Dockerfile"
+  run "$OCI_BUILD" -t okt-build/user "$T/ctx"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *IDS-65534-65534* ]]
+  printf 'FROM okt-build/busybox\nUSER nosuch\nRUN true\n' >"$T/ctx/Dockerfile"
+  run "$OCI_BUILD" -t okt-build/user2 "$T/ctx"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"Dockerfile:3: "*nosuch* ]]
+}

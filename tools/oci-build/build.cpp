@@ -630,7 +630,8 @@ class Builder {
 
   // ---- RUN ----
 
-  json runtime_config(const State& s, const std::vector<std::string>& argv, const std::string& bundle) {
+  json runtime_config(const State& s, const std::vector<std::string>& argv, const std::string& bundle,
+                      const std::string& rootfs) {
     const auto& c = s.config.config;
     std::vector<std::string> env = c.env;
     bool has_path = false;
@@ -645,10 +646,32 @@ class Builder {
     if (!c.user.empty() && c.user != "root") {
       auto colon = c.user.find(':');
       std::string u = c.user.substr(0, colon);
-      if (u.find_first_not_of("0123456789") != std::string::npos)
-        fail(Errc::invalid, "USER " + c.user + ": only numeric users are supported for RUN");
-      uid = static_cast<uint32_t>(std::stoul(u));
-      gid = colon == std::string::npos ? uid : static_cast<uint32_t>(std::stoul(c.user.substr(colon + 1)));
+      std::optional<uint32_t> pw_gid;
+      auto lookup = [&](const char* file, const std::string& name, std::optional<uint32_t>* gid_out) -> uint32_t {
+        if (name.find_first_not_of("0123456789") == std::string::npos) return static_cast<uint32_t>(std::stoul(name));
+        std::string text;
+        try {
+          text = fs::read_file(fs::secure_join(rootfs, file));
+        } catch (const Error&) {
+        }
+        size_t pos = 0;
+        while (pos < text.size()) {
+          size_t nl = text.find('\n', pos);
+          std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+          pos = nl == std::string::npos ? text.size() : nl + 1;
+          std::vector<std::string> f;
+          size_t a = 0;
+          for (size_t b; (b = line.find(':', a)) != std::string::npos; a = b + 1) f.push_back(line.substr(a, b - a));
+          f.push_back(line.substr(a));
+          if (f.size() >= 3 && f[0] == name) {
+            if (gid_out && f.size() >= 4) *gid_out = static_cast<uint32_t>(std::stoul(f[3]));
+            return static_cast<uint32_t>(std::stoul(f[2]));
+          }
+        }
+        fail(Errc::not_found, std::string("USER ") + c.user + ": no " + name + " in " + file);
+      };
+      uid = lookup("/etc/passwd", u, &pw_gid);
+      gid = colon != std::string::npos ? lookup("/etc/group", c.user.substr(colon + 1), nullptr) : pw_gid.value_or(uid);
     }
     json caps = {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
                  "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
@@ -739,7 +762,7 @@ class Builder {
       } catch (const Error&) {
       }
       fs::write_file_atomic(b.path + "/resolv.conf", resolv);
-      fs::write_file_atomic(b.path + "/config.json", runtime_config(s, rc.argv, b.path).dump(2));
+      fs::write_file_atomic(b.path + "/config.json", runtime_config(s, rc.argv, b.path, rootfs).dump(2));
       std::string id = "okt-build-" + std::to_string(getpid()) + "-" + std::to_string(++runs_);
       code = exec_runtime(b.path, id);
     }
