@@ -217,12 +217,15 @@ std::string Authenticator::authorization(const std::string& scope) {
   return "";
 }
 
-bool Authenticator::handle_challenge(const http::Response& r, const std::string& scope) {
+bool Authenticator::handle_challenge(const http::Response& r, const std::string& scope, const std::string& sent) {
   auto challenges = parse_challenges(r.header("WWW-Authenticate"));
   for (const auto& c : challenges) {
     if (c.scheme == "bearer") {
+      std::lock_guard fetching(fetch_mu_);
       {
         std::lock_guard lk(mu_);
+        auto it = tokens_.find(scope);
+        if (it != tokens_.end() && it->second != sent) return true;  // refreshed by another thread
         tokens_.erase(scope);  // a cached token was refused (expired or too narrow)
       }
       std::string tok = fetch_token(c, scope);

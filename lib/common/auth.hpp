@@ -71,7 +71,11 @@ class Authenticator {
   /// Basic). Returns true when a retry may succeed. Throws
   /// Errc::unauthorized when the token endpoint refuses the credentials,
   /// or when a Basic challenge comes without credentials having helped.
-  bool handle_challenge(const http::Response& r, const std::string& scope);
+  /// `sent` is the Authorization value the refused request carried: when
+  /// another thread has stored a different token for `scope` meanwhile,
+  /// that one is used rather than fetching again (parallel layer requests
+  /// hitting their first 401 together make one token request, not N).
+  bool handle_challenge(const http::Response& r, const std::string& scope, const std::string& sent = {});
 
  private:
   std::string fetch_token(const Challenge& c, const std::string& scope);
@@ -80,6 +84,7 @@ class Authenticator {
   Credentials creds_;
   http::RetryPolicy retry_;
   std::mutex mu_;
+  std::mutex fetch_mu_;                          // one token request at a time
   bool basic_ = false;                           // the registry wants Basic
   std::map<std::string, std::string> tokens_;    // scope -> "Bearer ..."
 };

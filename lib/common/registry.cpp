@@ -59,7 +59,7 @@ http::Response Client::send(http::Request req, const std::string& scope) {
     if (r.status != 401) return r;
     // Another thread may have answered the challenge meanwhile: try its answer.
     if (round < 2 && auth_.authorization(scope) != sent) continue;
-    if (round >= 2 || !auth_.handle_challenge(r, scope))
+    if (round >= 2 || !auth_.handle_challenge(r, scope, sent))
       fail(Errc::unauthorized, host_ + ": unauthorized: " + http::describe_status(r));
   }
 }

@@ -142,3 +142,58 @@ registry_digest() {
   curl -sI -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json' \
     "http://127.0.0.1:$1/v2/$2/manifests/$3" | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest"{print $2}'
 }
+
+# start_token_registry DIR USER PASS: a registry using the distribution
+# "token" auth scheme, with a token server (socat + token_handler.sh, JWTs
+# signed by a throwaway key) granting USER:PASS what it asks. Sets REG_PORT,
+# TOKEN_PORT; the token server logs each request to DIR/token.log.
+start_token_registry() {
+  local dir=$1 i
+  mkdir -p "$dir/data"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/key.pem" -out "$dir/cert.pem" \
+    -days 1 -subj /CN=okt-token 2>/dev/null
+  TOKEN_PORT=$(free_port)
+  : >"$dir/token.log"
+  TOKEN_USER=$2 TOKEN_PASS=$3 TOKEN_KEY=$dir/key.pem TOKEN_CERT=$dir/cert.pem TOKEN_LOG=$dir/token.log \
+    socat TCP-LISTEN:"$TOKEN_PORT",bind=127.0.0.1,reuseaddr,fork \
+    EXEC:"bash $BATS_TEST_DIRNAME/token_handler.sh" 2>"$dir/token.err" &
+  echo $! >"$dir/token.pid"
+  REG_PORT=$(free_port)
+  {
+    printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n'
+    printf 'storage:\n  filesystem:\n    rootdirectory: %s\n' "$dir/data"
+    printf 'http:\n  addr: 127.0.0.1:%s\n' "$REG_PORT"
+    printf 'auth:\n  token:\n    realm: http://127.0.0.1:%s/token\n    service: okt-registry\n' "$TOKEN_PORT"
+    printf '    issuer: okt-issuer\n    rootcertbundle: %s\n' "$dir/cert.pem"
+  } >"$dir/config.yml"
+  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+  echo $! >"$dir/pid"
+  for i in $(seq 100); do
+    if curl -s -o /dev/null "http://127.0.0.1:$REG_PORT/v2/" &&
+      curl -s -o /dev/null "http://127.0.0.1:$TOKEN_PORT/token"; then return 0; fi
+    sleep 0.05
+  done
+  echo "token registry did not start: $(cat "$dir/log" "$dir/token.err")" >&2
+  return 1
+}
+
+# stop_token_registry DIR
+stop_token_registry() {
+  local dir=$1
+  stop_registry "$dir"
+  if [ -f "$dir/token.pid" ]; then
+    kill "$(cat "$dir/token.pid")" 2>/dev/null || true
+    wait "$(cat "$dir/token.pid")" 2>/dev/null || true
+    rm -f "$dir/token.pid"
+  fi
+}
+
+# registry_digest_auth REPO TAG: registry_digest on the token registry, with
+# a pull token from the token server for bob.
+registry_digest_auth() {
+  local tok
+  tok=$(curl -s -u bob:t0ken-pass "http://127.0.0.1:$TOKEN_PORT/token?service=okt-registry&scope=repository:$1:pull" | jq -r .token)
+  curl -sI -H "Authorization: Bearer $tok" \
+    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' \
+    "http://127.0.0.1:$REG_PORT/v2/$1/manifests/$2" | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest"{print $2}'
+}

@@ -92,6 +92,28 @@ TEST_CASE("auth: bearer token fetched per scope and cached") {
   CHECK(token_calls == 1);
 }
 
+TEST_CASE("auth: a 401 answered by another thread meanwhile reuses its token") {
+  FakeTransport t;
+  int token_calls = 0;
+  t.handler = [&](const http::Request&) {
+    ++token_calls;
+    return resp(200, "{\"token\":\"T" + std::to_string(token_calls) + "\"}");
+  };
+  auth::Authenticator a(t, {}, {1, 1, 1});
+  std::string scope = auth::repository_scope("lib/a", false);
+  auto challenge = resp(401, "", {{"WWW-Authenticate", R"(Bearer realm="https://a/t")"}});
+  // Two requests went out with no token; the first 401 fetches T1 ...
+  CHECK(a.handle_challenge(challenge, scope, ""));
+  CHECK(a.authorization(scope) == "Bearer T1");
+  // ... the second, also sent without a token, uses T1 rather than fetching.
+  CHECK(a.handle_challenge(challenge, scope, ""));
+  CHECK(token_calls == 1);
+  // T1 itself refused (expired): a new token is fetched.
+  CHECK(a.handle_challenge(challenge, scope, "Bearer T1"));
+  CHECK(a.authorization(scope) == "Bearer T2");
+  CHECK(token_calls == 2);
+}
+
 TEST_CASE("auth: several scopes become several scope parameters") {
   FakeTransport t;
   t.handler = [&](const http::Request& r) {
