@@ -2,6 +2,7 @@
 #include "common/runtime_spec.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -200,6 +201,16 @@ std::vector<std::string> capability_set(const Options& opts) {
 
 // ---- the process ----
 
+// docker's RLIMIT_NOFILE (1048576), lowered to this process's hard limit
+// when that is smaller (as podman does): without CAP_SYS_RESOURCE a
+// runtime could not raise it and would fail the container.
+uint64_t nofile_limit() {
+  constexpr uint64_t kWant = 1048576;
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max < kWant) return rl.rlim_max;
+  return kWant;
+}
+
 std::vector<std::string> process_args(const image::ContainerConfig& c, const Options& opts) {
   std::vector<std::string> ep, cmd;
   if (opts.entrypoint && !opts.entrypoint->empty()) {
@@ -336,7 +347,7 @@ nlohmann::ordered_json from_image(const image::ImageConfig& config, const std::s
   proc["env"] = process_env(c, opts, hostname, user);
   proc["cwd"] = process_cwd(c, opts);
   proc["capabilities"] = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
-  proc["rlimits"] = oj::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 1048576}, {"soft", 1048576}}});
+  proc["rlimits"] = oj::array({{{"type", "RLIMIT_NOFILE"}, {"hard", nofile_limit()}, {"soft", nofile_limit()}}});
   proc["noNewPrivileges"] = opts.no_new_privileges;
   s["process"] = proc;
   s["root"] = {{"path", root_path}, {"readonly", opts.read_only}};
