@@ -9,8 +9,8 @@ n=${1:-50}
 root=$(cd "$(dirname "$0")/.." && pwd)
 OCI_NET=${OCI_NET:-$root/build/tools/oci-net/oci-net}
 S=$$
-H=okt-net-bh$S
-C=okt-net-bc$S
+H=okt-net2-bh$S
+C=okt-net2-bc$S
 D=$(mktemp -d)
 cleanup() { ip netns del "$C" 2>/dev/null; ip netns del "$H" 2>/dev/null; rm -rf "$D"; }
 trap cleanup EXIT
@@ -21,7 +21,7 @@ ip netns add "$C"
 run_pair() {
   local plugin=$1 conf=$2 cmd
   for cmd in ADD DEL; do
-    echo "$conf" | ip netns exec "$H" env CNI_COMMAND=$cmd CNI_CONTAINERID=okt-net-bench CNI_NETNS="/var/run/netns/$C" \
+    echo "$conf" | ip netns exec "$H" env CNI_COMMAND=$cmd CNI_CONTAINERID=okt-net2-bench CNI_NETNS="/var/run/netns/$C" \
       CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni OCIKIT_NET_DIR="$D/oci" "$plugin" >/dev/null
   done
 }
@@ -36,8 +36,8 @@ time_loop() {
   echo $(((end - start) / n / 1000))
 }
 
-ours='{"cniVersion":"1.0.0","name":"okt-net-bench","type":"oci-net","bridge":"okt-net-bb1","ipMasq":true,"ipam":{"subnet":"10.213.40.0/24"}}'
-ref='{"cniVersion":"1.0.0","name":"okt-net-bref","type":"bridge","bridge":"okt-net-bb2","isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","subnet":"10.213.41.0/24","dataDir":"'"$D"'/hl"}}'
+ours='{"cniVersion":"1.0.0","name":"okt-net2-bench","type":"oci-net","bridge":"okt-net2-bb1","ipMasq":true,"ipam":{"subnet":"10.213.40.0/24"}}'
+ref='{"cniVersion":"1.0.0","name":"okt-net2-bref","type":"bridge","bridge":"okt-net2-bb2","isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","subnet":"10.213.41.0/24","dataDir":"'"$D"'/hl"}}'
 t_ours=$(time_loop "$OCI_NET" "$ours")
 t_ref=$(time_loop /usr/lib/cni/bridge "$ref")
 printf 'attach+detach: oci-net %d.%03d ms, cni bridge %d.%03d ms, ratio %s\n' \
