@@ -81,7 +81,13 @@ void ensure_network(const net::Network& n) {
   // through a host address comes back out of the bridge it entered; without
   // the source rewrite the target would answer it directly, from an address
   // the client never talked to.
-  s += "add rule " + t + " postrouting iifname " + br + " oifname " + br + " ct status dnat masquerade\n";
+  // (With br_netfilter the flow is bridged back and postrouting sees no
+  // input device, so the match is on the subnet.)
+  for (const auto& sub : n.subnets) {
+    std::string fam = sub.subnet.addr.family == AF_INET ? "ip" : "ip6";
+    s += "add rule " + t + " postrouting oifname " + br + " ct status dnat " + fam + " saddr " +
+         net::to_string(sub.subnet) + " masquerade\n";
+  }
   for (const char* chain : {"prerouting", "output"}) {
     std::string r = "add rule " + t + " " + chain + " ";
     s += r + "meta nfproto ipv4 fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @hostports4\n";
