@@ -94,11 +94,27 @@ inns() { local n=$1; shift; ip netns exec "okt-net2-$n-$S" "$@"; }
   net connect okt-net2-b1 "$a"
   net connect okt-net2-b2 "$b"
   net connect okt-net2-b3 "$c"
+  # Both directions are dropped between bridges, though the host routes both.
+  [ "$(ip netns exec "$H" sysctl -n net.ipv4.ip_forward)" -eq 1 ]
   run inns a busybox ping -c1 -W1 10.213.3.2
   [ "$status" -ne 0 ]
+  run inns b busybox ping -c1 -W1 10.213.2.2
+  [ "$status" -ne 0 ]
   inns a busybox ping -c1 -W1 10.213.2.1
+  # A second container on the same network is reachable.
+  d=$(ctr d)
+  net connect okt-net2-b1 "$d"
+  inns a busybox ping -c1 -W1 10.213.2.3
+  net disconnect okt-net2-b1 "$d"
+  # --internal: no default route, and even with one added by hand nothing
+  # leaves the bridge (the gateway itself answers).
   run inns c ip route
   [[ "$output" != *default* ]]
+  inns c busybox ping -c1 -W1 10.213.4.1
+  inns c ip route add default via 10.213.4.1
+  run inns c busybox ping -c1 -W1 10.213.2.2
+  [ "$status" -ne 0 ]
+  [[ "$(ip netns exec "$H" nft list chain inet ocikit-okt-net2-b3 postrouting)" != *"ip saddr 10.213.4.0/24 ip daddr"* ]]
   net disconnect okt-net2-b1 "$a"; net disconnect okt-net2-b2 "$b"; net disconnect okt-net2-b3 "$c"
   net rm okt-net2-b1 okt-net2-b2 okt-net2-b3
   [ -z "$(ip netns exec "$H" nft list tables)" ]

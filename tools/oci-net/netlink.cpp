@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/neighbour.h>
+#include <netlink/cache.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -228,9 +229,9 @@ std::vector<std::string> Socket::fdb_peers(const std::string& name) {
   std::vector<std::string> out;
   int idx = link_index(name);
   if (idx == 0) return out;
-  // An AF_UNSPEC neighbour dump includes the bridge family's FDB entries.
+  // Iterate the families: the FDB entries come with the AF_BRIDGE dump.
   nl_cache* cache = nullptr;
-  if (int err = rtnl_neigh_alloc_cache(sk_, &cache); err < 0) nl_fail("list fdb of " + name, err);
+  if (int err = rtnl_neigh_alloc_cache_flags(sk_, &cache, NL_CACHE_AF_ITER); err < 0) nl_fail("list fdb of " + name, err);
   std::unique_ptr<nl_cache, void (*)(nl_cache*)> cp(cache, nl_cache_free);
   for (nl_object* o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
     auto* n = reinterpret_cast<rtnl_neigh*>(o);
