@@ -72,6 +72,12 @@ sleeper() {
   # The same container id comes back in a new process: the old lease goes.
   net connect okt-net2-k "$p3" --no-etc --id okt-net2-same
   [ "$(net inspect okt-net2-k | jq -r '.[0].containers["okt-net2-same"].netns')" = "$p3" ]
+  # A host port held by a vanished container is taken over.
+  p4=$(sleeper p4); pids="$pids $p4"
+  net connect okt-net2-q "$p4" --no-etc -p 9191:80
+  [ "$(net inspect okt-net2-q | jq -r '.[0].containers | keys | join(",")')" = "pid-$p4" ]
+  [ "$(ip netns exec "$H" nft list map inet ocikit-okt-net2-q ports4 | grep -c '9191 : 10.213.18.2')" -eq 1 ]
+  kill "$p4"; wait "$p4" 2>/dev/null || true
   run net prune
   [ "$status" -eq 0 ]
   [ "$output" = okt-net2-q ]

@@ -313,7 +313,8 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
     auto leases = st.leases(n.name);
     // Leases of namespaces that are gone (a container killed without its
     // poststop hook, a deleted netns) are reclaimed when they are in the way:
-    // a reused container id, a requested address, an exhausted range.
+    // a reused container id or host port, a requested address, an
+    // exhausted range.
     std::vector<netstore::Lease> gone;
     auto reclaim = [&] {
       std::erase_if(leases, [&](const netstore::Lease& x) {
@@ -324,13 +325,22 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
       release(n, gone);
       return !gone.empty();
     };
-    for (const auto& x : leases)
-      if (x.container == o.id) {
-        if (lease_alive(x))
-          fail(Errc::exists, "container \"" + o.id + "\" is already connected to network \"" + n.name + "\"");
-        reclaim();
-        break;
+    auto same_port = [&](const netstore::Lease& x) {
+      for (const auto& p : x.ports)
+        for (const auto& q : o.ports)
+          if (p.proto == q.proto && p.host_port == q.host_port && p.host_ip == q.host_ip) return true;
+      return false;
+    };
+    bool in_the_way = false;
+    for (const auto& x : leases) {
+      if (x.container != o.id && !same_port(x)) continue;
+      if (!lease_alive(x)) {
+        in_the_way = true;
+      } else if (x.container == o.id) {
+        fail(Errc::exists, "container \"" + o.id + "\" is already connected to network \"" + n.name + "\"");
       }
+    }
+    if (in_the_way) reclaim();
     try {
       l.addrs = allocate(n, o, leases);
     } catch (const Error& e) {

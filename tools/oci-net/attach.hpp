@@ -7,7 +7,8 @@
 //             published ports, /etc/hosts + resolv.conf
 //             on any failure: delete what was made and the lease, rethrow
 //             a lease whose namespace is gone is reclaimed first when it is
-//             in the way (same id, requested address, exhausted range)
+//             in the way (same id or host port, requested address,
+//             exhausted range)
 //   disconnect: under the lock, delete ports, the host link, the lease and the
 //             files written, and rewrite the other containers' /etc/hosts
 #include <string>

@@ -4,8 +4,8 @@
 // stdin; results and errors ({"code","msg"}) go to stdout.
 //
 // Configuration keys used: name, cniVersion, bridge (default cni0), mtu,
-// ipMasq, isGateway, ipam.subnet | ipam.ranges[0][0].{subnet,gateway,
-// rangeStart/rangeEnd as ip range}, runtimeConfig.portMappings.
+// ipMasq, ipam.subnet (+ ipam.gateway) | ipam.ranges[i][0].{subnet,gateway}
+// (one range set per address family), runtimeConfig.portMappings.
 // Leases live under $OCIKIT_NET_DIR or /var/lib/ocikit/cni.
 #include <sys/socket.h>
 #include <unistd.h>
