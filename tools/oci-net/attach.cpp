@@ -342,15 +342,18 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
     }
     if (in_the_way) reclaim();
     try {
-      l.addrs = allocate(n, o, leases);
-    } catch (const Error& e) {
-      if (e.code() == Errc::invalid || !gone.empty() || !reclaim()) {
-        if (!gone.empty()) st.save_leases(n.name, leases);
-        throw;
+      try {
+        l.addrs = allocate(n, o, leases);
+      } catch (const Error& e) {
+        if (e.code() == Errc::invalid || !gone.empty() || !reclaim()) throw;
+        l.addrs = allocate(n, o, leases);
       }
-      l.addrs = allocate(n, o, leases);
+      if (bridged(n)) ensure_infra(n);
+    } catch (...) {
+      // What was released stays released, even when this connect fails.
+      if (!gone.empty()) st.save_leases(n.name, leases);
+      throw;
     }
-    if (bridged(n)) ensure_infra(n);
     leases.push_back(l);
     st.save_leases(n.name, leases);
   }
