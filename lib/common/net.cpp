@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 
@@ -303,6 +305,42 @@ std::string host_veth_name(std::string_view container, std::string_view network)
   char buf[16];
   snprintf(buf, sizeof buf, "okv%011llx", static_cast<unsigned long long>(h & 0xfffffffffffull));
   return buf;
+}
+
+Cidr ula_subnet(std::string_view network) {
+  // FNV-1a 64 over the name: 56 bits after the fd prefix byte.
+  uint64_t h = 1469598103934665603ull;
+  for (char ch : network) h = (h ^ static_cast<uint8_t>(ch)) * 1099511628211ull;
+  Cidr c;
+  c.addr.family = AF_INET6;
+  c.addr.bytes[0] = 0xfd;
+  for (int i = 1; i < 8; ++i) c.addr.bytes[i] = static_cast<uint8_t>(h >> (8 * (i - 1)));
+  c.prefix = 64;
+  return c;
+}
+
+std::vector<IpAddr> parse_peers(std::string_view text, const std::string& path) {
+  std::vector<IpAddr> out;
+  int lineno = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    ++lineno;
+    if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.remove_suffix(1);
+    if (line.empty()) continue;
+    try {
+      auto a = parse_ip(line);
+      if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+    } catch (const Error& e) {
+      fail(Errc::invalid, path + ":" + std::to_string(lineno) + ": " + e.what());
+    }
+  }
+  return out;
 }
 
 std::string render_hosts(const std::vector<HostEntry>& entries) {

@@ -126,6 +126,16 @@ std::string default_bridge_name(std::string_view network);
 /// the container id and network so that disconnect can find it again.
 std::string host_veth_name(std::string_view container, std::string_view network);
 
+/// A stable IPv6 unique local (RFC 4193) /64 for `network`, used by
+/// `create --ipv6` without an IPv6 --subnet: fd00::/8 plus a 40-bit global
+/// id and a 16-bit subnet id hashed from the name ("fdxx:xxxx:xxxx:xxxx::/64").
+Cidr ula_subnet(std::string_view network);
+
+/// Parse an overlay peers file: one underlay address per line; blank lines
+/// and '#' comments are skipped. Throws Errc::invalid
+/// '<path>:<line>: invalid IP address "<s>"'.
+std::vector<IpAddr> parse_peers(std::string_view text, const std::string& path);
+
 /// One /etc/hosts line: address and names.
 struct HostEntry {
   std::string ip;

@@ -1,14 +1,14 @@
 #!/usr/bin/env bats
-# oci-net bridge networks, run inside a test "host" netns (okt-net-h-$$) so
+# oci-net bridge networks, run inside a test "host" netns (okt-net2-h-$$) so
 # bridges, nft tables and sysctls never touch the real host. "Containers" are
-# netns okt-net-<n>-$$. Everything is removed in teardown.
+# netns okt-net2-<n>-$$. Everything is removed in teardown.
 
 load helpers
 
 setup() {
   skip_unless_root
   S=$$
-  H=okt-net-h$S
+  H=okt-net2-h$S
   D=$(mktemp -d)
   ip netns add "$H"
   ip netns exec "$H" ip link set lo up
@@ -16,7 +16,7 @@ setup() {
 
 teardown() {
   local ns
-  for ns in $(ip netns list | awk '{print $1}' | grep "^okt-net-.*$S\$"); do
+  for ns in $(ip netns list | awk '{print $1}' | grep "^okt-net2-.*$S\$"); do
     ip netns del "$ns" 2>/dev/null || true
     rm -rf "/etc/netns/$ns"
   done
@@ -24,23 +24,23 @@ teardown() {
 }
 
 net() { ip netns exec "$H" "$OCI_NET" --data-dir "$D" "$@"; }
-ctr() { ip netns add "okt-net-$1-$S"; echo "/var/run/netns/okt-net-$1-$S"; }
-inns() { local n=$1; shift; ip netns exec "okt-net-$n-$S" "$@"; }
+ctr() { ip netns add "okt-net2-$1-$S"; echo "/var/run/netns/okt-net2-$1-$S"; }
+inns() { local n=$1; shift; ip netns exec "okt-net2-$n-$S" "$@"; }
 
 @test "bridge: containers reach each other by IP and name, published port from loopback and another netns, exact cleanup" {
-  run net create --subnet 10.213.1.0/24 okt-net-a
+  run net create --subnet 10.213.1.0/24 okt-net2-a
   [ "$status" -eq 0 ]
   run net ls -q
-  [ "$output" = okt-net-a ]
+  [ "$output" = okt-net2-a ]
   a=$(ctr a); b=$(ctr b)
-  run net connect okt-net-a "$a" --name web -p 8080:80
+  run net connect okt-net2-a "$a" --name web -p 8080:80
   [ "$status" -eq 0 ]
   [ "$output" = 10.213.1.2/24 ]
-  run net connect okt-net-a "$b" --name client
+  run net connect okt-net2-a "$b" --name client
   [ "$output" = 10.213.1.3/24 ]
   inns a busybox ping -c1 -W2 10.213.1.3
   inns b busybox ping -c1 -W2 web
-  grep -q "10.213.1.3	client" "/etc/netns/okt-net-a-$S/hosts"
+  grep -q "10.213.1.3	client" "/etc/netns/okt-net2-a-$S/hosts"
   # TCP by name.
   inns a timeout 5 busybox nc -l -p 80 -e echo hello-tcp &
   sleep 0.3
@@ -55,9 +55,9 @@ inns() { local n=$1; shift; ip netns exec "okt-net-$n-$S" "$@"; }
   wait
   # Published port from another netns over a veth to the host.
   r=$(ctr r)
-  ip -n "$H" link add okt-net-r type veth peer name eth9 netns "okt-net-r-$S"
-  ip -n "$H" addr add 10.213.200.1/24 dev okt-net-r
-  ip -n "$H" link set okt-net-r up
+  ip -n "$H" link add okt-net2-r type veth peer name eth9 netns "okt-net2-r-$S"
+  ip -n "$H" addr add 10.213.200.1/24 dev okt-net2-r
+  ip -n "$H" link set okt-net2-r up
   inns r ip addr add 10.213.200.2/24 dev eth9
   inns r ip link set eth9 up
   inns a timeout 5 busybox nc -l -p 80 -e echo hello-remote &
@@ -70,129 +70,145 @@ inns() { local n=$1; shift; ip netns exec "okt-net-$n-$S" "$@"; }
   run inns r ip route get 10.213.1.2
   [ "$status" -ne 0 ]
   inns a busybox ping -c1 -W2 10.213.200.2
-  run net inspect okt-net-a
+  run net inspect okt-net2-a
   [[ "$output" == *'"web"'* ]] || [[ "$output" == *'"name": "web"'* ]]
-  net disconnect okt-net-a "$a"
-  net disconnect okt-net-a "$b"
-  [ ! -e "/etc/netns/okt-net-a-$S/hosts" ]
-  run ip netns exec "$H" nft list map inet ocikit-okt-net-a ports4
+  net disconnect okt-net2-a "$a"
+  net disconnect okt-net2-a "$b"
+  [ ! -e "/etc/netns/okt-net2-a-$S/hosts" ]
+  run ip netns exec "$H" nft list map inet ocikit-okt-net2-a ports4
   [[ "$output" != *8080* ]]
   run ip -n "$H" -br link show type veth
-  [ "$output" = "$(ip -n "$H" -br link show okt-net-r)" ]
-  net rm okt-net-a
+  [ "$output" = "$(ip -n "$H" -br link show okt-net2-r)" ]
+  net rm okt-net2-a
   run ip netns exec "$H" nft list tables
   [ -z "$output" ]
-  [ ! -e "$D/leases/okt-net-a.json" ]
+  [ ! -e "$D/leases/okt-net2-a.json" ]
   [ -z "$(ip -n "$H" -br link show type bridge)" ]
 }
 
 @test "bridge: different networks are isolated, --internal has no way out" {
-  net create --subnet 10.213.2.0/24 okt-net-b1
-  net create --subnet 10.213.3.0/24 okt-net-b2
-  net create --internal --subnet 10.213.4.0/24 okt-net-b3
+  net create --subnet 10.213.2.0/24 okt-net2-b1
+  net create --subnet 10.213.3.0/24 okt-net2-b2
+  net create --internal --subnet 10.213.4.0/24 okt-net2-b3
   a=$(ctr a); b=$(ctr b); c=$(ctr c)
-  net connect okt-net-b1 "$a"
-  net connect okt-net-b2 "$b"
-  net connect okt-net-b3 "$c"
+  net connect okt-net2-b1 "$a"
+  net connect okt-net2-b2 "$b"
+  net connect okt-net2-b3 "$c"
+  # Both directions are dropped between bridges, though the host routes both.
+  [ "$(ip netns exec "$H" sysctl -n net.ipv4.ip_forward)" -eq 1 ]
   run inns a busybox ping -c1 -W1 10.213.3.2
   [ "$status" -ne 0 ]
+  run inns b busybox ping -c1 -W1 10.213.2.2
+  [ "$status" -ne 0 ]
   inns a busybox ping -c1 -W1 10.213.2.1
+  # A second container on the same network is reachable.
+  d=$(ctr d)
+  net connect okt-net2-b1 "$d"
+  inns a busybox ping -c1 -W1 10.213.2.3
+  net disconnect okt-net2-b1 "$d"
+  # --internal: no default route, and even with one added by hand nothing
+  # leaves the bridge (the gateway itself answers).
   run inns c ip route
   [[ "$output" != *default* ]]
-  net disconnect okt-net-b1 "$a"; net disconnect okt-net-b2 "$b"; net disconnect okt-net-b3 "$c"
-  net rm okt-net-b1 okt-net-b2 okt-net-b3
+  inns c busybox ping -c1 -W1 10.213.4.1
+  inns c ip route add default via 10.213.4.1
+  run inns c busybox ping -c1 -W1 10.213.2.2
+  [ "$status" -ne 0 ]
+  [[ "$(ip netns exec "$H" nft list chain inet ocikit-okt-net2-b3 postrouting)" != *"ip saddr 10.213.4.0/24 ip daddr"* ]]
+  net disconnect okt-net2-b1 "$a"; net disconnect okt-net2-b2 "$b"; net disconnect okt-net2-b3 "$c"
+  net rm okt-net2-b1 okt-net2-b2 okt-net2-b3
   [ -z "$(ip netns exec "$H" nft list tables)" ]
 }
 
 @test "bridge: 50 concurrent connects get 50 distinct addresses" {
-  net create --subnet 10.213.5.0/24 okt-net-c
-  for i in $(seq 1 50); do ip netns add "okt-net-p$i-$S"; done
-  for i in $(seq 1 50); do net connect okt-net-c "/var/run/netns/okt-net-p$i-$S" --no-etc >"$D/out$i" & done
+  net create --subnet 10.213.5.0/24 okt-net2-c
+  for i in $(seq 1 50); do ip netns add "okt-net2-p$i-$S"; done
+  for i in $(seq 1 50); do net connect okt-net2-c "/var/run/netns/okt-net2-p$i-$S" --no-etc >"$D/out$i" & done
   wait
   [ "$(cat "$D"/out* | sort -u | wc -l)" -eq 50 ]
   [ "$(cat "$D"/out* | wc -l)" -eq 50 ]
-  for i in $(seq 1 50); do net disconnect okt-net-c "/var/run/netns/okt-net-p$i-$S" & done
+  for i in $(seq 1 50); do net disconnect okt-net2-c "/var/run/netns/okt-net2-p$i-$S" & done
   wait
-  [ ! -e "$D/leases/okt-net-c.json" ]
-  net rm okt-net-c
+  [ ! -e "$D/leases/okt-net2-c.json" ]
+  net rm okt-net2-c
 }
 
 @test "bad input: overlap, unknown network, exhausted range, bad port spec leave nothing behind" {
-  net create --subnet 10.213.6.0/24 okt-net-d
-  run net create --subnet 10.213.6.128/25 okt-net-e
+  net create --subnet 10.213.6.0/24 okt-net2-d
+  run net create --subnet 10.213.6.128/25 okt-net2-e
   [ "$status" -eq 1 ]
-  [ "$output" = 'oci-net: error: network "okt-net-e": subnet 10.213.6.128/25 overlaps network "okt-net-d" (10.213.6.0/24)' ]
+  [ "$output" = 'oci-net: error: network "okt-net2-e": subnet 10.213.6.128/25 overlaps network "okt-net2-d" (10.213.6.0/24)' ]
   a=$(ctr a); b=$(ctr b)
-  run net connect okt-net-nope "$a"
-  [ "$output" = 'oci-net: error: network "okt-net-nope" not found' ]
-  run net connect okt-net-d "$a" -p 80:80:80:80
+  run net connect okt-net2-nope "$a"
+  [ "$output" = 'oci-net: error: network "okt-net2-nope" not found' ]
+  run net connect okt-net2-d "$a" -p 80:80:80:80
   [ "$status" -eq 1 ]
   [[ "$output" == 'oci-net: error: bad port spec "80:80:80:80": '* ]]
-  net create --subnet 10.213.7.0/30 okt-net-f
-  net connect okt-net-f "$a"
-  run net connect okt-net-f "$b"
+  net create --subnet 10.213.7.0/30 okt-net2-f
+  net connect okt-net2-f "$a"
+  run net connect okt-net2-f "$b"
   [ "$status" -eq 1 ]
-  [ "$output" = 'oci-net: error: network "okt-net-f": no free address in 10.213.7.0/30' ]
+  [ "$output" = 'oci-net: error: network "okt-net2-f": no free address in 10.213.7.0/30' ]
   run inns b ip -br link
   [ "$(echo "$output" | wc -l)" -eq 1 ]
   # A port published twice is refused and the second container is unwired.
-  net connect okt-net-d "$a" -p 9000:80
-  run net connect okt-net-d "$b" -p 9000:80
+  net connect okt-net2-d "$a" -p 9000:80
+  run net connect okt-net2-d "$b" -p 9000:80
   [ "$status" -eq 1 ]
   [ "$(inns b ip -br link | wc -l)" -eq 1 ]
-  run net inspect okt-net-d
-  [[ "$output" != *"okt-net-b-$S"* ]]
-  net disconnect okt-net-d "$a"; net disconnect okt-net-f "$a"
-  net rm okt-net-d okt-net-f
+  run net inspect okt-net2-d
+  [[ "$output" != *"okt-net2-b-$S"* ]]
+  net disconnect okt-net2-d "$a"; net disconnect okt-net2-f "$a"
+  net rm okt-net2-d okt-net2-f
   [ -z "$(ip netns exec "$H" nft list tables)" ]
 }
 
 @test "hook: createRuntime and poststop read the OCI state on stdin" {
-  net create --subnet 10.213.8.0/24 okt-net-g
+  net create --subnet 10.213.8.0/24 okt-net2-g
   mkdir -p "$D/bundle/rootfs/etc"
   echo '{"root":{"path":"rootfs"}}' >"$D/bundle/config.json"
-  ip netns add "okt-net-k-$S"
-  ip netns exec "okt-net-k-$S" sleep 30 &
+  ip netns add "okt-net2-k-$S"
+  ip netns exec "okt-net2-k-$S" sleep 30 &
   pid=$!
   sleep 0.2
-  echo "{\"ociVersion\":\"1.0.2\",\"id\":\"okt-net-k\",\"status\":\"creating\",\"pid\":$pid,\"bundle\":\"$D/bundle\"}" | net hook createRuntime --network okt-net-g
-  grep -q "10.213.8.2	okt-net-k" "$D/bundle/rootfs/etc/hosts"
+  echo "{\"ociVersion\":\"1.0.2\",\"id\":\"okt-net2-k\",\"status\":\"creating\",\"pid\":$pid,\"bundle\":\"$D/bundle\"}" | net hook createRuntime --network okt-net2-g
+  grep -q "10.213.8.2	okt-net2-k" "$D/bundle/rootfs/etc/hosts"
   inns k busybox ping -c1 -W2 10.213.8.1
   kill $pid; wait $pid || true
-  echo '{"ociVersion":"1.0.2","id":"okt-net-k","status":"stopped","bundle":"'"$D"'/bundle"}' | net hook poststop --network okt-net-g
-  [ ! -e "$D/leases/okt-net-g.json" ]
-  net rm okt-net-g
+  echo '{"ociVersion":"1.0.2","id":"okt-net2-k","status":"stopped","bundle":"'"$D"'/bundle"}' | net hook poststop --network okt-net2-g
+  [ ! -e "$D/leases/okt-net2-g.json" ]
+  net rm okt-net2-g
 }
 
 @test "none and macvlan drivers" {
-  net create --driver none okt-net-n
+  net create --driver none okt-net2-n
   a=$(ctr a); b=$(ctr b)
-  net connect okt-net-n "$a"
+  net connect okt-net2-n "$a"
   [ "$(inns a ip -br link | wc -l)" -eq 1 ]
-  ip -n "$H" link add okt-net-dum type veth peer name okt-net-dup
-  ip -n "$H" link set okt-net-dum up
-  ip -n "$H" link set okt-net-dup up
-  net create --driver macvlan --parent okt-net-dum --subnet 10.213.9.0/24 okt-net-m
-  net connect okt-net-m "$a"
-  net connect okt-net-m "$b"
+  ip -n "$H" link add okt-net2-dum type veth peer name okt-net2-dup
+  ip -n "$H" link set okt-net2-dum up
+  ip -n "$H" link set okt-net2-dup up
+  net create --driver macvlan --parent okt-net2-dum --subnet 10.213.9.0/24 okt-net2-m
+  net connect okt-net2-m "$a"
+  net connect okt-net2-m "$b"
   inns a busybox ping -c1 -W2 10.213.9.3
-  net disconnect okt-net-m "$a"
+  net disconnect okt-net2-m "$a"
   [ "$(inns a ip -br link | wc -l)" -eq 1 ]
-  net disconnect okt-net-m "$b"
-  net rm okt-net-m okt-net-n
+  net disconnect okt-net2-m "$b"
+  net rm okt-net2-m okt-net2-n
 }
 
 @test "bridge: dual-stack IPv4 and IPv6 addresses and default routes" {
-  net create --subnet 10.213.10.0/24 --subnet fd00:213:10::/64 okt-net-v6
+  net create --subnet 10.213.10.0/24 --subnet fd00:213:10::/64 okt-net2-v6
   a=$(ctr a); b=$(ctr b)
-  run net connect okt-net-v6 "$a" --no-etc
+  run net connect okt-net2-v6 "$a" --no-etc
   [ "${lines[0]}" = 10.213.10.2/24 ]
   [ "${lines[1]}" = fd00:213:10::2/64 ]
-  net connect okt-net-v6 "$b" --no-etc
+  net connect okt-net2-v6 "$b" --no-etc
   inns a busybox ping -c1 -W2 fd00:213:10::3
   run inns a ip -6 route show default
   [[ "$output" == "default via fd00:213:10::1 dev eth0"* ]]
-  net disconnect okt-net-v6 "$a"; net disconnect okt-net-v6 "$b"
-  net rm okt-net-v6
+  net disconnect okt-net2-v6 "$a"; net disconnect okt-net2-v6 "$b"
+  net rm okt-net2-v6
   [ -z "$(ip netns exec "$H" nft list tables)" ]
 }

@@ -8,22 +8,27 @@ load helpers
 setup() {
   skip_unless_root
   S=$$
-  H=okt-net-ch$S
-  C=okt-net-cc$S
+  H=okt-net2-ch$S
+  C=okt-net2-cc$S
+  C2=okt-net2-cd$S
+  CID=okt-net2-ctr
+  CNS=$C
   D=$(mktemp -d)
   ip netns add "$H"
   ip netns add "$C"
-  CONF='{"cniVersion":"1.0.0","name":"okt-net-cni","type":"oci-net","bridge":"okt-net-cbr","ipam":{"subnet":"10.213.20.0/24"}}'
+  ip netns add "$C2"
+  CONF='{"cniVersion":"1.0.0","name":"okt-net2-cni","type":"oci-net","bridge":"okt-net2-cbr","ipam":{"subnet":"10.213.20.0/24"}}'
 }
 
 teardown() {
   ip netns del "$C" 2>/dev/null || true
+  ip netns del "$C2" 2>/dev/null || true
   ip netns del "$H" 2>/dev/null || true
   rm -rf "$D"
 }
 
 cni() {
-  echo "$CONF" | ip netns exec "$H" env CNI_COMMAND="$1" CNI_CONTAINERID=okt-net-ctr CNI_NETNS="/var/run/netns/$C" \
+  echo "$CONF" | ip netns exec "$H" env CNI_COMMAND="$1" CNI_CONTAINERID="$CID" CNI_NETNS="/var/run/netns/$CNS" \
     CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni OCIKIT_NET_DIR="$D" "$OCI_NET"
 }
 
@@ -51,8 +56,40 @@ cni() {
   run cni CHECK
   [ "$status" -eq 1 ]
   [ "$(echo "$output" | jq -r .code)" = 3 ]
+  # STATUS and GC are spec 1.1 verbs.
+  run cni STATUS
+  [ "$status" -eq 1 ]
+  [ "$(echo "$output" | jq -r .code)" = 1 ]
+  [ "$(echo "$output" | jq -r .msg)" = "config version 1.0.0 does not allow STATUS" ]
+}
+
+@test "cni: STATUS and GC (spec 1.1): GC releases attachments not listed as valid" {
+  CONF='{"cniVersion":"1.1.0","name":"okt-net2-cni","type":"oci-net","bridge":"okt-net2-cbr","ipam":{"subnet":"10.213.20.0/24"}}'
   run cni STATUS
   [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  run cni ADD
+  [ "$(echo "$output" | jq -r '.ips[0].address')" = 10.213.20.2/24 ]
+  CID=okt-net2-ctr2 CNS=$C2 run cni ADD
+  [ "$(echo "$output" | jq -r '.ips[0].address')" = 10.213.20.3/24 ]
+  [ "$(echo "$output" | jq -r '.cniVersion')" = 1.1.0 ]
+  # The runtime says only the first attachment is still valid.
+  CONF='{"cniVersion":"1.1.0","name":"okt-net2-cni","type":"oci-net","bridge":"okt-net2-cbr","ipam":{"subnet":"10.213.20.0/24"},"cni.dev/valid-attachments":[{"containerID":"okt-net2-ctr","ifname":"eth0"}]}'
+  run cni GC
+  [ "$status" -eq 0 ]
+  [ "$(ip netns exec "$C2" ip -br link | wc -l)" -eq 1 ]
+  [ "$(ip netns exec "$C" ip -br link | wc -l)" -eq 2 ]
+  [ "$(jq -r '[.leases[].container] | join(",")' "$D/leases/okt-net2-cni.json")" = okt-net2-ctr:eth0 ]
+  run cni CHECK
+  [ "$status" -eq 0 ]
+  CID=okt-net2-ctr2 CNS=$C2 run cni CHECK
+  [ "$(echo "$output" | jq -r .code)" = 3 ]
+  cni DEL
+  # Not available when the lease directory cannot be written.
+  CONF='{"cniVersion":"1.1.0","name":"okt-net2-cni"}'
+  run env CNI_COMMAND=STATUS OCIKIT_NET_DIR=/proc/okt-net2-none "$OCI_NET" <<<"$CONF"
+  [ "$status" -eq 1 ]
+  [ "$(echo "$output" | jq -r .code)" = 50 ]
 }
 
 @test "cni: errors are CNI error JSON" {
@@ -63,7 +100,7 @@ cni() {
   CONF='not json'
   run cni ADD
   [ "$(echo "$output" | jq -r .code)" = 6 ]
-  CONF='{"cniVersion":"1.0.0","name":"okt-net-cni","ipam":{}}'
+  CONF='{"cniVersion":"1.0.0","name":"okt-net2-cni","ipam":{}}'
   run cni ADD
   [ "$(echo "$output" | jq -r .code)" = 7 ]
 }

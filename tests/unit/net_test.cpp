@@ -146,3 +146,24 @@ TEST_CASE("net: host names and veth names") {
   CHECK(v != host_veth_name("c2", "n"));
   CHECK(default_bridge_name("bridge") == "ocikit0");
 }
+
+TEST_CASE("net: ula_subnet is a stable /64 in fd00::/8, different per name") {
+  Cidr a = ula_subnet("web"), b = ula_subnet("db");
+  CHECK(a == ula_subnet("web"));
+  CHECK(a.prefix == 64);
+  CHECK(a.addr.family == AF_INET6);
+  CHECK(contains(parse_cidr("fd00::/8"), a.addr));
+  CHECK(network_of(a) == a);
+  CHECK_FALSE(overlaps(a, b));
+}
+
+TEST_CASE("net: parse_peers skips blanks and comments, names file:line on errors") {
+  auto peers = parse_peers("# hosts\n10.0.0.1\n\n  10.0.0.2  # second\n10.0.0.1\nfd00::9\n", "p.txt");
+  REQUIRE(peers.size() == 3);
+  CHECK(to_string(peers[0]) == "10.0.0.1");
+  CHECK(to_string(peers[1]) == "10.0.0.2");
+  CHECK(to_string(peers[2]) == "fd00::9");
+  CHECK(parse_peers("", "p.txt").empty());
+  CHECK(error_of([] { parse_peers("10.0.0.1\n\nnot-an-ip\n", "/x/peers"); }) ==
+        "/x/peers:3: invalid IP address \"not-an-ip\"");
+}

@@ -1,10 +1,14 @@
 #include "attach.hpp"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -27,6 +31,53 @@ void write_sysctl(const std::string& path, const std::string& value) {
   if (fclose(f) != 0) throw_errno("write " + path);
 }
 
+// True when `ip` is an address of this namespace (binding to it works): a
+// shared peers file lists every host, this one too.
+bool is_local_address(const net::IpAddr& ip) {
+  fs::UniqueFd fd(socket(ip.family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd) return false;
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (ip.family == AF_INET) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    memcpy(&sin->sin_addr, ip.bytes.data(), 4);
+    len = sizeof *sin;
+  } else {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    sin6->sin6_family = AF_INET6;
+    memcpy(&sin6->sin6_addr, ip.bytes.data(), 16);
+    len = sizeof *sin6;
+  }
+  return bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0;
+}
+
+// Make the VXLAN's flooding FDB entries exactly the overlay's peers: --peer
+// plus the peers file (re-read on every connect, so hosts can be added or
+// removed by editing it), less this host's own addresses.
+void sync_peers(netlink::Socket& host, const net::Network& n) {
+  std::vector<net::IpAddr> want;
+  for (const auto& p : n.peers) want.push_back(net::parse_ip(p));
+  if (auto f = n.options.find("peers-file"); f != n.options.end()) {
+    for (const auto& p : read_peers_file(f->second))
+      if (std::find(want.begin(), want.end(), p) == want.end()) want.push_back(p);
+  }
+  std::erase_if(want, [&](const net::IpAddr& p) {
+    return (!n.local.empty() && net::parse_ip(n.local) == p) || is_local_address(p);
+  });
+  std::string vx = vxlan_name(n);
+  for (const auto& have : host.fdb_peers(vx)) {
+    std::optional<net::IpAddr> h;
+    try {
+      h = net::parse_ip(have);
+    } catch (const Error&) {
+      continue;
+    }
+    if (std::find(want.begin(), want.end(), *h) == want.end()) host.del_fdb_peer(vx, have);
+  }
+  for (const auto& p : want) host.add_fdb_peer(vx, net::to_string(p));
+}
+
 // The bridge, its gateway address, forwarding, the VXLAN device and the nft
 // table. Idempotent; called with the leases lock held.
 void ensure_infra(const net::Network& n) {
@@ -47,7 +98,7 @@ void ensure_infra(const net::Network& n) {
   } else {
     auto u = n.options.find("underlay");
     host.add_vxlan(vxlan_name(n), n.vni, n.local, u == n.options.end() ? "" : u->second, n.bridge, n.mtu);
-    for (const auto& p : n.peers) host.add_fdb_peer(vxlan_name(n), p);
+    sync_peers(host, n);
   }
 }
 
@@ -110,11 +161,54 @@ void unwire(const net::Network& n, const netstore::Lease& l) {
   }
 }
 
+// "dev:inode" of the namespace behind `fd`: a namespace's identity, which
+// outlives neither it nor a reused pid or netns name.
+std::string namespace_id(int fd) {
+  struct stat st{};
+  if (fstat(fd, &st) != 0) return "";
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+}
+
+// Release `gone` (lock held): its ports, host link and files.
+void release(const net::Network& n, const std::vector<netstore::Lease>& gone) {
+  for (const auto& l : gone) {
+    log::info("network \"" + n.name + "\": releasing " + l.container + " (its namespace " + l.netns + " is gone)");
+    unwire(n, l);
+    remove_etc(l);
+  }
+}
+
+// Take the addresses of lease `l` from each subnet (lock held): requested
+// ones or the lowest free. Throws Errc::exists / Errc::failure.
+std::vector<std::string> allocate(const net::Network& n, const ConnectOptions& o,
+                                  const std::vector<netstore::Lease>& leases) {
+  std::set<net::IpAddr> used;
+  for (const auto& x : leases)
+    for (const auto& a : x.addrs) used.insert(net::parse_cidr(a).addr);
+  std::vector<std::string> out;
+  for (const auto& s : n.subnets) {
+    std::optional<net::IpAddr> ip;
+    for (const auto& want : o.ips) {
+      auto w = net::parse_ip(want);
+      if (w.family != s.subnet.addr.family) continue;
+      if (!net::contains(s.subnet, w))
+        fail(Errc::invalid, "address " + want + " is outside subnet " + net::to_string(s.subnet));
+      if (used.count(w) || w == s.gateway) fail(Errc::exists, "address " + want + " is already in use");
+      ip = w;
+    }
+    if (!ip) ip = net::next_free(s.subnet, s.range, s.gateway, used);
+    if (!ip) fail("network \"" + n.name + "\": no free address in " + net::to_string(s.range));
+    out.push_back(net::to_string(net::Cidr{*ip, s.subnet.prefix}));
+  }
+  return out;
+}
+
 void wire(const net::Network& n, const netstore::Lease& l, const ConnectOptions& o, int ns) {
   netlink::Socket host;
-  if (bridged(n))
+  if (bridged(n)) {
     host.add_veth(l.host_if, n.bridge, l.ifname, ns, n.mtu);
-  else
+    if (n.driver == "bridge") host.set_hairpin(l.host_if);
+  } else
     host.add_macvlan(l.ifname, n.parent, ns, n.mtu);
   netlink::Socket c(ns);
   c.set_up("lo");
@@ -125,11 +219,9 @@ void wire(const net::Network& n, const netstore::Lease& l, const ConnectOptions&
   if (n.driver != "overlay" && !n.internal)
     for (const auto& s : n.subnets) c.add_default_route(l.ifname, s.gateway);
   if (!l.ports.empty()) {
-    std::string v4;
-    for (const auto& a : l.addrs)
-      if (a.find(':') == std::string::npos) v4 = addr_only(a);
-    if (v4.empty()) fail(Errc::invalid, "published ports need an IPv4 subnet");
-    nft::add_ports(n.name, v4, l.ports);
+    std::string v4, v6;
+    for (const auto& a : l.addrs) (a.find(':') == std::string::npos ? v4 : v6) = addr_only(a);
+    nft::add_ports(n.name, v4, v6, l.ports);
   }
   if (!l.etc_dir.empty()) {
     fs::mkdir_p(l.etc_dir);
@@ -139,6 +231,38 @@ void wire(const net::Network& n, const netstore::Lease& l, const ConnectOptions&
 }
 
 }  // namespace
+
+bool lease_alive(const netstore::Lease& l) {
+  if (l.netns.empty()) return true;
+  std::string path = l.netns;
+  if (path.find_first_not_of("0123456789") == std::string::npos) path = "/proc/" + path + "/ns/net";
+  struct stat st{};
+  // Only a namespace that is certainly gone counts as dead.
+  if (stat(path.c_str(), &st) != 0) return errno != ENOENT && errno != ESRCH;
+  return l.netns_id.empty() || l.netns_id == std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+}
+
+size_t release_stale(netstore::Store& st, const net::Network& n) {
+  if (n.driver == "host" || n.driver == "none") return 0;
+  auto lock = st.lock_leases(n.name);
+  auto leases = st.leases(n.name);
+  std::vector<netstore::Lease> gone;
+  std::erase_if(leases, [&](const netstore::Lease& x) {
+    if (lease_alive(x)) return false;
+    gone.push_back(x);
+    return true;
+  });
+  if (gone.empty()) return 0;
+  release(n, gone);
+  st.save_leases(n.name, leases);
+  write_hosts(leases);
+  return gone.size();
+}
+
+std::vector<net::IpAddr> read_peers_file(const std::string& path) {
+  std::string text = with_context("peers file " + path, [&] { return fs::read_file(path); });
+  return net::parse_peers(text, path);
+}
 
 std::string id_for_target(const std::string& target) {
   if (!target.empty() && target.find_first_not_of("0123456789") == std::string::npos) return "pid-" + target;
@@ -183,31 +307,53 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
   l.etc_dir = o.etc_dir;
   l.owns_etc = o.owns_etc;
   if (bridged(n)) l.host_if = net::host_veth_name(o.id, n.name);
+  l.netns_id = namespace_id(ns.get());
   {
     auto lock = st.lock_leases(n.name);
     auto leases = st.leases(n.name);
-    std::set<net::IpAddr> used;
+    // Leases of namespaces that are gone (a container killed without its
+    // poststop hook, a deleted netns) are reclaimed when they are in the way:
+    // a reused container id or host port, a requested address, an
+    // exhausted range.
+    std::vector<netstore::Lease> gone;
+    auto reclaim = [&] {
+      std::erase_if(leases, [&](const netstore::Lease& x) {
+        if (lease_alive(x)) return false;
+        gone.push_back(x);
+        return true;
+      });
+      release(n, gone);
+      return !gone.empty();
+    };
+    auto same_port = [&](const netstore::Lease& x) {
+      for (const auto& p : x.ports)
+        for (const auto& q : o.ports)
+          if (p.proto == q.proto && p.host_port == q.host_port && p.host_ip == q.host_ip) return true;
+      return false;
+    };
+    bool in_the_way = false;
     for (const auto& x : leases) {
-      if (x.container == o.id)
+      if (x.container != o.id && !same_port(x)) continue;
+      if (!lease_alive(x)) {
+        in_the_way = true;
+      } else if (x.container == o.id) {
         fail(Errc::exists, "container \"" + o.id + "\" is already connected to network \"" + n.name + "\"");
-      for (const auto& a : x.addrs) used.insert(net::parse_cidr(a).addr);
-    }
-    for (const auto& s : n.subnets) {
-      std::optional<net::IpAddr> ip;
-      for (const auto& want : o.ips) {
-        auto w = net::parse_ip(want);
-        if (w.family != s.subnet.addr.family) continue;
-        if (!net::contains(s.subnet, w))
-          fail(Errc::invalid, "address " + want + " is outside subnet " + net::to_string(s.subnet));
-        if (used.count(w) || w == s.gateway) fail(Errc::exists, "address " + want + " is already in use");
-        ip = w;
       }
-      if (!ip) ip = net::next_free(s.subnet, s.range, s.gateway, used);
-      if (!ip)
-        fail("network \"" + n.name + "\": no free address in " + net::to_string(s.range));
-      l.addrs.push_back(net::to_string(net::Cidr{*ip, s.subnet.prefix}));
     }
-    if (bridged(n)) ensure_infra(n);
+    if (in_the_way) reclaim();
+    try {
+      try {
+        l.addrs = allocate(n, o, leases);
+      } catch (const Error& e) {
+        if (e.code() == Errc::invalid || !gone.empty() || !reclaim()) throw;
+        l.addrs = allocate(n, o, leases);
+      }
+      if (bridged(n)) ensure_infra(n);
+    } catch (...) {
+      // What was released stays released, even when this connect fails.
+      if (!gone.empty()) st.save_leases(n.name, leases);
+      throw;
+    }
     leases.push_back(l);
     st.save_leases(n.name, leases);
   }

@@ -6,6 +6,9 @@
 //             wire: veth (or macvlan) into the netns, addresses, routes, MTU,
 //             published ports, /etc/hosts + resolv.conf
 //             on any failure: delete what was made and the lease, rethrow
+//             a lease whose namespace is gone is reclaimed first when it is
+//             in the way (same id or host port, requested address,
+//             exhausted range)
 //   disconnect: under the lock, delete ports, the host link, the lease and the
 //             files written, and rewrite the other containers' /etc/hosts
 #include <string>
@@ -55,6 +58,19 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o);
 /// Disconnect container `id` from `network`. Returns false when it was not
 /// connected and `missing_ok`; throws Errc::not_found otherwise.
 bool disconnect(netstore::Store& st, const std::string& network, const std::string& id, bool missing_ok);
+
+/// True unless the namespace of lease `l` is certainly gone: its path (or
+/// /proc/PID/ns/net) no longer exists, or now names another namespace than
+/// the one connected.
+bool lease_alive(const netstore::Lease& l);
+
+/// Release the leases of `n` whose namespace is gone (their published ports,
+/// host links and files) and return how many. Takes the leases lock.
+size_t release_stale(netstore::Store& st, const net::Network& n);
+
+/// The addresses of an overlay peers file (see net::parse_peers). Throws
+/// Errc::not_found/io 'peers file PATH: ...' or Errc::invalid 'PATH:LINE: ...'.
+std::vector<net::IpAddr> read_peers_file(const std::string& path);
 
 /// Remove a network's kernel objects (bridge, vxlan, nft table).
 void teardown_network(const net::Network& n);

@@ -1,4 +1,7 @@
 // oci-net create, ls, inspect, rm, prune.
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -33,6 +36,16 @@ int create(const std::string& data_dir, const CreateOptions& o) {
     n.options["mtu"] = std::to_string(o.mtu);
   }
   for (const auto& s : o.subnets) n.subnets.push_back({net::parse_cidr(s), {}, {}});
+  // --ipv6 without an IPv6 --subnet: a unique local /64 derived from the name.
+  if (o.ipv6 && std::none_of(n.subnets.begin(), n.subnets.end(),
+                             [](const net::Subnet& s) { return s.subnet.addr.family == AF_INET6; }))
+    n.subnets.push_back({net::ula_subnet(n.name), {}, {}});
+  if (auto it = n.options.find("peers-file"); it != n.options.end()) {
+    if (n.driver != "overlay") fail(Errc::invalid, "network \"" + n.name + "\": peers-file needs the overlay driver");
+    if (it->second.empty() || it->second[0] != '/')
+      fail(Errc::invalid, "network \"" + n.name + "\": peers-file must be an absolute path");
+    attach::read_peers_file(it->second);
+  }
   if (n.subnets.empty() && (n.driver == "bridge" || n.driver == "overlay" || n.driver == "macvlan"))
     fail(Errc::usage, "network \"" + n.name + "\": --subnet is required");
   auto for_family = [&](const std::string& what, const std::string& text, auto&& apply) {
@@ -118,6 +131,9 @@ int remove(const std::string& data_dir, const std::vector<std::string>& names) {
 
 int prune(const std::string& data_dir) {
   netstore::Store st(data_dir);
+  // Leases of containers whose namespace is gone first: that may leave
+  // their networks unused.
+  for (const auto& n : st.list()) attach::release_stale(st, n);
   for (const auto& n : st.list())
     if (n.name != "bridge" && remove_one(st, n.name, true)) std::cout << n.name << "\n";
   return 0;

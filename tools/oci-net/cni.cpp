@@ -4,10 +4,11 @@
 // stdin; results and errors ({"code","msg"}) go to stdout.
 //
 // Configuration keys used: name, cniVersion, bridge (default cni0), mtu,
-// ipMasq, isGateway, ipam.subnet | ipam.ranges[0][0].{subnet,gateway,
-// rangeStart/rangeEnd as ip range}, runtimeConfig.portMappings.
+// ipMasq, ipam.subnet (+ ipam.gateway) | ipam.ranges[i][0].{subnet,gateway}
+// (one range set per address family), runtimeConfig.portMappings.
 // Leases live under $OCIKIT_NET_DIR or /var/lib/ocikit/cni.
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -134,6 +135,8 @@ int run() {
     throw CniError{1, "incompatible CNI version " + version + " (supported: 0.4.0, 1.0.0, 1.1.0)"};
   const char* dir = getenv("OCIKIT_NET_DIR");
   netstore::Store st(dir && *dir ? dir : "/var/lib/ocikit/cni");
+  if ((cmd == "STATUS" || cmd == "GC") && version != "1.1.0")
+    throw CniError{1, "config version " + version + " does not allow " + cmd};
   if (cmd == "ADD") {
     std::cout << add(st, conf, version).dump() << "\n";
   } else if (cmd == "DEL") {
@@ -143,12 +146,20 @@ int run() {
   } else if (cmd == "CHECK") {
     check(st, conf);
   } else if (cmd == "STATUS") {
-    fs::mkdir_p(st.dir());
+    // Ready when the lease directory is usable (spec 1.1: 50 otherwise).
+    try {
+      fs::mkdir_p(st.dir() + "/leases", 0700);
+      if (access((st.dir() + "/leases").c_str(), W_OK) != 0) throw_errno("write " + st.dir() + "/leases");
+    } catch (const Error& e) {
+      throw CniError{50, std::string("plugin not available: ") + e.what()};
+    }
   } else if (cmd == "GC") {
     // Attachments still valid are listed in cni.dev/valid-attachments; the
     // ones we hold beyond that are released.
     auto n = st.find(conf.at("name").get<std::string>());
     if (!n) return 0;
+    // Leases of namespaces that are gone go too, listed or not.
+    attach::release_stale(st, *n);
     std::set<std::string> keep;
     for (const auto& a : conf.value("cni.dev/valid-attachments", json::array()))
       keep.insert(a.value("containerID", "") + ":" + a.value("ifname", ""));

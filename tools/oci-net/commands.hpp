@@ -10,7 +10,7 @@ namespace ocikit::netcmd {
 struct CreateOptions {
   std::string name, driver = "bridge", gateway, ip_range, bridge, parent, local;
   std::vector<std::string> subnets, opts, peers;
-  bool internal = false;
+  bool internal = false, ipv6 = false;
   int mtu = 0;
   uint32_t vni = 0;
 };

@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
     create->add_option("--gateway", co.gateway, "gateway address (default: first host address)");
     create->add_option("--ip-range", co.ip_range, "allocate container addresses from this CIDR");
     create->add_flag("--internal", co.internal, "no outbound access");
-    create->add_option("-o,--opt", co.opts, "driver option KEY=VALUE (bridge=, parent=, mtu=, underlay=, masquerade=false)");
+    create->add_flag("--ipv6", co.ipv6, "dual-stack: add a unique local IPv6 /64 unless --subnet gives one");
+    create->add_option("-o,--opt", co.opts, "driver option KEY=VALUE (bridge=, parent=, mtu=, underlay=, masquerade=false, peers-file=)");
     create->add_option("--mtu", co.mtu, "MTU");
     create->add_option("--parent", co.parent, "macvlan: parent link");
     create->add_option("--vni", co.vni, "overlay: VXLAN network id");
@@ -59,7 +60,7 @@ int main(int argc, char** argv) {
     inspect->add_option("NAME", names)->required();
     auto* rm = app.add_subcommand("rm", "remove networks");
     rm->add_option("NAME", names)->required();
-    auto* prune = app.add_subcommand("prune", "remove all unused networks");
+    auto* prune = app.add_subcommand("prune", "release leases of vanished containers, remove all unused networks");
 
     netcmd::ConnectOptions cn;
     auto* connect = app.add_subcommand("connect", "connect a network namespace to a network");

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/neighbour.h>
+#include <netlink/cache.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
@@ -188,11 +189,11 @@ void Socket::add_vxlan(const std::string& name, uint32_t vni, const std::string&
   if (err < 0 && err != -NLE_EXIST) nl_fail("create vxlan " + name, err);
 }
 
-void Socket::add_fdb_peer(const std::string& name, const std::string& peer) {
-  int idx = link_index(name);
-  if (idx == 0) fail(Errc::not_found, "vxlan " + name + " does not exist");
-  rtnl_neigh* n = rtnl_neigh_alloc();
-  std::unique_ptr<rtnl_neigh, void (*)(rtnl_neigh*)> np(n, rtnl_neigh_put);
+namespace {
+// An all-zero-MAC FDB entry of VXLAN `idx` towards `peer`, as add/del take it.
+std::unique_ptr<rtnl_neigh, void (*)(rtnl_neigh*)> fdb_entry(int idx, const std::string& peer) {
+  std::unique_ptr<rtnl_neigh, void (*)(rtnl_neigh*)> np(rtnl_neigh_alloc(), rtnl_neigh_put);
+  rtnl_neigh* n = np.get();
   rtnl_neigh_set_ifindex(n, idx);
   // libnl checks the dst family against the neighbour's: set dst (AF_INET)
   // first, then switch the entry to AF_BRIDGE (an FDB entry).
@@ -203,8 +204,57 @@ void Socket::add_fdb_peer(const std::string& name, const std::string& peer) {
   rtnl_neigh_set_lladdr(n, mac.get());
   rtnl_neigh_set_state(n, NUD_PERMANENT);
   rtnl_neigh_set_flags(n, NTF_SELF);
-  int err = rtnl_neigh_add(sk_, n, NLM_F_CREATE | NLM_F_APPEND);
+  return np;
+}
+}  // namespace
+
+void Socket::add_fdb_peer(const std::string& name, const std::string& peer) {
+  int idx = link_index(name);
+  if (idx == 0) fail(Errc::not_found, "vxlan " + name + " does not exist");
+  auto n = fdb_entry(idx, peer);
+  int err = rtnl_neigh_add(sk_, n.get(), NLM_F_CREATE | NLM_F_APPEND);
   if (err < 0 && err != -NLE_EXIST) nl_fail("add fdb peer " + peer + " to " + name, err);
+}
+
+void Socket::del_fdb_peer(const std::string& name, const std::string& peer) {
+  int idx = link_index(name);
+  if (idx == 0) return;
+  auto n = fdb_entry(idx, peer);
+  int err = rtnl_neigh_delete(sk_, n.get(), 0);
+  if (err < 0 && err != -NLE_OBJ_NOTFOUND && err != -NLE_NOADDR)
+    nl_fail("delete fdb peer " + peer + " from " + name, err);
+}
+
+std::vector<std::string> Socket::fdb_peers(const std::string& name) {
+  std::vector<std::string> out;
+  int idx = link_index(name);
+  if (idx == 0) return out;
+  // Iterate the families: the FDB entries come with the AF_BRIDGE dump.
+  nl_cache* cache = nullptr;
+  if (int err = rtnl_neigh_alloc_cache_flags(sk_, &cache, NL_CACHE_AF_ITER); err < 0) nl_fail("list fdb of " + name, err);
+  std::unique_ptr<nl_cache, void (*)(nl_cache*)> cp(cache, nl_cache_free);
+  for (nl_object* o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+    auto* n = reinterpret_cast<rtnl_neigh*>(o);
+    if (rtnl_neigh_get_family(n) != AF_BRIDGE || rtnl_neigh_get_ifindex(n) != idx) continue;
+    nl_addr* mac = rtnl_neigh_get_lladdr(n);
+    nl_addr* dst = rtnl_neigh_get_dst(n);
+    if (!mac || !dst || !nl_addr_iszero(mac)) continue;
+    char buf[64];
+    out.push_back(nl_addr2str(dst, buf, sizeof buf));
+  }
+  return out;
+}
+
+void Socket::set_hairpin(const std::string& name) {
+  int idx = link_index(name);
+  if (idx == 0) fail(Errc::not_found, "link " + name + " does not exist");
+  // Bridge port flags travel in an AF_BRIDGE RTM_SETLINK (IFLA_PROTINFO).
+  LinkPtr l(rtnl_link_alloc());
+  rtnl_link_set_ifindex(l.get(), idx);
+  rtnl_link_set_family(l.get(), AF_BRIDGE);
+  if (int err = rtnl_link_bridge_set_flags(l.get(), RTNL_BRIDGE_HAIRPIN_MODE); err < 0)
+    nl_fail("hairpin on " + name, err);
+  if (int err = rtnl_link_change(sk_, l.get(), l.get(), 0); err < 0) nl_fail("hairpin on " + name, err);
 }
 
 bool Socket::delete_link(const std::string& name) {

@@ -6,6 +6,7 @@
 // inside the container's.
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/fs.hpp"
 #include "common/net.hpp"
@@ -51,6 +52,13 @@ class Socket {
                  const std::string& master, int mtu);
   /// Add a flooding FDB entry (00:00:00:00:00:00 dst `peer`) to VXLAN `name`.
   void add_fdb_peer(const std::string& name, const std::string& peer);
+  /// Remove the flooding FDB entry of `peer` from VXLAN `name` (missing: no-op).
+  void del_fdb_peer(const std::string& name, const std::string& peer);
+  /// The peers (destination addresses of all-zero FDB entries) of VXLAN `name`.
+  std::vector<std::string> fdb_peers(const std::string& name);
+  /// Turn on hairpin mode on bridge port `name` (frames may leave by the
+  /// port they came in on).
+  void set_hairpin(const std::string& name);
   /// Delete link `name`. Returns false when it did not exist.
   bool delete_link(const std::string& name);
   /// Set link `name` up.

@@ -56,8 +56,12 @@ void ensure_network(const net::Network& n) {
   s += "add chain " + t + " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n";
   s += "add chain " + t + " prerouting { type nat hook prerouting priority dstnat; policy accept; }\n";
   s += "add chain " + t + " output { type nat hook output priority -100; policy accept; }\n";
-  s += "add map " + t + " ports4 { type inet_proto . inet_service : ipv4_addr . inet_service; }\n";
-  s += "add map " + t + " hostports4 { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n";
+  for (const char* fam : {"4", "6"}) {
+    std::string addr = fam[0] == '4' ? "ipv4_addr" : "ipv6_addr";
+    s += "add map " + t + " ports" + fam + " { type inet_proto . inet_service : " + addr + " . inet_service; }\n";
+    s += "add map " + t + " hostports" + fam + " { type " + addr + " . inet_proto . inet_service : " + addr +
+         " . inet_service; }\n";
+  }
   if (n.internal) {
     s += "add rule " + t + " forward iifname " + br + " oifname != " + br + " drop\n";
     s += "add rule " + t + " forward oifname " + br + " iifname != " + br + " drop\n";
@@ -73,9 +77,26 @@ void ensure_network(const net::Network& n) {
     }
   }
   s += "add rule " + t + " postrouting oifname " + br + " ip saddr 127.0.0.0/8 masquerade\n";
+  // Hairpin: a container reaching a published port of its own network
+  // through a host address comes back out of the bridge it entered; without
+  // the source rewrite the target would answer it directly, from an address
+  // the client never talked to.
+  // (With br_netfilter the flow is bridged back and postrouting sees no
+  // input device, so the match is on the subnet.)
+  for (const auto& sub : n.subnets) {
+    std::string fam = sub.subnet.addr.family == AF_INET ? "ip" : "ip6";
+    s += "add rule " + t + " postrouting oifname " + br + " ct status dnat " + fam + " saddr " +
+         net::to_string(sub.subnet) + " masquerade\n";
+  }
   for (const char* chain : {"prerouting", "output"}) {
-    s += "add rule " + t + " " + chain + " fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @hostports4\n";
-    s += "add rule " + t + " " + chain + " fib daddr type local dnat ip to meta l4proto . th dport map @ports4\n";
+    std::string r = "add rule " + t + " " + chain + " ";
+    s += r + "meta nfproto ipv4 fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @hostports4\n";
+    s += r + "meta nfproto ipv4 fib daddr type local dnat ip to meta l4proto . th dport map @ports4\n";
+    // ::1 has no route_localnet equivalent: a DNAT from it could never be
+    // answered, so the host's own IPv6 loopback is left alone.
+    std::string v6 = r + "meta nfproto ipv6 " + (chain[0] == 'o' ? "ip6 daddr != ::1 " : "") + "fib daddr type local ";
+    s += v6 + "dnat ip6 to ip6 daddr . meta l4proto . th dport map @hostports6\n";
+    s += v6 + "dnat ip6 to meta l4proto . th dport map @ports6\n";
   }
   auto err = try_run(s);
   // A concurrent first attach may have made it between the check and here.
@@ -88,14 +109,34 @@ bool remove_network(const std::string& network) {
   return true;
 }
 
-void add_ports(const std::string& network, const std::string& ip, const std::vector<net::PortMapping>& ports) {
+namespace {
+// The map a mapping lives in: host address family, or both families.
+std::string map_of(const net::PortMapping& p, int family) {
+  std::string fam = family == AF_INET ? "4" : "6";
+  return (p.host_ip.empty() ? " ports" : " hostports") + fam;
+}
+int family_of_host(const net::PortMapping& p) {
+  return p.host_ip.empty() ? 0 : net::parse_ip(p.host_ip).family;
+}
+}  // namespace
+
+void add_ports(const std::string& network, const std::string& ip4, const std::string& ip6,
+               const std::vector<net::PortMapping>& ports) {
   if (ports.empty()) return;
   std::string t = "inet " + table_name(network), s;
   for (const auto& p : ports) {
     bool with_ip = !p.host_ip.empty();
-    // "create" (not "add") fails on an existing key: a port published twice.
-    s += "create element " + t + (with_ip ? " hostports4" : " ports4") + " { " + element_key(p, with_ip) + " : " + ip +
-         " . " + std::to_string(p.container_port) + " }\n";
+    int hf = family_of_host(p);
+    for (int fam : {AF_INET, AF_INET6}) {
+      const std::string& ip = fam == AF_INET ? ip4 : ip6;
+      if ((hf != 0 && hf != fam) || ip.empty()) continue;
+      // "create" (not "add") fails on an existing key: a port published twice.
+      s += "create element " + t + map_of(p, fam) + " { " + element_key(p, with_ip) + " : " + ip + " . " +
+           std::to_string(p.container_port) + " }\n";
+    }
+    if (hf != 0 && (hf == AF_INET ? ip4 : ip6).empty())
+      fail(Errc::invalid, "published port " + p.host_ip + ":" + std::to_string(p.host_port) +
+                              ": the container has no address of that family");
   }
   if (auto err = try_run(s); !err.empty()) {
     if (err.find("File exists") != std::string::npos)
@@ -108,7 +149,9 @@ void remove_ports(const std::string& network, const std::vector<net::PortMapping
   std::string t = "inet " + table_name(network);
   for (const auto& p : ports) {
     bool with_ip = !p.host_ip.empty();
-    try_run("delete element " + t + (with_ip ? " hostports4" : " ports4") + " { " + element_key(p, with_ip) + " }");
+    int hf = family_of_host(p);
+    for (int fam : {AF_INET, AF_INET6})
+      if (hf == 0 || hf == fam) try_run("delete element " + t + map_of(p, fam) + " { " + element_key(p, with_ip) + " }");
   }
 }
 

@@ -114,6 +114,7 @@ std::vector<Lease> Store::leases(const std::string& network) {
       l.ifname = j.value("ifname", "");
       l.host_if = j.value("host_if", "");
       l.netns = j.value("netns", "");
+      l.netns_id = j.value("netns_id", "");
       l.addrs = j.value("addrs", std::vector<std::string>{});
       for (const auto& p : j.value("ports", json::array())) l.ports.push_back(net::port_from_json(p));
       l.etc_dir = j.value("etc_dir", "");
@@ -130,7 +131,7 @@ void Store::save_leases(const std::string& network, const std::vector<Lease>& le
     json ports = json::array();
     for (const auto& p : l.ports) ports.push_back(net::to_json(p));
     arr.push_back({{"container", l.container}, {"hostname", l.hostname}, {"aliases", l.aliases}, {"ifname", l.ifname},
-                   {"host_if", l.host_if}, {"netns", l.netns}, {"addrs", l.addrs}, {"ports", ports},
+                   {"host_if", l.host_if}, {"netns", l.netns}, {"netns_id", l.netns_id}, {"addrs", l.addrs}, {"ports", ports},
                    {"etc_dir", l.etc_dir}, {"owns_etc", l.owns_etc}});
   }
   std::string path = dir_ + "/leases/" + network + ".json";

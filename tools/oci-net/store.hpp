@@ -21,6 +21,7 @@ struct Lease {
   std::string ifname;               ///< interface inside the container
   std::string host_if;              ///< host side of the veth (bridge drivers)
   std::string netns;                ///< the target as given
+  std::string netns_id;             ///< "dev:inode" of that namespace when connected
   std::vector<std::string> addrs;   ///< "ADDR/LEN" per subnet
   std::vector<net::PortMapping> ports;
   std::string etc_dir;              ///< where hosts/resolv.conf were written ("" none)

@@ -1,0 +1,89 @@
+#!/usr/bin/env bats
+# oci-net IPAM: leases of containers whose network namespace is gone are
+# reclaimed (when the range is exhausted, when the id comes back, and by
+# prune), with their published ports, host links and files. Runs in a test
+# "host" netns okt-net2-i<pid>; teardown removes every okt-net2-*<pid> netns.
+
+load helpers
+
+setup() {
+  skip_unless_root
+  S=$$
+  H=okt-net2-i$S
+  D=$(mktemp -d)
+  ip netns add "$H"
+  ip netns exec "$H" ip link set lo up
+}
+
+teardown() {
+  local ns
+  [ -n "${pids:-}" ] && kill $pids 2>/dev/null || true
+  for ns in $(ip netns list | awk '{print $1}' | grep "^okt-net2-.*$S\$"); do
+    ip netns del "$ns" 2>/dev/null || true
+    rm -rf "/etc/netns/$ns"
+  done
+  rm -rf "$D"
+}
+
+net() { ip netns exec "$H" "$OCI_NET" --data-dir "$D" "$@"; }
+ctr() { ip netns add "okt-net2-$1-$S"; echo "/var/run/netns/okt-net2-$1-$S"; }
+# sleeper NAME: a process in a new netns okt-net2-NAME-<pid>; prints its pid.
+sleeper() {
+  ip netns add "okt-net2-$1-$S"
+  ip netns exec "okt-net2-$1-$S" sleep 60 >/dev/null 2>&1 &
+  echo $!
+}
+
+@test "ipam: an exhausted range reclaims the lease of a deleted netns, with its ports and files" {
+  net create --subnet 10.213.17.0/30 okt-net2-s
+  a=$(ctr a); b=$(ctr b)
+  run net connect okt-net2-s "$a" -p 9090:80
+  [ "$output" = 10.213.17.2/30 ]
+  [ -e "/etc/netns/okt-net2-a-$S/hosts" ]
+  [[ "$(ip netns exec "$H" nft list map inet ocikit-okt-net2-s ports4)" == *9090* ]]
+  # The container goes away without a disconnect.
+  ip netns del "okt-net2-a-$S"
+  run net connect okt-net2-s "$b" -p 9090:80
+  [ "$status" -eq 0 ]
+  [ "$output" = 10.213.17.2/30 ]
+  [ ! -e "/etc/netns/okt-net2-a-$S" ]
+  [ "$(net inspect okt-net2-s | jq -r '.[0].containers | keys | join(",")')" = "okt-net2-b-$S" ]
+  [ "$(ip netns exec "$H" nft list map inet ocikit-okt-net2-s ports4 | grep -c 9090)" -eq 1 ]
+  # A live container is never reclaimed.
+  c=$(ctr c)
+  run net connect okt-net2-s "$c"
+  [ "$status" -eq 1 ]
+  [ "$output" = 'oci-net: error: network "okt-net2-s": no free address in 10.213.17.0/30' ]
+  net disconnect okt-net2-s "$b"
+  net rm okt-net2-s
+}
+
+@test "ipam: a pid whose process exited is reclaimed by prune and by its id coming back" {
+  net create --subnet 10.213.18.0/24 okt-net2-q
+  net create --subnet 10.213.19.0/24 okt-net2-k
+  p1=$(sleeper p1); p2=$(sleeper p2); p3=$(sleeper p3)
+  pids="$p1 $p2 $p3"
+  sleep 0.2
+  net connect okt-net2-q "$p1" --no-etc -p 9191:80
+  net connect okt-net2-k "$p2" --no-etc --id okt-net2-same
+  kill "$p1" "$p2"; wait "$p1" "$p2" 2>/dev/null || true
+  # The netns itself lives on (it is named), so the host veth is still there.
+  [ "$(ip -n "$H" -br link show type veth | wc -l)" -eq 2 ]
+  # The same container id comes back in a new process: the old lease goes.
+  net connect okt-net2-k "$p3" --no-etc --id okt-net2-same
+  [ "$(net inspect okt-net2-k | jq -r '.[0].containers["okt-net2-same"].netns')" = "$p3" ]
+  # A host port held by a vanished container is taken over.
+  p4=$(sleeper p4); pids="$pids $p4"
+  net connect okt-net2-q "$p4" --no-etc -p 9191:80
+  [ "$(net inspect okt-net2-q | jq -r '.[0].containers | keys | join(",")')" = "pid-$p4" ]
+  [ "$(ip netns exec "$H" nft list map inet ocikit-okt-net2-q ports4 | grep -c '9191 : 10.213.18.2')" -eq 1 ]
+  kill "$p4"; wait "$p4" 2>/dev/null || true
+  run net prune
+  [ "$status" -eq 0 ]
+  [ "$output" = okt-net2-q ]
+  [ "$(net ls -q)" = okt-net2-k ]
+  [ "$(ip -n "$H" -br link show type veth | wc -l)" -eq 1 ]
+  [ -z "$(ip netns exec "$H" nft list tables | grep okt-net2-q)" ]
+  net disconnect okt-net2-k --id okt-net2-same
+  net rm okt-net2-k
+}
