@@ -141,6 +141,7 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
                            (rc.script ? text : e.json_form ? text : join(rc.argv));
   if (cache_hit(s, key, created_by)) return;
   std::fprintf(stderr, "STEP %s\n", text.c_str());
+  std::fflush(stderr);
 
   TempDir b(tmp_);
   std::string upper = b.path + "/upper", wk = b.path + "/work", rootfs = b.path + "/rootfs";
@@ -298,7 +299,12 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
     if (S_ISDIR(st.st_mode)) ::rmdir(up.c_str());
     else if (S_ISREG(st.st_mode) && st.st_size == 0) ::unlink(up.c_str());
   }
-  if (code != 0) fail(Errc::failure, text + ": exit code " + std::to_string(code));
+  if (code != 0) {
+    // One line: a multi-line command (heredoc) is cut at its first newline.
+    std::string shown = text.substr(0, text.find('\n'));
+    if (shown.size() < text.size()) shown += " ...";
+    fail(Errc::failure, shown + ": exit code " + std::to_string(code));
+  }
   commit_layer(s, upper, key, created_by);
 }
 
