@@ -366,6 +366,21 @@ void Builder::commit_layer(State& s, const std::string& upper, const std::string
   auto d = w.commit(r.digest, static_cast<int64_t>(r.size));
   cache_.put(key, CacheRecord{d, r.diff_id});
   add_layer(s, d, r.diff_id, key, created_by);
+  adopt_snapshot(s, upper);
+}
+
+void Builder::adopt_snapshot(const State& s, const std::string& upper) {
+  // The upper dir already is this layer's snapshot in overlay form (char 0/0
+  // whiteouts, opaque xattrs), so it is moved into the snapshot dir rather
+  // than extracted again from the tar by the next RUN. Not with
+  // SOURCE_DATE_EPOCH: the layer's times are clamped, the upper's are not,
+  // and a later RUN must see exactly what an extracted layer holds.
+  if (o_.source_date_epoch) return;
+  std::string dir = snaps_.path(snapshot::chain_id(s.config.diff_ids).hex);
+  if (fs::exists(dir)) return;
+  fs::FileLock lock(snaps_.dir() + "/.lock", false);
+  // A lost race (EEXIST/ENOTEMPTY) or another file system (EXDEV) leaves it to prepare().
+  if (::rename(upper.c_str(), dir.c_str()) != 0) log::debug("keep snapshot " + dir + ": " + std::strerror(errno));
 }
 
 void Builder::add_layer(State& s, const image::Descriptor& d, const digest::Digest& diff_id, const std::string& key,

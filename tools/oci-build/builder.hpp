@@ -115,6 +115,8 @@ class Builder {
 
   // layers (build.cpp)
   void commit_layer(State& s, const std::string& upper, const std::string& key, const std::string& created_by);
+  /// Move the committed `upper` of `s`'s top layer into the snapshot dir.
+  void adopt_snapshot(const State& s, const std::string& upper);
   bool cache_hit(State& s, const std::string& key, const std::string& created_by);
   void add_layer(State& s, const image::Descriptor& d, const digest::Digest& diff_id, const std::string& key,
                  const std::string& created_by);
