@@ -197,3 +197,29 @@ DF
   [[ "$output" == *"Dockerfile:3: RUN /bin/sh -c exit 42: exit code 42"* ]]
   ! grep -q okt-build3/failing "$OCIKIT_STORE/index.json"
 }
+
+@test "cache: a rebuild does not read unchanged context files again (stat cache); a changed one is" {
+  mkdir -p "$T/ctx/d"
+  for i in 1 2 3 4 5; do echo "$i" >"$T/ctx/d/f$i"; done
+  printf 'FROM okt-build3/busybox\nCOPY d /d\n' >"$T/ctx/Dockerfile"
+  sleep 1.1  # files changed within a second of being hashed are hashed again (racy)
+  run "$OCI_BUILD" --log-level info -t okt-build3/stat "$T/ctx"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"build context: 5 files read and hashed"* ]]
+  run "$OCI_BUILD" --log-level info -t okt-build3/stat "$T/ctx"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"build context: 0 files read and hashed"* ]]
+  [[ "$output" == *"Using cache"* ]]
+  # same size, same content: a touched file is hashed again, and still hits
+  touch "$T/ctx/d/f1"
+  run "$OCI_BUILD" --log-level info -t okt-build3/stat "$T/ctx"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"build context: 1 files read and hashed"* ]]
+  [[ "$output" == *"Using cache"* ]]
+  # same size, other content: a miss
+  echo 9 >"$T/ctx/d/f2"
+  run "$OCI_BUILD" --log-level info -t okt-build3/stat "$T/ctx"
+  [ "$status" -eq 0 ]
+  [[ "$output" != *"Using cache"* ]]
+  [ "$(tar -xzOf "$(layer okt-build3/stat -1)" d/f2)" = 9 ]
+}

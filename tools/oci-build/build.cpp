@@ -131,7 +131,10 @@ Builder::Builder(const Options& o, layout::Layout store, const df::Dockerfile& f
   done_.resize(file_.stages.size());
 }
 
-void Builder::finish() { stats_.save(); }
+void Builder::finish() {
+  log::info("build context: " + std::to_string(stats_.hashed()) + " files read and hashed");
+  stats_.save();
+}
 
 // ---- stage graph and scheduling ----
 
@@ -242,10 +245,12 @@ const State& Builder::source_state(const std::string& ref, size_t current, State
 
 State Builder::run_stage(size_t index) {
   const df::Stage& st = file_.stages[index];
+  // FROM lines see the global ARGs and, as in BuildKit, the automatic platform ARGs.
   auto genv = [&](std::string_view n) -> std::optional<std::string> {
     auto it = global_args_.find(std::string(n));
-    if (it == global_args_.end()) return std::nullopt;
-    return it->second;
+    if (it != global_args_.end()) return it->second;
+    if (auto a = automatic_arg(std::string(n)); !a.empty()) return a;
+    return std::nullopt;
   };
   df::LexOptions lo;
   lo.escape = escape_;
