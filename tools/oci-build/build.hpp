@@ -5,7 +5,10 @@
 // snapshots; each upper dir becomes a gzip layer (layer::diff_upper).
 // Metadata instructions change only the config. Each layer-producing step has
 // a content key (parent key + expanded instruction + digest of the files it
-// read); a key already in the store's build cache reuses its layer.
+// read); a key already in the store's build cache (build_cache.hpp) reuses
+// its layer. Layers are extracted once into the store's snapshot dir
+// (common/snapshot.hpp), shared with containers. Independent stages run
+// concurrently. Base images missing from the store are pulled.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -13,6 +16,13 @@
 #include <vector>
 
 namespace ocikit::build {
+
+/// When FROM pulls an image from its registry.
+enum class PullPolicy { missing, always, never };
+
+/// Parse "missing" / "always" / "never" (also "true" = always, "false" =
+/// never, as buildah). Throws Errc::usage.
+PullPolicy parse_pull_policy(const std::string& s);
 
 struct Options {
   std::string context = ".";
@@ -26,15 +36,21 @@ struct Options {
   std::string store;                     ///< image store layout directory
   std::optional<int64_t> source_date_epoch;
   std::string iidfile;
+  std::string output;                    ///< --output (output.hpp), "" = the store only
+  PullPolicy pull = PullPolicy::missing;
+  std::map<std::string, std::string> secrets;  ///< --secret id -> file
+  std::string platform;                  ///< --platform ("" = the host)
+  int jobs = 2;                          ///< stages built at once
 };
 
 struct Result {
   std::string image_id;         ///< config digest, "sha256:..."
   std::string manifest_digest;  ///< "sha256:..."
+  bool wrote_stdout = false;    ///< --output went to stdout
 };
 
 /// Build the image. Throws ocikit::Error; failures carry "Dockerfile:LINE: ".
-/// Nothing is tagged unless every step succeeded.
+/// Nothing is tagged (or written to the output) unless every step succeeded.
 Result build(const Options& opts);
 
 }  // namespace ocikit::build

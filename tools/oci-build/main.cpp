@@ -32,6 +32,27 @@ std::pair<std::string, std::string> split_kv(const std::string& s, const char* w
   return {s.substr(0, eq), s.substr(eq + 1)};
 }
 
+/// --secret id=ID,src=FILE (also "source", and "type=file"); id defaults to the file's name.
+std::pair<std::string, std::string> parse_secret(const std::string& s) {
+  std::string id, src;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t comma = s.find(',', pos);
+    if (comma == std::string::npos) comma = s.size();
+    std::string kv = s.substr(pos, comma - pos);
+    pos = comma + 1;
+    auto [k, v] = split_kv(kv, "--secret");
+    if (k == "id") id = v;
+    else if (k == "src" || k == "source") src = v;
+    else if (k == "type" && v == "file") continue;
+    else ocikit::fail(ocikit::Errc::usage, "--secret: unknown key \"" + k + "\" in \"" + s + "\"");
+  }
+  if (src.empty()) ocikit::fail(ocikit::Errc::usage, "--secret " + s + ": src=FILE is required");
+  if (::access(src.c_str(), R_OK) != 0) ocikit::fail(ocikit::Errc::usage, "--secret " + s + ": cannot read " + src);
+  if (id.empty()) id = src.substr(src.rfind('/') + 1);
+  return {id, src};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -41,21 +62,28 @@ int main(int argc, char** argv) {
     ocikit::cli::add_log_flags(app, log_opts);
     ocikit::build::Options o;
     std::vector<std::string> build_args, labels;
-    std::string output;
+    std::string pull = "missing";
+    std::vector<std::string> secrets;
     app.add_option("-f,--file", o.dockerfile, "Dockerfile path (default: CONTEXT/Dockerfile)");
     app.add_option("-t,--tag", o.tags, "name and tag of the image (repeatable)")->allow_extra_args(false);
     app.add_option("--build-arg", build_args, "KEY=VALUE build argument (repeatable)")->allow_extra_args(false);
     app.add_option("--label", labels, "KEY=VALUE label added to the image (repeatable)")->allow_extra_args(false);
     app.add_option("--target", o.target, "build up to this stage");
     app.add_flag("--no-cache", o.no_cache, "do not reuse cached layers");
-    app.add_option("--output", output, "where to write the image (only the store is supported)");
+    app.add_option("-o,--output", o.output, "also write the image to oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG] or - (an oci-archive on stdout)");
+    app.add_option("--pull", pull, "pull FROM images: missing (default), always or never");
+    app.add_option("--secret", secrets, "id=ID,src=FILE: a secret for RUN --mount=type=secret (repeatable)")->allow_extra_args(false);
+    app.add_option("--platform", o.platform, "os/arch[/variant] to build for (default: the host)");
+    app.add_option("-j,--jobs", o.jobs, "stages built at once")->default_val(2);
     app.add_option("--runtime", o.runtime, "OCI runtime binary for RUN (default: oci-run)");
     app.add_option("--iidfile", o.iidfile, "write the image id to this file");
     app.add_option("--store", o.store, "image store directory (default: $OCIKIT_STORE or the system store)");
     app.add_option("CONTEXT", o.context, "build context directory")->capture_default_str();
     if (auto rc = ocikit::cli::parse(app, argc, argv)) return *rc;
     ocikit::cli::apply_log_flags(log_opts);
-    if (!output.empty()) ocikit::fail(ocikit::Errc::usage, "--output is not supported yet; the image goes to the store");
+    o.pull = ocikit::build::parse_pull_policy(pull);
+    if (o.jobs < 1) ocikit::fail(ocikit::Errc::usage, "--jobs must be at least 1");
+    for (auto& sec : secrets) o.secrets.insert(parse_secret(sec));
     for (auto& a : build_args) {
       auto eq = a.find('=');
       if (eq == std::string::npos) {
@@ -75,7 +103,7 @@ int main(int argc, char** argv) {
       }
     }
     auto r = ocikit::build::build(o);
-    std::printf("%s\n", r.image_id.c_str());
+    if (!r.wrote_stdout) std::printf("%s\n", r.image_id.c_str());
     return 0;
   });
 }

@@ -1,0 +1,297 @@
+// oci-build: COPY and ADD (see builder.hpp).
+//
+// The cache key of a COPY is computed before anything is copied: from the
+// context, the names, types, modes, link targets and content digests of the
+// files it would copy (contents through the stat cache, so unchanged files
+// are not read again); from another stage or an image, that source's own key
+// (its content follows from it). Only on a miss are the files staged into a
+// fresh upper dir that becomes the layer.
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "builder.hpp"
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "common/layer.hpp"
+
+namespace ocikit::build {
+namespace {
+
+struct CopyCtx {
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  std::optional<mode_t> mode;
+  bool use_ignore = false;
+  std::string root;  ///< source root (context or a mounted stage rootfs)
+  const df::IgnoreMatcher* ignore = nullptr;
+};
+
+std::vector<std::string> list_dir(const std::string& path) {
+  std::vector<std::string> kids;
+  DIR* d = ::opendir(path.c_str());
+  if (!d) throw_errno("opendir " + path);
+  while (auto* de = ::readdir(d)) {
+    std::string n = de->d_name;
+    if (n != "." && n != "..") kids.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(kids.begin(), kids.end());
+  return kids;
+}
+
+bool skipped(const CopyCtx& cx, const std::string& rel, const struct stat& st) {
+  if (!cx.use_ignore || rel.empty() || !cx.ignore->ignored(rel, S_ISDIR(st.st_mode))) return false;
+  // An ignored dir is still walked when an exception may re-include something inside.
+  return !S_ISDIR(st.st_mode) || !cx.ignore->may_match_inside(rel);
+}
+
+void copy_meta(const std::string& dst, const struct stat& st, const CopyCtx& cx, bool link) {
+  if (::lchown(dst.c_str(), cx.uid.value_or(0), cx.gid.value_or(0)) != 0) throw_errno("chown " + dst);
+  if (!link && ::chmod(dst.c_str(), cx.mode ? *cx.mode : (st.st_mode & 07777)) != 0) throw_errno("chmod " + dst);
+  struct timespec ts[2] = {st.st_mtim, st.st_mtim};
+  ::utimensat(AT_FDCWD, dst.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+}
+
+void copy_entry(const CopyCtx& cx, const std::string& rel, const std::string& dst) {
+  std::string src = cx.root + "/" + rel;
+  struct stat st;
+  if (::lstat(src.c_str(), &st) != 0) throw_errno("stat " + rel);
+  if (skipped(cx, rel, st)) return;
+  if (S_ISDIR(st.st_mode)) {
+    if (::mkdir(dst.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir " + dst);
+    for (auto& k : list_dir(src)) copy_entry(cx, rel.empty() ? k : rel + "/" + k, dst + "/" + k);
+    copy_meta(dst, st, cx, false);
+  } else if (S_ISLNK(st.st_mode)) {
+    std::string t(static_cast<size_t>(st.st_size) + 1, '\0');
+    ssize_t n = ::readlink(src.c_str(), t.data(), t.size());
+    if (n < 0) throw_errno("readlink " + rel);
+    t.resize(static_cast<size_t>(n));
+    ::unlink(dst.c_str());
+    if (::symlink(t.c_str(), dst.c_str()) != 0) throw_errno("symlink " + dst);
+    copy_meta(dst, st, cx, true);
+  } else if (S_ISREG(st.st_mode)) {
+    fs::UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+    if (in.get() < 0) throw_errno("open " + rel);
+    ::unlink(dst.c_str());
+    fs::UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (out.get() < 0) throw_errno("create " + dst);
+    off_t left = st.st_size;
+    while (left > 0) {
+      ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        char buf[1 << 16];
+        ssize_t r;
+        while ((r = ::read(in.get(), buf, sizeof buf)) > 0) fs::write_all(out.get(), buf, static_cast<size_t>(r));
+        if (r < 0) throw_errno("read " + rel);
+        break;
+      }
+      left -= n;
+    }
+    copy_meta(dst, st, cx, false);
+  }
+}
+
+bool is_tar(const std::string& path) {
+  fs::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return false;
+  unsigned char head[512];
+  ssize_t n = ::pread(fd.get(), head, sizeof head, 0);
+  if (n < 4) return false;
+  if (layer::detect_compression(head, static_cast<size_t>(n)) != layer::Compression::none) return true;
+  return n >= 262 && std::memcmp(head + 257, "ustar", 5) == 0;
+}
+
+/// The heredoc a "<<EOF" / "<<-EOF" / "<<'EOF'" COPY source names.
+const df::Heredoc& find_heredoc(const df::Instruction& e, const std::string& word) {
+  std::string name = word.substr(2);
+  if (!name.empty() && name[0] == '-') name.erase(0, 1);
+  if (name.size() >= 2 && (name[0] == '"' || name[0] == '\'') && name.back() == name[0])
+    name = name.substr(1, name.size() - 2);
+  for (auto& h : e.heredocs)
+    if (h.name == name) return h;
+  fail(Errc::invalid, "COPY source \"" + word + "\": no such heredoc");
+}
+
+}  // namespace
+
+std::vector<std::string> Builder::resolve_sources(const std::string& root, const std::string& pattern) {
+  std::string clean = fs::clean_path("/" + pattern).substr(1);
+  if (clean.find_first_of("*?[") == std::string::npos) {
+    struct stat st;
+    if (::lstat((root + "/" + clean).c_str(), &st) != 0)
+      fail(Errc::not_found, "COPY source \"" + pattern + "\": no such file or directory in the build context");
+    return {clean};
+  }
+  std::vector<std::string> out;
+  std::string dir = clean.rfind('/') == std::string::npos ? "" : clean.substr(0, clean.rfind('/'));
+  std::string base = clean.substr(dir.empty() ? 0 : dir.size() + 1);
+  if (dir.find_first_of("*?[") != std::string::npos)
+    fail(Errc::invalid, "wildcards in directories are not supported: " + pattern);
+  if (fs::exists(root + "/" + dir))
+    for (auto& n : list_dir(root + "/" + dir))
+      if (fnmatch(base.c_str(), n.c_str(), FNM_PERIOD) == 0) out.push_back(dir.empty() ? n : dir + "/" + n);
+  if (out.empty()) fail(Errc::not_found, "COPY source \"" + pattern + "\": no source files were specified");
+  return out;
+}
+
+void Builder::hash_source(digest::Hasher& h, const std::string& root, const std::string& rel, bool use_ignore) {
+  std::string path = root + "/" + rel;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) throw_errno("stat " + rel);
+  CopyCtx cx;
+  cx.use_ignore = use_ignore;
+  cx.ignore = &ignore_;
+  if (skipped(cx, rel, st)) return;
+  std::string meta = rel + std::string(1, '\0') + std::to_string(st.st_mode) + "\n";
+  h.update(meta.data(), meta.size());
+  if (S_ISDIR(st.st_mode)) {
+    for (auto& k : list_dir(path)) hash_source(h, root, rel.empty() ? k : rel + "/" + k, use_ignore);
+  } else if (S_ISLNK(st.st_mode)) {
+    char t[4096];
+    ssize_t n = ::readlink(path.c_str(), t, sizeof t);
+    if (n > 0) h.update(t, static_cast<size_t>(n));
+  } else if (S_ISREG(st.st_mode)) {
+    std::string hex = stats_.digest(path, st);
+    h.update(hex.data(), hex.size());
+  }
+}
+
+void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
+  auto co = df::copy_options(e);
+  CopyCtx cx;
+  cx.ignore = &ignore_;
+  if (!co.chown.empty()) {
+    auto colon = co.chown.find(':');
+    std::string u = co.chown.substr(0, colon), g = colon == std::string::npos ? u : co.chown.substr(colon + 1);
+    auto num = [&](const std::string& v) -> uint32_t {
+      if (v == "root") return 0;
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos)
+        fail(Errc::invalid, "--chown: only numeric ids are supported: \"" + co.chown + "\"");
+      return static_cast<uint32_t>(std::stoul(v));
+    };
+    cx.uid = num(u);
+    cx.gid = num(g);
+  }
+  if (!co.chmod.empty()) {
+    if (co.chmod.find_first_not_of("01234567") != std::string::npos || co.chmod.size() > 4)
+      fail(Errc::invalid, "--chmod: invalid mode \"" + co.chmod + "\"");
+    cx.mode = static_cast<mode_t>(std::stoul(co.chmod, nullptr, 8));
+  }
+  // Heredoc sources become files named after their delimiter.
+  std::vector<std::pair<std::string, std::string>> heredocs;
+  std::vector<std::string> sources;
+  for (auto& src : co.sources) {
+    if (src.rfind("<<", 0) == 0 && !e.heredocs.empty()) {
+      const df::Heredoc& h = find_heredoc(e, src);
+      std::string content = h.content;
+      if (h.expand) {
+        df::LexOptions lo;
+        lo.escape = escape_;
+        lo.raw_quotes = true;
+        lo.raw_escapes = true;
+        content = df::expand_word(content, env_lookup(s), lo);
+      }
+      heredocs.emplace_back(h.name, content);
+    } else {
+      if (add && (src.rfind("http://", 0) == 0 || src.rfind("https://", 0) == 0 || src.rfind("git@", 0) == 0))
+        fail(Errc::invalid, "ADD from a URL is not supported yet");
+      sources.push_back(src);
+    }
+  }
+  std::string dest = abs_in_workdir(s, co.dest);
+  bool dest_dir = co.dest.back() == '/' || co.sources.size() > 1 ||
+                  co.sources[0].find_first_of("*?[") != std::string::npos;
+
+  // The key.
+  State img;
+  const State* from = co.from.empty() ? nullptr : &source_state(co.from, index, img);
+  digest::Hasher h(digest::Algorithm::sha256);
+  for (auto& [name, content] : heredocs) {
+    std::string part = "heredoc " + name + std::string(1, '\0') + content + std::string(1, '\0');
+    h.update(part.data(), part.size());
+  }
+  std::vector<std::string> rels;
+  if (from) {
+    std::string part = "from " + from->key;
+    h.update(part.data(), part.size());
+  } else {
+    for (auto& src : sources) {
+      auto r = resolve_sources(context_, src);
+      for (auto& rel : r) {
+        struct stat st;
+        if (::lstat((context_ + "/" + rel).c_str(), &st) != 0) throw_errno("stat " + rel);
+        cx.use_ignore = true;
+        if (!rel.empty() && ignore_.ignored(rel, S_ISDIR(st.st_mode)) &&
+            !(S_ISDIR(st.st_mode) && ignore_.may_match_inside(rel)))
+          fail(Errc::not_found, "COPY source \"" + rel + "\": excluded by .dockerignore");
+        std::string part = "source " + rel + std::string(1, '\0');
+        h.update(part.data(), part.size());
+        hash_source(h, context_, rel, true);
+      }
+      if (r.size() > 1) dest_dir = true;
+      rels.insert(rels.end(), r.begin(), r.end());
+    }
+  }
+  std::string text = std::string(add ? "ADD" : "COPY") + (co.chown.empty() ? "" : " --chown=" + co.chown) +
+                     (co.chmod.empty() ? "" : " --chmod=" + co.chmod) + (co.from.empty() ? "" : " --from=" + co.from) +
+                     " " + join(co.sources) + " " + co.dest;
+  std::string key = sha256_str(s.key + "\n" + text + "\n" + h.finish().str());
+  std::string created_by = "/bin/sh -c #(nop) " + text;
+  if (cache_hit(s, key, created_by)) return;
+
+  // A miss: stage the files.
+  TempDir stage(tmp_);
+  Mounts from_mount;
+  if (from) {
+    fs::mkdir_p(stage.path + "/scratch");
+    mount_state(*from, stage.path + "/from", stage.path + "/scratch", from_mount);
+    cx.root = stage.path + "/from";
+    cx.use_ignore = false;
+    for (auto& src : sources) {
+      auto r = resolve_sources(cx.root, src);
+      if (r.size() > 1) dest_dir = true;
+      rels.insert(rels.end(), r.begin(), r.end());
+    }
+  } else {
+    cx.root = context_;
+    cx.use_ignore = true;
+  }
+  std::string upper = stage.path + "/upper";
+  fs::mkdir_p(upper);
+  std::string dest_in = upper + dest;
+  for (auto& rel : rels) {
+    struct stat st;
+    std::string full = cx.root + "/" + rel;
+    if (::lstat(full.c_str(), &st) != 0) throw_errno("stat " + rel);
+    if (S_ISDIR(st.st_mode)) {
+      fs::mkdir_p(dest_in);
+      copy_entry(cx, rel, dest_in);
+    } else if (add && S_ISREG(st.st_mode) && is_tar(full) && co.unpack.value_or(true)) {
+      fs::mkdir_p(dest_in);
+      fs::UniqueFd fd(::open(full.c_str(), O_RDONLY | O_CLOEXEC));
+      if (fd.get() < 0) throw_errno("open " + rel);
+      layer::apply(fd.get(), dest_in);
+    } else {
+      std::string target = dest_dir ? dest_in + "/" + rel.substr(rel.rfind('/') + 1) : dest_in;
+      fs::mkdir_p(target.substr(0, target.rfind('/')));
+      copy_entry(cx, rel, target);
+    }
+  }
+  for (auto& [name, content] : heredocs) {
+    std::string target = dest_dir ? dest_in + "/" + name : dest_in;
+    fs::mkdir_p(target.substr(0, target.rfind('/')));
+    fs::write_file_atomic(target, content, 0644);
+    if (::lchown(target.c_str(), cx.uid.value_or(0), cx.gid.value_or(0)) != 0) throw_errno("chown " + target);
+    if (::chmod(target.c_str(), cx.mode.value_or(0644)) != 0) throw_errno("chmod " + target);
+  }
+  commit_layer(s, upper, key, created_by);
+}
+
+}  // namespace ocikit::build

@@ -1,0 +1,311 @@
+// oci-build: RUN (see builder.hpp). The command runs in an OCI runtime
+// (`RUNTIME --root DIR run -b BUNDLE ID`) on an overlay of the stage's layer
+// snapshots whose upper dir becomes the layer. RUN --mount adds bind mounts
+// (context or a stage, read-only unless rw), cache dirs that persist in the
+// build cache, tmpfs and secrets (bind-mounted files, never in a layer or a
+// cache key). Mount points the runtime had to create in the image (a
+// secret's /run/secrets, /proc in a scratch image) are removed from the
+// upper dir afterwards when they are still empty.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "builder.hpp"
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "common/log.hpp"
+
+namespace ocikit::build {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// uid/gid of the image's USER, looked up in the rootfs' /etc/passwd and /etc/group.
+std::pair<uint32_t, uint32_t> resolve_user(const std::string& user, const std::string& rootfs) {
+  if (user.empty() || user == "root") return {0, 0};
+  auto colon = user.find(':');
+  std::string u = user.substr(0, colon);
+  std::optional<uint32_t> pw_gid;
+  auto lookup = [&](const char* file, const std::string& name, std::optional<uint32_t>* gid_out) -> uint32_t {
+    if (name.find_first_not_of("0123456789") == std::string::npos) return static_cast<uint32_t>(std::stoul(name));
+    std::string text;
+    try {
+      text = fs::read_file(fs::secure_join(rootfs, file));
+    } catch (const Error&) {
+    }
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t nl = text.find('\n', pos);
+      std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+      pos = nl == std::string::npos ? text.size() : nl + 1;
+      std::vector<std::string> f;
+      size_t a = 0;
+      for (size_t b; (b = line.find(':', a)) != std::string::npos; a = b + 1) f.push_back(line.substr(a, b - a));
+      f.push_back(line.substr(a));
+      if (f.size() >= 3 && f[0] == name) {
+        if (gid_out && f.size() >= 4) *gid_out = static_cast<uint32_t>(std::stoul(f[3]));
+        return static_cast<uint32_t>(std::stoul(f[2]));
+      }
+    }
+    fail(Errc::not_found, std::string("USER ") + user + ": no " + name + " in " + file);
+  };
+  uint32_t uid = lookup("/etc/passwd", u, &pw_gid);
+  uint32_t gid = colon != std::string::npos ? lookup("/etc/group", user.substr(colon + 1), nullptr) : pw_gid.value_or(uid);
+  return {uid, gid};
+}
+
+json bind_mount(const std::string& dst, const std::string& src, bool ro) {
+  return {{"destination", dst}, {"type", "bind"}, {"source", src}, {"options", {"rbind", ro ? "ro" : "rw"}}};
+}
+
+/// The path components of `dst` (absolute) that do not exist under `rootfs`
+/// yet, outermost first: what the runtime will create as mount points.
+std::vector<std::string> missing_components(const std::string& rootfs, const std::string& dst) {
+  std::vector<std::string> out;
+  std::string cur;
+  size_t pos = 1;
+  bool missing = false;
+  while (pos <= dst.size()) {
+    size_t slash = dst.find('/', pos);
+    if (slash == std::string::npos) slash = dst.size();
+    cur += "/" + dst.substr(pos, slash - pos);
+    pos = slash + 1;
+    struct stat st;
+    if (!missing && ::lstat((rootfs + cur).c_str(), &st) != 0) missing = true;
+    if (missing) out.push_back(cur);
+  }
+  return out;
+}
+
+}  // namespace
+
+int Builder::exec_runtime(const std::string& bundle, const std::string& id) {
+  std::string state = tmp_ + "/runtime-state";
+  fs::mkdir_p(state);
+  std::vector<std::string> argv = {o_.runtime, "--root", state, "run", "-b", bundle, id};
+  pid_t pid = ::fork();
+  if (pid < 0) throw_errno("fork");
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_RDONLY);
+    if (null >= 0) ::dup2(null, 0);
+    ::dup2(2, 1);  // stdout may carry --output -
+    std::vector<char*> a;
+    for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    ::execvp(a[0], a.data());
+    std::fprintf(stderr, "oci-build: error: exec %s: %s\n", a[0], std::strerror(errno));
+    _exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw_errno("waitpid");
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+void Builder::run(const df::Instruction& e, State& s, size_t index) {
+  auto ro = df::run_options(e);
+  auto rc = df::run_command(e, s.shell);
+  if (ro.network != "default" && ro.network != "none" && ro.network != "host")
+    fail(Errc::invalid, "RUN --network=" + ro.network + ": expected default, none or host");
+  std::string cmd_text = rc.script ? "<<" + rc.script->name + "\n" + rc.script->content
+                                   : (e.json_form ? json(rc.argv).dump() : join(rc.argv));
+  std::string text = "RUN " + cmd_text;
+  // The key: parent, args, command, the mount definitions and the content
+  // they expose (bind sources); not secrets, cache dirs or tmpfs contents.
+  std::string argstr;
+  for (auto& [k, v] : s.args) argstr += k + "=" + v + " ";
+  digest::Hasher mh(digest::Algorithm::sha256);
+  for (auto& f : e.raw_flags) mh.update(f.data(), f.size());
+  State img;
+  for (auto& m : ro.mounts) {
+    if (m.type != df::Mount::Type::bind) continue;
+    if (!m.from.empty()) {
+      std::string k = "from " + source_state(m.from, index, img).key;
+      mh.update(k.data(), k.size());
+    } else {
+      std::string rel = fs::clean_path("/" + m.source).substr(1);
+      hash_source(mh, context_, rel, false);
+    }
+  }
+  std::string key = sha256_str(s.key + "\n" + argstr + "\n" + text + "\n" + mh.finish().str());
+  std::string created_by = (s.args.empty() ? "" : "|" + std::to_string(s.args.size()) + " " + argstr) +
+                           (rc.script ? text : e.json_form ? text : join(rc.argv));
+  if (cache_hit(s, key, created_by)) return;
+  std::fprintf(stderr, "STEP %s\n", text.c_str());
+  std::fflush(stderr);
+
+  TempDir b(tmp_);
+  std::string upper = b.path + "/upper", wk = b.path + "/work", rootfs = b.path + "/rootfs";
+  fs::mkdir_p(upper);
+  fs::mkdir_p(wk);
+  const auto& c = s.config.config;
+  std::vector<std::string> argv = rc.argv;
+  json mounts = json::array({
+      {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
+      {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+       {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
+      {{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"},
+       {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}}},
+      {{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
+       {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
+      {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"}, {"options", {"nosuid", "noexec", "nodev", "ro"}}},
+      bind_mount("/etc/hosts", b.path + "/hosts", true),
+      bind_mount("/etc/resolv.conf", b.path + "/resolv.conf", true),
+  });
+  std::vector<std::string> env = c.env;
+  bool has_path = false;
+  for (auto& v : env) has_path |= v.rfind("PATH=", 0) == 0;
+  if (!has_path) env.push_back(kDefaultPath);
+  for (auto& [k, v] : s.args) {
+    bool set = false;
+    for (auto& x : env) set |= x.rfind(k + "=", 0) == 0;
+    if (!set) env.push_back(k + "=" + v);
+  }
+  if (rc.script) {
+    // BuildKit runs a #! heredoc as a file; /dev is a tmpfs, so its mount
+    // point never reaches the layer.
+    std::string file = b.path + "/heredoc-" + rc.script->name;
+    fs::write_file_atomic(file, rc.script->content, 0755);
+    std::string dst = "/dev/pipes/" + rc.script->name;
+    mounts.push_back(bind_mount(dst, file, true));
+    argv = {dst};
+  }
+  int code;
+  std::vector<std::string> created;  // mount points the runtime is about to create in the image
+  {
+    Mounts m;
+    mount_state(s, rootfs, b.path, m, upper, wk);
+    int n = 0;
+    for (auto& mt : ro.mounts) {
+      std::string target = mt.target.empty() && mt.type == df::Mount::Type::bind ? abs_in_workdir(s, ".")
+                                                                                   : abs_in_workdir(s, mt.target);
+      std::string aux = b.path + "/mount-" + std::to_string(n++);
+      switch (mt.type) {
+        case df::Mount::Type::bind: {
+          std::string src;
+          if (!mt.from.empty()) {
+            mount_state(source_state(mt.from, index, img), aux + "/root", aux, m);
+            src = fs::secure_join(aux + "/root", mt.source.empty() ? "/" : mt.source);
+          } else {
+            src = fs::secure_join(context_, mt.source.empty() ? "/" : mt.source);
+          }
+          struct stat st;
+          if (::stat(src.c_str(), &st) != 0) throw_errno("RUN --mount source " + (mt.source.empty() ? "/" : mt.source));
+          if (!mt.readonly && S_ISDIR(st.st_mode)) {
+            // Writes to a rw bind mount are thrown away, as BuildKit does: an overlay on it.
+            std::string up = aux + "/rw-upper", w = aux + "/rw-work", tgt = aux + "/rw";
+            for (auto& d : {up, w, tgt}) fs::mkdir_p(d);
+            snapshot::mount_rootfs({src}, up, w, tgt);
+            m.targets.push_back(tgt);
+            src = tgt;
+          } else if (!mt.readonly) {
+            fs::mkdir_p(aux);
+            fs::write_file_atomic(aux + "/file", fs::read_file(src), st.st_mode & 07777);
+            src = aux + "/file";
+          }
+          mounts.push_back(bind_mount(target, src, mt.readonly));
+          break;
+        }
+        case df::Mount::Type::cache: {
+          std::string id = mt.id.empty() ? target : mt.id;
+          std::string dir = cache_dir_ + "/mounts/" + digest::of(id).hex;
+          if (!fs::exists(dir)) {
+            fs::mkdir_p(dir);
+            ::chmod(dir.c_str(), mt.mode.value_or(0755));
+            if (::chown(dir.c_str(), mt.uid.value_or(0), mt.gid.value_or(0)) != 0) throw_errno("chown " + dir);
+          }
+          mounts.push_back(bind_mount(target, dir, mt.readonly));
+          break;
+        }
+        case df::Mount::Type::tmpfs: {
+          json opts = {"nosuid", "nodev", "mode=1777"};
+          if (mt.size) opts.push_back("size=" + std::to_string(*mt.size));
+          mounts.push_back({{"destination", target}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", opts}});
+          break;
+        }
+        case df::Mount::Type::secret: {
+          std::string id = mt.id.empty() ? mt.target.substr(mt.target.rfind('/') + 1) : mt.id;
+          auto it = o_.secrets.find(id);
+          if (it == o_.secrets.end()) {
+            if (mt.required) fail(Errc::not_found, "secret \"" + id + "\": not given (--secret id=" + id + ",src=FILE)");
+            break;
+          }
+          if (!mt.env.empty()) env.push_back(mt.env + "=" + fs::read_file(it->second));
+          if (mt.target.empty() && !mt.env.empty()) break;
+          std::string dst = mt.target.empty() ? "/run/secrets/" + id : target;
+          mounts.push_back(bind_mount(dst, it->second, true));
+          break;
+        }
+        case df::Mount::Type::ssh:
+          fail(Errc::invalid, "RUN --mount=type=ssh is not supported");
+      }
+    }
+    for (auto& mj : mounts) {
+      std::string dst = mj["destination"];
+      if (dst.rfind("/dev/", 0) == 0) continue;
+      for (auto& p : missing_components(rootfs, dst)) created.push_back(p);
+    }
+    fs::write_file_atomic(b.path + "/hosts",
+                          "127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    std::string resolv;
+    try {
+      resolv = fs::read_file("/etc/resolv.conf");
+    } catch (const Error&) {
+    }
+    fs::write_file_atomic(b.path + "/resolv.conf", resolv);
+    auto [uid, gid] = resolve_user(c.user, rootfs);
+    json caps = {"CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER",           "CAP_MKNOD",
+                 "CAP_NET_RAW", "CAP_SETGID",      "CAP_SETUID", "CAP_SETFCAP",          "CAP_SETPCAP",
+                 "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"};
+    json ns = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
+    if (ro.network == "none") ns.push_back({{"type", "network"}});
+    json spec = {
+        {"ociVersion", "1.0.2"},
+        {"process",
+         {{"terminal", false},
+          {"user", {{"uid", uid}, {"gid", gid}}},
+          {"args", argv},
+          {"env", env},
+          {"cwd", c.working_dir.empty() ? "/" : c.working_dir},
+          {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+          {"noNewPrivileges", false}}},
+        {"root", {{"path", "rootfs"}, {"readonly", false}}},
+        {"hostname", "buildkitsandbox"},
+        {"mounts", mounts},
+        {"linux",
+         {{"namespaces", ns},
+          {"maskedPaths", json::array({"/proc/kcore", "/proc/keys", "/proc/timer_list"})},
+          {"readonlyPaths", json::array({"/proc/sys", "/proc/sysrq-trigger"})}}},
+    };
+    fs::write_file_atomic(b.path + "/config.json", spec.dump(2));
+    std::string id = "okt-build-" + std::to_string(getpid()) + "-" + std::to_string(++runs_);
+    code = exec_runtime(b.path, id);
+  }
+  // Remove the created mount points again, innermost first, where still empty.
+  std::sort(created.begin(), created.end(), [](auto& x, auto& y) { return x.size() > y.size(); });
+  for (auto& p : created) {
+    std::string up = upper + p;
+    struct stat st;
+    if (::lstat(up.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) ::rmdir(up.c_str());
+    else if (S_ISREG(st.st_mode) && st.st_size == 0) ::unlink(up.c_str());
+  }
+  if (code != 0) {
+    // One line: a multi-line command (heredoc) is cut at its first newline.
+    std::string shown = text.substr(0, text.find('\n'));
+    if (shown.size() < text.size()) shown += " ...";
+    fail(Errc::failure, shown + ": exit code " + std::to_string(code));
+  }
+  commit_layer(s, upper, key, created_by);
+}
+
+}  // namespace ocikit::build

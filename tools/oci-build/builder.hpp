@@ -1,0 +1,148 @@
+#pragma once
+// oci-build's executor internals (see build.hpp for the overview). One
+// Builder runs the stages of one Dockerfile; stages that do not depend on
+// each other run on separate threads, so everything a step touches is either
+// its own State or thread-safe (the store, the caches, the stat cache).
+//
+//   build.cpp        driver: stage graph, scheduling, FROM (store, pull,
+//                    stages), ONBUILD, the final config/manifest, --output
+//   build_steps.cpp  instruction dispatch and the metadata instructions
+//   build_copy.cpp   COPY/ADD (context, --from, heredocs) and source hashing
+//   build_run.cpp    RUN: bundle, mounts, runtime, layer commit
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "build.hpp"
+#include "build_cache.hpp"
+#include "common/digest.hpp"
+#include "common/image.hpp"
+#include "common/layout.hpp"
+#include "common/platform.hpp"
+#include "common/snapshot.hpp"
+#include "dockerfile.hpp"
+#include "dockerignore.hpp"
+#include "stat_cache.hpp"
+
+namespace ocikit::build {
+
+namespace df = dockerfile;
+
+/// sha256 of `s` as "sha256:<hex>".
+std::string sha256_str(std::string_view s);
+/// `v` joined with `sep`.
+std::string join(const std::vector<std::string>& v, const char* sep = " ");
+
+/// A temporary directory under `parent`, removed on scope exit.
+struct TempDir {
+  std::string path;
+  explicit TempDir(const std::string& parent);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+/// Mounts unmounted (lazily, last first) on scope exit.
+struct Mounts {
+  std::vector<std::string> targets;
+  Mounts() = default;
+  Mounts(const Mounts&) = delete;
+  Mounts& operator=(const Mounts&) = delete;
+  ~Mounts();
+};
+
+/// The state of a stage: its config and layers, and the cache key chain.
+struct State {
+  image::ImageConfig config;
+  std::vector<image::Descriptor> layers;
+  std::string key;  ///< cache chain key
+  std::vector<std::string> shell{"/bin/sh", "-c"};
+  std::map<std::string, std::string> args;  ///< ARGs in scope
+  bool cmd_set_in_stage = false;
+};
+
+class Builder {
+ public:
+  Builder(const Options& o, layout::Layout store, const df::Dockerfile& file, std::string file_name);
+
+  /// Build the stages the target needs, up to `jobs` at once; returns the target's state.
+  State build_all(size_t target);
+
+  /// Save the stat cache.
+  void finish();
+
+  /// The store.
+  layout::Layout& store() { return store_; }
+
+ private:
+  // build.cpp
+  State run_stage(size_t index);
+  void load_image(const std::string& name, const platform::Platform& p, State& s);
+  void pull(const std::string& name, const platform::Platform& p);
+  /// The finished stage named (or numbered) `ref` as seen from stage
+  /// `current`; nullptr when `ref` names no earlier stage.
+  const State* stage_ref(const std::string& ref, size_t current) const;
+  /// The state COPY --from / RUN --mount from= read: a stage or an image.
+  const State& source_state(const std::string& ref, size_t current, State& img_holder);
+  void run_onbuild(State& s, int line, size_t index);
+
+  // build_steps.cpp
+  void step(const df::Instruction& raw, State& s, size_t index);
+  df::EnvLookup env_lookup(const State& s) const;
+  void set_env(State& s, const std::string& k, const std::string& v);
+  void add_history(State& s, const std::string& created_by, bool empty);
+  void nop(State& s, const std::string& text);
+  std::string abs_in_workdir(const State& s, const std::string& p) const;
+  std::string loc(int line) const { return file_name_ + ":" + std::to_string(line); }
+  std::string automatic_arg(const std::string& name) const;
+
+  // build_copy.cpp
+  void copy(const df::Instruction& e, State& s, size_t index, bool add);
+  /// Hash what copying `rel` from `root` would produce (names, types,
+  /// modes, link targets, contents through the stat cache).
+  void hash_source(digest::Hasher& h, const std::string& root, const std::string& rel, bool use_ignore);
+  std::vector<std::string> resolve_sources(const std::string& root, const std::string& pattern);
+
+  // build_run.cpp
+  void run(const df::Instruction& e, State& s, size_t index);
+  int exec_runtime(const std::string& bundle, const std::string& id);
+
+  // layers (build.cpp)
+  void commit_layer(State& s, const std::string& upper, const std::string& key, const std::string& created_by);
+  /// Move the committed `upper` of `s`'s top layer into the snapshot dir.
+  void adopt_snapshot(const State& s, const std::string& upper);
+  bool cache_hit(State& s, const std::string& key, const std::string& created_by);
+  void add_layer(State& s, const image::Descriptor& d, const digest::Digest& diff_id, const std::string& key,
+                 const std::string& created_by);
+  /// The snapshot dirs of `s`'s layers (extracted on first use), lowest first.
+  std::vector<std::string> lowers(const State& s);
+  /// Mount the rootfs of `s` at `target`, writable into `upper`/`work`
+  /// (created under `scratch` when empty: a throwaway upper).
+  void mount_state(const State& s, const std::string& target, const std::string& scratch, Mounts& m,
+                   std::string upper = "", std::string work = "");
+
+  const Options& o_;
+  layout::Layout store_;
+  const df::Dockerfile& file_;
+  std::string file_name_;
+  std::string cache_dir_, tmp_, context_;
+  snapshot::Store snaps_;
+  LayerCache cache_;
+  StatCache stats_;
+  df::IgnoreMatcher ignore_;
+  platform::Platform platform_;
+  char escape_ = '\\';
+  std::map<std::string, std::string> global_args_;
+  std::map<std::string, size_t> names_;
+  std::vector<std::optional<State>> done_;
+  std::atomic<int> runs_{0};
+  std::mutex pull_mu_;
+};
+
+}  // namespace ocikit::build
