@@ -14,7 +14,7 @@ teardown() { manage_teardown; }
   [[ "$output" == *hello* ]] && [[ "$output" == *err* ]]
   run R run --rm "$IMG" sh -c 'exit 3'
   [ "$status" -eq 3 ]
-  run R run --rm "$IMG" /no/such/command
+  run -127 R run --rm "$IMG" /no/such/command
   [ "$status" -eq 127 ]
   run R run --rm "$IMG" /etc/passwd
   [ "$status" -eq 126 ]

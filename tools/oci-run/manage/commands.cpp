@@ -65,6 +65,15 @@ void reap_orphan(const StateDir& st, const std::string& id) {
   release_container(st, r, false);
 }
 
+// The monitor marks the record running as it starts the runtime, a moment
+// before the runtime's state exists: wait for it (or for the exit).
+void wait_runtime(const StateDir& st, const std::string& id) {
+  wait_for([&] {
+    Record r = st.load(id);
+    return runtime_has(r) || !running(r);
+  }, 5000);
+}
+
 }  // namespace
 
 int run_image(const Globals& g, const RunOptions& o) {
@@ -99,6 +108,7 @@ void kill_managed(const Globals& g, const std::string& name_or_id, const std::st
   StateDir st = state_of(g);
   std::string id = st.find(name_or_id);
   run::parse_signal(signal);
+  wait_runtime(st, id);
   Record r = st.update(id, [&](Record& x) { x.manually_stopped = true; });
   if (!running(r)) fail("cannot kill container " + name_or_id + ": it is not running");
   run::kill_container(r.runtime_root, id, signal, false);
@@ -108,6 +118,7 @@ void stop_managed(const Globals& g, const std::string& name_or_id, std::optional
   StateDir st = state_of(g);
   std::string id = st.find(name_or_id);
   reap_orphan(st, id);
+  wait_runtime(st, id);
   Record r = st.update(id, [&](Record& x) { x.manually_stopped = true; });
   if (!running(r)) return;
   int t = timeout.value_or(r.stop_timeout);
@@ -145,6 +156,8 @@ void remove_managed(const Globals& g, const std::string& name_or_id, bool force,
   Record r = st.load(id);
   if (running(r)) {
     if (!force) fail("cannot remove container " + name_or_id + ": it is running (stop it first, or use -f)");
+    wait_runtime(st, id);
+    r = st.load(id);
     st.update(id, [&](Record& x) {
       x.manually_stopped = true;
       x.auto_remove = false;  // rm removes it below, not the monitor
@@ -190,6 +203,7 @@ int wait_managed(const Globals& g, const std::string& name_or_id) {
 int exec_managed(const Globals& g, const ExecOptions& o) {
   StateDir st = state_of(g);
   std::string id = st.find(o.container);
+  wait_runtime(st, id);
   Record r = st.load(id);
   if (!running(r) || !runtime_has(r)) fail("container " + o.container + " is not running");
   if (o.cmd.empty()) fail(Errc::usage, "exec: missing command");
