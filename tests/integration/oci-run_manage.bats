@@ -6,7 +6,10 @@ load oci-run_manage_helpers
 setup_file() { manage_setup_file; }
 teardown_file() { manage_teardown_file; }
 setup() { manage_setup; }
-teardown() { manage_teardown; }
+teardown() {
+  [ -z "${NET_CLEANUP:-}" ] || "$OCI_NET" rm "$NET_CLEANUP" >/dev/null 2>&1 || true
+  manage_teardown
+}
 
 @test "manage: run returns the container's exit code (0, N, 126, 127)" {
   run R run --rm "$IMG" sh -c 'echo hello; echo err >&2'
@@ -123,4 +126,23 @@ teardown() { manage_teardown; }
   # an image name wins over ./config.json
   run R run --rm "$IMG" sh -c 'exit 6'
   [ "$status" -eq 6 ]
+}
+
+@test "manage: --network NAME and -p go through oci-net hooks; host and none" {
+  export OCIKIT_NET_DIR=$T/net
+  NET_CLEANUP=okt-mgnet
+  run "$OCI_NET" create okt-mgnet --subnet 10.213.77.0/24 -o bridge=okt-mg0
+  [ "$status" -eq 0 ]
+  run R run --rm --name netc --network okt-mgnet -p 18089:80 "$IMG" sh -c 'ip -4 addr show eth0; tail -1 /etc/hosts'
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"inet 10.213.77."* ]]
+  [[ "$output" == *netc* ]]
+  run R run --rm --network none "$IMG" sh -c 'ls /sys/class/net'
+  [ "$output" = lo ]
+  run R run --rm --network host "$IMG" sh -c 'ls /sys/class/net | wc -l'
+  [ "$output" -gt 1 ]
+  run R run --rm --network host -p 80 "$IMG" true
+  [ "$status" -eq 125 ]
+  no_leftovers
 }
