@@ -1,0 +1,89 @@
+// oci-run manage/parse: docker run flag parsers, accepted and rejected values.
+#include "manage/parse.hpp"
+
+#include <doctest/doctest.h>
+
+#include "common/error.hpp"
+
+using namespace ocikit;
+using namespace ocikit::manage;
+
+namespace {
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::usage);
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("manage_parse: -v specs") {
+  auto b = parse_volume("/host/dir:/data:ro");
+  CHECK(b.type == "bind");
+  CHECK(b.source == "/host/dir");
+  CHECK(b.destination == "/data");
+  CHECK(b.read_only);
+  auto v = parse_volume("cache:/var/cache");
+  CHECK(v.type == "volume");
+  CHECK(v.source == "cache");
+  CHECK_FALSE(v.read_only);
+  auto anon = parse_volume("/scratch");
+  CHECK(anon.type == "volume");
+  CHECK(anon.source.empty());
+  for (const char* bad : {":/x", "data:relative", "a:b:c:d", "data:/x:rx", "bad/name:/x", "/"}) {
+    CAPTURE(bad);
+    CHECK(error_of([&] { parse_volume(bad); }).rfind("invalid volume specification \"" + std::string(bad) + "\"", 0) == 0);
+  }
+}
+
+TEST_CASE("manage_parse: --mount, --tmpfs, --restart") {
+  auto t = parse_mount("type=tmpfs,target=/run,tmpfs-size=64m");
+  CHECK(t.type == "tmpfs");
+  CHECK(t.options == "size=64m");
+  CHECK(parse_mount("type=volume,src=v,dst=/v,readonly").read_only);
+  CHECK_FALSE(error_of([] { parse_mount("type=nfs,target=/x"); }).empty());
+  CHECK_FALSE(error_of([] { parse_mount("type=bind,source=/no/such/okt,target=/x"); }).empty());
+  CHECK(parse_tmpfs("/tmp:size=1m").options == "size=1m");
+  CHECK(parse_restart("on-failure:3") == std::pair<std::string, int>{"on-failure", 3});
+  CHECK(parse_restart("always").first == "always");
+  CHECK(error_of([] { parse_restart("sometimes"); }) ==
+        "invalid restart policy \"sometimes\" (want no, on-failure[:N], always or unless-stopped)");
+  CHECK_FALSE(error_of([] { parse_restart("always:2"); }).empty());
+}
+
+TEST_CASE("manage_parse: -p specs and resources") {
+  for (const char* ok : {"80", "8080:80", "127.0.0.1:8080:80/udp", "8000-8001:8000-8001", "[::1]:80:80", ":80"}) {
+    CAPTURE(ok);
+    CHECK(check_publish(ok) == ok);
+  }
+  for (const char* bad : {"99999:80", "abc", "80/icmp", "1:2:3:4", "9-1:9-1"}) {
+    CAPTURE(bad);
+    CHECK(error_of([&] { check_publish(bad); }) == "invalid publish spec \"" + std::string(bad) + "\"");
+  }
+  CHECK(parse_bytes("64m", "--memory") == 64 * 1024 * 1024);
+  CHECK(parse_bytes("1g", "--memory") == 1073741824);
+  CHECK(parse_bytes("512", "--memory") == 512);
+  CHECK(error_of([] { parse_bytes("lots", "--memory"); }) == "invalid --memory \"lots\"");
+  auto r = parse_resources("64m", "1.5", 100);
+  CHECK(r["memory"]["limit"] == 64 * 1024 * 1024);
+  CHECK(r["cpu"]["quota"] == 150000);
+  CHECK(r["cpu"]["period"] == 100000);
+  CHECK(r["pids"]["limit"] == 100);
+  CHECK(parse_resources("", "", 0).empty());
+  CHECK_FALSE(error_of([] { parse_resources("1k", "", 0); }).empty());
+  CHECK_FALSE(error_of([] { parse_resources("", "x", 0); }).empty());
+}
+
+TEST_CASE("manage_parse: --security-opt") {
+  runtime_spec::Options so;
+  apply_security_opt("seccomp=unconfined", so);
+  CHECK(so.seccomp == "unconfined");
+  apply_security_opt("no-new-privileges", so);
+  CHECK(so.no_new_privileges);
+  apply_security_opt("no-new-privileges:false", so);
+  CHECK_FALSE(so.no_new_privileges);
+  CHECK_FALSE(error_of([&] { apply_security_opt("bogus=1", so); }).empty());
+}
