@@ -11,6 +11,7 @@
 #include "common/fs.hpp"
 #include "common/log.hpp"
 #include "container.hpp"
+#include "manage/extra.hpp"
 #include "spec.hpp"
 
 using namespace ocikit;
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
       break;
     }
   return cli::run_main("oci-run", [&] {
+    if (int rc; manage::run_extra_command(argc, argv, rc)) return rc;
     CLI::App app{"Run containers: a runc-compatible OCI runtime", "oci-run"};
     cli::LogOptions log_opts;
     cli::add_log_flags(app, log_opts, true);

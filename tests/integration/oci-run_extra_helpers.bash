@@ -1,0 +1,43 @@
+# Shared set-up for oci-run_images.bats, oci-run_volumes.bats and
+# oci-run_extra.bats: a temp store holding a busybox image built with
+# $OCI_BUILD, and a temp --state-dir and --root, all under one mktemp dir.
+
+load helpers
+
+# okt ARGS...: oci-run with the private store, state dir and runtime root.
+okt() { "$OCI_RUN" --root "$T/run" --store "$T/store" --state-dir "$T/state" "$@"; }
+
+# build_busybox_image NAME: a one-layer busybox-static image in $T/store.
+build_busybox_image() {
+  mkdir -p "$T/base/rootfs"
+  make_busybox_rootfs "$T/base/rootfs"
+  printf 'FROM scratch\nCOPY rootfs/ /\nCMD ["/bin/sh"]\n' >"$T/base/Dockerfile"
+  OCIKIT_STORE=$T/store "$OCI_BUILD" -t "$1" "$T/base" >"$T/build.log" 2>&1 || { cat "$T/build.log"; return 1; }
+}
+
+extra_setup() {
+  skip_unless_root
+  require_cmd jq busybox
+  T=$(mktemp -d /tmp/okt-manage2-XXXXXX)
+  export OCIKIT_STORE=$T/store OCIKIT_STATE_DIR=$T/state
+}
+
+extra_teardown() {
+  [ -n "${T:-}" ] || return 0
+  local c
+  # containers made by the test (after `run`): stop and remove them
+  for c in $("$OCI_RUN" --root "$T/run" list -q 2>/dev/null); do
+    "$OCI_RUN" --root "$T/run" delete -f "$c" >/dev/null 2>&1 || true
+  done
+  # any mount left under the temp dir, deepest first
+  awk -v t="$T" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done
+  rm -rf "$T"
+}
+
+# store_validates NAME: oci-image-tool accepts the store and the image NAME.
+store_validates() {
+  command -v oci-image-tool >/dev/null || return 0
+  oci-image-tool validate --type image --ref "name=$1" "$T/store"
+}
