@@ -14,6 +14,7 @@
 #include "common/layout.hpp"
 #include "extra_cmds.hpp"
 #include "extra_util.hpp"
+#include "manage/record.hpp"
 
 namespace ocikit::manage {
 
@@ -129,6 +130,35 @@ int run_cli(int argc, char** argv) {
   iprune->add_flag("-a,--all", all, "remove every image no container uses");
   iprune->add_flag("-f,--force", force, "do not prompt (there is no prompt)");
 
+  // ---- containers ----
+  std::string container;
+  std::vector<std::string> rest;
+  auto* top = app.add_subcommand("top", "show a running container's processes (the host's ps, default -ef)");
+  // As docker: CONTAINER, then options for ps, passed on untouched.
+  top->prefix_command(true);
+  bool no_stream = false;
+  auto* stats = app.add_subcommand("stats", "resource use of running containers");
+  stats->add_flag("--no-stream", no_stream, "print one sample and exit (the only mode)");
+  stats->add_flag("-a,--all", all, "accepted for docker compatibility (only running containers have stats)");
+  stats->add_flag("--no-trunc", no_trunc, "accepted for docker compatibility");
+  stats->add_option("--format", format, "table, json or a {{.Field}} template");
+  stats->add_option("containers", names, "container names or ids (default: every running one)");
+  bool follow = false;
+  auto* cp = app.add_subcommand("cp", "copy files between a container and the host");
+  cp->add_flag("-L,--follow-link", follow, "follow a symlink at the end of SRC");
+  cp->add_flag("-a,--archive", all, "accepted for docker compatibility (ownership is kept as copied by root)");
+  cp->add_option("src", src, "SRC: CONTAINER:PATH or a host path")->required();
+  cp->add_option("dest", dst, "DEST: CONTAINER:PATH or a host path")->required();
+  CommitOptions co;
+  auto* commit = app.add_subcommand("commit", "make an image of a container's changes");
+  commit->add_option("-a,--author", co.author, "author (\"Name <email>\")");
+  commit->add_option("-m,--message", co.message, "commit message");
+  commit->add_option("-c,--change", co.changes, "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, ...)")
+      ->allow_extra_args(false);
+  commit->add_flag("-p,--pause", co.pause, "pause the container while committing (default; --pause=false)");
+  commit->add_option("container", co.container, "container name or id")->required();
+  commit->add_option("repository", co.repository, "REPOSITORY[:TAG] for the new image");
+
   if (auto rc = cli::parse(app, argc, argv)) return *rc;
   cli::apply_log_flags(log_opts);
 
@@ -148,6 +178,18 @@ int run_cli(int argc, char** argv) {
   if (*iinspect) return image_inspect(env, names, format);
   if (*history || *ihistory) return image_history(env, src, no_trunc, quiet, format);
   if (*iprune) return image_prune(env, all);
+  if (*top) {
+    rest = top->remaining();
+    if (rest.empty()) fail(Errc::usage, "top: missing container");
+    container = rest[0];
+    rest.erase(rest.begin());
+    return container_top(env, container, rest);
+  }
+  if (*stats) return container_stats(env, names, format);
+  if (*cp) return container_cp(env, src, dst, follow);
+  if (*commit) {
+    return container_commit(env, co);
+  }
   return 0;
 }
 

@@ -15,14 +15,6 @@
 
 namespace ocikit::manage {
 
-std::string default_state_dir() {
-  if (const char* e = std::getenv("OCIKIT_STATE_DIR"); e && *e) return e;
-  if (geteuid() == 0) return "/var/lib/ocikit";
-  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::string(x) + "/ocikit";
-  const char* home = std::getenv("HOME");
-  return std::string(home && *home ? home : "/tmp") + "/.local/share/ocikit";
-}
-
 namespace {
 
 // go-units' CustomSize: divide by `base` while the value is >= base, then

@@ -15,10 +15,6 @@
 
 namespace ocikit::manage {
 
-/// The management state dir: $OCIKIT_STATE_DIR, else /var/lib/ocikit as
-/// root, else $XDG_DATA_HOME/ocikit (default ~/.local/share/ocikit).
-std::string default_state_dir();
-
 /// Docker's decimal size as `docker images` prints it (3 significant
 /// digits, units B kB MB GB TB PB): 0 -> "0B", 1234 -> "1.23kB",
 /// 7800000 -> "7.8MB".
