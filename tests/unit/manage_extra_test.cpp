@@ -1,7 +1,10 @@
 // oci-run's extra commands: the pure helpers of manage/extra_util.hpp.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+
 #include "common/error.hpp"
+#include "common/fs.hpp"
 #include "extra_util.hpp"
 #include "volumes.hpp"
 
@@ -146,4 +149,50 @@ TEST_CASE("manage_extra: tables, truncation, labels, volume names") {
     CAPTURE(bad);
     CHECK_FALSE(is_valid_volume_name(bad));
   }
+}
+
+TEST_CASE("manage_extra: volume store lifecycle") {
+  char tmpl[] = "/tmp/okt-manage2-vol-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  VolumeStore vs(dir);
+  auto a = vs.create("data1", {{"k", "v"}});
+  CHECK(a.name == "data1");
+  CHECK(a.mountpoint == dir + "/volumes/data1/_data");
+  CHECK_FALSE(a.anonymous());
+  CHECK(fs::exists(a.mountpoint));
+  auto again = vs.create("data1");
+  CHECK(again.created_at == a.created_at);
+  CHECK(again.labels.at("k") == "v");
+  auto anon = vs.create();
+  CHECK(anon.anonymous());
+  CHECK(anon.name.size() == 64);
+  CHECK(vs.list().size() == 2);
+  CHECK(to_json(a)["Scope"] == "local");
+  CHECK_THROWS_AS(vs.create("x/y"), Error);
+  CHECK_FALSE(fs::exists(dir + "/volumes/x"));
+
+  // a container bundle mounting data1 makes it in use
+  fs::mkdir_p(dir + "/containers/c1/bundle");
+  nlohmann::json cfg = {{"mounts", {{{"destination", "/d"}, {"source", a.mountpoint + "/sub"}, {"type", "bind"}}}}};
+  fs::write_file_atomic(dir + "/containers/c1/bundle/config.json", cfg.dump());
+  CHECK(vs.users("data1") == std::vector<std::string>{"c1"});
+  CHECK(vs.users(anon.name).empty());
+  try {
+    vs.remove("data1");
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()) == "remove data1: volume is in use by container c1");
+  }
+  uint64_t freed = 0;
+  CHECK(vs.prune(false, freed) == std::vector<std::string>{anon.name});
+  CHECK(vs.prune(true, freed).empty());
+  vs.remove("data1", true);
+  CHECK(vs.list().empty());
+  try {
+    vs.inspect("data1");
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()) == "no such volume: data1");
+  }
+  fs::remove_all(dir);
 }

@@ -16,6 +16,7 @@
 #include "common/fs.hpp"
 #include "common/image.hpp"
 #include "extra_util.hpp"
+#include "manage/record.hpp"
 
 namespace ocikit::manage {
 
@@ -162,6 +163,19 @@ std::vector<std::string> VolumeStore::users(const std::string& name) const {
   std::string data = data_path(name);
   std::string containers = state_dir_ + "/containers";
   for (auto& id : dir_entries(containers)) {
+    // The record's -v/--mount list names the volume before the bundle exists.
+    try {
+      if (fs::exists(containers + "/" + id + "/record.json")) {
+        auto rec = StateDir(state_dir_).load(id);
+        if (std::any_of(rec.mounts.begin(), rec.mounts.end(),
+                        [&](auto& m) { return m.type == "volume" && m.source == name; })) {
+          ids.push_back(id);
+          continue;
+        }
+      }
+    } catch (const Error&) {
+      // a record being written: its bundle tells
+    }
     std::string cfg = containers + "/" + id + "/bundle/config.json";
     if (!fs::exists(cfg)) continue;
     nlohmann::json j;

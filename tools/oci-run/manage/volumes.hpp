@@ -3,8 +3,9 @@
 // volume under <state>/volumes/<name>/, holding the data in _data/ and the
 // metadata in volume.json ({Name, Driver, Mountpoint, CreatedAt, Labels}).
 //
-// A volume is in use when a container record's bundle/config.json mounts
-// its _data dir (or a path under it). Creation and removal hold
+// A volume is in use when a container record lists it among its mounts
+// (type "volume") or the container's bundle/config.json mounts its _data
+// dir (or a path under it). Creation and removal hold
 // <state>/volumes/.lock, so a volume is never half made or half removed:
 // the directory is built under a temp name and renamed into place, and
 // removal renames it away before deleting it.
@@ -61,8 +62,8 @@ class VolumeStore {
   /// Every volume, sorted by name.
   std::vector<Volume> list() const;
 
-  /// Ids of the containers (under <state>/containers) whose config.json
-  /// mounts the volume's data dir.
+  /// Ids of the containers (under <state>/containers) whose record names
+  /// the volume or whose config.json mounts its data dir.
   std::vector<std::string> users(const std::string& name) const;
 
   /// Remove volume `name` and its data. Throws Errc::not_found when absent,
