@@ -77,7 +77,8 @@ struct Options {
 /// - capabilities: docker's default set with cap_add/cap_drop ("ALL" in
 ///   cap_add means every capability, in cap_drop none but the added ones;
 ///   an unknown name is Errc::usage "unknown capability \"X\""), the same in
-///   bounding, effective and permitted; RLIMIT_NOFILE 1048576.
+///   bounding, effective and permitted; RLIMIT_NOFILE 1048576 (docker's),
+///   or this process's hard limit when lower (a runtime could not raise it).
 /// - root {path = root_path, readonly = opts.read_only}, hostname
 ///   (opts.hostname, default "oci-run").
 /// - mounts /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys,

@@ -1,61 +1,141 @@
-// `spec` and `features`: the default config.json and the features document.
+// `spec` and `features`: the default config.json, a bundle made from an
+// image of the store, and the features document.
+#include "cmd_spec.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <functional>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "common/image.hpp"
+#include "common/layout.hpp"
+#include "common/log.hpp"
+#include "common/platform.hpp"
+#include "common/runtime_spec.hpp"
+#include "common/snapshot.hpp"
 #include "security.hpp"
 #include "spec.hpp"
 
 namespace ocikit::run {
 
-nlohmann::ordered_json default_spec(bool rootless) {
-  using oj = nlohmann::ordered_json;
-  // runc's default capability set for `spec` (not docker's, which is wider).
-  oj caps = oj::array({"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"});
-  oj s;
-  s["ociVersion"] = "1.2.0";
-  s["process"] = {{"terminal", true},
-                  {"user", {{"uid", 0}, {"gid", 0}}},
-                  {"args", {"sh"}},
-                  {"env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
-                  {"cwd", "/"},
-                  {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
-                  {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}}},
-                  {"noNewPrivileges", true}};
-  s["root"] = {{"path", "rootfs"}, {"readonly", true}};
-  s["hostname"] = "oci-run";
-  auto m = [](const char* d, const char* t, const char* src, oj opts) {
-    return oj{{"destination", d}, {"type", t}, {"source", src}, {"options", opts}};
-  };
-  oj mounts = oj::array();
-  mounts.push_back(m("/proc", "proc", "proc", oj::array()));
-  mounts.push_back(m("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}));
-  mounts.push_back(m("/dev/pts", "devpts", "devpts",
-                     rootless ? oj{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}
-                              : oj{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}));
-  mounts.push_back(m("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}));
-  mounts.push_back(m("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}));
-  if (rootless)
-    mounts.push_back(m("/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"}));
-  else
-    mounts.push_back(m("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}));
-  if (!rootless)
-    mounts.push_back(m("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"}));
-  s["mounts"] = mounts;
-  oj linux;
-  if (rootless) {
-    linux["uidMappings"] = {{{"containerID", 0}, {"hostID", getuid()}, {"size", 1}}};
-    linux["gidMappings"] = {{{"containerID", 0}, {"hostID", getgid()}, {"size", 1}}};
+nlohmann::ordered_json default_spec(bool rootless) { return runtime_spec::default_spec(rootless); }
+
+namespace {
+
+// Steps that undo what write_bundle did so far, run in reverse unless dismissed.
+class Undo {
+ public:
+  ~Undo() {
+    if (dismissed_) return;
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) {
+      try {
+        (*it)();
+      } catch (const std::exception& e) {
+        log::warn(std::string("cleanup: ") + e.what());
+      }
+    }
   }
-  if (!rootless) linux["resources"] = {{"devices", {{{"allow", false}, {"access", "rwm"}}}}};
-  oj ns = oj::array();
-  for (const char* t : {"pid", "network", "ipc", "uts", "mount", "cgroup"}) ns.push_back({{"type", t}});
-  if (rootless) ns.push_back({{"type", "user"}});
-  linux["namespaces"] = ns;
-  linux["maskedPaths"] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-                          "/proc/scsi"};
-  linux["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
-  s["linux"] = linux;
-  return s;
+  void add(std::function<void()> fn) { steps_.push_back(std::move(fn)); }
+  void dismiss() { dismissed_ = true; }
+
+ private:
+  std::vector<std::function<void()>> steps_;
+  bool dismissed_ = false;
+};
+
+bool is_empty_dir(const std::string& path) {
+  fs::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return false;
+  DIR* d = ::fdopendir(fd.release());
+  if (!d) return false;
+  bool empty = true;
+  while (auto* e = ::readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..") {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(d);
+  return empty;
+}
+
+// Make `path` an empty dir for the bundle: create it (undone by removing
+// it) or accept an existing empty one (undone by emptying it).
+void make_bundle_dir(const std::string& path, mode_t mode, Undo& undo) {
+  if (::mkdir(path.c_str(), mode) == 0) {
+    undo.add([path] { fs::remove_all(path); });
+    return;
+  }
+  if (errno != EEXIST) throw_errno("mkdir " + path);
+  if (!is_empty_dir(path)) fail(Errc::exists, path + " exists and is not an empty directory");
+  undo.add([path, mode] {
+    fs::remove_all(path);
+    if (::mkdir(path.c_str(), mode) != 0) throw_errno("mkdir " + path);
+  });
+}
+
+// The manifest of `d`, picking this host's platform from an index.
+image::Descriptor pick_manifest(const layout::Layout& store, const image::Descriptor& d, const std::string& name) {
+  if (!image::is_index_media_type(d.media_type)) return d;
+  auto idx = store.read_index(d);
+  auto host = platform::host();
+  for (auto& m : idx.manifests)
+    if (m.platform && platform::matches(host, *m.platform)) return pick_manifest(store, m, name);
+  fail(Errc::not_found, "image \"" + name + "\" has no manifest for " + host.str());
+}
+
+}  // namespace
+
+void write_bundle(const BundleOptions& o) {
+  std::string bundle = o.bundle.empty() ? "." : o.bundle;
+  std::string config_path = bundle + "/config.json";
+  if (fs::exists(config_path)) fail(Errc::exists, "File " + config_path + " exists. Remove it first");
+
+  std::string store_dir = o.store.empty() ? layout::default_store_path() : o.store;
+  auto store = layout::Layout::open(store_dir);
+  auto top = store.resolve(o.image);
+  if (!top) fail(Errc::not_found, "image \"" + o.image + "\" not found in the store " + store_dir);
+  auto manifest = store.read_manifest(pick_manifest(store, *top, o.image));
+  auto config = store.read_config(manifest.config);
+
+  // Layers first: a failure here leaves no bundle dir behind.
+  int jobs = std::max(1u, std::thread::hardware_concurrency());
+  auto snaps = snapshot::Store::open(snapshot::default_dir(store_dir));
+  std::vector<std::string> lowers;
+  {
+    layout::Layout::Lease lease(store);
+    lowers = snaps.prepare(store, manifest, config, jobs);
+  }
+
+  Undo undo;
+  if (!fs::exists(bundle)) {
+    fs::mkdir_p(bundle);
+    undo.add([bundle] { fs::remove_all(bundle); });
+  }
+  std::string rootfs = bundle + "/rootfs";
+  make_bundle_dir(rootfs, 0755, undo);
+  if (o.copy) {
+    snapshot::copy_merged(lowers, rootfs);
+  } else {
+    std::string upper = bundle + "/.upper", work = bundle + "/.work";
+    make_bundle_dir(upper, 0755, undo);
+    make_bundle_dir(work, 0700, undo);
+    snapshot::mount_rootfs(lowers, upper, work, rootfs);
+    undo.add([rootfs] { snapshot::unmount_rootfs(rootfs); });
+  }
+
+  auto spec = runtime_spec::from_image(config, rootfs, "rootfs", {});
+  fs::AtomicFile f(config_path, 0644);
+  f.write(spec.dump(2) + "\n");
+  f.commit(false);
+  undo.dismiss();
 }
 
 nlohmann::ordered_json features() {

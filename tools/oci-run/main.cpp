@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
+#include "cmd_spec.hpp"
 #include "container.hpp"
 #include "manage/extra.hpp"
 #include "spec.hpp"
@@ -118,6 +119,10 @@ int main(int argc, char** argv) {
     auto* spec = app.add_subcommand("spec", "write a default config.json");
     spec->add_flag("--rootless", rootless_spec, "a spec for a rootless container");
     spec->add_option("-b,--bundle", spec_bundle, "directory to write config.json to")->capture_default_str();
+    BundleOptions bo;
+    spec->add_option("--image", bo.image, "make the bundle (config.json and rootfs) from this image of the store");
+    spec->add_option("--store", bo.store, "image store (default $OCIKIT_STORE or /var/lib/ocikit/store)");
+    spec->add_flag("--copy", bo.copy, "with --image: copy the image's files into rootfs instead of an overlay mount");
     auto* feats = app.add_subcommand("features", "print the runtime's features JSON");
 
     ExecOptions eo;
@@ -162,7 +167,13 @@ int main(int argc, char** argv) {
         else text = update_flags_resources(upd).dump();
         return update_container(root, id, text), 0;
       }
+      if (*spec && !bo.image.empty()) {
+        if (rootless_spec) fail(Errc::usage, "spec: --rootless cannot be combined with --image");
+        bo.bundle = spec_bundle;
+        return write_bundle(bo), 0;
+      }
       if (*spec) {
+        if (bo.copy || !bo.store.empty()) fail(Errc::usage, "spec: --copy and --store need --image");
         std::string path = spec_bundle + "/config.json";
         if (fs::exists(path)) fail(Errc::exists, "File " + path + " exists. Remove it first");
         fs::write_file_atomic(path, default_spec(rootless_spec).dump(2) + "\n", 0644);
