@@ -17,6 +17,7 @@
 #include "common/reference.hpp"
 #include "extra_cmds.hpp"
 #include "extra_util.hpp"
+#include "images.hpp"
 #include "manage/record.hpp"
 #include "state.hpp"
 
@@ -75,9 +76,7 @@ int container_commit(const Env& env, const CommitOptions& o) {
     name = ref.str();
   }
   auto store = layout::Layout::open(env.store);
-  auto mdesc = store.resolve_or_throw(r.image_digest);
-  auto manifest = store.read_manifest(mdesc);
-  auto config = store.read_config(manifest.config);
+  auto [manifest, config] = read_image_by_digest(store, r.image_digest);
   for (auto& c : o.changes) apply_change(config.config, c);
 
   // Hold the store's gc lock from the first blob to the tag.

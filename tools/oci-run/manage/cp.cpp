@@ -24,6 +24,7 @@
 #include "common/log.hpp"
 #include "common/snapshot.hpp"
 #include "extra_cmds.hpp"
+#include "images.hpp"
 #include "manage/record.hpp"
 
 namespace ocikit::manage {
@@ -152,9 +153,7 @@ class RootfsView {
     if (is_mount_point(path_)) return;
     if (r.image_digest.empty()) fail(Errc::failure, "container " + r.id.substr(0, 12) + " has no image to mount");
     auto store = layout::Layout::open(env.store);
-    auto mdesc = store.resolve_or_throw(r.image_digest);
-    auto m = store.read_manifest(mdesc);
-    auto c = store.read_config(m.config);
+    auto [m, c] = read_image_by_digest(store, r.image_digest);
     auto lowers = snapshot::Store::open(snapshot::default_dir(store.path())).prepare(store, m, c);
     tmp_ = sd.container_dir(r.id) + "/cp-rootfs";
     fs::mkdir_p(tmp_, 0700);

@@ -57,8 +57,7 @@ std::set<std::string> container_chain_ids(const layout::Layout& store, const std
   std::set<std::string> keep;
   for (auto& d : roots) {
     try {
-      auto m = image::parse_manifest(store.read_blob(d));
-      auto c = store.read_config(m.config);
+      auto c = read_image_by_digest(store, d.str()).second;
       if (!c.diff_ids.empty())
         for (auto& id : snapshot::chain_ids(c.diff_ids)) keep.insert(id.hex);
     } catch (const Error&) {

@@ -157,6 +157,24 @@ nlohmann::ordered_json inspect_json(const Image& img) {
   return j;
 }
 
+std::pair<image::Manifest, image::ImageConfig> read_image_by_digest(const layout::Layout& store,
+                                                                    const std::string& digest) {
+  return with_context("image " + digest, [&] {
+    auto d = digest::parse(digest);
+    auto text = store.read_blob(d);
+    if (image::detect_kind("", text) == image::Kind::index) {
+      image::Descriptor idx;
+      idx.media_type = std::string(image::media::kOciIndex);
+      idx.digest = d;
+      idx.size = static_cast<int64_t>(text.size());
+      auto m = store.read_manifest(platform_manifest(store, idx));
+      return std::pair{m, store.read_config(m.config)};
+    }
+    auto m = image::parse_manifest(text);
+    return std::pair{m, store.read_config(m.config)};
+  });
+}
+
 std::set<std::string> live_chain_ids(const std::vector<Image>& images) {
   std::set<std::string> keep;
   for (auto& img : images)

@@ -71,4 +71,11 @@ std::set<std::string> live_chain_ids(const std::vector<Image>& images);
 /// manifest of an index). Throws Errc::not_found when an index has none.
 image::Descriptor platform_manifest(const layout::Layout& store, const image::Descriptor& d);
 
+/// The manifest and config a container was made from: `digest` names a
+/// manifest (or an index, resolved to the host's manifest) whose blobs are
+/// in `store`, whether or not a name still points at it. Throws
+/// Errc::not_found for a missing blob, Errc::invalid for a malformed one.
+std::pair<image::Manifest, image::ImageConfig> read_image_by_digest(const layout::Layout& store,
+                                                                    const std::string& digest);
+
 }  // namespace ocikit::manage
