@@ -56,3 +56,60 @@ store_validates() {
   done
   rm -rf "$v"
 }
+
+# manifest_digest NAME: the store's manifest digest for ref name NAME
+manifest_digest() {
+  jq -r --arg n "$1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' "$T/store/index.json"
+}
+
+# start_container NAME IMAGE JQ-EDIT CMD...: a running managed container laid
+# out as `oci-run run -d` leaves one (manage/record.hpp): <state>/containers/
+# <id>/ with record.json, bundle/ (config.json, rootfs overlay-mounted from
+# the image's snapshots), upper/ and work/, and the runtime container <id>
+# under --root $T/run. JQ-EDIT changes config.json (e.g. a memory limit).
+start_container() {
+  local name=$1 img=$2 edit=$3 id c args pid
+  shift 3
+  id=$(printf '%s' "okt-manage2-$name" | sha256sum | cut -c1-64)
+  c=$T/state/containers/$id
+  mkdir -p "$c"
+  "$OCI_RUN" spec --image "$img" --store "$T/store" --bundle "$c/bundle" >/dev/null
+  ln -s bundle/.upper "$c/upper"
+  ln -s bundle/.work "$c/work"
+  args=$(printf '%s\n' "$@" | jq -R . | jq -s .)
+  jq ".process.terminal=false | .process.args=$args | $edit" "$c/bundle/config.json" >"$c/c.json" &&
+    mv "$c/c.json" "$c/bundle/config.json"
+  "$OCI_RUN" --root "$T/run" run -d -b "$c/bundle" "$id" </dev/null >/dev/null
+  pid=$("$OCI_RUN" --root "$T/run" state "$id" | jq .pid)
+  jq -n --arg id "$id" --arg n "$name" --arg img "$img" --arg d "$(manifest_digest "docker.io/$img:latest")" \
+    --arg root "$T/run" --argjson pid "$pid" --argjson cmd "$args" \
+    '{id: $id, name: $n, image: $img, image_digest: $d, created: "2026-01-01T00:00:00Z", status: "running",
+      pid: $pid, runtime_root: $root, command: $cmd}' >"$c/record.json"
+  echo "$id"
+}
+
+# stop_container ID: the runtime container gone, its rootfs unmounted, the
+# record "exited" (what the monitor leaves after the container exits).
+stop_container() {
+  local c=$T/state/containers/$1
+  "$OCI_RUN" --root "$T/run" delete -f "$1" >/dev/null
+  umount "$c/bundle/rootfs"
+  jq '.status="exited" | .pid=0' "$c/record.json" >"$c/r.json" && mv "$c/r.json" "$c/record.json"
+}
+
+# run_image IMAGE CMD...: run a store image to completion in a fresh bundle.
+run_image() {
+  local b i
+  b=$(mktemp -d "$T/run-XXXXXX")
+  i=okt-manage2-$$-$RANDOM
+  "$OCI_RUN" spec --image "$1" --store "$T/store" --bundle "$b/b" >/dev/null || return 1
+  shift
+  if [ $# -gt 0 ]; then
+    jq --argjson a "$(printf '%s\n' "$@" | jq -R . | jq -s .)" '.process.args=$a' "$b/b/config.json" >"$b/c" && mv "$b/c" "$b/b/config.json"
+  fi
+  jq '.process.terminal=false' "$b/b/config.json" >"$b/c" && mv "$b/c" "$b/b/config.json"
+  "$OCI_RUN" --root "$T/run" run -b "$b/b" "$i" </dev/null
+  local rc=$?
+  umount "$b/b/rootfs" 2>/dev/null
+  return $rc
+}
