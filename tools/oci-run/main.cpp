@@ -13,6 +13,7 @@
 #include "cmd_spec.hpp"
 #include "container.hpp"
 #include "manage/extra.hpp"
+#include "manage/manage.hpp"
 #include "spec.hpp"
 
 using namespace ocikit;
@@ -33,13 +34,20 @@ int main(int argc, char** argv) {
       break;
     }
   }
+  // Docker-style management commands (run IMAGE, ps, logs, stop, rm ...);
+  // runc-style ones fall through (see manage/cli.cpp for the rules).
+  if (auto rc = manage::main_if_managed(argc, argv)) return *rc;
   // run and exec return the container's status, so their own failures are 125 (docker's convention).
   int failure_code = 1;
-  for (int i = 1; i < argc; i++)
-    if (argv[i][0] != '-') {
+  for (int i = 1; i < argc; i++) {
+    // Skip the values of the global options that take one (--root DIR ...).
+    for (const char* f : {"--root", "--log", "--log-format", "--log-level", "--rootless"})
+      if (!strcmp(argv[i], f) && i + 1 < argc) i++;
+    if (i < argc && argv[i][0] != '-') {
       if (!strcmp(argv[i], "run") || !strcmp(argv[i], "exec")) failure_code = 125;
       break;
     }
+  }
   return cli::run_main("oci-run", [&] {
     if (int rc; manage::run_extra_command(argc, argv, rc)) return rc;
     CLI::App app{"Run containers: a runc-compatible OCI runtime", "oci-run"};

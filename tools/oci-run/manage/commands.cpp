@@ -1,0 +1,244 @@
+// oci-run manage/commands: run, start, stop, kill, restart, rm, wait, exec.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "common/log.hpp"
+#include "common/runtime_spec.hpp"
+#include "container.hpp"
+#include "manage/manage.hpp"
+#include "manage/monitor.hpp"
+#include "manage/parse.hpp"
+#include "manage/relay.hpp"
+#include "state.hpp"
+
+namespace ocikit::manage {
+
+namespace {
+
+StateDir state_of(const Globals& g) { return StateDir(g.state_dir.empty() ? default_state_dir() : g.state_dir); }
+
+bool runtime_has(const Record& r) {
+  return fs::exists(r.runtime_root + "/" + r.id + "/state.json");
+}
+
+bool running(const Record& r) {
+  std::string s = live_status(r);
+  return s == "running" || s == "restarting";
+}
+
+// Poll until `done()` or `timeout_ms` passes; true when done.
+template <class F>
+bool wait_for(F&& done, int timeout_ms) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    if (done()) return true;
+    if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// A container whose monitor died (killed, reboot) may still run under the
+// runtime: kill and delete it there, then fix the record.
+void reap_orphan(const StateDir& st, const std::string& id) {
+  Record r = st.load(id);
+  if (live_status(r) != "exited" || (r.status != "running" && r.status != "restarting")) return;
+  if (runtime_has(r)) {
+    try {
+      run::delete_container(r.runtime_root, id, true);
+    } catch (const Error& e) {
+      log::warn(e.what());
+    }
+  }
+  st.update(id, [&](Record& x) {
+    x.status = "exited";
+    x.exit_code = 137;
+    x.finished = log::now_rfc3339();
+    x.monitor_pid = 0;
+    x.pid = 0;
+  });
+  release_container(st, r, false);
+}
+
+}  // namespace
+
+int run_image(const Globals& g, const RunOptions& o) {
+  std::string id = create_from_image(g, o);
+  StateDir st = state_of(g);
+  if (o.detach) {
+    spawn_monitor(g, st, id);
+    std::cout << id << std::endl;
+    return 0;
+  }
+  Attach a;
+  return supervise(g, st, id, &a);
+}
+
+void start_managed(const Globals& g, const std::string& name_or_id) {
+  StateDir st = state_of(g);
+  std::string id = st.find(name_or_id);
+  reap_orphan(st, id);
+  {
+    auto lock = st.lock();
+    Record r = st.load(id);
+    if (running(r)) return;  // docker: starting a running container is a no-op
+    r.status = "created";
+    r.manually_stopped = false;
+    r.restart_count = 0;
+    st.save(r);
+  }
+  spawn_monitor(g, st, id);
+}
+
+void kill_managed(const Globals& g, const std::string& name_or_id, const std::string& signal) {
+  StateDir st = state_of(g);
+  std::string id = st.find(name_or_id);
+  run::parse_signal(signal);
+  Record r = st.update(id, [&](Record& x) { x.manually_stopped = true; });
+  if (!running(r)) fail("cannot kill container " + name_or_id + ": it is not running");
+  run::kill_container(r.runtime_root, id, signal, false);
+}
+
+void stop_managed(const Globals& g, const std::string& name_or_id, std::optional<int> timeout) {
+  StateDir st = state_of(g);
+  std::string id = st.find(name_or_id);
+  reap_orphan(st, id);
+  Record r = st.update(id, [&](Record& x) { x.manually_stopped = true; });
+  if (!running(r)) return;
+  int t = timeout.value_or(r.stop_timeout);
+  auto stopped = [&] { return !running(st.load(id)); };
+  // A restart waiting out its back-off has no runtime container to signal.
+  if (runtime_has(r)) {
+    try {
+      run::kill_container(r.runtime_root, id, r.stop_signal, false);
+    } catch (const Error& e) {
+      log::debug(e.what());
+    }
+  }
+  if (wait_for(stopped, t * 1000)) return;
+  try {
+    run::kill_container(r.runtime_root, id, "SIGKILL", true);
+  } catch (const Error& e) {
+    log::debug(e.what());
+  }
+  if (!wait_for(stopped, 10000)) fail("container " + name_or_id + " did not stop");
+}
+
+void restart_managed(const Globals& g, const std::string& name_or_id, std::optional<int> timeout) {
+  stop_managed(g, name_or_id, timeout);
+  StateDir st = state_of(g);
+  std::string id = st.find(name_or_id);
+  // The monitor finishes its cleanup (unmount) after the record says exited.
+  wait_for([&] { return st.load(id).monitor_pid == 0; }, 5000);
+  start_managed(g, id);
+}
+
+void remove_managed(const Globals& g, const std::string& name_or_id, bool force, bool volumes) {
+  StateDir st = state_of(g);
+  std::string id = st.find(name_or_id);
+  reap_orphan(st, id);
+  Record r = st.load(id);
+  if (running(r)) {
+    if (!force) fail("cannot remove container " + name_or_id + ": it is running (stop it first, or use -f)");
+    st.update(id, [&](Record& x) {
+      x.manually_stopped = true;
+      x.auto_remove = false;  // rm removes it below, not the monitor
+    });
+    if (runtime_has(r)) {
+      try {
+        run::kill_container(r.runtime_root, id, "SIGKILL", true);
+      } catch (const Error& e) {
+        log::debug(e.what());
+      }
+    }
+    if (!wait_for([&] { return st.load(id).monitor_pid == 0 || !running(st.load(id)); }, 10000))
+      fail("container " + name_or_id + " did not stop");
+    wait_for([&] { return !pid_alive(r.monitor_pid, r.monitor_start); }, 10000);
+  }
+  if (runtime_has(r)) {
+    try {
+      run::delete_container(r.runtime_root, id, true);
+    } catch (const Error& e) {
+      log::debug(e.what());
+    }
+  }
+  auto lock = st.lock();
+  r = st.load(id);
+  if (!volumes) r.volumes_created.clear();
+  release_container(st, r, true);
+}
+
+int wait_managed(const Globals& g, const std::string& name_or_id) {
+  StateDir st = state_of(g);
+  std::string id = st.find(name_or_id);
+  // As docker: a created container is waited for until it has run and exited.
+  wait_for([&] {
+    if (!st.try_find(id)) return true;
+    std::string s = live_status(st.load(id));
+    return s != "running" && s != "restarting" && s != "created" && s != "creating";
+  }, -1);
+  if (!st.try_find(id)) return 0;
+  reap_orphan(st, id);
+  return st.load(id).exit_code;
+}
+
+int exec_managed(const Globals& g, const ExecOptions& o) {
+  StateDir st = state_of(g);
+  std::string id = st.find(o.container);
+  Record r = st.load(id);
+  if (!running(r) || !runtime_has(r)) fail("container " + o.container + " is not running");
+  if (o.cmd.empty()) fail(Errc::usage, "exec: missing command");
+  std::vector<std::string> a = {"oci-run", "--root", r.runtime_root};
+  for (const auto& f : g.runtime_flags) a.push_back(f);
+  a.push_back("exec");
+  std::vector<std::string> env;
+  for (const auto& f : o.env_files)
+    for (auto& e : read_env_file(f)) env.push_back(e);
+  for (const auto& e : o.env) env.push_back(e);
+  for (auto& e : env) {
+    if (e.find('=') == std::string::npos) {
+      const char* v = std::getenv(e.c_str());
+      if (!v) continue;
+      e += std::string("=") + v;
+    }
+    a.insert(a.end(), {"-e", e});
+  }
+  if (!o.user.empty()) {
+    auto u = runtime_spec::resolve_user(st.rootfs_dir(id), o.user);
+    a.insert(a.end(), {"-u", std::to_string(u.uid) + ":" + std::to_string(u.gid)});
+    for (auto gid : u.additional_gids) a.insert(a.end(), {"-g", std::to_string(gid)});
+  }
+  if (!o.workdir.empty()) a.insert(a.end(), {"--cwd", o.workdir});
+  if (o.privileged) log::warn("exec --privileged is not supported; the container's privileges apply");
+  if (o.detach) a.push_back("--detach");
+  if (!o.tty) {
+    a.push_back(id);
+    a.insert(a.end(), o.cmd.begin(), o.cmd.end());
+    std::vector<char*> argv;
+    for (auto& x : a) argv.push_back(x.data());
+    argv.push_back(nullptr);
+    setenv(kRuntimeOnlyEnv, "1", 1);
+    execv(g.self_exe.c_str(), argv.data());
+    throw_errno("exec " + g.self_exe);
+  }
+  RelayTarget t;
+  t.tty = true;
+  t.out_fd = 1;
+  t.err_fd = 2;
+  t.in_fd = 0;
+  t.raw_terminal = o.interactive && isatty(0);
+  auto make_argv = [&](const std::string& console) {
+    std::vector<std::string> x = a;
+    x.insert(x.end(), {"--tty", "--console-socket", console, id});
+    x.insert(x.end(), o.cmd.begin(), o.cmd.end());
+    return x;
+  };
+  return spawn_and_relay(g.self_exe, make_argv, t);
+}
+
+}  // namespace ocikit::manage

@@ -1,0 +1,314 @@
+// oci-run manage/create: a managed container from a store image: parse and
+// check every flag first, resolve (or pull) the image, extract its
+// snapshots, and write the bundle's config.json plus the record. Any
+// failure removes what was made (container dir, mount, volumes it created).
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "common/auth.hpp"
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "common/http.hpp"
+#include "common/layout.hpp"
+#include "common/log.hpp"
+#include "common/platform.hpp"
+#include "common/reference.hpp"
+#include "common/registry.hpp"
+#include "common/runtime_spec.hpp"
+#include "common/snapshot.hpp"
+#include "common/transfer.hpp"
+#include "manage/manage.hpp"
+#include "manage/parse.hpp"
+
+namespace ocikit::manage {
+
+namespace {
+
+std::string store_path(const Globals& g) { return g.store.empty() ? layout::default_store_path() : g.store; }
+
+// Pull `ref` from its registry into the store (what oci-fetch does for a
+// docker:// reference) and return the descriptor now tagged there.
+image::Descriptor pull_into_store(layout::Layout& store, const std::string& name, const std::string& plat) {
+  reference::Reference ref = with_context("image " + name, [&] { return reference::parse(name); });
+  log::info("pulling " + ref.str());
+  auth::Credentials creds = auth::find_credentials(ref.domain);
+  http::CurlTransport transport;
+  registry::Client client(ref.domain, transport, creds);
+  transfer::PullOptions po;
+  if (!plat.empty()) po.platform = platform::parse(plat);
+  layout::Layout::Lease lease(store);
+  transfer::PullTarget target;
+  target.has_blob = [&](const image::Descriptor& d) { return store.has_blob(d.digest); };
+  target.write_blob = [&](const image::Descriptor& d, const std::function<void(const http::Sink&)>& fill) {
+    layout::BlobWriter w = store.begin_blob(d.media_type, d.digest.algorithm);
+    fill([&](const char* p, size_t n) { w.write(p, n); });
+    w.commit(d.digest, d.size);
+  };
+  target.verifies = true;
+  image::Descriptor top = transfer::pull_image(client, ref.path, ref.digest ? ref.digest->str() : ref.tag, target, po);
+  image::Descriptor tagged = top;
+  tagged.annotations["io.ocikit.source.repository"] = ref.repository();
+  store.tag(ref.str(), tagged);
+  return top;
+}
+
+// An index entry picks the manifest of the wanted (or host) platform.
+image::Descriptor pick_manifest(const layout::Layout& store, image::Descriptor d, const std::string& plat) {
+  platform::Platform want = plat.empty() ? platform::host() : platform::parse(plat);
+  for (int depth = 0; depth < 4 && image::is_index_media_type(d.media_type); depth++) {
+    image::Index idx = store.read_index(d);
+    const image::Descriptor* hit = nullptr;
+    for (const auto& m : idx.manifests)
+      if (!m.platform || platform::matches(want, *m.platform)) {
+        hit = &m;
+        break;
+      }
+    if (!hit) fail(Errc::not_found, "image has no manifest for platform " + plat);
+    d = *hit;
+  }
+  return d;
+}
+
+struct Image {
+  image::Descriptor desc;
+  image::Manifest manifest;
+  image::ImageConfig config;
+};
+
+Image resolve_image(const Globals& g, const RunOptions& o) {
+  if (o.pull != "missing" && o.pull != "always" && o.pull != "never")
+    fail(Errc::usage, "invalid --pull \"" + o.pull + "\" (want missing, always or never)");
+  std::string dir = store_path(g);
+  std::optional<layout::Layout> store;
+  if (o.pull == "never") store = layout::Layout::open(dir);
+  else store = layout::Layout::open_or_create(dir);
+  std::optional<image::Descriptor> d;
+  if (o.pull != "always") d = store->resolve(o.image);
+  if (!d) {
+    if (o.pull == "never") fail(Errc::not_found, "image \"" + o.image + "\" not found in " + dir);
+    d = with_context("pull " + o.image, [&] { return pull_into_store(*store, o.image, o.platform); });
+  }
+  Image im;
+  im.desc = pick_manifest(*store, *d, o.platform);
+  im.manifest = store->read_manifest(im.desc);
+  im.config = store->read_config(im.manifest.config);
+  return im;
+}
+
+// Where oci-net is: $OCI_NET, next to this binary (the build tree's
+// tools/oci-net/oci-net or an installed bin dir), else PATH.
+std::string find_oci_net(const Globals& g) {
+  if (const char* e = std::getenv("OCI_NET"); e && *e) return e;
+  if (!g.self_dir.empty()) {
+    const std::string& dir = g.self_dir;
+    for (std::string c : {dir + "/oci-net", dir + "/../oci-net/oci-net"})
+      if (access(c.c_str(), X_OK) == 0) return c;
+  }
+  const char* path = std::getenv("PATH");
+  std::stringstream ss(path ? path : "/usr/local/bin:/usr/bin:/bin");
+  for (std::string d; std::getline(ss, d, ':');)
+    if (!d.empty() && access((d + "/oci-net").c_str(), X_OK) == 0) return d + "/oci-net";
+  fail(Errc::not_found, "oci-net not found (set $OCI_NET or put it next to oci-run)");
+}
+
+// Undo a half-made container.
+struct Rollback {
+  StateDir st;
+  std::string id;
+  std::string mounted;
+  std::vector<std::string> volumes;
+  bool armed = true;
+  ~Rollback() {
+    if (!armed) return;
+    try {
+      if (!mounted.empty()) snapshot::unmount_rootfs(mounted);
+    } catch (...) {
+    }
+    try {
+      if (!id.empty()) st.remove(id);
+    } catch (...) {
+    }
+    for (const auto& v : volumes) try {
+        fs::remove_all(st.volumes_dir() + "/" + v);
+      } catch (...) {
+      }
+  }
+};
+
+// Raising a hard limit needs CAP_SYS_RESOURCE, which a nested or
+// unprivileged oci-run may lack: keep the image defaults within what this
+// process can set, instead of failing the container's setrlimit.
+void clamp_rlimits(nlohmann::ordered_json& spec) {
+  if (!spec.contains("process") || !spec["process"].contains("rlimits")) return;
+  for (auto& l : spec["process"]["rlimits"]) {
+    int res = l.value("type", "") == "RLIMIT_NOFILE" ? RLIMIT_NOFILE : -1;
+    if (res < 0) continue;
+    rlimit cur{};
+    if (getrlimit(res, &cur) != 0 || cur.rlim_max == RLIM_INFINITY) continue;
+    rlimit want{l.value("soft", uint64_t{0}), l.value("hard", uint64_t{0})};
+    if (want.rlim_max <= cur.rlim_max) continue;
+    if (setrlimit(res, &want) == 0) {
+      setrlimit(res, &cur);
+      continue;
+    }
+    l["hard"] = cur.rlim_max;
+    l["soft"] = std::min<uint64_t>(l.value("soft", uint64_t{0}), cur.rlim_max);
+  }
+}
+
+}  // namespace
+
+bool store_has_image(const std::string& store, const std::string& image) {
+  try {
+    return layout::Layout::open(store).resolve(image).has_value();
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+std::string create_from_image(const Globals& g, const RunOptions& o) {
+  // 1. Everything the command line says, checked before anything is made.
+  if (o.image.empty()) fail(Errc::usage, "missing IMAGE");
+  if (!o.name.empty() && !valid_name(o.name))
+    fail(Errc::usage, "invalid container name \"" + o.name + "\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+  std::vector<MountRecord> mounts;
+  for (const auto& v : o.volumes) mounts.push_back(parse_volume(v));
+  for (const auto& m : o.mounts) mounts.push_back(parse_mount(m));
+  for (const auto& t : o.tmpfs) mounts.push_back(parse_tmpfs(t));
+  auto [policy, max_retries] = parse_restart(o.restart);
+  if (o.rm && policy != "no") fail(Errc::usage, "conflicting options: --restart and --rm");
+  std::vector<std::string> ports;
+  for (const auto& p : o.publish) ports.push_back(check_publish(p));
+  runtime_spec::Options so;
+  so.cmd = o.cmd;
+  if (o.entrypoint) {
+    if (o.entrypoint->empty()) so.entrypoint = std::vector<std::string>{};
+    else so.entrypoint = std::vector<std::string>{*o.entrypoint};
+  }
+  for (const auto& f : o.env_files)
+    for (auto& e : read_env_file(f)) so.env.push_back(e);
+  for (const auto& e : o.env) so.env.push_back(e);
+  so.workdir = o.workdir;
+  if (!so.workdir.empty() && so.workdir[0] != '/') fail(Errc::usage, "the working directory \"" + so.workdir + "\" is not absolute");
+  so.user = o.user;
+  so.hostname = o.hostname;
+  so.terminal = o.tty;
+  so.read_only = o.read_only;
+  so.privileged = o.privileged;
+  so.cap_add = o.cap_add;
+  so.cap_drop = o.cap_drop;
+  for (const auto& s : o.security_opts) apply_security_opt(s, so);
+  std::map<std::string, std::string> labels;
+  for (const auto& l : o.labels) {
+    auto eq = l.find('=');
+    labels[l.substr(0, eq)] = eq == std::string::npos ? "" : l.substr(eq + 1);
+  }
+  nlohmann::json resources = parse_resources(o.memory, o.cpus, o.pids_limit);
+  std::string network = o.network;
+  if (network.empty() && !ports.empty()) network = "bridge";
+  if (network == "host" && !ports.empty()) fail(Errc::usage, "published ports are discarded when using host network mode");
+  std::string oci_net;
+  if (!network.empty() && network != "none" && network != "host") oci_net = find_oci_net(g);
+
+  // 2. The image (pulled when asked or missing).
+  Image im = resolve_image(g, o);
+  so.annotations = labels;
+
+  // 3. The record: name reserved and id chosen under the lock.
+  StateDir st(g.state_dir.empty() ? default_state_dir() : g.state_dir);
+  Record r;
+  Rollback rb{st, "", "", {}};
+  {
+    auto lock = st.lock();
+    if (!o.name.empty() && st.name_taken(o.name))
+      fail(Errc::exists, "the container name \"" + o.name + "\" is already in use");
+    r.id = new_id();
+    r.name = o.name.empty() ? new_name(st) : o.name;
+    r.status = "creating";
+    r.created = log::now_rfc3339();
+    st.save(r);
+    rb.id = r.id;
+  }
+  r.image = o.image;
+  r.image_digest = im.desc.digest.str();
+  r.runtime_root = g.runtime_root;
+  r.store = store_path(g);
+  r.restart_policy = policy;
+  r.restart_max = max_retries;
+  r.auto_remove = o.rm;
+  r.tty = o.tty;
+  r.interactive = o.interactive;
+  r.labels = labels;
+  r.ports = ports;
+  r.network = network;
+  r.stop_signal = !o.stop_signal.empty() ? o.stop_signal
+                  : !im.config.config.stop_signal.empty() ? im.config.config.stop_signal
+                                                          : "SIGTERM";
+  r.stop_timeout = o.stop_timeout.value_or(10);
+
+  // 4. Volumes: named ones are made on first use; "-v /path" gets an anonymous one.
+  for (auto& m : mounts) {
+    if (m.type != "volume") continue;
+    if (m.source.empty()) {
+      m.source = new_id();
+      r.volumes_created.push_back(m.source);
+    }
+    if (ensure_volume(st, m.source)) rb.volumes.push_back(m.source);
+  }
+  r.mounts = mounts;
+
+  // 5. Snapshots, a temporary rootfs mount (USER is resolved from its
+  // /etc/passwd), and config.json.
+  auto snaps = snapshot::Store::open(snapshot::default_dir(r.store));
+  layout::Layout store = layout::Layout::open(r.store);
+  r.layers = snaps.prepare(store, im.manifest, im.config);
+  std::string rootfs = st.rootfs_dir(r.id);
+  fs::mkdir_p(rootfs, 0755);
+  fs::mkdir_p(st.upper_dir(r.id), 0755);
+  fs::mkdir_p(st.work_dir(r.id), 0700);
+  snapshot::mount_rootfs(r.layers, st.upper_dir(r.id), st.work_dir(r.id), rootfs);
+  rb.mounted = rootfs;
+  nlohmann::ordered_json spec = runtime_spec::from_image(im.config, rootfs, "rootfs", so);
+  // As docker: the working dir is made when the image lacks it (owned by the user).
+  std::string cwd = spec["process"].value("cwd", "/");
+  std::string host_cwd = fs::secure_join(rootfs, cwd);
+  if (!fs::exists(host_cwd)) {
+    fs::mkdir_p(host_cwd, 0755);
+    if (chown(host_cwd.c_str(), spec["process"]["user"].value("uid", 0u), spec["process"]["user"].value("gid", 0u)) != 0)
+      throw_errno("chown " + cwd);
+  }
+  snapshot::unmount_rootfs(rootfs);
+  rb.mounted.clear();
+
+  clamp_rlimits(spec);
+  add_mounts(spec, st, r.mounts);
+  if (!resources.empty())
+    for (auto& [k, v] : resources.items()) spec["linux"]["resources"][k] = v;
+  add_network(spec, network, oci_net, r.name, ports);
+  if (o.init) add_init(spec, g.self_dir);
+  for (const auto& a : spec["process"]["args"]) r.command.push_back(a.get<std::string>());
+  r.host_config = {{"Memory", resources.contains("memory") ? resources["memory"].value("limit", 0L) : 0L},
+                   {"NanoCpus", o.cpus.empty() ? 0L : static_cast<long>(std::llround(std::stod(o.cpus) * 1e9))},
+                   {"PidsLimit", o.pids_limit},
+                   {"Privileged", o.privileged},
+                   {"ReadonlyRootfs", o.read_only},
+                   {"CapAdd", o.cap_add},
+                   {"CapDrop", o.cap_drop},
+                   {"SecurityOpt", o.security_opts},
+                   {"NetworkMode", network.empty() ? "none" : network},
+                   {"Init", o.init}};
+  fs::write_file_atomic(st.bundle_dir(r.id) + "/config.json", spec.dump(2) + "\n", 0600);
+  r.status = "created";
+  st.save(r);
+  rb.armed = false;
+  return r.id;
+}
+
+}  // namespace ocikit::manage

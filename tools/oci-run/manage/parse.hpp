@@ -1,0 +1,55 @@
+#pragma once
+// oci-run manage/parse: docker's run flags (-v, --mount, --tmpfs,
+// --restart, -p, --env-file, --security-opt, --memory, --cpus) checked and
+// turned into config.json pieces. Every parser throws Errc::usage with the
+// flag and value named, before anything is created.
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/runtime_spec.hpp"
+#include "manage/record.hpp"
+
+namespace ocikit::manage {
+
+/// `-v SRC:DST[:ro|rw]`: SRC absolute is a bind mount, otherwise a named
+/// volume; `-v DST` alone is an anonymous volume (source ""). DST must be
+/// absolute. Errc::usage "invalid volume specification \"X\"".
+MountRecord parse_volume(const std::string& spec);
+/// `--mount type=bind|volume|tmpfs,source=..,target=..[,readonly][,tmpfs-size=..][,tmpfs-mode=..]`
+/// (src/dst/destination spellings too). Errc::usage on unknown keys or types.
+MountRecord parse_mount(const std::string& spec);
+/// `--tmpfs DST[:OPTS]`.
+MountRecord parse_tmpfs(const std::string& spec);
+/// `--restart no|on-failure[:N]|always|unless-stopped` -> {policy, N}.
+std::pair<std::string, int> parse_restart(const std::string& spec);
+/// Check a `-p [ip:][hostport:]containerport[/proto]` spec (ranges A-B);
+/// returns it unchanged. Errc::usage "invalid publish spec \"X\"".
+std::string check_publish(const std::string& spec);
+/// KEY=VALUE lines of an --env-file ('#' comments and blank lines skipped;
+/// a bare KEY is passed on). Errc::not_found for a missing file.
+std::vector<std::string> read_env_file(const std::string& path);
+/// `--security-opt seccomp=FILE|unconfined`, `no-new-privileges[:true|=true]`.
+void apply_security_opt(const std::string& opt, runtime_spec::Options& so);
+/// "64m" -> bytes (b, k, m, g suffixes, 1024-based). Errc::usage.
+int64_t parse_bytes(const std::string& s, const std::string& flag);
+/// linux.resources from --memory, --cpus and --pids-limit (empty object when none).
+nlohmann::json parse_resources(const std::string& memory, const std::string& cpus, int64_t pids_limit);
+
+/// Make the named volume <state>/volumes/NAME/_data (+ volume.json) when it
+/// does not exist; returns true when it was created now.
+bool ensure_volume(const StateDir& st, const std::string& name);
+/// Append the mounts (binds, volumes, tmpfs) to spec["mounts"].
+void add_mounts(nlohmann::ordered_json& spec, const StateDir& st, const std::vector<MountRecord>& mounts);
+/// Network setup: "host" drops the network namespace, "" and "none" keep an
+/// empty one, any other name adds `oci-net hook createRuntime|poststop
+/// --network NAME [-p SPEC]...` hooks.
+void add_network(nlohmann::ordered_json& spec, const std::string& network, const std::string& oci_net,
+                 const std::string& name, const std::vector<std::string>& ports);
+/// --init: run the process under oci-run-init (found in `self_dir`),
+/// bind-mounted read-only at /dev/init. Errc::not_found when it is missing.
+void add_init(nlohmann::ordered_json& spec, const std::string& self_dir);
+
+}  // namespace ocikit::manage

@@ -1,0 +1,276 @@
+// oci-run manage/relay: a runtime child with piped stdio (or a pty from the
+// console socket), its output copied to the json-file log and the caller.
+#include "manage/relay.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "common/log.hpp"
+#include "manage/manage.hpp"
+
+namespace ocikit::manage {
+
+std::string json_log_line(const std::string& text, const std::string& stream, const std::string& time) {
+  nlohmann::json j = {{"log", text}, {"stream", stream}, {"time", time}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+namespace {
+
+pid_t g_child = 0;
+void forward(int sig) {
+  if (g_child > 0) kill(g_child, sig);
+}
+
+// Splits a stream into lines for the log (a partial line waits for its end
+// or for EOF) and copies raw bytes to the attached descriptor.
+struct Stream {
+  int fd = -1;
+  std::string name;
+  int attach = -1;
+  std::string partial;
+  bool open() const { return fd >= 0; }
+};
+
+void write_quietly(int fd, const char* p, size_t n) {
+  // The attached terminal may go away (a closed pipe): the container keeps
+  // running and logging, so write errors are not fatal here.
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void log_lines(Stream& s, int log_fd, const char* p, size_t n, bool flush) {
+  if (log_fd < 0) return;
+  s.partial.append(p, n);
+  size_t start = 0;
+  for (;;) {
+    size_t nl = s.partial.find('\n', start);
+    if (nl == std::string::npos) break;
+    std::string line = json_log_line(s.partial.substr(start, nl + 1 - start), s.name, log::now_rfc3339());
+    write_quietly(log_fd, line.data(), line.size());
+    start = nl + 1;
+  }
+  s.partial.erase(0, start);
+  if ((flush || s.partial.size() > 16384) && !s.partial.empty()) {
+    std::string line = json_log_line(s.partial, s.name, log::now_rfc3339());
+    write_quietly(log_fd, line.data(), line.size());
+    s.partial.clear();
+  }
+}
+
+// Read what is there; false at EOF or error (EIO on a pty master whose
+// slaves are all closed).
+bool pump(Stream& s, int log_fd) {
+  char buf[16384];
+  ssize_t n = read(s.fd, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+  if (n <= 0) {
+    log_lines(s, log_fd, nullptr, 0, true);
+    close(s.fd);
+    s.fd = -1;
+    return false;
+  }
+  if (s.attach >= 0) write_quietly(s.attach, buf, static_cast<size_t>(n));
+  log_lines(s, log_fd, buf, static_cast<size_t>(n), false);
+  return true;
+}
+
+int recv_fd(int sock) {
+  char data[256];
+  iovec iov{data, sizeof data};
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctrl;
+  msg.msg_controllen = sizeof ctrl;
+  if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) < 0) return -1;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      return fd;
+    }
+  return -1;
+}
+
+}  // namespace
+
+int spawn_and_relay(const std::string& exe,
+                    const std::function<std::vector<std::string>(const std::string&)>& make_argv,
+                    const RelayTarget& t, const std::function<void(pid_t)>& on_spawn) {
+  std::string sock_dir, sock_path;
+  fs::UniqueFd listen_fd;
+  if (t.tty) {
+    char tmpl[] = "/tmp/oci-run-console-XXXXXX";
+    if (!mkdtemp(tmpl)) throw_errno("mkdtemp /tmp/oci-run-console-XXXXXX");
+    sock_dir = tmpl;
+    sock_path = sock_dir + "/sock";
+    listen_fd.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, sock_path.c_str(), sizeof a.sun_path - 1);
+    if (!listen_fd || bind(listen_fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        listen(listen_fd.get(), 1) != 0) {
+      int e = errno;
+      fs::remove_all(sock_dir);
+      throw_errno("console socket " + sock_path, e);
+    }
+  }
+  struct DirGuard {
+    std::string d;
+    ~DirGuard() {
+      if (!d.empty()) rmdir_all();
+    }
+    void rmdir_all() {
+      try {
+        fs::remove_all(d);
+      } catch (...) {
+      }
+    }
+  } guard{sock_dir};
+
+  std::vector<std::string> args = make_argv(sock_path);
+  int out_p[2], err_p[2];
+  if (pipe2(out_p, O_CLOEXEC) != 0) throw_errno("pipe");
+  if (pipe2(err_p, O_CLOEXEC) != 0) throw_errno("pipe");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int in_fd = (!t.tty && t.in_fd >= 0) ? t.in_fd : -1;
+
+  pid_t pid = fork();
+  if (pid < 0) throw_errno("fork");
+  if (pid == 0) {
+    int null_fd = open("/dev/null", O_RDWR);
+    dup2(in_fd >= 0 ? in_fd : null_fd, 0);
+    dup2(out_p[1], 1);
+    dup2(err_p[1], 2);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) signal(sig, SIG_DFL);
+    setenv(kRuntimeOnlyEnv, "1", 1);
+    execv(exe.c_str(), argv.data());
+    dprintf(2, "oci-run: error: exec %s: %s\n", exe.c_str(), strerror(errno));
+    _exit(125);
+  }
+  close(out_p[1]);
+  close(err_p[1]);
+  g_child = pid;
+  struct sigaction sa {}, old_int, old_term, old_hup;
+  sa.sa_handler = forward;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  sigaction(SIGHUP, &sa, &old_hup);
+  signal(SIGPIPE, SIG_IGN);
+  if (on_spawn) on_spawn(pid);
+
+  Stream out{out_p[0], "stdout", t.tty ? -1 : t.out_fd, {}};
+  Stream err{err_p[0], "stderr", t.err_fd, {}};
+  Stream master{-1, "stdout", t.out_fd, {}};
+  bool in_open = t.tty && t.in_fd >= 0;
+  termios saved{};
+  bool restored = true;
+  auto restore = [&] {
+    if (!restored) tcsetattr(t.in_fd, TCSADRAIN, &saved);
+    restored = true;
+  };
+
+  int status = 0;
+  bool exited = false;
+  while (!exited || out.open() || err.open()) {
+    std::vector<pollfd> fds;
+    auto add = [&](int fd) {
+      if (fd >= 0) fds.push_back({fd, POLLIN, 0});
+    };
+    add(out.fd);
+    add(err.fd);
+    add(master.fd);
+    if (listen_fd) add(listen_fd.get());
+    if (in_open && master.fd >= 0) add(t.in_fd);
+    if (out.open() || err.open()) {
+      int n = poll(fds.data(), fds.size(), -1);
+      if (n < 0 && errno != EINTR) throw_errno("poll");
+      if (n <= 0) continue;
+    } else {
+      // Both pipes closed: the runtime is exiting; reap it, then drain the pty.
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      exited = true;
+      break;
+    }
+    for (auto& p : fds) {
+      if (!p.revents) continue;
+      if (p.fd == out.fd) pump(out, t.log_fd);
+      else if (p.fd == err.fd) pump(err, t.log_fd);
+      else if (p.fd == master.fd) pump(master, t.log_fd);
+      else if (listen_fd && p.fd == listen_fd.get()) {
+        fs::UniqueFd conn(accept4(listen_fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
+        if (conn) {
+          master.fd = recv_fd(conn.get());
+          listen_fd.reset();
+          if (master.fd >= 0 && t.in_fd >= 0 && isatty(t.in_fd)) {
+            winsize ws{};
+            if (ioctl(t.in_fd, TIOCGWINSZ, &ws) == 0) ioctl(master.fd, TIOCSWINSZ, &ws);
+            if (t.raw_terminal && tcgetattr(t.in_fd, &saved) == 0) {
+              termios raw = saved;
+              cfmakeraw(&raw);
+              if (tcsetattr(t.in_fd, TCSANOW, &raw) == 0) restored = false;
+            }
+          }
+        }
+      } else if (p.fd == t.in_fd) {
+        char buf[4096];
+        ssize_t n = read(t.in_fd, buf, sizeof buf);
+        if (n <= 0) in_open = false;
+        else write_quietly(master.fd, buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  if (!exited)
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  if (master.fd >= 0) {
+    // What the container wrote last is still in the pty: drain it without blocking.
+    fcntl(master.fd, F_SETFL, fcntl(master.fd, F_GETFL) | O_NONBLOCK);
+    while (master.fd >= 0) {
+      pollfd p{master.fd, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) break;
+      pump(master, t.log_fd);
+    }
+    if (master.fd >= 0) {
+      log_lines(master, t.log_fd, nullptr, 0, true);
+      close(master.fd);
+    }
+  }
+  restore();
+  g_child = 0;
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  sigaction(SIGHUP, &old_hup, nullptr);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace ocikit::manage

@@ -1,0 +1,267 @@
+// oci-run manage/show: ps, logs and inspect, read from the records and logs.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <deque>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "manage/manage.hpp"
+
+namespace ocikit::manage {
+
+namespace {
+
+StateDir state_of(const Globals& g) { return StateDir(g.state_dir.empty() ? default_state_dir() : g.state_dir); }
+
+// Seconds since an RFC 3339 UTC time ("2026-11-23T12:00:00.123Z"); -1 when unparsable.
+long long seconds_since(const std::string& t) {
+  std::tm tm{};
+  std::istringstream in(t.substr(0, 19));
+  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
+  if (in.fail()) return -1;
+  return static_cast<long long>(std::time(nullptr) - timegm(&tm));
+}
+
+// docker's "About a minute", "5 seconds", "2 hours".
+std::string human_duration(long long s) {
+  if (s < 1) return "Less than a second";
+  if (s == 1) return "1 second";
+  if (s < 60) return std::to_string(s) + " seconds";
+  if (s < 120) return "About a minute";
+  if (s < 3600) return std::to_string(s / 60) + " minutes";
+  if (s < 7200) return "About an hour";
+  if (s < 48 * 3600) return std::to_string(s / 3600) + " hours";
+  return std::to_string(s / 86400) + " days";
+}
+
+std::string status_text(const Record& r, const std::string& live) {
+  if (live == "running") return "Up " + human_duration(seconds_since(r.started));
+  if (live == "restarting") return "Restarting (" + std::to_string(r.exit_code) + ") " + human_duration(seconds_since(r.finished)) + " ago";
+  if (live == "exited") {
+    if (r.finished.empty()) return "Exited (" + std::to_string(r.exit_code) + ")";
+    return "Exited (" + std::to_string(r.exit_code) + ") " + human_duration(seconds_since(r.finished)) + " ago";
+  }
+  if (live == "created") return "Created";
+  return live;
+}
+
+std::string command_text(const Record& r, bool no_trunc) {
+  std::string c;
+  for (const auto& a : r.command) c += (c.empty() ? "" : " ") + a;
+  if (!no_trunc && c.size() > 20) c = c.substr(0, 19) + "…";
+  return "\"" + c + "\"";
+}
+
+std::string ports_text(const Record& r) {
+  std::string p;
+  for (const auto& s : r.ports) p += (p.empty() ? "" : ", ") + s;
+  return p;
+}
+
+void print_entry(const nlohmann::json& e, bool timestamps) {
+  std::string text = e.value("log", "");
+  std::ostream& os = e.value("stream", "stdout") == "stderr" ? std::cerr : std::cout;
+  if (timestamps) os << e.value("time", "") << " ";
+  os << text;
+  os.flush();
+}
+
+}  // namespace
+
+void print_ps(const Globals& g, bool all, bool quiet, const std::string& format, bool no_trunc) {
+  StateDir st = state_of(g);
+  if (format != "table" && format != "json") fail(Errc::usage, "unknown --format \"" + format + "\" (want table or json)");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : st.list()) {
+    std::string live = live_status(r);
+    if (!all && live != "running" && live != "restarting") continue;
+    std::string id = no_trunc ? r.id : r.id.substr(0, 12);
+    if (quiet) {
+      std::cout << id << "\n";
+      continue;
+    }
+    if (format == "json") {
+      nlohmann::ordered_json j = {{"ID", id},
+                                  {"Image", r.image},
+                                  {"Command", command_text(r, true)},
+                                  {"CreatedAt", r.created},
+                                  {"RunningFor", human_duration(seconds_since(r.created)) + " ago"},
+                                  {"Status", status_text(r, live)},
+                                  {"State", live},
+                                  {"Ports", ports_text(r)},
+                                  {"Names", r.name},
+                                  {"Labels", r.labels},
+                                  {"ExitCode", r.exit_code}};
+      std::cout << j.dump() << "\n";
+      continue;
+    }
+    rows.push_back({id, r.image, command_text(r, no_trunc), human_duration(seconds_since(r.created)) + " ago",
+                    status_text(r, live), ports_text(r), r.name});
+  }
+  if (quiet || format == "json") return;
+  std::vector<std::string> head = {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"};
+  std::vector<size_t> w(head.size());
+  auto width = [](const std::string& s) {
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;  // UTF-8 characters, for the ellipsis
+    return n;
+  };
+  for (size_t i = 0; i < head.size(); i++) w[i] = head[i].size();
+  for (auto& row : rows)
+    for (size_t i = 0; i < row.size(); i++) w[i] = std::max(w[i], width(row[i]));
+  auto line = [&](const std::vector<std::string>& row) {
+    std::string out;
+    for (size_t i = 0; i < row.size(); i++) {
+      out += row[i];
+      if (i + 1 < row.size()) out += std::string(w[i] - width(row[i]) + 3, ' ');
+    }
+    std::cout << out << "\n";
+  };
+  line(head);
+  for (auto& row : rows) line(row);
+}
+
+void print_logs(const Globals& g, const std::string& name_or_id, bool follow, long tail, bool timestamps) {
+  StateDir st = state_of(g);
+  std::string id = st.find(name_or_id);
+  std::string path = st.log_path(id);
+  std::ifstream in(path);
+  std::deque<std::string> lines;
+  std::string line;
+  // Read what is there; keep the last `tail` complete lines.
+  while (std::getline(in, line)) {
+    if (in.eof()) break;  // a line still being written: read it again later
+    lines.push_back(line);
+    if (tail >= 0 && static_cast<long>(lines.size()) > tail) lines.pop_front();
+  }
+  std::streamoff pos = 0;
+  for (const auto& l : lines) {
+    try {
+      print_entry(nlohmann::json::parse(l), timestamps);
+    } catch (const nlohmann::json::exception&) {
+    }
+  }
+  if (!follow) return;
+  in.clear();
+  // Position after the last complete line.
+  {
+    std::ifstream again(path, std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(again)), {});
+    auto nl = all.rfind('\n');
+    pos = nl == std::string::npos ? 0 : static_cast<std::streamoff>(nl + 1);
+  }
+  std::string partial;
+  for (;;) {
+    bool alive = false;
+    if (auto found = st.try_find(id)) {
+      std::string s = live_status(st.load(id));
+      alive = s == "running" || s == "restarting" || s == "created";
+    }
+    std::ifstream f(path, std::ios::binary);
+    if (f) {
+      f.seekg(pos);
+      std::string chunk((std::istreambuf_iterator<char>(f)), {});
+      pos += static_cast<std::streamoff>(chunk.size());
+      partial += chunk;
+      size_t start = 0;
+      for (size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
+        try {
+          print_entry(nlohmann::json::parse(partial.substr(start, nl - start)), timestamps);
+        } catch (const nlohmann::json::exception&) {
+        }
+      }
+      partial.erase(0, start);
+    }
+    if (!alive) return;  // read once more after the exit, then stop
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+void print_inspect(const Globals& g, const std::vector<std::string>& names) {
+  StateDir st = state_of(g);
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& n : names) {
+    Record r = st.load(st.find(n));
+    std::string live = live_status(r);
+    nlohmann::json spec = nlohmann::json::object();
+    try {
+      spec = nlohmann::json::parse(fs::read_file(st.bundle_dir(r.id) + "/config.json"));
+    } catch (const std::exception&) {
+    }
+    nlohmann::json proc = spec.value("process", nlohmann::json::object());
+    std::vector<std::string> args = proc.value("args", std::vector<std::string>{});
+    nlohmann::ordered_json mounts = nlohmann::ordered_json::array();
+    for (const auto& m : r.mounts) {
+      nlohmann::ordered_json j = {{"Type", m.type}};
+      if (m.type == "volume") {
+        j["Name"] = m.source;
+        j["Source"] = st.volumes_dir() + "/" + m.source + "/_data";
+      } else {
+        j["Source"] = m.source;
+      }
+      j["Destination"] = m.destination;
+      j["RW"] = !m.read_only;
+      mounts.push_back(j);
+    }
+    nlohmann::ordered_json hc = {{"RestartPolicy", {{"Name", r.restart_policy}, {"MaximumRetryCount", r.restart_max}}},
+                                 {"AutoRemove", r.auto_remove},
+                                 {"PortBindings", r.ports}};
+    for (auto& [k, v] : r.host_config.items()) hc[k] = v;
+    nlohmann::ordered_json j = {
+        {"Id", r.id},
+        {"Created", r.created},
+        {"Path", args.empty() ? "" : args[0]},
+        {"Args", args.size() > 1 ? std::vector<std::string>(args.begin() + 1, args.end()) : std::vector<std::string>{}},
+        {"State",
+         {{"Status", live},
+          {"Running", live == "running"},
+          {"Paused", false},
+          {"Restarting", live == "restarting"},
+          {"OOMKilled", false},
+          {"Dead", false},
+          {"Pid", live == "running" ? r.pid : 0},
+          {"ExitCode", r.exit_code},
+          {"Error", ""},
+          {"StartedAt", r.started.empty() ? "0001-01-01T00:00:00Z" : r.started},
+          {"FinishedAt", r.finished.empty() ? "0001-01-01T00:00:00Z" : r.finished}}},
+        {"Image", r.image_digest},
+        {"ResolvConfPath", ""},
+        {"LogPath", st.log_path(r.id)},
+        {"Name", "/" + r.name},
+        {"RestartCount", r.restart_count},
+        {"Driver", "overlay"},
+        {"HostConfig", hc},
+        {"GraphDriver",
+         {{"Name", "overlay"},
+          {"Data",
+           {{"UpperDir", st.upper_dir(r.id)}, {"WorkDir", st.work_dir(r.id)}, {"MergedDir", st.rootfs_dir(r.id)}}}}},
+        {"Mounts", mounts},
+        {"Config",
+         {{"Hostname", spec.value("hostname", "")},
+          {"User", std::to_string(proc.value("/user/uid"_json_pointer, 0)) + ":" +
+                       std::to_string(proc.value("/user/gid"_json_pointer, 0))},
+          {"Tty", r.tty},
+          {"OpenStdin", r.interactive},
+          {"Env", proc.value("env", std::vector<std::string>{})},
+          {"Cmd", args},
+          {"Image", r.image},
+          {"WorkingDir", proc.value("cwd", "/")},
+          {"Labels", r.labels},
+          {"StopSignal", r.stop_signal},
+          {"StopTimeout", r.stop_timeout}}},
+        {"NetworkSettings", {{"Ports", r.ports}, {"Networks", r.network.empty() ? nlohmann::json::object() : nlohmann::json{{r.network, nlohmann::json::object()}}}}},
+        {"Bundle", st.bundle_dir(r.id)}};
+    out.push_back(j);
+  }
+  std::cout << out.dump(4) << "\n";
+}
+
+}  // namespace ocikit::manage
