@@ -12,6 +12,7 @@
 #include "common/log.hpp"
 #include "cmd_spec.hpp"
 #include "container.hpp"
+#include "manage/extra.hpp"
 #include "manage/manage.hpp"
 #include "spec.hpp"
 
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
     }
   }
   return cli::run_main("oci-run", [&] {
+    if (int rc; manage::run_extra_command(argc, argv, rc)) return rc;
     CLI::App app{"Run containers: a runc-compatible OCI runtime", "oci-run"};
     cli::LogOptions log_opts;
     cli::add_log_flags(app, log_opts, true);

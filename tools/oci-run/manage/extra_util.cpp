@@ -1,0 +1,276 @@
+#include "extra_util.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+#include "common/error.hpp"
+#include "dockerfile.hpp"
+#include "shell_words.hpp"
+
+namespace ocikit::manage {
+
+namespace {
+
+// go-units' CustomSize: divide by `base` while the value is >= base, then
+// print with %.<precision>g.
+std::string custom_size(double v, double base, const char* const* units, int n_units, int precision) {
+  int i = 0;
+  while (v >= base && i < n_units - 1) {
+    v /= base;
+    i++;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g%s", precision, v, units[i]);
+  return buf;
+}
+
+}  // namespace
+
+std::string human_size(uint64_t bytes, int precision) {
+  static const char* const kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  return custom_size(static_cast<double>(bytes), 1000.0, kUnits, 7, precision);
+}
+
+std::string human_bytes(uint64_t bytes) {
+  static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  return custom_size(static_cast<double>(bytes), 1024.0, kUnits, 7, 4);
+}
+
+std::string human_duration(int64_t s) {
+  if (s < 1) return "Less than a second";
+  if (s == 1) return "1 second";
+  if (s < 60) return std::to_string(s) + " seconds";
+  int64_t minutes = s / 60;
+  if (minutes == 1) return "About a minute";
+  if (minutes < 60) return std::to_string(minutes) + " minutes";
+  auto hours = static_cast<int64_t>(std::llround(static_cast<double>(s) / 3600.0));
+  if (hours == 1) return "About an hour";
+  if (hours < 48) return std::to_string(hours) + " hours";
+  if (hours < 24 * 7 * 2) return std::to_string(hours / 24) + " days";
+  if (hours < 24 * 30 * 2) return std::to_string(hours / 24 / 7) + " weeks";
+  if (hours < 24 * 365 * 2) return std::to_string(hours / 24 / 30) + " months";
+  return std::to_string(s / 3600 / 24 / 365) + " years";
+}
+
+std::string human_ago(std::optional<int64_t> then, int64_t now) {
+  if (!then) return "N/A";
+  return human_duration(now - *then) + " ago";
+}
+
+std::optional<int64_t> parse_rfc3339(std::string_view s) {
+  int Y, M, D, h, m, sec, n = 0;
+  std::string str(s);
+  if (std::sscanf(str.c_str(), "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &Y, &M, &D, &h, &m, &sec, &n) != 6 || n != 19)
+    return std::nullopt;
+  size_t i = 19;
+  if (i < s.size() && s[i] == '.') {
+    i++;
+    size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') i++;
+    if (i == start) return std::nullopt;
+  }
+  int64_t offset = 0;
+  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
+    i++;
+  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    int oh, om, k = 0;
+    if (std::sscanf(str.c_str() + i + 1, "%2d:%2d%n", &oh, &om, &k) != 2 || k != 5) return std::nullopt;
+    offset = (oh * 3600 + om * 60) * (s[i] == '-' ? -1 : 1);
+    i += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (i != s.size() || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = Y - 1900;
+  tm.tm_mon = M - 1;
+  tm.tm_mday = D;
+  tm.tm_hour = h;
+  tm.tm_min = m;
+  tm.tm_sec = sec;
+  return static_cast<int64_t>(timegm(&tm)) - offset;
+}
+
+std::string format_rfc3339(int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string now_rfc3339_nanos() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  std::string s = format_rfc3339(ts.tv_sec);
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%09ld", ts.tv_nsec);
+  s.insert(s.size() - 1, frac);
+  return s;
+}
+
+std::optional<size_t> match_id_prefix(const std::vector<std::string>& ids, std::string_view key) {
+  if (key.rfind("sha256:", 0) == 0) key.remove_prefix(7);
+  if (key.empty()) fail(Errc::invalid, "empty id");
+  std::optional<size_t> found;
+  int count = 0;
+  for (size_t i = 0; i < ids.size(); i++) {
+    if (ids[i] == key) return i;
+    if (ids[i].rfind(key, 0) == 0) {
+      // The same id listed twice (an image under two names) is not ambiguous.
+      if (!found || ids[*found] != ids[i]) count++;
+      if (!found) found = i;
+    }
+  }
+  if (count > 1) fail(Errc::invalid, "ambiguous id prefix \"" + std::string(key) + "\"");
+  return found;
+}
+
+std::string render_template(std::string_view t, const nlohmann::json& obj) {
+  auto field_of = [&](std::string_view expr) -> const nlohmann::json& {
+    if (expr == ".") return obj;
+    if (expr.size() < 2 || expr[0] != '.') fail(Errc::usage, "template: unsupported expression \"" + std::string(expr) + "\"");
+    auto name = std::string(expr.substr(1));
+    if (!obj.is_object() || !obj.contains(name))
+      fail(Errc::usage, "template: can't evaluate field " + name);
+    return obj.at(name);
+  };
+  std::string out;
+  for (size_t i = 0; i < t.size();) {
+    if (t.compare(i, 2, "{{") == 0) {
+      auto end = t.find("}}", i + 2);
+      if (end == std::string_view::npos) fail(Errc::usage, "template: unclosed action");
+      std::string_view a = t.substr(i + 2, end - i - 2);
+      while (!a.empty() && a.front() == ' ') a.remove_prefix(1);
+      while (!a.empty() && a.back() == ' ') a.remove_suffix(1);
+      if (a.rfind("json ", 0) == 0) {
+        auto e = a.substr(5);
+        while (!e.empty() && e.front() == ' ') e.remove_prefix(1);
+        out += field_of(e).dump();
+      } else {
+        const auto& v = field_of(a);
+        out += v.is_string() ? v.get<std::string>() : v.dump();
+      }
+      i = end + 2;
+    } else if (t[i] == '\\' && i + 1 < t.size() && (t[i + 1] == 't' || t[i + 1] == 'n')) {
+      out += t[i + 1] == 't' ? '\t' : '\n';
+      i += 2;
+    } else {
+      out += t[i++];
+    }
+  }
+  return out;
+}
+
+namespace {
+
+void apply_change_inst(image::ContainerConfig& cfg, const dockerfile::Instruction& raw) {
+  namespace df = dockerfile;
+  auto inst = df::expand_instruction(raw, df::env_from_list(cfg.env), '\\', "--change");
+  const auto& k = inst.keyword;
+  auto command = [&]() {
+    if (inst.json_form) return inst.args;
+    std::string text;
+    for (auto& a : inst.args) text += (text.empty() ? "" : " ") + a;
+    return std::vector<std::string>{"/bin/sh", "-c", text};
+  };
+  if (k == "cmd") {
+    cfg.cmd = command();
+  } else if (k == "entrypoint") {
+    cfg.entrypoint = command();
+  } else if (k == "env") {
+    for (auto& [key, val] : df::key_values(inst)) {
+      std::string pre = key + "=";
+      auto it = std::find_if(cfg.env.begin(), cfg.env.end(), [&](auto& e) { return e.rfind(pre, 0) == 0; });
+      if (it != cfg.env.end()) *it = pre + val;
+      else cfg.env.push_back(pre + val);
+    }
+  } else if (k == "label") {
+    for (auto& [key, val] : df::key_values(inst)) cfg.labels[key] = val;
+  } else if (k == "expose") {
+    for (auto p : inst.args) {
+      if (p.find('/') == std::string::npos) p += "/tcp";
+      cfg.exposed_ports.push_back(p);
+    }
+    std::sort(cfg.exposed_ports.begin(), cfg.exposed_ports.end());
+    cfg.exposed_ports.erase(std::unique(cfg.exposed_ports.begin(), cfg.exposed_ports.end()), cfg.exposed_ports.end());
+  } else if (k == "volume") {
+    for (auto& v : inst.args) cfg.volumes.push_back(v);
+    std::sort(cfg.volumes.begin(), cfg.volumes.end());
+    cfg.volumes.erase(std::unique(cfg.volumes.begin(), cfg.volumes.end()), cfg.volumes.end());
+  } else if (k == "user" || k == "workdir" || k == "stopsignal") {
+    if (inst.args.size() != 1) fail(Errc::invalid, k + " takes exactly one argument");
+    if (k == "user") cfg.user = inst.args[0];
+    else if (k == "stopsignal") cfg.stop_signal = inst.args[0];
+    else if (inst.args[0].starts_with("/")) cfg.working_dir = inst.args[0];
+    else cfg.working_dir = (cfg.working_dir.empty() ? "/" : cfg.working_dir + "/") + inst.args[0];
+  } else if (k == "onbuild") {
+    auto text = raw.original;
+    auto sp = text.find_first_of(" \t");
+    cfg.on_build.push_back(sp == std::string::npos ? "" : text.substr(text.find_first_not_of(" \t", sp)));
+  } else {
+    fail(Errc::invalid, "unsupported instruction " + k);
+  }
+}
+
+}  // namespace
+
+void apply_change(image::ContainerConfig& cfg, std::string_view change) {
+  with_context("--change \"" + std::string(change) + "\"", [&] {
+    auto insts = dockerfile::parse_instructions(change, "--change");
+    if (insts.size() != 1) fail(Errc::invalid, "expected one instruction");
+    apply_change_inst(cfg, insts[0]);
+  });
+}
+
+std::string truncate_text(const std::string& s, size_t n) {
+  if (n == 0 || s.size() <= n) return s;
+  // Cut on a UTF-8 character boundary.
+  size_t cut = n - 1;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) cut--;
+  return s.substr(0, cut) + "…";
+}
+
+std::vector<std::pair<std::string, std::string>> parse_labels(const std::vector<std::string>& kvs) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& kv : kvs) {
+    auto eq = kv.find('=');
+    std::string k = kv.substr(0, eq);
+    if (k.empty()) fail(Errc::usage, "invalid label \"" + kv + "\": empty key");
+    out.emplace_back(k, eq == std::string::npos ? "" : kv.substr(eq + 1));
+  }
+  return out;
+}
+
+std::string format_table(const std::vector<std::vector<std::string>>& rows) {
+  // Width in characters, not bytes ("…" is one column).
+  auto width = [](const std::string& s) {
+    size_t w = 0;
+    for (unsigned char c : s) w += (c & 0xC0) != 0x80;
+    return w;
+  };
+  std::vector<size_t> w;
+  for (auto& r : rows)
+    for (size_t i = 0; i + 1 < r.size(); i++) {
+      if (w.size() <= i) w.resize(i + 1, 0);
+      w[i] = std::max(w[i], std::max<size_t>(width(r[i]) + 3, 10));
+    }
+  std::string out;
+  for (auto& r : rows) {
+    for (size_t i = 0; i < r.size(); i++) {
+      out += r[i];
+      if (i + 1 < r.size()) out.append(w[i] - width(r[i]), ' ');
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace ocikit::manage

@@ -1,0 +1,230 @@
+// `oci-run top` and `oci-run stats`: a managed container's processes and
+// resource use, read from its cgroups (the runtime state names them) and
+// from /proc of its init (network counters of its netns).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "common/cgroup.hpp"
+#include "common/error.hpp"
+#include "common/fs.hpp"
+#include "extra_cmds.hpp"
+#include "extra_util.hpp"
+#include "manage/record.hpp"
+#include "state.hpp"
+
+namespace ocikit::manage {
+
+namespace {
+
+struct Running {
+  Record rec;
+  cgroup::Manager cg;
+};
+
+// The record and cgroup manager of a running container; Errc::failure when
+// it is not running.
+Running running_container(const Env& env, const std::string& key) {
+  StateDir sd(env.state_dir);
+  Record r = sd.load(sd.find(key));
+  if (live_status(r) != "running" || r.pid <= 0)
+    fail(Errc::failure, "container " + key + " is not running");
+  auto st = run::load_state(r.runtime_root.empty() ? env.root : r.runtime_root, r.id);
+  return {r, cgroup::Manager::from_json(st.cgroup)};
+}
+
+uint64_t u64(const nlohmann::json& j, std::initializer_list<const char*> path) {
+  const nlohmann::json* p = &j;
+  for (auto k : path) {
+    if (!p->is_object() || !p->contains(k)) return 0;
+    p = &(*p)[k];
+  }
+  return p->is_number_unsigned() || p->is_number_integer() ? p->get<uint64_t>() : 0;
+}
+
+uint64_t host_memory() {
+  std::ifstream in("/proc/meminfo");
+  std::string k;
+  uint64_t v = 0;
+  while (in >> k >> v) {
+    if (k == "MemTotal:") return v * 1024;
+    in.ignore(256, '\n');
+  }
+  return 0;
+}
+
+// rx and tx bytes of every interface but lo in pid's network namespace.
+std::pair<uint64_t, uint64_t> net_io(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/net/dev");
+  std::string line;
+  uint64_t rx = 0, tx = 0;
+  while (std::getline(in, line)) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string ifname = line.substr(0, colon);
+    ifname.erase(0, ifname.find_first_not_of(' '));
+    if (ifname == "lo") continue;
+    std::istringstream ls(line.substr(colon + 1));
+    uint64_t f[9] = {};
+    for (auto& x : f) ls >> x;
+    rx += f[0];
+    tx += f[8];
+  }
+  return {rx, tx};
+}
+
+struct Sample {
+  uint64_t cpu_ns = 0;
+  std::chrono::steady_clock::time_point at;
+  nlohmann::json stats;
+};
+
+Sample sample(const cgroup::Manager& cg) {
+  Sample s;
+  s.stats = cg.stats();
+  s.at = std::chrono::steady_clock::now();
+  s.cpu_ns = u64(s.stats, {"cpu", "usage", "total"});
+  return s;
+}
+
+std::string percent(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", v);
+  return buf;
+}
+
+}  // namespace
+
+int container_top(const Env& env, const std::string& key, const std::vector<std::string>& ps_args) {
+  auto c = running_container(env, key);
+  std::set<pid_t> pids;
+  for (auto p : c.cg.pids()) pids.insert(p);
+  // As docker: run the host's ps with the given options (default -ef) and
+  // keep the header and the rows of the container's processes.
+  std::string cmd = "ps";
+  std::vector<std::string> args = ps_args.empty() ? std::vector<std::string>{"-ef"} : ps_args;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe");
+  pid_t child = fork();
+  if (child < 0) throw_errno("fork");
+  if (child == 0) {
+    dup2(fds[1], 1);
+    std::vector<char*> argv{cmd.data()};
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp("ps", argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail(Errc::failure, "top: ps " + args[0] + " failed");
+  std::istringstream in(out);
+  std::string header;
+  std::getline(in, header);
+  // The PID column: its index among the header's words.
+  std::istringstream hs(header);
+  std::string w;
+  int col = -1, i = 0;
+  while (hs >> w) {
+    if (w == "PID") col = i;
+    i++;
+  }
+  if (col < 0) fail(Errc::failure, "top: ps output has no PID column");
+  std::cout << header << "\n";
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string f;
+    for (int k = 0; k <= col && ls >> f; k++) {}
+    char* end = nullptr;
+    long p = std::strtol(f.c_str(), &end, 10);
+    if (end && *end == 0 && pids.count(static_cast<pid_t>(p))) std::cout << line << "\n";
+  }
+  return 0;
+}
+
+int container_stats(const Env& env, const std::vector<std::string>& keys, const std::string& format) {
+  StateDir sd(env.state_dir);
+  std::vector<Running> cs;
+  if (keys.empty()) {
+    for (auto& r : sd.list()) {
+      if (live_status(r) != "running") continue;
+      try {
+        cs.push_back(running_container(env, r.id));
+      } catch (const Error&) {
+        // it stopped meanwhile
+      }
+    }
+  } else {
+    for (auto& k : keys) cs.push_back(running_container(env, k));
+  }
+  // Two samples of the cpu counters half a second apart give the CPU %
+  // (a share of one CPU, as docker's: 200% is two CPUs busy).
+  std::vector<Sample> first;
+  for (auto& c : cs) first.push_back(sample(c.cg));
+  if (!cs.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  uint64_t host_mem = host_memory();
+  std::vector<std::vector<std::string>> rows{
+      {"CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"}};
+  for (size_t i = 0; i < cs.size(); i++) {
+    auto s = sample(cs[i].cg);
+    double wall = std::chrono::duration<double, std::nano>(s.at - first[i].at).count();
+    double cpu = wall > 0 && s.cpu_ns >= first[i].cpu_ns ? (s.cpu_ns - first[i].cpu_ns) / wall * 100.0 : 0.0;
+    const auto& m = s.stats["memory"];
+    uint64_t usage = u64(m, {"usage", "usage"});
+    // docker leaves out the page cache the kernel can drop at once.
+    uint64_t inactive = u64(m, {"raw", "total_inactive_file"});
+    if (!inactive) inactive = u64(m, {"raw", "inactive_file"});
+    if (inactive < usage) usage -= inactive;
+    uint64_t limit = u64(m, {"usage", "limit"});
+    if (limit == 0 || (host_mem && limit > host_mem)) limit = host_mem;
+    double mem_pct = limit ? 100.0 * static_cast<double>(usage) / static_cast<double>(limit) : 0.0;
+    auto [rx, tx] = net_io(cs[i].rec.pid);
+    uint64_t rd = 0, wr = 0;
+    if (s.stats.contains("blkio") && s.stats["blkio"].contains("ioServiceBytesRecursive"))
+      for (auto& e : s.stats["blkio"]["ioServiceBytesRecursive"]) {
+        std::string op = e.value("op", "");
+        for (auto& ch : op) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (op == "read") rd += e.value("value", uint64_t{0});
+        if (op == "write") wr += e.value("value", uint64_t{0});
+      }
+    uint64_t pids = u64(s.stats, {"pids", "current"});
+    const auto& r = cs[i].rec;
+    nlohmann::ordered_json j;
+    j["BlockIO"] = human_size(rd) + " / " + human_size(wr);
+    j["CPUPerc"] = percent(cpu);
+    j["Container"] = r.id.substr(0, 12);
+    j["ID"] = r.id.substr(0, 12);
+    j["MemLimit"] = limit;
+    j["MemPerc"] = percent(mem_pct);
+    j["MemUsage"] = human_bytes(usage) + " / " + human_bytes(limit);
+    j["Name"] = r.name;
+    j["NetIO"] = human_size(rx) + " / " + human_size(tx);
+    j["PIDs"] = std::to_string(pids);
+    if (format == "json") std::cout << j.dump() << "\n";
+    else if (!format.empty() && format != "table")
+      std::cout << render_template(format, nlohmann::json::parse(j.dump())) << "\n";
+    else
+      rows.push_back({r.id.substr(0, 12), r.name, j["CPUPerc"], j["MemUsage"], j["MemPerc"], j["NetIO"], j["BlockIO"],
+                      j["PIDs"]});
+  }
+  if (format.empty() || format == "table") std::cout << format_table(rows);
+  return 0;
+}
+
+}  // namespace ocikit::manage
