@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -665,6 +667,62 @@ nlohmann::json Manager::stats() const {
                    {"mems", util::read_ctl(unified_, "cpuset.mems.effective").value_or("")}};
   }
   return s;
+}
+
+// ---------------------------------------------------------------- OOM
+
+OomWatch::OomWatch(const Manager& m) {
+  if (std::string d = m.v1_dir("memory"); !d.empty()) {
+    // cgroup v1: "<eventfd> <fd of memory.oom_control>" into cgroup.event_control.
+    fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd_ < 0) throw_errno("eventfd");
+    ctl_fd_ = ::open((d + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC);
+    if (ctl_fd_ < 0) {
+      int e = errno;
+      ::close(fd_);
+      throw_errno("open " + d + "/memory.oom_control", e);
+    }
+    try {
+      util::write_ctl(d, "cgroup.event_control", std::to_string(fd_) + " " + std::to_string(ctl_fd_),
+                      "OOM notification");
+    } catch (...) {
+      ::close(fd_);
+      ::close(ctl_fd_);
+      throw;
+    }
+    return;
+  }
+  if (m.unified_dir().empty() || !fs::exists(m.unified_dir() + "/memory.events"))
+    fail(Errc::failure, "cannot watch for OOM events: no memory controller in the container's cgroup");
+  events_ = m.unified_dir();
+  fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd_ < 0) throw_errno("inotify_init1");
+  if (::inotify_add_watch(fd_, (events_ + "/memory.events").c_str(), IN_MODIFY) < 0) {
+    int e = errno;
+    ::close(fd_);
+    throw_errno("watch " + events_ + "/memory.events", e);
+  }
+  last_kills_ = util::read_flat_keyed(events_, "memory.events")["oom_kill"];
+}
+
+OomWatch::~OomWatch() {
+  if (fd_ >= 0) ::close(fd_);
+  if (ctl_fd_ >= 0) ::close(ctl_fd_);
+}
+
+uint64_t OomWatch::consume() {
+  if (events_.empty()) {
+    uint64_t n = 0;  // the eventfd counter: OOM events since the last read
+    if (::read(fd_, &n, sizeof n) != static_cast<ssize_t>(sizeof n)) return 0;
+    return n;
+  }
+  char buf[4096];
+  while (::read(fd_, buf, sizeof buf) > 0) {
+  }
+  uint64_t kills = util::read_flat_keyed(events_, "memory.events")["oom_kill"];
+  uint64_t n = kills > last_kills_ ? kills - last_kills_ : 0;
+  last_kills_ = kills;
+  return n;
 }
 
 // ---------------------------------------------------------------- destroy

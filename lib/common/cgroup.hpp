@@ -113,6 +113,29 @@ class Manager {
   std::string procs_dir() const;
 };
 
+/// OOM notifications of one container's memory cgroup: on v1 an eventfd
+/// registered through cgroup.event_control on memory.oom_control, on v2 an
+/// inotify watch on memory.events (whose oom_kill counter is compared).
+class OomWatch {
+ public:
+  /// Start watching `m`'s memory cgroup. Throws Errc::failure when no
+  /// memory controller is mounted, Errc::io when the kernel refuses.
+  explicit OomWatch(const Manager& m);
+  OomWatch(const OomWatch&) = delete;
+  OomWatch& operator=(const OomWatch&) = delete;
+  ~OomWatch();
+  /// The descriptor to poll for POLLIN.
+  int fd() const { return fd_; }
+  /// After POLLIN: how many OOM events happened since the last call (may be 0).
+  uint64_t consume();
+
+ private:
+  int fd_ = -1;
+  int ctl_fd_ = -1;       ///< v1: memory.oom_control, kept open while registered
+  std::string events_;    ///< v2: the cgroup2 directory holding memory.events
+  uint64_t last_kills_ = 0;
+};
+
 namespace detail {
 /// Attach a BPF_PROG_TYPE_CGROUP_DEVICE program implementing the OCI device
 /// rules `devices` (last match wins, default deny) to the cgroup2 directory

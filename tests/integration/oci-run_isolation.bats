@@ -219,3 +219,22 @@ PY
   [ "${lines[0]}" = no-pivot-ok ]
   [ "${lines[1]}" = rootfs ]
 }
+
+@test "process.scheduler and process.ioPriority are applied, a refused policy is a clear error" {
+  [[ "$OCI_RUN" != *runc* ]] || skip "runc 1.1 has no process.scheduler or process.ioPriority"
+  cfg '.process.scheduler={"policy":"SCHED_BATCH","nice":7} | .process.ioPriority={"class":"IOPRIO_CLASS_IDLE","priority":0}'
+  # /proc/self/stat field 19 is the nice value, 41 the policy (SCHED_BATCH is 3).
+  out sh -c 'cut -d" " -f19,41 /proc/self/stat; ionice -p $$'
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "7 3" ]
+  [[ "${lines[1]}" == idle* ]]
+  # The container's cpu cgroup gets no real-time budget (cpu.rt_runtime_us 0), so the kernel refuses SCHED_FIFO.
+  [ -e /sys/fs/cgroup/cpu/cpu.rt_runtime_us ] || skip "no real-time group scheduling"
+  cfg '.process.scheduler={"policy":"SCHED_FIFO","priority":10} | del(.process.ioPriority)'
+  out true
+  [ "$status" -ne 0 ]
+  if [ "$(basename "$OCI_RUN")" = oci-run ]; then
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == *"process.scheduler: sched_setattr"*"Operation not permitted"* ]]
+  fi
+}

@@ -203,10 +203,8 @@ mkdir_eperm='{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_6
 @test "update takes runc's limit flags: memory, swap, pids, cpu shares, quota, period, cpuset" {
   set_args sleep 100
   ocirun run -d -b "$BUNDLE" "$ID"
-  # TODO(#5): runc spells it --cpu-share; oci-run should accept that too.
-  share=--cpu-shares
-  [ "$(basename "$OCI_RUN")" != runc ] || share=--cpu-share
-  ocirun update --memory 50331648 --memory-swap 100663296 --pids-limit 30 "$share" 300 \
+  # runc's spelling; oci-run takes --cpu-shares too (checked below).
+  ocirun update --memory 50331648 --memory-swap 100663296 --pids-limit 30 --cpu-share 300 \
     --cpu-period 100000 --cpu-quota 50000 --cpuset-cpus 0 "$ID"
   [ "$(cat "$(cgdir memory)/memory.limit_in_bytes")" -eq 50331648 ]
   [ "$(cat "$(cgdir pids)/pids.max")" -eq 30 ]
@@ -216,5 +214,9 @@ mkdir_eperm='{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_6
   [ "$(cat "$(cgdir cpuset)/cpuset.cpus")" = 0 ]
   if [ -e "$(cgdir memory)/memory.memsw.limit_in_bytes" ]; then
     [ "$(cat "$(cgdir memory)/memory.memsw.limit_in_bytes")" -eq 100663296 ]
+  fi
+  if [ "$(basename "$OCI_RUN")" = oci-run ]; then
+    ocirun update --cpu-shares 400 "$ID"
+    [ "$(cat "$(cgdir cpu)/cpu.shares")" -eq 400 ]
   fi
 }

@@ -206,7 +206,6 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
       // bit): the parent unshares it below, for its next child only.
       if (n.flag != CLONE_NEWTIME) flags |= static_cast<unsigned long>(n.flag);
       continue;
-      continue;
     }
     fs::UniqueFd fd(open(n.path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw_errno("open namespace " + n.path);
@@ -257,13 +256,10 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
     write_id_map(c.pid, "gid_map", s.gid_mappings);
   }
   static sec::CgroupManager cg;  // outlives cleanup's pointer
-  bool use_cg = sec::cgroups_needed(s.resources);
-  if (use_cg) {
-    cg = sec::CgroupManager::create(s.cgroups_path, o.id);
-    cleanup.cg = &cg;
-    cg.apply(c.pid);
-    cg.set(effective_resources(s));
-  }
+  cg = sec::CgroupManager::create(s.cgroups_path, o.id);
+  cleanup.cg = &cg;
+  cg.apply(c.pid);
+  cg.set(effective_resources(s));
   std::string cgroup_text;
   try {
     cgroup_text = fs::read_file("/proc/" + std::to_string(c.pid) + "/cgroup");
@@ -278,8 +274,8 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
   state.rootfs = s.root_path;
   state.annotations = s.annotations;
   state.config = nlohmann::json::parse(config_text);
-  state.cgroup = use_cg ? cg.to_json() : nlohmann::json();
-  state.cgroup_applied = use_cg;
+  state.cgroup = cg.to_json();
+  state.cgroup_applied = true;
   for (;;) {
     SyncType t = recv_sync(c.sync);
     if (t == SyncType::kHooks) {

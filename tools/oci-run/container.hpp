@@ -67,6 +67,14 @@ void ps_container(const std::string& root, const std::string& id, const std::str
 void pause_container(const std::string& root, const std::string& id, bool pause);
 /// `events --stats`: one stats event (JSON) on stdout.
 void print_stats(const std::string& root, const std::string& id);
+/// `events` without --stats (as runc): one JSON object per line, a "stats"
+/// event every `interval` (a duration: "5s", "500ms", "1m"; a bare number
+/// is seconds) and an "oom" event for each OOM kill in the container's
+/// memory cgroup, until the container stops. Errc::usage for a bad interval.
+void stream_events(const std::string& root, const std::string& id, const std::string& interval);
+/// A runc-style duration ("5s", "250ms", "1m30s"; bare number = seconds) in
+/// milliseconds. Errc::usage when malformed or not positive.
+int64_t parse_interval(const std::string& s);
 /// `update --resources FILE` (or "-" for stdin), or the JSON built from flags.
 void update_container(const std::string& root, const std::string& id, const std::string& resources_json);
 /// linux.resources from runc's update flags (flag name without "--" -> value;
