@@ -238,3 +238,24 @@ PY
     [[ "$output" == *"process.scheduler: sched_setattr"*"Operation not permitted"* ]]
   fi
 }
+
+@test "run -t without --console-socket relays the pty to its own terminal, create -t refuses" {
+  require_cmd script
+  cfg '.process.terminal=true | .process.args=["sh","-c","tty; stty size; test -t 0 && echo tty-ok; exit 3"]'
+  # script(1) gives the runtime a terminal of 33 rows and 77 columns; -e returns the child's status.
+  run script -qec "stty rows 33 cols 77; $OCI_RUN --root $ROOT run -b $BUNDLE $ID" /dev/null </dev/null
+  echo "$output"
+  [ "$status" -eq 3 ]
+  [[ "$output" == */dev/pts/0* ]]
+  [[ "$output" == *"33 77"* ]]
+  [[ "$output" == *tty-ok* ]]
+  run ocirun state "$ID"
+  [ "$status" -ne 0 ]
+  run ocirun create -b "$BUNDLE" "$ID"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"cannot allocate tty if "*" will detach without setting console socket"* ]]
+  run ocirun run -d -b "$BUNDLE" "$ID"
+  [ "$status" -ne 0 ]
+  run ocirun state "$ID"
+  [ "$status" -ne 0 ]
+}

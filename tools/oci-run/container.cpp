@@ -9,6 +9,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "common/log.hpp"
 #include "plan.hpp"
 #include "state.hpp"
+#include "terminal.hpp"
 
 extern char** environ;
 
@@ -147,6 +149,8 @@ struct Created {
   State state;
   Spec spec;
   std::string dir;
+  fs::UniqueFd console_recv;  ///< run -t without --console-socket: where the pty master arrives
+  fs::UniqueFd master;        ///< that pty master, relayed to our stdio
 };
 
 // create and run share everything up to kReady.
@@ -157,8 +161,11 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
   c.spec = parse_spec(config_text, bundle);
   validate_spec(c.spec);
   const Spec& s = c.spec;
-  if (s.process.terminal && o.console_socket.empty())
-    fail(Errc::usage, "process.terminal is true but --console-socket is not set");
+  // As runc: a terminal without a console socket is relayed by `run` in the
+  // foreground, and nobody could read it after create or run -d returns.
+  bool relay_tty = s.process.terminal && o.console_socket.empty();
+  if (relay_tty && (!run_mode || o.detach))
+    fail(Errc::usage, "cannot allocate tty if oci-run will detach without setting console socket");
   if (!s.process.terminal && !o.console_socket.empty())
     fail(Errc::usage, "--console-socket is set but process.terminal is false");
   struct stat st;
@@ -191,6 +198,12 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
   fs::UniqueFd console;
   if (!o.console_socket.empty()) {
     console.reset(connect_unix(o.console_socket));
+    store.plan.console_fd = console.get();
+  } else if (relay_tty) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
+    c.console_recv.reset(sv[0]);
+    console.reset(sv[1]);
     store.plan.console_fd = console.get();
   }
 
@@ -289,6 +302,11 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
       fail("container init exited before it was ready");
     }
   }
+  if (c.console_recv) {
+    c.master.reset(recv_fd(c.console_recv.get()));
+    c.console_recv.reset();
+    copy_window_size(c.master.get());
+  }
   state.start_time = process_start_time(c.pid);
   state.created = log::now_rfc3339();
   save_state(c.dir, state);
@@ -386,6 +404,11 @@ int run_container(const CreateOptions& o) {
   cleanup.armed = false;
   run_parent_hooks(c.spec.hooks.poststart, hs, "poststart", false);
   if (o.detach) return 0;
+  if (c.master) {
+    fs::UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, c.pid, 0)));
+    if (!pidfd) throw_errno("pidfd_open");
+    relay_pty(c.master.get(), pidfd.get());
+  }
   int st = 0;
   while (waitpid(c.pid, &st, 0) < 0) {
     if (errno != EINTR) throw_errno("wait for container " + o.id);
