@@ -346,12 +346,15 @@ Manager Manager::from_json(const nlohmann::json& j) {
     m.path_ = j.at("path").get<std::string>();
     if (j.contains("v1")) m.v1_ = j.at("v1").get<std::map<std::string, std::string>>();
     if (j.contains("unified")) m.unified_ = j.at("unified").get<std::string>();
+    if (j.contains("enabled")) m.enabled_ = j.at("enabled").get<std::vector<std::pair<std::string, std::string>>>();
     return m;
   });
 }
 
 nlohmann::json Manager::to_json() const {
-  return {{"mode", mode_name(mode_)}, {"path", path_}, {"v1", v1_}, {"unified", unified_}};
+  nlohmann::json j = {{"mode", mode_name(mode_)}, {"path", path_}, {"v1", v1_}, {"unified", unified_}};
+  if (!enabled_.empty()) j["enabled"] = enabled_;
+  return j;
 }
 
 std::string Manager::v1_dir(const std::string& controller) const {
@@ -420,28 +423,48 @@ void Manager::apply(pid_t pid) {
   }
   if (!unified_.empty()) {
     with_context("create cgroup " + unified_, [&] {
+      std::string mnt = mount_of(unified_);
       make_levels(
-          mount_of(unified_), unified_,
-          [&](const std::string& parent) {
-            // Enable in each ancestor every controller it has, so the leaf
-            // gets them (the root may have processes; cgroup2 allows that).
-            auto avail = util::read_ctl(parent, "cgroup.controllers");
-            auto on = util::read_ctl(parent, "cgroup.subtree_control");
-            if (!avail) return;
-            std::istringstream ss(*avail);
-            std::string c;
-            while (ss >> c) {
-              if (on && (" " + *on + " ").find(" " + c + " ") != std::string::npos) continue;
-              try {
-                util::write_ctl(parent, "cgroup.subtree_control", "+" + c, "cgroup.subtree_control");
-              } catch (const Error& e) {
-                log::debug(std::string("cgroup: enable ") + c + ": " + e.what());
-              }
+          mnt, unified_, [](const std::string&) {}, [](const std::string&, const std::string&) {});
+      // A v2 host: every available controller, as runc does, so that the
+      // container's limits and statistics work. A hybrid host keeps its
+      // cgroup2 tree as it is (see enable_v2).
+      if (mode_ == Mode::v2)
+        if (auto avail = util::read_ctl(mnt, "cgroup.controllers")) {
+          std::istringstream ss(*avail);
+          std::string c;
+          while (ss >> c) {
+            try {
+              enable_v2(c, c);
+            } catch (const Error& e) {
+              log::debug(std::string("cgroup: enable ") + c + ": " + e.what());
             }
-          },
-          [](const std::string&, const std::string&) {});
+          }
+        }
       if (pid > 0) util::write_ctl(unified_, "cgroup.procs", pidstr, "cgroup.procs");
     });
+  }
+}
+
+static bool has_word(const std::optional<std::string>& list, const std::string& w) {
+  return list && (" " + *list + " ").find(" " + w + " ") != std::string::npos;
+}
+
+void Manager::enable_v2(const std::string& ctrl, const std::string& field) {
+  std::string mnt = mount_of(unified_);
+  if (!has_word(util::read_ctl(mnt, "cgroup.controllers"), ctrl))
+    util::unsupported(field, "the cgroup2 hierarchy at " + mnt + " has no " + ctrl + " controller");
+  // Every ancestor of the container's cgroup, from the mount root down.
+  std::string cur = mnt;
+  std::istringstream ss(unified_.substr(mnt.size()));
+  std::string comp;
+  while (std::getline(ss, comp, '/')) {
+    if (comp.empty()) continue;
+    if (!has_word(util::read_ctl(cur, "cgroup.subtree_control"), ctrl)) {
+      util::write_ctl(cur, "cgroup.subtree_control", "+" + ctrl, field);
+      enabled_.emplace_back(cur, ctrl);
+    }
+    cur += "/" + comp;
   }
 }
 
@@ -459,7 +482,11 @@ void Manager::set(const nlohmann::json& r) {
   auto pick = [&](const char* ctrl, const char* field) -> std::pair<std::string, bool> {
     std::string d = v1_dir(ctrl);
     if (!d.empty()) return {d, true};
-    if (!unified_.empty()) return {unified_, false};
+    if (!unified_.empty()) {
+      // Only what this resource needs, on a hybrid host (v2 enabled all in apply).
+      if (mode_ == Mode::hybrid) enable_v2(std::strcmp(ctrl, "blkio") == 0 ? "io" : ctrl, field);
+      return {unified_, false};
+    }
     util::unsupported(field, std::string("the ") + ctrl + " controller is not mounted");
   };
   if (auto* m = section("memory")) {
@@ -760,6 +787,26 @@ void Manager::destroy() {
     }
   }
   if (first) throw *first;
+  // Undo our "+controller" writes, deepest first, unless another cgroup
+  // below that parent still has processes (it may use the controller).
+  for (auto it = enabled_.rbegin(); it != enabled_.rend(); ++it) {
+    const auto& [dir, ctrl] = *it;
+    bool busy = false;
+    if (DIR* d = opendir(dir.c_str())) {
+      while (auto* e = readdir(d))
+        if (e->d_type == DT_DIR && e->d_name[0] != '.' &&
+            util::read_flat_keyed(dir + "/" + e->d_name, "cgroup.events")["populated"] == 1)
+          busy = true;
+      closedir(d);
+    }
+    if (busy) continue;
+    try {
+      util::write_ctl(dir, "cgroup.subtree_control", "-" + ctrl, "cgroup.subtree_control");
+    } catch (const Error& e) {
+      log::debug("cgroup: disable " + ctrl + " in " + dir + ": " + e.what());
+    }
+  }
+  enabled_.clear();
 }
 
 }  // namespace ocikit::cgroup

@@ -262,7 +262,13 @@ void update_container(const std::string& root, const std::string& id, const std:
   if (status_of(container_dir(root, id), s) == "stopped") fail("container " + id + " is not running");
   auto res = with_context("resources", [&] { return nlohmann::json::parse(resources_json); });
   if (!s.cgroup_applied) fail("container " + id + " has no cgroup to update");
-  sec::CgroupManager::from_json(s.cgroup).set(res);
+  auto cg = sec::CgroupManager::from_json(s.cgroup);
+  cg.set(res);
+  // set() may have enabled a cgroup2 controller that delete must undo.
+  if (cg.to_json() != s.cgroup) {
+    s.cgroup = cg.to_json();
+    save_state(container_dir(root, id), s);
+  }
 }
 
 namespace {
