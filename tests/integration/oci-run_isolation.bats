@@ -259,3 +259,23 @@ PY
   run ocirun state "$ID"
   [ "$status" -ne 0 ]
 }
+
+@test "the runtime binary cannot be reached through /proc/<init>/exe before start (CVE-2019-5736)" {
+  [ "$(basename "$OCI_RUN")" = oci-run ] || skip "checks oci-run's own protection"
+  cfg '.process.args=["sleep","100"]'
+  # Without CAP_SYS_PTRACE the waiting init is non-dumpable: its exe does not open.
+  ocirun create -b "$BUNDLE" "$ID"
+  run ocirun exec "$ID" sh -c 'cat /proc/1/exe >/dev/null && echo opened'
+  [ "$status" -ne 0 ]
+  [[ "$output" != *opened* ]]
+  ocirun delete -f "$ID"
+  # With CAP_SYS_PTRACE the init runs from a sealed memfd: it opens, but never for writing.
+  cfg '.process.capabilities.bounding += ["CAP_SYS_PTRACE"] | .process.capabilities.effective += ["CAP_SYS_PTRACE"] | .process.capabilities.permitted += ["CAP_SYS_PTRACE"]'
+  ocirun create -b "$BUNDLE" "$ID"
+  run ocirun exec "$ID" sh -c 'readlink /proc/1/exe; cat /proc/1/exe | head -c 4 | od -c | head -1; echo x >>/proc/1/exe && echo written'
+  echo "$output"
+  [[ "$output" == *memfd:oci-run* ]]
+  [[ "$output" == *E*L*F* ]]
+  [[ "$output" != *written* ]]
+  ocirun delete -f "$ID"
+}

@@ -659,6 +659,9 @@ void run_child(const ChildPlan& p) noexcept {
     if (r != 0) die("load seccomp filter", nullptr, -r);
   }
   set_identity();
+  // A uid change resets dumpable from fs.suid_dumpable; stay non-dumpable
+  // until execve (protect_binary relies on it, CVE-2019-5736).
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (chdir(p.cwd) != 0) die("chdir to cwd ", p.cwd);
   if (p.umask >= 0) umask(static_cast<mode_t>(p.umask));
   char exe[4096];

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -175,6 +176,7 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
   store.plan.preserve_fds = o.preserve_fds;
   store.set_rootfs(s, o.no_pivot);
   store.set_process(s.process, s.seccomp);
+  protect_binary(store.plan.caps.bounding);
   store.plan.wait_start = true;
   store.plan.new_keyring = !o.no_new_keyring;
 
@@ -338,7 +340,10 @@ off_t loaded_size(int fd) {
 }
 }  // namespace
 
-void ensure_sealed_binary(char** argv) {
+namespace {
+char** g_argv = nullptr;
+
+void reexec_sealed(char** argv) {
   // Already running from a sealed copy? Then /proc/self/exe cannot be
   // written through by anything in a container.
   int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
@@ -364,6 +369,23 @@ void ensure_sealed_binary(char** argv) {
   if (fcntl(mfd, F_ADD_SEALS, kSeals) != 0) throw_errno("seal the oci-run copy");
   fexecve(mfd, argv, environ);
   throw_errno("re-exec the sealed oci-run copy");
+}
+}  // namespace
+
+void ensure_sealed_binary(char** argv) { g_argv = argv; }
+
+void protect_binary(uint64_t bounding) {
+  constexpr uint64_t kPtrace = uint64_t(1) << 19;  // CAP_SYS_PTRACE
+  // Rootless: /proc/<pid>/uid_map of a non-dumpable child belongs to root,
+  // so the parent could not write it; use the sealed copy there.
+  if ((bounding & kPtrace) == 0 && geteuid() == 0) {
+    // The cloned init inherits this; the child sets it again after its
+    // setuid, which may reset it from fs.suid_dumpable.
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw_errno("prctl PR_SET_DUMPABLE");
+    return;
+  }
+  if (!g_argv) fail("protect the oci-run binary: no argv to re-execute with");
+  reexec_sealed(g_argv);
 }
 
 void create_container(const CreateOptions& o) {
