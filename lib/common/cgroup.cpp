@@ -164,6 +164,37 @@ std::string dev_key(const nlohmann::json& e, const std::string& field) {
   return std::to_string(*maj) + ":" + std::to_string(*min);
 }
 
+void for_each_throttle(const nlohmann::json& b,
+                       const std::function<void(Throttle, const std::string&, const std::string&, uint64_t)>& fn) {
+  static const std::pair<const char*, Throttle> kLists[] = {
+      {"throttleReadBpsDevice", Throttle::read_bps},
+      {"throttleWriteBpsDevice", Throttle::write_bps},
+      {"throttleReadIOPSDevice", Throttle::read_iops},
+      {"throttleWriteIOPSDevice", Throttle::write_iops},
+  };
+  for (auto [key, kind] : kLists) {
+    auto it = b.find(key);
+    if (it == b.end() || it->is_null()) continue;
+    std::string field = std::string("blockIO.") + key;
+    if (!it->is_array()) fail(Errc::invalid, field + ": expected an array");
+    for (auto& e : *it) {
+      auto rate = get_uint(e, "rate", field + ".rate");
+      if (!rate) fail(Errc::invalid, field + ": rate is required");
+      fn(kind, field, dev_key(e, field), *rate);
+    }
+  }
+}
+
+void for_each_hugepage_limit(const nlohmann::json& h, const std::function<void(const std::string&, uint64_t)>& fn) {
+  if (!h.is_array()) fail(Errc::invalid, "linux.resources.hugepageLimits: expected an array");
+  for (auto& e : h) {
+    auto size = get_str(e, "pageSize", "hugepageLimits.pageSize");
+    auto lim = get_uint(e, "limit", "hugepageLimits.limit");
+    if (!size || !lim) fail(Errc::invalid, "hugepageLimits: pageSize and limit are required");
+    fn(*size, *lim);
+  }
+}
+
 }  // namespace util
 
 // ---------------------------------------------------------------- layout
@@ -580,33 +611,26 @@ static void freeze_wait(const std::string& what, const std::function<void()>& re
   fail(Errc::failure, what + ": timed out waiting for the cgroup to change state");
 }
 
-void Manager::freeze() {
-  if (auto d = v1_dir("freezer"); !d.empty()) {
+// Freeze (true) or thaw through the v1 freezer, else cgroup2's cgroup.freeze.
+static void change_freezer(const Manager& m, bool freeze) {
+  const char* what = freeze ? "freeze" : "thaw";
+  if (auto d = m.v1_dir("freezer"); !d.empty()) {
+    const char* want = freeze ? "FROZEN" : "THAWED";
     freeze_wait(
-        "freeze " + d, [&] { util::write_ctl(d, "freezer.state", "FROZEN", "freezer.state"); },
-        [&] { return util::read_ctl(d, "freezer.state").value_or("") == "FROZEN"; });
-  } else if (!unified_.empty()) {
+        std::string(what) + " " + d, [&] { util::write_ctl(d, "freezer.state", want, "freezer.state"); },
+        [&] { return util::read_ctl(d, "freezer.state").value_or("") == want; });
+  } else if (const std::string& u = m.unified_dir(); !u.empty()) {
     freeze_wait(
-        "freeze " + unified_, [&] { util::write_ctl(unified_, "cgroup.freeze", "1", "cgroup.freeze"); },
-        [&] { return frozen(); });
+        std::string(what) + " " + u, [&] { util::write_ctl(u, "cgroup.freeze", freeze ? "1" : "0", "cgroup.freeze"); },
+        [&] { return m.frozen() == freeze; });
   } else {
-    fail(Errc::failure, "cannot freeze: no freezer controller is mounted");
+    fail(Errc::failure, std::string("cannot ") + what + ": no freezer controller is mounted");
   }
 }
 
-void Manager::thaw() {
-  if (auto d = v1_dir("freezer"); !d.empty()) {
-    freeze_wait(
-        "thaw " + d, [&] { util::write_ctl(d, "freezer.state", "THAWED", "freezer.state"); },
-        [&] { return util::read_ctl(d, "freezer.state").value_or("") == "THAWED"; });
-  } else if (!unified_.empty()) {
-    freeze_wait(
-        "thaw " + unified_, [&] { util::write_ctl(unified_, "cgroup.freeze", "0", "cgroup.freeze"); },
-        [&] { return !frozen(); });
-  } else {
-    fail(Errc::failure, "cannot thaw: no freezer controller is mounted");
-  }
-}
+void Manager::freeze() { change_freezer(*this, true); }
+
+void Manager::thaw() { change_freezer(*this, false); }
 
 bool Manager::frozen() const {
   if (auto d = v1_dir("freezer"); !d.empty()) return util::read_ctl(d, "freezer.state").value_or("") == "FROZEN";
