@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -160,6 +162,37 @@ std::string dev_key(const nlohmann::json& e, const std::string& field) {
   auto min = get_int(e, "minor", field + ".minor");
   if (!maj || !min) fail(Errc::invalid, field + ": major and minor are required");
   return std::to_string(*maj) + ":" + std::to_string(*min);
+}
+
+void for_each_throttle(const nlohmann::json& b,
+                       const std::function<void(Throttle, const std::string&, const std::string&, uint64_t)>& fn) {
+  static const std::pair<const char*, Throttle> kLists[] = {
+      {"throttleReadBpsDevice", Throttle::read_bps},
+      {"throttleWriteBpsDevice", Throttle::write_bps},
+      {"throttleReadIOPSDevice", Throttle::read_iops},
+      {"throttleWriteIOPSDevice", Throttle::write_iops},
+  };
+  for (auto [key, kind] : kLists) {
+    auto it = b.find(key);
+    if (it == b.end() || it->is_null()) continue;
+    std::string field = std::string("blockIO.") + key;
+    if (!it->is_array()) fail(Errc::invalid, field + ": expected an array");
+    for (auto& e : *it) {
+      auto rate = get_uint(e, "rate", field + ".rate");
+      if (!rate) fail(Errc::invalid, field + ": rate is required");
+      fn(kind, field, dev_key(e, field), *rate);
+    }
+  }
+}
+
+void for_each_hugepage_limit(const nlohmann::json& h, const std::function<void(const std::string&, uint64_t)>& fn) {
+  if (!h.is_array()) fail(Errc::invalid, "linux.resources.hugepageLimits: expected an array");
+  for (auto& e : h) {
+    auto size = get_str(e, "pageSize", "hugepageLimits.pageSize");
+    auto lim = get_uint(e, "limit", "hugepageLimits.limit");
+    if (!size || !lim) fail(Errc::invalid, "hugepageLimits: pageSize and limit are required");
+    fn(*size, *lim);
+  }
 }
 
 }  // namespace util
@@ -344,12 +377,15 @@ Manager Manager::from_json(const nlohmann::json& j) {
     m.path_ = j.at("path").get<std::string>();
     if (j.contains("v1")) m.v1_ = j.at("v1").get<std::map<std::string, std::string>>();
     if (j.contains("unified")) m.unified_ = j.at("unified").get<std::string>();
+    if (j.contains("enabled")) m.enabled_ = j.at("enabled").get<std::vector<std::pair<std::string, std::string>>>();
     return m;
   });
 }
 
 nlohmann::json Manager::to_json() const {
-  return {{"mode", mode_name(mode_)}, {"path", path_}, {"v1", v1_}, {"unified", unified_}};
+  nlohmann::json j = {{"mode", mode_name(mode_)}, {"path", path_}, {"v1", v1_}, {"unified", unified_}};
+  if (!enabled_.empty()) j["enabled"] = enabled_;
+  return j;
 }
 
 std::string Manager::v1_dir(const std::string& controller) const {
@@ -418,28 +454,48 @@ void Manager::apply(pid_t pid) {
   }
   if (!unified_.empty()) {
     with_context("create cgroup " + unified_, [&] {
+      std::string mnt = mount_of(unified_);
       make_levels(
-          mount_of(unified_), unified_,
-          [&](const std::string& parent) {
-            // Enable in each ancestor every controller it has, so the leaf
-            // gets them (the root may have processes; cgroup2 allows that).
-            auto avail = util::read_ctl(parent, "cgroup.controllers");
-            auto on = util::read_ctl(parent, "cgroup.subtree_control");
-            if (!avail) return;
-            std::istringstream ss(*avail);
-            std::string c;
-            while (ss >> c) {
-              if (on && (" " + *on + " ").find(" " + c + " ") != std::string::npos) continue;
-              try {
-                util::write_ctl(parent, "cgroup.subtree_control", "+" + c, "cgroup.subtree_control");
-              } catch (const Error& e) {
-                log::debug(std::string("cgroup: enable ") + c + ": " + e.what());
-              }
+          mnt, unified_, [](const std::string&) {}, [](const std::string&, const std::string&) {});
+      // A v2 host: every available controller, as runc does, so that the
+      // container's limits and statistics work. A hybrid host keeps its
+      // cgroup2 tree as it is (see enable_v2).
+      if (mode_ == Mode::v2)
+        if (auto avail = util::read_ctl(mnt, "cgroup.controllers")) {
+          std::istringstream ss(*avail);
+          std::string c;
+          while (ss >> c) {
+            try {
+              enable_v2(c, c);
+            } catch (const Error& e) {
+              log::debug(std::string("cgroup: enable ") + c + ": " + e.what());
             }
-          },
-          [](const std::string&, const std::string&) {});
+          }
+        }
       if (pid > 0) util::write_ctl(unified_, "cgroup.procs", pidstr, "cgroup.procs");
     });
+  }
+}
+
+static bool has_word(const std::optional<std::string>& list, const std::string& w) {
+  return list && (" " + *list + " ").find(" " + w + " ") != std::string::npos;
+}
+
+void Manager::enable_v2(const std::string& ctrl, const std::string& field) {
+  std::string mnt = mount_of(unified_);
+  if (!has_word(util::read_ctl(mnt, "cgroup.controllers"), ctrl))
+    util::unsupported(field, "the cgroup2 hierarchy at " + mnt + " has no " + ctrl + " controller");
+  // Every ancestor of the container's cgroup, from the mount root down.
+  std::string cur = mnt;
+  std::istringstream ss(unified_.substr(mnt.size()));
+  std::string comp;
+  while (std::getline(ss, comp, '/')) {
+    if (comp.empty()) continue;
+    if (!has_word(util::read_ctl(cur, "cgroup.subtree_control"), ctrl)) {
+      util::write_ctl(cur, "cgroup.subtree_control", "+" + ctrl, field);
+      enabled_.emplace_back(cur, ctrl);
+    }
+    cur += "/" + comp;
   }
 }
 
@@ -457,7 +513,11 @@ void Manager::set(const nlohmann::json& r) {
   auto pick = [&](const char* ctrl, const char* field) -> std::pair<std::string, bool> {
     std::string d = v1_dir(ctrl);
     if (!d.empty()) return {d, true};
-    if (!unified_.empty()) return {unified_, false};
+    if (!unified_.empty()) {
+      // Only what this resource needs, on a hybrid host (v2 enabled all in apply).
+      if (mode_ == Mode::hybrid) enable_v2(std::strcmp(ctrl, "blkio") == 0 ? "io" : ctrl, field);
+      return {unified_, false};
+    }
     util::unsupported(field, std::string("the ") + ctrl + " controller is not mounted");
   };
   if (auto* m = section("memory")) {
@@ -551,33 +611,26 @@ static void freeze_wait(const std::string& what, const std::function<void()>& re
   fail(Errc::failure, what + ": timed out waiting for the cgroup to change state");
 }
 
-void Manager::freeze() {
-  if (auto d = v1_dir("freezer"); !d.empty()) {
+// Freeze (true) or thaw through the v1 freezer, else cgroup2's cgroup.freeze.
+static void change_freezer(const Manager& m, bool freeze) {
+  const char* what = freeze ? "freeze" : "thaw";
+  if (auto d = m.v1_dir("freezer"); !d.empty()) {
+    const char* want = freeze ? "FROZEN" : "THAWED";
     freeze_wait(
-        "freeze " + d, [&] { util::write_ctl(d, "freezer.state", "FROZEN", "freezer.state"); },
-        [&] { return util::read_ctl(d, "freezer.state").value_or("") == "FROZEN"; });
-  } else if (!unified_.empty()) {
+        std::string(what) + " " + d, [&] { util::write_ctl(d, "freezer.state", want, "freezer.state"); },
+        [&] { return util::read_ctl(d, "freezer.state").value_or("") == want; });
+  } else if (const std::string& u = m.unified_dir(); !u.empty()) {
     freeze_wait(
-        "freeze " + unified_, [&] { util::write_ctl(unified_, "cgroup.freeze", "1", "cgroup.freeze"); },
-        [&] { return frozen(); });
+        std::string(what) + " " + u, [&] { util::write_ctl(u, "cgroup.freeze", freeze ? "1" : "0", "cgroup.freeze"); },
+        [&] { return m.frozen() == freeze; });
   } else {
-    fail(Errc::failure, "cannot freeze: no freezer controller is mounted");
+    fail(Errc::failure, std::string("cannot ") + what + ": no freezer controller is mounted");
   }
 }
 
-void Manager::thaw() {
-  if (auto d = v1_dir("freezer"); !d.empty()) {
-    freeze_wait(
-        "thaw " + d, [&] { util::write_ctl(d, "freezer.state", "THAWED", "freezer.state"); },
-        [&] { return util::read_ctl(d, "freezer.state").value_or("") == "THAWED"; });
-  } else if (!unified_.empty()) {
-    freeze_wait(
-        "thaw " + unified_, [&] { util::write_ctl(unified_, "cgroup.freeze", "0", "cgroup.freeze"); },
-        [&] { return !frozen(); });
-  } else {
-    fail(Errc::failure, "cannot thaw: no freezer controller is mounted");
-  }
-}
+void Manager::freeze() { change_freezer(*this, true); }
+
+void Manager::thaw() { change_freezer(*this, false); }
 
 bool Manager::frozen() const {
   if (auto d = v1_dir("freezer"); !d.empty()) return util::read_ctl(d, "freezer.state").value_or("") == "FROZEN";
@@ -667,6 +720,62 @@ nlohmann::json Manager::stats() const {
   return s;
 }
 
+// ---------------------------------------------------------------- OOM
+
+OomWatch::OomWatch(const Manager& m) {
+  if (std::string d = m.v1_dir("memory"); !d.empty()) {
+    // cgroup v1: "<eventfd> <fd of memory.oom_control>" into cgroup.event_control.
+    fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd_ < 0) throw_errno("eventfd");
+    ctl_fd_ = ::open((d + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC);
+    if (ctl_fd_ < 0) {
+      int e = errno;
+      ::close(fd_);
+      throw_errno("open " + d + "/memory.oom_control", e);
+    }
+    try {
+      util::write_ctl(d, "cgroup.event_control", std::to_string(fd_) + " " + std::to_string(ctl_fd_),
+                      "OOM notification");
+    } catch (...) {
+      ::close(fd_);
+      ::close(ctl_fd_);
+      throw;
+    }
+    return;
+  }
+  if (m.unified_dir().empty() || !fs::exists(m.unified_dir() + "/memory.events"))
+    fail(Errc::failure, "cannot watch for OOM events: no memory controller in the container's cgroup");
+  events_ = m.unified_dir();
+  fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd_ < 0) throw_errno("inotify_init1");
+  if (::inotify_add_watch(fd_, (events_ + "/memory.events").c_str(), IN_MODIFY) < 0) {
+    int e = errno;
+    ::close(fd_);
+    throw_errno("watch " + events_ + "/memory.events", e);
+  }
+  last_kills_ = util::read_flat_keyed(events_, "memory.events")["oom_kill"];
+}
+
+OomWatch::~OomWatch() {
+  if (fd_ >= 0) ::close(fd_);
+  if (ctl_fd_ >= 0) ::close(ctl_fd_);
+}
+
+uint64_t OomWatch::consume() {
+  if (events_.empty()) {
+    uint64_t n = 0;  // the eventfd counter: OOM events since the last read
+    if (::read(fd_, &n, sizeof n) != static_cast<ssize_t>(sizeof n)) return 0;
+    return n;
+  }
+  char buf[4096];
+  while (::read(fd_, buf, sizeof buf) > 0) {
+  }
+  uint64_t kills = util::read_flat_keyed(events_, "memory.events")["oom_kill"];
+  uint64_t n = kills > last_kills_ ? kills - last_kills_ : 0;
+  last_kills_ = kills;
+  return n;
+}
+
 // ---------------------------------------------------------------- destroy
 
 static void remove_tree(const std::string& dir) {
@@ -702,6 +811,26 @@ void Manager::destroy() {
     }
   }
   if (first) throw *first;
+  // Undo our "+controller" writes, deepest first, unless another cgroup
+  // below that parent still has processes (it may use the controller).
+  for (auto it = enabled_.rbegin(); it != enabled_.rend(); ++it) {
+    const auto& [dir, ctrl] = *it;
+    bool busy = false;
+    if (DIR* d = opendir(dir.c_str())) {
+      while (auto* e = readdir(d))
+        if (e->d_type == DT_DIR && e->d_name[0] != '.' &&
+            util::read_flat_keyed(dir + "/" + e->d_name, "cgroup.events")["populated"] == 1)
+          busy = true;
+      closedir(d);
+    }
+    if (busy) continue;
+    try {
+      util::write_ctl(dir, "cgroup.subtree_control", "-" + ctrl, "cgroup.subtree_control");
+    } catch (const Error& e) {
+      log::debug("cgroup: disable " + ctrl + " in " + dir + ": " + e.what());
+    }
+  }
+  enabled_.clear();
 }
 
 }  // namespace ocikit::cgroup

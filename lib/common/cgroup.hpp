@@ -66,9 +66,12 @@ class Manager {
   /// {"mode","path","v1":{controller:dir},"unified":dir} for the state file.
   nlohmann::json to_json() const;
 
-  /// Create the cgroup directories (each v1 hierarchy and the unified one
-  /// on hybrid/v2, enabling the available v2 controllers in the parents)
-  /// and move `pid` into all of them. pid 0 creates only. Throws Errc::io.
+  /// Create the cgroup directories (each v1 hierarchy and the unified one)
+  /// and move `pid` into all of them. pid 0 creates only. On a v2 host the
+  /// available controllers are enabled in the parents; on a hybrid host
+  /// nothing is enabled here: set() enables in cgroup2 only the controller
+  /// a resource needs (hugetlb here), and destroy() undoes only that.
+  /// Throws Errc::io.
   void apply(pid_t pid);
   /// Apply OCI linux.resources (see the module comment). Throws
   /// Errc::invalid for malformed values, Errc::failure for a field the host
@@ -91,7 +94,10 @@ class Manager {
   /// Statistics in the shape of runc's `events --stats` "data" object.
   nlohmann::json stats() const;
   /// Remove the cgroup directories (children first), retrying briefly on
-  /// EBUSY while exiting processes leave. Missing ones are fine. Throws Errc::io.
+  /// EBUSY while exiting processes leave. Missing ones are fine. Then turn
+  /// off, deepest first, the cgroup2 controllers this manager enabled in
+  /// subtree_control, each only where no other populated cgroup remains
+  /// below that parent. Throws Errc::io.
   void destroy();
 
   /// The resolved cgroup path ("/ocikit/<id>").
@@ -108,9 +114,39 @@ class Manager {
   std::string path_;
   std::map<std::string, std::string> v1_;  ///< controller -> cgroup dir
   std::string unified_;                    ///< cgroup2 dir, "" if none
+  /// (parent dir, controller) pairs this manager wrote "+controller" to.
+  std::vector<std::pair<std::string, std::string>> enabled_;
+
+  /// Enable cgroup2 `controller` from the mount root down to unified_'s
+  /// parent where it is not on yet, recording each change. Errc::failure
+  /// naming `field` when the hierarchy does not have the controller.
+  void enable_v2(const std::string& controller, const std::string& field);
 
   /// The directory used for process listing / freezing.
   std::string procs_dir() const;
+};
+
+/// OOM notifications of one container's memory cgroup: on v1 an eventfd
+/// registered through cgroup.event_control on memory.oom_control, on v2 an
+/// inotify watch on memory.events (whose oom_kill counter is compared).
+class OomWatch {
+ public:
+  /// Start watching `m`'s memory cgroup. Throws Errc::failure when no
+  /// memory controller is mounted, Errc::io when the kernel refuses.
+  explicit OomWatch(const Manager& m);
+  OomWatch(const OomWatch&) = delete;
+  OomWatch& operator=(const OomWatch&) = delete;
+  ~OomWatch();
+  /// The descriptor to poll for POLLIN.
+  int fd() const { return fd_; }
+  /// After POLLIN: how many OOM events happened since the last call (may be 0).
+  uint64_t consume();
+
+ private:
+  int fd_ = -1;
+  int ctl_fd_ = -1;       ///< v1: memory.oom_control, kept open while registered
+  std::string events_;    ///< v2: the cgroup2 directory holding memory.events
+  uint64_t last_kills_ = 0;
 };
 
 namespace detail {

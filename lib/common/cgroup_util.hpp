@@ -2,6 +2,7 @@
 // Internal helpers shared by cgroup.cpp, cgroup_v1.cpp and cgroup_v2.cpp.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -39,6 +40,15 @@ std::vector<std::string> hugepage_sizes();
 
 /// "major:minor" of a blockIO device entry.
 std::string dev_key(const nlohmann::json& e, const std::string& field);
+
+/// The four blockIO throttle lists, in this order (v1 and v2 name their files differently).
+enum class Throttle { read_bps, write_bps, read_iops, write_iops };
+/// Call fn(kind, field, "major:minor", rate) for each throttle entry of
+/// linux.resources.blockIO `b`. Errc::invalid for a malformed list or entry.
+void for_each_throttle(const nlohmann::json& b,
+                       const std::function<void(Throttle, const std::string&, const std::string&, uint64_t)>& fn);
+/// Call fn(pageSize, limit) for each hugepageLimits entry. Errc::invalid when malformed.
+void for_each_hugepage_limit(const nlohmann::json& h, const std::function<void(const std::string&, uint64_t)>& fn);
 
 }  // namespace ocikit::cgroup::util
 

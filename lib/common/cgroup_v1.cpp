@@ -96,33 +96,17 @@ void set_blkio(const std::string& dir, const nlohmann::json& b) {
         write_ctl(dir, "blkio.leaf_weight_device", key + " " + std::to_string(*w), "blockIO.weightDevice");
     }
   }
-  static const std::pair<const char*, const char*> kThrottle[] = {
-      {"throttleReadBpsDevice", "blkio.throttle.read_bps_device"},
-      {"throttleWriteBpsDevice", "blkio.throttle.write_bps_device"},
-      {"throttleReadIOPSDevice", "blkio.throttle.read_iops_device"},
-      {"throttleWriteIOPSDevice", "blkio.throttle.write_iops_device"},
-  };
-  for (auto [key, file] : kThrottle) {
-    auto it = b.find(key);
-    if (it == b.end() || it->is_null()) continue;
-    std::string field = std::string("blockIO.") + key;
-    if (!it->is_array()) fail(Errc::invalid, field + ": expected an array");
-    for (auto& e : *it) {
-      auto rate = get_uint(e, "rate", field + ".rate");
-      if (!rate) fail(Errc::invalid, field + ": rate is required");
-      write_ctl(dir, file, util::dev_key(e, field) + " " + std::to_string(*rate), field);
-    }
-  }
+  static const char* const kFiles[] = {"blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+                                       "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+  util::for_each_throttle(b, [&](util::Throttle kind, const std::string& field, const std::string& dev, uint64_t rate) {
+    write_ctl(dir, kFiles[static_cast<int>(kind)], dev + " " + std::to_string(rate), field);
+  });
 }
 
 void set_hugetlb(const std::string& dir, const nlohmann::json& h) {
-  if (!h.is_array()) fail(Errc::invalid, "linux.resources.hugepageLimits: expected an array");
-  for (auto& e : h) {
-    auto size = get_str(e, "pageSize", "hugepageLimits.pageSize");
-    auto lim = get_uint(e, "limit", "hugepageLimits.limit");
-    if (!size || !lim) fail(Errc::invalid, "hugepageLimits: pageSize and limit are required");
-    write_ctl(dir, "hugetlb." + *size + ".limit_in_bytes", std::to_string(*lim), "hugepageLimits." + *size);
-  }
+  util::for_each_hugepage_limit(h, [&](const std::string& size, uint64_t limit) {
+    write_ctl(dir, "hugetlb." + size + ".limit_in_bytes", std::to_string(limit), "hugepageLimits." + size);
+  });
 }
 
 // One OCI device rule as a v1 devices.allow/deny line: "c 1:3 rwm".

@@ -105,34 +105,17 @@ void set_io(const std::string& dir, const nlohmann::json& b) {
       if (auto w = get_uint(e, "leafWeight", "blockIO.weightDevice.leafWeight"))
         unsupported("blockIO.weightDevice.leafWeight", "leaf weights do not exist on cgroup v2");
     }
-  static const std::pair<const char*, const char*> kThrottle[] = {
-      {"throttleReadBpsDevice", "rbps"},
-      {"throttleWriteBpsDevice", "wbps"},
-      {"throttleReadIOPSDevice", "riops"},
-      {"throttleWriteIOPSDevice", "wiops"},
-  };
-  for (auto [key, name] : kThrottle) {
-    auto it = b.find(key);
-    if (it == b.end() || it->is_null()) continue;
-    std::string field = std::string("blockIO.") + key;
-    if (!it->is_array()) fail(Errc::invalid, field + ": expected an array");
-    for (auto& e : *it) {
-      auto rate = get_uint(e, "rate", field + ".rate");
-      if (!rate) fail(Errc::invalid, field + ": rate is required");
-      write_ctl(dir, "io.max", util::dev_key(e, field) + " " + name + "=" + (*rate ? std::to_string(*rate) : "max"),
-                field);
-    }
-  }
+  static const char* const kKeys[] = {"rbps", "wbps", "riops", "wiops"};
+  util::for_each_throttle(b, [&](util::Throttle kind, const std::string& field, const std::string& dev, uint64_t rate) {
+    write_ctl(dir, "io.max", dev + " " + kKeys[static_cast<int>(kind)] + "=" + (rate ? std::to_string(rate) : "max"),
+              field);
+  });
 }
 
 void set_hugetlb(const std::string& dir, const nlohmann::json& h) {
-  if (!h.is_array()) fail(Errc::invalid, "linux.resources.hugepageLimits: expected an array");
-  for (auto& e : h) {
-    auto size = get_str(e, "pageSize", "hugepageLimits.pageSize");
-    auto lim = get_uint(e, "limit", "hugepageLimits.limit");
-    if (!size || !lim) fail(Errc::invalid, "hugepageLimits: pageSize and limit are required");
-    write_ctl(dir, "hugetlb." + *size + ".max", std::to_string(*lim), "hugepageLimits." + *size);
-  }
+  util::for_each_hugepage_limit(h, [&](const std::string& size, uint64_t limit) {
+    write_ctl(dir, "hugetlb." + size + ".max", std::to_string(limit), "hugepageLimits." + size);
+  });
 }
 
 void set_unified(const std::string& dir, const nlohmann::json& u) {

@@ -219,3 +219,63 @@ PY
   [ "${lines[0]}" = no-pivot-ok ]
   [ "${lines[1]}" = rootfs ]
 }
+
+@test "process.scheduler and process.ioPriority are applied, a refused policy is a clear error" {
+  [[ "$OCI_RUN" != *runc* ]] || skip "runc 1.1 has no process.scheduler or process.ioPriority"
+  cfg '.process.scheduler={"policy":"SCHED_BATCH","nice":7} | .process.ioPriority={"class":"IOPRIO_CLASS_IDLE","priority":0}'
+  # /proc/self/stat field 19 is the nice value, 41 the policy (SCHED_BATCH is 3).
+  out sh -c 'cut -d" " -f19,41 /proc/self/stat; ionice -p $$'
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "7 3" ]
+  [[ "${lines[1]}" == idle* ]]
+  # The container's cpu cgroup gets no real-time budget (cpu.rt_runtime_us 0), so the kernel refuses SCHED_FIFO.
+  [ -e /sys/fs/cgroup/cpu/cpu.rt_runtime_us ] || skip "no real-time group scheduling"
+  cfg '.process.scheduler={"policy":"SCHED_FIFO","priority":10} | del(.process.ioPriority)'
+  out true
+  [ "$status" -ne 0 ]
+  if [ "$(basename "$OCI_RUN")" = oci-run ]; then
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == *"process.scheduler: sched_setattr"*"Operation not permitted"* ]]
+  fi
+}
+
+@test "run -t without --console-socket relays the pty to its own terminal, create -t refuses" {
+  require_cmd script
+  cfg '.process.terminal=true | .process.args=["sh","-c","tty; stty size; test -t 0 && echo tty-ok; exit 3"]'
+  # script(1) gives the runtime a terminal of 33 rows and 77 columns; -e returns the child's status.
+  run script -qec "stty rows 33 cols 77; $OCI_RUN --root $ROOT run -b $BUNDLE $ID" /dev/null </dev/null
+  echo "$output"
+  [ "$status" -eq 3 ]
+  [[ "$output" == */dev/pts/0* ]]
+  [[ "$output" == *"33 77"* ]]
+  [[ "$output" == *tty-ok* ]]
+  run ocirun state "$ID"
+  [ "$status" -ne 0 ]
+  run ocirun create -b "$BUNDLE" "$ID"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"cannot allocate tty if "*" will detach without setting console socket"* ]]
+  run ocirun run -d -b "$BUNDLE" "$ID"
+  [ "$status" -ne 0 ]
+  run ocirun state "$ID"
+  [ "$status" -ne 0 ]
+}
+
+@test "the runtime binary cannot be reached through /proc/<init>/exe before start (CVE-2019-5736)" {
+  [ "$(basename "$OCI_RUN")" = oci-run ] || skip "checks oci-run's own protection"
+  cfg '.process.args=["sleep","100"]'
+  # Without CAP_SYS_PTRACE the waiting init is non-dumpable: its exe does not open.
+  ocirun create -b "$BUNDLE" "$ID"
+  run ocirun exec "$ID" sh -c 'cat /proc/1/exe >/dev/null && echo opened'
+  [ "$status" -ne 0 ]
+  [[ "$output" != *opened* ]]
+  ocirun delete -f "$ID"
+  # With CAP_SYS_PTRACE the init runs from a sealed memfd: it opens, but never for writing.
+  cfg '.process.capabilities.bounding += ["CAP_SYS_PTRACE"] | .process.capabilities.effective += ["CAP_SYS_PTRACE"] | .process.capabilities.permitted += ["CAP_SYS_PTRACE"]'
+  ocirun create -b "$BUNDLE" "$ID"
+  run ocirun exec "$ID" sh -c 'readlink /proc/1/exe; cat /proc/1/exe | head -c 4 | od -c | head -1; echo x >>/proc/1/exe && echo written'
+  echo "$output"
+  [[ "$output" == *memfd:oci-run* ]]
+  [[ "$output" == *E*L*F* ]]
+  [[ "$output" != *written* ]]
+  ocirun delete -f "$ID"
+}

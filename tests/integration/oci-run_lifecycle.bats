@@ -69,6 +69,35 @@ teardown() { oci_run_teardown; }
   [ "$status" -ne 0 ]
 }
 
+@test "kill signals init only, kill --all every process of the container" {
+  cfg '.root.readonly=false'
+  cat >"$BUNDLE/rootfs/worker.sh" <<'SH'
+trap 'touch /tmp/got.$$; exit 0' USR1
+touch /tmp/ready.$$
+while :; do sleep 0.1; done
+SH
+  cat >"$BUNDLE/rootfs/init.sh" <<'SH'
+for i in 1 2 3; do sh /worker.sh & done
+trap 'touch /tmp/got.init' USR1
+while :; do sleep 0.1; done
+SH
+  set_args sh /init.sh
+  ocirun run -d -b "$BUNDLE" "$ID"
+  t=$BUNDLE/rootfs/tmp
+  count() { ls "$t" | grep -c "^$1" || true; }
+  for _ in $(seq 50); do [ "$(count 'ready\.')" -eq 3 ] && break; sleep 0.1; done
+  [ "$(count 'ready\.')" -eq 3 ]
+  ocirun kill "$ID" USR1
+  for _ in $(seq 50); do [ -e "$t/got.init" ] && break; sleep 0.1; done
+  [ -e "$t/got.init" ]
+  [ "$(count 'got\.[0-9]')" -eq 0 ]
+  rm "$t/got.init"
+  ocirun kill --all "$ID" USR1
+  for _ in $(seq 50); do [ "$(count 'got\.[0-9]')" -eq 3 ] && [ -e "$t/got.init" ] && break; sleep 0.1; done
+  [ "$(count 'got\.[0-9]')" -eq 3 ]
+  [ -e "$t/got.init" ]
+}
+
 @test "list shows containers as a table and as JSON" {
   set_args sleep 100
   ocirun run -d -b "$BUNDLE" "$ID"

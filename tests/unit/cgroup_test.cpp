@@ -281,3 +281,46 @@ TEST_CASE("cgroup: create maps systemd and relative paths onto every hierarchy")
   CHECK_THROWS_WITH(cgroup::Manager::from_json(json::parse(R"({"mode":"v3","path":"/x"})")),
                     "cgroup state: unknown mode \"v3\"");
 }
+
+TEST_CASE("cgroup: a hybrid host's cgroup2 controllers are enabled only for the resource that needs them") {
+  // A fake hierarchy in a temp dir: regular files stand in for the control files.
+  char tmpl[] = "/tmp/okt-rt3-cg-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string root = tmpl;
+  struct Rm {
+    std::string d;
+    ~Rm() { fs::remove_all(d); }
+  } rm{root};
+  fs::mkdir_p(root + "/v2", 0755);
+  fs::mkdir_p(root + "/mem", 0755);
+  fs::write_file_atomic(root + "/v2/cgroup.procs", "", 0644);
+  fs::write_file_atomic(root + "/v2/cgroup.controllers", "hugetlb\n", 0644);
+  fs::write_file_atomic(root + "/v2/cgroup.subtree_control", "\n", 0644);
+  fs::write_file_atomic(root + "/mem/cgroup.procs", "", 0644);
+  cgroup::Layout l;
+  l.mode = cgroup::Mode::hybrid;
+  l.v1["memory"] = root + "/mem";
+  l.unified = root + "/v2";
+  auto m = cgroup::Manager::create("/okt/c1", "c1", l);
+  m.apply(0);
+  CHECK(fs::read_file(root + "/v2/cgroup.subtree_control") == "\n");  // apply changed nothing
+  fs::write_file_atomic(root + "/v2/okt/cgroup.subtree_control", "\n", 0644);
+  m.set(json::parse(R"({"memory": null})"));
+  CHECK_FALSE(m.to_json().contains("enabled"));
+  fs::write_file_atomic(root + "/v2/okt/c1/hugetlb.2MB.max", "max\n", 0644);
+  m.set(json::parse(R"({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]})"));
+  CHECK(fs::read_file(root + "/v2/okt/c1/hugetlb.2MB.max") == "4194304");
+  CHECK(fs::read_file(root + "/v2/cgroup.subtree_control") == "+hugetlb");
+  CHECK(fs::read_file(root + "/v2/okt/cgroup.subtree_control") == "+hugetlb");
+  json enabled = m.to_json()["enabled"];
+  CHECK(enabled == json::parse("[[\"" + root + "/v2\", \"hugetlb\"], [\"" + root + "/v2/okt\", \"hugetlb\"]]"));
+  // Saved and restored with the state, so delete can undo exactly these.
+  CHECK(cgroup::Manager::from_json(m.to_json()).to_json() == m.to_json());
+  // A controller the hierarchy does not have is a clear error.
+  cgroup::Layout l2 = l;
+  l2.v1.clear();
+  auto m3 = cgroup::Manager::create("/okt/c3", "c3", l2);
+  m3.apply(0);
+  CHECK_THROWS_WITH(m3.set(json::parse(R"({"pids": {"limit": 5}})")),
+                    ("cannot set pids.limit: the cgroup2 hierarchy at " + root + "/v2 has no pids controller").c_str());
+}

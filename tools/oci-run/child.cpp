@@ -638,6 +638,12 @@ void run_child(const ChildPlan& p) noexcept {
   if (!p.exec_mode) setup_rootfs();
   if (p.terminal) setup_console();
   if (p.personality >= 0 && personality(static_cast<unsigned long>(p.personality)) < 0) die("personality");
+  // Before the capabilities drop: a real-time policy or class needs CAP_SYS_NICE / CAP_SYS_ADMIN.
+  if (p.set_sched && syscall(SYS_sched_setattr, 0, &p.sched, 0) != 0)
+    die("process.scheduler: sched_setattr",
+        errno == EPERM ? " (a real-time policy needs CAP_SYS_NICE and cpu.rt_runtime_us in the cgroup)" : nullptr);
+  if (p.ioprio >= 0 && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, p.ioprio) != 0)
+    die("process.ioPriority: ioprio_set");
   for (int i = 0; i < p.n_rlimits; i++) {
     rlimit rl{p.rlimits[i].soft, p.rlimits[i].hard};
     if (setrlimit(p.rlimits[i].resource, &rl) != 0) die("setrlimit");
@@ -653,6 +659,9 @@ void run_child(const ChildPlan& p) noexcept {
     if (r != 0) die("load seccomp filter", nullptr, -r);
   }
   set_identity();
+  // A uid change resets dumpable from fs.suid_dumpable; stay non-dumpable
+  // until execve (protect_binary relies on it, CVE-2019-5736).
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (chdir(p.cwd) != 0) die("chdir to cwd ", p.cwd);
   if (p.umask >= 0) umask(static_cast<mode_t>(p.umask));
   char exe[4096];

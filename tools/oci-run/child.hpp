@@ -50,6 +50,16 @@ struct ChildRlimit {
   uint64_t soft = 0, hard = 0;
 };
 
+/// The kernel's struct sched_attr (glibc has no declaration of it).
+struct ChildSched {
+  uint32_t size = sizeof(ChildSched);
+  uint32_t policy = 0;
+  uint64_t flags = 0;
+  int32_t nice = 0;
+  uint32_t priority = 0;
+  uint64_t runtime = 0, deadline = 0, period = 0;
+};
+
 /// What the child does, all of it prepared by the parent.
 struct ChildPlan {
   int sync_fd = -1;
@@ -108,6 +118,9 @@ struct ChildPlan {
   sec::CapSets caps;
   const sec::SeccompProgram* seccomp = nullptr;
   long personality = -1;
+  bool set_sched = false;   ///< apply `sched` with sched_setattr(2)
+  ChildSched sched;
+  int ioprio = -1;          ///< ioprio_set(2) value, -1 = leave as is
   int preserve_fds = 0;  ///< fds 3 .. 3+n-1 stay open across exec
   bool new_keyring = false;  ///< join a fresh session keyring (runc's default; --no-new-keyring turns it off)
 };

@@ -6,9 +6,11 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #include "common/log.hpp"
 #include "plan.hpp"
 #include "state.hpp"
+#include "terminal.hpp"
 
 extern char** environ;
 
@@ -147,6 +150,8 @@ struct Created {
   State state;
   Spec spec;
   std::string dir;
+  fs::UniqueFd console_recv;  ///< run -t without --console-socket: where the pty master arrives
+  fs::UniqueFd master;        ///< that pty master, relayed to our stdio
 };
 
 // create and run share everything up to kReady.
@@ -157,8 +162,11 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
   c.spec = parse_spec(config_text, bundle);
   validate_spec(c.spec);
   const Spec& s = c.spec;
-  if (s.process.terminal && o.console_socket.empty())
-    fail(Errc::usage, "process.terminal is true but --console-socket is not set");
+  // As runc: a terminal without a console socket is relayed by `run` in the
+  // foreground, and nobody could read it after create or run -d returns.
+  bool relay_tty = s.process.terminal && o.console_socket.empty();
+  if (relay_tty && (!run_mode || o.detach))
+    fail(Errc::usage, "cannot allocate tty if oci-run will detach without setting console socket");
   if (!s.process.terminal && !o.console_socket.empty())
     fail(Errc::usage, "--console-socket is set but process.terminal is false");
   struct stat st;
@@ -168,6 +176,7 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
   store.plan.preserve_fds = o.preserve_fds;
   store.set_rootfs(s, o.no_pivot);
   store.set_process(s.process, s.seccomp);
+  protect_binary(store.plan.caps.bounding);
   store.plan.wait_start = true;
   store.plan.new_keyring = !o.no_new_keyring;
 
@@ -192,6 +201,12 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
   if (!o.console_socket.empty()) {
     console.reset(connect_unix(o.console_socket));
     store.plan.console_fd = console.get();
+  } else if (relay_tty) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
+    c.console_recv.reset(sv[0]);
+    console.reset(sv[1]);
+    store.plan.console_fd = console.get();
   }
 
   // Namespaces: new ones go to clone; joined ones are opened here and
@@ -205,7 +220,6 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
       // CLONE_NEWTIME does not fit clone(2)'s flags (it is CSIGNAL's
       // bit): the parent unshares it below, for its next child only.
       if (n.flag != CLONE_NEWTIME) flags |= static_cast<unsigned long>(n.flag);
-      continue;
       continue;
     }
     fs::UniqueFd fd(open(n.path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -257,13 +271,10 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
     write_id_map(c.pid, "gid_map", s.gid_mappings);
   }
   static sec::CgroupManager cg;  // outlives cleanup's pointer
-  bool use_cg = sec::cgroups_needed(s.resources);
-  if (use_cg) {
-    cg = sec::CgroupManager::create(s.cgroups_path, o.id);
-    cleanup.cg = &cg;
-    cg.apply(c.pid);
-    cg.set(effective_resources(s));
-  }
+  cg = sec::CgroupManager::create(s.cgroups_path, o.id);
+  cleanup.cg = &cg;
+  cg.apply(c.pid);
+  cg.set(effective_resources(s));
   std::string cgroup_text;
   try {
     cgroup_text = fs::read_file("/proc/" + std::to_string(c.pid) + "/cgroup");
@@ -278,8 +289,8 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
   state.rootfs = s.root_path;
   state.annotations = s.annotations;
   state.config = nlohmann::json::parse(config_text);
-  state.cgroup = use_cg ? cg.to_json() : nlohmann::json();
-  state.cgroup_applied = use_cg;
+  state.cgroup = cg.to_json();
+  state.cgroup_applied = true;
   for (;;) {
     SyncType t = recv_sync(c.sync);
     if (t == SyncType::kHooks) {
@@ -292,6 +303,11 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
     } else {
       fail("container init exited before it was ready");
     }
+  }
+  if (c.console_recv) {
+    c.master.reset(recv_fd(c.console_recv.get()));
+    c.console_recv.reset();
+    copy_window_size(c.master.get());
   }
   state.start_time = process_start_time(c.pid);
   state.created = log::now_rfc3339();
@@ -324,7 +340,10 @@ off_t loaded_size(int fd) {
 }
 }  // namespace
 
-void ensure_sealed_binary(char** argv) {
+namespace {
+char** g_argv = nullptr;
+
+void reexec_sealed(char** argv) {
   // Already running from a sealed copy? Then /proc/self/exe cannot be
   // written through by anything in a container.
   int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
@@ -350,6 +369,23 @@ void ensure_sealed_binary(char** argv) {
   if (fcntl(mfd, F_ADD_SEALS, kSeals) != 0) throw_errno("seal the oci-run copy");
   fexecve(mfd, argv, environ);
   throw_errno("re-exec the sealed oci-run copy");
+}
+}  // namespace
+
+void ensure_sealed_binary(char** argv) { g_argv = argv; }
+
+void protect_binary(uint64_t bounding) {
+  constexpr uint64_t kPtrace = uint64_t(1) << 19;  // CAP_SYS_PTRACE
+  // Rootless: /proc/<pid>/uid_map of a non-dumpable child belongs to root,
+  // so the parent could not write it; use the sealed copy there.
+  if ((bounding & kPtrace) == 0 && geteuid() == 0) {
+    // The cloned init inherits this; the child sets it again after its
+    // setuid, which may reset it from fs.suid_dumpable.
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw_errno("prctl PR_SET_DUMPABLE");
+    return;
+  }
+  if (!g_argv) fail("protect the oci-run binary: no argv to re-execute with");
+  reexec_sealed(g_argv);
 }
 
 void create_container(const CreateOptions& o) {
@@ -390,6 +426,11 @@ int run_container(const CreateOptions& o) {
   cleanup.armed = false;
   run_parent_hooks(c.spec.hooks.poststart, hs, "poststart", false);
   if (o.detach) return 0;
+  if (c.master) {
+    fs::UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, c.pid, 0)));
+    if (!pidfd) throw_errno("pidfd_open");
+    relay_pty(c.master.get(), pidfd.get());
+  }
   int st = 0;
   while (waitpid(c.pid, &st, 0) < 0) {
     if (errno != EINTR) throw_errno("wait for container " + o.id);

@@ -2,6 +2,7 @@
 // oci-run container: the runtime operations behind the runc-compatible
 // commands. Each takes the global --root and the command's options.
 
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -67,6 +68,14 @@ void ps_container(const std::string& root, const std::string& id, const std::str
 void pause_container(const std::string& root, const std::string& id, bool pause);
 /// `events --stats`: one stats event (JSON) on stdout.
 void print_stats(const std::string& root, const std::string& id);
+/// `events` without --stats (as runc): one JSON object per line, a "stats"
+/// event every `interval` (a duration: "5s", "500ms", "1m"; a bare number
+/// is seconds) and an "oom" event for each OOM kill in the container's
+/// memory cgroup, until the container stops. Errc::usage for a bad interval.
+void stream_events(const std::string& root, const std::string& id, const std::string& interval);
+/// A runc-style duration ("5s", "250ms", "1m30s"; bare number = seconds) in
+/// milliseconds. Errc::usage when malformed or not positive.
+int64_t parse_interval(const std::string& s);
 /// `update --resources FILE` (or "-" for stdin), or the JSON built from flags.
 void update_container(const std::string& root, const std::string& id, const std::string& resources_json);
 /// linux.resources from runc's update flags (flag name without "--" -> value;
@@ -79,8 +88,17 @@ nlohmann::json update_flags_resources(const std::map<std::string, std::string>& 
 /// Parse a signal name ("KILL", "SIGKILL") or number; Errc::usage otherwise.
 int parse_signal(const std::string& s);
 
-/// Re-execute from a sealed memfd copy of the binary (CVE-2019-5736), unless
-/// already running from one. Returns only when already sealed.
+/// Remember argv for protect_binary (called by main for create, run and
+/// exec; nothing else happens until the spec is known).
 void ensure_sealed_binary(char** argv);
+
+/// Keep the container from writing to this binary through /proc/<pid>/exe
+/// (CVE-2019-5736) while a runtime process is visible in it. /proc/<pid>/exe
+/// of a non-dumpable process opens only with CAP_SYS_PTRACE, so when the
+/// container's bounding set (`bounding`, CAP_* bits) lacks it, marking this
+/// process (and so the cloned init) non-dumpable is enough; otherwise the
+/// process re-executes from a sealed memfd copy of the binary (returning at
+/// once when already running from one). Call before any side effect.
+void protect_binary(uint64_t bounding);
 
 }  // namespace ocikit::run

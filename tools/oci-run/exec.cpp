@@ -74,6 +74,8 @@ int exec_container(const ExecOptions& o) {
   store.plan.exec_mode = true;
   store.plan.preserve_fds = o.preserve_fds;
   store.set_process(p, spec.seccomp);
+  // The container's processes are bounded by its init's set, the new one by its own.
+  protect_binary(sec::parse_caps(spec.process.capabilities).bounding | store.plan.caps.bounding);
   fs::UniqueFd console;
   if (p.terminal) {
     // Reuse create's connect helper through a throwaway connection.

@@ -102,8 +102,8 @@ int main(int argc, char** argv) {
     resume->add_option("id", id, "container id")->required();
     auto* events = app.add_subcommand("events", "container statistics");
     events->add_flag("--stats", stats, "print one statistics event and exit");
-    int interval = 5;
-    events->add_option("--interval", interval, "accepted for runc compatibility");
+    std::string interval = "5s";
+    events->add_option("--interval", interval, "time between stats events (5s, 500ms ...)")->capture_default_str();
     events->add_option("id", id, "container id")->required();
     std::string resources;
     auto* update = app.add_subcommand("update", "update a container's resource limits");
@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
                               {"cpuset-cpus", "CPUs to use (0-2,4)"},
                               {"cpuset-mems", "memory nodes to use"},
                               {"blkio-weight", "block IO weight (10-1000)"}})
-      update->add_option("--" + std::string(flag), upd[flag], help);
+      update->add_option(std::string("--") + flag + (flag == std::string("cpu-shares") ? ",--cpu-share" : ""), upd[flag], help);
     update->add_option("id", id, "container id")->required();
     bool rootless_spec = false;
     std::string spec_bundle = ".";
@@ -164,10 +164,7 @@ int main(int argc, char** argv) {
       if (*list) return list_containers(root, format, quiet), 0;
       if (*ps) return ps_container(root, id, format), 0;
       if (*pause || *resume) return pause_container(root, id, static_cast<bool>(*pause)), 0;
-      if (*events) {
-        if (!stats) fail(Errc::usage, "events without --stats is not supported yet");  // TODO(#5): streaming events
-        return print_stats(root, id), 0;
-      }
+      if (*events) return stats ? print_stats(root, id) : stream_events(root, id, interval), 0;
       if (*update) {
         std::string text;
         if (resources == "-") text.assign(std::istreambuf_iterator<char>(std::cin), {});

@@ -8,7 +8,10 @@
 
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
+#include <chrono>
 #include <iostream>
+#include <optional>
 
 #include "common/error.hpp"
 #include "common/fs.hpp"
@@ -182,12 +185,90 @@ void print_stats(const std::string& root, const std::string& id) {
   std::cout << ev.dump() << "\n";
 }
 
+int64_t parse_interval(const std::string& in) {
+  auto bad = [&] { fail(Errc::usage, "invalid --interval \"" + in + "\" (want a duration such as 5s or 500ms)"); };
+  if (in.empty()) bad();
+  if (std::all_of(in.begin(), in.end(), ::isdigit)) {
+    if (in.size() > 9 || std::stoll(in) == 0) bad();
+    return std::stoll(in) * 1000;
+  }
+  // Go's time.ParseDuration units, whole and fractional numbers.
+  double ms = 0;
+  for (size_t i = 0; i < in.size();) {
+    size_t used = 0;
+    double v;
+    try {
+      v = std::stod(in.substr(i), &used);
+    } catch (const std::exception&) {
+      bad();
+    }
+    if (used == 0 || v < 0 || !isdigit(static_cast<unsigned char>(in[i]))) bad();
+    i += used;
+    size_t u = i;
+    while (u < in.size() && isalpha(static_cast<unsigned char>(in[u]))) u++;
+    std::string unit = in.substr(i, u - i);
+    double scale = unit == "h" ? 3600e3 : unit == "m" ? 60e3 : unit == "s" ? 1e3 : unit == "ms" ? 1 : unit == "us" ? 1e-3
+                   : unit == "ns" ? 1e-6 : -1;
+    if (scale < 0) bad();
+    ms += v * scale;
+    i = u;
+  }
+  if (ms < 1) bad();
+  return static_cast<int64_t>(ms);
+}
+
+void stream_events(const std::string& root, const std::string& id, const std::string& interval) {
+  int64_t every = parse_interval(interval);
+  State s = load_state(root, id);
+  std::string dir = container_dir(root, id);
+  if (status_of(dir, s) == "stopped") fail("container " + id + " is not running");
+  if (!s.cgroup_applied) fail("container " + id + " has no cgroup to read events from");
+  auto cg = sec::CgroupManager::from_json(s.cgroup);
+  // The init's pidfd becomes readable when the container stops.
+  fs::UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, s.pid, 0)));
+  if (!pidfd || !process_alive(s.pid, s.start_time)) fail("container " + id + " is not running");
+  std::optional<cgroup::OomWatch> oom;
+  try {
+    oom.emplace(cg);
+  } catch (const Error& e) {
+    log::warn("events: no OOM notifications: " + std::string(e.what()));
+  }
+  auto emit = [&](const char* type, const nlohmann::json* data) {
+    nlohmann::ordered_json ev;
+    ev["type"] = type;
+    ev["id"] = id;
+    if (data) ev["data"] = *data;
+    std::cout << ev.dump() << std::endl;
+  };
+  auto next = std::chrono::steady_clock::now() + std::chrono::milliseconds(every);
+  for (;;) {
+    pollfd p[2] = {{pidfd.get(), POLLIN, 0}, {oom ? oom->fd() : -1, POLLIN, 0}};
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - std::chrono::steady_clock::now());
+    int r = poll(p, 2, static_cast<int>(std::max<int64_t>(0, left.count())));
+    if (r < 0 && errno != EINTR) throw_errno("poll");
+    if (r > 0 && (p[1].revents & POLLIN))
+      for (uint64_t n = oom->consume(); n > 0; n--) emit("oom", nullptr);
+    if (r > 0 && (p[0].revents & POLLIN)) return;
+    if (std::chrono::steady_clock::now() >= next) {
+      nlohmann::json data = cg.stats();
+      emit("stats", &data);
+      next += std::chrono::milliseconds(every);
+    }
+  }
+}
+
 void update_container(const std::string& root, const std::string& id, const std::string& resources_json) {
   State s = load_state(root, id);
   if (status_of(container_dir(root, id), s) == "stopped") fail("container " + id + " is not running");
   auto res = with_context("resources", [&] { return nlohmann::json::parse(resources_json); });
   if (!s.cgroup_applied) fail("container " + id + " has no cgroup to update");
-  sec::CgroupManager::from_json(s.cgroup).set(res);
+  auto cg = sec::CgroupManager::from_json(s.cgroup);
+  cg.set(res);
+  // set() may have enabled a cgroup2 controller that delete must undo.
+  if (cg.to_json() != s.cgroup) {
+    s.cgroup = cg.to_json();
+    save_state(container_dir(root, id), s);
+  }
 }
 
 namespace {

@@ -176,12 +176,18 @@ void PlanStore::set_process(const Process& p, const nlohmann::json& linux_seccom
   plan.caps = sec::parse_caps(p.capabilities);
   seccomp_ = sec::compile_seccomp(linux_seccomp);
   plan.seccomp = &seccomp_;
-  if (!p.io_priority.is_null()) {
-    std::string cls = p.io_priority.value("class", std::string());
-    if (cls != "IOPRIO_CLASS_RT" && cls != "IOPRIO_CLASS_BE" && cls != "IOPRIO_CLASS_IDLE")
-      fail(Errc::invalid, "process.ioPriority.class: unknown value \"" + cls + "\"");
-    fail(Errc::invalid, "process.ioPriority: not supported by oci-run yet");  // TODO(#5): ioprio_set in the child
+  if (p.scheduler) {
+    plan.set_sched = true;
+    plan.sched.policy = p.scheduler->policy;
+    plan.sched.flags = p.scheduler->flags;
+    plan.sched.nice = p.scheduler->nice;
+    plan.sched.priority = p.scheduler->priority;
+    plan.sched.runtime = p.scheduler->runtime;
+    plan.sched.deadline = p.scheduler->deadline;
+    plan.sched.period = p.scheduler->period;
   }
+  // IOPRIO_PRIO_VALUE(class, data): the class in the top bits (linux/ioprio.h).
+  if (p.io_priority) plan.ioprio = (p.io_priority->io_class << 13) | p.io_priority->priority;
 }
 
 pid_t spawn_child(PlanStore& store, unsigned long flags, int* sync) {

@@ -68,6 +68,21 @@ struct Rlimit {
   uint64_t soft = 0, hard = 0;
 };
 
+/// process.scheduler, decoded for sched_setattr(2).
+struct Scheduler {
+  uint32_t policy = 0;    ///< SCHED_* number
+  int32_t nice = 0;       ///< -20..19
+  uint32_t priority = 0;  ///< 1..99 for SCHED_FIFO/SCHED_RR, else 0
+  uint64_t flags = 0;     ///< SCHED_FLAG_* bits
+  uint64_t runtime = 0, deadline = 0, period = 0;  ///< SCHED_DEADLINE, in ns
+};
+
+/// process.ioPriority, decoded for ioprio_set(2).
+struct IoPriority {
+  int io_class = 0;  ///< IOPRIO_CLASS_RT/BE/IDLE
+  int priority = 0;  ///< 0..7
+};
+
 /// `process`.
 struct Process {
   bool terminal = false;
@@ -83,7 +98,8 @@ struct Process {
   bool no_new_privileges = false;
   std::optional<int> oom_score_adj;
   std::string apparmor_profile, selinux_label;
-  nlohmann::json scheduler, io_priority;  ///< null when absent
+  std::optional<Scheduler> scheduler;
+  std::optional<IoPriority> io_priority;
 };
 
 /// The whole config.json.
