@@ -3,6 +3,7 @@
 # restart policies, ps after a killed monitor, docker-style exec, -i/-t/-it
 # through a real pty, --init.
 load oci-run_manage_helpers
+bats_require_minimum_version 1.5.0
 
 setup_file() { manage_setup_file; }
 teardown_file() { manage_teardown_file; }
