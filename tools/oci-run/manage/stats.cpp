@@ -29,6 +29,7 @@ namespace {
 struct Running {
   Record rec;
   cgroup::Manager cg;
+  pid_t init = 0;  ///< the container's init (runtime state), whose netns counts
 };
 
 // The record and cgroup manager of a running container; Errc::failure when
@@ -39,7 +40,7 @@ Running running_container(const Env& env, const std::string& key) {
   if (live_status(r) != "running" || r.pid <= 0)
     fail(Errc::failure, "container " + key + " is not running");
   auto st = run::load_state(r.runtime_root.empty() ? env.root : r.runtime_root, r.id);
-  return {r, cgroup::Manager::from_json(st.cgroup)};
+  return {r, cgroup::Manager::from_json(st.cgroup), st.pid};
 }
 
 uint64_t u64(const nlohmann::json& j, std::initializer_list<const char*> path) {
@@ -194,7 +195,7 @@ int container_stats(const Env& env, const std::vector<std::string>& keys, const 
     uint64_t limit = u64(m, {"usage", "limit"});
     if (limit == 0 || (host_mem && limit > host_mem)) limit = host_mem;
     double mem_pct = limit ? 100.0 * static_cast<double>(usage) / static_cast<double>(limit) : 0.0;
-    auto [rx, tx] = net_io(cs[i].rec.pid);
+    auto [rx, tx] = net_io(cs[i].init);
     uint64_t rd = 0, wr = 0;
     if (s.stats.contains("blkio") && s.stats["blkio"].contains("ioServiceBytesRecursive"))
       for (auto& e : s.stats["blkio"]["ioServiceBytesRecursive"]) {
