@@ -374,16 +374,12 @@ void reexec_sealed(char** argv) {
 
 void ensure_sealed_binary(char** argv) { g_argv = argv; }
 
-void protect_binary(uint64_t bounding) {
-  constexpr uint64_t kPtrace = uint64_t(1) << 19;  // CAP_SYS_PTRACE
-  // Rootless: /proc/<pid>/uid_map of a non-dumpable child belongs to root,
-  // so the parent could not write it; use the sealed copy there.
-  if ((bounding & kPtrace) == 0 && geteuid() == 0) {
-    // The cloned init inherits this; the child sets it again after its
-    // setuid, which may reset it from fs.suid_dumpable.
-    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw_errno("prctl PR_SET_DUMPABLE");
-    return;
-  }
+void protect_binary(uint64_t /*bounding*/) {
+  // Always the sealed copy. Being non-dumpable is not enough, whatever the
+  // container's capabilities: the runtime's last execve inside the container
+  // can itself run this binary (args[0] "/proc/self/exe", or a script whose
+  // "#!" line names it); that new process is dumpable, and the container
+  // could reopen its exe for writing once it exits (CVE-2019-5736).
   if (!g_argv) fail("protect the oci-run binary: no argv to re-execute with");
   reexec_sealed(g_argv);
 }

@@ -93,12 +93,10 @@ int parse_signal(const std::string& s);
 void ensure_sealed_binary(char** argv);
 
 /// Keep the container from writing to this binary through /proc/<pid>/exe
-/// (CVE-2019-5736) while a runtime process is visible in it. /proc/<pid>/exe
-/// of a non-dumpable process opens only with CAP_SYS_PTRACE, so when the
-/// container's bounding set (`bounding`, CAP_* bits) lacks it, marking this
-/// process (and so the cloned init) non-dumpable is enough; otherwise the
-/// process re-executes from a sealed memfd copy of the binary (returning at
-/// once when already running from one). Call before any side effect.
+/// (CVE-2019-5736): re-execute from a sealed memfd copy of the binary,
+/// returning at once when already running from one. `bounding` (the
+/// container's CAP_* bits) is not used: see container.cpp for why being
+/// non-dumpable is not enough. Call before any side effect.
 void protect_binary(uint64_t bounding);
 
 }  // namespace ocikit::run
