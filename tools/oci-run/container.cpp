@@ -367,6 +367,10 @@ void reexec_sealed(char** argv) {
   }
   close(self);
   if (fcntl(mfd, F_ADD_SEALS, kSeals) != 0) throw_errno("seal the oci-run copy");
+  // protect_binary runs in runtime commands only: keep the re-executed copy
+  // there rather than letting it dispatch to docker-style management again
+  // (manage/cli.cpp reads and clears this variable).
+  setenv("OCIKIT_RUNTIME_ONLY", "1", 1);
   fexecve(mfd, argv, environ);
   throw_errno("re-exec the sealed oci-run copy");
 }
