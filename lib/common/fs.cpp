@@ -68,6 +68,23 @@ void fsync_dir(const std::string& path) {
   if (::fsync(fd.get()) != 0 && errno != EINVAL) throw_errno("fsync " + path);
 }
 
+void copy_data(int in, int out, off_t size, const std::string& what) {
+  off_t left = size;
+  while (left > 0) {
+    ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, static_cast<size_t>(left), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      // copy_file_range unsupported across these file systems: plain copy.
+      char buf[1 << 16];
+      ssize_t r;
+      while ((r = ::read(in, buf, sizeof buf)) > 0) write_all(out, buf, static_cast<size_t>(r));
+      if (r < 0) throw_errno("read " + what);
+      break;
+    }
+    left -= n;
+  }
+}
+
 void write_all(int fd, const void* data, size_t len) {
   const char* p = static_cast<const char*>(data);
   while (len > 0) {

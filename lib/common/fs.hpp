@@ -52,6 +52,12 @@ void mkdir_p(const std::string& path, mode_t mode = 0755);
 void fsync_dir(const std::string& path);
 /// write(2) all of `len` bytes, retrying on EINTR and short writes. Throws Errc::io.
 void write_all(int fd, const void* data, size_t len);
+
+/// Copy `size` bytes from `in` to `out` (both at their current offsets):
+/// copy_file_range (reflinks where the file system has them), falling back
+/// to read/write across file systems that refuse it. `what` names the
+/// source in errors. Throws Errc::io.
+void copy_data(int in, int out, off_t size, const std::string& what);
 /// Remove `path` recursively if it exists (like rm -rf). Throws Errc::io.
 void remove_all(const std::string& path);
 

@@ -477,4 +477,30 @@ GcResult Layout::gc(const std::vector<digest::Digest>& extra_roots) {
   return res;
 }
 
+void copy_blob(const Layout& from, Layout& to, const image::Descriptor& d) {
+  if (to.has_blob(d.digest)) return;
+  fs::UniqueFd fd = from.open_blob(d.digest);
+  BlobWriter w = to.begin_blob(d.media_type, d.digest.algorithm);
+  std::string buf(1 << 20, '\0');
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0) throw_errno("read blob " + d.digest.str());
+    if (n == 0) break;
+    w.write(buf.data(), static_cast<size_t>(n));
+  }
+  w.commit(d.digest, d.size);
+}
+
+void copy_image(const Layout& from, Layout& to, const image::Descriptor& top) {
+  if (image::is_index_media_type(top.media_type)) {
+    for (const auto& m : from.read_index(top).manifests) copy_image(from, to, m);
+  } else {
+    image::Manifest man = from.read_manifest(top);
+    copy_blob(from, to, man.config);
+    for (const auto& l : man.layers)
+      if (from.has_blob(l.digest)) copy_blob(from, to, l);
+  }
+  copy_blob(from, to, top);
+}
+
 }  // namespace ocikit::layout

@@ -184,4 +184,13 @@ class Layout {
   std::string root_;
 };
 
+/// Copy blob `d` from `from` into `to` (verified by BlobWriter), unless `to`
+/// has it already. Throws Errc::not_found when `from` lacks it.
+void copy_blob(const Layout& from, Layout& to, const image::Descriptor& d);
+
+/// Copy an image, manifest or index with everything below it, from `from`
+/// into `to`, children first (layers `from` lacks, such as skipped foreign
+/// layers, are left out). Does not tag it.
+void copy_image(const Layout& from, Layout& to, const image::Descriptor& top);
+
 }  // namespace ocikit::layout

@@ -135,20 +135,7 @@ void copy_file(const std::string& src, const std::string& dst, const struct stat
   if (!in) throw_errno("open " + src);
   fs::UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!out) throw_errno("create " + dst);
-  off_t left = st.st_size;
-  while (left > 0) {
-    ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      // copy_file_range unsupported across these file systems: plain copy.
-      char buf[1 << 16];
-      ssize_t r;
-      while ((r = ::read(in.get(), buf, sizeof buf)) > 0) fs::write_all(out.get(), buf, static_cast<size_t>(r));
-      if (r < 0) throw_errno("read " + src);
-      break;
-    }
-    left -= n;
-  }
+  fs::copy_data(in.get(), out.get(), st.st_size, src);
 }
 
 // Merge the layer tree at `src` into `dst` (which already exists as a dir).

@@ -81,19 +81,7 @@ void copy_entry(const CopyCtx& cx, const std::string& rel, const std::string& ds
     ::unlink(dst.c_str());
     fs::UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (out.get() < 0) throw_errno("create " + dst);
-    off_t left = st.st_size;
-    while (left > 0) {
-      ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        char buf[1 << 16];
-        ssize_t r;
-        while ((r = ::read(in.get(), buf, sizeof buf)) > 0) fs::write_all(out.get(), buf, static_cast<size_t>(r));
-        if (r < 0) throw_errno("read " + rel);
-        break;
-      }
-      left -= n;
-    }
+    fs::copy_data(in.get(), out.get(), st.st_size, rel);
     copy_meta(dst, st, cx, false);
   }
 }

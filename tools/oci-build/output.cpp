@@ -8,25 +8,7 @@
 #include "common/fs.hpp"
 
 namespace ocikit::build {
-namespace {
-
 using reference::Transport;
-
-void copy_blob(const layout::Layout& from, layout::Layout& to, const image::Descriptor& d) {
-  if (to.has_blob(d.digest)) return;
-  fs::UniqueFd fd = from.open_blob(d.digest);
-  layout::BlobWriter w = to.begin_blob(d.media_type, d.digest.algorithm);
-  std::string buf(1 << 20, '\0');
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0) throw_errno("read blob " + d.digest.str());
-    if (n == 0) break;
-    w.write(buf.data(), static_cast<size_t>(n));
-  }
-  w.commit(d.digest, d.size);
-}
-
-}  // namespace
 
 OutputSpec parse_output(const std::string& s) {
   const std::string usage = "--output " + s + ": must be oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG] or -";
@@ -53,10 +35,7 @@ void write_output(const layout::Layout& store, const image::Descriptor& manifest
   if (o.transport == Transport::oci) {
     auto dst = layout::Layout::open_or_create(o.path);
     layout::Layout::Lease lease(dst);
-    auto m = store.read_manifest(top);
-    copy_blob(store, dst, m.config);
-    for (auto& l : m.layers) copy_blob(store, dst, l);
-    copy_blob(store, dst, top);
+    layout::copy_image(store, dst, top);
     dst.tag(o.tag.empty() ? "latest" : o.tag, top);
     return;
   }

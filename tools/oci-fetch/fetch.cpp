@@ -26,34 +26,6 @@ namespace {
 
 using reference::Transport;
 
-// Copy one blob between layouts unless the destination has it.
-void copy_blob(const layout::Layout& from, layout::Layout& to, const image::Descriptor& d) {
-  if (to.has_blob(d.digest)) return;
-  fs::UniqueFd fd = from.open_blob(d.digest);
-  layout::BlobWriter w = to.begin_blob(d.media_type, d.digest.algorithm);
-  std::string buf(1 << 20, '\0');
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0) throw_errno("read blob " + d.digest.str());
-    if (n == 0) break;
-    w.write(buf.data(), static_cast<size_t>(n));
-  }
-  w.commit(d.digest, d.size);
-}
-
-// Copy an image (manifest or index, with everything below) between layouts.
-void copy_image(const layout::Layout& from, layout::Layout& to, const image::Descriptor& top) {
-  if (image::is_index_media_type(top.media_type)) {
-    for (const auto& m : from.read_index(top).manifests) copy_image(from, to, m);
-  } else {
-    image::Manifest man = from.read_manifest(top);
-    copy_blob(from, to, man.config);
-    for (const auto& l : man.layers)
-      if (from.has_blob(l.digest)) copy_blob(from, to, l);
-  }
-  copy_blob(from, to, top);
-}
-
 // A temporary layout for archive sources and destinations, removed on exit.
 struct TempLayout {
   std::string dir;
@@ -154,7 +126,7 @@ int run(const Options& o) {
     top.annotations.clear();
     Dest dest = open_dest(o, src.transport == Transport::store ? src.ref.str() : name);
     layout::Layout::Lease lease(dest.layout);
-    copy_image(*from, dest.layout, top);
+    layout::copy_image(*from, dest.layout, top);
     finish_dest(dest, top);
     if (o.dest != "-") print_result(o, top);
     return 0;
