@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,26 +22,6 @@ namespace ocikit::manage {
 namespace {
 
 constexpr const char* kMeta = "volume.json";
-
-std::string random_hex64() {
-  unsigned char b[32];
-  size_t got = 0;
-  while (got < sizeof b) {
-    ssize_t n = getrandom(b + got, sizeof b - got, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("getrandom");
-    }
-    got += static_cast<size_t>(n);
-  }
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (auto c : b) {
-    s += hex[c >> 4];
-    s += hex[c & 15];
-  }
-  return s;
-}
 
 std::vector<std::string> dir_entries(const std::string& dir) {
   std::vector<std::string> out;
@@ -106,7 +85,7 @@ std::string VolumeStore::data_path(const std::string& name) const { return dir_ 
 Volume VolumeStore::create(const std::string& name_in, const std::map<std::string, std::string>& labels) {
   std::string name = name_in;
   bool anon = name.empty();
-  if (anon) name = random_hex64();
+  if (anon) name = new_id();  // 64 hex digits, as docker's anonymous volumes
   if (!is_valid_volume_name(name))
     fail(Errc::invalid, "invalid volume name \"" + name + "\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
   fs::mkdir_p(dir_, 0700);
