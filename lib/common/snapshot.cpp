@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -348,13 +350,56 @@ std::vector<std::string> Store::prepare(layout::Layout& layout, const image::Man
   return dirs;
 }
 
+std::set<std::string> Store::mounted() const {
+  std::string info;
+  try {
+    info = fs::read_file("/proc/self/mountinfo");
+  } catch (const Error&) {
+    return {};
+  }
+  // mountinfo escapes space, tab, newline, backslash (and, in overlay's
+  // "lowerdir+=" options, ',') as \ooo; the legacy "lowerdir=A:B" form
+  // escapes ':' and ',' in a path with a backslash. Undo both, then look
+  // for "<dir>/" followed by 64 hex digits anywhere: overlay lower dirs
+  // and bind sources alike.
+  std::string text;
+  text.reserve(info.size());
+  for (size_t i = 0; i < info.size(); ++i) {
+    char ch = info[i];
+    if (ch == '\\' && i + 3 < info.size() && std::isdigit(static_cast<unsigned char>(info[i + 1])) &&
+        std::isdigit(static_cast<unsigned char>(info[i + 2])) && std::isdigit(static_cast<unsigned char>(info[i + 3]))) {
+      text += static_cast<char>((info[i + 1] - '0') * 64 + (info[i + 2] - '0') * 8 + (info[i + 3] - '0'));
+      i += 3;
+    } else if (ch == '\\' && i + 1 < info.size() && (info[i + 1] == ':' || info[i + 1] == ',')) {
+      text += info[++i];
+    } else {
+      text += ch;
+    }
+  }
+  // Mounts name the lower dirs by their absolute, resolved path.
+  std::string needle = dir_ + "/";
+  if (char* real = ::realpath(dir_.c_str(), nullptr)) {
+    needle = std::string(real) + "/";
+    std::free(real);
+  }
+  std::set<std::string> out;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    std::string hex = text.substr(at + needle.size(), 64);
+    if (is_hex64(hex)) out.insert(hex);
+  }
+  return out;
+}
+
 size_t Store::gc(const std::set<std::string>& keep) {
   fs::FileLock lock(dir_ + "/.lock", true);
+  // Snapshots under a live mount stay whoever made it (a bundle from
+  // `oci-run spec --image`, a build step), whatever the caller's keep set.
+  std::set<std::string> busy = mounted();
   size_t removed = 0;
   for (auto& n : read_dir(dir_)) {
     if (n.rfind(kTmpPrefix, 0) == 0) {
       fs::remove_all(dir_ + "/" + n);
-    } else if (is_hex64(n) && !keep.count(n)) {
+    } else if (is_hex64(n) && !keep.count(n) && !busy.count(n)) {
       fs::remove_all(dir_ + "/" + n);
       ++removed;
     }

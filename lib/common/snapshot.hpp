@@ -68,8 +68,13 @@ class Store {
   /// The chain id hexes of the snapshots present, sorted.
   std::vector<std::string> list() const;
 
-  /// Remove every snapshot whose chain id hex is not in `keep`, and stale
-  /// temp dirs. Returns how many snapshots were removed.
+  /// The chain id hexes of the snapshots that a mount in this process's
+  /// mount namespace uses (an overlay lower dir or a bind source), read from
+  /// /proc/self/mountinfo.
+  std::set<std::string> mounted() const;
+
+  /// Remove every snapshot whose chain id hex is neither in `keep` nor
+  /// mounted(), and stale temp dirs. Returns how many snapshots were removed.
   size_t gc(const std::set<std::string>& keep);
 
  private:

@@ -112,6 +112,23 @@ is_mountpoint() { grep -q " $1 " /proc/self/mounts; }
   [ "$(cat "$T/b2/rootfs/etc/marker")" = layer2 ]
 }
 
+@test "spec --image: image prune keeps the snapshots a mounted bundle uses" {
+  "$OCI_RUN" spec --image okt-bundle2/bb --bundle "$T/b"
+  n=$(ls "$T/store.snapshots" | wc -l)
+  [ "$n" -gt 0 ]
+  run "$OCI_RUN" rmi okt-bundle2/bb
+  [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+  run "$OCI_RUN" image prune -a
+  [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+  # No image is left, but the bundle's overlay still reads its layers.
+  [ "$(ls "$T/store.snapshots" | wc -l)" -eq "$n" ]
+  [ "$(cat "$T/b/rootfs/etc/marker")" = layer2 ]
+  umount "$T/b/rootfs"
+  run "$OCI_RUN" image prune -a
+  [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+  [ "$(ls "$T/store.snapshots" | wc -l)" -eq 0 ]
+}
+
 @test "spec --image --copy: a plain rootfs directory, like umoci unpack" {
   run "$OCI_RUN" spec --image okt-bundle2/bb --bundle "$T/b" --copy
   [ "$status" -eq 0 ] || { echo "$output"; return 1; }

@@ -8,6 +8,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -125,6 +126,38 @@ TEST_CASE("snapshot: prepare extracts each layer once, in parallel, and gc remov
   CHECK(store.list() == std::vector<std::string>{std::min(chains[0].hex, chains[1].hex),
                                                  std::max(chains[0].hex, chains[1].hex)});
   CHECK_FALSE(fs::exists(store.dir() + "/.tmp-stale-abc"));
+}
+
+TEST_CASE("snapshot: gc keeps snapshots that a mounted rootfs uses") {
+  if (!is_root()) return;
+  TempDir t;
+  // A comma and a space in the path: mountinfo escapes both.
+  auto l = layout::Layout::open_or_create(t.path + "/my store,x");
+  std::vector<Layer> layers;
+  for (int i = 0; i < 3; ++i) {
+    std::string up = t.path + "/up" + std::to_string(i);
+    put(up + "/f" + std::to_string(i), std::to_string(i));
+    layers.push_back(make_layer(l, up));
+  }
+  auto img = make_image(layers);
+  auto store = snapshot::Store::open(snapshot::default_dir(l.path()));
+  auto dirs = store.prepare(l, img.manifest, img.config);
+  auto chains = snapshot::chain_ids(img.config.diff_ids);
+  std::string up = t.path + "/upper", work = t.path + "/work", target = t.path + "/merged";
+  fs::mkdir_p(up);
+  fs::mkdir_p(work);
+  fs::mkdir_p(target);
+  // A bundle mounted on the two lower snapshots only.
+  snapshot::mount_rootfs({dirs[0], dirs[1]}, up, work, target);
+  CHECK(store.mounted() == std::set<std::string>{chains[0].hex, chains[1].hex});
+  CHECK(store.gc({}) == 1);
+  CHECK(fs::read_file(target + "/f1") == "1");
+  CHECK(store.has(chains[0].hex));
+  CHECK_FALSE(store.has(chains[2].hex));
+  snapshot::unmount_rootfs(target);
+  CHECK(store.mounted().empty());
+  CHECK(store.gc({}) == 2);
+  CHECK(store.list().empty());
 }
 
 TEST_CASE("snapshot: prepare refuses a wrong diff_id and leaves nothing") {
