@@ -140,6 +140,9 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
   std::string created_by = (s.args.empty() ? "" : "|" + std::to_string(s.args.size()) + " " + argstr) +
                            (rc.script ? text : e.json_form ? text : join(rc.argv));
   if (cache_hit(s, key, created_by)) return;
+  // A foreign platform runs through a qemu-user binfmt handler (registered
+  // with the F flag, so it works inside the container's root too).
+  check_runnable(s.platform);
   std::fprintf(stderr, "STEP %s\n", text.c_str());
   std::fflush(stderr);
 

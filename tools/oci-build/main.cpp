@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
     app.add_option("-o,--output", o.output, "also write the image to oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG] or - (an oci-archive on stdout)");
     app.add_option("--pull", pull, "pull FROM images: missing (default), always or never");
     app.add_option("--secret", secrets, "id=ID,src=FILE: a secret for RUN --mount=type=secret (repeatable)")->allow_extra_args(false);
-    app.add_option("--platform", o.platform, "os/arch[/variant] to build for (default: the host)");
+    app.add_option("--platform", o.platform, "os/arch[/variant][,...] to build for; several give an image index (default: the host)");
     app.add_option("-j,--jobs", o.jobs, "stages built at once")->default_val(2);
     app.add_option("--runtime", o.runtime, "OCI runtime binary for RUN (default: oci-run)");
     app.add_option("--iidfile", o.iidfile, "write the image id to this file");
