@@ -41,6 +41,7 @@ struct Options {
   std::string output;                    ///< --output (output.hpp), "" = the store only
   PullPolicy pull = PullPolicy::missing;
   std::map<std::string, std::string> secrets;  ///< --secret id -> file
+  std::map<std::string, std::string> ssh;      ///< --ssh id -> agent socket
   std::string platform;                  ///< --platform: "P[,P...]" ("" = the host)
   int jobs = 2;                          ///< stages built at once
 };

@@ -188,6 +188,7 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
     Mounts m;
     mount_state(s, rootfs, b.path, m, upper, wk);
     int n = 0;
+    bool ssh_env = false;
     for (auto& mt : ro.mounts) {
       std::string target = mt.target.empty() && mt.type == df::Mount::Type::bind ? abs_in_workdir(s, ".")
                                                                                    : abs_in_workdir(s, mt.target);
@@ -248,8 +249,21 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
           mounts.push_back(bind_mount(dst, it->second, true));
           break;
         }
-        case df::Mount::Type::ssh:
-          fail(Errc::invalid, "RUN --mount=type=ssh is not supported");
+        case df::Mount::Type::ssh: {
+          // The agent socket itself is bound in (mode, uid and gid are not applied).
+          auto it = o_.ssh.find(mt.id);
+          if (it == o_.ssh.end()) {
+            if (mt.required) fail(Errc::not_found, "ssh \"" + mt.id + "\": not given (--ssh " + mt.id + "[=SOCKET])");
+            break;
+          }
+          mounts.push_back(bind_mount(target, it->second, false));
+          if (!ssh_env) {
+            ssh_env = true;
+            std::erase_if(env, [](const std::string& v) { return v.rfind("SSH_AUTH_SOCK=", 0) == 0; });
+            env.push_back("SSH_AUTH_SOCK=" + target);
+          }
+          break;
+        }
       }
     }
     for (auto& mj : mounts) {
