@@ -85,3 +85,57 @@ DF
   [ "$status" -eq 2 ]
   [[ "$output" == *"$T/none: no such socket"* ]]
 }
+
+# cache_dir ID: the directory of RUN --mount=type=cache,id=ID
+cache_dir() {
+  echo "$OCIKIT_STORE.build-cache/mounts/$(printf %s "$1" | sha256sum | cut -d' ' -f1)"
+}
+
+@test "RUN --mount=type=cache,sharing=locked: two concurrent builds using the cache take turns" {
+  cat >"$T/ctx/Dockerfile" <<'DF'
+FROM okt-build3/busybox
+ARG N
+RUN --mount=type=cache,id=okt-build3-locked,target=/c,sharing=locked echo "start $N" >>/c/log && sleep 2 && echo "end $N" >>/c/log
+DF
+  "$OCI_BUILD" --build-arg N=a -t okt-build3/la "$T/ctx" >"$T/a.log" 2>&1 &
+  pa=$!
+  "$OCI_BUILD" --build-arg N=b -t okt-build3/lb "$T/ctx" >"$T/b.log" 2>&1 &
+  pb=$!
+  wait "$pa" || { cat "$T/a.log"; false; }
+  wait "$pb" || { cat "$T/b.log"; false; }
+  log=$(cat "$(cache_dir okt-build3-locked)/log")
+  echo "$log"
+  [ "$log" = "$(printf 'start a\nend a\nstart b\nend b')" ] || [ "$log" = "$(printf 'start b\nend b\nstart a\nend a')" ]
+}
+
+@test "RUN --mount=type=cache,sharing=private: a cache in use gives the RUN its own instance; shared ignores the lock" {
+  dir=$(cache_dir okt-build3-private)
+  mkdir -p "${dir%/*}"
+  cat >"$T/ctx/Dockerfile" <<'DF'
+FROM okt-build3/busybox
+ARG N
+RUN --mount=type=cache,id=okt-build3-private,target=/c,sharing=private echo "$N" >>/c/log && cat /c/log >/seen
+DF
+  # another user holds the cache (as a concurrent private or locked RUN would)
+  exec 9>"$dir.lock"
+  flock -n 9
+  run "$OCI_BUILD" --build-arg N=one -t okt-build3/p1 "$T/ctx"
+  exec 9>&-
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(file_in okt-build3/p1 seen)" = one ]
+  [ "$(cat "$dir.1/log")" = one ]
+  [ ! -e "$dir/log" ]
+  # free again: the main instance
+  run "$OCI_BUILD" --build-arg N=two -t okt-build3/p2 "$T/ctx"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(file_in okt-build3/p2 seen)" = two ]
+  [ "$(cat "$dir/log")" = two ]
+  # sharing=shared does not wait for a held lock
+  sed -i 's/sharing=private/sharing=shared/' "$T/ctx/Dockerfile"
+  exec 9>"$dir.lock"
+  flock -n 9
+  run timeout 60 "$OCI_BUILD" --build-arg N=three -t okt-build3/p3 "$T/ctx"
+  exec 9>&-
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(file_in okt-build3/p3 seen)" = "$(printf 'two\nthree')" ]
+}

@@ -7,6 +7,7 @@
 // secret's /run/secrets, /proc in a scratch image) are removed from the
 // upper dir afterwards when they are still empty.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -83,6 +84,20 @@ std::vector<std::string> missing_components(const std::string& rootfs, const std
     if (missing) out.push_back(cur);
   }
   return out;
+}
+
+/// Lock `path` (created when missing) with flock: without `wait`, an
+/// invalid fd when someone else holds it.
+fs::UniqueFd lock_file(const std::string& path, bool wait, const std::string& id) {
+  fs::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (fd.get() < 0) throw_errno("open " + path);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return fd;
+  if (errno != EWOULDBLOCK) throw_errno("flock " + path);
+  if (!wait) return fs::UniqueFd();
+  std::fprintf(stderr, "waiting for the cache mount \"%s\" (sharing=locked)\n", id.c_str());
+  while (::flock(fd.get(), LOCK_EX) != 0)
+    if (errno != EINTR) throw_errno("flock " + path);
+  return fd;
 }
 
 }  // namespace
@@ -185,6 +200,7 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
   int code;
   std::vector<std::string> created;  // mount points the runtime is about to create in the image
   {
+    std::vector<fs::UniqueFd> cache_locks;  // held until the runtime exits
     Mounts m;
     mount_state(s, rootfs, b.path, m, upper, wk);
     int n = 0;
@@ -220,8 +236,25 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
           break;
         }
         case df::Mount::Type::cache: {
+          // sharing=shared: used by any number of RUNs at once; locked: one
+          // RUN at a time (flock on <dir>.lock, held until the RUN ends);
+          // private: a RUN that finds the dir in use takes the next free
+          // instance <dir>.1, <dir>.2, ... (created empty, kept).
           std::string id = mt.id.empty() ? target : mt.id;
-          std::string dir = cache_dir_ + "/mounts/" + digest::of(id).hex;
+          std::string base = cache_dir_ + "/mounts/" + digest::of(id).hex, dir = base;
+          fs::mkdir_p(cache_dir_ + "/mounts");
+          if (mt.sharing == "locked") {
+            cache_locks.push_back(lock_file(base + ".lock", true, id));
+          } else if (mt.sharing == "private") {
+            for (int k = 0;; ++k) {
+              std::string inst = k == 0 ? base : base + "." + std::to_string(k);
+              if (auto fd = lock_file(inst + ".lock", false, id); fd.get() >= 0) {
+                cache_locks.push_back(std::move(fd));
+                dir = inst;
+                break;
+              }
+            }
+          }
           if (!fs::exists(dir)) {
             fs::mkdir_p(dir);
             ::chmod(dir.c_str(), mt.mode.value_or(0755));
