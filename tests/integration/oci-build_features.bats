@@ -159,17 +159,17 @@ DF
   [ "$(tar -xzOf "$(layer okt-build3/par -2)" a)" = a ]
 }
 
-@test "--platform: the host's is accepted; a foreign one needs a qemu binfmt handler" {
+@test "--platform: the host's is accepted; a foreign one builds when nothing has to run" {
   printf 'FROM scratch\nARG TARGETARCH\nLABEL arch=$TARGETARCH\n' >"$T/ctx/Dockerfile"
   host=$(uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')
   run "$OCI_BUILD" --platform "linux/$host" -t okt-build3/plat "$T/ctx"
   [ "$status" -eq 0 ]
   [ "$(image_config okt-build3/plat | jq -r .config.Labels.arch)" = "$host" ]
   [ "$(image_config okt-build3/plat | jq -r .architecture)" = "$host" ]
-  if [ -e /proc/sys/fs/binfmt_misc/qemu-s390x ]; then skip "a qemu-s390x handler is registered here"; fi
   run "$OCI_BUILD" --platform linux/s390x -t okt-build3/plat2 "$T/ctx"
-  [ "$status" -eq 1 ]
-  [[ "$output" == *"--platform linux/s390x: no qemu-user binfmt handler is registered for s390x (/proc/sys/fs/binfmt_misc/qemu-s390x); install qemu-user-static"* ]]
+  [ "$status" -eq 0 ]
+  [ "$(image_config okt-build3/plat2 | jq -r .config.Labels.arch)" = s390x ]
+  [ "$(image_config okt-build3/plat2 | jq -r .architecture)" = s390x ]
 }
 
 @test "cache: changing one file reruns exactly the steps from its COPY on" {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "build.hpp"
+#include "common/platform.hpp"
 #include "build_cache.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
@@ -131,4 +132,46 @@ TEST_CASE("build: --pull policies") {
   CHECK(build::parse_pull_policy("never") == build::PullPolicy::never);
   CHECK(build::parse_pull_policy("true") == build::PullPolicy::always);
   CHECK_THROWS_WITH(build::parse_pull_policy("sometimes"), "--pull: expected missing, always or never, got \"sometimes\"");
+}
+
+TEST_CASE("build: --platform lists") {
+  auto host = platform::host();
+  auto one = build::parse_platforms("");
+  REQUIRE(one.size() == 1);
+  CHECK(one[0] == host);
+  auto two = build::parse_platforms("linux/amd64, linux/arm64,aarch64,linux/x86_64");
+  REQUIRE(two.size() == 2);
+  CHECK(two[0].str() == "linux/amd64");
+  CHECK(two[1].str() == "linux/arm64");
+  auto arm = build::parse_platforms("linux/arm/v6");
+  CHECK(arm[0].str() == "linux/arm/v6");
+  for (const char* bad : {"linux/amd64,", ",linux/amd64", "linux/amd64,,linux/arm64"}) {
+    CAPTURE(bad);
+    try {
+      build::parse_platforms(bad);
+      FAIL("no error");
+    } catch (const Error& e) {
+      CHECK(e.code() == Errc::usage);
+      CHECK(std::string(e.what()) == std::string("--platform ") + bad + ": empty platform in the list");
+    }
+  }
+  CHECK_THROWS_WITH(build::parse_platforms("windows/amd64"), "--platform windows/amd64: cannot build for os windows on linux");
+  CHECK_THROWS_WITH(build::parse_platforms("linux//x"), "--platform linux//x: invalid platform \"linux//x\": empty component");
+}
+
+TEST_CASE("build: the binfmt handler a platform needs") {
+  auto host = platform::host();
+  CHECK(build::binfmt_handler(host) == "");
+  if (host.architecture == "amd64") {
+    CHECK(build::binfmt_handler(platform::parse("linux/386")) == "");
+    CHECK(build::binfmt_handler(platform::normalize(platform::parse("linux/arm64"))) == "/proc/sys/fs/binfmt_misc/qemu-aarch64");
+    CHECK(build::binfmt_handler(platform::normalize(platform::parse("linux/arm/v7"))) == "/proc/sys/fs/binfmt_misc/qemu-arm");
+    CHECK(build::binfmt_handler(platform::normalize(platform::parse("linux/mips64le"))) == "/proc/sys/fs/binfmt_misc/qemu-mips64el");
+    CHECK(build::binfmt_handler(platform::normalize(platform::parse("linux/loong64"))) == "/proc/sys/fs/binfmt_misc/qemu-loongarch64");
+    // A platform nothing emulates.
+    CHECK_THROWS_WITH(build::check_runnable(platform::parse("linux/wasm")),
+                      "cannot run linux/wasm binaries on linux/amd64: no enabled qemu-user binfmt handler "
+                      "/proc/sys/fs/binfmt_misc/qemu-wasm (install qemu-user-static)");
+  }
+  CHECK_NOTHROW(build::check_runnable(host));
 }

@@ -65,31 +65,20 @@ namespace {
 /// The binfmt_misc handler name qemu-user-static registers for `arch`.
 std::string qemu_name(const std::string& arch) {
   static const std::map<std::string, std::string> m = {
-      {"amd64", "x86_64"}, {"arm64", "aarch64"}, {"arm", "arm"},         {"386", "i386"},
-      {"ppc64le", "ppc64le"}, {"s390x", "s390x"}, {"riscv64", "riscv64"}, {"mips64le", "mips64el"}};
+      {"amd64", "x86_64"},   {"arm64", "aarch64"},  {"arm", "arm"},           {"386", "i386"},
+      {"ppc64le", "ppc64le"}, {"ppc64", "ppc64"},   {"s390x", "s390x"},       {"riscv64", "riscv64"},
+      {"mips64le", "mips64el"}, {"mips64", "mips64"}, {"mipsle", "mipsel"},   {"mips", "mips"},
+      {"loong64", "loongarch64"}};
   auto it = m.find(arch);
   return "qemu-" + (it == m.end() ? arch : it->second);
 }
 
-/// The platform to build for: the host, or a foreign one that a registered
-/// and enabled qemu-user binfmt handler can run.
-platform::Platform target_platform(const std::string& spec) {
+/// A platform of --platform or FROM --platform: parsed, normalised, and
+/// for the host's os.
+platform::Platform parse_target(const std::string& spec) {
   auto host = platform::host();
-  if (spec.empty()) return host;
-  if (spec.find(',') != std::string::npos)
-    fail(Errc::usage, "--platform " + spec + ": building several platforms at once is not supported");
   auto p = platform::normalize(platform::parse(spec));
   if (p.os != host.os) fail(Errc::usage, "--platform " + spec + ": cannot build for os " + p.os + " on " + host.os);
-  if (platform::matches(p, host) || (p.architecture == host.architecture && p.variant.empty())) return p;
-  std::string handler = "/proc/sys/fs/binfmt_misc/" + qemu_name(p.architecture);
-  std::string state;
-  try {
-    state = fs::read_file(handler);
-  } catch (const Error&) {
-  }
-  if (state.rfind("enabled", 0) != 0)
-    fail(Errc::failure, "--platform " + p.str() + ": no qemu-user binfmt handler is registered for " +
-                            p.architecture + " (" + handler + "); install qemu-user-static");
   return p;
 }
 
@@ -103,7 +92,52 @@ std::string real_dir(const std::string& path) {
 
 }  // namespace
 
-Builder::Builder(const Options& o, layout::Layout store, const df::Dockerfile& file, std::string file_name)
+std::vector<platform::Platform> parse_platforms(const std::string& spec) {
+  std::vector<platform::Platform> out;
+  if (spec.empty()) return {platform::host()};
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t comma = spec.find(',', pos);
+    if (comma == std::string::npos) comma = spec.size();
+    std::string one = spec.substr(pos, comma - pos);
+    pos = comma + 1;
+    while (!one.empty() && one.front() == ' ') one.erase(0, 1);
+    while (!one.empty() && one.back() == ' ') one.pop_back();
+    if (one.empty()) fail(Errc::usage, "--platform " + spec + ": empty platform in the list");
+    platform::Platform p;
+    try {
+      p = parse_target(one);
+    } catch (const Error& e) {
+      if (e.code() == Errc::usage) throw;
+      fail(Errc::usage, "--platform " + spec + ": " + e.what());
+    }
+    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  }
+  return out;
+}
+
+std::string binfmt_handler(const platform::Platform& p) {
+  auto host = platform::host();
+  if (p.architecture == host.architecture) return "";
+  if (host.architecture == "amd64" && p.architecture == "386") return "";  // the kernel runs i386 itself
+  return "/proc/sys/fs/binfmt_misc/" + qemu_name(p.architecture);
+}
+
+void check_runnable(const platform::Platform& p) {
+  std::string handler = binfmt_handler(p);
+  if (handler.empty()) return;
+  std::string state;
+  try {
+    state = fs::read_file(handler);
+  } catch (const Error&) {
+  }
+  if (state.rfind("enabled", 0) != 0)
+    fail(Errc::failure, "cannot run " + p.str() + " binaries on " + platform::host().str() +
+                            ": no enabled qemu-user binfmt handler " + handler + " (install qemu-user-static)");
+}
+
+Builder::Builder(const Options& o, layout::Layout store, const df::Dockerfile& file, std::string file_name,
+                 platform::Platform target)
     : o_(o),
       store_(std::move(store)),
       file_(file),
@@ -114,7 +148,7 @@ Builder::Builder(const Options& o, layout::Layout store, const df::Dockerfile& f
       snaps_(snapshot::Store::open(snapshot::default_dir(store_.path()))),
       cache_(cache_dir_),
       stats_(cache_dir_ + "/stat/" + digest::of(context_).hex),
-      platform_(target_platform(o.platform)) {
+      platform_(std::move(target)) {
   ignore_ = df::IgnoreMatcher::load(context_ + "/.dockerignore");
   escape_ = file_.directives.escape;
   for (size_t i = 0; i < file_.stages.size(); ++i)
@@ -258,7 +292,7 @@ State Builder::run_stage(size_t index) {
   platform::Platform plat = platform_;
   if (!st.platform.empty()) {
     std::string ps = with_context(loc(st.line), [&] { return df::expand_word(st.platform, genv, lo); });
-    plat = with_context(loc(st.line), [&] { return target_platform(ps); });
+    plat = with_context(loc(st.line), [&] { return parse_target(ps); });
   }
   State s;
   if (const State* prev = stage_ref(base, index)) {
@@ -266,6 +300,7 @@ State Builder::run_stage(size_t index) {
     s.args.clear();
     s.cmd_set_in_stage = false;
   } else if (base == "scratch") {
+    s.platform = plat;
     s.config.architecture = plat.architecture;
     s.config.os = plat.os;
     s.config.variant = plat.variant;
@@ -289,39 +324,51 @@ void Builder::run_onbuild(State& s, int line, size_t index) {
   }
 }
 
-void Builder::load_image(const std::string& name, const platform::Platform& p, State& s) {
-  std::optional<image::Descriptor> d;
-  if (o_.pull != PullPolicy::always) d = store_.resolve(name);
-  if (!d) {
-    if (o_.pull == PullPolicy::never)
-      fail(Errc::not_found, "image \"" + name + "\" not found in the store " + store_.path() + " (--pull never)");
-    pull(name, p);
-    d = store_.resolve(reference::parse(name).str());
-    if (!d) fail(Errc::not_found, "image \"" + name + "\": pulled but not in the store");
-  }
-  if (image::is_index_media_type(d->media_type)) {
-    auto idx = store_.read_index(*d);
-    std::optional<image::Descriptor> pick;
+std::optional<image::Descriptor> Builder::pick_platform(const image::Descriptor& d, const platform::Platform& p) {
+  if (image::is_index_media_type(d.media_type)) {
+    auto idx = store_.read_index(d);
     for (auto& m : idx.manifests)
-      if (m.platform && platform::matches(p, *m.platform)) {
-        pick = m;
-        break;
-      }
-    if (!pick) fail(Errc::not_found, "image \"" + name + "\" has no manifest for " + p.str());
-    d = pick;
+      if (m.platform && platform::matches(p, *m.platform)) return m;
+    return std::nullopt;
+  }
+  // A single manifest: its config says what it is for (nothing said: any).
+  auto cfg = store_.read_config(store_.read_manifest(d).config);
+  if (cfg.architecture.empty()) return d;
+  platform::Platform have{cfg.os.empty() ? p.os : cfg.os, cfg.architecture, cfg.variant, "", {}};
+  if (platform::matches(p, have)) return d;
+  return std::nullopt;
+}
+
+void Builder::load_image(const std::string& name, const platform::Platform& p, State& s) {
+  std::optional<image::Descriptor> d, found;
+  if (o_.pull != PullPolicy::always) found = store_.resolve(name);
+  if (found) d = pick_platform(*found, p);
+  if (!d) {
+    if (o_.pull == PullPolicy::never) {
+      if (found) fail(Errc::not_found, "image \"" + name + "\" in the store has no manifest for " + p.str() + " (--pull never)");
+      fail(Errc::not_found, "image \"" + name + "\" not found in the store " + store_.path() + " (--pull never)");
+    }
+    if (found) {
+      d = with_context("image \"" + name + "\" in the store has no manifest for " + p.str(), [&] { return pull(name, p); });
+    } else {
+      d = pull(name, p);
+    }
   }
   auto m = store_.read_manifest(*d);
   s.config = store_.read_config(m.config);
   s.layers = m.layers;
   s.key = sha256_str("image " + d->digest.str());
+  s.platform = p;
 }
 
-void Builder::pull(const std::string& name, const platform::Platform& p) {
+image::Descriptor Builder::pull(const std::string& name, const platform::Platform& p) {
   // One pull at a time: two stages FROM the same image fetch it once.
   std::lock_guard g(pull_mu_);
-  if (o_.pull != PullPolicy::always && store_.resolve(name)) return;
+  auto existing = store_.resolve(name);
+  if (o_.pull != PullPolicy::always && existing)
+    if (auto d = pick_platform(*existing, p)) return *d;
   reference::Reference ref = reference::parse(name);
-  std::fprintf(stderr, "Pulling %s\n", ref.str().c_str());
+  std::fprintf(stderr, "Pulling %s (%s)\n", ref.str().c_str(), p.str().c_str());
   auth::Credentials creds = auth::find_credentials(ref.domain);
   http::CurlTransport transport(http::TlsOptions{});
   registry::Client client(ref.domain, transport, creds);
@@ -339,8 +386,19 @@ void Builder::pull(const std::string& name, const platform::Platform& p) {
   image::Descriptor top = with_context("pull " + ref.str(), [&] {
     return transfer::pull_image(client, ref.path, ref.digest ? ref.digest->str() : ref.tag, target, po);
   });
-  top.annotations["io.ocikit.source.repository"] = ref.repository();
-  store_.tag(ref.str(), top);
+  image::Descriptor picked = top;
+  if (image::is_index_media_type(top.media_type)) {
+    auto d = pick_platform(top, p);
+    if (!d) fail(Errc::not_found, "pull " + ref.str() + ": no manifest for " + p.str());
+    picked = *d;
+  }
+  // Keep a name that stands for another platform (a multi-platform build
+  // pulls each one in turn); replace a missing or same-platform one.
+  if (!existing || pick_platform(*existing, p)) {
+    top.annotations["io.ocikit.source.repository"] = ref.repository();
+    store_.tag(ref.str(), top);
+  }
+  return picked;
 }
 
 // ---- layers ----
@@ -458,22 +516,46 @@ Result build(const Options& in) {
     if (it == file.stages.end()) fail(Errc::invalid, "target stage \"" + o.target + "\" could not be found");
     last = static_cast<size_t>(it - file.stages.begin());
   }
-  Builder b(o, store, file, fname);
+  auto plats = parse_platforms(o.platform);
   // Keep the store's gc away from the blobs written until they are tagged.
   layout::Layout::Lease lease(store);
-  State s = b.build_all(last);
-  b.finish();
-  for (auto& [k, v] : o.labels) s.config.config.labels[k] = v;
-  s.config.created = now_rfc3339(o.source_date_epoch);
-  auto cfg = store.put_json(image::to_json(s.config), std::string(image::media::kOciConfig));
-  image::Manifest m;
-  m.media_type = image::media::kOciManifest;
-  m.config = cfg;
-  m.layers = s.layers;
-  auto md = store.put_json(image::to_json(m), std::string(image::media::kOciManifest));
-  if (out) write_output(store, md, refs, *out);
-  for (auto& r : refs) store.tag(r, md);
-  Result res{cfg.digest.str(), md.digest.str(), out && output_is_stdout(*out)};
+  // One image per platform, one after the other (each builds its stages concurrently).
+  std::vector<image::Descriptor> manifests;
+  std::vector<image::Descriptor> configs;
+  for (auto& p : plats) {
+    if (plats.size() > 1) std::fprintf(stderr, "PLATFORM %s\n", p.str().c_str());
+    Builder b(o, store, file, fname, p);
+    State s = b.build_all(last);
+    b.finish();
+    for (auto& [k, v] : o.labels) s.config.config.labels[k] = v;
+    s.config.created = now_rfc3339(o.source_date_epoch);
+    auto cfg = store.put_json(image::to_json(s.config), std::string(image::media::kOciConfig));
+    image::Manifest m;
+    m.media_type = image::media::kOciManifest;
+    m.config = cfg;
+    m.layers = s.layers;
+    auto md = store.put_json(image::to_json(m), std::string(image::media::kOciManifest));
+    md.platform = p;
+    manifests.push_back(md);
+    configs.push_back(cfg);
+  }
+  image::Descriptor top;
+  Result res;
+  if (manifests.size() == 1) {
+    top = manifests[0];
+    top.platform.reset();
+    res.image_id = configs[0].digest.str();
+  } else {
+    image::Index idx;
+    idx.media_type = image::media::kOciIndex;
+    idx.manifests = manifests;
+    top = store.put_json(image::to_json(idx), std::string(image::media::kOciIndex));
+    res.image_id = top.digest.str();
+  }
+  res.manifest_digest = top.digest.str();
+  res.wrote_stdout = out && output_is_stdout(*out);
+  if (out) write_output(store, top, refs, *out);
+  for (auto& r : refs) store.tag(r, top);
   if (!o.iidfile.empty()) fs::write_file_atomic(o.iidfile, res.image_id);
   return res;
 }

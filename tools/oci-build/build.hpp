@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "common/platform.hpp"
+
 namespace ocikit::build {
 
 /// When FROM pulls an image from its registry.
@@ -39,17 +41,35 @@ struct Options {
   std::string output;                    ///< --output (output.hpp), "" = the store only
   PullPolicy pull = PullPolicy::missing;
   std::map<std::string, std::string> secrets;  ///< --secret id -> file
-  std::string platform;                  ///< --platform ("" = the host)
+  std::map<std::string, std::string> ssh;      ///< --ssh id -> agent socket
+  std::string platform;                  ///< --platform: "P[,P...]" ("" = the host)
   int jobs = 2;                          ///< stages built at once
 };
 
 struct Result {
-  std::string image_id;         ///< config digest, "sha256:..."
-  std::string manifest_digest;  ///< "sha256:..."
+  std::string image_id;         ///< config digest, "sha256:..." (the index digest for several platforms)
+  std::string manifest_digest;  ///< the manifest's (or index's) digest, "sha256:..."
   bool wrote_stdout = false;    ///< --output went to stdout
 };
 
-/// Build the image. Throws ocikit::Error; failures carry "Dockerfile:LINE: ".
+/// The platforms of a --platform list ("linux/amd64,linux/arm64"; a bare
+/// "arm64" means linux/arm64), normalised, duplicates dropped; the host for
+/// "". Throws Errc::usage for an empty element or another os than the
+/// host's, Errc::invalid for a malformed platform.
+std::vector<platform::Platform> parse_platforms(const std::string& spec);
+
+/// The binfmt_misc entry that must be enabled to run `p`'s binaries here
+/// ("/proc/sys/fs/binfmt_misc/qemu-aarch64"), "" when the host runs them
+/// itself (same architecture, or 386 on amd64).
+std::string binfmt_handler(const platform::Platform& p);
+
+/// Throws Errc::failure when `p`'s binaries cannot run here: "cannot run
+/// linux/arm64 binaries on linux/amd64: no enabled qemu-user binfmt handler
+/// /proc/sys/fs/binfmt_misc/qemu-aarch64 (install qemu-user-static)".
+void check_runnable(const platform::Platform& p);
+
+/// Build the image: with several platforms, one image each and an OCI
+/// index of them (each entry's platform set) that -t and --output name. Throws ocikit::Error; failures carry "Dockerfile:LINE: ".
 /// Nothing is tagged (or written to the output) unless every step succeeded.
 Result build(const Options& opts);
 

@@ -6,6 +6,12 @@
 // are not read again); from another stage or an image, that source's own key
 // (its content follows from it). Only on a miss are the files staged into a
 // fresh upper dir that becomes the layer.
+//
+// ADD from an http(s) URL (docker's rules): the file keeps its name from the
+// URL path when the destination is a directory, mode 0600 unless --chmod,
+// its mtime from Last-Modified, and is never extracted. Its key part is the
+// URL and --checksum when given (then a cached step fetches nothing), else
+// the ETag a HEAD request returns, else the content digest (downloaded).
 #include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -14,10 +20,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 
 #include "builder.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
+#include "common/http.hpp"
 #include "common/layer.hpp"
 
 namespace ocikit::build {
@@ -107,6 +115,77 @@ const df::Heredoc& find_heredoc(const df::Instruction& e, const std::string& wor
   fail(Errc::invalid, "COPY source \"" + word + "\": no such heredoc");
 }
 
+/// An ADD source URL and what is known of it.
+struct UrlSource {
+  std::string url;
+  std::string name;   ///< file name from the URL path ("" when it has none)
+  std::string file;   ///< the downloaded file, "" until fetched
+  std::string etag;
+  std::optional<digest::Digest> content;
+  std::optional<time_t> mtime;
+};
+
+bool is_url(const std::string& s) { return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0; }
+
+/// The last path segment of `url` (no query or fragment).
+std::string url_file_name(const std::string& url) {
+  std::string u = url.substr(0, url.find_first_of("?#"));
+  size_t host = u.find("://") + 3;
+  size_t slash = u.find('/', host);
+  if (slash == std::string::npos) return "";
+  return u.substr(u.rfind('/') + 1);
+}
+
+/// An RFC 7231 date ("Sun, 06 Nov 1994 08:49:37 GMT").
+std::optional<time_t> parse_http_date(const std::string& s) {
+  struct tm tm = {};
+  const char* end = ::strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end || *end) return std::nullopt;
+  return ::timegm(&tm);
+}
+
+void take_headers(UrlSource& u, const http::Response& r) {
+  u.etag = r.header("ETag");
+  if (auto t = parse_http_date(r.header("Last-Modified"))) u.mtime = t;
+}
+
+/// HEAD `u.url`: its ETag and Last-Modified (a failing HEAD leaves them empty;
+/// the GET that follows reports the error).
+void head_url(http::Transport& t, UrlSource& u) {
+  http::Request req;
+  req.method = "HEAD";
+  req.url = u.url;
+  try {
+    auto r = t.perform(req);
+    if (r.ok()) take_headers(u, r);
+  } catch (const Error&) {
+  }
+}
+
+/// GET `u.url` into `file`, hashing it with `algo`.
+void download_url(http::Transport& t, UrlSource& u, const std::string& file, digest::Algorithm algo) {
+  fs::UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (fd.get() < 0) throw_errno("create " + file);
+  digest::Hasher h(algo);
+  http::Request req;
+  req.url = u.url;
+  req.sink = [&](const char* data, size_t n) {
+    h.update(data, n);
+    while (n > 0) {
+      ssize_t w = ::write(fd.get(), data, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) throw_errno("write " + file);
+      data += w;
+      n -= static_cast<size_t>(w);
+    }
+  };
+  auto r = with_context("ADD " + u.url, [&] { return http::perform_with_retry(t, req, http::default_retry_policy()); });
+  if (!r.ok()) fail(Errc::failure, "ADD " + u.url + ": " + http::describe_status(r));
+  take_headers(u, r);
+  u.content = h.finish();
+  u.file = file;
+}
+
 }  // namespace
 
 std::vector<std::string> Builder::resolve_sources(const std::string& root, const std::string& pattern) {
@@ -175,6 +254,7 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
   // Heredoc sources become files named after their delimiter.
   std::vector<std::pair<std::string, std::string>> heredocs;
   std::vector<std::string> sources;
+  std::vector<UrlSource> urls;
   for (auto& src : co.sources) {
     if (src.rfind("<<", 0) == 0 && !e.heredocs.empty()) {
       const df::Heredoc& h = find_heredoc(e, src);
@@ -188,14 +268,52 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
       }
       heredocs.emplace_back(h.name, content);
     } else {
-      if (add && (src.rfind("http://", 0) == 0 || src.rfind("https://", 0) == 0 || src.rfind("git@", 0) == 0))
-        fail(Errc::invalid, "ADD from a URL is not supported yet");
+      if (add && is_url(src)) {
+        urls.push_back(UrlSource{src, url_file_name(src), "", "", std::nullopt, std::nullopt});
+        continue;
+      }
+      if (add && (src.rfind("git@", 0) == 0 || src.find(".git#") != std::string::npos))
+        fail(Errc::invalid, "ADD from a git repository is not supported");
       sources.push_back(src);
     }
   }
   std::string dest = abs_in_workdir(s, co.dest);
   bool dest_dir = co.dest.back() == '/' || co.sources.size() > 1 ||
-                  co.sources[0].find_first_of("*?[") != std::string::npos;
+                  (!is_url(co.sources[0]) && co.sources[0].find_first_of("*?[") != std::string::npos);
+
+  // ADD URL: --checksum pins the content; otherwise the ETag (or the content) keys it.
+  std::optional<digest::Digest> checksum;
+  if (!co.checksum.empty()) {
+    if (!add) fail(Errc::invalid, "COPY does not take --checksum");
+    if (urls.size() != 1 || !sources.empty() || !heredocs.empty())
+      fail(Errc::invalid, "ADD --checksum needs exactly one URL source");
+    checksum = with_context("ADD --checksum", [&] { return digest::parse(co.checksum); });
+  }
+  if (!urls.empty() && !co.from.empty()) fail(Errc::invalid, "ADD --from cannot fetch a URL");
+  std::optional<TempDir> dl;
+  std::optional<http::CurlTransport> transport;
+  if (!urls.empty()) {
+    dl.emplace(tmp_);
+    transport.emplace(http::TlsOptions{});
+  }
+  std::string url_key;
+  for (size_t i = 0; i < urls.size(); ++i) {
+    auto& u = urls[i];
+    url_key += "url " + u.url + std::string(1, '\0');
+    if (checksum) {
+      url_key += "checksum " + checksum->str();
+      continue;
+    }
+    head_url(*transport, u);
+    if (!u.etag.empty()) {
+      url_key += "etag " + u.etag;
+    } else {
+      download_url(*transport, u, dl->path + "/url-" + std::to_string(i), digest::Algorithm::sha256);
+      url_key += "content " + u.content->str();
+    }
+    url_key += std::string(1, '\0');
+  }
+  if (urls.size() > 1) dest_dir = true;
 
   // The key.
   State img;
@@ -230,9 +348,17 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
   std::string text = std::string(add ? "ADD" : "COPY") + (co.chown.empty() ? "" : " --chown=" + co.chown) +
                      (co.chmod.empty() ? "" : " --chmod=" + co.chmod) + (co.from.empty() ? "" : " --from=" + co.from) +
                      " " + join(co.sources) + " " + co.dest;
-  std::string key = sha256_str(s.key + "\n" + text + "\n" + h.finish().str());
+  std::string key = sha256_str(s.key + "\n" + text + "\n" + h.finish().str() + (url_key.empty() ? "" : "\n" + url_key));
   std::string created_by = "/bin/sh -c #(nop) " + text;
   if (cache_hit(s, key, created_by)) return;
+  for (size_t i = 0; i < urls.size(); ++i) {
+    auto& u = urls[i];
+    if (u.file.empty())
+      download_url(*transport, u, dl->path + "/url-" + std::to_string(i),
+                   checksum ? checksum->algorithm : digest::Algorithm::sha256);
+    if (checksum && !(*u.content == *checksum))
+      fail(Errc::invalid, "ADD " + u.url + ": checksum mismatch: expected " + checksum->str() + ", got " + u.content->str());
+  }
 
   // A miss: stage the files.
   TempDir stage(tmp_);
@@ -270,6 +396,19 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
       std::string target = dest_dir ? dest_in + "/" + rel.substr(rel.rfind('/') + 1) : dest_in;
       fs::mkdir_p(target.substr(0, target.rfind('/')));
       copy_entry(cx, rel, target);
+    }
+  }
+  for (auto& u : urls) {
+    if (dest_dir && u.name.empty())
+      fail(Errc::invalid, "ADD " + u.url + ": the URL names no file; give a destination file name");
+    std::string target = dest_dir ? dest_in + "/" + u.name : dest_in;
+    fs::mkdir_p(target.substr(0, target.rfind('/')));
+    if (::rename(u.file.c_str(), target.c_str()) != 0) throw_errno("rename " + u.file + " " + target);
+    if (::lchown(target.c_str(), cx.uid.value_or(0), cx.gid.value_or(0)) != 0) throw_errno("chown " + target);
+    if (::chmod(target.c_str(), cx.mode.value_or(0600)) != 0) throw_errno("chmod " + target);
+    if (u.mtime) {
+      struct timespec ts[2] = {{*u.mtime, 0}, {*u.mtime, 0}};
+      ::utimensat(AT_FDCWD, target.c_str(), ts, 0);
     }
   }
   for (auto& [name, content] : heredocs) {

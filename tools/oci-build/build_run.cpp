@@ -7,6 +7,7 @@
 // secret's /run/secrets, /proc in a scratch image) are removed from the
 // upper dir afterwards when they are still empty.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -85,6 +86,20 @@ std::vector<std::string> missing_components(const std::string& rootfs, const std
   return out;
 }
 
+/// Lock `path` (created when missing) with flock: without `wait`, an
+/// invalid fd when someone else holds it.
+fs::UniqueFd lock_file(const std::string& path, bool wait, const std::string& id) {
+  fs::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (fd.get() < 0) throw_errno("open " + path);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return fd;
+  if (errno != EWOULDBLOCK) throw_errno("flock " + path);
+  if (!wait) return fs::UniqueFd();
+  std::fprintf(stderr, "waiting for the cache mount \"%s\" (sharing=locked)\n", id.c_str());
+  while (::flock(fd.get(), LOCK_EX) != 0)
+    if (errno != EINTR) throw_errno("flock " + path);
+  return fd;
+}
+
 }  // namespace
 
 int Builder::exec_runtime(const std::string& bundle, const std::string& id) {
@@ -140,6 +155,9 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
   std::string created_by = (s.args.empty() ? "" : "|" + std::to_string(s.args.size()) + " " + argstr) +
                            (rc.script ? text : e.json_form ? text : join(rc.argv));
   if (cache_hit(s, key, created_by)) return;
+  // A foreign platform runs through a qemu-user binfmt handler (registered
+  // with the F flag, so it works inside the container's root too).
+  check_runnable(s.platform);
   std::fprintf(stderr, "STEP %s\n", text.c_str());
   std::fflush(stderr);
 
@@ -182,9 +200,11 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
   int code;
   std::vector<std::string> created;  // mount points the runtime is about to create in the image
   {
+    std::vector<fs::UniqueFd> cache_locks;  // held until the runtime exits
     Mounts m;
     mount_state(s, rootfs, b.path, m, upper, wk);
     int n = 0;
+    bool ssh_env = false;
     for (auto& mt : ro.mounts) {
       std::string target = mt.target.empty() && mt.type == df::Mount::Type::bind ? abs_in_workdir(s, ".")
                                                                                    : abs_in_workdir(s, mt.target);
@@ -216,8 +236,25 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
           break;
         }
         case df::Mount::Type::cache: {
+          // sharing=shared: used by any number of RUNs at once; locked: one
+          // RUN at a time (flock on <dir>.lock, held until the RUN ends);
+          // private: a RUN that finds the dir in use takes the next free
+          // instance <dir>.1, <dir>.2, ... (created empty, kept).
           std::string id = mt.id.empty() ? target : mt.id;
-          std::string dir = cache_dir_ + "/mounts/" + digest::of(id).hex;
+          std::string base = cache_dir_ + "/mounts/" + digest::of(id).hex, dir = base;
+          fs::mkdir_p(cache_dir_ + "/mounts");
+          if (mt.sharing == "locked") {
+            cache_locks.push_back(lock_file(base + ".lock", true, id));
+          } else if (mt.sharing == "private") {
+            for (int k = 0;; ++k) {
+              std::string inst = k == 0 ? base : base + "." + std::to_string(k);
+              if (auto fd = lock_file(inst + ".lock", false, id); fd.get() >= 0) {
+                cache_locks.push_back(std::move(fd));
+                dir = inst;
+                break;
+              }
+            }
+          }
           if (!fs::exists(dir)) {
             fs::mkdir_p(dir);
             ::chmod(dir.c_str(), mt.mode.value_or(0755));
@@ -245,8 +282,21 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
           mounts.push_back(bind_mount(dst, it->second, true));
           break;
         }
-        case df::Mount::Type::ssh:
-          fail(Errc::invalid, "RUN --mount=type=ssh is not supported");
+        case df::Mount::Type::ssh: {
+          // The agent socket itself is bound in (mode, uid and gid are not applied).
+          auto it = o_.ssh.find(mt.id);
+          if (it == o_.ssh.end()) {
+            if (mt.required) fail(Errc::not_found, "ssh \"" + mt.id + "\": not given (--ssh " + mt.id + "[=SOCKET])");
+            break;
+          }
+          mounts.push_back(bind_mount(target, it->second, false));
+          if (!ssh_env) {
+            ssh_env = true;
+            std::erase_if(env, [](const std::string& v) { return v.rfind("SSH_AUTH_SOCK=", 0) == 0; });
+            env.push_back("SSH_AUTH_SOCK=" + target);
+          }
+          break;
+        }
       }
     }
     for (auto& mj : mounts) {

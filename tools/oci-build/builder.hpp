@@ -62,6 +62,7 @@ struct State {
   image::ImageConfig config;
   std::vector<image::Descriptor> layers;
   std::string key;  ///< cache chain key
+  platform::Platform platform;  ///< what the stage's binaries run on (FROM --platform, else the target)
   std::vector<std::string> shell{"/bin/sh", "-c"};
   std::map<std::string, std::string> args;  ///< ARGs in scope
   bool cmd_set_in_stage = false;
@@ -69,7 +70,9 @@ struct State {
 
 class Builder {
  public:
-  Builder(const Options& o, layout::Layout store, const df::Dockerfile& file, std::string file_name);
+  /// A builder for the target platform `target` (one of --platform's list).
+  Builder(const Options& o, layout::Layout store, const df::Dockerfile& file, std::string file_name,
+          platform::Platform target);
 
   /// Build the stages the target needs, up to `jobs` at once; returns the target's state.
   State build_all(size_t target);
@@ -84,7 +87,13 @@ class Builder {
   // build.cpp
   State run_stage(size_t index);
   void load_image(const std::string& name, const platform::Platform& p, State& s);
-  void pull(const std::string& name, const platform::Platform& p);
+  /// The manifest of `d` (a store manifest or index) for `p`; nullopt when
+  /// `d` is an index without one or a manifest whose config names another
+  /// platform.
+  std::optional<image::Descriptor> pick_platform(const image::Descriptor& d, const platform::Platform& p);
+  /// Pull `name` for `p` into the store; returns its manifest. Tags `name`
+  /// when the store has no such name yet, or one for the same platform.
+  image::Descriptor pull(const std::string& name, const platform::Platform& p);
   /// The finished stage named (or numbered) `ref` as seen from stage
   /// `current`; nullptr when `ref` names no earlier stage.
   const State* stage_ref(const std::string& ref, size_t current) const;

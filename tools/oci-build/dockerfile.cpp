@@ -354,8 +354,16 @@ Mount parse_mount(std::string_view spec) {
 
 RunOptions run_options(const Instruction& inst) {
   RunOptions r;
-  for (const auto& v : inst.flag_values("mount"))
-    if (!has_var(v)) r.mounts.push_back(parse_mount(v));
+  size_t ssh = 0;
+  for (const auto& v : inst.flag_values("mount")) {
+    if (has_var(v)) continue;
+    r.mounts.push_back(parse_mount(v));
+    // ssh mounts without a target are numbered: /run/buildkit/ssh_agent.0, .1, ...
+    auto& m = r.mounts.back();
+    if (m.type == Mount::Type::ssh && ssh++ > 0 && v.find("target=") == std::string::npos &&
+        v.find("dst=") == std::string::npos && v.find("destination=") == std::string::npos)
+      m.target = "/run/buildkit/ssh_agent." + std::to_string(ssh - 1);
+  }
   if (auto n = inst.flag("network")) {
     if (!has_var(*n) && *n != "default" && *n != "none" && *n != "host")
       fail(Errc::invalid, "unsupported network mode \"" + *n + "\"");

@@ -1,4 +1,5 @@
 // oci-build: build an image from a Dockerfile into the image store.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -53,6 +54,25 @@ std::pair<std::string, std::string> parse_secret(const std::string& s) {
   return {id, src};
 }
 
+/// --ssh ID[=SOCKET]: SOCKET defaults to $SSH_AUTH_SOCK and must be a unix socket (an agent).
+std::pair<std::string, std::string> parse_ssh(const std::string& s) {
+  auto eq = s.find('=');
+  std::string id = s.substr(0, eq), sock = eq == std::string::npos ? "" : s.substr(eq + 1);
+  if (id.empty()) ocikit::fail(ocikit::Errc::usage, "--ssh " + s + ": expected ID[=SOCKET]");
+  if (sock.empty()) {
+    const char* env = std::getenv("SSH_AUTH_SOCK");
+    if (!env || !*env) ocikit::fail(ocikit::Errc::usage, "--ssh " + s + ": no SOCKET given and SSH_AUTH_SOCK is not set");
+    sock = env;
+  }
+  if (sock.find(',') != std::string::npos)
+    ocikit::fail(ocikit::Errc::usage, "--ssh " + s + ": one agent socket per id (key files are not supported)");
+  struct stat st;
+  if (::stat(sock.c_str(), &st) != 0) ocikit::fail(ocikit::Errc::usage, "--ssh " + s + ": " + sock + ": no such socket");
+  if (!S_ISSOCK(st.st_mode))
+    ocikit::fail(ocikit::Errc::usage, "--ssh " + s + ": " + sock + " is not a socket (only ssh-agent sockets are supported)");
+  return {id, sock};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -63,7 +83,7 @@ int main(int argc, char** argv) {
     ocikit::build::Options o;
     std::vector<std::string> build_args, labels;
     std::string pull = "missing";
-    std::vector<std::string> secrets;
+    std::vector<std::string> secrets, ssh;
     app.add_option("-f,--file", o.dockerfile, "Dockerfile path (default: CONTEXT/Dockerfile)");
     app.add_option("-t,--tag", o.tags, "name and tag of the image (repeatable)")->allow_extra_args(false);
     app.add_option("--build-arg", build_args, "KEY=VALUE build argument (repeatable)")->allow_extra_args(false);
@@ -73,7 +93,8 @@ int main(int argc, char** argv) {
     app.add_option("-o,--output", o.output, "also write the image to oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG] or - (an oci-archive on stdout)");
     app.add_option("--pull", pull, "pull FROM images: missing (default), always or never");
     app.add_option("--secret", secrets, "id=ID,src=FILE: a secret for RUN --mount=type=secret (repeatable)")->allow_extra_args(false);
-    app.add_option("--platform", o.platform, "os/arch[/variant] to build for (default: the host)");
+    app.add_option("--ssh", ssh, "ID[=SOCKET]: an ssh-agent socket for RUN --mount=type=ssh (default: $SSH_AUTH_SOCK; repeatable)")->allow_extra_args(false);
+    app.add_option("--platform", o.platform, "os/arch[/variant][,...] to build for; several give an image index (default: the host)");
     app.add_option("-j,--jobs", o.jobs, "stages built at once")->default_val(2);
     app.add_option("--runtime", o.runtime, "OCI runtime binary for RUN (default: oci-run)");
     app.add_option("--iidfile", o.iidfile, "write the image id to this file");
@@ -84,6 +105,7 @@ int main(int argc, char** argv) {
     o.pull = ocikit::build::parse_pull_policy(pull);
     if (o.jobs < 1) ocikit::fail(ocikit::Errc::usage, "--jobs must be at least 1");
     for (auto& sec : secrets) o.secrets.insert(parse_secret(sec));
+    for (auto& x : ssh) o.ssh.insert(parse_ssh(x));
     for (auto& a : build_args) {
       auto eq = a.find('=');
       if (eq == std::string::npos) {
