@@ -45,14 +45,29 @@ echo "image: 6 layers, $((total / 1000000)) MB"
 
 now() { date +%s.%N; }
 t() { local s e; s=$(now); "$@" >/dev/null 2>&1; e=$(now); awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", b - a }'; }
+reg_cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$REG_PID/stat"; }
+# m NAME CMD...: print CMD's wall time; NAME's client and registry CPU
+# seconds go to $work/NAME.cpu (the registry does most of a push's work).
+m() {
+  local name=$1 r0 r1 s e
+  shift
+  r0=$(reg_cpu)
+  s=$(now)
+  /usr/bin/time -o "$work/$name.time" -f '%U %S' "$@" >/dev/null 2>&1
+  e=$(now)
+  r1=$(reg_cpu)
+  awk -v r0="$r0" -v r1="$r1" '{ printf "client %.2fs registry %.2fs", $1 + $2, r1 - r0 }' "$work/$name.time" >"$work/$name.cpu"
+  awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", b - a }'
+}
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Push: each tool pushes to a fresh repository (no blob exists there; no mount sources).
-push_ours=$(t "$PUSH" oci:"$img":v1 docker://127.0.0.1:$port/bench/ours:v1)
-push_sko=$(t skopeo copy -q --dest-tls-verify=false oci:"$img":v1 docker://127.0.0.1:$port/bench/skopeo:v1)
+push_ours=$(m push_ours "$PUSH" oci:"$img":v1 docker://127.0.0.1:$port/bench/ours:v1)
+push_sko=$(m push_sko skopeo copy -q --dest-tls-verify=false oci:"$img":v1 docker://127.0.0.1:$port/bench/skopeo:v1)
 
 # Pull into empty layouts.
-pull_ours=$(t "$FETCH" docker://127.0.0.1:$port/bench/ours:v1 oci:"$work/p1":v1)
-pull_sko=$(t skopeo copy -q --src-tls-verify=false docker://127.0.0.1:$port/bench/ours:v1 oci:"$work/p2":v1)
+pull_ours=$(m pull_ours "$FETCH" docker://127.0.0.1:$port/bench/ours:v1 oci:"$work/p1":v1)
+pull_sko=$(m pull_sko skopeo copy -q --src-tls-verify=false docker://127.0.0.1:$port/bench/ours:v1 oci:"$work/p2":v1)
 
 # Floor: every blob over loopback with curl (in parallel, as we do), hashed.
 floor() {
@@ -69,3 +84,6 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 printf 'push: oci-push %.2fs  skopeo %.2fs  ratio %s\n' "$push_ours" "$push_sko" "$(ratio "$push_ours" "$push_sko")"
 printf 'pull: oci-fetch %.2fs  skopeo %.2fs  ratio %s\n' "$pull_ours" "$pull_sko" "$(ratio "$pull_ours" "$pull_sko")"
 printf 'floor (curl + sha256 of all blobs): %.2fs  oci-fetch/floor %s\n' "$floor_t" "$(ratio "$pull_ours" "$floor_t")"
+echo "cpu: push oci-push $(cat "$work/push_ours.cpu"); skopeo $(cat "$work/push_sko.cpu")"
+echo "cpu: pull oci-fetch $(cat "$work/pull_ours.cpu"); skopeo $(cat "$work/pull_sko.cpu")"
+echo "load average: $load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after ($(nproc) cpus)"

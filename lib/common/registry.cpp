@@ -41,6 +41,8 @@ Client::Client(std::string host, http::Transport& t, auth::Credentials creds, Op
 
 std::string Client::url(std::string_view path) const { return base_ + std::string(path); }
 
+std::string Client::repo_scope(const std::string& repo) const { return opts_.push ? push_scope(repo) : pull_scope(repo); }
+
 std::string Client::resolve_location(const std::string& loc) const {
   if (loc.empty()) fail(Errc::invalid, host_ + ": upload response without a Location header");
   if (loc.starts_with("http://") || loc.starts_with("https://")) return loc;
@@ -75,7 +77,7 @@ Manifest Client::get_manifest(const std::string& repo, const std::string& ref) {
       fail(Errc::invalid, "manifest " + where + " is larger than " + std::to_string(opts_.max_manifest_size) + " bytes");
     body.append(d, n);
   };
-  http::Response r = send(std::move(req), pull_scope(repo));
+  http::Response r = send(std::move(req), repo_scope(repo));
   if (r.status == 404) fail(Errc::not_found, "manifest " + where + " not found: " + http::describe_status(r));
   if (!r.ok()) fail("get manifest " + where + ": " + http::describe_status(r));
   Manifest m;
@@ -105,7 +107,7 @@ std::optional<Head> Client::head_manifest(const std::string& repo, const std::st
   req.method = "HEAD";
   req.url = "/v2/" + repo + "/manifests/" + ref;
   req.headers.emplace_back("Accept", manifest_accept());
-  http::Response r = send(std::move(req), pull_scope(repo));
+  http::Response r = send(std::move(req), repo_scope(repo));
   if (r.status == 404) return std::nullopt;
   if (!r.ok()) fail("head manifest " + host_ + "/" + repo + ":" + ref + ": " + http::describe_status(r));
   return Head{r.header("Docker-Content-Digest"), strip_params(r.header("Content-Type")),
@@ -132,7 +134,7 @@ std::optional<Head> Client::head_blob(const std::string& repo, const std::string
   http::Request req;
   req.method = "HEAD";
   req.url = "/v2/" + repo + "/blobs/" + digest;
-  http::Response r = send(std::move(req), pull_scope(repo));
+  http::Response r = send(std::move(req), repo_scope(repo));
   if (r.status == 404) return std::nullopt;
   if (!r.ok()) fail("head blob " + digest + " in " + host_ + "/" + repo + ": " + http::describe_status(r));
   return Head{r.header("Docker-Content-Digest"), strip_params(r.header("Content-Type")),
@@ -141,15 +143,29 @@ std::optional<Head> Client::head_blob(const std::string& repo, const std::string
 
 void Client::fetch_blob(const std::string& repo, const std::string& digest, int64_t size, const http::Sink& sink,
                         const Progress& progress, bool verify) {
-  digest::Digest want = digest::parse(digest);
   log::debug("fetch blob " + digest + " from " + host_ + "/" + repo);
+  fetch("/v2/" + repo + "/blobs/" + digest, &repo, host_ + "/" + repo, digest, size, sink, progress, verify);
+}
+
+void Client::fetch_url(const std::string& url, const std::string& digest, int64_t size, const http::Sink& sink,
+                       const Progress& progress, bool verify) {
+  if (!url.starts_with("http://") && !url.starts_with("https://"))
+    fail(Errc::invalid, "blob " + digest + ": unsupported URL " + url + " (only http and https)");
+  log::debug("fetch blob " + digest + " from " + url);
+  fetch(url, nullptr, url, digest, size, sink, progress, verify);
+}
+
+void Client::fetch(const std::string& url, const std::string* repo, const std::string& where,
+                   const std::string& digest, int64_t size, const http::Sink& sink, const Progress& progress,
+                   bool verify) {
+  digest::Digest want = digest::parse(digest);
   digest::Hasher hasher(want.algorithm);
   uint64_t received = 0;  // bytes hashed and handed to the sink
   int delay = opts_.retry.base_delay_ms;
   for (int attempt = 1;; ++attempt) {
     uint64_t skip = 0;  // bytes of a restarted (200) answer we already have
     http::Request req;
-    req.url = "/v2/" + repo + "/blobs/" + digest;
+    req.url = url;
     if (received > 0) req.headers.emplace_back("Range", "bytes=" + std::to_string(received) + "-");
     req.on_status = [&](long status) {
       // A server that ignores Range sends the whole blob again (200).
@@ -171,10 +187,12 @@ void Client::fetch_blob(const std::string& repo, const std::string& digest, int6
       if (progress) progress(received);
     };
     try {
-      http::Response r = send(std::move(req), pull_scope(repo));
-      if (r.status == 404) fail(Errc::not_found, "blob " + digest + " not found in " + host_ + "/" + repo);
-      if (r.status == 416 && received > 0) fail(Errc::invalid, "blob " + digest + ": registry refused to resume at byte " + std::to_string(received));
-      if (!r.ok()) fail("get blob " + digest + " from " + host_ + "/" + repo + ": " + http::describe_status(r));
+      // Registry credentials go to the registry only, never to a layer's URL.
+      http::Response r = repo ? send(std::move(req), repo_scope(*repo))
+                              : http::perform_with_retry(transport_, req, opts_.retry);
+      if (r.status == 404) fail(Errc::not_found, "blob " + digest + " not found in " + where);
+      if (r.status == 416 && received > 0) fail(Errc::invalid, "blob " + digest + ": " + where + " refused to resume at byte " + std::to_string(received));
+      if (!r.ok()) fail("get blob " + digest + " from " + where + ": " + http::describe_status(r));
       break;
     } catch (const Error& e) {
       // Connection failures are retried from where the data stopped.
@@ -235,7 +253,9 @@ bool Client::upload(const std::string& repo, const std::string& digest, uint64_t
   };
   uint64_t off = 0;
   if (size > opts_.chunk_size) {
-    while (off < size) {
+    // PATCH every chunk but the last; the closing PUT carries that one (one
+    // request, and one registry-side fsync and hash-state save, less per blob).
+    while (size - off > opts_.chunk_size) {
       uint64_t n = std::min<uint64_t>(opts_.chunk_size, size - off);
       http::Request req;
       req.method = "PATCH";
@@ -279,7 +299,7 @@ std::vector<std::string> Client::list_tags(const std::string& repo) {
   while (!next.empty()) {
     http::Request req;
     req.url = next;
-    http::Response r = send(std::move(req), pull_scope(repo));
+    http::Response r = send(std::move(req), repo_scope(repo));
     if (r.status == 404) fail(Errc::not_found, "repository " + host_ + "/" + repo + " not found");
     if (!r.ok()) fail("list tags of " + host_ + "/" + repo + ": " + http::describe_status(r));
     auto j = nlohmann::json::parse(r.body, nullptr, false);

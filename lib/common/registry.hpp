@@ -32,6 +32,10 @@ struct Options {
   uint64_t chunk_size = 64ull << 20;       ///< blobs above this upload in PATCH chunks of this size
   uint64_t max_manifest_size = 4ull << 20;  ///< larger manifests are refused
   std::string scheme;  ///< "http"/"https"; empty: http::default_scheme(host)
+  /// The client pushes: every request for a repository asks for a
+  /// "pull,push" token at once (as docker does), rather than a pull token for
+  /// the HEADs and a second one for the upload.
+  bool push = false;
 };
 
 /// A manifest as the registry served it.
@@ -81,6 +85,12 @@ class Client {
   /// verifies it itself, as layout::BlobWriter does); sizes are still checked.
   void fetch_blob(const std::string& repo, const std::string& digest, int64_t size, const http::Sink& sink,
                   const Progress& progress = {}, bool verify = true);
+  /// fetch_blob from a descriptor's external `url` (http or https only, e.g.
+  /// a foreign layer's), without the registry's credentials. Same checks,
+  /// retries and resume; Errc::not_found on 404, Errc::invalid for another
+  /// scheme.
+  void fetch_url(const std::string& url, const std::string& digest, int64_t size, const http::Sink& sink,
+                 const Progress& progress = {}, bool verify = true);
   /// Upload `size` bytes read from `fd` (from offset 0, with pread) as blob
   /// `digest`. First tries a cross-repository mount from each repository in
   /// `mount_from` (same registry). Monolithic PUT up to Options::chunk_size,
@@ -100,7 +110,10 @@ class Client {
 
  private:
   std::string url(std::string_view path) const;
+  std::string repo_scope(const std::string& repo) const;
   std::string resolve_location(const std::string& loc) const;
+  void fetch(const std::string& url, const std::string* repo, const std::string& where, const std::string& digest,
+             int64_t size, const http::Sink& sink, const Progress& progress, bool verify);
   bool upload(const std::string& repo, const std::string& digest, uint64_t size, int fd,
                      const std::string* data, const std::vector<std::string>& mount_from, const Progress& progress);
 

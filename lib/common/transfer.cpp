@@ -117,10 +117,7 @@ image::Descriptor pull_image(registry::Client& c, const std::string& repo, const
       if (seen.insert(b.digest.str()).second && !target.has_blob(b)) blobs.push_back(b);
     };
     add(man.config);
-    for (const auto& l : man.layers) {
-      if (image::is_nondistributable_media_type(l.media_type) && !l.urls.empty()) continue;
-      add(l);
-    }
+    for (const auto& l : man.layers) add(l);
   }
 
   std::vector<size_t> bar_ids;
@@ -130,9 +127,30 @@ image::Descriptor pull_image(registry::Client& c, const std::string& repo, const
     const image::Descriptor& b = blobs[i];
     with_context("pull blob " + b.digest.str(), [&] {
       target.write_blob(b, [&](const http::Sink& sink) {
-        registry::Progress prog;
-        if (o.bars) prog = [&, id = bar_ids[i]](uint64_t done) { o.bars->update(id, done); };
-        c.fetch_blob(repo, b.digest.str(), b.size, sink, prog, !target.verifies);
+        uint64_t got = 0;
+        registry::Progress prog = [&, id = o.bars ? bar_ids[i] : 0](uint64_t done) {
+          got = done;
+          if (o.bars) o.bars->update(id, done);
+        };
+        try {
+          c.fetch_blob(repo, b.digest.str(), b.size, sink, prog, !target.verifies);
+          return;
+        } catch (const Error& e) {
+          if (e.code() != Errc::not_found || b.urls.empty()) throw;
+          // Foreign / non-distributable layers live at their URLs; the
+          // registry usually lacks them (as it may).
+          log::debug(std::string(e.what()) + "; trying its urls");
+        }
+        for (size_t u = 0; u < b.urls.size(); ++u) {
+          try {
+            c.fetch_url(b.urls[u], b.digest.str(), b.size, sink, prog, !target.verifies);
+            return;
+          } catch (const Error& e) {
+            // Another URL may only start over when this one wrote nothing.
+            if (got > 0 || u + 1 == b.urls.size()) throw;
+            log::info(std::string(e.what()) + "; trying the next url");
+          }
+        }
       });
     });
     if (o.bars) o.bars->finish(bar_ids[i], "done");

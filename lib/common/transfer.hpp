@@ -41,7 +41,9 @@ struct PullOptions {
   progress::Bars* bars = nullptr;                  ///< per-blob progress (optional)
 };
 
-/// Pull `repo` at `ref` (tag or digest) into `target`. Returns the descriptor
+/// Pull `repo` at `ref` (tag or digest) into `target`. A blob the registry
+/// lacks (404) but whose descriptor lists `urls` (foreign / non-distributable
+/// layers) is fetched from those URLs in order, verified the same way. Returns the descriptor
 /// the local name should point to: the chosen platform's manifest, or the
 /// index with all_platforms (or when the registry served a manifest). Throws
 /// Errc::not_found for a missing tag/blob or a platform the index lacks,
@@ -65,7 +67,9 @@ struct PushOptions {
 };
 
 /// Push the image `top` (a manifest or an index) from `src` to `repo` under
-/// `tag` ("" pushes by digest only). Returns the pushed manifest digest.
+/// `tag` ("" pushes by digest only). Foreign / non-distributable layers with
+/// `urls` are not uploaded (as docker and skopeo do by default): their
+/// descriptors stay in the manifest and `src` need not have them. Returns the pushed manifest digest.
 /// Errors name the blob or manifest that failed.
 std::string push_image(registry::Client& c, const std::string& repo, const std::string& tag,
                        const image::Descriptor& top, const PushSource& src, const PushOptions& o);

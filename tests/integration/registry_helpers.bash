@@ -19,7 +19,8 @@ free_port() {
 }
 
 # start_registry DIR [htpasswd-file]: start a registry storing into DIR/data;
-# sets REG_PORT and REG_PID (written to DIR/pid).
+# sets REG_PORT and REG_PID (written to DIR/pid). $REG_EXTRA_CONFIG, when
+# set, is appended to its config.yml (top-level YAML sections).
 start_registry() {
   local dir=$1 htpasswd=${2:-}
   mkdir -p "$dir/data"
@@ -31,6 +32,7 @@ start_registry() {
     if [ -n "$htpasswd" ]; then
       printf 'auth:\n  htpasswd:\n    realm: okt-registry\n    path: %s\n' "$htpasswd"
     fi
+    if [ -n "${REG_EXTRA_CONFIG:-}" ]; then printf '%s\n' "$REG_EXTRA_CONFIG"; fi
   } >"$dir/config.yml"
   docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
   REG_PID=$!

@@ -184,13 +184,16 @@ TEST_CASE("registry: small blob is one POST + PUT, large is PATCH chunks, mount 
 
   SUBCASE("chunked") {
     CHECK_FALSE(c.push_blob("a", d, data.size(), fd));
-    REQUIRE(t.seen.size() == 5);
+    // POST, PATCH 0-999, PATCH 1000-1999, PUT carrying the last 500 bytes.
+    REQUIRE(t.seen.size() == 4);
     CHECK(t.seen[0].url == "http://127.0.0.1:5000/v2/a/blobs/uploads/");
     CHECK(t.seen[1].method == "PATCH");
     CHECK(has_header(t.seen[1], "Content-Range", "0-999"));
-    CHECK(has_header(t.seen[3], "Content-Range", "2000-2499"));
-    CHECK(t.seen[4].method == "PUT");
-    CHECK(t.seen[4].url == "http://127.0.0.1:5000/v2/a/blobs/uploads/u1?state=y&digest=" + d);
+    CHECK(has_header(t.seen[2], "Content-Range", "1000-1999"));
+    CHECK(t.seen[3].method == "PUT");
+    CHECK(t.seen[3].body_offset == 2000);
+    CHECK(t.seen[3].body_length == 500);
+    CHECK(t.seen[3].url == "http://127.0.0.1:5000/v2/a/blobs/uploads/u1?state=y&digest=" + d);
     CHECK(received == data);
   }
   SUBCASE("monolithic") {
@@ -206,7 +209,7 @@ TEST_CASE("registry: small blob is one POST + PUT, large is PATCH chunks, mount 
   }
   SUBCASE("mount refused falls back to the opened upload") {
     CHECK_FALSE(c.push_blob("a", d, data.size(), fd, {"bad"}));
-    CHECK(t.seen.size() == 5);
+    CHECK(t.seen.size() == 4);
     CHECK(t.seen[1].url == "http://127.0.0.1:5000/v2/a/blobs/uploads/m1");
     CHECK(received == data);
   }
@@ -225,4 +228,41 @@ TEST_CASE("registry: put manifest and tag listing with pagination") {
   CHECK(c.put_manifest("a", "v1", registry::kOciManifest, "{}") == digest::of("{}").str());
   CHECK(has_header(t.seen[0], "Content-Type", std::string(registry::kOciManifest)));
   CHECK(c.list_tags("a") == std::vector<std::string>{"a", "b", "c"});
+}
+
+TEST_CASE("registry: a push client asks for one pull,push token; fetch_url sends no registry credentials") {
+  FakeTransport t;
+  std::string blob = "foreign layer bytes";
+  std::string d = digest::of(blob).str();
+  t.handler = [&](const http::Request& r) {
+    if (r.url.starts_with("https://auth.example/")) return resp(200, R"({"token":"TOK"})");
+    if (r.url.starts_with("http://files.example/")) return resp(200, blob);
+    if (!has_header(r, "Authorization", "Bearer TOK"))
+      return resp(401, "", {{"WWW-Authenticate", R"(Bearer realm="https://auth.example/token",service="s")"}});
+    return resp(404);
+  };
+  registry::Options o = fast();
+  o.push = true;
+  registry::Client c("example.com", t, {"u", "p"}, o);
+  CHECK_FALSE(c.head_blob("a/b", d));
+  REQUIRE(t.seen.size() == 3);
+  CHECK(t.seen[1].url == "https://auth.example/token?service=s&scope=repository%3Aa%2Fb%3Apull%2Cpush");
+  // The upload's POST reuses that token: no second token request.
+  t.handler = [&](const http::Request& r) {
+    if (r.url.starts_with("https://auth.example/")) return resp(200, R"({"token":"OTHER"})");
+    if (r.method == "POST") return resp(202, "", {{"Location", "/v2/a/b/blobs/uploads/u"}});
+    return resp(201);
+  };
+  c.push_blob_data("a/b", d, blob);
+  CHECK(t.seen.size() == 5);
+  CHECK(has_header(t.seen[3], "Authorization", "Bearer TOK"));
+
+  std::string got;
+  t.handler = [&](const http::Request& r) { return r.url.starts_with("http://files.example/") ? resp(200, blob) : resp(500); };
+  c.fetch_url("http://files.example/x.tgz", d, static_cast<int64_t>(blob.size()),
+              [&](const char* p, size_t n) { got.append(p, n); });
+  CHECK(got == blob);
+  for (const auto& [k, v] : t.seen.back().headers) CHECK(k != "Authorization");
+  CHECK_THROWS_WITH(c.fetch_url("file:///etc/passwd", d, -1, [](const char*, size_t) {}),
+                    ("blob " + d + ": unsupported URL file:///etc/passwd (only http and https)").c_str());
 }

@@ -93,7 +93,9 @@ int run(const Options& o) {
   const reference::Reference& ref = dst.ref;
   auth::Credentials creds = o.creds.empty() ? auth::find_credentials(ref.domain) : auth::parse_creds_flag(o.creds);
   http::CurlTransport transport(http::TlsOptions{o.tls_verify, o.cert_dir});
-  registry::Client client(ref.domain, transport, creds);
+  registry::Options ro;
+  ro.push = true;
+  registry::Client client(ref.domain, transport, creds, ro);
 
   transfer::PushOptions po;
   po.jobs = o.jobs;
