@@ -102,3 +102,42 @@ fake_user() {
   [ "$status" -eq 0 ]
   [ ! -e "$T/state/volumes/okt-used" ]
 }
+
+@test "image VOLUMEs get anonymous volumes seeded from the image; rm -v removes them" {
+  mkdir -p "$T/vimg/rootfs"
+  make_busybox_rootfs "$T/vimg/rootfs"
+  mkdir -p "$T/vimg/rootfs/data/sub" "$T/vimg/rootfs/cache"
+  echo seeded >"$T/vimg/rootfs/data/sub/seed"
+  chown -R 65534:65534 "$T/vimg/rootfs/data"
+  chmod 0750 "$T/vimg/rootfs/data"
+  printf 'FROM scratch\nCOPY rootfs/ /\nVOLUME ["/data", "/cache"]\nCMD ["/bin/sh"]\n' >"$T/vimg/Dockerfile"
+  OCIKIT_STORE=$T/store "$OCI_BUILD" -t okt-vol/img "$T/vimg" >"$T/build.log" 2>&1 || { cat "$T/build.log"; return 1; }
+  # one anonymous volume per VOLUME, filled with the image's files, owners and modes
+  run okt run --name v1 okt-vol/img sh -c 'cat /data/sub/seed; stat -c "%u:%g %a" /data /data/sub/seed; echo new >/data/new; grep -cE " /(data|cache) " /proc/mounts'
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = seeded ]
+  [ "${lines[1]}" = "65534:65534 750" ]
+  [ "${lines[2]}" = "65534:65534 644" ]
+  [ "${lines[3]}" = 2 ]
+  run okt volume ls --format json
+  [ "$(jq -s 'length' <<<"$output")" = 2 ]
+  [ "$(jq -r '.Labels' <<<"$output" | sort -u)" = "com.docker.volume.anonymous=" ]
+  vols=$(okt inspect v1 | jq -r '.[0].Mounts[] | select(.Type == "volume") | .Name' | sort)
+  [ "$(wc -l <<<"$vols")" = 2 ]
+  # the data stays across starts of the same container
+  okt start v1 >/dev/null
+  okt wait v1 >/dev/null
+  [ "$(okt logs v1 | grep -c seeded)" = 2 ]
+  # a mount on the VOLUME path replaces it (a named volume, seeded the same way)
+  run okt run --rm -v okt-named:/data okt-vol/img cat /data/sub/seed
+  [ "$output" = seeded ]
+  [ "$(okt volume ls -q | grep -c okt-named)" = 1 ]
+  # rm -v removes the anonymous volumes, not the named one
+  run okt rm -v v1
+  [ "$status" -eq 0 ]
+  for v in $vols; do [ ! -e "$T/state/volumes/$v" ]; done
+  [ "$(okt volume ls -q)" = okt-named ]
+  # --rm removes them too
+  okt run --rm okt-vol/img true
+  [ "$(okt volume ls -q)" = okt-named ]
+}

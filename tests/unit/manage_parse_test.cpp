@@ -87,3 +87,44 @@ TEST_CASE("manage_parse: --security-opt") {
   CHECK_FALSE(so.no_new_privileges);
   CHECK_FALSE(error_of([&] { apply_security_opt("bogus=1", so); }).empty());
 }
+
+TEST_CASE("manage_parse: --ulimit") {
+  auto n = parse_ulimit("nofile=1024:2048");
+  CHECK(n["type"] == "RLIMIT_NOFILE");
+  CHECK(n["soft"] == 1024);
+  CHECK(n["hard"] == 2048);
+  auto c = parse_ulimit("core=0");
+  CHECK(c["type"] == "RLIMIT_CORE");
+  CHECK(c["soft"] == 0);
+  CHECK(c["hard"] == 0);
+  auto u = parse_ulimit("stack=8192:-1");
+  CHECK(u["hard"] == UINT64_MAX);
+  struct Bad {
+    const char* spec;
+    const char* why;
+  };
+  for (auto b : {Bad{"nofile", "want name=soft[:hard]"}, Bad{"files=1", "unknown limit \"files\""},
+                 Bad{"nofile=x", "\"x\" is not a number"}, Bad{"nofile=10:5", "the soft limit must be less than or equal to the hard limit"},
+                 Bad{"nproc=-1:10", "the soft limit must be less than or equal to the hard limit"}}) {
+    CAPTURE(b.spec);
+    CHECK(error_of([&] { parse_ulimit(b.spec); }) == "invalid --ulimit \"" + std::string(b.spec) + "\": " + b.why);
+  }
+  nlohmann::ordered_json spec = {{"process", {{"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 1}, {"soft", 1}}}}}}};
+  apply_ulimits(spec, {parse_ulimit("nofile=5:6"), parse_ulimit("nproc=7")});
+  CHECK(spec["process"]["rlimits"].size() == 2);
+  CHECK(spec["process"]["rlimits"][0]["soft"] == 5);
+  CHECK(spec["process"]["rlimits"][1]["type"] == "RLIMIT_NPROC");
+}
+
+TEST_CASE("manage_parse: runtime start errors in docker's words") {
+  CHECK(docker_exec_error("exec: executable file not found in $PATH: nosuch") ==
+        "exec: \"nosuch\": executable file not found in $PATH");
+  CHECK(docker_exec_error("exec: permission denied: /etc/passwd") == "exec: \"/etc/passwd\": permission denied");
+  CHECK(docker_exec_error("exec: no such file: /x/y") == "exec: \"/x/y\": stat /x/y: no such file or directory");
+  CHECK(docker_exec_error("setrlimit: Operation not permitted") == "setrlimit: Operation not permitted");
+}
+
+TEST_CASE("manage_parse: the errno text the runtime appends is dropped") {
+  CHECK(docker_exec_error("exec: permission denied: /etc/passwd: Permission denied") ==
+        "exec: \"/etc/passwd\": permission denied");
+}

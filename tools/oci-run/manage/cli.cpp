@@ -37,7 +37,7 @@ const std::set<std::string> kValueOpts = {
     "--name", "-e", "--env", "--env-file", "-w", "--workdir", "-u", "--user", "--entrypoint", "-h", "--hostname",
     "-v", "--volume", "--mount", "--tmpfs", "-m", "--memory", "--cpus", "--pids-limit", "--cap-add", "--cap-drop",
     "--security-opt", "--restart", "-l", "--label", "--stop-signal", "--stop-timeout", "-p", "--publish",
-    "--network", "--net", "--pull", "--platform",
+    "--network", "--net", "--pull", "--platform", "--ulimit", "--detach-keys",
     // runc create/run/exec/kill/ps
     "-b", "--bundle", "--pid-file", "--console-socket", "--preserve-fds", "--process", "--cwd", "-g",
     "--additional-gids", "-c", "--cap", "-f", "--format", "-s", "--signal", "-t", "--time"};
@@ -89,7 +89,7 @@ bool is_managed(const std::string& state_dir, const std::string& name) {
 
 bool docker_mode(const std::string& cmd, const std::vector<std::string>& args, const std::string& state_dir,
                  const std::string& store) {
-  static const std::set<std::string> always = {"inspect", "wait", "logs", "stop", "restart", "rm"};
+  static const std::set<std::string> always = {"inspect", "wait", "logs", "stop", "restart", "rm", "attach"};
   if (always.count(cmd)) return true;
   if (cmd == "run" || cmd == "create") {
     if (has_bundle_flag(args)) return false;
@@ -141,6 +141,9 @@ void add_run_flags(CLI::App* c, RunOptions& o) {
   c->add_option("--stop-timeout", o.stop_timeout, "seconds before stop kills");
   multi(c->add_option("-p,--publish", o.publish, "[ip:][hostport:]port[/proto] (through oci-net)"));
   c->add_option("--network,--net", o.network, "oci-net network name, host or none");
+  multi(c->add_option("--ulimit", o.ulimits, "name=soft[:hard] resource limit (nofile, nproc, core ...)"));
+  c->add_option("--sig-proxy", o.sig_proxy, "forward signals to the container (without -t)")->capture_default_str();
+  c->add_option("--detach-keys", o.detach_keys, "keys that detach from a -it container")->capture_default_str();
   c->prefix_command(true);
 }
 
@@ -221,6 +224,13 @@ std::optional<int> main_if_managed(int argc, char** argv) {
     ps->add_flag("-q,--quiet", quiet, "ids only");
     ps->add_flag("--no-trunc", no_trunc, "full ids and commands");
     ps->add_option("--format", format, "table or json")->capture_default_str();
+    bool no_stdin = false, sig_proxy = true;
+    std::string detach_keys = "ctrl-p,ctrl-q";
+    auto* attach = app.add_subcommand("attach", "attach to a running container's output (and stdin)");
+    attach->add_flag("--no-stdin", no_stdin, "do not attach stdin");
+    attach->add_option("--sig-proxy", sig_proxy, "forward signals to the container (without a tty)")->capture_default_str();
+    attach->add_option("--detach-keys", detach_keys, "keys that detach (with a tty)")->capture_default_str();
+    attach->add_option("CONTAINER", names)->required()->expected(1);
     auto* inspect = app.add_subcommand("inspect", "container details as JSON");
     inspect->add_option("CONTAINER", names)->required();
     ExecOptions eo;
@@ -290,6 +300,7 @@ std::optional<int> main_if_managed(int argc, char** argv) {
       return print_logs(g, names[0], follow, n, ts), 0;
     }
     if (*inspect) return print_inspect(g, names), 0;
+    if (*attach) return attach_managed(g, names[0], no_stdin, sig_proxy, detach_keys);
     int rc = 0;
     for (const auto& n : names) {
       if (*start) start_managed(g, n);

@@ -11,6 +11,7 @@
 #include "common/log.hpp"
 #include "common/runtime_spec.hpp"
 #include "container.hpp"
+#include "manage/attach.hpp"
 #include "manage/manage.hpp"
 #include "manage/monitor.hpp"
 #include "manage/parse.hpp"
@@ -77,15 +78,19 @@ void wait_runtime(const StateDir& st, const std::string& id) {
 }  // namespace
 
 int run_image(const Globals& g, const RunOptions& o) {
-  std::string id = create_from_image(g, o);
+  std::string id = create_from_image(g, o, true);
   StateDir st = state_of(g);
   if (o.detach) {
     spawn_monitor(g, st, id);
     std::cout << id << std::endl;
     return 0;
   }
-  Attach a;
-  return supervise(g, st, id, &a);
+  AttachOptions a;
+  a.stdin = o.interactive;
+  a.tty = o.tty;
+  a.sig_proxy = o.sig_proxy;
+  a.detach_keys = parse_detach_keys(o.detach_keys);
+  return spawn_monitor(g, st, id, &a);
 }
 
 void start_managed(const Globals& g, const std::string& name_or_id) {
@@ -198,6 +203,22 @@ int wait_managed(const Globals& g, const std::string& name_or_id) {
   if (!st.try_find(id)) return 0;
   reap_orphan(st, id);
   return st.load(id).exit_code;
+}
+
+int attach_managed(const Globals& g, const std::string& name_or_id, bool no_stdin, bool sig_proxy,
+                   const std::string& detach_keys) {
+  StateDir st = state_of(g);
+  std::string id = st.find(name_or_id);
+  std::string keys = parse_detach_keys(detach_keys);
+  Record r = st.load(id);
+  if (!running(r)) fail("cannot attach to a stopped container, start it first");
+  fs::UniqueFd fd(connect_attach(st.container_dir(id)));
+  AttachOptions a;
+  a.stdin = r.interactive && !no_stdin;
+  a.tty = r.tty;
+  a.sig_proxy = sig_proxy;
+  a.detach_keys = keys;
+  return attach_session(fd.get(), a);
 }
 
 int exec_managed(const Globals& g, const ExecOptions& o) {

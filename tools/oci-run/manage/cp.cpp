@@ -53,7 +53,8 @@ UniqueFd open_dir(int dirfd, const std::string& name, const std::string& what) {
 
 // Copy the entry `sname` of `sdir` to the entry `dname` of `ddir`, never
 // following a symlink at or below either (the caller resolved the parents).
-void copy_entry(int sdir, const std::string& sname, int ddir, const std::string& dname, const std::string& shown) {
+void copy_entry(int sdir, const std::string& sname, int ddir, const std::string& dname, const std::string& shown,
+                bool keep_owner = false) {
   struct stat st;
   if (fstatat(sdir, sname.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("stat " + shown);
   struct stat dst;
@@ -79,7 +80,8 @@ void copy_entry(int sdir, const std::string& sname, int ddir, const std::string&
       if (n != "." && n != "..") names.push_back(n);
     }
     closedir(dir);
-    for (auto& n : names) copy_entry(s.get(), n, d.get(), n, shown + "/" + n);
+    for (auto& n : names) copy_entry(s.get(), n, d.get(), n, shown + "/" + n, keep_owner);
+    if (keep_owner && fchown(d.get(), st.st_uid, st.st_gid) != 0) throw_errno("chown " + shown);
     if (dname != ".") {  // an existing destination dir keeps its own mode
       fchmod(d.get(), st.st_mode & 07777);
       struct timespec ts[2] = {st.st_atim, st.st_mtim};
@@ -97,6 +99,8 @@ void copy_entry(int sdir, const std::string& sname, int ddir, const std::string&
     if (n < 0) throw_errno("readlink " + shown);
     target.resize(static_cast<size_t>(n));
     if (symlinkat(target.c_str(), ddir, dname.c_str()) != 0) throw_errno("symlink " + shown);
+    if (keep_owner && fchownat(ddir, dname.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0)
+      throw_errno("chown " + shown);
     struct timespec ts[2] = {st.st_atim, st.st_mtim};
     utimensat(ddir, dname.c_str(), ts, AT_SYMLINK_NOFOLLOW);
     return;
@@ -110,6 +114,7 @@ void copy_entry(int sdir, const std::string& sname, int ddir, const std::string&
     ssize_t n;
     while ((n = read(in.get(), buf, sizeof buf)) > 0) fs::write_all(out.get(), buf, static_cast<size_t>(n));
     if (n < 0) throw_errno("read " + shown);
+    if (keep_owner && fchown(out.get(), st.st_uid, st.st_gid) != 0) throw_errno("chown " + shown);
     fchmod(out.get(), st.st_mode & 07777);
     struct timespec ts[2] = {st.st_atim, st.st_mtim};
     futimens(out.get(), ts);
@@ -117,6 +122,8 @@ void copy_entry(int sdir, const std::string& sname, int ddir, const std::string&
   }
   if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
     if (mknodat(ddir, dname.c_str(), st.st_mode, st.st_rdev) != 0) throw_errno("mknod " + shown);
+    if (keep_owner && fchownat(ddir, dname.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0)
+      throw_errno("chown " + shown);
     return;
   }
   log::warn("cp: skipping socket " + shown);
@@ -254,6 +261,21 @@ int container_cp(const Env& env, const std::string& src, const std::string& dst,
   }
   copy_entry(sdir.get(), sname, ddir.get(), dname, src);
   return 0;
+}
+
+void seed_volume(const std::string& src_dir, const std::string& dst_dir) {
+  UniqueFd s(open(src_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!s) {
+    if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) return;  // nothing there in the image
+    throw_errno("open " + src_dir);
+  }
+  UniqueFd d(open(dst_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!d) throw_errno("open " + dst_dir);
+  // "." into ".": the contents, then the image dir's owner and mode on the volume root.
+  copy_entry(s.get(), ".", d.get(), ".", src_dir, true);
+  struct stat st;
+  if (fstat(s.get(), &st) != 0) throw_errno("stat " + src_dir);
+  if (fchmod(d.get(), st.st_mode & 07777) != 0) throw_errno("chmod " + dst_dir);
 }
 
 }  // namespace ocikit::manage

@@ -4,26 +4,27 @@
 // failure removes what was made (container dir, mount, volumes it created).
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
-#include "common/auth.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
-#include "common/http.hpp"
 #include "common/layout.hpp"
 #include "common/log.hpp"
 #include "common/platform.hpp"
 #include "common/reference.hpp"
-#include "common/registry.hpp"
 #include "common/runtime_spec.hpp"
 #include "common/snapshot.hpp"
-#include "common/transfer.hpp"
+#include "manage/extra_cmds.hpp"
 #include "manage/manage.hpp"
 #include "manage/parse.hpp"
 
@@ -33,30 +34,63 @@ namespace {
 
 std::string store_path(const Globals& g) { return g.store.empty() ? layout::default_store_path() : g.store; }
 
-// Pull `ref` from its registry into the store (what oci-fetch does for a
-// docker:// reference) and return the descriptor now tagged there.
-image::Descriptor pull_into_store(layout::Layout& store, const std::string& name, const std::string& plat) {
+// Where oci-fetch is: $OCIKIT_FETCH, next to this binary (the build tree's
+// tools/oci-fetch/oci-fetch or an installed bin dir), else PATH.
+std::string find_oci_fetch(const Globals& g) {
+  if (const char* e = std::getenv("OCIKIT_FETCH"); e && *e) return e;
+  if (!g.self_dir.empty())
+    for (std::string c : {g.self_dir + "/oci-fetch", g.self_dir + "/../oci-fetch/oci-fetch"})
+      if (access(c.c_str(), X_OK) == 0) return c;
+  const char* path = std::getenv("PATH");
+  std::stringstream ss(path ? path : "/usr/local/bin:/usr/bin:/bin");
+  for (std::string d; std::getline(ss, d, ':');)
+    if (!d.empty() && access((d + "/oci-fetch").c_str(), X_OK) == 0) return d + "/oci-fetch";
+  fail(Errc::not_found, "oci-fetch not found (set $OCIKIT_FETCH or put it next to oci-run)");
+}
+
+// Pull `name` from its registry into the store with the sibling oci-fetch
+// (so that oci-run itself needs no registry client); its error line
+// becomes ours.
+void pull_into_store(const Globals& g, const std::string& store, const std::string& name, const std::string& plat) {
   reference::Reference ref = with_context("image " + name, [&] { return reference::parse(name); });
   log::info("pulling " + ref.str());
-  auth::Credentials creds = auth::find_credentials(ref.domain);
-  http::CurlTransport transport;
-  registry::Client client(ref.domain, transport, creds);
-  transfer::PullOptions po;
-  if (!plat.empty()) po.platform = platform::parse(plat);
-  layout::Layout::Lease lease(store);
-  transfer::PullTarget target;
-  target.has_blob = [&](const image::Descriptor& d) { return store.has_blob(d.digest); };
-  target.write_blob = [&](const image::Descriptor& d, const std::function<void(const http::Sink&)>& fill) {
-    layout::BlobWriter w = store.begin_blob(d.media_type, d.digest.algorithm);
-    fill([&](const char* p, size_t n) { w.write(p, n); });
-    w.commit(d.digest, d.size);
-  };
-  target.verifies = true;
-  image::Descriptor top = transfer::pull_image(client, ref.path, ref.digest ? ref.digest->str() : ref.tag, target, po);
-  image::Descriptor tagged = top;
-  tagged.annotations["io.ocikit.source.repository"] = ref.repository();
-  store.tag(ref.str(), tagged);
-  return top;
+  std::vector<std::string> args = {find_oci_fetch(g), "--store", store};
+  if (!plat.empty()) args.insert(args.end(), {"--platform", plat});
+  args.push_back("docker://" + ref.str());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int err[2];
+  if (pipe2(err, O_CLOEXEC) != 0) throw_errno("pipe");
+  pid_t pid = fork();
+  if (pid < 0) throw_errno("fork");
+  if (pid == 0) {
+    int null_fd = open("/dev/null", O_RDWR);
+    dup2(null_fd, 1);
+    dup2(err[1], 2);
+    execv(argv[0], argv.data());
+    dprintf(2, "oci-fetch: error: exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  close(err[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(err[0], buf, sizeof buf)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(err[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  std::string line = out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
+  if (line.rfind("oci-fetch: error: ", 0) == 0) line = line.substr(18);
+  fail(Errc::failure, line.empty() ? "oci-fetch failed" : line);
 }
 
 // An index entry picks the manifest of the wanted (or host) platform.
@@ -93,7 +127,10 @@ Image resolve_image(const Globals& g, const RunOptions& o) {
   if (o.pull != "always") d = store->resolve(o.image);
   if (!d) {
     if (o.pull == "never") fail(Errc::not_found, "image \"" + o.image + "\" not found in " + dir);
-    d = with_context("pull " + o.image, [&] { return pull_into_store(*store, o.image, o.platform); });
+    with_context("pull " + o.image, [&] { pull_into_store(g, dir, o.image, o.platform); });
+    store = layout::Layout::open(dir);
+    d = store->resolve(o.image);
+    if (!d) fail(Errc::not_found, "image \"" + o.image + "\" not in " + dir + " after the pull");
   }
   Image im;
   im.desc = pick_manifest(*store, *d, o.platform);
@@ -173,7 +210,7 @@ bool store_has_image(const std::string& store, const std::string& image) {
   }
 }
 
-std::string create_from_image(const Globals& g, const RunOptions& o) {
+std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_mounted) {
   // 1. Everything the command line says, checked before anything is made.
   if (o.image.empty()) fail(Errc::usage, "missing IMAGE");
   if (!o.name.empty() && !valid_name(o.name))
@@ -211,6 +248,8 @@ std::string create_from_image(const Globals& g, const RunOptions& o) {
     labels[l.substr(0, eq)] = eq == std::string::npos ? "" : l.substr(eq + 1);
   }
   nlohmann::json resources = parse_resources(o.memory, o.cpus, o.pids_limit);
+  std::vector<nlohmann::json> ulimits;
+  for (const auto& u : o.ulimits) ulimits.push_back(parse_ulimit(u));
   std::string network = o.network;
   if (network.empty() && !ports.empty()) network = "bridge";
   if (network == "host" && !ports.empty()) fail(Errc::usage, "published ports are discarded when using host network mode");
@@ -253,14 +292,23 @@ std::string create_from_image(const Globals& g, const RunOptions& o) {
                                                           : "SIGTERM";
   r.stop_timeout = o.stop_timeout.value_or(10);
 
-  // 4. Volumes: named ones are made on first use; "-v /path" gets an anonymous one.
+  // 4. Volumes: named ones are made on first use; "-v /path" gets an
+  // anonymous one, and so does each image VOLUME no mount covers (docker).
+  for (const auto& v : im.config.config.volumes) {
+    std::string dst = fs::clean_path(v);
+    if (dst.empty() || dst[0] != '/' || dst == "/") continue;
+    bool covered = false;
+    for (const auto& m : mounts) covered = covered || fs::clean_path(m.destination) == dst;
+    if (!covered) mounts.push_back({"volume", "", dst, false, ""});
+  }
   for (auto& m : mounts) {
     if (m.type != "volume") continue;
-    if (m.source.empty()) {
+    bool anonymous = m.source.empty();
+    if (anonymous) {
       m.source = new_id();
       r.volumes_created.push_back(m.source);
     }
-    if (ensure_volume(st, m.source)) rb.volumes.push_back(m.source);
+    if (ensure_volume(st, m.source, anonymous)) rb.volumes.push_back(m.source);
   }
   r.mounts = mounts;
 
@@ -284,10 +332,20 @@ std::string create_from_image(const Globals& g, const RunOptions& o) {
     if (chown(host_cwd.c_str(), spec["process"]["user"].value("uid", 0u), spec["process"]["user"].value("gid", 0u)) != 0)
       throw_errno("chown " + cwd);
   }
-  snapshot::unmount_rootfs(rootfs);
-  rb.mounted.clear();
+  // A volume made now starts with what the image holds at its path.
+  for (const auto& m : r.mounts)
+    if (m.type == "volume" && std::find(rb.volumes.begin(), rb.volumes.end(), m.source) != rb.volumes.end())
+      with_context("volume " + m.destination, [&] {
+        seed_volume(fs::secure_join(rootfs, m.destination), st.volumes_dir() + "/" + m.source + "/_data");
+      });
+  // `run` starts it at once: its monitor finds the rootfs mounted already.
+  if (!keep_mounted) {
+    snapshot::unmount_rootfs(rootfs);
+    rb.mounted.clear();
+  }
 
   clamp_rlimits(spec);
+  apply_ulimits(spec, ulimits);
   add_mounts(spec, st, r.mounts);
   if (!resources.empty())
     for (auto& [k, v] : resources.items()) spec["linux"]["resources"][k] = v;
@@ -303,8 +361,15 @@ std::string create_from_image(const Globals& g, const RunOptions& o) {
                    {"CapDrop", o.cap_drop},
                    {"SecurityOpt", o.security_opts},
                    {"NetworkMode", network.empty() ? "none" : network},
-                   {"Init", o.init}};
-  fs::write_file_atomic(st.bundle_dir(r.id) + "/config.json", spec.dump(2) + "\n", 0600);
+                   {"Init", o.init},
+                   {"Ulimits", nlohmann::json::array()}};
+  for (const auto& u : ulimits) {
+    std::string n = u["type"].get<std::string>().substr(7);
+    for (auto& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto signed_of = [](const nlohmann::json& v) { return v.get<uint64_t>() == UINT64_MAX ? int64_t{-1} : v.get<int64_t>(); };
+    r.host_config["Ulimits"].push_back({{"Name", n}, {"Soft", signed_of(u["soft"])}, {"Hard", signed_of(u["hard"])}});
+  }
+  write_file_replace(st.bundle_dir(r.id) + "/config.json", spec.dump(2) + "\n", 0600);
   r.status = "created";
   st.save(r);
   rb.armed = false;

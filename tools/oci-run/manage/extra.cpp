@@ -138,7 +138,7 @@ int run_cli(int argc, char** argv) {
   top->prefix_command(true);
   bool no_stream = false;
   auto* stats = app.add_subcommand("stats", "resource use of running containers");
-  stats->add_flag("--no-stream", no_stream, "print one sample and exit (the only mode)");
+  stats->add_flag("--no-stream", no_stream, "print one sample and exit (default: redraw every second)");
   stats->add_flag("-a,--all", all, "accepted for docker compatibility (only running containers have stats)");
   stats->add_flag("--no-trunc", no_trunc, "accepted for docker compatibility");
   stats->add_option("--format", format, "table, json or a {{.Field}} template");
@@ -185,7 +185,7 @@ int run_cli(int argc, char** argv) {
     rest.erase(rest.begin());
     return container_top(env, container, rest);
   }
-  if (*stats) return container_stats(env, names, format);
+  if (*stats) return container_stats(env, names, format, !no_stream);
   if (*cp) return container_cp(env, src, dst, follow);
   if (*commit) {
     return container_commit(env, co);

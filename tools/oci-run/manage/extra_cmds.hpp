@@ -56,12 +56,22 @@ int image_prune(const Env& env, bool all);
 
 // ---- containers (stats.cpp, cp.cpp, commit.cpp) ----
 
+/// Fill a new volume's data dir `dst_dir` with what the image holds at
+/// `src_dir` (a path already resolved inside the container rootfs), as
+/// docker does on a volume's first mount: owners, modes, times, links kept;
+/// the volume root takes the image dir's mode and owner. Nothing is done
+/// when `src_dir` is not a directory. Errc::io on failure.
+void seed_volume(const std::string& src_dir, const std::string& dst_dir);
+
 /// `top CONTAINER [PS OPTIONS]`: the host's ps (default -ef) limited to the
 /// container's processes (its cgroup). Errc::failure when it is not running.
 int container_top(const Env& env, const std::string& key, const std::vector<std::string>& ps_args);
 /// `stats --no-stream [CONTAINER...]`: CPU %, memory usage / limit, memory
 /// %, net and block io, pids of the given (default: every running) containers.
-int container_stats(const Env& env, const std::vector<std::string>& keys, const std::string& format);
+/// With `stream` it samples again every second until interrupted (or until
+/// every named container has stopped), redrawing the table on a terminal
+/// and printing one JSON object a container a second with format "json".
+int container_stats(const Env& env, const std::vector<std::string>& keys, const std::string& format, bool stream = false);
 /// `cp SRC DEST`, one of them CONTAINER:PATH; `follow` (-L) follows a
 /// symlink at the end of SRC (inside the container's root).
 int container_cp(const Env& env, const std::string& src, const std::string& dst, bool follow);

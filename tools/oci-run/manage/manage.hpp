@@ -58,16 +58,25 @@ struct RunOptions {
   std::optional<int> stop_timeout;        ///< --stop-timeout
   std::vector<std::string> publish;       ///< -p
   std::string network;                    ///< --network
+  std::vector<std::string> ulimits;       ///< --ulimit name=soft[:hard]
+  bool sig_proxy = true;                  ///< --sig-proxy (foreground, without a tty)
+  std::string detach_keys = "ctrl-p,ctrl-q";  ///< --detach-keys (foreground with -it)
 };
 
 /// `run IMAGE`: create the container, then run it attached (returning its
 /// exit code; 125 own failures, 126/127 as docker) or, with detach, start
 /// its monitor and print the id.
 int run_image(const Globals& g, const RunOptions& o);
-/// `create IMAGE`: make the container (bundle, record) and print its id.
-std::string create_from_image(const Globals& g, const RunOptions& o);
+/// `create IMAGE`: make the container (bundle, record) and return its id.
+/// With keep_mounted its rootfs stays mounted (for `run`, whose monitor
+/// starts it next).
+std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_mounted = false);
 /// `start NAME...`: start created or exited containers under a monitor.
 void start_managed(const Globals& g, const std::string& name_or_id);
+/// `attach NAME`: its output (and our stdin when it was created with -i and
+/// not no_stdin) until it exits (its exit code) or the detach keys (0).
+int attach_managed(const Globals& g, const std::string& name_or_id, bool no_stdin, bool sig_proxy,
+                   const std::string& detach_keys);
 /// `stop [-t N] NAME`: the stop signal, then SIGKILL after the timeout.
 void stop_managed(const Globals& g, const std::string& name_or_id, std::optional<int> timeout);
 /// `kill [-s SIG] NAME`.

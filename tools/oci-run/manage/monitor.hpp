@@ -2,26 +2,29 @@
 // oci-run manage/monitor: the per-container supervisor (see monitor.cpp).
 
 #include <string>
+#include <vector>
 
+#include "manage/attach.hpp"
 #include "manage/manage.hpp"
 #include "manage/record.hpp"
+#include "manage/relay.hpp"
 
 namespace ocikit::manage {
 
-/// The caller's stdio for an attached (foreground) container.
-struct Attach {
-  int in_fd = 0, out_fd = 1, err_fd = 2;
-};
-
 /// Run container `id` (record in `st`) until it is done, restarting it as
-/// its policy says; returns the last exit code. With `attach` the streams
-/// are also copied to the caller. Mounts the rootfs first and unmounts it
-/// (removing the container with --rm) at the end.
-int supervise(const Globals& g, const StateDir& st, const std::string& id, const Attach* attach);
+/// its policy says; returns the last exit code. Serves attach.sock in the
+/// container dir; `clients` are already connected (their hello is read
+/// before the start, so the first window size is known). Mounts the rootfs
+/// first and unmounts it (removing the container with --rm) at the end,
+/// then sends the clients kExit (or kFailed when it could not start: the
+/// record stays "created" with the exit code and error, as docker's).
+int supervise(const Globals& g, const StateDir& st, const std::string& id, std::vector<AttachClient> clients);
 
-/// Start a detached monitor (double fork, setsid) for `id` and return once
-/// it has started the container (or failed to).
-void spawn_monitor(const Globals& g, const StateDir& st, const std::string& id);
+/// Start a detached monitor (double fork, setsid) for `id`. Without
+/// `attach` return 0 once it has started the container; with it, stay
+/// attached (attach_session) and return the container's exit code. A start
+/// failure is thrown as attach_session does (127, 126, else 125).
+int spawn_monitor(const Globals& g, const StateDir& st, const std::string& id, const AttachOptions* attach = nullptr);
 
 /// Mount the container's overlay rootfs at bundle/rootfs unless mounted.
 void mount_container_rootfs(const StateDir& st, const Record& r);

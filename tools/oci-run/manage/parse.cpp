@@ -3,7 +3,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
@@ -236,7 +240,77 @@ nlohmann::json parse_resources(const std::string& memory, const std::string& cpu
   return r;
 }
 
-bool ensure_volume(const StateDir& st, const std::string& name) {
+nlohmann::json parse_ulimit(const std::string& spec) {
+  static const char* kNames[] = {"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
+                                 "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"};
+  auto bad = [&](const std::string& why) -> nlohmann::json {
+    fail(Errc::usage, "invalid --ulimit \"" + spec + "\": " + why);
+  };
+  auto eq = spec.find('=');
+  if (eq == std::string::npos) return bad("want name=soft[:hard]");
+  std::string name = spec.substr(0, eq), vals = spec.substr(eq + 1);
+  if (std::find(std::begin(kNames), std::end(kNames), name) == std::end(kNames)) return bad("unknown limit \"" + name + "\"");
+  auto colon = vals.find(':');
+  auto number = [&](const std::string& v) -> int64_t {
+    if (v == "-1") return -1;
+    if (!all_digits(v) || v.size() > 19) bad("\"" + v + "\" is not a number");
+    return std::stoll(v);
+  };
+  int64_t soft = number(vals.substr(0, colon));
+  int64_t hard = colon == std::string::npos ? soft : number(vals.substr(colon + 1));
+  // -1 (unlimited) is the largest value.
+  auto as_unsigned = [](int64_t v) { return v < 0 ? UINT64_MAX : static_cast<uint64_t>(v); };
+  if (as_unsigned(soft) > as_unsigned(hard))
+    return bad("the soft limit must be less than or equal to the hard limit");
+  std::string type = "RLIMIT_";
+  for (char c : name) type += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return {{"type", type}, {"hard", as_unsigned(hard)}, {"soft", as_unsigned(soft)}};
+}
+
+void apply_ulimits(nlohmann::ordered_json& spec, const std::vector<nlohmann::json>& limits) {
+  if (limits.empty()) return;
+  auto& rl = spec["process"]["rlimits"];
+  if (!rl.is_array()) rl = nlohmann::ordered_json::array();
+  for (const auto& l : limits) {
+    nlohmann::ordered_json entry = {{"type", l["type"]}, {"hard", l["hard"]}, {"soft", l["soft"]}};
+    bool replaced = false;
+    for (auto& e : rl)
+      if (e.value("type", "") == l["type"].get<std::string>()) {
+        e = entry;
+        replaced = true;
+      }
+    if (!replaced) rl.push_back(entry);
+  }
+}
+
+std::string docker_exec_error(const std::string& msg) {
+  struct Form {
+    const char* prefix;
+    const char* docker;
+  };
+  static const Form kForms[] = {{"exec: executable file not found in $PATH: ", "executable file not found in $PATH"},
+                                {"exec: permission denied: ", "permission denied"},
+                                {"exec: no such file: ", "no such file or directory"}};
+  for (const auto& f : kForms) {
+    std::string p = f.prefix;
+    if (msg.compare(0, p.size(), p) == 0) {
+      std::string what = msg.substr(p.size());
+      while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
+      // The runtime may append the errno text: docker's words say it already.
+      for (int e : {EACCES, ENOENT, ENOEXEC, EISDIR, ENOTDIR, ELOOP}) {
+        std::string suffix = std::string(": ") + std::strerror(e);
+        if (what.size() > suffix.size() && what.compare(what.size() - suffix.size(), suffix.size(), suffix) == 0)
+          what.resize(what.size() - suffix.size());
+      }
+      std::string tail = f.docker;
+      if (tail == "no such file or directory") tail = "stat " + what + ": " + tail;
+      return "exec: \"" + what + "\": " + tail;
+    }
+  }
+  return msg;
+}
+
+bool ensure_volume(const StateDir& st, const std::string& name, bool anonymous) {
   std::string dir = st.volumes_dir() + "/" + name;
   if (fs::exists(dir + "/_data")) return false;
   fs::mkdir_p(dir + "/_data", 0755);
@@ -244,7 +318,8 @@ bool ensure_volume(const StateDir& st, const std::string& name) {
                               {"Driver", "local"},
                               {"Mountpoint", dir + "/_data"},
                               {"CreatedAt", log::now_rfc3339()},
-                              {"Labels", nlohmann::json::object()},
+                              {"Labels", anonymous ? nlohmann::json{{"com.docker.volume.anonymous", ""}}
+                                                   : nlohmann::json::object()},
                               {"Options", nlohmann::json::object()},
                               {"Scope", "local"}};
   fs::write_file_atomic(dir + "/volume.json", v.dump(2) + "\n", 0644);

@@ -38,9 +38,26 @@ int64_t parse_bytes(const std::string& s, const std::string& flag);
 /// linux.resources from --memory, --cpus and --pids-limit (empty object when none).
 nlohmann::json parse_resources(const std::string& memory, const std::string& cpus, int64_t pids_limit);
 
+/// One `--ulimit name=soft[:hard]` as a config.json process.rlimits entry
+/// ({"type":"RLIMIT_NOFILE","soft":S,"hard":H}; -1 is unlimited; a missing
+/// hard is the soft). Names as docker's: core, cpu, data, fsize, locks,
+/// memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending,
+/// stack. Errc::usage "invalid --ulimit \"X\": ..." for an unknown name, a
+/// bad number or soft above hard.
+nlohmann::json parse_ulimit(const std::string& spec);
+/// Put `limits` (parse_ulimit's entries) into spec.process.rlimits, each
+/// replacing an entry of the same type.
+void apply_ulimits(nlohmann::ordered_json& spec, const std::vector<nlohmann::json>& limits);
+/// The runtime's start-failure message in docker's words: "exec:
+/// executable file not found in $PATH: X" becomes "exec: \"X\": executable
+/// file not found in $PATH" (permission denied and missing paths alike);
+/// any other text is returned unchanged.
+std::string docker_exec_error(const std::string& runtime_message);
+
 /// Make the named volume <state>/volumes/NAME/_data (+ volume.json) when it
-/// does not exist; returns true when it was created now.
-bool ensure_volume(const StateDir& st, const std::string& name);
+/// does not exist; returns true when it was created now. An `anonymous`
+/// one carries docker's com.docker.volume.anonymous label (volume prune).
+bool ensure_volume(const StateDir& st, const std::string& name, bool anonymous = false);
 /// Append the mounts (binds, volumes, tmpfs) to spec["mounts"].
 void add_mounts(nlohmann::ordered_json& spec, const StateDir& st, const std::vector<MountRecord>& mounts);
 /// Network setup: "host" drops the network namespace, "" and "none" keep an

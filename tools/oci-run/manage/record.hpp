@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/fs.hpp"
@@ -54,6 +55,7 @@ struct Record {
   std::string finished;        ///< last exit time, "" when never exited
   std::string status = "created";  ///< "created", "running", "exited", "removing"
   int exit_code = 0;           ///< last exit code (128+signal when killed)
+  std::string error;           ///< why the last start failed (docker's State.Error), "" otherwise
   pid_t monitor_pid = 0;       ///< the monitor process (0 when none)
   uint64_t monitor_start = 0;  ///< its start time (/proc/<pid>/stat field 22), against pid reuse
   pid_t pid = 0;               ///< the container's init pid on the host (0 when not running)
@@ -77,6 +79,10 @@ struct Record {
   std::vector<std::string> volumes_created;  ///< anonymous volumes removed by rm -v
   nlohmann::json host_config = nlohmann::json::object();  ///< other docker HostConfig fields, for inspect
 };
+
+/// Write `data` to `path` through a temp file renamed over it (atomic for
+/// readers, not fsynced: for the container's own files). Throws Errc::io.
+void write_file_replace(const std::string& path, std::string_view data, mode_t mode);
 
 /// record.json <-> Record. from_json throws Errc::invalid on a malformed record.
 nlohmann::json to_json(const Record& r);

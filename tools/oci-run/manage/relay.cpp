@@ -6,13 +6,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -79,23 +82,6 @@ void log_lines(Stream& s, int log_fd, const char* p, size_t n, bool flush) {
   }
 }
 
-// Read what is there; false at EOF or error (EIO on a pty master whose
-// slaves are all closed).
-bool pump(Stream& s, int log_fd) {
-  char buf[16384];
-  ssize_t n = read(s.fd, buf, sizeof buf);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
-  if (n <= 0) {
-    log_lines(s, log_fd, nullptr, 0, true);
-    close(s.fd);
-    s.fd = -1;
-    return false;
-  }
-  if (s.attach >= 0) write_quietly(s.attach, buf, static_cast<size_t>(n));
-  log_lines(s, log_fd, buf, static_cast<size_t>(n), false);
-  return true;
-}
-
 int recv_fd(int sock) {
   char data[256];
   iovec iov{data, sizeof data};
@@ -117,9 +103,31 @@ int recv_fd(int sock) {
 
 }  // namespace
 
+void apply_window(const std::string& json, WindowSize& w, int pty_fd) {
+  try {
+    auto j = nlohmann::json::parse(json);
+    w.rows = j.value("rows", static_cast<unsigned short>(0));
+    w.cols = j.value("cols", static_cast<unsigned short>(0));
+  } catch (const std::exception&) {
+    return;  // a malformed frame changes nothing
+  }
+  if (pty_fd >= 0 && w.rows && w.cols) {
+    winsize ws{};
+    ws.ws_row = w.rows;
+    ws.ws_col = w.cols;
+    ioctl(pty_fd, TIOCSWINSZ, &ws);
+  }
+}
+
 int spawn_and_relay(const std::string& exe,
                     const std::function<std::vector<std::string>(const std::string&)>& make_argv,
                     const RelayTarget& t, const std::function<void(pid_t)>& on_spawn) {
+  return relay_process(exe, make_argv, t, on_spawn).status;
+}
+
+RelayResult relay_process(const std::string& exe,
+                          const std::function<std::vector<std::string>(const std::string&)>& make_argv,
+                          const RelayTarget& t, const std::function<void(pid_t)>& on_spawn) {
   std::string sock_dir, sock_path;
   fs::UniqueFd listen_fd;
   if (t.tty) {
@@ -155,10 +163,35 @@ int spawn_and_relay(const std::string& exe,
   int out_p[2], err_p[2];
   if (pipe2(out_p, O_CLOEXEC) != 0) throw_errno("pipe");
   if (pipe2(err_p, O_CLOEXEC) != 0) throw_errno("pipe");
+  fs::UniqueFd stdin_w, stdin_r;
+  if (t.stdin_pipe && !t.tty) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe");
+    stdin_r.reset(p[0]);
+    stdin_w.reset(p[1]);
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  int in_fd = (!t.tty && t.in_fd >= 0) ? t.in_fd : -1;
+  int in_fd = stdin_r ? stdin_r.get() : (!t.tty && t.in_fd >= 0) ? t.in_fd : -1;
+  if (!t.pid_file.empty()) unlink(t.pid_file.c_str());
+
+  // The pid file shows up through inotify on its directory.
+  fs::UniqueFd ino;
+  if (!t.pid_file.empty()) {
+    ino.reset(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    if (ino) inotify_add_watch(ino.get(), t.pid_file.substr(0, t.pid_file.rfind('/')).c_str(), IN_CLOSE_WRITE | IN_MOVED_TO);
+  }
+  // SIGWINCH of our own terminal (exec -t) is copied to the pty.
+  bool own_winch = t.tty && t.in_fd >= 0 && isatty(t.in_fd);
+  sigset_t winch, old_mask;
+  sigemptyset(&winch);
+  sigaddset(&winch, SIGWINCH);
+  fs::UniqueFd winch_fd;
+  if (own_winch) {
+    sigprocmask(SIG_BLOCK, &winch, &old_mask);
+    winch_fd.reset(signalfd(-1, &winch, SFD_CLOEXEC | SFD_NONBLOCK));
+  }
 
   pid_t pid = fork();
   if (pid < 0) throw_errno("fork");
@@ -178,6 +211,7 @@ int spawn_and_relay(const std::string& exe,
   }
   close(out_p[1]);
   close(err_p[1]);
+  stdin_r.reset();
   g_child = pid;
   struct sigaction sa {}, old_int, old_term, old_hup;
   sa.sa_handler = forward;
@@ -187,15 +221,95 @@ int spawn_and_relay(const std::string& exe,
   signal(SIGPIPE, SIG_IGN);
   if (on_spawn) on_spawn(pid);
 
+  RelayResult res;
+  res.started = t.pid_file.empty();
   Stream out{out_p[0], "stdout", t.tty ? -1 : t.out_fd, {}};
   Stream err{err_p[0], "stderr", t.err_fd, {}};
   Stream master{-1, "stdout", t.out_fd, {}};
+  // Output held back until the pid file shows up: (stream, bytes).
+  std::vector<std::pair<Stream*, std::string>> held;
   bool in_open = t.tty && t.in_fd >= 0;
   termios saved{};
   bool restored = true;
   auto restore = [&] {
     if (!restored) tcsetattr(t.in_fd, TCSADRAIN, &saved);
     restored = true;
+  };
+  auto drop_stdin = [&] { stdin_w.reset(); };
+
+  auto deliver = [&](Stream& s, const char* p, size_t n) {
+    if (s.attach >= 0) write_quietly(s.attach, p, n);
+    if (t.clients) {
+      Frame f = s.name == "stderr" ? Frame::kStderr : Frame::kStdout;
+      std::string data(p, n);
+      for (auto it = t.clients->begin(); it != t.clients->end();) {
+        if (write_frame(it->fd.get(), f, data)) ++it;
+        else it = t.clients->erase(it);
+      }
+    }
+    log_lines(s, t.log_fd, p, n, false);
+  };
+  auto mark_started = [&] {
+    if (res.started) return;
+    res.started = true;
+    pid_t init = 0;
+    try {
+      init = static_cast<pid_t>(std::stol(fs::read_file(t.pid_file)));
+    } catch (...) {
+    }
+    if (t.clients)
+      for (auto it = t.clients->begin(); it != t.clients->end();) {
+        if (write_frame(it->fd.get(), Frame::kStarted, std::to_string(init))) ++it;
+        else it = t.clients->erase(it);
+      }
+    if (t.on_started) t.on_started(init);
+    for (auto& [s, bytes] : held) deliver(*s, bytes.data(), bytes.size());
+    held.clear();
+  };
+  auto emit = [&](Stream& s, const char* p, size_t n) {
+    if (!res.started && access(t.pid_file.c_str(), F_OK) == 0) mark_started();
+    if (res.started) deliver(s, p, n);
+    else held.emplace_back(&s, std::string(p, n));
+  };
+  // Read what is there; false at EOF or error (EIO on a pty master whose
+  // slaves are all closed).
+  auto pump_stream = [&](Stream& s) {
+    char buf[16384];
+    ssize_t n = read(s.fd, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+    if (n <= 0) {
+      log_lines(s, t.log_fd, nullptr, 0, true);
+      close(s.fd);
+      s.fd = -1;
+      return false;
+    }
+    emit(s, buf, static_cast<size_t>(n));
+    return true;
+  };
+  auto client_frame = [&](AttachClient& c, Frame f, const std::string& data) {
+    switch (f) {
+      case Frame::kHello:
+        try {
+          c.want_stdin = nlohmann::json::parse(data).value("stdin", false);
+        } catch (const std::exception&) {
+        }
+        if (t.window) apply_window(data, *t.window, master.fd);
+        break;
+      case Frame::kResize:
+        if (t.window) apply_window(data, *t.window, master.fd);
+        break;
+      case Frame::kStdin:
+        if (t.tty && master.fd >= 0) write_quietly(master.fd, data.data(), data.size());
+        else if (stdin_w) write_quietly(stdin_w.get(), data.data(), data.size());
+        break;
+      case Frame::kStdinEof:
+        if (!t.tty) drop_stdin();
+        break;
+      case Frame::kSignal:
+        if (int sig = std::atoi(data.c_str()); sig > 0 && sig < NSIG) kill(pid, sig);
+        break;
+      default: break;
+    }
   };
 
   int status = 0;
@@ -210,6 +324,12 @@ int spawn_and_relay(const std::string& exe,
     add(master.fd);
     if (listen_fd) add(listen_fd.get());
     if (in_open && master.fd >= 0) add(t.in_fd);
+    add(ino.get());
+    add(winch_fd.get());
+    add(t.listen_fd);
+    size_t first_client = fds.size();
+    if (t.clients)
+      for (auto& c : *t.clients) add(c.fd.get());
     if (out.open() || err.open()) {
       int n = poll(fds.data(), fds.size(), -1);
       if (n < 0 && errno != EINTR) throw_errno("poll");
@@ -221,16 +341,56 @@ int spawn_and_relay(const std::string& exe,
       exited = true;
       break;
     }
-    for (auto& p : fds) {
+    std::vector<int> dead_clients;
+    for (size_t i = 0; i < fds.size(); i++) {
+      auto& p = fds[i];
       if (!p.revents) continue;
-      if (p.fd == out.fd) pump(out, t.log_fd);
-      else if (p.fd == err.fd) pump(err, t.log_fd);
-      else if (p.fd == master.fd) pump(master, t.log_fd);
-      else if (listen_fd && p.fd == listen_fd.get()) {
+      if (i >= first_client) {
+        auto it = std::find_if(t.clients->begin(), t.clients->end(), [&](auto& c) { return c.fd.get() == p.fd; });
+        if (it == t.clients->end()) continue;
+        bool alive = it->reader.fill(p.fd);
+        while (auto f = it->reader.next()) client_frame(*it, f->first, f->second);
+        if (!alive) {
+          // docker's StdinOnce: the container's piped stdin closes with the client that fed it.
+          if (it->want_stdin) drop_stdin();
+          t.clients->erase(it);
+        }
+        continue;
+      }
+      if (p.fd == out.fd) pump_stream(out);
+      else if (p.fd == err.fd) pump_stream(err);
+      else if (p.fd == master.fd) pump_stream(master);
+      else if (p.fd == ino.get()) {
+        char buf[4096];
+        while (read(ino.get(), buf, sizeof buf) > 0) {
+        }
+        if (!res.started && access(t.pid_file.c_str(), F_OK) == 0) mark_started();
+      } else if (p.fd == winch_fd.get()) {
+        signalfd_siginfo si;
+        while (read(winch_fd.get(), &si, sizeof si) > 0) {
+        }
+        winsize ws{};
+        if (master.fd >= 0 && ioctl(t.in_fd, TIOCGWINSZ, &ws) == 0) ioctl(master.fd, TIOCSWINSZ, &ws);
+      } else if (p.fd == t.listen_fd) {
+        int c = accept4(t.listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c >= 0 && t.clients) {
+          t.clients->push_back({});
+          t.clients->back().fd.reset(c);
+          if (res.started) write_frame(c, Frame::kStarted, "");
+        } else if (c >= 0) {
+          close(c);
+        }
+      } else if (listen_fd && p.fd == listen_fd.get()) {
         fs::UniqueFd conn(accept4(listen_fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
         if (conn) {
           master.fd = recv_fd(conn.get());
           listen_fd.reset();
+          if (master.fd >= 0 && t.window && t.window->rows) {
+            winsize ws{};
+            ws.ws_row = t.window->rows;
+            ws.ws_col = t.window->cols;
+            ioctl(master.fd, TIOCSWINSZ, &ws);
+          }
           if (master.fd >= 0 && t.in_fd >= 0 && isatty(t.in_fd)) {
             winsize ws{};
             if (ioctl(t.in_fd, TIOCGWINSZ, &ws) == 0) ioctl(master.fd, TIOCSWINSZ, &ws);
@@ -258,19 +418,24 @@ int spawn_and_relay(const std::string& exe,
     while (master.fd >= 0) {
       pollfd p{master.fd, POLLIN, 0};
       if (poll(&p, 1, 50) <= 0) break;
-      pump(master, t.log_fd);
+      pump_stream(master);
     }
     if (master.fd >= 0) {
       log_lines(master, t.log_fd, nullptr, 0, true);
       close(master.fd);
     }
   }
+  if (!res.started && !t.pid_file.empty() && access(t.pid_file.c_str(), F_OK) == 0) mark_started();
+  if (!res.started)
+    for (auto& h : held) res.early_output += h.second;
   restore();
+  if (own_winch) sigprocmask(SIG_SETMASK, &old_mask, nullptr);
   g_child = 0;
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
   sigaction(SIGHUP, &old_hup, nullptr);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  res.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return res;
 }
 
 }  // namespace ocikit::manage

@@ -229,7 +229,7 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names) {
           {"Dead", false},
           {"Pid", live == "running" ? r.pid : 0},
           {"ExitCode", r.exit_code},
-          {"Error", ""},
+          {"Error", r.error},
           {"StartedAt", r.started.empty() ? "0001-01-01T00:00:00Z" : r.started},
           {"FinishedAt", r.finished.empty() ? "0001-01-01T00:00:00Z" : r.finished}}},
         {"Image", r.image_digest},

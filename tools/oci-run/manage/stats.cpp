@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -159,33 +160,56 @@ int container_top(const Env& env, const std::string& key, const std::vector<std:
   return 0;
 }
 
-int container_stats(const Env& env, const std::vector<std::string>& keys, const std::string& format) {
+int container_stats(const Env& env, const std::vector<std::string>& keys, const std::string& format, bool stream) {
   StateDir sd(env.state_dir);
-  std::vector<Running> cs;
-  if (keys.empty()) {
-    for (auto& r : sd.list()) {
-      if (live_status(r) != "running") continue;
-      try {
-        cs.push_back(running_container(env, r.id));
-      } catch (const Error&) {
-        // it stopped meanwhile
+  // Streaming, a container that stops drops out of the list (named ones
+  // too); without names, new ones join at the next redraw.
+  auto collect = [&] {
+    std::vector<Running> cs;
+    if (keys.empty()) {
+      for (auto& r : sd.list()) {
+        if (live_status(r) != "running") continue;
+        try {
+          cs.push_back(running_container(env, r.id));
+        } catch (const Error&) {
+          // it stopped meanwhile
+        }
+      }
+    } else {
+      for (auto& k : keys) {
+        try {
+          cs.push_back(running_container(env, k));
+        } catch (const Error&) {
+          if (!stream) throw;
+        }
       }
     }
-  } else {
-    for (auto& k : keys) cs.push_back(running_container(env, k));
-  }
-  // Two samples of the cpu counters half a second apart give the CPU %
-  // (a share of one CPU, as docker's: 200% is two CPUs busy).
-  std::vector<Sample> first;
-  for (auto& c : cs) first.push_back(sample(c.cg));
+    return cs;
+  };
+  std::vector<Running> cs = collect();
+  // Two samples of the cpu counters give the CPU % (a share of one CPU, as
+  // docker's: 200% is two CPUs busy): half a second apart for the first
+  // figures, then a second apart while streaming.
+  std::map<std::string, Sample> prev;
+  for (auto& c : cs) prev[c.rec.id] = sample(c.cg);
   if (!cs.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(500));
   uint64_t host_mem = host_memory();
+  bool redraw = stream && (format.empty() || format == "table") && isatty(1);
+  for (bool first_round = true;; first_round = false) {
+  if (!first_round) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    cs = collect();
+    if (!keys.empty() && cs.empty()) return 0;  // every named container has stopped
+  }
   std::vector<std::vector<std::string>> rows{
       {"CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"}};
   for (size_t i = 0; i < cs.size(); i++) {
     auto s = sample(cs[i].cg);
-    double wall = std::chrono::duration<double, std::nano>(s.at - first[i].at).count();
-    double cpu = wall > 0 && s.cpu_ns >= first[i].cpu_ns ? (s.cpu_ns - first[i].cpu_ns) / wall * 100.0 : 0.0;
+    auto it = prev.find(cs[i].rec.id);
+    Sample before = it != prev.end() ? it->second : s;
+    prev[cs[i].rec.id] = s;
+    double wall = std::chrono::duration<double, std::nano>(s.at - before.at).count();
+    double cpu = wall > 0 && s.cpu_ns >= before.cpu_ns ? (s.cpu_ns - before.cpu_ns) / wall * 100.0 : 0.0;
     const auto& m = s.stats["memory"];
     uint64_t usage = u64(m, {"usage", "usage"});
     // docker leaves out the page cache the kernel can drop at once.
@@ -224,8 +248,12 @@ int container_stats(const Env& env, const std::vector<std::string>& keys, const 
       rows.push_back({r.id.substr(0, 12), r.name, j["CPUPerc"], j["MemUsage"], j["MemPerc"], j["NetIO"], j["BlockIO"],
                       j["PIDs"]});
   }
+  // docker's redraw: clear the terminal, then the table again.
+  if (redraw) std::cout << "\033[2J\033[H";
   if (format.empty() || format == "table") std::cout << format_table(rows);
-  return 0;
+  std::cout << std::flush;
+  if (!stream) return 0;
+  }
 }
 
 }  // namespace ocikit::manage

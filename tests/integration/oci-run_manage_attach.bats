@@ -1,0 +1,174 @@
+#!/usr/bin/env bats
+# oci-run: start failures as docker reports them (127/126, left "created"),
+# a foreground client killed while its container runs on, attach (stdin,
+# --no-stdin, --sig-proxy, detach keys), window resizes through tmux,
+# --ulimit, streaming stats.
+load oci-run_manage_helpers
+bats_require_minimum_version 1.5.0
+
+setup_file() { manage_setup_file; }
+teardown_file() { manage_teardown_file; }
+setup() { manage_setup; }
+teardown() {
+  local s
+  for s in "$T"/tmux*.sock; do [ -S "$s" ] && tmux -S "$s" kill-server 2>/dev/null; done
+  manage_teardown
+}
+
+@test "attach: run -d and start of a missing or unrunnable command fail as docker's" {
+  run -127 R run -d --name miss "$IMG" nosuch
+  [ "$status" -eq 127 ]
+  [ "$output" = 'oci-run: error: exec: "nosuch": executable file not found in $PATH' ]
+  run R ps -a --format json
+  [ "$(jq -r 'select(.Names == "miss") | .State' <<<"$output")" = created ]
+  run R inspect miss
+  [ "$(jq -r '.[0].State.ExitCode' <<<"$output")" = 127 ]
+  [ "$(jq -r '.[0].State.Error' <<<"$output")" = 'exec: "nosuch": executable file not found in $PATH' ]
+  # nothing of the failed start stays mounted, and the log is empty
+  ! grep -q " $T" /proc/self/mounts
+  id=$(R inspect miss | jq -r '.[0].Id')
+  [ ! -s "$OCIKIT_STATE_DIR/containers/$id/$id-json.log" ]
+  run -127 R start miss
+  [ "$status" -eq 127 ]
+  [ "$output" = 'oci-run: error: exec: "nosuch": executable file not found in $PATH' ]
+  run -126 R run -d "$IMG" /etc/passwd
+  [ "$status" -eq 126 ]
+  [ "$output" = 'oci-run: error: exec: "/etc/passwd": permission denied' ]
+  # the foreground run says the same; --rm leaves nothing
+  run -127 R run --rm "$IMG" /no/such
+  [ "$status" -eq 127 ]
+  [ "$output" = 'oci-run: error: exec: "/no/such": stat /no/such: no such file or directory' ]
+  R rm miss
+  R rm "$(R ps -a -q)"
+  no_leftovers
+}
+
+@test "attach: a SIGKILLed foreground client leaves its container running and managed" {
+  R run --name fg "$IMG" sh -c 'trap "echo bye; exit 3" TERM; echo first; while true; do echo tick; sleep 0.1; done' >"$T/out" 2>&1 &
+  client=$!
+  wait_until grep -q first "$T/out"
+  kill -9 "$client"
+  wait "$client" || true
+  run R ps --format json
+  [ "$(jq -r .Names <<<"$output")" = fg ]
+  [ "$(jq -r .State <<<"$output")" = running ]
+  n=$(R logs fg | grep -c tick)
+  wait_until sh -c "[ \$('$OCI_RUN' --root '$ROOT' logs fg | grep -c tick) -gt $n ]"
+  run R stop -t 5 fg
+  [ "$status" -eq 0 ]
+  run R wait fg
+  [ "$output" = 3 ]
+  R logs fg | grep -q bye
+  R rm fg
+  no_leftovers
+}
+
+@test "attach: stdin (-i), --no-stdin, --sig-proxy" {
+  R run -d -i --name cat "$IMG" sh -c 'cat; echo cat-done; exit 4' >/dev/null
+  run sh -c "printf 'hello\n' | '$OCI_RUN' --root '$ROOT' attach cat"
+  [ "$status" -eq 4 ]
+  [ "$output" = "hello
+cat-done" ]
+  R logs cat | grep -q hello
+  # --no-stdin: output only; a client killed by a signal it does not proxy leaves the container
+  R run -d -i --name tick "$IMG" sh -c 'while true; do echo tick; sleep 0.1; done' >/dev/null
+  run timeout 1 "$OCI_RUN" --root "$ROOT" attach --no-stdin --sig-proxy=false tick
+  [ "$status" -eq 124 ]
+  [[ "$output" == *tick* ]]
+  run R ps --format json -q
+  [ "$(R inspect tick | jq -r '.[0].State.Status')" = running ]
+  # --sig-proxy (default): the client's SIGTERM reaches the container
+  R run -d --name sig "$IMG" sh -c 'trap "echo got-term; exit 7" TERM; while true; do sleep 0.1; done' >/dev/null
+  "$OCI_RUN" --root "$ROOT" attach sig >"$T/sig" 2>&1 &
+  client=$!
+  sleep 0.5
+  kill -TERM "$client"
+  rc=0
+  wait "$client" || rc=$?
+  [ "$rc" -eq 7 ]
+  grep -q got-term "$T/sig"
+  run R attach nosuch
+  [ "$status" -ne 0 ]
+  run R attach sig
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"cannot attach to a stopped container"* ]]
+}
+
+@test "attach: detach keys leave a -it container running; window sizes reach the pty" {
+  require_cmd tmux
+  R run -d -it --name term "$IMG" sh >/dev/null
+  TMUX_SOCK=$T/tmux.sock
+  tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -x 91 -y 23 "'$OCI_RUN' --root '$ROOT' attach term; echo attach-rc=\$?; sleep 30"
+  sleep 1
+  tmux -S "$TMUX_SOCK" send-keys 'stty size' Enter
+  wait_until sh -c "tmux -S '$TMUX_SOCK' capture-pane -p | grep -q '^23 91'"
+  tmux -S "$TMUX_SOCK" resize-window -x 101 -y 27
+  sleep 0.5
+  tmux -S "$TMUX_SOCK" send-keys 'stty size' Enter
+  wait_until sh -c "tmux -S '$TMUX_SOCK' capture-pane -p | grep -q '^27 101'"
+  # ctrl-p ctrl-q: the client leaves, the shell stays
+  tmux -S "$TMUX_SOCK" send-keys C-p C-q
+  wait_until sh -c "tmux -S '$TMUX_SOCK' capture-pane -p | grep -q 'attach-rc=0'"
+  [ "$(R inspect term | jq -r '.[0].State.Status')" = running ]
+  # exec -t follows the resize of its own terminal too
+  tmux -S "$TMUX_SOCK" kill-server
+  TMUX_SOCK=$T/tmux2.sock
+  tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -x 80 -y 20 "'$OCI_RUN' --root '$ROOT' exec -it term sh; sleep 30"
+  sleep 1
+  tmux -S "$TMUX_SOCK" resize-window -x 111 -y 33
+  sleep 0.5
+  tmux -S "$TMUX_SOCK" send-keys 'stty size' Enter
+  wait_until sh -c "tmux -S '$TMUX_SOCK' capture-pane -p | grep -q '^33 111'"
+  # and a foreground run -it
+  tmux -S "$TMUX_SOCK" kill-server
+  TMUX_SOCK=$T/tmux3.sock
+  tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -x 80 -y 20 "'$OCI_RUN' --root '$ROOT' run --rm -it '$IMG' sh; sleep 30"
+  sleep 1
+  tmux -S "$TMUX_SOCK" resize-window -x 77 -y 19
+  sleep 0.5
+  tmux -S "$TMUX_SOCK" send-keys 'stty size' Enter
+  wait_until sh -c "tmux -S '$TMUX_SOCK' capture-pane -p | grep -q '^19 77'"
+  tmux -S "$TMUX_SOCK" send-keys 'exit' Enter
+  wait_until sh -c "[ \$('$OCI_RUN' --root '$ROOT' ps -q | wc -l) -eq 1 ]"
+}
+
+@test "attach: --ulimit on run and create" {
+  run R run --rm --ulimit nofile=512:1024 --ulimit core=0 "$IMG" sh -c 'echo $(ulimit -n) $(ulimit -Hn) $(ulimit -c)'
+  [ "$status" -eq 0 ]
+  [ "$output" = "512 1024 0" ]
+  R create --name lim --ulimit nproc=200:300 "$IMG" sh -c 'echo $(ulimit -u) $(ulimit -Hu)' >/dev/null
+  run R inspect lim
+  [ "$(jq -c '[.[0].HostConfig.Ulimits[] | [.Name, .Soft, .Hard]]' <<<"$output")" = '[["nproc",200,300]]' ]
+  R start lim
+  run R wait lim
+  [ "$output" = 0 ]
+  [ "$(R logs lim)" = "200 300" ]
+  run R run --rm --ulimit nofile=10:5 "$IMG" true
+  [ "$status" -eq 125 ]
+  [ "$output" = 'oci-run: error: invalid --ulimit "nofile=10:5": the soft limit must be less than or equal to the hard limit' ]
+  run R run --rm --ulimit files=1 "$IMG" true
+  [ "$status" -eq 125 ]
+  [ "$output" = 'oci-run: error: invalid --ulimit "files=1": unknown limit "files"' ]
+  R rm lim
+  no_leftovers
+}
+
+@test "attach: stats streams one JSON object a second until stopped" {
+  R run -d --name st --memory 64m "$IMG" sleep 100 >/dev/null
+  run timeout 3 "$OCI_RUN" --root "$ROOT" stats --format json st
+  [ "$status" -eq 124 ]
+  [ "${#lines[@]}" -ge 2 ]
+  for l in "${lines[@]}"; do
+    [ "$(jq -r .Name <<<"$l")" = st ]
+    [ "$(jq -r .MemLimit <<<"$l")" = 67108864 ]
+  done
+  # streaming a named container ends when it stops
+  "$OCI_RUN" --root "$ROOT" stats st >"$T/stats" &
+  s=$!
+  sleep 1.5
+  R stop -t 1 st >/dev/null
+  rc=0
+  wait "$s" || rc=$?
+  [ "$rc" -eq 0 ]
+  grep -q "CONTAINER ID" "$T/stats"
+}
