@@ -48,6 +48,8 @@ for rt in "$OCI_RUN" crun runc; do
   rss[$name]=$( [ -x /usr/bin/time ] && peak_rss "$rt" || echo "?")
   "$rt" --root "$work/root-peak" delete -f okt-runtime-bench-peak >/dev/null 2>&1 || true
 done
+# The machine may be shared: the load says how far to trust the figures.
+echo "load average (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-8s %12s %10s\n' runtime "ms/lifecycle" "peak KB"
 for name in oci-run crun runc; do
   printf '%-8s %12.2f %10s\n' "$name" "$(echo "${t[$name]} * 1000" | bc -l)" "${rss[$name]}"

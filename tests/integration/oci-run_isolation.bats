@@ -260,6 +260,62 @@ PY
   [ "$status" -ne 0 ]
 }
 
+@test "exec -t without --console-socket relays the pty to its own terminal, exec -t -d refuses" {
+  require_cmd script
+  set_args sleep 100
+  ocirun run -d -b "$BUNDLE" "$ID"
+  run script -qec "stty rows 21 cols 55; $OCI_RUN --root $ROOT exec -t $ID sh -c 'tty; stty size; test -t 0 && echo tty-ok; exit 4'" /dev/null </dev/null
+  echo "$output"
+  [ "$status" -eq 4 ]
+  [[ "$output" == */dev/pts/* ]]
+  [[ "$output" == *"21 55"* ]]
+  [[ "$output" == *tty-ok* ]]
+  run ocirun exec -t -d "$ID" true
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"cannot allocate tty if "*" will detach without setting console socket"* ]]
+  ocirun delete -f "$ID"
+}
+
+@test "a container whose args[0] is /proc/self/exe re-runs the sealed copy, never the host binary (CVE-2019-5736)" {
+  [ "$(basename "$OCI_RUN")" = oci-run ] || skip "checks oci-run's own protection"
+  local sum pid lib i
+  sum=$(sha256sum <"$OCI_RUN")
+  # A dynamically linked runtime needs its libraries in the rootfs to run there.
+  for lib in $(ldd "$OCI_RUN" 2>/dev/null | grep -o '/[^ ]*'); do
+    mkdir -p "$BUNDLE/rootfs$(dirname "$lib")" && cp -L "$lib" "$BUNDLE/rootfs$lib"
+  done
+  # The init's last execve runs the runtime binary again, inside the
+  # container, as a dumpable process; `update -r -` keeps it reading stdin.
+  set_args /proc/self/exe update -r - okt-none
+  mkfifo "$TMP/in"
+  exec 7<>"$TMP/in"  # the writer; the container reads a read-only open
+  ocirun create -b "$BUNDLE" "$ID" <"$TMP/in" >"$TMP/out" 2>&1
+  ocirun start "$ID"
+  pid=$(ocirun state "$ID" | jq -r .pid)
+  for i in $(seq 100); do grep -q update "/proc/$pid/cmdline" && break; sleep 0.05; done
+  tr '\0' ' ' <"/proc/$pid/cmdline"; echo
+  grep -q update "/proc/$pid/cmdline"
+  run readlink "/proc/$pid/exe"
+  echo "$output"
+  [[ "$output" == /memfd:oci-run* ]]
+  # The exploit's way: hold the exe, let the process exit, write through it.
+  exec 8<"/proc/$pid/exe"
+  [ "$(head -c 4 <&8 | tail -c 3)" = ELF ]
+  run sh -c "echo x >>/proc/$pid/exe"
+  [ "$status" -ne 0 ]
+  exec 7>&-
+  for i in $(seq 100); do [ "$(ocirun state "$ID" | jq -r .status)" = stopped ] && break; sleep 0.05; done
+  [ "$(ocirun state "$ID" | jq -r .status)" = stopped ]
+  cat "$TMP/out"
+  grep -q "oci-run: error: container okt-none does not exist" "$TMP/out"
+  run sh -c 'echo x >>/proc/self/fd/8'
+  [ "$status" -ne 0 ]
+  run sh -c 'echo x >/proc/self/fd/8'
+  [ "$status" -ne 0 ]
+  exec 8<&-
+  [ "$(sha256sum <"$OCI_RUN")" = "$sum" ]
+}
+
 @test "the runtime binary cannot be reached through /proc/<init>/exe before start (CVE-2019-5736)" {
   [ "$(basename "$OCI_RUN")" = oci-run ] || skip "checks oci-run's own protection"
   cfg '.process.args=["sleep","100"]'

@@ -5,6 +5,10 @@
 
 #include <string>
 
+namespace CLI {
+class App;
+}
+
 namespace ocikit::run {
 
 /// What `oci-run spec --image` needs.
@@ -27,5 +31,13 @@ struct BundleOptions {
 /// manifest missing for this host's platform); on any error nothing it
 /// created is left (mount undone, dirs removed).
 void write_bundle(const BundleOptions& o);
+
+}  // namespace ocikit::run
+
+namespace ocikit::run {
+
+/// Add the options of `spec` that make a bundle from an image (--image,
+/// --store, --copy) to the subcommand `spec`.
+void add_bundle_options(CLI::App* spec, BundleOptions& o);
 
 }  // namespace ocikit::run

@@ -342,6 +342,7 @@ off_t loaded_size(int fd) {
 
 namespace {
 char** g_argv = nullptr;
+bool g_sealed = false;  // checked: running from the sealed copy
 
 void reexec_sealed(char** argv) {
   // Already running from a sealed copy? Then /proc/self/exe cannot be
@@ -352,6 +353,7 @@ void reexec_sealed(char** argv) {
   constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
   if (seals >= 0 && (seals & kSeals) == kSeals) {
     close(self);
+    g_sealed = true;
     return;
   }
   int mfd = memfd_create("oci-run", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -367,16 +369,18 @@ void reexec_sealed(char** argv) {
   }
   close(self);
   if (fcntl(mfd, F_ADD_SEALS, kSeals) != 0) throw_errno("seal the oci-run copy");
-  // protect_binary runs in runtime commands only: keep the re-executed copy
-  // there rather than letting it dispatch to docker-style management again
-  // (manage/cli.cpp reads and clears this variable).
+  // Only runtime commands get here: the copy must not route the command
+  // line to oci-run-manage again (main.cpp reads and clears this variable).
   setenv("OCIKIT_RUNTIME_ONLY", "1", 1);
   fexecve(mfd, argv, environ);
   throw_errno("re-exec the sealed oci-run copy");
 }
 }  // namespace
 
-void ensure_sealed_binary(char** argv) { g_argv = argv; }
+void ensure_sealed_binary(char** argv) {
+  g_argv = argv;
+  reexec_sealed(argv);
+}
 
 void protect_binary(uint64_t /*bounding*/) {
   // Always the sealed copy. Being non-dumpable is not enough, whatever the
@@ -384,6 +388,7 @@ void protect_binary(uint64_t /*bounding*/) {
   // can itself run this binary (args[0] "/proc/self/exe", or a script whose
   // "#!" line names it); that new process is dumpable, and the container
   // could reopen its exe for writing once it exits (CVE-2019-5736).
+  if (g_sealed) return;
   if (!g_argv) fail("protect the oci-run binary: no argv to re-execute with");
   reexec_sealed(g_argv);
 }

@@ -88,15 +88,16 @@ nlohmann::json update_flags_resources(const std::map<std::string, std::string>& 
 /// Parse a signal name ("KILL", "SIGKILL") or number; Errc::usage otherwise.
 int parse_signal(const std::string& s);
 
-/// Remember argv for protect_binary (called by main for create, run and
-/// exec; nothing else happens until the spec is known).
+/// Keep the container from writing to this binary through /proc/<pid>/exe
+/// (CVE-2019-5736): re-execute from a sealed memfd copy of the binary with
+/// `argv` (setting OCIKIT_RUNTIME_ONLY for the copy), returning at once
+/// when already running from one. main calls it first thing for create,
+/// run and exec. Being non-dumpable is not enough: see container.cpp.
 void ensure_sealed_binary(char** argv);
 
-/// Keep the container from writing to this binary through /proc/<pid>/exe
-/// (CVE-2019-5736): re-execute from a sealed memfd copy of the binary,
-/// returning at once when already running from one. `bounding` (the
-/// container's CAP_* bits) is not used: see container.cpp for why being
-/// non-dumpable is not enough. Call before any side effect.
+/// Make sure ensure_sealed_binary ran (re-executing now if it did not);
+/// called before the container's child is made. `bounding` (the
+/// container's CAP_* bits) is not used.
 void protect_binary(uint64_t bounding);
 
 }  // namespace ocikit::run

@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "container.hpp"
 #include "plan.hpp"
 #include "state.hpp"
+#include "terminal.hpp"
 
 namespace ocikit::run {
 namespace {
@@ -68,7 +70,11 @@ int exec_container(const ExecOptions& o) {
     for (const char* set : {"bounding", "effective", "inheritable", "permitted", "ambient"})
       for (auto& c : o.caps) p.capabilities[set].push_back(c);
   }
-  if (p.terminal && o.console_socket.empty()) fail(Errc::usage, "--tty needs --console-socket");
+  // As runc (and `run -t`): a terminal without a console socket is relayed
+  // to our stdio in the foreground; nobody could read it after -d returns.
+  bool relay_tty = p.terminal && o.console_socket.empty();
+  if (relay_tty && o.detach)
+    fail(Errc::usage, "cannot allocate tty if oci-run will detach without setting console socket");
 
   PlanStore store;
   store.plan.exec_mode = true;
@@ -76,8 +82,14 @@ int exec_container(const ExecOptions& o) {
   store.set_process(p, spec.seccomp);
   // The container's processes are bounded by its init's set, the new one by its own.
   protect_binary(sec::parse_caps(spec.process.capabilities).bounding | store.plan.caps.bounding);
-  fs::UniqueFd console;
-  if (p.terminal) {
+  fs::UniqueFd console, console_recv;
+  if (relay_tty) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
+    console_recv.reset(sv[0]);
+    console.reset(sv[1]);
+    store.plan.console_fd = sv[1];
+  } else if (p.terminal) {
     // Reuse create's connect helper through a throwaway connection.
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un sa{};
@@ -125,12 +137,24 @@ int exec_container(const ExecOptions& o) {
   if (recv_sync(sync) != SyncType::kReady) fail("exec process exited before it was ready");
   if (recv_sync(sync) != SyncType{}) fail("unexpected message from the exec process");
   ok = true;
+  console.reset();
+  fs::UniqueFd master;
+  if (console_recv) {
+    master.reset(recv_fd(console_recv.get()));
+    console_recv.reset();
+    copy_window_size(master.get());
+  }
   if (!o.pid_file.empty()) fs::write_file_atomic(o.pid_file, std::to_string(pid), 0644);
   if (o.detach) return 0;
   g_exec_pid = pid;
   struct sigaction sa {};
   sa.sa_handler = forward;
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaction(sig, &sa, nullptr);
+  if (master) {
+    fs::UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd) throw_errno("pidfd_open");
+    relay_pty(master.get(), pidfd.get());
+  }
   int st = 0;
   while (waitpid(pid, &st, 0) < 0)
     if (errno != EINTR) throw_errno("wait for exec process");

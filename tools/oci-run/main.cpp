@@ -1,10 +1,12 @@
-// oci-run: a runc-compatible OCI runtime. main only wires CLI11 options to
+// oci-run: a runc-compatible OCI runtime. main routes docker-style command
+// lines to oci-run-manage (mode.hpp, locate.hpp) and wires CLI11 options to
 // the operations in container.hpp.
 #include <unistd.h>
 
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "common/cli.hpp"
 #include "common/error.hpp"
@@ -12,44 +14,105 @@
 #include "common/log.hpp"
 #include "cmd_spec.hpp"
 #include "container.hpp"
-#include "manage/extra.hpp"
+#include "locate.hpp"
 #include "manage/manage.hpp"
+#include "mode.hpp"
 #include "spec.hpp"
 
 using namespace ocikit;
 using namespace ocikit::run;
 
-int main(int argc, char** argv) {
-  // create, run and exec put this binary's image into a container's reach:
-  // run them from a sealed memfd copy (CVE-2019-5736).
+namespace {
+
+// Global options that take a value, oci-run-manage's included (manage/cli.cpp).
+const std::set<std::string> kGlobalValue = {"--root", "--log", "--log-format", "--log-level", "--rootless",
+                                            "--state-dir", "--store"};
+
+// True when oci-run-manage handles argv: docker-style commands (mode.hpp),
+// its extra commands, `spec --image` and unknown commands (it hands those
+// back with manage::kRuntimeOnlyEnv set, as the runtime processes it runs).
+bool managed_command_line(int argc, char** argv) {
+  if (const char* e = std::getenv(manage::kRuntimeOnlyEnv); e && *e) {
+    unsetenv(manage::kRuntimeOnlyEnv);
+    return false;
+  }
+  int ci = 1;
+  std::string state_dir;
+  for (; ci < argc; ci++) {
+    std::string a = argv[ci];
+    if (a.empty() || a[0] != '-') break;
+    if (a.rfind("--state-dir=", 0) == 0) state_dir = a.substr(12);
+    if (a.find('=') == std::string::npos && kGlobalValue.count(a)) {
+      if (a == "--state-dir" && ci + 1 < argc) state_dir = argv[ci + 1];
+      ci++;
+    }
+  }
+  if (ci >= argc) return false;
+  static const std::set<std::string> kRuntimeCommands = {
+      "create", "run",   "start",  "state",  "kill",   "delete", "list",    "ps",
+      "pause",  "resume", "events", "update", "spec",   "exec",   "features"};
+  std::string cmd = argv[ci];
+  if (!kRuntimeCommands.count(cmd)) return true;
+  std::vector<std::string> args(argv + ci + 1, argv + argc);
+  if (cmd == "spec") {
+    for (const auto& a : args)
+      if (a == "--image" || a.rfind("--image=", 0) == 0) return true;
+    return false;
+  }
+  return decide_mode(cmd, args, state_dir).mode != Mode::runtime;
+}
+
+// Execute oci-run-manage with our argv, telling it which runtime to run.
+[[noreturn]] void exec_manage(char** argv) {
+  std::string self = self_binary();
+  std::string manage = manage_binary(self);
+  setenv(kRuntimeEnv, self.c_str(), 1);
+  execv(manage.c_str(), argv);
+  throw_errno("exec " + manage);
+}
+
+// The command of argv: its first argument that is not a global option or
+// the value of one ("" when none).
+std::string command_of(int argc, char** argv) {
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
-    if (a == "create" || a == "run" || a == "exec") {
-      try {
-        ensure_sealed_binary(argv);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "oci-run: error: %s\n", e.what());
-        return 125;
-      }
-      break;
+    if (a.empty() || a[0] != '-') return a;
+    if (kGlobalValue.count(a)) i++;
+  }
+  return "";
+}
+
+// run and exec return the container's status, so their own failures are
+// 125 (docker's convention); oci-run-manage's create and start too.
+int failure_code(int argc, char** argv, bool managed) {
+  std::string c = command_of(argc, argv);
+  return c == "run" || c == "exec" || (managed && (c == "create" || c == "start")) ? 125 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool managed = false;
+  try {
+    managed = managed_command_line(argc, argv);
+    if (managed) exec_manage(argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "oci-run: error: %s\n", e.what());
+    return failure_code(argc, argv, managed);
+  }
+  // create, run and exec put this binary's image into a container's reach:
+  // they run from a sealed memfd copy (CVE-2019-5736), re-executed first
+  // thing, so that nothing is parsed twice (container.hpp).
+  if (std::string c = command_of(argc, argv); c == "create" || c == "run" || c == "exec") {
+    try {
+      ensure_sealed_binary(argv);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "oci-run: error: %s\n", e.what());
+      return failure_code(argc, argv, false);
     }
   }
-  // Docker-style management commands (run IMAGE, ps, logs, stop, rm ...);
-  // runc-style ones fall through (see manage/cli.cpp for the rules).
-  if (auto rc = manage::main_if_managed(argc, argv)) return *rc;
-  // run and exec return the container's status, so their own failures are 125 (docker's convention).
-  int failure_code = 1;
-  for (int i = 1; i < argc; i++) {
-    // Skip the values of the global options that take one (--root DIR ...).
-    for (const char* f : {"--root", "--log", "--log-format", "--log-level", "--rootless"})
-      if (!strcmp(argv[i], f) && i + 1 < argc) i++;
-    if (i < argc && argv[i][0] != '-') {
-      if (!strcmp(argv[i], "run") || !strcmp(argv[i], "exec")) failure_code = 125;
-      break;
-    }
-  }
+  int failure = failure_code(argc, argv, false);
   return cli::run_main("oci-run", [&] {
-    if (int rc; manage::run_extra_command(argc, argv, rc)) return rc;
     CLI::App app{"Run containers: a runc-compatible OCI runtime", "oci-run"};
     cli::LogOptions log_opts;
     cli::add_log_flags(app, log_opts, true);
@@ -128,9 +191,7 @@ int main(int argc, char** argv) {
     spec->add_flag("--rootless", rootless_spec, "a spec for a rootless container");
     spec->add_option("-b,--bundle", spec_bundle, "directory to write config.json to")->capture_default_str();
     BundleOptions bo;
-    spec->add_option("--image", bo.image, "make the bundle (config.json and rootfs) from this image of the store");
-    spec->add_option("--store", bo.store, "image store (default $OCIKIT_STORE or /var/lib/ocikit/store)");
-    spec->add_flag("--copy", bo.copy, "with --image: copy the image's files into rootfs instead of an overlay mount");
+    add_bundle_options(spec, bo);
     auto* feats = app.add_subcommand("features", "print the runtime's features JSON");
 
     ExecOptions eo;
@@ -172,11 +233,7 @@ int main(int argc, char** argv) {
         else text = update_flags_resources(upd).dump();
         return update_container(root, id, text), 0;
       }
-      if (*spec && !bo.image.empty()) {
-        if (rootless_spec) fail(Errc::usage, "spec: --rootless cannot be combined with --image");
-        bo.bundle = spec_bundle;
-        return write_bundle(bo), 0;
-      }
+      if (*spec && !bo.image.empty()) exec_manage(argv);  // oci-run-manage makes bundles from images
       if (*spec) {
         if (bo.copy || !bo.store.empty()) fail(Errc::usage, "spec: --copy and --store need --image");
         std::string path = spec_bundle + "/config.json";
@@ -205,5 +262,5 @@ int main(int argc, char** argv) {
       if (!log_opts.file.empty()) log::error(e.what());
       throw e;
     }
-  }, failure_code);
+  }, failure);
 }

@@ -9,6 +9,7 @@
 //   start, kill, exec   docker mode when the first positional names a
 //                 managed container (name or id prefix), else runc
 //   inspect, wait, logs, stop, restart, rm   always docker mode
+// (decided in ../mode.cpp, shared with the lean runtime binary).
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -21,7 +22,9 @@
 #include "common/error.hpp"
 #include "common/layout.hpp"
 #include "common/log.hpp"
+#include "locate.hpp"
 #include "manage/manage.hpp"
+#include "mode.hpp"
 
 namespace ocikit::manage {
 
@@ -29,44 +32,6 @@ namespace {
 
 const std::set<std::string> kGlobalValue = {"--root", "--log", "--log-format", "--log-level", "--rootless",
                                             "--state-dir", "--store"};
-
-// Options that take a value, per command (docker's and runc's), so that the
-// first positional can be found without a full parse.
-const std::set<std::string> kValueOpts = {
-    // docker run/create
-    "--name", "-e", "--env", "--env-file", "-w", "--workdir", "-u", "--user", "--entrypoint", "-h", "--hostname",
-    "-v", "--volume", "--mount", "--tmpfs", "-m", "--memory", "--cpus", "--pids-limit", "--cap-add", "--cap-drop",
-    "--security-opt", "--restart", "-l", "--label", "--stop-signal", "--stop-timeout", "-p", "--publish",
-    "--network", "--net", "--pull", "--platform", "--ulimit", "--detach-keys",
-    // runc create/run/exec/kill/ps
-    "-b", "--bundle", "--pid-file", "--console-socket", "--preserve-fds", "--process", "--cwd", "-g",
-    "--additional-gids", "-c", "--cap", "-f", "--format", "-s", "--signal", "-t", "--time"};
-
-std::vector<std::string> positionals(const std::vector<std::string>& args, const std::set<std::string>& flags_only = {}) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < args.size(); i++) {
-    const std::string& a = args[i];
-    if (a == "--") {
-      out.insert(out.end(), args.begin() + static_cast<long>(i) + 1, args.end());
-      break;
-    }
-    if (a.size() > 1 && a[0] == '-') {
-      if (a.find('=') == std::string::npos && kValueOpts.count(a) && !flags_only.count(a)) i++;
-      continue;
-    }
-    out.push_back(a);
-  }
-  return out;
-}
-
-bool has_bundle_flag(const std::vector<std::string>& args) {
-  for (const auto& a : args) {
-    if (a == "--") break;
-    if (a == "-b" || a == "--bundle" || a.rfind("--bundle=", 0) == 0 || (a.rfind("-b", 0) == 0 && a.size() > 2 && a[1] == 'b'))
-      return true;
-  }
-  return false;
-}
 
 std::string find_global(int argc, char** argv, const std::string& flag, int cmd_index) {
   for (int i = 1; i < cmd_index; i++) {
@@ -77,32 +42,11 @@ std::string find_global(int argc, char** argv, const std::string& flag, int cmd_
   return "";
 }
 
-// -t is docker stop's timeout but docker exec's tty; -f is runc's --format
-// but docker rm's --force: per command, those are flags.
-bool is_managed(const std::string& state_dir, const std::string& name) {
-  try {
-    return StateDir(state_dir.empty() ? default_state_dir() : state_dir).try_find(name).has_value();
-  } catch (const Error&) {
-    return true;  // ambiguous prefix: docker mode reports it
-  }
-}
-
 bool docker_mode(const std::string& cmd, const std::vector<std::string>& args, const std::string& state_dir,
                  const std::string& store) {
-  static const std::set<std::string> always = {"inspect", "wait", "logs", "stop", "restart", "rm", "attach"};
-  if (always.count(cmd)) return true;
-  if (cmd == "run" || cmd == "create") {
-    if (has_bundle_flag(args)) return false;
-    auto pos = positionals(args, {"-t"});
-    if (access("config.json", F_OK) != 0) return true;
-    return !pos.empty() && store_has_image(store, pos[0]);
-  }
-  if (cmd == "ps") return positionals(args, {"-q"}).empty();
-  if (cmd == "start" || cmd == "kill" || cmd == "exec") {
-    auto pos = positionals(args, {"-t"});
-    return !pos.empty() && is_managed(state_dir, pos[0]);
-  }
-  return false;
+  auto d = run::decide_mode(cmd, args, state_dir);
+  if (d.mode == run::Mode::if_store_image) return store_has_image(store, d.image);
+  return d.mode == run::Mode::managed;
 }
 
 // CLI11 vector options take one value per flag (docker's repeatable flags).
@@ -249,12 +193,10 @@ std::optional<int> main_if_managed(int argc, char** argv) {
     cli::apply_log_flags(log_opts);
     if (!log_opts.file.empty()) g.runtime_flags.insert(g.runtime_flags.end(), {"--log", log_opts.file});
     if (log_opts.debug) g.runtime_flags.push_back("--debug");
-    // Siblings (oci-net, oci-run-init) live beside the binary we were started as.
-    char real[PATH_MAX];
-    std::string a0 = argv[0];
-    if (a0.find('/') != std::string::npos && realpath(a0.c_str(), real)) g.self_dir = real;
-    else if (ssize_t n = readlink("/proc/self/exe", real, sizeof real - 1); n > 0) g.self_dir.assign(real, static_cast<size_t>(n));
-    g.self_dir = g.self_dir.substr(0, g.self_dir.rfind('/'));
+    // The runtime is the lean oci-run binary (locate.hpp); its siblings
+    // (oci-net, oci-run-init) live beside it.
+    g.self_exe = run::runtime_binary();
+    g.self_dir = g.self_exe.substr(0, g.self_exe.rfind('/'));
 
     auto image_and_cmd = [](CLI::App* c, RunOptions& o) {
       auto rest = c->remaining();
