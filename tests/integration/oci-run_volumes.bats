@@ -106,11 +106,10 @@ fake_user() {
 @test "image VOLUMEs get anonymous volumes seeded from the image; rm -v removes them" {
   mkdir -p "$T/vimg/rootfs"
   make_busybox_rootfs "$T/vimg/rootfs"
-  mkdir -p "$T/vimg/rootfs/data/sub" "$T/vimg/rootfs/cache"
-  echo seeded >"$T/vimg/rootfs/data/sub/seed"
-  chown -R 65534:65534 "$T/vimg/rootfs/data"
-  chmod 0750 "$T/vimg/rootfs/data"
-  printf 'FROM scratch\nCOPY rootfs/ /\nVOLUME ["/data", "/cache"]\nCMD ["/bin/sh"]\n' >"$T/vimg/Dockerfile"
+  mkdir -p "$T/vimg/data/sub"
+  echo seeded >"$T/vimg/data/sub/seed"
+  chmod 0750 "$T/vimg/data"
+  printf 'FROM scratch\nCOPY rootfs/ /\nCOPY --chown=65534:65534 data/ /data/\nVOLUME ["/data", "/cache"]\nCMD ["/bin/sh"]\n' >"$T/vimg/Dockerfile"
   OCIKIT_STORE=$T/store "$OCI_BUILD" -t okt-vol/img "$T/vimg" >"$T/build.log" 2>&1 || { cat "$T/build.log"; return 1; }
   # one anonymous volume per VOLUME, filled with the image's files, owners and modes
   run okt run --name v1 okt-vol/img sh -c 'cat /data/sub/seed; stat -c "%u:%g %a" /data /data/sub/seed; echo new >/data/new; grep -cE " /(data|cache) " /proc/mounts'

@@ -286,6 +286,7 @@ RelayResult relay_process(const std::string& exe,
     emit(s, buf, static_cast<size_t>(n));
     return true;
   };
+  std::string pending_in;
   auto client_frame = [&](AttachClient& c, Frame f, const std::string& data) {
     switch (f) {
       case Frame::kHello:
@@ -299,7 +300,8 @@ RelayResult relay_process(const std::string& exe,
         if (t.window) apply_window(data, *t.window, master.fd);
         break;
       case Frame::kStdin:
-        if (t.tty && master.fd >= 0) write_quietly(master.fd, data.data(), data.size());
+        if (t.tty && master.fd < 0) pending_in += data;  // typed before the pty arrived
+        else if (t.tty) write_quietly(master.fd, data.data(), data.size());
         else if (stdin_w) write_quietly(stdin_w.get(), data.data(), data.size());
         break;
       case Frame::kStdinEof:
@@ -311,6 +313,12 @@ RelayResult relay_process(const std::string& exe,
       default: break;
     }
   };
+
+  // Frames that arrived with a client's hello (stdin typed or piped at once)
+  // wait in its reader: handle them now, poll only reports new bytes.
+  if (t.clients)
+    for (auto& c : *t.clients)
+      while (auto f = c.reader.next()) client_frame(c, f->first, f->second);
 
   int status = 0;
   bool exited = false;
@@ -390,6 +398,10 @@ RelayResult relay_process(const std::string& exe,
             ws.ws_row = t.window->rows;
             ws.ws_col = t.window->cols;
             ioctl(master.fd, TIOCSWINSZ, &ws);
+          }
+          if (master.fd >= 0 && !pending_in.empty()) {
+            write_quietly(master.fd, pending_in.data(), pending_in.size());
+            pending_in.clear();
           }
           if (master.fd >= 0 && t.in_fd >= 0 && isatty(t.in_fd)) {
             winsize ws{};
