@@ -1,6 +1,6 @@
 #pragma once
 // ocikit::digest: content digests ("sha256:<hex>") as the OCI image spec
-// defines them, computed by streaming through OpenSSL EVP (SHA-NI where the
+// defines them, computed by streaming through OpenSSL SHA-2 (SHA-NI where the
 // CPU has it).
 
 #include <cstddef>

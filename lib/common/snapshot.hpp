@@ -17,6 +17,7 @@
 // shared and gc() exclusive, so gc never removes a snapshot being made.
 
 #include <cstddef>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -26,6 +27,11 @@
 #include "common/layout.hpp"
 
 namespace ocikit::snapshot {
+
+namespace detail {
+/// The prefix of the temp dirs a layer is extracted into (gc removes them).
+inline constexpr const char* kTmpPrefix = ".tmp-";
+}  // namespace detail
 
 /// The snapshot dir of the image store `store_dir`: store_dir + ".snapshots"
 /// (a sibling of the store, e.g. /var/lib/ocikit/store.snapshots; never
@@ -58,6 +64,13 @@ class Store {
   /// when a blob is missing. On error no new snapshot is left behind.
   std::vector<std::string> prepare(layout::Layout& layout, const image::Manifest& manifest,
                                    const image::ImageConfig& config, int jobs = 2);
+
+  /// The snapshot dirs of `manifest`'s layers, lowest first, when every one
+  /// is already extracted (a "warm" image); std::nullopt when one is
+  /// missing. Needs no layer extraction code (snapshot_prepare.cpp), so the
+  /// lean oci-run binary can use it. Throws Errc::invalid as prepare does.
+  std::optional<std::vector<std::string>> ready(const image::Manifest& manifest,
+                                                const image::ImageConfig& config) const;
 
   /// <dir>/<chain_id_hex>, whether or not it exists.
   std::string path(const std::string& chain_id_hex) const;

@@ -1,6 +1,6 @@
-// `spec --image`: a bundle made from an image of the store. Part of
-// oci-run-manage (it needs the store, the snapshot cache and layer
-// extraction; the lean runtime binary does without them).
+// `spec --image`: a bundle made from an image of the store. In both
+// binaries: the lean oci-run makes bundles of warm images (every snapshot
+// there) and hands the others to oci-run-manage, which extracts layers.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <thread>
 
 #include "cmd_spec.hpp"
 #include "common/error.hpp"
@@ -118,7 +117,7 @@ void create_file(const std::string& path, const std::string& data) {
 
 }  // namespace
 
-void write_bundle(const BundleOptions& o) {
+bool write_bundle(const BundleOptions& o, const PrepareLayers& prepare) {
   std::string bundle = o.bundle.empty() ? "." : o.bundle;
   std::string config_path = bundle + "/config.json";
   if (fs::exists(config_path)) fail(Errc::exists, "File " + config_path + " exists. Remove it first");
@@ -130,13 +129,18 @@ void write_bundle(const BundleOptions& o) {
   auto manifest = store.read_manifest(pick_manifest(store, *top, o.image));
   auto config = store.read_config(manifest.config);
 
-  // Layers first: a failure here leaves no bundle dir behind.
-  int jobs = std::max(1u, std::thread::hardware_concurrency());
+  // Layers first: a failure here leaves no bundle dir behind. The shared
+  // snapshot lock, held until the rootfs is mounted, keeps a gc from
+  // removing the snapshots in between (gc keeps mounted ones after).
   auto snaps = snapshot::Store::open(snapshot::default_dir(store_dir));
+  fs::FileLock hold(snaps.dir() + "/.lock", false);
   std::vector<std::string> lowers;
-  {
+  if (auto warm = snaps.ready(manifest, config)) {
+    lowers = std::move(*warm);
+  } else {
+    if (!prepare) return false;
     layout::Layout::Lease lease(store);
-    lowers = snaps.prepare(store, manifest, config, jobs);
+    lowers = prepare(snaps, store, manifest, config);
   }
 
   Undo undo;
@@ -159,6 +163,7 @@ void write_bundle(const BundleOptions& o) {
   auto spec = runtime_spec::from_image(config, rootfs, "rootfs", {});
   create_file(config_path, spec.dump(2) + "\n");
   undo.dismiss();
+  return true;
 }
 
 }  // namespace ocikit::run

@@ -1,4 +1,11 @@
 #pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/image.hpp"
+#include "common/layout.hpp"
+#include "common/snapshot.hpp"
 // `oci-run spec --image IMAGE --bundle DIR`: a runtime bundle made from an
 // image of the store (config.json from the image config, rootfs from the
 // snapshot cache).
@@ -21,7 +28,7 @@ struct BundleOptions {
 
 /// Write <bundle>/config.json (runtime_spec::from_image, root.path
 /// "rootfs") and <bundle>/rootfs for the image `o.image`, after preparing
-/// its layer snapshots (snapshot::Store::prepare, one job per core). The
+/// its layer snapshots. The
 /// rootfs is an overlay mount of the snapshots with <bundle>/.upper and
 /// <bundle>/.work (`umount <bundle>/rootfs` undoes it), or with `o.copy` a
 /// plain copy of the merged tree (snapshot::copy_merged, like `umoci
@@ -30,7 +37,15 @@ struct BundleOptions {
 /// there and not an empty dir, Errc::not_found for an unknown image (or a
 /// manifest missing for this host's platform); on any error nothing it
 /// created is left (mount undone, dirs removed).
-void write_bundle(const BundleOptions& o);
+///
+/// `prepare` extracts missing snapshots (snapshot::Store::prepare, in
+/// oci-run-manage). Without it (the lean oci-run, which links no layer
+/// extraction) an image whose snapshots are not all there is left alone:
+/// write_bundle returns false having created nothing, for the caller to
+/// hand the command to oci-run-manage. Returns true once the bundle is made.
+using PrepareLayers = std::function<std::vector<std::string>(
+    snapshot::Store&, layout::Layout&, const image::Manifest&, const image::ImageConfig&)>;
+bool write_bundle(const BundleOptions& o, const PrepareLayers& prepare);
 
 }  // namespace ocikit::run
 

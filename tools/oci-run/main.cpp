@@ -29,7 +29,7 @@ const std::set<std::string> kGlobalValue = {"--root", "--log", "--log-format", "
                                             "--state-dir", "--store"};
 
 // True when oci-run-manage handles argv: docker-style commands (mode.hpp),
-// its extra commands, `spec --image` and unknown commands (it hands those
+// its extra commands and unknown commands (it hands those
 // back with manage::kRuntimeOnlyEnv set, as the runtime processes it runs).
 bool managed_command_line(int argc, char** argv) {
   if (const char* e = std::getenv(manage::kRuntimeOnlyEnv); e && *e) {
@@ -54,11 +54,7 @@ bool managed_command_line(int argc, char** argv) {
   std::string cmd = argv[ci];
   if (!kRuntimeCommands.count(cmd)) return true;
   std::vector<std::string> args(argv + ci + 1, argv + argc);
-  if (cmd == "spec") {
-    for (const auto& a : args)
-      if (a == "--image" || a.rfind("--image=", 0) == 0) return true;
-    return false;
-  }
+  if (cmd == "spec") return false;  // spec --image: warm images here, see main
   return decide_mode(cmd, args, state_dir).mode != Mode::runtime;
 }
 
@@ -233,7 +229,13 @@ int main(int argc, char** argv) {
         else text = update_flags_resources(upd).dump();
         return update_container(root, id, text), 0;
       }
-      if (*spec && !bo.image.empty()) exec_manage(argv);  // oci-run-manage makes bundles from images
+      if (*spec && !bo.image.empty()) {
+        // Warm images (every snapshot there) here; oci-run-manage extracts layers.
+        if (rootless_spec) fail(Errc::usage, "spec: --rootless cannot be combined with --image");
+        bo.bundle = spec_bundle;
+        if (!write_bundle(bo, nullptr)) exec_manage(argv);
+        return 0;
+      }
       if (*spec) {
         if (bo.copy || !bo.store.empty()) fail(Errc::usage, "spec: --copy and --store need --image");
         std::string path = spec_bundle + "/config.json";

@@ -4,6 +4,9 @@
 // through that oci-run again (locate.hpp). A command line that is
 // runc-style after all (mode.hpp: run in a bundle directory naming no store
 // image, or an unknown command) goes back to oci-run.
+#include <algorithm>
+#include <thread>
+
 #include <unistd.h>
 
 #include <cstring>
@@ -48,7 +51,10 @@ int spec_image(int argc, char** argv) {
   cli::apply_log_flags(log_opts);
   if (rootless_spec) fail(Errc::usage, "spec: --rootless cannot be combined with --image");
   bo.bundle = bundle;
-  run::write_bundle(bo);
+  run::write_bundle(bo, [](snapshot::Store& snaps, layout::Layout& store, const image::Manifest& m,
+                           const image::ImageConfig& c) {
+    return snaps.prepare(store, m, c, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  });
   return 0;
 }
 

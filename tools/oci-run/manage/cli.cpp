@@ -33,7 +33,7 @@ namespace {
 const std::set<std::string> kGlobalValue = {"--root", "--log", "--log-format", "--log-level", "--rootless",
                                             "--state-dir", "--store"};
 
-std::string find_global(int argc, char** argv, const std::string& flag, int cmd_index) {
+std::string find_global(char** argv, const std::string& flag, int cmd_index) {
   for (int i = 1; i < cmd_index; i++) {
     std::string a = argv[i];
     if (a == flag && i + 1 < cmd_index) return argv[i + 1];
@@ -109,8 +109,8 @@ std::optional<int> main_if_managed(int argc, char** argv) {
   if (cmd_index >= argc) return std::nullopt;
   std::string cmd = argv[cmd_index];
   std::vector<std::string> args(argv + cmd_index + 1, argv + argc);
-  std::string state_dir = find_global(argc, argv, "--state-dir", cmd_index);
-  std::string store = find_global(argc, argv, "--store", cmd_index);
+  std::string state_dir = find_global(argv, "--state-dir", cmd_index);
+  std::string store = find_global(argv, "--store", cmd_index);
   if (store.empty()) store = layout::default_store_path();
   if (!docker_mode(cmd, args, state_dir, store)) return std::nullopt;
 

@@ -140,12 +140,6 @@ std::pair<std::string, std::string> split_path(const std::string& p) {
 
 bool ends_with_dot(const std::string& p) { return p == "." || (p.size() >= 2 && p.compare(p.size() - 2, 2, "/.") == 0); }
 
-// The parent of `path` inside the container and the last component's name.
-std::pair<UniqueFd, std::string> open_parent_in_root(int rootfd, const std::string& path) {
-  auto [parent, name] = split_path(path.empty() || path[0] != '/' ? "/" + path : path);
-  return {fs::open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC), name};
-}
-
 }  // namespace
 
 /// The root filesystem of a managed container, seen from the host: its
