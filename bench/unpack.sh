@@ -22,9 +22,9 @@ done
 
 driver=$BUILD/bench/layer-apply-driver
 oci_run=$BUILD/tools/oci-run/oci-run
-if [ ! -x "$driver" ] || [ ! -x "$oci_run" ]; then
+if [ ! -x "$driver" ] || [ ! -x "$oci_run" ] || [ ! -x "${oci_run}-manage" ]; then
   [ -f "$BUILD/build.ninja" ] || meson setup "$BUILD" -Dbench=true -Dtests=false -Dbuildtype=release >/dev/null
-  ninja -C "$BUILD" -j2 bench/layer-apply-driver tools/oci-run/oci-run >/dev/null
+  ninja -C "$BUILD" -j2 bench/layer-apply-driver tools/oci-run/oci-run tools/oci-run/oci-run-manage >/dev/null
 fi
 
 work=$(mktemp -d /tmp/okt-layers-bench.XXXXXX)
