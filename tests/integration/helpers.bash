@@ -38,3 +38,13 @@ make_busybox_rootfs() {
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
   chmod 1777 "$dir/tmp"
 }
+
+# build_busybox_base NAME: build NAME (FROM scratch, the busybox rootfs,
+# CMD /bin/sh) into $OCIKIT_STORE from the context $T/base.
+build_busybox_base() {
+  mkdir -p "$T/base/rootfs"
+  make_busybox_rootfs "$T/base/rootfs"
+  printf 'FROM scratch\nCOPY rootfs/ /\nCMD ["/bin/sh"]\n' >"$T/base/Dockerfile"
+  run "$OCI_BUILD" -t "$1" "$T/base"
+  [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+}
