@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <set>
 
@@ -154,6 +155,8 @@ BlobWriter& BlobWriter::operator=(BlobWriter&& o) noexcept {
     tmp_path_ = std::move(o.tmp_path_);
     hasher_ = std::move(o.hasher_);
     gc_lock_ = std::move(o.gc_lock_);
+    buf_ = std::move(o.buf_);
+    buf_len_ = o.buf_len_;
     done_ = o.done_;
     created_ = o.created_;
     o.done_ = true;
@@ -173,8 +176,32 @@ void BlobWriter::discard() noexcept {
 
 void BlobWriter::write(const void* data, size_t len) {
   if (done_ || !fd_) fail("blob writer: write after commit");
-  fs::write_all(fd_.get(), data, len);
   hasher_.update(data, len);
+  // Callers hand over small pieces (libcurl: 16 KiB); gather them into
+  // kBufferSize writes. Measured on a 400 MB pull: 64 KiB writes take a
+  // quarter less wall time than 16 KiB ones; 1 MiB ones take 3x the system
+  // time (the page cache then allocates large folios, slow to fault in here).
+  const char* p = static_cast<const char*>(data);
+  if (buf_len_ == 0 && len >= kBufferSize) {
+    fs::write_all(fd_.get(), p, len);
+    return;
+  }
+  if (!buf_) buf_ = std::make_unique<char[]>(kBufferSize);
+  while (len > 0) {
+    size_t n = std::min(len, kBufferSize - buf_len_);
+    std::memcpy(buf_.get() + buf_len_, p, n);
+    buf_len_ += n;
+    p += n;
+    len -= n;
+    if (buf_len_ == kBufferSize) flush();
+  }
+}
+
+void BlobWriter::flush() {
+  if (buf_len_ == 0) return;
+  size_t n = buf_len_;
+  buf_len_ = 0;
+  fs::write_all(fd_.get(), buf_.get(), n);
 }
 
 Descriptor BlobWriter::commit(std::optional<digest::Digest> expected, std::optional<int64_t> expected_size) {
@@ -194,6 +221,7 @@ Descriptor BlobWriter::commit(std::optional<digest::Digest> expected, std::optio
   std::string dir = root_ + "/blobs/" + std::string(desc.digest.algorithm_name());
   std::string target = dir + "/" + desc.digest.hex;
   try {
+    flush();
     if (::fsync(fd_.get()) != 0) throw_errno("fsync blob " + desc.digest.str());
     fs::mkdir_p(dir);
     if (tmp_path_.empty()) {

@@ -18,6 +18,7 @@
 // name=NAME DIR` finds them.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,6 +78,7 @@ class BlobWriter {
   friend class Layout;
   BlobWriter(std::string root, std::string media_type, digest::Algorithm alg);
   void discard() noexcept;
+  void flush();
 
   std::string root_;
   std::string media_type_;
@@ -84,8 +86,11 @@ class BlobWriter {
   std::string tmp_path_;  ///< named temp file, only when O_TMPFILE is unsupported
   digest::Hasher hasher_;
   std::optional<fs::FileLock> gc_lock_;
+  std::unique_ptr<char[]> buf_;  ///< pending bytes, written out per kBufferSize
+  size_t buf_len_ = 0;
   bool done_ = false;
   bool created_ = false;
+  static constexpr size_t kBufferSize = 64 << 10;
 };
 
 /// Blobs and entries gc() removed.

@@ -162,10 +162,13 @@ TEST_CASE("layout: blobs are verified, and failed writes leave nothing") {
     CHECK(read(fd.get(), buf, sizeof buf) == 5);
   }
 
-  // Streaming, with expected digest and size.
-  std::string big(300000, 'z');
+  // Streaming, with expected digest and size; pieces smaller and larger
+  // than the writer's buffer, arriving with it empty and part full.
+  std::string big;
+  for (int i = 0; big.size() < 300000; ++i) big += std::to_string(i) + ",";
   auto w = l.begin_blob("application/x");
-  for (size_t off = 0; off < big.size(); off += 7000) w.write(big.substr(off, 7000));
+  const size_t pieces[] = {7000, 70000, 1, 65536, 131072, 65535};
+  for (size_t off = 0, i = 0; off < big.size(); off += pieces[i++ % 6]) w.write(big.substr(off, pieces[i % 6]));
   CHECK(w.size() == big.size());
   auto bd = w.commit(digest::of(big), static_cast<int64_t>(big.size()));
   CHECK(bd.digest == digest::of(big));
