@@ -189,6 +189,10 @@ Response CurlTransport::perform(const Request& req) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &call);
   curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 512L * 1024);
+  // Uploads read and send 512 KiB at a time instead of curl's 64 KiB: a
+  // 400 MB push measured 1.52 -> 1.36 s (median of 6, interleaved), the
+  // registry being woken less often.
+  curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 30L);
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
