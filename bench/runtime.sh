@@ -22,17 +22,24 @@ make_busybox_rootfs "$work/bundle/rootfs"
 # ociVersion 1.0.2: crun 1.8 refuses newer spec versions.
 jq '.ociVersion="1.0.2" | .process.terminal=false | .process.args=["/bin/true"]' "$work/bundle/config.json" >"$work/c" && mv "$work/c" "$work/bundle/config.json"
 
-# lifecycle RUNTIME N: N x (run --bundle; delete happens in run), in a private
-# mount namespace without the cgroup2 mount; prints seconds per lifecycle.
+# The loop, in a private mount namespace without the cgroup2 mount: N rounds,
+# each running one lifecycle (run --bundle; delete happens in run) with every
+# runtime in turn, so a slower or faster spell of this shared VM falls on all
+# three alike; prints "NAME SECONDS-PER-LIFECYCLE" per runtime.
 cat >"$work/loop.sh" <<'LOOP'
-rt=$1; n=$2; bundle=$3; root=$4
+n=$1; bundle=$2; root=$3; shift 3
 umount /sys/fs/cgroup/unified 2>/dev/null || true
-start=$(date +%s.%N)
+declare -A sum
+for rt in "$@"; do sum[$rt]=0; done
 for i in $(seq "$n"); do
-  "$rt" --root "$root" run -b "$bundle" "okt-runtime-bench-$i" >/dev/null || exit 1
+  for rt in "$@"; do
+    s=$EPOCHREALTIME
+    "$rt" --root "$root-$(basename "$rt")" run -b "$bundle" "okt-runtime-bench-$i" >/dev/null || exit 1
+    e=$EPOCHREALTIME
+    sum[$rt]=$(echo "${sum[$rt]} + $e - $s" | bc -l)
+  done
 done
-end=$(date +%s.%N)
-echo "($end - $start) / $n" | bc -l
+for rt in "$@"; do echo "$(basename "$rt") $(echo "${sum[$rt]} / $n" | bc -l)"; done
 LOOP
 
 peak_rss() {  # KB of the largest resident set of one lifecycle
@@ -41,10 +48,14 @@ peak_rss() {  # KB of the largest resident set of one lifecycle
 }
 
 declare -A t rss
-for rt in "$OCI_RUN" crun runc; do
+runtimes=("$OCI_RUN" crun runc)
+for rt in "${runtimes[@]}"; do
   command -v "$rt" >/dev/null || { echo "runtime.sh: $rt not installed" >&2; exit 77; }
+done
+while read -r name secs; do t[$name]=$secs; done < <(unshare -m bash "$work/loop.sh" "$N" "$work/bundle" "$work/root" "${runtimes[@]}")
+for rt in "${runtimes[@]}"; do
   name=$(basename "$rt")
-  t[$name]=$(unshare -m bash "$work/loop.sh" "$rt" "$N" "$work/bundle" "$work/root-$name")
+  [ -n "${t[$name]:-}" ] || { echo "runtime.sh: $name failed" >&2; exit 1; }
   rss[$name]=$( [ -x /usr/bin/time ] && peak_rss "$rt" || echo "?")
   "$rt" --root "$work/root-peak" delete -f okt-runtime-bench-peak >/dev/null 2>&1 || true
 done

@@ -28,6 +28,21 @@ out() {
   done
 }
 
+@test "a new cgroup namespace is rooted at the container's own cgroup" {
+  cfg '.linux.namespaces |= (map(select(.type != "cgroup")) + [{"type":"cgroup"}])'
+  out sh -c 'cat /proc/self/cgroup; readlink /proc/self/ns/cgroup'
+  [ "$status" -eq 0 ]
+  [ "${lines[-1]}" != "$(readlink /proc/self/ns/cgroup)" ]
+  # Every hierarchy reads "/" (runc's view), not the host path of the
+  # container's cgroup nor a "/.." climb out of the namespace root.
+  local n=0 line
+  for line in "${lines[@]:0:${#lines[@]}-1}"; do
+    [ "${line##*:}" = / ] || { echo "not rooted: $line"; return 1; }
+    n=$((n + 1))
+  done
+  [ "$n" -gt 0 ]
+}
+
 @test "a namespace given by path is joined" {
   ip netns add "okt-runtime-$$" || skip "ip netns unavailable"
   cfg ".linux.namespaces |= map(if .type==\"network\" then .path=\"/var/run/netns/okt-runtime-$$\" else . end)"

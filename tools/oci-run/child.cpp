@@ -623,6 +623,7 @@ void run_child(const ChildPlan& p) noexcept {
   if (p.exec_mode && p.userns == false && p.n_join > 0) {
     if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) die("become root in the container");
   }
+  if (p.new_cgroupns && unshare(CLONE_NEWCGROUP) != 0) die("unshare cgroup namespace");
   if (p.set_oom) {
     int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
     char v[24] = {};

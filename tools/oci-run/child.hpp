@@ -67,6 +67,7 @@ struct ChildPlan {
   bool wait_start = false;    ///< create/run: wait for the start signal after kReady
   int start_listen_fd = -1;   ///< create: the start socket to accept on (-1: kStart on sync_fd)
   bool userns = false;        ///< a new user namespace was created by clone
+  bool new_cgroupns = false;  ///< unshare a cgroup namespace once the parent has placed the child in its cgroup
   int join_fds[8] = {};       ///< namespace fds to setns into (user first)
   int n_join = 0;
   int oom_score_adj = 0;

@@ -219,7 +219,12 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
     if (n.path.empty()) {
       // CLONE_NEWTIME does not fit clone(2)'s flags (it is CSIGNAL's
       // bit): the parent unshares it below, for its next child only.
-      if (n.flag != CLONE_NEWTIME) flags |= static_cast<unsigned long>(n.flag);
+      // Nor does CLONE_NEWCGROUP go to clone(2): the namespace's root is the
+      // creator's cgroup, so the child unshares it only once the parent has
+      // moved it into the container's cgroup (as runc does); the container
+      // then sees its own cgroup as "/".
+      if (n.flag == CLONE_NEWCGROUP) store.plan.new_cgroupns = true;
+      else if (n.flag != CLONE_NEWTIME) flags |= static_cast<unsigned long>(n.flag);
       continue;
     }
     fs::UniqueFd fd(open(n.path.c_str(), O_RDONLY | O_CLOEXEC));
