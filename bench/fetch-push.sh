@@ -2,7 +2,7 @@
 # Pull and push a ~400 MB, 6-layer image through a local docker-registry with
 # oci-fetch/oci-push and with skopeo copy, in the same run, and compare with
 # the floor: curl of every blob over loopback plus sha256.
-#   bench/fetch-push.sh [BUILD_DIR]
+#   [REPS=3] bench/fetch-push.sh [BUILD_DIR]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
@@ -14,8 +14,6 @@ unset OCIKIT_RETRY_DELAY_MS
 
 work=$(mktemp -d /tmp/okt-registry-bench.XXXXXX)
 trap 'stop_registry "$work/reg"; rm -rf "$work"' EXIT
-start_registry "$work/reg"
-port=$REG_PORT
 
 # Six gzip layers of ~67 MB each of incompressible data (gzip -1 keeps size).
 img=$work/img
@@ -61,29 +59,51 @@ m() {
 }
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# Push: each tool pushes to a fresh repository (no blob exists there; no mount sources).
-push_ours=$(m push_ours "$PUSH" oci:"$img":v1 docker://127.0.0.1:$port/bench/ours:v1)
-push_sko=$(m push_sko skopeo copy -q --dest-tls-verify=false oci:"$img":v1 docker://127.0.0.1:$port/bench/skopeo:v1)
+# REPS rounds (default 3). Each round starts a fresh registry (skopeo's blob
+# info cache would otherwise mount blobs it saw in an earlier round), pushes
+# with both tools, each to its own repository, then pulls with both into
+# empty layouts. The tool that goes first alternates between rounds, and the
+# medians are reported: this VM's speed drifts within minutes.
+reps=${REPS:-3}
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+push_ours_t=() push_sko_t=() pull_ours_t=() pull_sko_t=()
+p_ours() { push_ours_t+=("$(m push_ours "$PUSH" oci:"$img":v1 docker://127.0.0.1:$port/bench/ours:v1)"); }
+p_sko() { push_sko_t+=("$(m push_sko skopeo copy -q --dest-tls-verify=false oci:"$img":v1 docker://127.0.0.1:$port/bench/skopeo:v1)"); }
+f_ours() { pull_ours_t+=("$(m pull_ours "$FETCH" docker://127.0.0.1:$port/bench/ours:v1 oci:"$work/p1":v1)"); }
+f_sko() { pull_sko_t+=("$(m pull_sko skopeo copy -q --src-tls-verify=false docker://127.0.0.1:$port/bench/ours:v1 oci:"$work/p2":v1)"); }
+for r in $(seq "$reps"); do
+  rm -rf "$work/reg"
+  start_registry "$work/reg"
+  port=$REG_PORT
+  if [ $((r % 2)) -eq 1 ]; then p_ours; p_sko; f_ours; f_sko; else p_sko; p_ours; f_sko; f_ours; fi
+  [ "$(jq -r '.manifests[0].digest' "$work/p1/index.json")" = "$md" ] &&
+    [ "$(jq -r '.manifests[0].digest' "$work/p2/index.json")" = "$md" ] || { echo "a pull lost the manifest" >&2; exit 1; }
+  rm -rf "$work/p1" "$work/p2"
+  [ "$r" -eq "$reps" ] || stop_registry "$work/reg"
+done
+push_ours=$(printf '%s\n' "${push_ours_t[@]}" | median)
+push_sko=$(printf '%s\n' "${push_sko_t[@]}" | median)
+pull_ours=$(printf '%s\n' "${pull_ours_t[@]}" | median)
+pull_sko=$(printf '%s\n' "${pull_sko_t[@]}" | median)
 
-# Pull into empty layouts.
-pull_ours=$(m pull_ours "$FETCH" docker://127.0.0.1:$port/bench/ours:v1 oci:"$work/p1":v1)
-pull_sko=$(m pull_sko skopeo copy -q --src-tls-verify=false docker://127.0.0.1:$port/bench/ours:v1 oci:"$work/p2":v1)
-
-# Floor: every blob over loopback with curl (in parallel, as we do), hashed.
+# Floor, on the last round's registry: every blob over loopback with curl
+# (in parallel, as we do), hashed; each digest checked.
 floor() {
   local d
   for d in $(jq -r '.config.digest, .layers[].digest' "$img/blobs/sha256/${md#sha256:}"); do
-    curl -sf "http://127.0.0.1:$port/v2/bench/ours/blobs/$d" | openssl dgst -sha256 >>"$work/floor.sums" &
+    (curl -sf "http://127.0.0.1:$port/v2/bench/ours/blobs/$d" | openssl dgst -sha256 -r | sed "s/ .*/ $d/" >>"$work/floor.sums") &
   done
   wait
 }
 floor_t=$(t floor)
-[ "$(wc -l <"$work/floor.sums")" -eq 7 ] || { echo "floor: blob download failed" >&2; exit 1; }
+[ "$(awk '"sha256:" $1 == $2' "$work/floor.sums" | wc -l)" -eq 7 ] || { echo "floor: blob download failed" >&2; exit 1; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-printf 'push: oci-push %.2fs  skopeo %.2fs  ratio %s\n' "$push_ours" "$push_sko" "$(ratio "$push_ours" "$push_sko")"
-printf 'pull: oci-fetch %.2fs  skopeo %.2fs  ratio %s\n' "$pull_ours" "$pull_sko" "$(ratio "$pull_ours" "$pull_sko")"
+echo "push, each round: oci-push ${push_ours_t[*]}  skopeo ${push_sko_t[*]}"
+echo "pull, each round: oci-fetch ${pull_ours_t[*]}  skopeo ${pull_sko_t[*]}"
+printf 'push (median of %d): oci-push %.2fs  skopeo %.2fs  ratio %s\n' "$reps" "$push_ours" "$push_sko" "$(ratio "$push_ours" "$push_sko")"
+printf 'pull (median of %d): oci-fetch %.2fs  skopeo %.2fs  ratio %s\n' "$reps" "$pull_ours" "$pull_sko" "$(ratio "$pull_ours" "$pull_sko")"
 printf 'floor (curl + sha256 of all blobs): %.2fs  oci-fetch/floor %s\n' "$floor_t" "$(ratio "$pull_ours" "$floor_t")"
-echo "cpu: push oci-push $(cat "$work/push_ours.cpu"); skopeo $(cat "$work/push_sko.cpu")"
-echo "cpu: pull oci-fetch $(cat "$work/pull_ours.cpu"); skopeo $(cat "$work/pull_sko.cpu")"
+echo "cpu, last round: push oci-push $(cat "$work/push_ours.cpu"); skopeo $(cat "$work/push_sko.cpu")"
+echo "cpu, last round: pull oci-fetch $(cat "$work/pull_ours.cpu"); skopeo $(cat "$work/pull_sko.cpu")"
 echo "load average: $load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after ($(nproc) cpus)"
