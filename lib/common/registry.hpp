@@ -29,7 +29,12 @@ std::string manifest_accept();
 /// Client settings.
 struct Options {
   http::RetryPolicy retry = http::default_retry_policy();
-  uint64_t chunk_size = 64ull << 20;       ///< blobs above this upload in PATCH chunks of this size
+  /// Blobs above this upload in PATCH chunks of this size. docker-registry
+  /// fsyncs each request's data before answering: 32 MiB chunks keep its
+  /// disk busy during the transfer instead of at the end. Pushing 6 x 67 MB
+  /// layers measured 1.20 s median (32 MiB), 1.27 (16), 1.29 (one PUT), 1.33
+  /// (64), 1.34 (8), each six runs on fresh registries.
+  uint64_t chunk_size = 32ull << 20;
   uint64_t max_manifest_size = 4ull << 20;  ///< larger manifests are refused
   std::string scheme;  ///< "http"/"https"; empty: http::default_scheme(host)
   /// The client pushes: every request for a repository asks for a
