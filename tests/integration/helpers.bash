@@ -48,3 +48,25 @@ build_busybox_base() {
   run "$OCI_BUILD" -t "$1" "$T/base"
   [ "$status" -eq 0 ] || { echo "$output"; return 1; }
 }
+
+# net_host_setup NAME: a test "host" netns okt-net2-NAME<pid> ($H, lo up),
+# $S (the pid suffix every test netns ends with) and a temp dir $D, for the
+# oci-net tests that keep bridges, nft tables and sysctls off the real host.
+net_host_setup() {
+  S=$$
+  H=okt-net2-$1$S
+  D=$(mktemp -d)
+  ip netns add "$H"
+  ip netns exec "$H" ip link set lo up
+}
+
+# net_host_teardown: remove every okt-net2-*<pid> netns (with its
+# /etc/netns files) and $D.
+net_host_teardown() {
+  local ns
+  for ns in $(ip netns list | awk '{print $1}' | grep "^okt-net2-.*$S\$"); do
+    ip netns del "$ns" 2>/dev/null || true
+    rm -rf "/etc/netns/$ns"
+  done
+  rm -rf "$D"
+}

@@ -7,21 +7,10 @@ load helpers
 
 setup() {
   skip_unless_root
-  S=$$
-  H=okt-net2-h$S
-  D=$(mktemp -d)
-  ip netns add "$H"
-  ip netns exec "$H" ip link set lo up
+  net_host_setup h
 }
 
-teardown() {
-  local ns
-  for ns in $(ip netns list | awk '{print $1}' | grep "^okt-net2-.*$S\$"); do
-    ip netns del "$ns" 2>/dev/null || true
-    rm -rf "/etc/netns/$ns"
-  done
-  rm -rf "$D"
-}
+teardown() { net_host_teardown; }
 
 net() { ip netns exec "$H" "$OCI_NET" --data-dir "$D" "$@"; }
 ctr() { ip netns add "okt-net2-$1-$S"; echo "/var/run/netns/okt-net2-$1-$S"; }

@@ -8,21 +8,12 @@ load helpers
 
 setup() {
   skip_unless_root
-  S=$$
-  H=okt-net2-i$S
-  D=$(mktemp -d)
-  ip netns add "$H"
-  ip netns exec "$H" ip link set lo up
+  net_host_setup i
 }
 
 teardown() {
-  local ns
   [ -n "${pids:-}" ] && kill $pids 2>/dev/null || true
-  for ns in $(ip netns list | awk '{print $1}' | grep "^okt-net2-.*$S\$"); do
-    ip netns del "$ns" 2>/dev/null || true
-    rm -rf "/etc/netns/$ns"
-  done
-  rm -rf "$D"
+  net_host_teardown
 }
 
 net() { ip netns exec "$H" "$OCI_NET" --data-dir "$D" "$@"; }
