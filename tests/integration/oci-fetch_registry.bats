@@ -34,11 +34,6 @@ setup() {
   T=$(mktemp -d "$WORK/t.XXXXXX")
 }
 
-# manifest digest that the oci: layout's TAG points to
-layout_digest() {
-  jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"]==$t) | .digest' "$1/index.json"
-}
-
 @test "fetch an OCI image into an oci: layout, same digest as the registry" {
   run "$OCI_FETCH" docker://127.0.0.1:$REG_PORT/test/oci:v1 oci:"$T/out":v1
   [ "$status" -eq 0 ]

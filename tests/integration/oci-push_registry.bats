@@ -26,10 +26,6 @@ setup() {
   T=$(mktemp -d "$WORK/t.XXXXXX")
 }
 
-layout_digest() {
-  jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"]==$t) | .digest' "$1/index.json"
-}
-
 @test "push an oci: image, skopeo pulls the same digest" {
   run "$OCI_PUSH" oci:"$WORK/src":v1 docker://127.0.0.1:$REG_PORT/p/oci:v1
   [ "$status" -eq 0 ]

@@ -85,10 +85,6 @@ make_foreign_image() {
   FOREIGN=$fd
 }
 
-layout_digest() {
-  jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"]==$t) | .digest' "$1/index.json"
-}
-
 blob_status() {  # REPO DIGEST: the registry's answer to a HEAD of the blob
   curl -s -o /dev/null -w '%{http_code}' -I "http://127.0.0.1:$REG_PORT/v2/$1/blobs/$2"
 }

@@ -22,10 +22,6 @@ setup() {
   T=$(mktemp -d "$WORK/t.XXXXXX")
 }
 
-layout_digest() {
-  jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"]==$t) | .digest' "$1/index.json"
-}
-
 @test "the registry demands a Bearer token from the token server" {
   run curl -s -D - -o /dev/null "http://127.0.0.1:$REG_PORT/v2/"
   [[ "$output" == *"401 Unauthorized"* ]]
