@@ -22,6 +22,7 @@
 #include "common/log.hpp"
 #include "common/reference.hpp"
 #include "common/registry.hpp"
+#include "common/text.hpp"
 #include "common/transfer.hpp"
 #include "output.hpp"
 
@@ -95,12 +96,7 @@ std::string real_dir(const std::string& path) {
 std::vector<platform::Platform> parse_platforms(const std::string& spec) {
   std::vector<platform::Platform> out;
   if (spec.empty()) return {platform::host()};
-  size_t pos = 0;
-  while (pos <= spec.size()) {
-    size_t comma = spec.find(',', pos);
-    if (comma == std::string::npos) comma = spec.size();
-    std::string one = spec.substr(pos, comma - pos);
-    pos = comma + 1;
+  for (std::string one : text::split(spec, ',')) {
     while (!one.empty() && one.front() == ' ') one.erase(0, 1);
     while (!one.empty() && one.back() == ' ') one.pop_back();
     if (one.empty()) fail(Errc::usage, "--platform " + spec + ": empty platform in the list");

@@ -4,6 +4,7 @@
 
 #include "common/error.hpp"
 #include "common/fs.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -290,16 +291,10 @@ std::vector<ArgDecl> arg_decls(const Instruction& inst) {
 Mount parse_mount(std::string_view spec) {
   Mount m;
   std::vector<std::pair<std::string, std::string>> kv;
-  size_t pos = 0;
-  while (pos <= spec.size()) {
-    size_t c = spec.find(',', pos);
-    std::string field(spec.substr(pos, c == std::string_view::npos ? std::string_view::npos : c - pos));
-    if (!field.empty()) {
-      auto eq = field.find('=');
-      kv.emplace_back(lower(field.substr(0, eq)), eq == std::string::npos ? "" : field.substr(eq + 1));
-    }
-    if (c == std::string_view::npos) break;
-    pos = c + 1;
+  for (const auto& field : text::split(spec, ',')) {
+    if (field.empty()) continue;
+    auto eq = field.find('=');
+    kv.emplace_back(lower(field.substr(0, eq)), eq == std::string::npos ? "" : field.substr(eq + 1));
   }
   for (const auto& [k, v] : kv)
     if (k == "type") {

@@ -11,6 +11,7 @@
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "common/layout.hpp"
+#include "common/text.hpp"
 
 namespace {
 
@@ -36,12 +37,7 @@ std::pair<std::string, std::string> split_kv(const std::string& s, const char* w
 /// --secret id=ID,src=FILE (also "source", and "type=file"); id defaults to the file's name.
 std::pair<std::string, std::string> parse_secret(const std::string& s) {
   std::string id, src;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t comma = s.find(',', pos);
-    if (comma == std::string::npos) comma = s.size();
-    std::string kv = s.substr(pos, comma - pos);
-    pos = comma + 1;
+  for (const auto& kv : ocikit::text::split(s, ',')) {
     auto [k, v] = split_kv(kv, "--secret");
     if (k == "id") id = v;
     else if (k == "src" || k == "source") src = v;
