@@ -70,3 +70,14 @@ net_host_teardown() {
   done
   rm -rf "$D"
 }
+
+# build_setup [BASE]: for the oci-build tests: root, a temp dir $T holding
+# the store ($OCIKIT_STORE) and an empty build context $T/ctx, and with BASE
+# the busybox base image tagged BASE (build_busybox_base).
+build_setup() {
+  skip_unless_root
+  T=$(mktemp -d)
+  export OCIKIT_STORE=$T/store
+  mkdir -p "$T/ctx"
+  [ -z "${1:-}" ] || build_busybox_base "$1"
+}

@@ -4,10 +4,7 @@
 load helpers
 
 setup() {
-  skip_unless_root
-  T=$(mktemp -d)
-  export OCIKIT_STORE=$T/store
-  build_busybox_base okt-build/busybox
+  build_setup okt-build/busybox
 }
 
 teardown() {

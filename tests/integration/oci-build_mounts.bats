@@ -4,11 +4,7 @@
 load helpers
 
 setup() {
-  skip_unless_root
-  T=$(mktemp -d)
-  export OCIKIT_STORE=$T/store
-  mkdir -p "$T/ctx"
-  build_busybox_base okt-build3/busybox
+  build_setup okt-build3/busybox
 }
 
 teardown() {

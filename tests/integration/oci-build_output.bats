@@ -5,11 +5,7 @@ load helpers
 load registry_helpers
 
 setup() {
-  skip_unless_root
-  T=$(mktemp -d)
-  export OCIKIT_STORE=$T/store
-  mkdir -p "$T/ctx"
-  build_busybox_base okt-build2/busybox
+  build_setup okt-build2/busybox
   echo hello >"$T/ctx/f"
   printf 'FROM okt-build2/busybox\nCOPY f /f\nRUN cat /f > /g\nLABEL k=v\n' >"$T/ctx/Dockerfile"
 }

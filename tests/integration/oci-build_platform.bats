@@ -9,10 +9,7 @@ load helpers
 ARM64_BUSYBOX=/var/cache/ocikit/busybox-arm64
 
 setup() {
-  skip_unless_root
-  T=$(mktemp -d)
-  export OCIKIT_STORE=$T/store
-  mkdir -p "$T/ctx"
+  build_setup
   HOST=$(uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')
   # a foreign platform for the tests that need no emulation
   if [ "$HOST" = amd64 ]; then FOREIGN=arm64; else FOREIGN=amd64; fi

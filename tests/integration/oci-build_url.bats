@@ -5,11 +5,9 @@
 load helpers
 
 setup() {
-  skip_unless_root
   require_cmd python3
-  T=$(mktemp -d)
-  export OCIKIT_STORE=$T/store
-  mkdir -p "$T/ctx" "$T/www"
+  build_setup
+  mkdir -p "$T/www"
   echo "hello from http" >"$T/www/data.txt"
   touch -d '2020-01-02 03:04:05 UTC' "$T/www/data.txt"
   mkdir -p "$T/tarsrc" && echo inside >"$T/tarsrc/inner"

@@ -89,36 +89,34 @@ blob_status() {  # REPO DIGEST: the registry's answer to a HEAD of the blob
   curl -s -o /dev/null -w '%{http_code}' -I "http://127.0.0.1:$REG_PORT/v2/$1/blobs/$2"
 }
 
-@test "OCI non-distributable layer: pushed as a descriptor only, fetched from its url and verified" {
-  # The first URL is missing: the next one is tried.
-  make_foreign_image "$T/src" v1 oci "http://127.0.0.1:$HTTP_PORT/missing-@HEX@.tgz" \
-    "http://127.0.0.1:$HTTP_PORT/@HEX@.tgz"
-  run "$OCI_PUSH" oci:"$T/src":v1 docker://127.0.0.1:$REG_PORT/f/oci:v1
+# push_then_fetch_foreign REPO: push $T/src:v1 to REPO (the registry gets
+# the manifest but not the $FOREIGN blob), then fetch it back into $T/out:
+# same digest both ways, and the foreign blob comes from its url intact.
+push_then_fetch_foreign() {
+  run "$OCI_PUSH" oci:"$T/src":v1 docker://127.0.0.1:$REG_PORT/$1:v1
   [ "$status" -eq 0 ]
   want=$(layout_digest "$T/src" v1)
   [ "$output" = "$want" ]
-  [ "$(registry_digest "$REG_PORT" f/oci v1)" = "$want" ]
-  [ "$(blob_status f/oci "$FOREIGN")" = 404 ]
+  [ "$(registry_digest "$REG_PORT" "$1" v1)" = "$want" ]
+  [ "$(blob_status "$1" "$FOREIGN")" = 404 ]
 
-  run "$OCI_FETCH" docker://127.0.0.1:$REG_PORT/f/oci:v1 oci:"$T/out":v1
+  run "$OCI_FETCH" docker://127.0.0.1:$REG_PORT/$1:v1 oci:"$T/out":v1
   [ "$status" -eq 0 ]
   [ "$output" = "$want" ]
   [ "$(layout_digest "$T/out" v1)" = "$want" ]
   cmp "$T/out/blobs/sha256/${FOREIGN#sha256:}" "$WORK/www/${FOREIGN#sha256:}.tgz"
 }
 
+@test "OCI non-distributable layer: pushed as a descriptor only, fetched from its url and verified" {
+  # The first URL is missing: the next one is tried.
+  make_foreign_image "$T/src" v1 oci "http://127.0.0.1:$HTTP_PORT/missing-@HEX@.tgz" \
+    "http://127.0.0.1:$HTTP_PORT/@HEX@.tgz"
+  push_then_fetch_foreign f/oci
+}
+
 @test "Docker foreign layer: pushed as a descriptor only, fetched from its url" {
   make_foreign_image "$T/src" v1 docker "http://127.0.0.1:$HTTP_PORT/@HEX@.tgz"
-  run "$OCI_PUSH" oci:"$T/src":v1 docker://127.0.0.1:$REG_PORT/f/docker:v1
-  [ "$status" -eq 0 ]
-  want=$(layout_digest "$T/src" v1)
-  [ "$(registry_digest "$REG_PORT" f/docker v1)" = "$want" ]
-  [ "$(blob_status f/docker "$FOREIGN")" = 404 ]
-
-  run "$OCI_FETCH" docker://127.0.0.1:$REG_PORT/f/docker:v1 oci:"$T/out":v1
-  [ "$status" -eq 0 ]
-  [ "$(layout_digest "$T/out" v1)" = "$want" ]
-  cmp "$T/out/blobs/sha256/${FOREIGN#sha256:}" "$WORK/www/${FOREIGN#sha256:}.tgz"
+  push_then_fetch_foreign f/docker
 }
 
 @test "a foreign layer whose url serves other content: digest mismatch, nothing stored" {

@@ -15,6 +15,24 @@ teardown() {
   manage_teardown
 }
 
+# in_new_tmux NAME CMD: replace the tmux server at $TMUX_SOCK by a new one,
+# $T/NAME.sock, whose 80x20 window runs CMD.
+in_new_tmux() {
+  tmux -S "$TMUX_SOCK" kill-server
+  TMUX_SOCK=$T/$1.sock
+  tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -x 80 -y 20 "$2"
+  sleep 1
+}
+
+# pty_follows_resize COLS ROWS: resize the tmux window; the shell in it
+# must then report that size (`stty size` prints "ROWS COLS").
+pty_follows_resize() {
+  tmux -S "$TMUX_SOCK" resize-window -x "$1" -y "$2"
+  sleep 0.5
+  tmux -S "$TMUX_SOCK" send-keys 'stty size' Enter
+  wait_until sh -c "tmux -S '$TMUX_SOCK' capture-pane -p | grep -q '^$2 $1'"
+}
+
 @test "attach: run -d and start of a missing or unrunnable command fail as docker's" {
   run -127 R run -d --name miss "$IMG" nosuch
   [ "$status" -eq 127 ]
@@ -102,32 +120,17 @@ cat-done" ]
   sleep 1
   tmux -S "$TMUX_SOCK" send-keys 'stty size' Enter
   wait_until sh -c "tmux -S '$TMUX_SOCK' capture-pane -p | grep -q '^23 91'"
-  tmux -S "$TMUX_SOCK" resize-window -x 101 -y 27
-  sleep 0.5
-  tmux -S "$TMUX_SOCK" send-keys 'stty size' Enter
-  wait_until sh -c "tmux -S '$TMUX_SOCK' capture-pane -p | grep -q '^27 101'"
+  pty_follows_resize 101 27
   # ctrl-p ctrl-q: the client leaves, the shell stays
   tmux -S "$TMUX_SOCK" send-keys C-p C-q
   wait_until sh -c "tmux -S '$TMUX_SOCK' capture-pane -p | grep -q 'attach-rc=0'"
   [ "$(R inspect term | jq -r '.[0].State.Status')" = running ]
   # exec -t follows the resize of its own terminal too
-  tmux -S "$TMUX_SOCK" kill-server
-  TMUX_SOCK=$T/tmux2.sock
-  tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -x 80 -y 20 "'$OCI_RUN' --root '$ROOT' exec -it term sh; sleep 30"
-  sleep 1
-  tmux -S "$TMUX_SOCK" resize-window -x 111 -y 33
-  sleep 0.5
-  tmux -S "$TMUX_SOCK" send-keys 'stty size' Enter
-  wait_until sh -c "tmux -S '$TMUX_SOCK' capture-pane -p | grep -q '^33 111'"
+  in_new_tmux tmux2 "'$OCI_RUN' --root '$ROOT' exec -it term sh; sleep 30"
+  pty_follows_resize 111 33
   # and a foreground run -it
-  tmux -S "$TMUX_SOCK" kill-server
-  TMUX_SOCK=$T/tmux3.sock
-  tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -x 80 -y 20 "'$OCI_RUN' --root '$ROOT' run --rm -it '$IMG' sh; sleep 30"
-  sleep 1
-  tmux -S "$TMUX_SOCK" resize-window -x 77 -y 19
-  sleep 0.5
-  tmux -S "$TMUX_SOCK" send-keys 'stty size' Enter
-  wait_until sh -c "tmux -S '$TMUX_SOCK' capture-pane -p | grep -q '^19 77'"
+  in_new_tmux tmux3 "'$OCI_RUN' --root '$ROOT' run --rm -it '$IMG' sh; sleep 30"
+  pty_follows_resize 77 19
   tmux -S "$TMUX_SOCK" send-keys 'exit' Enter
   wait_until sh -c "[ \$('$OCI_RUN' --root '$ROOT' ps -q | wc -l) -eq 1 ]"
 }
