@@ -29,12 +29,15 @@ jq '.ociVersion="1.0.2" | .process.terminal=false | .process.args=["/bin/true"]'
 cat >"$work/loop.sh" <<'LOOP'
 n=$1; bundle=$2; root=$3; shift 3
 umount /sys/fs/cgroup/unified 2>/dev/null || true
-declare -A sum
-for rt in "$@"; do sum[$rt]=0; done
+declare -A sum rootof
+# Each runtime's --root is worked out here, outside the timed region: a
+# $(basename) there would fork and exec inside every measurement.
+for rt in "$@"; do sum[$rt]=0; rootof[$rt]=$root-${rt##*/}; done
 for i in $(seq "$n"); do
   for rt in "$@"; do
+    r=${rootof[$rt]}
     s=$EPOCHREALTIME
-    "$rt" --root "$root-$(basename "$rt")" run -b "$bundle" "okt-runtime-bench-$i" >/dev/null || exit 1
+    "$rt" --root "$r" run -b "$bundle" "okt-runtime-bench-$i" >/dev/null || exit 1
     e=$EPOCHREALTIME
     sum[$rt]=$(echo "${sum[$rt]} + $e - $s" | bc -l)
   done

@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
   }
   // create, run and exec put this binary's image into a container's reach:
   // they run from a sealed memfd copy (CVE-2019-5736), re-executed first
-  // thing, so that nothing is parsed twice (container.hpp).
+  // thing, so that nothing is parsed twice (container.hpp). create and run
+  // with a bundle flag got there before glibc started (early_seal.cpp).
   if (std::string c = command_of(argc, argv); c == "create" || c == "run" || c == "exec") {
     try {
       ensure_sealed_binary(argv);

@@ -1,0 +1,62 @@
+// oci-run's ELF entry point (tools/oci-run/early_seal.cpp) re-executes
+// from a sealed copy before glibc starts, for exactly the command lines that
+// main would send to the runtime's create or run anyway.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "mode.hpp"
+
+extern "C" bool ocikit_early_seal_wanted(long argc, char** argv);
+
+namespace {
+
+bool wanted(std::vector<std::string> args) {
+  args.insert(args.begin(), "oci-run");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return ocikit_early_seal_wanted(static_cast<long>(args.size()), argv.data());
+}
+
+}  // namespace
+
+TEST_CASE("create and run with a bundle flag, after any global options") {
+  CHECK(wanted({"run", "-b", "/b", "id"}));
+  CHECK(wanted({"create", "--bundle", "/b", "--pid-file", "/p", "id"}));
+  CHECK(wanted({"create", "--bundle=/b", "id"}));
+  CHECK(wanted({"run", "-b/b", "id"}));
+  CHECK(wanted({"run", "id", "-b", "/b"}));  // anywhere before "--", as mode.cpp reads it
+  CHECK(wanted({"--root", "/r", "--log", "/l", "--log-format", "json", "create", "-b", "/b", "id"}));
+  CHECK(wanted({"--debug", "--systemd-cgroup", "run", "--detach", "-b", "/b", "id"}));
+  CHECK(wanted({"--state-dir", "/s", "--store", "/st", "--log-level", "debug", "--rootless", "false", "run", "-b",
+                "/b", "x"}));
+}
+
+TEST_CASE("everything else starts glibc first") {
+  CHECK_FALSE(wanted({}));
+  CHECK_FALSE(wanted({"run", "id"}));                    // bundle from the cwd, or an image
+  CHECK_FALSE(wanted({"run", "--", "-b", "/b"}));
+  CHECK_FALSE(wanted({"exec", "-b", "/b", "id"}));
+  CHECK_FALSE(wanted({"start", "id"}));
+  CHECK_FALSE(wanted({"--root", "run", "state", "-b", "x"}));  // "run" is the value of --root
+  CHECK_FALSE(wanted({"--root=/r"}));
+  CHECK_FALSE(wanted({"--root"}));
+  CHECK_FALSE(wanted({"", "run", "-b", "/b"}));
+  CHECK_FALSE(wanted({"spec", "-b", "/b"}));
+}
+
+TEST_CASE("the runtime handles each such command line (mode.cpp agrees)") {
+  using ocikit::run::Mode;
+  for (std::vector<std::string> args : {std::vector<std::string>{"-b", "/b", "id"},
+                                        {"--bundle", "/b", "name", "image"},
+                                        {"--bundle=/b", "-d", "x"},
+                                        {"-b/b", "x"}}) {
+    std::vector<std::string> line = {"run"};
+    line.insert(line.end(), args.begin(), args.end());
+    REQUIRE(wanted(line));
+    CHECK(ocikit::run::decide_mode("run", args, "/nonexistent").mode == Mode::runtime);
+    CHECK(ocikit::run::decide_mode("create", args, "/nonexistent").mode == Mode::runtime);
+  }
+}
