@@ -291,7 +291,11 @@ PY
   ocirun delete -f "$ID"
 }
 
-@test "a container whose args[0] is /proc/self/exe re-runs the sealed copy, never the host binary (CVE-2019-5736)" {
+# The container init's last execve runs the runtime binary again, inside the
+# container, as a dumpable process; the exploit holds its /proc/<pid>/exe,
+# lets it exit and writes through it. $1: what that exe must read as (the
+# private read-only overlayfs view, or the sealed memfd copy).
+reexec_cannot_write_runtime() {
   [ "$(basename "$OCI_RUN")" = oci-run ] || skip "checks oci-run's own protection"
   local sum pid lib i
   sum=$(sha256sum <"$OCI_RUN")
@@ -299,8 +303,7 @@ PY
   for lib in $(ldd "$OCI_RUN" 2>/dev/null | grep -o '/[^ ]*'); do
     mkdir -p "$BUNDLE/rootfs$(dirname "$lib")" && cp -L "$lib" "$BUNDLE/rootfs$lib"
   done
-  # The init's last execve runs the runtime binary again, inside the
-  # container, as a dumpable process; `update -r -` keeps it reading stdin.
+  # `update -r -` keeps the re-run binary reading stdin.
   set_args /proc/self/exe update -r - okt-none
   mkfifo "$TMP/in"
   exec 7<>"$TMP/in"  # the writer; the container reads a read-only open
@@ -312,8 +315,9 @@ PY
   grep -q update "/proc/$pid/cmdline"
   run readlink "/proc/$pid/exe"
   echo "$output"
-  [[ "$output" == /memfd:oci-run* ]]
-  # The exploit's way: hold the exe, let the process exit, write through it.
+  [[ "$output" == $1 ]]
+  # Not the host's file: another device.
+  [ "$(stat -L -c %d "/proc/$pid/exe")" != "$(stat -c %d "$OCI_RUN")" ]
   exec 8<"/proc/$pid/exe"
   [ "$(head -c 4 <&8 | tail -c 3)" = ELF ]
   run sh -c "echo x >>/proc/$pid/exe"
@@ -331,6 +335,31 @@ PY
   [ "$(sha256sum <"$OCI_RUN")" = "$sum" ]
 }
 
+@test "a container whose args[0] is /proc/self/exe re-runs a read-only overlayfs view, never the host binary (CVE-2019-5736)" {
+  reexec_cannot_write_runtime '/oci-run'
+}
+
+@test "OCI_RUN_SEAL=memfd: the re-run binary is the sealed memfd copy (CVE-2019-5736)" {
+  export OCI_RUN_SEAL=memfd
+  reexec_cannot_write_runtime '/memfd:oci-run*'
+}
+
+@test "where no overlayfs can stack on the binary's directory, the runtime falls back to the sealed memfd copy" {
+  [ "$(basename "$OCI_RUN")" = oci-run ] || skip "checks oci-run's own protection"
+  # The binary on a writable overlayfs over an overlayfs: a third is past
+  # the kernel's stacking depth, so oci-run's private view cannot be mounted.
+  mkdir -p "$TMP/l0" "$TMP/e1" "$TMP/m1" "$TMP/u2" "$TMP/w2" "$TMP/m2"
+  cp "$OCI_RUN" "$TMP/l0/oci-run"
+  mount -t overlay overlay -o "lowerdir=$TMP/l0:$TMP/e1" "$TMP/m1"
+  mount -t overlay overlay -o "lowerdir=$TMP/m1,upperdir=$TMP/u2,workdir=$TMP/w2" "$TMP/m2"
+  cfg '.process.args=["sleep","100"]'
+  "$TMP/m2/oci-run" --root "$ROOT" create -b "$BUNDLE" "$ID"
+  run readlink "/proc/$(ocirun state "$ID" | jq -r .pid)/exe"
+  echo "$output"
+  [[ "$output" == /memfd:oci-run* ]]
+  "$TMP/m2/oci-run" --root "$ROOT" delete -f "$ID"
+}
+
 @test "the runtime binary cannot be reached through /proc/<init>/exe before start (CVE-2019-5736)" {
   [ "$(basename "$OCI_RUN")" = oci-run ] || skip "checks oci-run's own protection"
   cfg '.process.args=["sleep","100"]'
@@ -340,12 +369,12 @@ PY
   [ "$status" -ne 0 ]
   [[ "$output" != *opened* ]]
   ocirun delete -f "$ID"
-  # With CAP_SYS_PTRACE the init runs from a sealed memfd: it opens, but never for writing.
+  # With CAP_SYS_PTRACE the init's exe (the read-only overlayfs view) opens, but never for writing.
   cfg '.process.capabilities.bounding += ["CAP_SYS_PTRACE"] | .process.capabilities.effective += ["CAP_SYS_PTRACE"] | .process.capabilities.permitted += ["CAP_SYS_PTRACE"]'
   ocirun create -b "$BUNDLE" "$ID"
   run ocirun exec "$ID" sh -c 'readlink /proc/1/exe; cat /proc/1/exe | head -c 4 | od -c | head -1; echo x >>/proc/1/exe && echo written'
   echo "$output"
-  [[ "$output" == *memfd:oci-run* ]]
+  [[ "$output" == /oci-run* ]]
   [[ "$output" == *E*L*F* ]]
   [[ "$output" != *written* ]]
   ocirun delete -f "$ID"

@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -21,6 +20,7 @@
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
+#include "exe_seal.hpp"
 #include "plan.hpp"
 #include "state.hpp"
 #include "terminal.hpp"
@@ -349,36 +349,30 @@ namespace {
 char** g_argv = nullptr;
 bool g_sealed = false;  // checked: running from the sealed copy
 
+// exe_seal.hpp's system call: syscall(2), with -errno for errors.
+long sys(long n, long a, long b, long c, long d, long e) {
+  long r = syscall(n, a, b, c, d, e);
+  return r < 0 ? -errno : r;
+}
+
 void reexec_sealed(char** argv) {
-  // Already running from a sealed copy? Then /proc/self/exe cannot be
+  // Already running from a protected view? Then /proc/self/exe cannot be
   // written through by anything in a container.
-  int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-  if (self < 0) throw_errno("open /proc/self/exe");
-  int seals = fcntl(self, F_GET_SEALS);
-  constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
-  if (seals >= 0 && (seals & kSeals) == kSeals) {
-    close(self);
+  fs::UniqueFd self(open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+  if (!self) throw_errno("open /proc/self/exe");
+  if (seal::is_protected(sys, self.get())) {
     g_sealed = true;
     return;
   }
-  int mfd = memfd_create("oci-run", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (mfd < 0) throw_errno("memfd_create");
+  // Only runtime commands get here: the re-executed binary must not route
+  // the command line to oci-run-manage again (main.cpp reads and clears this
+  // variable).
+  setenv("OCIKIT_RUNTIME_ONLY", "1", 1);
   // Copy only what execve maps: up to the end of the last segment named in
   // the program headers. Debug sections and the section table trail the
   // file (tens of MB in a debug build) and nothing at run time reads them.
-  off_t size = loaded_size(self);
-  for (off_t left = size; left > 0;) {
-    ssize_t n = sendfile(mfd, self, nullptr, static_cast<size_t>(left));
-    if (n <= 0) throw_errno("copy the oci-run binary");
-    left -= n;
-  }
-  close(self);
-  if (fcntl(mfd, F_ADD_SEALS, kSeals) != 0) throw_errno("seal the oci-run copy");
-  // Only runtime commands get here: the copy must not route the command
-  // line to oci-run-manage again (main.cpp reads and clears this variable).
-  setenv("OCIKIT_RUNTIME_ONLY", "1", 1);
-  fexecve(mfd, argv, environ);
-  throw_errno("re-exec the sealed oci-run copy");
+  long r = seal::reexec(sys, self.get(), static_cast<long>(loaded_size(self.get())), argv, environ);
+  throw_errno("re-execute oci-run from a protected copy", static_cast<int>(-r));
 }
 }  // namespace
 

@@ -1,9 +1,9 @@
 // The oci-run binary's ELF entry point: before glibc starts, a `create` or
 // `run` with a bundle (the runc command lines that containerd, podman and
-// the bench use) copies the binary into a sealed memfd and re-executes it
-// from there (CVE-2019-5736, see container.hpp). The first process then
+// the bench use) re-executes the binary from a view of it that nothing can
+// write through (CVE-2019-5736, see exe_seal.hpp). The first process then
 // never runs glibc's start-up (its CPUID probing is trapped by hypervisors:
-// about 1 ms) nor C++'s, and the copy runs them once. Any other command
+// about 1 ms) nor C++'s, and the re-executed one runs them once. Any other command
 // line, or any failure here, goes on to glibc's _start as if this code were
 // not there; main's ensure_sealed_binary then does the same work the usual
 // way and reports errors properly.
@@ -15,8 +15,11 @@
 // lives in TLS that does not exist yet).
 #include <elf.h>
 #include <fcntl.h>
-#include <linux/memfd.h>
 #include <sys/syscall.h>
+
+#include "exe_seal.hpp"
+
+namespace seal = ocikit::run::seal;
 
 namespace {
 
@@ -28,10 +31,7 @@ long sys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0) {
   return ret;
 }
 
-bool eq(const char* a, const char* b) {
-  while (*a && *a == *b) a++, b++;
-  return *a == *b;
-}
+using seal::str_eq;
 
 bool starts(const char* a, const char* prefix) {
   while (*prefix && *a == *prefix) a++, prefix++;
@@ -41,8 +41,8 @@ bool starts(const char* a, const char* prefix) {
 // The global options of oci-run and oci-run-manage that take a value
 // (main.cpp's kGlobalValue).
 bool global_takes_value(const char* a) {
-  return eq(a, "--root") || eq(a, "--log") || eq(a, "--log-format") || eq(a, "--log-level") ||
-         eq(a, "--rootless") || eq(a, "--state-dir") || eq(a, "--store");
+  return str_eq(a, "--root") || str_eq(a, "--log") || str_eq(a, "--log-format") || str_eq(a, "--log-level") ||
+         str_eq(a, "--rootless") || str_eq(a, "--state-dir") || str_eq(a, "--store");
 }
 
 // mode.cpp's has_bundle_flag: such a create or run is runc's, whatever else
@@ -50,13 +50,11 @@ bool global_takes_value(const char* a) {
 bool bundle_flag(char** args) {
   for (; *args; args++) {
     const char* a = *args;
-    if (eq(a, "--")) return false;
-    if (eq(a, "-b") || eq(a, "--bundle") || starts(a, "--bundle=") || (starts(a, "-b") && a[2] != 0)) return true;
+    if (str_eq(a, "--")) return false;
+    if (str_eq(a, "-b") || str_eq(a, "--bundle") || starts(a, "--bundle=") || (starts(a, "-b") && a[2] != 0)) return true;
   }
   return false;
 }
-
-constexpr long kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 
 }  // namespace
 
@@ -68,7 +66,7 @@ extern "C" bool ocikit_early_seal_wanted(long argc, char** argv) {
     if (a[0] != '-') break;
     if (global_takes_value(a)) ci++;
   }
-  return ci < argc && (eq(argv[ci], "create") || eq(argv[ci], "run")) && bundle_flag(argv + ci + 1);
+  return ci < argc && (str_eq(argv[ci], "create") || str_eq(argv[ci], "run")) && bundle_flag(argv + ci + 1);
 }
 
 extern "C" [[gnu::used]] void ocikit_early_seal(long* sp) {
@@ -96,27 +94,8 @@ extern "C" [[gnu::used]] void ocikit_early_seal(long* sp) {
 
   long self = sys(SYS_open, reinterpret_cast<long>("/proc/self/exe"), O_RDONLY | O_CLOEXEC);
   if (self < 0) return;
-  long seals = sys(SYS_fcntl, self, F_GET_SEALS);
-  if (seals >= 0 && (seals & kSeals) == kSeals) {  // already the sealed copy
-    sys(SYS_close, self);
-    return;
-  }
-  long mfd = sys(SYS_memfd_create, reinterpret_cast<long>("oci-run"), MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (mfd < 0) {
-    sys(SYS_close, self);
-    return;
-  }
-  long left = size;
-  while (left > 0) {
-    long n = sys(SYS_sendfile, mfd, self, 0, left);
-    if (n <= 0) break;
-    left -= n;
-  }
-  sys(SYS_close, self);
-  if (left == 0 && sys(SYS_fcntl, mfd, F_ADD_SEALS, kSeals) == 0)
-    sys(SYS_execveat, mfd, reinterpret_cast<long>(""), reinterpret_cast<long>(argv), reinterpret_cast<long>(envp),
-        AT_EMPTY_PATH);
-  sys(SYS_close, mfd);  // the usual path tries again and says what failed
+  if (!seal::is_protected(sys, self)) seal::reexec(sys, self, size, argv, envp);
+  sys(SYS_close, self);  // protected already, or the usual path tries again and says what failed
 }
 
 // The entry point (meson.build links with -e ocikit_early_entry). The

@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
     return failure_code(argc, argv, managed);
   }
   // create, run and exec put this binary's image into a container's reach:
-  // they run from a sealed memfd copy (CVE-2019-5736), re-executed first
+  // they run from a view of it nothing writes through (CVE-2019-5736,
+  // exe_seal.hpp: a private read-only overlayfs, else a sealed memfd), re-executed first
   // thing, so that nothing is parsed twice (container.hpp). create and run
   // with a bundle flag got there before glibc started (early_seal.cpp).
   if (std::string c = command_of(argc, argv); c == "create" || c == "run" || c == "exec") {
