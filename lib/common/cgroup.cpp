@@ -33,18 +33,25 @@ void unsupported(const std::string& field, const std::string& why) {
   fail(Errc::failure, "cannot set " + field + ": " + why);
 }
 
-void write_ctl(const std::string& dir, const std::string& file, const std::string& value, const std::string& field) {
-  std::string path = dir + "/" + file;
-  fs::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) unsupported(field, path + " does not exist (controller not available)");
-    throw Error(Errc::io, "cannot set " + field + ": open " + path, errno);
+CtlFile::CtlFile(const std::string& dir, const std::string& file, std::string field)
+    : path_(dir + "/" + file), field_(std::move(field)) {
+  fd_.reset(::open(path_.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd_) {
+    if (errno == ENOENT) unsupported(field_, path_ + " does not exist (controller not available)");
+    throw Error(Errc::io, "cannot set " + field_ + ": open " + path_, errno);
   }
+}
+
+void CtlFile::write(const std::string& value) {
   ssize_t n;
   do {
-    n = ::write(fd.get(), value.data(), value.size());
+    n = ::write(fd_.get(), value.data(), value.size());
   } while (n < 0 && errno == EINTR);
-  if (n < 0) throw Error(Errc::io, "cannot set " + field + ": write \"" + value + "\" to " + path, errno);
+  if (n < 0) throw Error(Errc::io, "cannot set " + field_ + ": write \"" + value + "\" to " + path_, errno);
+}
+
+void write_ctl(const std::string& dir, const std::string& file, const std::string& value, const std::string& field) {
+  CtlFile(dir, file, field).write(value);
 }
 
 std::optional<std::string> read_ctl(const std::string& dir, const std::string& file) {
@@ -363,8 +370,9 @@ Manager Manager::create(const std::string& cgroups_path, const std::string& id, 
   };
   m.path_ = rel ? p : p;
   if (layout.mode != Mode::v2)
-    for (auto& [c, mnt] : layout.v1) m.v1_[c] = join(mnt, c);
-  if (!layout.unified.empty() && layout.mode != Mode::v1) m.unified_ = join(layout.unified, "");
+    for (auto& [c, mnt] : layout.v1) m.mounts_[m.v1_[c] = join(mnt, c)] = fs::clean_path(mnt);
+  if (!layout.unified.empty() && layout.mode != Mode::v1)
+    m.mounts_[m.unified_ = join(layout.unified, "")] = fs::clean_path(layout.unified);
   if (m.v1_.empty() && m.unified_.empty()) fail(Errc::failure, "no cgroup hierarchy is mounted");
   return m;
 }
@@ -429,6 +437,13 @@ static std::string mount_of(const std::string& dir) {
   return dir;
 }
 
+std::string Manager::mount_for(const std::string& dir) const {
+  auto it = mounts_.find(dir);
+  // A cgroups_path that climbs out of its mount ("..") is not below it.
+  if (it != mounts_.end() && (dir == it->second || dir.rfind(it->second + "/", 0) == 0)) return it->second;
+  return mount_of(dir);
+}
+
 void Manager::apply(pid_t pid) {
   std::set<std::string> done;
   std::string pidstr = std::to_string(pid);
@@ -437,7 +452,7 @@ void Manager::apply(pid_t pid) {
     bool cpuset = v1_dir("cpuset") == dir;
     with_context("create cgroup " + dir, [&] {
       make_levels(
-          mount_of(dir), dir, [](const std::string&) {},
+          mount_for(dir), dir, [](const std::string&) {},
           [&](const std::string& parent, const std::string& child) {
             // A new v1 cpuset starts with empty cpus/mems and refuses tasks.
             if (!cpuset) return;
@@ -454,7 +469,7 @@ void Manager::apply(pid_t pid) {
   }
   if (!unified_.empty()) {
     with_context("create cgroup " + unified_, [&] {
-      std::string mnt = mount_of(unified_);
+      std::string mnt = mount_for(unified_);
       make_levels(
           mnt, unified_, [](const std::string&) {}, [](const std::string&, const std::string&) {});
       // A v2 host: every available controller, as runc does, so that the
@@ -482,7 +497,7 @@ static bool has_word(const std::optional<std::string>& list, const std::string& 
 }
 
 void Manager::enable_v2(const std::string& ctrl, const std::string& field) {
-  std::string mnt = mount_of(unified_);
+  std::string mnt = mount_for(unified_);
   if (!has_word(util::read_ctl(mnt, "cgroup.controllers"), ctrl))
     util::unsupported(field, "the cgroup2 hierarchy at " + mnt + " has no " + ctrl + " controller");
   // Every ancestor of the container's cgroup, from the mount root down.
@@ -779,6 +794,8 @@ uint64_t OomWatch::consume() {
 // ---------------------------------------------------------------- destroy
 
 static void remove_tree(const std::string& dir) {
+  // Usually an empty leaf: one rmdir, no listing.
+  if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return;
   DIR* d = opendir(dir.c_str());
   if (!d) {
     if (errno == ENOENT) return;

@@ -114,6 +114,9 @@ class Manager {
   std::string path_;
   std::map<std::string, std::string> v1_;  ///< controller -> cgroup dir
   std::string unified_;                    ///< cgroup2 dir, "" if none
+  /// cgroup dir -> its hierarchy's mount root, as create() found them (not
+  /// saved in to_json: a manager from from_json looks them up).
+  std::map<std::string, std::string> mounts_;
   /// (parent dir, controller) pairs this manager wrote "+controller" to.
   std::vector<std::pair<std::string, std::string>> enabled_;
 
@@ -121,6 +124,9 @@ class Manager {
   /// parent where it is not on yet, recording each change. Errc::failure
   /// naming `field` when the hierarchy does not have the controller.
   void enable_v2(const std::string& controller, const std::string& field);
+
+  /// The mount root of the hierarchy holding cgroup dir `dir`.
+  std::string mount_for(const std::string& dir) const;
 
   /// The directory used for process listing / freezing.
   std::string procs_dir() const;

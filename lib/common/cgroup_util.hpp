@@ -9,12 +9,25 @@
 #include <string>
 #include <vector>
 
+#include "common/fs.hpp"
+
 namespace ocikit::cgroup::util {
 
 /// Write `value` to dir/file. `field` names the OCI field for the error:
 /// a missing file (controller not mounted/enabled) is Errc::failure
 /// "cannot set <field>: <path> does not exist", other errors Errc::io.
 void write_ctl(const std::string& dir, const std::string& file, const std::string& value, const std::string& field);
+/// dir/file opened once for several writes (one value each, as write_ctl,
+/// with the same errors): devices.allow takes one rule per write.
+class CtlFile {
+ public:
+  CtlFile(const std::string& dir, const std::string& file, std::string field);
+  void write(const std::string& value);
+
+ private:
+  std::string path_, field_;
+  fs::UniqueFd fd_;
+};
 /// Read dir/file without the trailing newline; nullopt when it does not exist.
 std::optional<std::string> read_ctl(const std::string& dir, const std::string& file);
 /// Read dir/file as an unsigned number ("max" -> UINT64_MAX); 0 when missing.

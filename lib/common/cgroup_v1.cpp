@@ -2,6 +2,7 @@
 // and the statistics read back from them.
 
 #include <cerrno>
+#include <optional>
 #include <sstream>
 
 #include "common/cgroup_util.hpp"
@@ -132,9 +133,19 @@ void set_devices(const std::string& dir, const nlohmann::json& d) {
     if (!allow) fail(Errc::invalid, "devices: \"allow\" is required");
     rules.emplace_back(*allow, device_line(r));
   }
-  // Start from deny-all (the OCI default), then apply the rules in order.
-  write_ctl(dir, "devices.deny", "a", "devices");
-  for (auto& [allow, line] : rules) write_ctl(dir, allow ? "devices.allow" : "devices.deny", line, "devices");
+  // Start from deny-all (the OCI default), then apply the rules in order,
+  // each file opened once.
+  util::CtlFile deny(dir, "devices.deny", "devices");
+  deny.write("a");
+  std::optional<util::CtlFile> allow_file;
+  for (auto& [allow, line] : rules) {
+    if (!allow) {
+      deny.write(line);
+      continue;
+    }
+    if (!allow_file) allow_file.emplace(dir, "devices.allow", "devices");
+    allow_file->write(line);
+  }
 }
 
 void set_net_cls(const std::string& dir, const nlohmann::json& n) {
