@@ -200,6 +200,10 @@ void mount_cgroups(int rootfd, const ChildMount& m) noexcept {
   if (!v2_only && mount("tmpfs", tp.s, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") != 0)
     die("mount tmpfs on ", m.dest);
   close(t);
+  // v1: that fresh tmpfs, which nothing else has seen, holds one directory
+  // per hierarchy; they are made and opened right there.
+  int base = v2_only ? -1 : open_in(rootfd, m.dest, O_PATH | O_DIRECTORY);
+  if (!v2_only && base < 0) die("open mount point ", m.dest);
   char* line = g_plan->cgroup_buf;
   while (line && *line) {
     char* nl = strchr(line, '\n');
@@ -221,26 +225,31 @@ void mount_cgroups(int rootfd, const ChildMount& m) noexcept {
       append(dest, sizeof dest, m.dest);
       if (name[0]) append(dest, sizeof dest, "/"), append(dest, sizeof dest, name);
       if (access(host, F_OK) == 0) {
-        make_in(rootfd, dest, true);
-        int d = open_in(rootfd, dest, O_PATH);
+        // The mount point, and the same path again once the bind is on it.
+        auto open_dest = [&]() noexcept {
+          if (base < 0) return open_in(rootfd, dest, O_PATH);
+          return openat(base, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        };
+        if (base < 0) make_in(rootfd, dest, true);
+        else if (mkdirat(base, name, 0755) != 0 && errno != EEXIST) die("create mount point ", dest);
+        int d = open_dest();
         if (d < 0) die("open mount point ", dest);
         FdPath dp(d);
         if (mount(host, dp.s, nullptr, MS_BIND | MS_REC, nullptr) != 0) die("bind cgroup ", host);
         close(d);
-        d = open_in(rootfd, dest, O_PATH);
+        d = open_dest();
+        if (d < 0) die("open mount point ", dest);
         FdPath dp2(d);
         bind_remount(dp2.s, MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, 0, dest);
         close(d);
         // cpu,cpuacct is also reachable as cpu and cpuacct, as on the host.
         for (const char* alias : {"cpu", "cpuacct", "net_cls", "net_prio"})
-          if (strchr(name, ',') && strstr(name, alias)) {
-            int dd = open_in(rootfd, m.dest, O_PATH | O_DIRECTORY);
-            if (dd >= 0) symlinkat(name, dd, alias), close(dd);
-          }
+          if (base >= 0 && strchr(name, ',') && strstr(name, alias)) symlinkat(name, base, alias);
       }
     }
     line = nl ? nl + 1 : nullptr;
   }
+  if (base >= 0) close(base);
   if (ro && !v2_only) {
     t = open_in(rootfd, m.dest, O_PATH);
     FdPath tp2(t);
