@@ -440,7 +440,7 @@ int run_container(const CreateOptions& o) {
     if (errno != EINTR) throw_errno("wait for container " + o.id);
   }
   int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  if (!o.keep) delete_container(o.root, o.id, true);
+  if (!o.keep) remove_container(c.dir, c.state, &c.spec, true);
   return code;
 }
 

@@ -10,6 +10,9 @@
 
 namespace ocikit::run {
 
+struct State;  // state.hpp
+struct Spec;   // spec.hpp
+
 /// Options of `create` and `run`.
 struct CreateOptions {
   std::string root = "/run/ocikit";
@@ -35,6 +38,9 @@ void start_container(const std::string& root, const std::string& id);
 void kill_container(const std::string& root, const std::string& id, const std::string& signal, bool all);
 /// `delete`: remove a stopped (or created) container; `force` kills a running one first.
 void delete_container(const std::string& root, const std::string& id, bool force);
+/// delete_container's work on a container whose state (and, when not
+/// null, parsed config) the caller holds: run removes its container so.
+void remove_container(const std::string& dir, const State& state, const Spec* spec, bool force);
 /// `state`: runc's state JSON on stdout.
 void print_state(const std::string& root, const std::string& id);
 /// `list`: a table, or JSON with format "json".

@@ -92,8 +92,11 @@ void kill_container(const std::string& root, const std::string& id, const std::s
 }
 
 void delete_container(const std::string& root, const std::string& id, bool force) {
-  std::string dir = container_dir(root, id);
-  State s = load_state(root, id);
+  remove_container(container_dir(root, id), load_state(root, id), nullptr, force);
+}
+
+void remove_container(const std::string& dir, const State& s, const Spec* parsed, bool force) {
+  const std::string& id = s.id;
   std::string status = status_of(dir, s);
   if ((status == "running" || status == "paused") && !force)
     fail("cannot delete container " + id + " that is not stopped: " + status);
@@ -109,8 +112,9 @@ void delete_container(const std::string& root, const std::string& id, bool force
     ::kill(s.pid, SIGKILL);
     wait_gone(s.pid, s.start_time);
   }
-  Spec spec = parse_spec(s.config.dump(), s.bundle);
-  run_parent_hooks(spec.hooks.poststop, hook_state(s, "stopped"), "poststop", false);
+  std::optional<Spec> own;
+  if (!parsed) parsed = &own.emplace(parse_spec(s.config.dump(), s.bundle));
+  run_parent_hooks(parsed->hooks.poststop, hook_state(s, "stopped"), "poststop", false);
   if (s.cgroup_applied) sec::CgroupManager::from_json(s.cgroup).destroy();
   fs::remove_all(dir);
 }
