@@ -6,8 +6,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
-FETCH=$build/tools/oci-fetch/oci-fetch
-PUSH=$build/tools/oci-push/oci-push
+FETCH=${FETCH:-$build/tools/oci-fetch/oci-fetch}
+PUSH=${PUSH:-$build/tools/oci-push/oci-push}
 source "$root/tests/integration/helpers.bash"
 source "$root/tests/integration/registry_helpers.bash"
 unset OCIKIT_RETRY_DELAY_MS
@@ -46,9 +46,14 @@ t() { local s e; s=$(now); "$@" >/dev/null 2>&1; e=$(now); awk -v a="$s" -v b="$
 reg_cpu() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$REG_PID/stat"; }
 # m NAME CMD...: print CMD's wall time; NAME's client and registry CPU
 # seconds go to $work/NAME.cpu (the registry does most of a push's work).
+# FETCH and PUSH may name other builds of the tools (A/B runs).
 m() {
   local name=$1 r0 r1 s e
   shift
+  # Dirty data from the step before (the registry's copy of a push, the
+  # other tool's pull) is written back first, outside the timed region:
+  # otherwise its writeback lands on whichever tool runs next.
+  sync
   r0=$(reg_cpu)
   s=$(now)
   /usr/bin/time -o "$work/$name.time" -f '%U %S' "$@" >/dev/null 2>&1

@@ -157,6 +157,8 @@ BlobWriter& BlobWriter::operator=(BlobWriter&& o) noexcept {
     gc_lock_ = std::move(o.gc_lock_);
     buf_ = std::move(o.buf_);
     buf_len_ = o.buf_len_;
+    written_ = o.written_;
+    writeback_ = o.writeback_;
     done_ = o.done_;
     created_ = o.created_;
     o.done_ = true;
@@ -183,7 +185,7 @@ void BlobWriter::write(const void* data, size_t len) {
   // time (the page cache then allocates large folios, slow to fault in here).
   const char* p = static_cast<const char*>(data);
   if (buf_len_ == 0 && len >= kBufferSize) {
-    fs::write_all(fd_.get(), p, len);
+    put(p, len);
     return;
   }
   if (!buf_) buf_ = std::make_unique<char[]>(kBufferSize);
@@ -201,7 +203,20 @@ void BlobWriter::flush() {
   if (buf_len_ == 0) return;
   size_t n = buf_len_;
   buf_len_ = 0;
-  fs::write_all(fd_.get(), buf_.get(), n);
+  put(buf_.get(), n);
+}
+
+void BlobWriter::put(const char* p, size_t len) {
+  fs::write_all(fd_.get(), p, len);
+  written_ += len;
+  // Start the writeback of every full chunk now (asynchronously), so that
+  // the disk works while the rest arrives and commit()'s fsync waits only
+  // for the tail. Advisory: fsync still decides.
+  if (written_ - writeback_ >= kWritebackChunk) {
+    (void)::sync_file_range(fd_.get(), static_cast<off_t>(writeback_), static_cast<off_t>(written_ - writeback_),
+                            SYNC_FILE_RANGE_WRITE);
+    writeback_ = written_;
+  }
 }
 
 Descriptor BlobWriter::commit(std::optional<digest::Digest> expected, std::optional<int64_t> expected_size) {

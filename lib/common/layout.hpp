@@ -79,6 +79,7 @@ class BlobWriter {
   BlobWriter(std::string root, std::string media_type, digest::Algorithm alg);
   void discard() noexcept;
   void flush();
+  void put(const char* p, size_t len);  ///< write to the file, start writeback per chunk
 
   std::string root_;
   std::string media_type_;
@@ -88,9 +89,12 @@ class BlobWriter {
   std::optional<fs::FileLock> gc_lock_;
   std::unique_ptr<char[]> buf_;  ///< pending bytes, written out per kBufferSize
   size_t buf_len_ = 0;
+  uint64_t written_ = 0;    ///< bytes handed to the file
+  uint64_t writeback_ = 0;  ///< bytes whose writeback has been started
   bool done_ = false;
   bool created_ = false;
   static constexpr size_t kBufferSize = 64 << 10;
+  static constexpr uint64_t kWritebackChunk = 8 << 20;
 };
 
 /// Blobs and entries gc() removed.

@@ -7,9 +7,12 @@ export OCIKIT_RETRY_DELAY_MS=20
 
 # free_port: print a TCP port on 127.0.0.1 nobody listens on.
 free_port() {
-  local p
+  local p lo=32768
+  # Below the kernel's ephemeral range: a port there can be taken by any
+  # outgoing connection between this probe and the server's bind.
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((10000 + RANDOM % (lo - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return 0
