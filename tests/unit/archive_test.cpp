@@ -15,34 +15,17 @@
 #include "common/error.hpp"
 #include "common/fs.hpp"
 
+#include "temp_dir.hpp"
+
 using namespace ocikit;
+using testing::TempDir;
+using testing::entries;
 using archive::Compression;
 using archive::TarReader;
 using archive::TarWriter;
 using layout::Layout;
 
 namespace {
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/ocikit-archive-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::vector<std::string> entries(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = opendir(dir.c_str());
-  if (!d) return out;
-  while (auto* e = readdir(d))
-    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") out.push_back(e->d_name);
-  closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 // Build a tar in memory from (path, data) pairs; a path ending in "/" is a dir.
 std::string make_tar(const std::vector<std::pair<std::string, std::string>>& files, Compression c = Compression::none) {
   std::string out;

@@ -11,19 +11,12 @@
 
 #include "common/error.hpp"
 
+#include "temp_dir.hpp"
+
 using namespace ocikit;
+using testing::TempDir;
 
 namespace {
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/ocikit-fs-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
 int count_entries(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
   int n = 0;

@@ -20,19 +20,12 @@
 #include "common/error.hpp"
 #include "common/fs.hpp"
 
+#include "temp_dir.hpp"
+
 using namespace ocikit;
+using testing::TempDir;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/ocikit-layer-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 bool is_root() { return ::geteuid() == 0; }
 

@@ -14,30 +14,14 @@
 #include "common/error.hpp"
 #include "common/fs.hpp"
 
+#include "temp_dir.hpp"
+
 using namespace ocikit;
+using testing::TempDir;
+using testing::entries;
 using layout::Layout;
 
 namespace {
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/ocikit-layout-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::vector<std::string> entries(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = opendir(dir.c_str());
-  if (!d) return out;
-  while (auto* e = readdir(d))
-    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") out.push_back(e->d_name);
-  closedir(d);
-  return out;
-}
-
 // A one-file tar built with libarchive.
 std::string make_tar(const std::string& name, const std::string& content) {
   std::string out;

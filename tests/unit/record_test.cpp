@@ -9,19 +9,11 @@
 #include "common/error.hpp"
 #include "common/fs.hpp"
 
-using namespace ocikit;
-using namespace ocikit::manage;
+#include "temp_dir.hpp"
 
-namespace {
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char t[] = "/tmp/record-test-XXXXXX";
-    path = mkdtemp(t);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-}  // namespace
+using namespace ocikit;
+using testing::TempDir;
+using namespace ocikit::manage;
 
 TEST_CASE("record: save, load and json round trip") {
   TempDir t;

@@ -16,21 +16,14 @@
 #include "common/fs.hpp"
 #include "common/seccomp.hpp"
 
+#include "temp_dir.hpp"
+
 using namespace ocikit;
+using testing::TempDir;
 using namespace ocikit::runtime_spec;
 using oj = nlohmann::ordered_json;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/ocikit-runtime-spec-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 void put(const std::string& path, const std::string& data) {
   fs::mkdir_p(path.substr(0, path.rfind('/')));

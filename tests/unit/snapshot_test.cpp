@@ -18,19 +18,12 @@
 #include "common/layer.hpp"
 #include "common/layout.hpp"
 
+#include "temp_dir.hpp"
+
 using namespace ocikit;
+using testing::TempDir;
 
 namespace {
-
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/ocikit-snapshot-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 bool is_root() { return ::geteuid() == 0; }
 
