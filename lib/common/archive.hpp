@@ -20,12 +20,15 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/fs.hpp"
 #include "common/image.hpp"
 #include "common/layout.hpp"
+#include "common/reference.hpp"
 
 struct archive;
 struct archive_entry;
@@ -176,5 +179,31 @@ std::vector<ArchiveImage> import_docker_archive(const std::string& file, layout:
 /// their names as RepoTags in docker's familiar form.
 void export_docker_archive(const layout::Layout& src, const std::vector<ArchiveImage>& images,
                            const std::string& file);
+
+/// A local image that oci-fetch and oci-push read: `oci:DIR[:TAG]` (TAG
+/// defaults to "latest"), the local store (the `store` directory, "" = the
+/// default store), or an oci-archive / docker-archive, imported (every blob
+/// verified) into a temporary layout under $TMPDIR that is removed with this
+/// object. `spelled` is SRC as the user wrote it, for messages. Throws
+/// Errc::invalid (an empty or malformed archive), Errc::usage (an archive of
+/// several images and no :TAG) and Errc::not_found (no such name).
+class LocalImage {
+ public:
+  LocalImage(const reference::ImageRef& src, const std::string& spelled, const std::string& store);
+  LocalImage(const LocalImage&) = delete;
+  LocalImage& operator=(const LocalImage&) = delete;
+
+  layout::Layout& layout() { return *layout_; }
+  /// The name the image has in layout(): the TAG, the store reference, or
+  /// the archive's (first) name or digest.
+  const std::string& name() const { return name_; }
+  const Descriptor& top() const { return top_; }
+
+ private:
+  std::optional<fs::TempDir> temp_;  // first member: removed even when the constructor throws
+  std::optional<layout::Layout> layout_;
+  std::string name_;
+  Descriptor top_;
+};
 
 }  // namespace ocikit::archive

@@ -426,4 +426,30 @@ void export_docker_archive(const Layout& src, const std::vector<ArchiveImage>& i
   });
 }
 
+LocalImage::LocalImage(const reference::ImageRef& src, const std::string& spelled, const std::string& store) {
+  using reference::Transport;
+  if (src.transport == Transport::oci) {
+    layout_ = layout::Layout::open(src.path);
+    name_ = src.tag.empty() ? "latest" : src.tag;
+  } else if (src.transport == Transport::store) {
+    layout_ = layout::Layout::open(store.empty() ? layout::default_store_path() : store);
+    name_ = src.ref.str();
+  } else if (src.transport == Transport::oci_archive || src.transport == Transport::docker_archive) {
+    temp_.emplace("ocikit-archive");
+    layout_ = layout::Layout::open_or_create(temp_->path());
+    auto images = src.transport == Transport::oci_archive ? import_oci_archive(src.path, *layout_)
+                                                           : import_docker_archive(src.path, *layout_);
+    if (images.empty()) fail(Errc::invalid, spelled + ": the archive holds no image");
+    if (src.tag.empty()) {
+      if (images.size() > 1) fail(Errc::usage, spelled + ": the archive holds several images; name one with :TAG");
+      name_ = images[0].names.empty() ? images[0].desc.digest.str() : images[0].names[0];
+    } else {
+      name_ = src.transport == Transport::docker_archive ? reference::parse(src.tag).str() : src.tag;
+    }
+  } else {
+    fail(Errc::usage, spelled + ": not a local image (oci:, oci-archive:, docker-archive: or a store name)");
+  }
+  top_ = layout_->resolve_or_throw(name_);
+}
+
 }  // namespace ocikit::archive

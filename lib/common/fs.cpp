@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <vector>
@@ -102,6 +103,19 @@ void remove_all(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
   if (ec) throw Error(Errc::io, "remove " + path, ec.value());
+}
+
+TempDir::TempDir(const std::string& prefix) {
+  const char* t = std::getenv("TMPDIR");
+  path_ = std::string(t && *t ? t : "/tmp") + "/" + prefix + ".XXXXXX";
+  if (!::mkdtemp(path_.data())) throw_errno("create temporary directory " + path_);
+}
+
+TempDir::~TempDir() {
+  try {
+    remove_all(path_);
+  } catch (...) {
+  }
 }
 
 namespace {

@@ -61,6 +61,20 @@ void copy_data(int in, int out, off_t size, const std::string& what);
 /// Remove `path` recursively if it exists (like rm -rf). Throws Errc::io.
 void remove_all(const std::string& path);
 
+/// A new directory $TMPDIR/PREFIX.XXXXXX (/tmp without TMPDIR), removed
+/// with its contents when this object goes. Throws Errc::io.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 /// A file written in full, then made visible under its final name in one
 /// step: data goes to an anonymous (O_TMPFILE) or temporary file in the
 /// target's directory, is fsynced, and is renamed over the target, then the

@@ -136,8 +136,13 @@ setup() {
   run "$OCI_FETCH" docker://127.0.0.1:$REG_PORT/test/oci:v1 docker-archive:"$T/d.tar":test/oci:v1
   [ "$status" -eq 0 ]
   skopeo inspect docker-archive:"$T/d.tar" >/dev/null
-  # and back: an archive source into an oci: layout
-  run "$OCI_FETCH" oci-archive:"$T/o.tar" oci:"$T/lay":x
+  # and back: archive sources into an oci: layout, through temporary
+  # layouts under $TMPDIR that are gone afterwards
+  mkdir "$T/tmp"
+  TMPDIR=$T/tmp run "$OCI_FETCH" oci-archive:"$T/o.tar" oci:"$T/lay":x
   [ "$status" -eq 0 ]
   [ "$output" = "$(registry_digest "$REG_PORT" test/oci v1)" ]
+  TMPDIR=$T/tmp run "$OCI_FETCH" docker-archive:"$T/d.tar" oci:"$T/lay2":y
+  [ "$status" -eq 0 ]
+  [ -z "$(ls -A "$T/tmp")" ]
 }

@@ -137,3 +137,27 @@ TEST_CASE("fs: resolution stays inside the root") {
   CHECK(fs::exists(root + "/etc/new"));
   CHECK_FALSE(fs::exists("/etc/new"));
 }
+
+TEST_CASE("fs: TempDir is made under $TMPDIR and removed with its contents") {
+  TempDir parent;
+  std::string made;
+  const char* old = std::getenv("TMPDIR");
+  std::string saved = old ? old : "";
+  ::setenv("TMPDIR", parent.path.c_str(), 1);
+  {
+    fs::TempDir t("okt-unit");
+    made = t.path();
+    CHECK(made.rfind(parent.path + "/okt-unit.", 0) == 0);
+    struct stat st {};
+    CHECK((::stat(made.c_str(), &st) == 0 && S_ISDIR(st.st_mode)));
+    fs::mkdir_p(made + "/a/b");
+    fs::write_file_atomic(made + "/a/b/f", "x");
+  }
+  if (old) ::setenv("TMPDIR", saved.c_str(), 1);
+  else ::unsetenv("TMPDIR");
+  CHECK_FALSE(fs::exists(made));
+  ::setenv("TMPDIR", (parent.path + "/missing").c_str(), 1);
+  CHECK_THROWS_WITH_AS(fs::TempDir("x"), doctest::Contains("create temporary directory"), Error);
+  if (old) ::setenv("TMPDIR", saved.c_str(), 1);
+  else ::unsetenv("TMPDIR");
+}

@@ -2,15 +2,14 @@
 #include "fetch.hpp"
 
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
-#include <optional>
 #include <iostream>
 #include <mutex>
 
 #include "common/archive.hpp"
 #include "common/auth.hpp"
 #include "common/error.hpp"
+#include "common/fs.hpp"
 #include "common/http.hpp"
 #include "common/image.hpp"
 #include "common/layout.hpp"
@@ -26,28 +25,11 @@ namespace {
 
 using reference::Transport;
 
-// A temporary layout for archive sources and destinations, removed on exit.
-struct TempLayout {
-  std::string dir;
-  TempLayout() {
-    const char* t = std::getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/oci-fetch.XXXXXX";
-    if (!mkdtemp(tmpl.data())) throw_errno("create temporary directory");
-    dir = tmpl;
-  }
-  ~TempLayout() {
-    try {
-      fs::remove_all(dir);
-    } catch (...) {
-    }
-  }
-};
-
 struct Dest {
   layout::Layout layout;
   std::string name;  // the name the image gets
   reference::ImageRef archive;  // set for archive destinations (exported at the end)
-  std::unique_ptr<TempLayout> temp;
+  std::unique_ptr<fs::TempDir> temp;  // archive destinations: the layout exported at the end
 };
 
 // Tag, and for an archive destination write the archive.
@@ -67,8 +49,8 @@ Dest open_dest(const Options& o, const std::string& default_name) {
   }
   reference::ImageRef d = o.dest == "-" ? reference::parse_image_ref("oci-archive:-") : reference::parse_image_ref(o.dest);
   if (d.transport == Transport::oci_archive || d.transport == Transport::docker_archive) {
-    auto temp = std::make_unique<TempLayout>();
-    layout::Layout l = layout::Layout::open_or_create(temp->dir);
+    auto temp = std::make_unique<fs::TempDir>("oci-fetch");
+    layout::Layout l = layout::Layout::open_or_create(temp->path());
     std::string name = !d.tag.empty() ? d.tag : default_name;
     if (d.transport == Transport::docker_archive && !d.tag.empty()) name = reference::parse(d.tag).str();
     return Dest{l, name, d, std::move(temp)};
@@ -100,33 +82,13 @@ int run(const Options& o) {
   reference::ImageRef src = reference::parse_image_ref(o.src);
 
   if (src.transport != Transport::docker) {
-    std::unique_ptr<TempLayout> temp;
-    std::optional<layout::Layout> from;
-    std::string name;
-    if (src.transport == Transport::oci_archive || src.transport == Transport::docker_archive) {
-      temp = std::make_unique<TempLayout>();
-      from = layout::Layout::open_or_create(temp->dir);
-      auto images = src.transport == Transport::oci_archive ? archive::import_oci_archive(src.path, *from)
-                                                             : archive::import_docker_archive(src.path, *from);
-      if (images.empty()) fail(Errc::invalid, o.src + ": the archive holds no image");
-      if (src.tag.empty()) {
-        if (images.size() > 1) fail(Errc::usage, o.src + ": the archive holds several images; name one with :TAG");
-        name = images[0].names.empty() ? images[0].desc.digest.str() : images[0].names[0];
-      } else {
-        name = src.transport == Transport::docker_archive ? reference::parse(src.tag).str() : src.tag;
-      }
-    } else if (src.transport == Transport::oci) {
-      from = layout::Layout::open(src.path);
-      name = src.tag.empty() ? "latest" : src.tag;
-    } else {
-      from = layout::Layout::open(o.store.empty() ? layout::default_store_path() : o.store);
-      name = src.ref.str();
-    }
-    image::Descriptor top = from->resolve_or_throw(name);
+    archive::LocalImage from(src, o.src, o.store);
+    std::string name = from.name();
+    image::Descriptor top = from.top();
     top.annotations.clear();
     Dest dest = open_dest(o, src.transport == Transport::store ? src.ref.str() : name);
     layout::Layout::Lease lease(dest.layout);
-    layout::copy_image(*from, dest.layout, top);
+    layout::copy_image(from.layout(), dest.layout, top);
     finish_dest(dest, top);
     if (o.dest != "-") print_result(o, top);
     return 0;

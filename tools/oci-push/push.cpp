@@ -2,8 +2,6 @@
 #include "push.hpp"
 
 #include <algorithm>
-#include <cstdlib>
-#include <memory>
 #include <iostream>
 
 #include "common/archive.hpp"
@@ -54,41 +52,9 @@ int run(const Options& o) {
   if (dst.transport != Transport::docker) fail(Errc::usage, "destination " + o.dest + ": destination must be docker://HOST/REPO[:TAG]");
   reference::ImageRef src = reference::parse_image_ref(o.src == "-" ? "oci-archive:-" : o.src);
 
-  std::optional<layout::Layout> from;
-  std::string name;
-  std::string tmp_dir;
-  struct Cleanup {
-    std::string& dir;
-    ~Cleanup() {
-      try {
-        if (!dir.empty()) fs::remove_all(dir);
-      } catch (...) {
-      }
-    }
-  } cleanup{tmp_dir};
-  if (src.transport == Transport::oci) {
-    from = layout::Layout::open(src.path);
-    name = src.tag.empty() ? "latest" : src.tag;
-  } else if (src.transport == Transport::store) {
-    from = layout::Layout::open(o.store.empty() ? layout::default_store_path() : o.store);
-    name = src.ref.str();
-  } else {
-    // Archives are imported into a temporary layout first (verifying every blob).
-    const char* t = std::getenv("TMPDIR");
-    tmp_dir = std::string(t && *t ? t : "/tmp") + "/oci-push.XXXXXX";
-    if (!mkdtemp(tmp_dir.data())) throw_errno("create temporary directory");
-    from = layout::Layout::open_or_create(tmp_dir);
-    auto images = src.transport == Transport::oci_archive ? archive::import_oci_archive(src.path, *from)
-                                                           : archive::import_docker_archive(src.path, *from);
-    if (images.empty()) fail(Errc::invalid, o.src + ": the archive holds no image");
-    if (src.tag.empty()) {
-      if (images.size() > 1) fail(Errc::usage, o.src + ": the archive holds several images; name one with :TAG");
-      name = images[0].names.empty() ? images[0].desc.digest.str() : images[0].names[0];
-    } else {
-      name = src.transport == Transport::docker_archive ? reference::parse(src.tag).str() : src.tag;
-    }
-  }
-  image::Descriptor top = from->resolve_or_throw(name);
+  archive::LocalImage local(src, o.src, o.store);
+  layout::Layout* from = &local.layout();
+  image::Descriptor top = local.top();
 
   const reference::Reference& ref = dst.ref;
   auth::Credentials creds = o.creds.empty() ? auth::find_credentials(ref.domain) : auth::parse_creds_flag(o.creds);
