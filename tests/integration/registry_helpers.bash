@@ -11,6 +11,7 @@ free_port() {
   # Below the kernel's ephemeral range: a port there can be taken by any
   # outgoing connection between this probe and the server's bind.
   read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  [ "$lo" -gt 11000 ] 2>/dev/null || lo=32768
   for _ in $(seq 50); do
     p=$((10000 + RANDOM % (lo - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then

@@ -2,10 +2,8 @@
 #pragma once
 
 #include <dirent.h>
-#include <doctest/doctest.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -13,17 +11,11 @@
 
 namespace ocikit::testing {
 
-/// A fresh directory under /tmp, removed with its contents at scope exit.
+/// A fresh directory (fs::TempDir under $TMPDIR or /tmp), removed with its
+/// contents at scope exit; `path` names it.
 struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/ocikit-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl));
-    path = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
+  fs::TempDir dir{"ocikit-test"};
+  std::string path = dir.path();
 };
 
 /// The names in `dir` but "." and "..", sorted; empty when it is missing.
