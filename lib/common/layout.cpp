@@ -6,10 +6,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "common/error.hpp"
 #include "common/reference.hpp"
@@ -96,6 +100,79 @@ std::string normalised(std::string_view name) {
     return {};
   }
 }
+
+// Moves blob data towards the disk while a blob is still being written, on
+// one background thread per process:
+// - every range handed over gets its writeback started (sync_file_range
+//   WRITE). Called from the writing thread, that call blocks whenever the
+//   block layer throttles writeback, which it does while the device flushes
+//   its cache: a 400 MB pull showed every downloading thread stalled in it
+//   for 130-145 ms at a time, with both CPUs idle;
+// - after every kFlushEvery bytes, an fdatasync flushes the device's write
+//   cache. On a VM disk a cache flush is where the host writes the data
+//   out, at a cost proportional to what accumulated since the last flush;
+//   flushing as the data arrives overlaps that work with the transfer
+//   instead of leaving all of it to commit()'s fsync (400 MB written at
+//   700 MB/s: 0.21-0.23 s left for the final fsync with writeback started
+//   alone, 0.012 s with a flush per 16-64 MiB).
+class WritebackStarter {
+ public:
+  static WritebackStarter& instance() {
+    static auto* w = new WritebackStarter;  // never destroyed: its thread may be in a syscall at exit
+    return *w;
+  }
+
+  /// Start the writeback of [off, off+len) of `fd` (duplicated, so the
+  /// caller may close it at once). Advisory: errors are ignored (commit's
+  /// fsync reports them).
+  void start(int fd, off_t off, off_t len) {
+    if (::getpid() != pid_) {  // a forked child has no worker thread
+      (void)::sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE);
+      return;
+    }
+    int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) return;
+    {
+      std::lock_guard lk(mu_);
+      queue_.push_back(Range{dup, off, len});
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  struct Range {
+    int fd;
+    off_t off, len;
+  };
+
+  WritebackStarter() : pid_(::getpid()) { std::thread([this] { run(); }).detach(); }
+
+  void run() {
+    for (;;) {
+      Range r;
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return !queue_.empty(); });
+        r = queue_.front();
+        queue_.pop_front();
+      }
+      (void)::sync_file_range(r.fd, r.off, r.len, SYNC_FILE_RANGE_WRITE);
+      unflushed_ += static_cast<uint64_t>(r.len);
+      if (unflushed_ >= kFlushEvery) {
+        (void)::fdatasync(r.fd);
+        unflushed_ = 0;
+      }
+      ::close(r.fd);
+    }
+  }
+
+  pid_t pid_;
+  uint64_t unflushed_ = 0;
+  static constexpr uint64_t kFlushEvery = 16 << 20;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Range> queue_;
+};
 
 }  // namespace
 
@@ -209,12 +286,12 @@ void BlobWriter::flush() {
 void BlobWriter::put(const char* p, size_t len) {
   fs::write_all(fd_.get(), p, len);
   written_ += len;
-  // Start the writeback of every full chunk now (asynchronously), so that
-  // the disk works while the rest arrives and commit()'s fsync waits only
-  // for the tail. Advisory: fsync still decides.
+  // Start the writeback of every full chunk now (on another thread), so
+  // that the disk works while the rest arrives and commit()'s fsync waits
+  // only for the tail. Advisory: fsync still decides.
   if (written_ - writeback_ >= kWritebackChunk) {
-    (void)::sync_file_range(fd_.get(), static_cast<off_t>(writeback_), static_cast<off_t>(written_ - writeback_),
-                            SYNC_FILE_RANGE_WRITE);
+    WritebackStarter::instance().start(fd_.get(), static_cast<off_t>(writeback_),
+                                       static_cast<off_t>(written_ - writeback_));
     writeback_ = written_;
   }
 }
@@ -253,7 +330,8 @@ Descriptor BlobWriter::commit(std::optional<digest::Digest> expected, std::optio
       if (::rename(tmp_path_.c_str(), target.c_str()) != 0) throw_errno("rename blob to " + target);
       tmp_path_.clear();
     }
-    fs::fsync_dir(dir);
+    // The directory entry is made durable by the next index.json update
+    // (sync_blob_dirs), once for all the blobs written before it.
   } catch (...) {
     discard();
     throw;
@@ -405,11 +483,19 @@ Descriptor Layout::resolve_or_throw(std::string_view name) const {
   return *d;
 }
 
+void Layout::sync_blob_dirs() const {
+  for (const auto& alg : list_dir(root_ + "/blobs"))
+    if (is_dir(root_ + "/blobs/" + alg)) fs::fsync_dir(root_ + "/blobs/" + alg);
+}
+
 template <class F>
 void Layout::update_index(F&& fn) {
   fs::FileLock lock(root_ + kIndexLock);
   image::Index ix = load_index(root_);
   if (!fn(ix)) return;
+  // Names of blobs committed so far become durable before index.json can
+  // name them: one directory fsync here instead of one per blob.
+  sync_blob_dirs();
   fs::write_file_atomic(root_ + "/index.json", image::dump(image::to_json(ix)));
 }
 

@@ -8,6 +8,9 @@
 //   "ingest/" where O_TMPFILE is unsupported), hashed while written, checked
 //   against the expected digest and size, fsynced, then linked/renamed into
 //   blobs/<alg>/<hex>; a blob path therefore only ever holds complete content;
+// - the blobs/<alg> directories are fsynced before every index.json update
+//   (not after each blob), so index.json never names a blob whose directory
+//   entry a crash could lose;
 // - index.json is rewritten atomically (fs::AtomicFile) while holding an
 //   exclusive flock on ".index.lock";
 // - gc() holds ".gc.lock" exclusively; blob writers and Lease holders hold
@@ -64,7 +67,8 @@ class BlobWriter {
 
   /// Verify the content against `expected` digest and `expected_size` (when
   /// given), fsync, and move it to blobs/<alg>/<hex> (a blob already there
-  /// is kept). Returns the descriptor {media type given to begin_blob,
+  /// is kept). Its directory entry becomes durable with the next index.json
+  /// update (or Layout::sync_blob_dirs). Returns the descriptor {media type given to begin_blob,
   /// digest, size}. On mismatch throws Errc::invalid
   /// "digest mismatch: want X, got Y" (or "size mismatch: want N, got M")
   /// and leaves nothing. May be called once.
@@ -120,6 +124,9 @@ class Layout {
 
   // ---- blobs ----
 
+  /// fsync the blobs/<alg> directories: blobs committed so far stay after a
+  /// crash. Index updates do this themselves.
+  void sync_blob_dirs() const;
   /// True when blobs/<alg>/<hex> exists.
   bool has_blob(const digest::Digest& d) const;
   /// blobs/<alg>/<hex> under the layout (whether or not it exists).

@@ -9,7 +9,11 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/error.hpp"
 #include "common/fs.hpp"
@@ -189,6 +193,66 @@ TEST_CASE("layout: blobs are verified, and failed writes leave nothing") {
   fs::write_file_atomic(l.blob_path(d.digest), "HELLO");  // corrupt it
   CHECK(err_of([&] { l.read_blob(d); }, Errc::invalid) ==
         "blob " + d.digest.str() + ": digest mismatch: want " + d.digest.str() + ", got " + digest::of("HELLO").str());
+}
+
+TEST_CASE("layout: large blobs go to disk while written, from threads and forked children") {
+  // 40 MiB crosses the writer's writeback chunk (8 MiB) and the background
+  // flush interval (16 MiB) several times.
+  TempDir t;
+  auto l = Layout::open_or_create(t.path);
+  auto content = [](unsigned seed) {
+    std::mt19937_64 rng(seed);
+    std::string s(40 << 20, '\0');
+    for (size_t i = 0; i + 8 <= s.size(); i += 8) {
+      uint64_t v = rng();
+      std::memcpy(s.data() + i, &v, 8);
+    }
+    return s;
+  };
+  auto write = [&](Layout& lo, const std::string& data) {
+    auto w = lo.begin_blob();
+    const size_t pieces[] = {16384, 1 << 20, 3, 65536, 524288, 100000};
+    for (size_t off = 0, i = 0; off < data.size(); off += pieces[i++ % 6])
+      w.write(std::string_view(data).substr(off, pieces[i % 6]));
+    return w.commit(digest::of(data), static_cast<int64_t>(data.size()));
+  };
+  std::vector<std::string> data;
+  for (unsigned i = 0; i < 3; ++i) data.push_back(content(i));
+  std::vector<image::Descriptor> got(3);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < 3; ++i) threads.emplace_back([&, i] { got[i] = write(l, data[i]); });
+  for (auto& th : threads) th.join();
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(got[i].digest == digest::of(data[i]));
+    CHECK(digest::of_file(l.blob_path(got[i].digest)) == got[i].digest);
+  }
+
+  // Given up after 20 MiB (writeback and a flush already started): nothing left.
+  auto before = entries(t.path + "/blobs/sha256");
+  {
+    auto w = l.begin_blob();
+    w.write(std::string_view(data[0]).substr(0, 20 << 20));
+  }
+  CHECK(entries(t.path + "/blobs/sha256") == before);
+
+  // A child forked after the writeback thread started writes without it.
+  pid_t p = fork();
+  REQUIRE(p >= 0);
+  if (p == 0) {
+    int rc = 1;
+    try {
+      auto lo = Layout::open(t.path);
+      rc = write(lo, content(7)).digest == digest::of(content(7)) ? 0 : 2;
+    } catch (...) {
+    }
+    _exit(rc);
+  }
+  int st = 0;
+  REQUIRE(waitpid(p, &st, 0) == p);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+  CHECK(l.has_blob(digest::of(content(7))));
+  CHECK(entries(t.path + "/blobs/sha256").size() == before.size() + 1);
 }
 
 TEST_CASE("layout: tag, resolve, untag, delete") {
