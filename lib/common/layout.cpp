@@ -115,10 +115,10 @@ std::string normalised(std::string_view name) {
 //   instead of leaving all of it to commit()'s fsync (400 MB written at
 //   700 MB/s: 0.21-0.23 s left for the final fsync with writeback started
 //   alone, 0.012 s with a flush per 16-64 MiB).
-class WritebackStarter {
+class BackgroundWriteback {
  public:
-  static WritebackStarter& instance() {
-    static auto* w = new WritebackStarter;  // never destroyed: its thread may be in a syscall at exit
+  static BackgroundWriteback& instance() {
+    static auto* w = new BackgroundWriteback;  // never destroyed: its thread may be in a syscall at exit
     return *w;
   }
 
@@ -130,10 +130,13 @@ class WritebackStarter {
       (void)::sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE);
       return;
     }
-    int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) return;
     {
       std::lock_guard lk(mu_);
+      // A disk much slower than the writers: skip the hint rather than hold
+      // more descriptors (the kernel's own writeback still runs).
+      if (queue_.size() >= kMaxQueued) return;
+      int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      if (dup < 0) return;
       queue_.push_back(Range{dup, off, len});
     }
     cv_.notify_one();
@@ -145,7 +148,7 @@ class WritebackStarter {
     off_t off, len;
   };
 
-  WritebackStarter() : pid_(::getpid()) { std::thread([this] { run(); }).detach(); }
+  BackgroundWriteback() : pid_(::getpid()) { std::thread([this] { run(); }).detach(); }
 
   void run() {
     for (;;) {
@@ -169,6 +172,7 @@ class WritebackStarter {
   pid_t pid_;
   uint64_t unflushed_ = 0;
   static constexpr uint64_t kFlushEvery = 16 << 20;
+  static constexpr size_t kMaxQueued = 64;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Range> queue_;
@@ -290,7 +294,7 @@ void BlobWriter::put(const char* p, size_t len) {
   // that the disk works while the rest arrives and commit()'s fsync waits
   // only for the tail. Advisory: fsync still decides.
   if (written_ - writeback_ >= kWritebackChunk) {
-    WritebackStarter::instance().start(fd_.get(), static_cast<off_t>(writeback_),
+    BackgroundWriteback::instance().start(fd_.get(), static_cast<off_t>(writeback_),
                                        static_cast<off_t>(written_ - writeback_));
     writeback_ = written_;
   }
