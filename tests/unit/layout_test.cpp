@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <thread>
@@ -87,6 +88,28 @@ std::string err_of(auto&& fn, Errc want) {
     return e.what();
   }
   return "(no error)";
+}
+
+// Run fn in a forked child, which exits with fn's result (1 if it throws).
+pid_t spawn(const std::function<int()>& fn) {
+  pid_t p = fork();
+  REQUIRE(p >= 0);
+  if (p == 0) {
+    int rc = 1;
+    try {
+      rc = fn();
+    } catch (...) {
+    }
+    _exit(rc);
+  }
+  return p;
+}
+
+// Wait for a spawned child: its exit code, -1 when it did not exit.
+int exit_code(pid_t p) {
+  int st = 0;
+  REQUIRE(waitpid(p, &st, 0) == p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 }  // namespace
 
@@ -236,21 +259,10 @@ TEST_CASE("layout: large blobs go to disk while written, from threads and forked
   CHECK(entries(t.path + "/blobs/sha256") == before);
 
   // A child forked after the writeback thread started writes without it.
-  pid_t p = fork();
-  REQUIRE(p >= 0);
-  if (p == 0) {
-    int rc = 1;
-    try {
-      auto lo = Layout::open(t.path);
-      rc = write(lo, content(7)).digest == digest::of(content(7)) ? 0 : 2;
-    } catch (...) {
-    }
-    _exit(rc);
-  }
-  int st = 0;
-  REQUIRE(waitpid(p, &st, 0) == p);
-  CHECK(WIFEXITED(st));
-  CHECK(WEXITSTATUS(st) == 0);
+  CHECK(exit_code(spawn([&] {
+          auto lo = Layout::open(t.path);
+          return write(lo, content(7)).digest == digest::of(content(7)) ? 0 : 2;
+        })) == 0);
   CHECK(l.has_blob(digest::of(content(7))));
   CHECK(entries(t.path + "/blobs/sha256").size() == before.size() + 1);
 }
@@ -393,30 +405,17 @@ TEST_CASE("layout: 8 concurrent writers and a writer killed mid-blob") {
   auto l = Layout::open_or_create(t.path);
   std::vector<pid_t> kids;
   for (int i = 0; i < 8; ++i) {
-    pid_t p = fork();
-    REQUIRE(p >= 0);
-    if (p == 0) {
-      int rc = 0;
-      try {
-        auto lo = Layout::open(t.path);
-        for (int k = 0; k < 3; ++k) {
-          auto m = put_image(lo, "shared");  // same blobs from every writer
-          lo.tag("img" + std::to_string(i) + "-" + std::to_string(k), put_image(lo, "p" + std::to_string(i * 10 + k)));
-          lo.tag("shared", m);
-        }
-      } catch (...) {
-        rc = 1;
+    kids.push_back(spawn([&, i] {
+      auto lo = Layout::open(t.path);
+      for (int k = 0; k < 3; ++k) {
+        auto m = put_image(lo, "shared");  // same blobs from every writer
+        lo.tag("img" + std::to_string(i) + "-" + std::to_string(k), put_image(lo, "p" + std::to_string(i * 10 + k)));
+        lo.tag("shared", m);
       }
-      _exit(rc);
-    }
-    kids.push_back(p);
+      return 0;
+    }));
   }
-  for (pid_t p : kids) {
-    int st = 0;
-    REQUIRE(waitpid(p, &st, 0) == p);
-    CHECK(WIFEXITED(st));
-    CHECK(WEXITSTATUS(st) == 0);
-  }
+  for (pid_t p : kids) CHECK(exit_code(p) == 0);
   CHECK(l.list().size() == 25);
   for (int i = 0; i < 8; ++i)
     for (int k = 0; k < 3; ++k) CHECK(l.resolve("img" + std::to_string(i) + "-" + std::to_string(k)));
