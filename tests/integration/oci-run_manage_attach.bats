@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # oci-run: start failures as docker reports them (127/126, left "created"),
 # a foreground client killed while its container runs on, attach (stdin,
-# --no-stdin, --sig-proxy, detach keys), window resizes through tmux,
+# --no-stdin, --sig-proxy, detach keys), start -a/-ai, window resizes through tmux,
 # --ulimit, streaming stats.
 load oci-run_manage_helpers
 bats_require_minimum_version 1.5.0
@@ -110,6 +110,32 @@ cat-done" ]
   run R attach sig
   [ "$status" -ne 0 ]
   [[ "$output" == *"cannot attach to a stopped container"* ]]
+}
+
+@test "attach: start -a and -ai attach before the start; a running container is attached to" {
+  R create --name sa "$IMG" sh -c 'echo out; echo err >&2; exit 3' >/dev/null
+  run R start -a sa
+  [ "$status" -eq 3 ]
+  [[ "$output" == *out* && "$output" == *err* ]]
+  # an exited container starts again, its output attached again
+  run R start --attach sa
+  [ "$status" -eq 3 ]
+  [[ "$output" == *out* ]]
+  R create -i --name si "$IMG" sh -c 'echo started; cat; exit 5' >/dev/null
+  run sh -c "printf 'typed\n' | '$OCI_RUN' --root '$ROOT' start -ai si"
+  [ "$status" -eq 5 ]
+  [ "$output" = "started
+typed" ]
+  R logs si | grep -q typed
+  R run -d --name sr "$IMG" sh -c 'sleep 1; echo late; exit 6' >/dev/null
+  run R start -a sr
+  [ "$status" -eq 6 ]
+  [ "$output" = late ]
+  run R start -a sa si
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"cannot start and attach multiple containers at once"* ]]
+  R rm sa si sr >/dev/null
+  no_leftovers
 }
 
 @test "attach: detach keys leave a -it container running; window sizes reach the pty" {

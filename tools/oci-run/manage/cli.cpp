@@ -141,7 +141,12 @@ std::optional<int> main_if_managed(int argc, char** argv) {
     std::string signal = "SIGKILL", format = "table";
     bool all = false, quiet = false, no_trunc = false, force = false, volumes = false, follow = false, ts = false;
     std::string tail = "all";
+    bool start_attach = false, start_interactive = false;
+    std::string detach_keys = "ctrl-p,ctrl-q";
     auto* start = app.add_subcommand("start", "start stopped containers");
+    start->add_flag("-a,--attach", start_attach, "attach its output, forward signals, exit with its exit code");
+    start->add_flag("-i,--interactive", start_interactive, "attach its stdin too (implies -a)");
+    start->add_option("--detach-keys", detach_keys, "keys that detach (with a tty)")->capture_default_str();
     start->add_option("CONTAINER", names)->required();
     auto* stop = app.add_subcommand("stop", "stop running containers (stop signal, then SIGKILL)");
     stop->add_option("-t,--time", timeout, "seconds to wait before SIGKILL");
@@ -169,7 +174,6 @@ std::optional<int> main_if_managed(int argc, char** argv) {
     ps->add_flag("--no-trunc", no_trunc, "full ids and commands");
     ps->add_option("--format", format, "table or json")->capture_default_str();
     bool no_stdin = false, sig_proxy = true;
-    std::string detach_keys = "ctrl-p,ctrl-q";
     auto* attach = app.add_subcommand("attach", "attach to a running container's output (and stdin)");
     attach->add_flag("--no-stdin", no_stdin, "do not attach stdin");
     attach->add_option("--sig-proxy", sig_proxy, "forward signals to the container (without a tty)")->capture_default_str();
@@ -243,6 +247,10 @@ std::optional<int> main_if_managed(int argc, char** argv) {
     }
     if (*inspect) return print_inspect(g, names), 0;
     if (*attach) return attach_managed(g, names[0], no_stdin, sig_proxy, detach_keys);
+    if (*start && (start_attach || start_interactive)) {
+      if (names.size() != 1) fail(Errc::usage, "you cannot start and attach multiple containers at once");
+      return start_attached(g, names[0], start_interactive, detach_keys);
+    }
     int rc = 0;
     for (const auto& n : names) {
       if (*start) start_managed(g, n);
@@ -254,7 +262,7 @@ std::optional<int> main_if_managed(int argc, char** argv) {
         std::cout << wait_managed(g, n) << std::endl;
         continue;
       }
-      if (!*start || true) std::cout << n << "\n";
+      std::cout << n << "\n";
     }
     return rc;
   }, failure_125 ? 125 : 1);

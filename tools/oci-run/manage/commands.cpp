@@ -93,20 +93,43 @@ int run_image(const Globals& g, const RunOptions& o) {
   return spawn_monitor(g, st, id, &a);
 }
 
+namespace {
+
+// Mark a stopped container startable; false when it runs already (docker:
+// starting a running container is a no-op).
+bool prepare_start(const StateDir& st, const std::string& id) {
+  reap_orphan(st, id);
+  auto lock = st.lock();
+  Record r = st.load(id);
+  if (running(r)) return false;
+  r.status = "created";
+  r.manually_stopped = false;
+  r.restart_count = 0;
+  st.save(r);
+  return true;
+}
+
+}  // namespace
+
 void start_managed(const Globals& g, const std::string& name_or_id) {
   StateDir st = state_of(g);
   std::string id = st.find(name_or_id);
-  reap_orphan(st, id);
-  {
-    auto lock = st.lock();
-    Record r = st.load(id);
-    if (running(r)) return;  // docker: starting a running container is a no-op
-    r.status = "created";
-    r.manually_stopped = false;
-    r.restart_count = 0;
-    st.save(r);
-  }
-  spawn_monitor(g, st, id);
+  if (prepare_start(st, id)) spawn_monitor(g, st, id);
+}
+
+int start_attached(const Globals& g, const std::string& name_or_id, bool interactive, const std::string& detach_keys) {
+  StateDir st = state_of(g);
+  std::string id = st.find(name_or_id);
+  AttachOptions a;
+  a.detach_keys = parse_detach_keys(detach_keys);
+  Record r = st.load(id);
+  a.stdin = interactive && r.interactive;
+  a.tty = r.tty;
+  // Connected before the start (spawn_monitor's socketpair): no early
+  // output is missed.
+  if (prepare_start(st, id)) return spawn_monitor(g, st, id, &a);
+  fs::UniqueFd fd(connect_attach(st.container_dir(id)));
+  return attach_session(fd.get(), a);
 }
 
 void kill_managed(const Globals& g, const std::string& name_or_id, const std::string& signal) {

@@ -73,6 +73,10 @@ int run_image(const Globals& g, const RunOptions& o);
 std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_mounted = false);
 /// `start NAME...`: start created or exited containers under a monitor.
 void start_managed(const Globals& g, const std::string& name_or_id);
+/// `start -a [-i] NAME`: start it (or, when it runs already, attach to it)
+/// with its output (and our stdin with interactive, when it was created
+/// with -i) until it exits (its exit code) or the detach keys (0).
+int start_attached(const Globals& g, const std::string& name_or_id, bool interactive, const std::string& detach_keys);
 /// `attach NAME`: its output (and our stdin when it was created with -i and
 /// not no_stdin) until it exits (its exit code) or the detach keys (0).
 int attach_managed(const Globals& g, const std::string& name_or_id, bool no_stdin, bool sig_proxy,
