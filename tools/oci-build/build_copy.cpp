@@ -23,6 +23,7 @@
 #include <ctime>
 
 #include "builder.hpp"
+#include "git.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "common/http.hpp"
@@ -255,6 +256,7 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
   std::vector<std::pair<std::string, std::string>> heredocs;
   std::vector<std::string> sources;
   std::vector<UrlSource> urls;
+  std::vector<git::Ref> gits;
   for (auto& src : co.sources) {
     if (src.rfind("<<", 0) == 0 && !e.heredocs.empty()) {
       const df::Heredoc& h = find_heredoc(e, src);
@@ -268,12 +270,14 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
       }
       heredocs.emplace_back(h.name, content);
     } else {
+      if (add && git::is_git_source(src)) {
+        gits.push_back(git::parse(src));
+        continue;
+      }
       if (add && is_url(src)) {
         urls.push_back(UrlSource{src, url_file_name(src), "", "", std::nullopt, std::nullopt});
         continue;
       }
-      if (add && (src.rfind("git@", 0) == 0 || src.find(".git#") != std::string::npos))
-        fail(Errc::invalid, "ADD from a git repository is not supported");
       sources.push_back(src);
     }
   }
@@ -290,6 +294,14 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
     checksum = with_context("ADD --checksum", [&] { return digest::parse(co.checksum); });
   }
   if (!urls.empty() && !co.from.empty()) fail(Errc::invalid, "ADD --from cannot fetch a URL");
+  // ADD <git ref> <dir>: the one source; keyed by the commit the ref names now.
+  std::string git_commit, git_sock;
+  if (!gits.empty()) {
+    if (co.sources.size() != 1) fail(Errc::invalid, "ADD of a git repository takes it as the only source");
+    if (!co.from.empty() || !co.checksum.empty()) fail(Errc::invalid, "ADD of a git repository takes no --from or --checksum");
+    if (auto it = o_.ssh.find("default"); it != o_.ssh.end()) git_sock = it->second;
+    git_commit = git::resolve(gits[0], git_sock);
+  }
   std::optional<TempDir> dl;
   std::optional<http::CurlTransport> transport;
   if (!urls.empty()) {
@@ -348,6 +360,9 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
   std::string text = std::string(add ? "ADD" : "COPY") + (co.chown.empty() ? "" : " --chown=" + co.chown) +
                      (co.chmod.empty() ? "" : " --chmod=" + co.chmod) + (co.from.empty() ? "" : " --from=" + co.from) +
                      " " + join(co.sources) + " " + co.dest;
+  if (!gits.empty())
+    url_key += "git " + gits[0].url + std::string(1, '\0') + git_commit + std::string(1, '\0') + gits[0].subdir +
+               (co.keep_git_dir ? std::string(1, '\0') + "keep-git-dir" : "");
   std::string key = sha256_str(s.key + "\n" + text + "\n" + h.finish().str() + (url_key.empty() ? "" : "\n" + url_key));
   std::string created_by = "/bin/sh -c #(nop) " + text;
   if (cache_hit(s, key, created_by)) return;
@@ -410,6 +425,16 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
       struct timespec ts[2] = {{*u.mtime, 0}, {*u.mtime, 0}};
       ::utimensat(AT_FDCWD, target.c_str(), ts, 0);
     }
+  }
+  if (!gits.empty()) {
+    std::string repo = stage.path + "/git";
+    git::checkout(gits[0], git_commit, repo, git_sock);
+    if (!co.keep_git_dir) fs::remove_all(repo + "/.git");
+    CopyCtx gx = cx;
+    gx.use_ignore = false;
+    gx.root = gits[0].subdir.empty() ? repo : repo + "/" + gits[0].subdir;
+    fs::mkdir_p(dest_in);
+    copy_entry(gx, "", dest_in);
   }
   for (auto& [name, content] : heredocs) {
     std::string target = dest_dir ? dest_in + "/" + name : dest_in;
