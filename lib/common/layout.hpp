@@ -68,7 +68,7 @@ class BlobWriter {
   /// Verify the content against `expected` digest and `expected_size` (when
   /// given), fsync, and move it to blobs/<alg>/<hex> (a blob already there
   /// is kept). Its directory entry becomes durable with the next index.json
-  /// update (or Layout::sync_blob_dirs). Returns the descriptor {media type given to begin_blob,
+  /// update. Returns the descriptor {media type given to begin_blob,
   /// digest, size}. On mismatch throws Errc::invalid
   /// "digest mismatch: want X, got Y" (or "size mismatch: want N, got M")
   /// and leaves nothing. May be called once.
@@ -124,9 +124,6 @@ class Layout {
 
   // ---- blobs ----
 
-  /// fsync the blobs/<alg> directories: blobs committed so far stay after a
-  /// crash. Index updates do this themselves.
-  void sync_blob_dirs() const;
   /// True when blobs/<alg>/<hex> exists.
   bool has_blob(const digest::Digest& d) const;
   /// blobs/<alg>/<hex> under the layout (whether or not it exists).
@@ -195,6 +192,8 @@ class Layout {
   explicit Layout(std::string root) : root_(std::move(root)) {}
   template <class F>
   void update_index(F&& fn);
+  /// fsync the blobs/<alg> directories (before each index.json update).
+  void sync_blob_dirs() const;
   std::vector<size_t> match(const std::vector<Descriptor>& entries, std::string_view name, bool by_digest) const;
 
   std::string root_;

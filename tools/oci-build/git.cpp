@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstdlib>
 #include <vector>
 
@@ -149,9 +148,9 @@ Ref parse(const std::string& src) {
   if (r.url.empty() || r.url == "git@") fail(Errc::invalid, "ADD " + src + ": no repository URL");
   if (!r.subdir.empty()) {
     std::string clean = fs::clean_path(r.subdir);
-    if (clean == ".." || clean.starts_with("../") || clean.starts_with("/../"))
+    if (clean == ".." || clean.starts_with("../"))
       fail(Errc::invalid, "ADD " + src + ": subdir \"" + r.subdir + "\" leaves the repository");
-    while (clean.starts_with("/")) clean.erase(0, 1);
+    if (clean.starts_with("/")) clean.erase(0, 1);
     r.subdir = clean == "." ? "" : clean;
   }
   return r;

@@ -120,16 +120,16 @@ void start_managed(const Globals& g, const std::string& name_or_id) {
 int start_attached(const Globals& g, const std::string& name_or_id, bool interactive, const std::string& detach_keys) {
   StateDir st = state_of(g);
   std::string id = st.find(name_or_id);
-  AttachOptions a;
-  a.detach_keys = parse_detach_keys(detach_keys);
-  Record r = st.load(id);
-  a.stdin = interactive && r.interactive;
-  a.tty = r.tty;
+  std::string keys = parse_detach_keys(detach_keys);
+  if (!prepare_start(st, id)) return attach_managed(g, id, !interactive, true, detach_keys);
   // Connected before the start (spawn_monitor's socketpair): no early
   // output is missed.
-  if (prepare_start(st, id)) return spawn_monitor(g, st, id, &a);
-  fs::UniqueFd fd(connect_attach(st.container_dir(id)));
-  return attach_session(fd.get(), a);
+  Record r = st.load(id);
+  AttachOptions a;
+  a.stdin = interactive && r.interactive;
+  a.tty = r.tty;
+  a.detach_keys = keys;
+  return spawn_monitor(g, st, id, &a);
 }
 
 void kill_managed(const Globals& g, const std::string& name_or_id, const std::string& signal) {
