@@ -14,6 +14,9 @@ unset OCIKIT_RETRY_DELAY_MS
 
 work=$(mktemp -d /tmp/okt-registry-bench.XXXXXX)
 trap 'stop_registry "$work/reg"; rm -rf "$work"' EXIT
+# The tools' blob locations cache (push mount hints) lives and dies with the
+# run; each round's fresh registry has none of the repositories it names.
+export OCIKIT_BLOB_LOCATIONS=$work/blob-locations
 
 # Six gzip layers of ~67 MB each of incompressible data (gzip -1 keeps size).
 img=$work/img

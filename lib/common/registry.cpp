@@ -228,8 +228,16 @@ bool Client::upload(const std::string& repo, const std::string& digest, uint64_t
     http::Request req;
     req.method = "POST";
     req.url = "/v2/" + repo + "/blobs/uploads/?mount=" + digest + "&from=" + from;
-    // The token must allow pulling from the source repository too.
-    http::Response r = send(std::move(req), scope + " " + pull_scope(from));
+    // The token must allow pulling from the source repository too. A mount
+    // the credentials do not allow is no error: the blob is uploaded.
+    http::Response r;
+    try {
+      r = send(std::move(req), scope + " " + pull_scope(from));
+    } catch (const Error& e) {
+      if (e.code() != Errc::unauthorized) throw;
+      log::debug("mount " + digest + " from " + from + ": " + e.what());
+      continue;
+    }
     if (r.status == 201) {
       log::debug("mounted " + digest + " from " + from);
       if (progress) progress(size);

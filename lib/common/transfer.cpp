@@ -1,6 +1,7 @@
 // Whole-image pulls and pushes (see transfer.hpp).
 #include "common/transfer.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -110,11 +111,14 @@ image::Descriptor pull_image(registry::Client& c, const std::string& repo, const
   // Every blob, once.
   std::vector<image::Descriptor> blobs;
   std::set<std::string> seen;
+  std::vector<std::string> in_repo;  // blobs this repository holds
   for (auto& [d, m] : manifests) {
     image::Manifest man = with_context("manifest " + d.digest.str(), [&] { return image::parse_manifest(m.body); });
     if (d.media_type.empty()) d.media_type = m.media_type;
     auto add = [&](const image::Descriptor& b) {
-      if (seen.insert(b.digest.str()).second && !target.has_blob(b)) blobs.push_back(b);
+      if (!seen.insert(b.digest.str()).second) return;
+      if (b.urls.empty()) in_repo.push_back(b.digest.str());
+      if (!target.has_blob(b)) blobs.push_back(b);
     };
     add(man.config);
     for (const auto& l : man.layers) add(l);
@@ -159,6 +163,7 @@ image::Descriptor pull_image(registry::Client& c, const std::string& repo, const
   // Manifests after their blobs, the index last.
   for (const auto& [d, m] : manifests) store_bytes(target, d, m.body);
   if (keep_index) store_bytes(target, descriptor_of(top), top.body);
+  if (o.locations) o.locations->record(c.host(), repo, in_repo);
   return result;
 }
 
@@ -201,8 +206,12 @@ std::string push_image(registry::Client& c, const std::string& repo, const std::
       fs::UniqueFd fd = src.open_blob(b);
       registry::Progress prog;
       if (o.bars) prog = [&, id = bar_ids[i]](uint64_t done) { o.bars->update(id, done); };
-      return c.push_blob(repo, b.digest.str(), static_cast<uint64_t>(b.size), fd.get(), o.mount_from, prog) ? "mounted"
-                                                                                                           : "pushed";
+      std::vector<std::string> from = o.mount_from;
+      if (o.locations)
+        for (auto& r : o.locations->repositories(c.host(), b.digest.str()))
+          if (r != repo && std::find(from.begin(), from.end(), r) == from.end()) from.push_back(std::move(r));
+      return c.push_blob(repo, b.digest.str(), static_cast<uint64_t>(b.size), fd.get(), from, prog) ? "mounted"
+                                                                                                   : "pushed";
     });
     log::debug("blob " + b.digest.str() + ": " + state);
     if (o.bars) o.bars->finish(bar_ids[i], state);
@@ -216,7 +225,14 @@ std::string push_image(registry::Client& c, const std::string& repo, const std::
   std::string ref = tag.empty() ? top.digest.str() : tag;
   std::string mt = top.media_type;
   if (mt.empty()) mt = kind == image::Kind::index ? image::media::kOciIndex : image::media::kOciManifest;
-  return with_context("push manifest " + top.digest.str(), [&] { return c.put_manifest(repo, ref, mt, top_body); });
+  std::string pushed =
+      with_context("push manifest " + top.digest.str(), [&] { return c.put_manifest(repo, ref, mt, top_body); });
+  if (o.locations) {
+    std::vector<std::string> ds;
+    for (const auto& b : blobs) ds.push_back(b.digest.str());
+    o.locations->record(c.host(), repo, ds);
+  }
+  return pushed;
 }
 
 }  // namespace ocikit::transfer

@@ -5,13 +5,14 @@
 // blob into the target in parallel, manifests after their blobs and indexes
 // last. push_image walks the other way: blobs first (skipping those the
 // registry has, mounting those another repository has), then manifests, then
-// the index. The storage side is given as callbacks so that any layout (the
+// the index. Both may record where blobs live (blobloc) for later mounts. The storage side is given as callbacks so that any layout (the
 // store, an oci: directory) can be the other end.
 
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "common/blob_locations.hpp"
 #include "common/fs.hpp"
 #include "common/http.hpp"
 #include "common/image.hpp"
@@ -39,6 +40,8 @@ struct PullOptions {
   bool all_platforms = false;                      ///< keep the whole index
   int jobs = 4;                                    ///< blobs fetched at once
   progress::Bars* bars = nullptr;                  ///< per-blob progress (optional)
+  /// When set, the image's blobs are recorded as held by the repository.
+  blobloc::BlobLocations* locations = nullptr;
 };
 
 /// Pull `repo` at `ref` (tag or digest) into `target`. A blob the registry
@@ -64,6 +67,9 @@ struct PushOptions {
   int jobs = 4;                          ///< blobs uploaded at once
   std::vector<std::string> mount_from;   ///< repositories of the same registry to mount from
   progress::Bars* bars = nullptr;
+  /// When set, each blob is also mounted from the repositories it was last
+  /// seen in (after mount_from), and the pushed blobs are recorded.
+  blobloc::BlobLocations* locations = nullptr;
 };
 
 /// Push the image `top` (a manifest or an index) from `src` to `repo` under

@@ -67,6 +67,34 @@ setup() {
   [ -n "$(registry_digest "$REG_PORT" p/mounted v1)" ]
 }
 
+@test "blobs seen in one repository are mounted into another (blob locations)" {
+  export OCIKIT_BLOB_LOCATIONS=$T/blob-locations
+  "$OCI_PUSH" oci:"$WORK/src":v1 docker://127.0.0.1:$REG_PORT/p/loc-a:v1
+  [ "$(grep -c " 127.0.0.1:$REG_PORT/p/loc-a\$" "$T/blob-locations")" -eq 2 ]  # config and layer
+  run "$OCI_PUSH" --debug oci:"$WORK/src":v1 docker://127.0.0.1:$REG_PORT/p/loc-b:v1
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"mounted sha256:"*" from p/loc-a"* ]]
+  [[ "$output" != *": pushed"* ]]
+  [ "$(registry_digest "$REG_PORT" p/loc-b v1)" = "$(layout_digest "$WORK/src" v1)" ]
+  # A pull records its repository too.
+  OCIKIT_BLOB_LOCATIONS=$T/pulled "$OCI_FETCH" docker://127.0.0.1:$REG_PORT/p/loc-b:v1 oci:"$T/back":v1
+  [ "$(grep -c " 127.0.0.1:$REG_PORT/p/loc-b\$" "$T/pulled")" -eq 2 ]
+  # An empty OCIKIT_BLOB_LOCATIONS turns the cache off: uploaded again.
+  OCIKIT_BLOB_LOCATIONS= run "$OCI_PUSH" --debug oci:"$WORK/src":v1 docker://127.0.0.1:$REG_PORT/p/loc-c:v1
+  [ "$status" -eq 0 ]
+  [[ "$output" == *": pushed"* ]]
+  [[ "$output" != *"mounted"* ]]
+  # A stale hint (a repository without the blobs): the registry opens an
+  # upload instead of mounting, and the push goes on with it.
+  for d in $(cut -d' ' -f1 "$T/blob-locations" | sort -u); do echo "$d 127.0.0.1:$REG_PORT/p/nowhere"; done >"$T/stale"
+  OCIKIT_BLOB_LOCATIONS=$T/stale run "$OCI_PUSH" --debug oci:"$WORK/src":v1 docker://127.0.0.1:$REG_PORT/p/loc-d:v1
+  [ "$status" -eq 0 ]
+  [[ "$output" == *": pushed"* ]]
+  [[ "$output" != *"mounted"* ]]
+  [ "$(registry_digest "$REG_PORT" p/loc-d v1)" = "$(layout_digest "$WORK/src" v1)" ]
+  grep -q " 127.0.0.1:$REG_PORT/p/loc-d\$" "$T/stale"
+}
+
 @test "fetch from one registry into the store, push from the store, round trip" {
   "$OCI_PUSH" oci:"$WORK/src":v1 docker://127.0.0.1:$REG_PORT/p/rt:v1
   "$OCI_FETCH" --store "$T/store" docker://127.0.0.1:$REG_PORT/p/rt:v1

@@ -2,12 +2,15 @@
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+
 #include <atomic>
 #include <map>
 
 #include "common/digest.hpp"
 #include "common/error.hpp"
 #include "fake_transport.hpp"
+#include "temp_dir.hpp"
 
 using namespace ocikit;
 using testing::FakeTransport;
@@ -88,4 +91,76 @@ TEST_CASE("transfer: pull picks the platform from an index, skips present blobs,
     CHECK(e.code() == Errc::not_found);
     CHECK(std::string(e.what()).ends_with("no image for platform linux/s390x (the index has: linux/amd64, linux/arm64/v8)"));
   }
+}
+
+TEST_CASE("transfer: blob locations: a pull records its blobs, a push mounts from them and records its own") {
+  testing::TempDir tmp;
+  blobloc::BlobLocations locations(tmp.path + "/blob-locations");
+  std::string cfg = R"({"architecture":"amd64","os":"linux"})", layer(3000, 'L');
+  std::string cfg_d = digest::of(cfg).str(), lay_d = digest::of(layer).str();
+  std::string man = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+                    cfg_d + R"(","size":)" + std::to_string(cfg.size()) +
+                    R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + lay_d +
+                    R"(","size":)" + std::to_string(layer.size()) + "}]}";
+  std::string man_d = digest::of(man).str();
+
+  FakeTransport t;
+  t.handler = [&](const http::Request& r) {
+    if (r.url.ends_with("/manifests/v1") && r.method == "GET")
+      return resp(200, man, {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
+    if (r.url.ends_with("/blobs/" + cfg_d) && r.method == "GET") return resp(200, cfg);
+    if (r.url.ends_with("/blobs/" + lay_d) && r.method == "GET") return resp(200, layer);
+    if (r.method == "HEAD") return resp(404);
+    // Mounts succeed from lib/base only; any other upload is opened and accepted.
+    if (r.method == "POST" && r.url.find("from=lib%2Fbase") == std::string::npos &&
+        r.url.find("from=lib/base") == std::string::npos)
+      return resp(202, "", {{"Location", "/v2/team/app/blobs/uploads/u1"}});
+    if (r.method == "POST") return resp(201);
+    if (r.method == "PUT" && r.url.find("/manifests/") != std::string::npos)
+      return resp(201, "", {{"Docker-Content-Digest", man_d}});
+    if (r.method == "PUT") return resp(201);
+    return resp(500);
+  };
+  registry::Options ro;
+  ro.retry = {2, 1, 1};
+  registry::Client c("reg:5000", t, {}, ro);
+
+  transfer::PullTarget target;
+  std::map<std::string, std::string> stored;
+  std::mutex mu;
+  target.has_blob = [&](const image::Descriptor& d) {
+    std::lock_guard lk(mu);
+    return stored.count(d.digest.str()) > 0;
+  };
+  target.write_blob = [&](const image::Descriptor& d, const std::function<void(const http::Sink&)>& fill) {
+    std::string buf;
+    fill([&](const char* p, size_t n) { buf.append(p, n); });
+    std::lock_guard lk(mu);
+    stored[d.digest.str()] = buf;
+  };
+  transfer::PullOptions po;
+  po.locations = &locations;
+  transfer::pull_image(c, "lib/base", "v1", target, po);
+  CHECK(locations.repositories("reg:5000", lay_d) == std::vector<std::string>{"lib/base"});
+  CHECK(locations.repositories("reg:5000", cfg_d) == std::vector<std::string>{"lib/base"});
+  CHECK(locations.repositories("reg:5000", man_d).empty());  // manifests are not mounted
+
+  t.seen.clear();
+  transfer::PushSource src;
+  src.read_blob = [&](const image::Descriptor& d) { return stored.count(d.digest.str()) ? stored[d.digest.str()] : man; };
+  src.open_blob = [&](const image::Descriptor&) { return fs::UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); };
+  transfer::PushOptions pu;
+  pu.locations = &locations;
+  image::Descriptor top{"application/vnd.oci.image.manifest.v1+json", digest::parse(man_d), static_cast<int64_t>(man.size())};
+  CHECK(transfer::push_image(c, "team/app", "v1", top, src, pu) == man_d);
+  int mounts = 0;
+  for (const auto& r : t.seen) {
+    if (r.method == "POST") {
+      CHECK(r.url.find("mount=") != std::string::npos);
+      ++mounts;
+    }
+    CHECK(r.url.find("/blobs/uploads/u1") == std::string::npos);  // nothing uploaded
+  }
+  CHECK(mounts == 2);
+  CHECK(locations.repositories("reg:5000", lay_d) == std::vector<std::string>{"team/app", "lib/base"});
 }

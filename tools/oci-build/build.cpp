@@ -371,6 +371,8 @@ image::Descriptor Builder::pull(const std::string& name, const platform::Platfor
   transfer::PullOptions po;
   po.platform = p;
   po.jobs = 4;
+  blobloc::BlobLocations locations(blobloc::default_path());
+  po.locations = &locations;
   transfer::PullTarget target;
   target.has_blob = [&](const image::Descriptor& d) { return store_.has_blob(d.digest); };
   target.write_blob = [&](const image::Descriptor& d, const std::function<void(const http::Sink&)>& fill) {

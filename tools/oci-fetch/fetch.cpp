@@ -105,6 +105,8 @@ int run(const Options& o) {
   po.jobs = o.jobs;
   progress::Bars bars;
   po.bars = &bars;
+  blobloc::BlobLocations locations(blobloc::default_path());
+  po.locations = &locations;
 
   Dest dest = open_dest(o, ref.str());
   // Hold off gc between writing blobs and tagging them.

@@ -71,6 +71,8 @@ int run(const Options& o) {
       po.mount_from.push_back(r);
   progress::Bars bars;
   po.bars = &bars;
+  blobloc::BlobLocations locations(blobloc::default_path());
+  po.locations = &locations;
   transfer::PushSource ps;
   ps.read_blob = [&](const image::Descriptor& d) { return from->read_blob(d); };
   ps.open_blob = [&](const image::Descriptor& d) { return from->open_blob(d.digest); };
