@@ -213,6 +213,18 @@ TEST_CASE("registry: small blob is one POST + PUT, large is PATCH chunks, mount 
     CHECK(t.seen[1].url == "http://127.0.0.1:5000/v2/a/blobs/uploads/m1");
     CHECK(received == data);
   }
+  SUBCASE("a mount the credentials do not allow is skipped, the blob uploaded") {
+    auto inner = t.handler;
+    t.handler = [&, inner](const http::Request& r) {
+      if (r.url.find("from=secret") != std::string::npos)
+        return resp(401, "", {{"WWW-Authenticate", R"(Basic realm="r")"}});
+      return inner(r);
+    };
+    CHECK_FALSE(c.push_blob("a", d, data.size(), fd, {"secret"}));
+    REQUIRE(t.seen.size() >= 5);
+    CHECK(t.seen.back().method == "PUT");
+    CHECK(received == data);
+  }
   close(fd);
 }
 
