@@ -1,10 +1,8 @@
 #include "common/blob_locations.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
 #include <set>
 
@@ -44,20 +42,26 @@ std::vector<BlobLocations::Entry> BlobLocations::parse(const std::string& text) 
   return out;
 }
 
-BlobLocations::BlobLocations(std::string path) : path_(std::move(path)) {
-  if (path_.empty()) return;
+BlobLocations::BlobLocations(std::string path) : path_(std::move(path)) {}
+
+const std::vector<BlobLocations::Entry>& BlobLocations::entries() const {
+  if (entries_) return *entries_;
+  entries_.emplace();
+  if (path_.empty()) return *entries_;
   try {
-    entries_ = parse(fs::read_file(path_));
+    *entries_ = parse(fs::read_file(path_));
   } catch (const Error& e) {
     if (e.code() != Errc::not_found) log::debug("blob locations: " + std::string(e.what()));
   }
+  return *entries_;
 }
 
 std::vector<std::string> BlobLocations::repositories(const std::string& host, const std::string& digest,
                                                      size_t max) const {
   std::vector<std::string> out;
   std::string prefix = host + "/";
-  for (auto it = entries_.rbegin(); it != entries_.rend() && out.size() < max; ++it) {
+  const auto& all = entries();
+  for (auto it = all.rbegin(); it != all.rend() && out.size() < max; ++it) {
     if (it->digest != digest || !it->location.starts_with(prefix)) continue;
     std::string repo = it->location.substr(prefix.size());
     if (std::find(out.begin(), out.end(), repo) == out.end()) out.push_back(std::move(repo));
@@ -85,18 +89,9 @@ void BlobLocations::record(const std::string& host, const std::string& repo, con
     if (now.size() > kMaxEntries) now.erase(now.begin(), now.end() - static_cast<ptrdiff_t>(kMaxEntries));
     std::string text;
     for (const auto& e : now) text += e.digest + " " + e.location + "\n";
-    // A cache: renamed into place without fsync (a crash may lose it).
-    std::string tmp = path_ + ".tmp" + std::to_string(::getpid());
-    {
-      fs::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-      if (!fd) throw_errno("create " + tmp);
-      fs::write_all(fd.get(), text.data(), text.size());
-    }
-    if (::rename(tmp.c_str(), path_.c_str()) != 0) {
-      int err = errno;
-      ::unlink(tmp.c_str());
-      throw_errno("rename " + tmp, err);
-    }
+    fs::AtomicFile out(path_);
+    out.write(text);
+    out.commit(true, /*durable=*/false);  // a cache: a crash may lose it
     entries_ = std::move(now);
   } catch (const Error& e) {
     log::debug("blob locations: " + std::string(e.what()));

@@ -7,8 +7,10 @@
 // A cache, so best effort: a missing, unreadable or damaged file means no
 // hints, and a failure to save one is logged (debug) and ignored. One line
 // per entry, "<digest> <host>/<repository>", oldest first, at most
-// kMaxEntries; saved by rename under an flock on "<file>.lock".
+// kMaxEntries; replaced whole (fs::AtomicFile, without fsync) under an flock
+// on "<file>.lock".
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +26,8 @@ class BlobLocations {
  public:
   static constexpr size_t kMaxEntries = 4096;
 
-  /// Load `path` ("" gives an empty, disabled cache).
+  /// The cache in `path` ("" gives an empty, disabled cache), read on the
+  /// first lookup (a pull only records).
   explicit BlobLocations(std::string path);
 
   /// Repositories of `host` known to hold `digest`, newest first, at most `max`.
@@ -39,9 +42,10 @@ class BlobLocations {
     std::string digest, location;  ///< location: host/repository
   };
   static std::vector<Entry> parse(const std::string& text);
+  const std::vector<Entry>& entries() const;  ///< loaded on first use
 
   std::string path_;
-  std::vector<Entry> entries_;  ///< oldest first
+  mutable std::optional<std::vector<Entry>> entries_;  ///< oldest first
 };
 
 }  // namespace ocikit::blobloc

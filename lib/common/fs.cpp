@@ -151,9 +151,9 @@ AtomicFile::~AtomicFile() {
   if (!committed_ && !tmp_path_.empty()) ::unlink(tmp_path_.c_str());
 }
 
-void AtomicFile::commit(bool replace) {
+void AtomicFile::commit(bool replace, bool durable) {
   if (::fchmod(fd_.get(), mode_) != 0) throw_errno("chmod " + target_);
-  if (::fsync(fd_.get()) != 0) throw_errno("fsync " + target_);
+  if (durable && ::fsync(fd_.get()) != 0) throw_errno("fsync " + target_);
   std::string dir = dir_of(target_);
   if (tmp_path_.empty()) {
     // Give the anonymous inode a temporary name, then rename it into place
@@ -175,7 +175,7 @@ void AtomicFile::commit(bool replace) {
   }
   committed_ = true;
   fd_.reset();
-  fsync_dir(dir);
+  if (durable) fsync_dir(dir);
 }
 
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {

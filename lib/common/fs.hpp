@@ -94,7 +94,9 @@ class AtomicFile {
   void write(std::string_view s) { write(s.data(), s.size()); }
   /// fsync, rename over the target (replacing it), fsync the directory.
   /// With `replace` false and the target present, throws Errc::exists.
-  void commit(bool replace = true);
+  /// With `durable` false, no fsync (caches: still never a torn file, but a
+  /// crash may lose the update).
+  void commit(bool replace = true, bool durable = true);
   /// The final path.
   const std::string& target() const { return target_; }
 

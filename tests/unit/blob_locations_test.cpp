@@ -48,7 +48,7 @@ TEST_CASE("blobloc: records merge with what another process saved meanwhile") {
   std::string path = t.path + "/blob-locations";
   BlobLocations one(path), two(path);
   one.record("h", "r1", {dg("x")});
-  two.record("h", "r2", {dg("x")});  // two loaded before one saved
+  two.record("h", "r2", {dg("x")});  // two was opened before one saved
   CHECK(BlobLocations(path).repositories("h", dg("x")) == std::vector<std::string>{"r2", "r1"});
 }
 

@@ -59,6 +59,11 @@ TEST_CASE("fs: atomic write replaces whole files and leaves no temp on abort") {
   CHECK_THROWS_WITH(f2.commit(false), (p + " already exists").c_str());
   CHECK(fs::read_file(p) == "two");
   CHECK(count_entries(t.path) == 1);
+  fs::AtomicFile f3(p);  // without fsync (caches): replaced all the same
+  f3.write("four");
+  f3.commit(true, /*durable=*/false);
+  CHECK(fs::read_file(p) == "four");
+  CHECK(count_entries(t.path) == 1);
 }
 
 TEST_CASE("fs: a writer killed mid-write leaves nothing") {

@@ -151,7 +151,10 @@ TEST_CASE("transfer: blob locations: a pull records its blobs, a push mounts fro
   src.open_blob = [&](const image::Descriptor&) { return fs::UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); };
   transfer::PushOptions pu;
   pu.locations = &locations;
-  image::Descriptor top{"application/vnd.oci.image.manifest.v1+json", digest::parse(man_d), static_cast<int64_t>(man.size())};
+  image::Descriptor top;
+  top.media_type = "application/vnd.oci.image.manifest.v1+json";
+  top.digest = digest::parse(man_d);
+  top.size = static_cast<int64_t>(man.size());
   CHECK(transfer::push_image(c, "team/app", "v1", top, src, pu) == man_d);
   int mounts = 0;
   for (const auto& r : t.seen) {
