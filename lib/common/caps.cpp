@@ -92,10 +92,15 @@ int apply(const Sets& s) noexcept {
     data[w].inheritable = static_cast<uint32_t>(s.inheritable >> (32 * w));
   }
   if (syscall(SYS_capset, &hdr, data) != 0) return -errno;
-  // Ambient capabilities must be in both permitted and inheritable (kernel rule).
+  // Ambient capabilities must be in both permitted and inheritable (kernel
+  // rule). A raise that cannot succeed is skipped, as runc and crun do: the
+  // config `runc spec` writes lists ambient capabilities it leaves out of
+  // the inheritable set.
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) return -errno;
   for (int i = 0; i <= last; ++i)
-    if ((s.ambient & (uint64_t{1} << i)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0) != 0) return -errno;
+    if ((s.ambient & (uint64_t{1} << i)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0) != 0 &&
+        errno != EPERM)
+      return -errno;
   return 0;
 }
 

@@ -269,7 +269,7 @@ std::string process_cwd(const image::ContainerConfig& c, const Options& opts) {
 }
 
 oj seccomp_section(const Options& opts) {
-  if (opts.seccomp.empty()) return oj(seccomp::default_profile());
+  if (opts.seccomp.empty()) return oj(seccomp::default_profile(capability_set(opts)));
   return with_context("seccomp profile " + opts.seccomp, [&] {
     oj j = oj::parse(fs::read_file(opts.seccomp));
     if (!j.is_object()) fail(Errc::invalid, "not a JSON object");

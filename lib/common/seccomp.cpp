@@ -112,6 +112,19 @@ Program compile(const nlohmann::json& s) {
           log::debug("seccomp: skipping unknown syscall " + name);
           continue;
         }
+        // Several conditions on one argument mean "any of them" (runc and
+        // crun add each as a rule of its own; libseccomp refuses them in one).
+        bool repeated = false;
+        for (size_t a = 0; a < args.size() && !repeated; ++a)
+          for (size_t b = a + 1; b < args.size(); ++b)
+            if (args[a].arg == args[b].arg) repeated = true;
+        if (repeated) {
+          for (auto& c : args) {
+            int rc = seccomp_rule_add_array(ctx.get(), act, nr, 1, &c);
+            if (rc != 0) throw Error(Errc::invalid, where + ": add rule for " + name, -rc);
+          }
+          continue;
+        }
         int rc = seccomp_rule_add_array(ctx.get(), act, nr, static_cast<unsigned>(args.size()), args.data());
         if (rc != 0) throw Error(Errc::invalid, where + ": add rule for " + name, -rc);
       }

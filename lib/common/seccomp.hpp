@@ -33,5 +33,9 @@ int install(const Program& p) noexcept;
 /// resolved for docker's default capability set (no CAP_SYS_ADMIN: no
 /// namespace flags to clone, clone3 -> ENOSYS so libc falls back to clone).
 nlohmann::json default_profile();
+/// The same for a container with capabilities `caps` ("CAP_SYS_PTRACE"):
+/// docker's groups for the capabilities given are opened (pidfd_getfd and
+/// kcmp with CAP_SYS_PTRACE, open_by_handle_at with CAP_DAC_READ_SEARCH ...).
+nlohmann::json default_profile(const std::vector<std::string>& caps);
 
 }  // namespace ocikit::seccomp

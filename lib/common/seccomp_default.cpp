@@ -5,6 +5,8 @@
 
 #include "common/seccomp.hpp"
 
+#include <algorithm>
+
 namespace ocikit::seccomp {
 
 namespace {
@@ -31,7 +33,7 @@ const char* const kAllowed[] = {
     "map_shadow_stack", "membarrier", "memfd_create", "memfd_secret", "mincore", "mkdir", "mkdirat", "mknod",
     "mknodat", "mlock", "mlock2", "mlockall", "mmap", "mmap2", "mprotect", "mq_getsetattr", "mq_notify",
     "mq_open", "mq_timedreceive", "mq_timedreceive_time64", "mq_timedsend", "mq_timedsend_time64", "mq_unlink",
-    "mremap", "msgctl", "msgget", "msgrcv", "msgsnd", "msync", "munlock", "munlockall", "munmap", "name_to_handle_at",
+    "mremap", "msgctl", "msgget", "msgrcv", "msgsnd", "msync", "munlock", "munlockall", "munmap",
     "nanosleep", "newfstatat", "_newselect", "open", "openat", "openat2", "pause", "pidfd_open", "pidfd_send_signal",
     "pipe", "pipe2", "pkey_alloc", "pkey_free", "pkey_mprotect", "poll", "ppoll", "ppoll_time64", "prctl", "pread64",
     "preadv", "preadv2", "prlimit64", "process_mrelease", "pselect6", "pselect6_time64", "pwrite64", "pwritev",
@@ -61,16 +63,48 @@ const char* const kAllowed[] = {
     // NUMA policy, UTS (the container has its own UTS namespace), and newer
     // syscalls docker allows; names libseccomp does not know are skipped.
     "get_mempolicy", "mbind", "set_mempolicy", "set_mempolicy_home_node", "sethostname", "setdomainname",
-    "pidfd_getfd", "getxattrat", "setxattrat", "listxattrat", "removexattrat", "mseal", "uretprobe",
+    "getxattrat", "setxattrat", "listxattrat", "removexattrat", "mseal", "uretprobe",
     "lsm_get_self_attr", "lsm_list_modules", "sync_file_range2",
+};
+
+// Docker's capability-conditional groups that ocikit resolves (the
+// CAP_SYS_ADMIN one stays closed: mount and namespace calls, as docker's
+// `--privileged` is not what a default profile is for).
+struct CapGroup {
+  const char* cap;
+  std::vector<const char*> names;
+};
+const CapGroup kCapGroups[] = {
+    {"CAP_DAC_READ_SEARCH", {"open_by_handle_at"}},
+    {"CAP_SYS_PTRACE", {"kcmp", "pidfd_getfd", "process_madvise"}},
+    {"CAP_SYS_ADMIN", {"name_to_handle_at"}},
+    {"CAP_SYS_BOOT", {"reboot"}},
+    {"CAP_SYS_CHROOT", {"chroot"}},
+    {"CAP_SYS_MODULE", {"delete_module", "init_module", "finit_module"}},
+    {"CAP_SYS_PACCT", {"acct"}},
+    {"CAP_SYS_NICE", {"get_mempolicy", "mbind", "set_mempolicy"}},
+    {"CAP_SYS_TIME", {"settimeofday", "stime", "clock_settime", "clock_settime64"}},
+    {"CAP_SYS_TTY_CONFIG", {"vhangup"}},
+    {"CAP_SYSLOG", {"syslog"}},
 };
 }  // namespace
 
 nlohmann::json default_profile() {
+  return default_profile({"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+                          "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+                          "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"});
+}
+
+nlohmann::json default_profile(const std::vector<std::string>& caps) {
   using nlohmann::json;
   json syscalls = json::array();
   json names = json::array();
   for (const char* n : kAllowed) names.push_back(n);
+  auto has = [&](const char* cap) { return std::find(caps.begin(), caps.end(), cap) != caps.end(); };
+  for (auto& g : kCapGroups)
+    if (has(g.cap))
+      for (const char* n : g.names)
+        if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
   syscalls.push_back({{"names", names}, {"action", "SCMP_ACT_ALLOW"}});
   // personality: only the safe personas docker allows.
   for (uint64_t v : {0x0ull, 0x8ull, 0x20000ull, 0x20008ull, 0xffffffffull})

@@ -169,8 +169,9 @@ HOOK
   [[ "$OCI_RUN" != *runc* ]] || output=$(sed 's/ [a-z]*$//' "$TMP/hooks.log")
   [[ "$OCI_RUN" != *runc* ]] || [ "$output" = "$(printf 'prestart %s\ncreateRuntime %s\npoststart %s\npoststop %s' "$ID" "$ID" "$ID" "$ID")" ]
   [[ "$OCI_RUN" != *runc* ]] || return 0
-  [ "${lines[0]}" = "prestart $ID creating" ]
-  [ "${lines[1]}" = "createRuntime $ID creating" ]
+  # "created" as crun reports it and the runtime-tools suite (hooks_stdin) wants.
+  [ "${lines[0]}" = "prestart $ID created" ]
+  [ "${lines[1]}" = "createRuntime $ID created" ]
   [ "${lines[2]}" = "poststart $ID running" ]
   [ "${lines[3]}" = "poststop $ID stopped" ]
   cfg ".hooks={\"prestart\":[{\"path\":\"/bin/false\"}]}"

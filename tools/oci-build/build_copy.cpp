@@ -189,22 +189,37 @@ void download_url(http::Transport& t, UrlSource& u, const std::string& file, dig
 
 }  // namespace
 
-std::vector<std::string> Builder::resolve_sources(const std::string& root, const std::string& pattern) {
+/// `rel` resolved inside `root` as BuildKit's scoped resolution does:
+/// symlinks are followed (the last component too), but "/" and ".." stop
+/// at the root, so a link to "/" in the context names the context's root,
+/// never the host's. Returns the resolved path relative to root ("" for it).
+std::string Builder::resolve_in_root(const std::string& root, const std::string& rel) {
+  std::string host = fs::secure_join(root, rel);
+  std::string r = root;
+  while (r.size() > 1 && r.back() == '/') r.pop_back();
+  return host.size() > r.size() ? host.substr(r.size() + 1) : "";
+}
+
+std::vector<Builder::Source> Builder::resolve_sources(const std::string& root, const std::string& pattern) {
   std::string clean = fs::clean_path("/" + pattern).substr(1);
   if (clean.find_first_of("*?[") == std::string::npos) {
+    std::string rel = resolve_in_root(root, clean);
     struct stat st;
-    if (::lstat((root + "/" + clean).c_str(), &st) != 0)
+    if (::lstat((root + "/" + rel).c_str(), &st) != 0)
       fail(Errc::not_found, "COPY source \"" + pattern + "\": no such file or directory in the build context");
-    return {clean};
+    return {{rel, clean.substr(clean.rfind('/') + 1)}};
   }
-  std::vector<std::string> out;
+  std::vector<Source> out;
   std::string dir = clean.rfind('/') == std::string::npos ? "" : clean.substr(0, clean.rfind('/'));
   std::string base = clean.substr(dir.empty() ? 0 : dir.size() + 1);
   if (dir.find_first_of("*?[") != std::string::npos)
     fail(Errc::invalid, "wildcards in directories are not supported: " + pattern);
-  if (fs::exists(root + "/" + dir))
-    for (auto& n : list_dir(root + "/" + dir))
-      if (fnmatch(base.c_str(), n.c_str(), FNM_PERIOD) == 0) out.push_back(dir.empty() ? n : dir + "/" + n);
+  std::string rdir = resolve_in_root(root, dir);
+  struct stat dst;
+  if (::lstat((root + "/" + rdir).c_str(), &dst) == 0 && S_ISDIR(dst.st_mode))
+    for (auto& n : list_dir(root + "/" + rdir))
+      if (fnmatch(base.c_str(), n.c_str(), FNM_PERIOD) == 0)
+        out.push_back({resolve_in_root(root, rdir.empty() ? n : rdir + "/" + n), n});
   if (out.empty()) fail(Errc::not_found, "COPY source \"" + pattern + "\": no source files were specified");
   return out;
 }
@@ -335,14 +350,14 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
     std::string part = "heredoc " + name + std::string(1, '\0') + content + std::string(1, '\0');
     h.update(part.data(), part.size());
   }
-  std::vector<std::string> rels;
+  std::vector<Source> rels;
   if (from) {
     std::string part = "from " + from->key;
     h.update(part.data(), part.size());
   } else {
     for (auto& src : sources) {
       auto r = resolve_sources(context_, src);
-      for (auto& rel : r) {
+      for (auto& [rel, name] : r) {
         struct stat st;
         if (::lstat((context_ + "/" + rel).c_str(), &st) != 0) throw_errno("stat " + rel);
         cx.use_ignore = true;
@@ -395,7 +410,7 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
   std::string upper = stage.path + "/upper";
   fs::mkdir_p(upper);
   std::string dest_in = upper + dest;
-  for (auto& rel : rels) {
+  for (auto& [rel, name] : rels) {
     struct stat st;
     std::string full = cx.root + "/" + rel;
     if (::lstat(full.c_str(), &st) != 0) throw_errno("stat " + rel);
@@ -408,7 +423,7 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
       if (fd.get() < 0) throw_errno("open " + rel);
       layer::apply(fd.get(), dest_in);
     } else {
-      std::string target = dest_dir ? dest_in + "/" + rel.substr(rel.rfind('/') + 1) : dest_in;
+      std::string target = dest_dir ? dest_in + "/" + name : dest_in;
       fs::mkdir_p(target.substr(0, target.rfind('/')));
       copy_entry(cx, rel, target);
     }

@@ -116,7 +116,13 @@ class Builder {
   /// Hash what copying `rel` from `root` would produce (names, types,
   /// modes, link targets, contents through the stat cache).
   void hash_source(digest::Hasher& h, const std::string& root, const std::string& rel, bool use_ignore);
-  std::vector<std::string> resolve_sources(const std::string& root, const std::string& pattern);
+  /// A COPY source: its path resolved inside the root, and the name it
+  /// takes in a destination directory (the name as written, a link's own).
+  struct Source {
+    std::string rel, name;
+  };
+  std::vector<Source> resolve_sources(const std::string& root, const std::string& pattern);
+  static std::string resolve_in_root(const std::string& root, const std::string& rel);
 
   // build_run.cpp
   void run(const df::Instruction& e, State& s, size_t index);

@@ -15,9 +15,13 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <net/if.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -259,6 +263,71 @@ void mount_cgroups(int rootfd, const ChildMount& m) noexcept {
   }
 }
 
+struct Dirent64 {
+  uint64_t ino;
+  int64_t off;
+  unsigned short reclen;
+  unsigned char type;
+  char name[1];
+};
+
+// tmpcopyup: copy the directory tree at `src` into `dst` (a fresh tmpfs),
+// keeping modes, owners and times; nothing is followed (O_NOFOLLOW,
+// AT_SYMLINK_NOFOLLOW), so the copy cannot leave either tree.
+void copy_tree(int src, int dst, int depth) noexcept {
+  if (depth > 128) die("tmpcopyup: directory tree too deep", nullptr, ELOOP);
+  alignas(8) char buf[8192];
+  for (;;) {
+    long n = syscall(SYS_getdents64, src, buf, sizeof buf);
+    if (n < 0) die("tmpcopyup: read directory");
+    if (n == 0) break;
+    for (long off = 0; off < n;) {
+      auto* d = reinterpret_cast<Dirent64*>(buf + off);
+      off += d->reclen;
+      const char* name = d->name;
+      if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+      struct stat st;
+      if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) != 0) die("tmpcopyup: stat ", name);
+      mode_t perm = st.st_mode & 07777;
+      if (S_ISDIR(st.st_mode)) {
+        if (mkdirat(dst, name, 0700) != 0) die("tmpcopyup: mkdir ", name);
+        int s2 = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int d2 = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (s2 < 0 || d2 < 0) die("tmpcopyup: open ", name);
+        copy_tree(s2, d2, depth + 1);
+        if (fchown(d2, st.st_uid, st.st_gid) != 0 || fchmod(d2, perm) != 0) die("tmpcopyup: chown ", name);
+        close(s2);
+        close(d2);
+      } else if (S_ISREG(st.st_mode)) {
+        int s2 = openat(src, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        int d2 = openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (s2 < 0 || d2 < 0) die("tmpcopyup: open ", name);
+        for (;;) {
+          ssize_t r = sendfile(d2, s2, nullptr, 1 << 20);
+          if (r < 0 && errno == EINTR) continue;
+          if (r < 0) die("tmpcopyup: copy ", name);
+          if (r == 0) break;
+        }
+        if (fchown(d2, st.st_uid, st.st_gid) != 0 || fchmod(d2, perm) != 0) die("tmpcopyup: chown ", name);
+        close(s2);
+        close(d2);
+      } else if (S_ISLNK(st.st_mode)) {
+        char target[4096];
+        ssize_t len = readlinkat(src, name, target, sizeof target - 1);
+        if (len < 0) die("tmpcopyup: readlink ", name);
+        target[len] = 0;
+        if (symlinkat(target, dst, name) != 0) die("tmpcopyup: symlink ", name);
+        if (fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) die("tmpcopyup: chown ", name);
+      } else {
+        if (mknodat(dst, name, st.st_mode, st.st_rdev) != 0) die("tmpcopyup: mknod ", name);
+        if (fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) die("tmpcopyup: chown ", name);
+      }
+      timespec times[2] = {st.st_atim, st.st_mtim};
+      utimensat(dst, name, times, AT_SYMLINK_NOFOLLOW);
+    }
+  }
+}
+
 void mount_one(int rootfd, const ChildMount& m) noexcept {
   bool dir = true;
   if (m.cgroup) {
@@ -275,6 +344,14 @@ void mount_one(int rootfd, const ChildMount& m) noexcept {
   if (t < 0) die("open mount point ", m.dest);
   FdPath tp(t);
   unsigned long base = m.flags & ~kPropMask;
+  // tmpcopyup: the directory under the new tmpfs stays reachable through
+  // this descriptor once the tmpfs covers it.
+  int orig = -1;
+  struct stat orig_st {};
+  if (m.tmpcopyup) {
+    orig = open_in(rootfd, m.dest, O_RDONLY | O_DIRECTORY);
+    if (orig < 0 || fstat(orig, &orig_st) != 0) die("tmpcopyup: open ", m.dest);
+  }
   if (m.type == nullptr) {
     if (mount(m.source, tp.s, nullptr, MS_BIND | (base & MS_REC), nullptr) != 0) die("bind mount ", m.source);
   } else if (mount(m.source ? m.source : m.type, tp.s, m.type, base & ~MS_REMOUNT, m.data) != 0) {
@@ -285,6 +362,15 @@ void mount_one(int rootfd, const ChildMount& m) noexcept {
     base |= MS_BIND;
   }
   close(t);
+  if (orig >= 0) {
+    int fresh = open_in(rootfd, m.dest, O_RDONLY | O_DIRECTORY);
+    if (fresh < 0) die("tmpcopyup: open ", m.dest);
+    copy_tree(orig, fresh, 0);
+    if (fchown(fresh, orig_st.st_uid, orig_st.st_gid) != 0 || fchmod(fresh, orig_st.st_mode & 07777) != 0)
+      die("tmpcopyup: chown ", m.dest);
+    close(fresh);
+    close(orig);
+  }
   // Flags on a bind (ro, nosuid ...) need a second, remounting call on the mount itself.
   if (m.type == nullptr || (base & MS_BIND)) {
     if (base & ~(MS_BIND | MS_REC | MS_REMOUNT)) {
@@ -299,6 +385,16 @@ void mount_one(int rootfd, const ChildMount& m) noexcept {
     t = open_in(rootfd, m.dest, O_PATH);
     FdPath tp3(t);
     if (mount(nullptr, tp3.s, nullptr, m.propagation[i], nullptr) != 0) die("set propagation of ", m.dest);
+    close(t);
+  }
+  if (m.rec_set || m.rec_clr) {
+    t = open_in(rootfd, m.dest, O_PATH);
+    if (t < 0) die("open mount point ", m.dest);
+    mount_attr attr{};
+    attr.attr_set = m.rec_set;
+    attr.attr_clr = m.rec_clr;
+    if (syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0)
+      die("set recursive mount attributes of ", m.dest);
     close(t);
   }
 }
@@ -346,6 +442,82 @@ void setup_dev(int rootfd) noexcept {
   close(dev);
 }
 
+// Bind what `src` refers to onto what `dst` refers to, both descriptors (no
+// path is looked up again, so nothing in the container can redirect it):
+// open_tree + move_mount, or the /proc/self/fd magic links where the new
+// mount API is missing.
+int bind_fd(int src, int dst) noexcept {
+  int tree = static_cast<int>(syscall(SYS_open_tree, src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
+  if (tree >= 0) {
+    int r = static_cast<int>(
+        syscall(SYS_move_mount, tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+    int e = errno;
+    close(tree);
+    errno = e;
+    return r;
+  }
+  FdPath sp(src), dp(dst);
+  return mount(sp.s, dp.s, nullptr, MS_BIND, nullptr);
+}
+
+bool is_dev_null(int fd) noexcept {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3;
+}
+
+bool on_procfs(int fd) noexcept {
+  struct statfs sf;
+  return fstatfs(fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
+
+// maskedPaths, before pivot_root, with the host's /dev/null checked to be
+// the null device (CVE-2025-31133: a container's /dev/null may be a link to
+// the very file it should hide). Each target is opened inside the root
+// without following its last component.
+void mask_paths(int rootfd) noexcept {
+  const ChildPlan& p = *g_plan;
+  if (p.n_masked == 0) return;
+  int null = open("/dev/null", O_PATH | O_CLOEXEC);
+  if (null < 0 || !is_dev_null(null)) die("maskedPaths: /dev/null is not the null device", nullptr, EINVAL);
+  for (int i = 0; i < p.n_masked; i++) {
+    const char* rel = p.masked[i];
+    while (*rel == '/') rel++;
+    int t = open_in(rootfd, rel, O_PATH | O_NOFOLLOW);
+    if (t < 0) {
+      if (errno == ENOENT) continue;
+      die("open masked path ", p.masked[i]);
+    }
+    struct stat st;
+    if (fstat(t, &st) != 0) die("stat masked path ", p.masked[i]);
+    int r;
+    if (S_ISLNK(st.st_mode)) {
+      r = 0;  // a link has nothing to read; what it names is masked where listed
+    } else if (S_ISDIR(st.st_mode)) {
+      FdPath tp(t);
+      r = mount("tmpfs", tp.s, "tmpfs", MS_RDONLY, "size=0k");
+    } else {
+      r = bind_fd(null, t);
+    }
+    if (r != 0) die("mask ", p.masked[i]);
+    close(t);
+  }
+  close(null);
+}
+
+// A new network namespace starts with `lo` down; runc and crun bring it up.
+void bring_up_loopback() noexcept {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) die("socket for the loopback interface");
+  ifreq ifr{};
+  memcpy(ifr.ifr_name, "lo", 3);
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) != 0) die("get flags of lo");
+  if (!(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) die("bring up lo");
+  }
+  close(s);
+}
+
 void run_hooks(const ChildHook* hooks, int n, const char* what) noexcept {
   char err[400];
   for (int i = 0; i < n; i++) {
@@ -385,15 +557,21 @@ void setup_rootfs() noexcept {
   for (int i = 0; i < p.n_mounts; i++) mount_one(rootfd, p.mounts[i]);
   for (int i = 0; i < p.n_devices; i++) make_device(rootfd, p.devices[i]);
   if (p.dev_tmpfs) setup_dev(rootfd);
+  // A working directory missing from the image is made inside the root
+  // (as runc does), after the mounts so that it lands in a volume mounted there.
+  if (p.cwd[0] == '/' && p.cwd[1] != 0) make_in(rootfd, p.cwd + 1, true);
   send_type(SyncType::kHooks);
   recv_type(p.sync_fd, SyncType::kHooksDone);
   recv_blob(p.sync_fd, p.state_buf, p.state_cap);
   run_hooks(p.create_container, p.n_create_container, "createContainer hook: ");
+  mask_paths(rootfd);
   enter_root(rootfd);
   close(rootfd);
   for (int i = 0; i < p.n_sysctl; i++) {
-    int fd = open(p.sysctl_paths[i], O_WRONLY | O_TRUNC | O_CLOEXEC);
+    // Written only to procfs (CVE-2025-52881: a write by path may land elsewhere).
+    int fd = open(p.sysctl_paths[i], O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) die("open sysctl ", p.sysctl_paths[i]);
+    if (!on_procfs(fd)) die("sysctl ", p.sysctl_paths[i], EINVAL);
     size_t n = strlen(p.sysctl_values[i]);
     if (write(fd, p.sysctl_values[i], n) != static_cast<ssize_t>(n)) die("write sysctl ", p.sysctl_paths[i]);
     close(fd);
@@ -406,16 +584,6 @@ void setup_rootfs() noexcept {
     bind_remount(p.readonly[i], MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, p.readonly[i]);
   }
   if (p.readonly_root) bind_remount("/", MS_RDONLY, 0, "/");
-  for (int i = 0; i < p.n_masked; i++) {
-    struct stat st;
-    if (stat(p.masked[i], &st) != 0) {
-      if (errno == ENOENT) continue;
-      die("stat masked path ", p.masked[i]);
-    }
-    int r = S_ISDIR(st.st_mode) ? mount("tmpfs", p.masked[i], "tmpfs", MS_RDONLY, "size=0k")
-                                : mount("/dev/null", p.masked[i], nullptr, MS_BIND, nullptr);
-    if (r != 0) die("mask ", p.masked[i]);
-  }
 }
 
 void send_fd(int sock, int fd) noexcept {
@@ -448,10 +616,16 @@ void setup_console() noexcept {
     ioctl(master, TIOCSWINSZ, &ws);
   }
   if (!p.exec_mode) {
-    FdPath sp(slave);
+    // /dev/console by descriptor (CVE-2025-52565): a regular file we made or
+    // a character device, never a link, and the bind goes onto that fd.
     int c = open("/dev/console", O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (c >= 0) close(c);
-    if (mount(sp.s, "/dev/console", nullptr, MS_BIND, nullptr) != 0) die("bind /dev/console");
+    int t = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (t < 0 || fstat(t, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)))
+      die("/dev/console is not a file or a device", nullptr, t < 0 ? errno : EINVAL);
+    if (bind_fd(slave, t) != 0) die("bind /dev/console");
+    close(t);
   }
   send_fd(p.console_fd, master);
   close(master);
@@ -484,6 +658,34 @@ void set_identity() noexcept {
     if (r != 0) die("apply capabilities", nullptr, -r);
   }
   if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) die("clear keep capabilities");
+}
+
+// The working directory must be reachable from the container's root:
+// getcwd(2) says "(unreachable)" (or ENOENT) when it is not. Where getcwd is
+// refused (a seccomp profile may do that), walk ".." up to the root instead;
+// a directory outside it reaches a top whose ".." is itself first.
+void verify_cwd() noexcept {
+  const char* why = "current working directory is outside the container's root (possible breakout): ";
+  char wd[4096];
+  long n = syscall(SYS_getcwd, wd, sizeof wd);
+  if (n > 0 && wd[0] == '/') return;
+  if (n > 0 || errno == ENOENT) die(why, g_plan->cwd, EPERM);
+  struct stat root, cur, up;
+  if (stat("/", &root) != 0) die("stat /");
+  int fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  for (int i = 0; fd >= 0 && i < 4096; i++) {
+    if (fstat(fd, &cur) != 0) break;
+    if (cur.st_dev == root.st_dev && cur.st_ino == root.st_ino) {
+      close(fd);
+      return;
+    }
+    int parent = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    close(fd);
+    fd = parent;
+    if (fd < 0 || fstat(fd, &up) != 0) break;
+    if (up.st_dev == cur.st_dev && up.st_ino == cur.st_ino) break;
+  }
+  die(why, g_plan->cwd, EPERM);
 }
 
 // Find argv[0] as execvp would, without allocating; fills `out`.
@@ -633,6 +835,7 @@ void run_child(const ChildPlan& p) noexcept {
     if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) die("become root in the container");
   }
   if (p.new_cgroupns && unshare(CLONE_NEWCGROUP) != 0) die("unshare cgroup namespace");
+  if (p.lo_up) bring_up_loopback();
   if (p.set_oom) {
     int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
     char v[24] = {};
@@ -672,7 +875,19 @@ void run_child(const ChildPlan& p) noexcept {
   // A uid change resets dumpable from fs.suid_dumpable; stay non-dumpable
   // until execve (protect_binary relies on it, CVE-2019-5736).
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // No host fd may reach the user program (CVE-2024-21626): everything
+  // above the preserved ones is close-on-exec from here on, and the working
+  // directory must be inside the container's root (a leaked directory fd
+  // named as /proc/self/fd/N would put it on the host).
+  unsigned first = 3 + static_cast<unsigned>(p.preserve_fds);
+  if (syscall(SYS_close_range, first, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0) {
+    for (int fd = static_cast<int>(first); fd < 65536; fd++) {
+      int fl = fcntl(fd, F_GETFD);
+      if (fl >= 0) fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+    }
+  }
   if (chdir(p.cwd) != 0) die("chdir to cwd ", p.cwd);
+  verify_cwd();
   if (p.umask >= 0) umask(static_cast<mode_t>(p.umask));
   char exe[4096];
   find_executable(exe, sizeof exe);
@@ -682,15 +897,7 @@ void run_child(const ChildPlan& p) noexcept {
   if (p.wait_start) wait_for_start();
   run_hooks(p.start_container, p.n_start_container, "startContainer hook: ");
   if (p.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("set no_new_privs");
-  // No host fd may reach the user program (CVE-2024-21626): everything
-  // above the preserved ones is close-on-exec from here on.
-  unsigned first = 3 + static_cast<unsigned>(p.preserve_fds);
-  if (syscall(SYS_close_range, first, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0) {
-    for (int fd = static_cast<int>(first); fd < 65536; fd++) {
-      int fl = fcntl(fd, F_GETFD);
-      if (fl >= 0) fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
-    }
-  }
+  // wait_for_start accepted a connection since; it is close-on-exec too.
   sigprocmask(SIG_SETMASK, &all, nullptr);
   if (p.seccomp && !seccomp_early) {
     int r = sec::install_seccomp(*p.seccomp);

@@ -24,6 +24,8 @@ struct ChildMount {
   const unsigned long* propagation = nullptr;
   int n_propagation = 0;
   bool cgroup = false;  ///< type "cgroup"/"cgroup2": the container's own cgroups, bound
+  bool tmpcopyup = false;  ///< tmpfs: copy the directory's original content in (runc's extension)
+  uint64_t rec_set = 0, rec_clr = 0;  ///< MOUNT_ATTR_* applied recursively (rro, rnosuid ...)
 };
 
 /// A device node to create under the rootfs.
@@ -72,6 +74,7 @@ struct ChildPlan {
   int n_join = 0;
   int oom_score_adj = 0;
   bool set_oom = false;
+  bool lo_up = false;         ///< a new network namespace: bring its loopback up (as runc and crun do)
   const char* hostname = nullptr;
   const char* domainname = nullptr;
   // rootfs

@@ -236,6 +236,7 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
   }
   for (auto& f : join) store.plan.join_fds[store.plan.n_join++] = f.get();
   store.plan.userns = (flags & CLONE_NEWUSER) != 0;
+  store.plan.lo_up = (flags & CLONE_NEWNET) != 0;
   if (pid_join && setns(pid_join.get(), CLONE_NEWPID) != 0) throw_errno("join pid namespace");
   auto tns = s.find_namespace(CLONE_NEWTIME);
   if (tns) {
@@ -299,7 +300,8 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
   for (;;) {
     SyncType t = recv_sync(c.sync);
     if (t == SyncType::kHooks) {
-      std::string hs = hook_state(state, "creating");
+      // "created", as crun reports it (the runtime-tools suite checks it).
+      std::string hs = hook_state(state, "created");
       run_parent_hooks(s.hooks.prestart, hs, "prestart", true);
       run_parent_hooks(s.hooks.create_runtime, hs, "createRuntime", true);
       send_sync(c.sync, SyncType::kHooksDone, &hs);

@@ -67,7 +67,9 @@ int exec_container(const ExecOptions& o) {
   if (o.no_new_privs) p.no_new_privileges = true;
   if (!o.caps.empty()) {
     if (!p.capabilities.is_object()) p.capabilities = nlohmann::json::object();
-    for (const char* set : {"bounding", "effective", "inheritable", "permitted", "ambient"})
+    // As runc: never inheritable or ambient, so an exec'd program's own
+    // children cannot keep them across execve (CVE-2022-29162).
+    for (const char* set : {"bounding", "effective", "permitted"})
       for (auto& c : o.caps) p.capabilities[set].push_back(c);
   }
   // As runc (and `run -t`): a terminal without a console socket is relayed

@@ -98,6 +98,9 @@ void PlanStore::set_rootfs(const Spec& s, bool no_pivot) {
     c.propagation = props_.back().data();
     c.n_propagation = static_cast<int>(m.propagation.size());
     c.cgroup = m.type == "cgroup" || m.type == "cgroup2";
+    c.tmpcopyup = m.tmpcopyup && m.type == "tmpfs";
+    c.rec_set = m.rec_set;
+    c.rec_clr = m.rec_clr;
     if (m.destination == "/dev") dev_mounted = true;
     mounts_.push_back(c);
   }

@@ -110,6 +110,26 @@ constexpr MountOpt kMountOpts[] = {
     {"relatime", MS_RELATIME, false}, {"norelatime", MS_RELATIME, true},
     {"strictatime", MS_STRICTATIME, false}, {"nostrictatime", MS_STRICTATIME, true},
     {"silent", MS_SILENT, false}, {"loud", MS_SILENT, true},
+    {"nosymfollow", MS_NOSYMFOLLOW, false}, {"symfollow", MS_NOSYMFOLLOW, true},
+};
+
+// Recursive mount attributes (runc 1.1+): applied to the mount and every
+// mount beneath it with mount_setattr(2).
+struct RecursiveOpt {
+  const char* name;
+  uint64_t flag;
+  bool clear;
+  bool atime;  ///< one of the MOUNT_ATTR__ATIME values
+};
+constexpr RecursiveOpt kRecursiveOpts[] = {
+    {"rro", MOUNT_ATTR_RDONLY, false, false},          {"rrw", MOUNT_ATTR_RDONLY, true, false},
+    {"rnosuid", MOUNT_ATTR_NOSUID, false, false},      {"rsuid", MOUNT_ATTR_NOSUID, true, false},
+    {"rnodev", MOUNT_ATTR_NODEV, false, false},        {"rdev", MOUNT_ATTR_NODEV, true, false},
+    {"rnoexec", MOUNT_ATTR_NOEXEC, false, false},      {"rexec", MOUNT_ATTR_NOEXEC, true, false},
+    {"rnodiratime", MOUNT_ATTR_NODIRATIME, false, false}, {"rdiratime", MOUNT_ATTR_NODIRATIME, true, false},
+    {"rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, false, false}, {"rsymfollow", MOUNT_ATTR_NOSYMFOLLOW, true, false},
+    {"rrelatime", MOUNT_ATTR_RELATIME, false, true},   {"rnoatime", MOUNT_ATTR_NOATIME, false, true},
+    {"rstrictatime", MOUNT_ATTR_STRICTATIME, false, true},
 };
 
 struct PropOpt {
@@ -262,8 +282,30 @@ void parse_mount_options(const std::vector<std::string>& options, Mount& m) {
         done = true;
       }
     if (done) continue;
-    if (o == "idmap" || o == "ridmap" || o == "tmpcopyup" || o.rfind("X-mount.", 0) == 0 || o == "rro" ||
-        o == "rrw" || o == "rnosuid" || o == "rnodev" || o == "rnoexec" || o == "rnosymfollow")
+    // runc's extensions: recursive flags (mount_setattr(2) with AT_RECURSIVE)
+    // and tmpcopyup; X-mount.* are mount(8)'s userspace options, ignored.
+    bool rec = false;
+    for (auto& r : kRecursiveOpts)
+      if (o == r.name) {
+        if (r.atime) {
+          m.rec_clr |= MOUNT_ATTR__ATIME;
+          m.rec_set = (m.rec_set & ~uint64_t{MOUNT_ATTR__ATIME}) | r.flag;
+        } else if (r.clear) {
+          m.rec_clr |= r.flag;
+          m.rec_set &= ~r.flag;
+        } else {
+          m.rec_set |= r.flag;
+          m.rec_clr &= ~r.flag;
+        }
+        rec = true;
+      }
+    if (rec) continue;
+    if (o == "tmpcopyup") {
+      m.tmpcopyup = true;
+      continue;
+    }
+    if (o.rfind("X-mount.", 0) == 0) continue;
+    if (o == "idmap" || o == "ridmap")
       fail(Errc::invalid, "mount " + m.destination + ": option \"" + o + "\" is not supported by oci-run");
     if (!m.data.empty()) m.data += ",";
     m.data += o;

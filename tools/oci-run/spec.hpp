@@ -25,6 +25,8 @@ struct Mount {
   unsigned long clear = 0;           ///< MS_* flags the options turned off (rw, suid ...)
   std::vector<unsigned long> propagation;  ///< MS_PRIVATE/MS_SHARED/... (with MS_REC) in order
   std::string data;                  ///< the options mount(2) does not know as flags
+  uint64_t rec_set = 0, rec_clr = 0;  ///< MOUNT_ATTR_* for mount_setattr(AT_RECURSIVE) (rro, rnosuid ...)
+  bool tmpcopyup = false;            ///< tmpfs seeded with the directory's original content (runc's extension)
   bool bind() const;
 };
 
