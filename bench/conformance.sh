@@ -16,8 +16,8 @@
 # one), with /sys/fs/cgroup/unified unmounted there (crun 1.8 refuses this
 # hybrid host otherwise), with its own --root and its own TMPDIR. A program
 # passes when it exits 0, prints no "not ok", its plan matches the
-# assertions it printed, and (the hook programs print only YAML) no error
-# diagnostic appears. Logs: $OUT (default /tmp/okt-conformance), one
+# assertions it printed, and (the hook programs print only YAML) no
+# diagnostic with a non-empty "error" appears. Logs: $OUT (default /tmp/okt-conformance), one
 # RUNTIME/PROGRAM.tap each.
 #
 # Environment: OCI_RUN (default build/tools/oci-run/oci-run), RUNTIMES
@@ -61,6 +61,9 @@ done
 rm -rf "$OUT" && mkdir -p "$OUT"
 work=$(mktemp -d /tmp/okt-conformance-run-XXXXXX)
 trap 'rm -rf "$work"' EXIT
+# Searchable by every uid: the user-namespace programs map root to another
+# host uid, which must still reach the bundles under it.
+chmod 755 "$work"
 
 # One program against one runtime, inside the private mount namespace.
 cat >"$work/one.sh" <<'ONE'
@@ -68,7 +71,7 @@ cat >"$work/one.sh" <<'ONE'
 # one.sh SUITE WRAPPER TMP PROGRAM TIMEOUT: the TAP output on stdout
 suite=$1 wrapper=$2 tmp=$3 prog=$4 timeout=$5
 umount /sys/fs/cgroup/unified 2>/dev/null || true
-mkdir -p "$tmp"
+mkdir -p -m 755 "$tmp"
 cd "$suite" || exit 1
 RUNTIME=$wrapper TMPDIR=$tmp timeout -k 5 "$timeout" "validation/$prog/$prog.t" 2>&1
 echo "exit: $?"
@@ -84,7 +87,8 @@ verdict() {  # LOG -> pass|fail
   if [ -n "$plan" ]; then
     [ "$plan" = "$asserts" ] || { echo fail; return; }
   elif [ "$asserts" = 0 ]; then
-    grep -qiE '(^|[^a-z])error' "$log" && { echo fail; return; }
+    # The hook programs report failure as a YAML diagnostic with an error.
+    grep -qE '"error": *"[^"]' "$log" && { echo fail; return; }
   fi
   echo pass
 }

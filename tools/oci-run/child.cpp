@@ -529,7 +529,10 @@ void run_hooks(const ChildHook* hooks, int n, const char* what) noexcept {
 void enter_root(int rootfd) noexcept {
   const ChildPlan& p = *g_plan;
   if (fchdir(rootfd) != 0) die("chdir to rootfs");
-  if (p.no_pivot) {
+  if (p.no_mntns) {
+    // The caller's mount namespace: nothing may be moved or pivoted there.
+    if (chroot(".") != 0) die("chroot");
+  } else if (p.no_pivot) {
     if (mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) die("move rootfs to /");
     if (chroot(".") != 0) die("chroot");
   } else {
@@ -550,7 +553,7 @@ void setup_rootfs() noexcept {
   // propagation, but never shared, which pivot_root refuses) first.
   unsigned long prop = MS_SLAVE | MS_REC;
   if (p.rootfs_propagation & (MS_PRIVATE)) prop = MS_PRIVATE | MS_REC;
-  if (mount(nullptr, "/", nullptr, prop, nullptr) != 0) die("make / ", "rslave");
+  if (!p.no_mntns && mount(nullptr, "/", nullptr, prop, nullptr) != 0) die("make / ", "rslave");
   if (mount(p.rootfs, p.rootfs, nullptr, MS_BIND | MS_REC, nullptr) != 0) die("bind rootfs ", p.rootfs);
   int rootfd = open(p.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) die("open rootfs ", p.rootfs);
@@ -890,11 +893,13 @@ void run_child(const ChildPlan& p) noexcept {
   verify_cwd();
   if (p.umask >= 0) umask(static_cast<mode_t>(p.umask));
   char exe[4096];
-  find_executable(exe, sizeof exe);
+  bool has_process = p.argv && p.argv[0];
+  if (has_process) find_executable(exe, sizeof exe);
   // create and run -d leave the container behind on purpose.
   prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   send_type(SyncType::kReady);
   if (p.wait_start) wait_for_start();
+  if (!has_process) die("cannot start the container: config.json sets no process", nullptr, EINVAL);
   run_hooks(p.start_container, p.n_start_container, "startContainer hook: ");
   if (p.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("set no_new_privs");
   // wait_for_start accepted a connection since; it is close-on-exec too.

@@ -82,6 +82,7 @@ struct ChildPlan {
   unsigned long rootfs_propagation = 0;
   bool readonly_root = false;
   bool no_pivot = false;
+  bool no_mntns = false;  ///< no mount namespace: set up in the caller's, enter with chroot (as runc)
   const ChildMount* mounts = nullptr;
   int n_mounts = 0;
   bool dev_tmpfs = false;  ///< the spec mounts /dev: create default devices and symlinks

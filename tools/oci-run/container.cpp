@@ -3,6 +3,8 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -162,6 +164,7 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
   c.spec = parse_spec(config_text, bundle);
   validate_spec(c.spec);
   const Spec& s = c.spec;
+  if (!s.has_process && run_mode) fail(Errc::invalid, "config.json: process: missing (run needs a process)");
   // As runc: a terminal without a console socket is relayed by `run` in the
   // foreground, and nobody could read it after create or run -d returns.
   bool relay_tty = s.process.terminal && o.console_socket.empty();
@@ -229,6 +232,11 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
     }
     fs::UniqueFd fd(open(n.path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw_errno("open namespace " + n.path);
+    // The path must name a namespace of the type it is listed as.
+    int type = ioctl(fd.get(), NS_GET_NSTYPE);
+    if (type < 0) throw Error(Errc::invalid, "linux.namespaces: " + n.path + " is not a namespace", errno);
+    if (type != n.flag)
+      fail(Errc::invalid, "linux.namespaces: " + n.path + " is not a " + n.type + " namespace");
     if (n.flag == CLONE_NEWPID) pid_join = std::move(fd);
     else if (n.flag == CLONE_NEWTIME) time_join = std::move(fd);
     else if (n.flag == CLONE_NEWUSER) join.insert(join.begin(), std::move(fd));

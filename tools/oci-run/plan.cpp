@@ -79,6 +79,7 @@ void PlanStore::set_rootfs(const Spec& s, bool no_pivot) {
   plan.rootfs_propagation = s.rootfs_propagation;
   plan.readonly_root = s.root_readonly;
   plan.no_pivot = no_pivot;
+  plan.no_mntns = s.find_namespace(CLONE_NEWNS) == nullptr;
   bool dev_mounted = false;
   mounts_.reserve(s.mounts.size());
   for (auto& m : s.mounts) {

@@ -513,9 +513,12 @@ Spec parse_spec(const std::string& text, const std::string& bundle) {
     if (rp.empty()) bad("root.path", "missing");
     s.root_path = absolute_in(bundle, rp);
     s.root_readonly = get_bool(*root, "readonly", "root.readonly");
-    const json* proc = member(j, "process");
-    if (!proc) bad("process", "missing");
-    s.process = parse_process(*proc);
+    // A config without a process may be created (the runtime-spec allows
+    // it); `start` then fails, saying so, and the container stops.
+    if (const json* proc = member(j, "process")) {
+      s.process = parse_process(*proc);
+      s.has_process = true;
+    }
     s.hostname = get_string(j, "hostname", "hostname");
     s.domainname = get_string(j, "domainname", "domainname");
     const json& mounts = array_of(member(j, "mounts"), "mounts");
@@ -553,18 +556,21 @@ void validate_spec(const Spec& s) {
     bad_v("linux.uidMappings: set without a user namespace");
   if (userns && s.find_namespace(CLONE_NEWUSER)->path.empty() && (s.uid_mappings.empty() || s.gid_mappings.empty()))
     bad_v("linux.namespaces: a new user namespace needs uidMappings and gidMappings");
+  // A hostname needs a uts namespace of the container's, new or joined (as runc).
   auto uts = s.find_namespace(CLONE_NEWUTS);
-  if (!s.hostname.empty() && (!uts || !uts->path.empty())) bad_v("hostname: set without a new uts namespace");
-  if (!s.domainname.empty() && (!uts || !uts->path.empty())) bad_v("domainname: set without a new uts namespace");
-  auto mnt = s.find_namespace(CLONE_NEWNS);
-  if (!mnt) bad_v("linux.namespaces: a mount namespace is required");
-  if (!mnt->path.empty()) bad_v("linux.namespaces: joining a mount namespace is not supported (the rootfs is set up in a new one)");
+  if (!s.hostname.empty() && !uts) bad_v("hostname: set without a uts namespace");
+  if (!s.domainname.empty() && !uts) bad_v("domainname: set without a uts namespace");
+  // Without a mount namespace the rootfs is set up in the caller's and
+  // entered with chroot, as runc does; a joined one gets the same set-up
+  // as a new one.
   if (!s.time_offsets.empty()) {
     auto t = s.find_namespace(0x80);
     if (!t || !t->path.empty()) bad_v("linux.timeOffsets: set without a new time namespace");
   }
   if (!s.process.apparmor_profile.empty()) bad_v("process.apparmorProfile: AppArmor is not supported by oci-run");
-  if (!s.process.selinux_label.empty() || !s.mount_label.empty()) bad_v("process.selinuxLabel: SELinux is not supported by oci-run");
+  // Labels mean nothing on a host without SELinux; runc and crun ignore them there.
+  if ((!s.process.selinux_label.empty() || !s.mount_label.empty()) && access("/sys/fs/selinux/enforce", F_OK) == 0)
+    bad_v("process.selinuxLabel: SELinux is not supported by oci-run");
   for (auto& [k, v] : s.sysctl) {
     // Only namespaced sysctls may be set, and only in a namespace the container owns.
     bool ipc = k.rfind("kernel.msg", 0) == 0 || k.rfind("kernel.sem", 0) == 0 || k.rfind("kernel.shm", 0) == 0 ||

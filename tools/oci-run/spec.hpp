@@ -111,6 +111,7 @@ struct Spec {
   bool root_readonly = false;
   std::string hostname, domainname;
   Process process;
+  bool has_process = false;  ///< config.json has a process (`start` of one without fails)
   std::vector<Mount> mounts;
   Hooks hooks;
   std::map<std::string, std::string> annotations;
