@@ -3,6 +3,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+
 #include "builder.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
@@ -81,6 +83,37 @@ void Builder::nop(State& s, const std::string& text) {
   add_history(s, "/bin/sh -c #(nop)  " + text, true);
 }
 
+void Builder::workdir(State& s, const std::string& dir) {
+  std::string text = "WORKDIR " + dir;
+  if (dir == "/" || s.layers.empty()) return nop(s, text);
+  std::string key = sha256_str(s.key + "\n" + text);
+  std::string created_by = "/bin/sh -c #(nop)  " + text;
+  if (cache_hit(s, key, created_by)) return;
+  // The directory is made through an overlay of the image, so that parents
+  // copied up keep their modes and owners, and a link on the way is
+  // followed inside the root.
+  TempDir stage(tmp_);
+  std::string upper = stage.path + "/upper", work = stage.path + "/work";
+  fs::mkdir_p(upper);
+  fs::mkdir_p(work);
+  bool made = false;
+  {
+    Mounts m;
+    std::string root = stage.path + "/root";
+    mount_state(s, root, stage.path, m, upper, work);
+    std::string host = fs::secure_join(root, dir);
+    struct stat st;
+    if (::stat(host.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) fail(Errc::invalid, text + ": not a directory in the image");
+    } else {
+      fs::mkdir_p(host, 0755);
+      made = true;
+    }
+  }
+  if (!made) return nop(s, text);
+  commit_layer(s, upper, key, created_by);
+}
+
 std::string Builder::abs_in_workdir(const State& s, const std::string& p) const {
   if (!p.empty() && p[0] == '/') return fs::clean_path(p);
   std::string wd = s.config.config.working_dir.empty() ? "/" : s.config.config.working_dir;
@@ -122,7 +155,7 @@ void Builder::step(const df::Instruction& raw, State& s, size_t index) {
     nop(s, text);
     } else if (kw == "workdir") {
       c.working_dir = abs_in_workdir(s, e.args.at(0));
-      nop(s, "WORKDIR " + c.working_dir);
+      workdir(s, c.working_dir);
     } else if (kw == "user") {
       c.user = e.args.at(0);
       nop(s, "USER " + c.user);

@@ -107,6 +107,9 @@ class Builder {
   void set_env(State& s, const std::string& k, const std::string& v);
   void add_history(State& s, const std::string& created_by, bool empty);
   void nop(State& s, const std::string& text);
+  /// WORKDIR: make `dir` in the image when it is missing (a layer holding
+  /// it, as docker does), else only the config changes.
+  void workdir(State& s, const std::string& dir);
   std::string abs_in_workdir(const State& s, const std::string& p) const;
   std::string loc(int line) const { return file_name_ + ":" + std::to_string(line); }
   std::string automatic_arg(const std::string& name) const;

@@ -562,7 +562,7 @@ void setup_rootfs() noexcept {
   if (p.dev_tmpfs) setup_dev(rootfd);
   // A working directory missing from the image is made inside the root
   // (as runc does), after the mounts so that it lands in a volume mounted there.
-  if (p.cwd[0] == '/' && p.cwd[1] != 0) make_in(rootfd, p.cwd + 1, true);
+  if (p.cwd_make && strcmp(p.cwd_make, ".") != 0) make_in(rootfd, p.cwd_make, true);
   send_type(SyncType::kHooks);
   recv_type(p.sync_fd, SyncType::kHooksDone);
   recv_blob(p.sync_fd, p.state_buf, p.state_cap);

@@ -113,6 +113,7 @@ struct ChildPlan {
   int n_groups = 0;
   int umask = -1;
   const char* cwd = "/";
+  const char* cwd_make = nullptr;  ///< create: cwd resolved inside the rootfs, made when missing
   char* const* argv = nullptr;
   char* const* envp = nullptr;
   const char* path_env = nullptr;  ///< PATH from process.env, to find argv[0]

@@ -76,6 +76,7 @@ void PlanStore::hooks(const std::vector<Hook>& in, std::vector<ChildHook>& out) 
 
 void PlanStore::set_rootfs(const Spec& s, bool no_pivot) {
   plan.rootfs = str(s.root_path);
+  root_path_ = s.root_path;
   plan.rootfs_propagation = s.rootfs_propagation;
   plan.readonly_root = s.root_readonly;
   plan.no_pivot = no_pivot;
@@ -163,6 +164,13 @@ void PlanStore::set_process(const Process& p, const nlohmann::json& linux_seccom
   plan.n_groups = static_cast<int>(groups_.size());
   plan.umask = p.umask ? static_cast<int>(*p.umask) : 022;
   plan.cwd = str(p.cwd);
+  // The working directory create makes when it is missing: resolved as if
+  // the rootfs were "/" (a link to /x means <rootfs>/x), as mount
+  // destinations are; the child makes it with RESOLVE_IN_ROOT again.
+  if (!root_path_.empty() && p.cwd != "/") {
+    std::string joined = fs::secure_join(root_path_, p.cwd);
+    plan.cwd_make = str(rel(joined.substr(root_path_.size())));
+  }
   plan.argv = vec(p.args);
   plan.envp = vec(p.env);
   for (auto& e : p.env)

@@ -35,6 +35,7 @@ class PlanStore {
   ChildPlan plan;
 
  private:
+  std::string root_path_;  ///< set_rootfs's, for set_process's cwd
   std::deque<std::string> strs_;
   std::deque<std::vector<char*>> vecs_;
   std::vector<ChildMount> mounts_;
