@@ -572,7 +572,7 @@ void setup_rootfs() noexcept {
   close(rootfd);
   for (int i = 0; i < p.n_sysctl; i++) {
     // Written only to procfs (CVE-2025-52881: a write by path may land elsewhere).
-    int fd = open(p.sysctl_paths[i], O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(p.sysctl_paths[i], O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) die("open sysctl ", p.sysctl_paths[i]);
     if (!on_procfs(fd)) die("sysctl ", p.sysctl_paths[i], EINVAL);
     size_t n = strlen(p.sysctl_values[i]);

@@ -1,0 +1,132 @@
+#!/usr/bin/env bats
+# Reproduced attacks, one test per vulnerability class, named after it. Each
+# failed before its fix: the runtime's (runc's and crun's CVE classes) and the
+# builder's (BuildKit's).
+
+load oci-run_helpers
+
+setup() {
+  oci_run_setup
+  cfg '.root.readonly=false'
+}
+teardown() {
+  oci_run_teardown
+  [ -z "${BT:-}" ] || rm -rf "$BT"
+}
+
+@test "CVE-2024-21626 class: a process.cwd through a leaked directory fd is refused" {
+  mkdir -p "$TMP/host"
+  cfg '.process.cwd="/proc/self/fd/7"'
+  set_args sh -c 'touch escaped; echo ran'
+  run ocirun run -b "$BUNDLE" "$ID" 7<"$TMP/host"
+  [ "$status" -ne 0 ]
+  [[ "$output" != *ran* ]]
+  [ ! -e "$TMP/host/escaped" ]
+  # Even when the fd is handed in on purpose (--preserve-fds).
+  run ocirun run --preserve-fds 5 -b "$BUNDLE" "$ID-p" 7<"$TMP/host"
+  [ "$status" -ne 0 ]
+  [ ! -e "$TMP/host/escaped" ]
+}
+
+@test "CVE-2024-21626 class: no inherited fd reaches the container's process" {
+  set_args sh -c 'ls /proc/self/fd | sort -n | tr "\n" " "'
+  run ocirun run -b "$BUNDLE" "$ID" 7<"$TMP" 8>"$TMP/out"
+  [ "$status" -eq 0 ]
+  # 0-2 and the fd ls opens on /proc/self/fd.
+  [ "$output" = "0 1 2 3 " ]
+}
+
+@test "CVE-2025-31133 class: a masked path stays masked when the container's /dev/null is a link to it" {
+  # No /dev tmpfs: the rootfs's own /dev is used, with a planted link.
+  cfg '.mounts |= map(select(.destination != "/dev" and (.destination | startswith("/dev/") | not)))'
+  mkdir -p "$BUNDLE/rootfs/dev"
+  ln -sf /proc/timer_list "$BUNDLE/rootfs/dev/null"
+  [ "$(jq '.linux.maskedPaths | index("/proc/timer_list")' "$BUNDLE/config.json")" != null ]
+  set_args sh -c 'wc -c </proc/timer_list'
+  run ocirun run -b "$BUNDLE" "$ID"
+  [ "$status" -eq 0 ]
+  [ "$output" = 0 ]
+}
+
+@test "CVE-2025-52881 class: sysctl values are written to procfs only" {
+  # A /proc that is not procfs (a directory the image controls): the write is refused.
+  cfg '.mounts |= map(select(.destination != "/proc")) | .linux.maskedPaths=[] | .linux.readonlyPaths=[] | .linux.sysctl={"net.ipv4.ip_forward":"1"}'
+  mkdir -p "$BUNDLE/rootfs/proc/sys/net/ipv4"
+  echo 0 >"$BUNDLE/rootfs/proc/sys/net/ipv4/ip_forward"
+  run ocirun run -b "$BUNDLE" "$ID"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"sysctl /proc/sys/net/ipv4/ip_forward"* ]]
+  [ "$(cat "$BUNDLE/rootfs/proc/sys/net/ipv4/ip_forward")" = 0 ]
+}
+
+@test "CVE-2022-29162 class: exec --cap raises no inheritable or ambient capability" {
+  set_args sleep 30
+  ocirun run -d -b "$BUNDLE" "$ID" >/dev/null 2>&1
+  run ocirun exec --cap CAP_NET_ADMIN "$ID" sh -c 'grep -E "^Cap(Inh|Amb|Eff)" /proc/self/status'
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"CapInh:	0000000000000000"* ]]
+  [[ "$output" == *"CapAmb:	0000000000000000"* ]]
+  # CAP_NET_ADMIN is bit 12.
+  eff=$(sed -n 's/^CapEff:\t//p' <<<"$output")
+  (( (0x$eff >> 12) & 1 ))
+}
+
+@test "seccomp default profile: pidfd_getfd and name_to_handle_at need the capabilities docker ties them to" {
+  local prof
+  prof=$("$OCIKIT_BUILD_ROOT/tools/oci-run/seccomp-default-profile")
+  [ "$(jq '[.syscalls[] | select(.action == "SCMP_ACT_ALLOW") | .names[]] | index("pidfd_getfd")' <<<"$prof")" = null ]
+  [ "$(jq '[.syscalls[] | select(.action == "SCMP_ACT_ALLOW") | .names[]] | index("name_to_handle_at")' <<<"$prof")" = null ]
+}
+
+# ---- the builder ----
+
+build_ctx() {
+  BT=$(mktemp -d)
+  export OCIKIT_STORE=$BT/store
+  mkdir -p "$BT/base/rootfs" "$BT/ctx"
+  make_busybox_rootfs "$BT/base/rootfs"
+  printf 'FROM scratch\nCOPY rootfs/ /\nCMD ["/bin/sh"]\n' >"$BT/base/Dockerfile"
+  "$OCI_BUILD" -t okt-harden/base "$BT/base" >/dev/null 2>&1
+}
+
+@test "BuildKit scoped-resolution class: COPY through a symlink to / stays in the context" {
+  build_ctx
+  ln -s / "$BT/ctx/l"
+  printf 'FROM okt-harden/base\nCOPY l/etc/shadow /x\n' >"$BT/ctx/Dockerfile"
+  run "$OCI_BUILD" -t okt-harden/esc "$BT/ctx"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"no such file"* ]]
+  # The same path names the context's own file once there is one.
+  mkdir -p "$BT/ctx/etc"
+  echo context-shadow >"$BT/ctx/etc/shadow"
+  ln -s ../../etc/shadow "$BT/ctx/up"
+  printf 'FROM okt-harden/base\nCOPY l/etc/shadow /x\nCOPY up /y\nRUN cat /x /y\n' >"$BT/ctx/Dockerfile"
+  run "$OCI_BUILD" -t okt-harden/esc "$BT/ctx"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"context-shadow"*"context-shadow"* ]]
+  [[ "$output" != *"root:"* ]]
+}
+
+@test "BuildKit scoped-resolution class: COPY --from a stage holding a link to / stays in the stage" {
+  build_ctx
+  printf 'FROM okt-harden/base AS s\nRUN ln -s / /l && echo stage-file >/etc/only-in-stage\nFROM okt-harden/base\nCOPY --from=s /l/etc/only-in-stage /got\nCOPY --from=s /l/etc/hostname /h\n' >"$BT/ctx/Dockerfile"
+  run "$OCI_BUILD" -t okt-harden/from "$BT/ctx"
+  # /l/etc/hostname resolves inside the stage, which has none: not the host's.
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"/l/etc/hostname"* ]]
+  printf 'FROM okt-harden/base AS s\nRUN ln -s / /l && echo stage-file >/etc/only-in-stage\nFROM okt-harden/base\nCOPY --from=s /l/etc/only-in-stage /got\nRUN cat /got\n' >"$BT/ctx/Dockerfile"
+  run "$OCI_BUILD" -t okt-harden/from "$BT/ctx"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *stage-file* ]]
+}
+
+@test "WORKDIR that the base image lacks, then RUN, with the default runtime (docker's most common pattern)" {
+  build_ctx
+  printf 'FROM okt-harden/base\nWORKDIR /app/src\nRUN pwd && touch made-here\nWORKDIR /empty\n' >"$BT/ctx/Dockerfile"
+  run "$OCI_BUILD" -t okt-harden/wd "$BT/ctx"
+  [ "$status" -eq 0 ]
+  [[ "$output" == */app/src* ]]
+  run "$OCI_RUN" run --rm okt-harden/wd sh -c 'ls /app/src; test -d /empty && echo empty-dir'
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf 'made-here\nempty-dir')" ]
+}
