@@ -50,8 +50,22 @@ std::string Client::resolve_location(const std::string& loc) const {
   return base_ + "/" + loc;
 }
 
+bool Client::same_origin(const std::string& u) const {
+  // Scheme, host and port exactly as the registry's own base URL.
+  if (!u.starts_with(base_)) return false;
+  return u.size() == base_.size() || u[base_.size()] == '/' || u[base_.size()] == '?';
+}
+
 http::Response Client::send(http::Request req, const std::string& scope) {
   if (!req.url.starts_with("http://") && !req.url.starts_with("https://")) req.url = url(req.url);
+  // An absolute Location or Link elsewhere (a storage backend, another
+  // registry) is followed without the registry's credentials or token:
+  // they go only to the scheme, host and port they were issued for.
+  if (!same_origin(req.url)) {
+    http::Response r = http::perform_with_retry(transport_, req, opts_.retry);
+    if (r.status == 401) fail(Errc::unauthorized, req.url + ": unauthorized (credentials are only sent to " + base_ + ")");
+    return r;
+  }
   size_t nheaders = req.headers.size();
   for (int round = 0;; ++round) {
     req.headers.resize(nheaders);

@@ -113,6 +113,10 @@ class Client {
   /// Throws Errc::unauthorized when they keep coming.
   http::Response send(http::Request req, const std::string& scope);
 
+  /// Whether `url` is on the registry's own scheme, host and port (the only
+  /// place its credentials go).
+  bool same_origin(const std::string& url) const;
+
  private:
   std::string url(std::string_view path) const;
   std::string repo_scope(const std::string& repo) const;

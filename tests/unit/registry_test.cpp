@@ -278,3 +278,38 @@ TEST_CASE("registry: a push client asks for one pull,push token; fetch_url sends
   CHECK_THROWS_WITH(c.fetch_url("file:///etc/passwd", d, -1, [](const char*, size_t) {}),
                     ("blob " + d + ": unsupported URL file:///etc/passwd (only http and https)").c_str());
 }
+
+TEST_CASE("registry credential leak class: an upload Location on another host gets no credentials") {
+  char tmpl[] = "/tmp/okt-registry-leakXXXXXX";
+  int fd = mkstemp(tmpl);
+  unlink(tmpl);
+  std::string data = "layer";
+  REQUIRE(write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
+  std::string d = digest::of(data).str();
+  FakeTransport t;
+  t.handler = [&](const http::Request& r) {
+    bool authed = false;
+    for (const auto& [k, v] : r.headers)
+      if (k == "Authorization") authed = true;
+    if (r.url.starts_with("http://127.0.0.1:5000/") && !authed)
+      return resp(401, "", {{"WWW-Authenticate", R"(Basic realm="r")"}});
+    if (r.method == "POST") return resp(202, "", {{"Location", "http://evil.example:5000/upload/u1?state=x"}});
+    return resp(201);
+  };
+  registry::Client c("127.0.0.1:5000", t, {"user", "secret"}, fast());
+  CHECK_FALSE(c.push_blob("a", d, data.size(), fd));
+  close(fd);
+  bool saw_foreign = false;
+  for (auto& r : t.seen) {
+    if (!r.url.starts_with("http://evil.example:5000/")) continue;
+    saw_foreign = true;
+    for (const auto& [k, v] : r.headers) CHECK(k != "Authorization");
+  }
+  CHECK(saw_foreign);
+  // The same host on another port is another origin too.
+  registry::Client c2("127.0.0.1:5000", t, {}, fast());
+  CHECK(c2.same_origin("http://127.0.0.1:5000/v2/"));
+  CHECK_FALSE(c2.same_origin("http://127.0.0.1:50001/v2/"));
+  CHECK_FALSE(c2.same_origin("https://127.0.0.1:5000/v2/"));
+  CHECK_FALSE(c2.same_origin("http://127.0.0.1:5000.evil.example/v2/"));
+}
