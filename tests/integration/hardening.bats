@@ -130,3 +130,23 @@ build_ctx() {
   [ "$status" -eq 0 ]
   [ "$output" = "$(printf 'made-here\nempty-dir')" ]
 }
+
+@test ".dockerignore class: RUN --mount=type=bind of the context does not show ignored files" {
+  build_ctx
+  echo TOKEN=secret-value >"$BT/ctx/.env"
+  mkdir -p "$BT/ctx/src"
+  echo code >"$BT/ctx/src/main"
+  printf '.env\n' >"$BT/ctx/.dockerignore"
+  printf 'FROM okt-harden/base\nRUN --mount=type=bind,target=/ctx ls -a /ctx; cat /ctx/src/main; cat /ctx/.env || echo no-env\n' >"$BT/ctx/Dockerfile"
+  run "$OCI_BUILD" -t okt-harden/ign "$BT/ctx"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *code* ]]
+  [[ "$output" == *no-env* ]]
+  [[ "$output" != *secret-value* ]]
+  # Naming the ignored file itself is an error, as for COPY.
+  printf 'FROM okt-harden/base\nRUN --mount=type=bind,source=.env,target=/e cat /e\n' >"$BT/ctx/Dockerfile"
+  run "$OCI_BUILD" -t okt-harden/ign "$BT/ctx"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"excluded by .dockerignore"* ]]
+  [[ "$output" != *secret-value* ]]
+}

@@ -200,6 +200,25 @@ std::string Builder::resolve_in_root(const std::string& root, const std::string&
   return host.size() > r.size() ? host.substr(r.size() + 1) : "";
 }
 
+std::string Builder::context_view(const std::string& source, const std::string& dir) {
+  std::string rel = resolve_in_root(context_, source);
+  if (ignore_.empty()) return context_ + (rel.empty() ? "" : "/" + rel);
+  std::string full = context_ + (rel.empty() ? "" : "/" + rel);
+  struct stat st;
+  if (::lstat(full.c_str(), &st) != 0) throw_errno("RUN --mount source " + source);
+  CopyCtx cx;
+  cx.use_ignore = true;
+  cx.ignore = &ignore_;
+  cx.root = context_;
+  if (!rel.empty() && ignore_.ignored(rel, S_ISDIR(st.st_mode)) && !(S_ISDIR(st.st_mode) && ignore_.may_match_inside(rel)))
+    fail(Errc::not_found, "RUN --mount source \"" + source + "\": excluded by .dockerignore");
+  std::string view = dir + "/context";
+  if (S_ISDIR(st.st_mode)) fs::mkdir_p(view);
+  else fs::mkdir_p(dir);
+  copy_entry(cx, rel, view);
+  return view;
+}
+
 std::vector<Builder::Source> Builder::resolve_sources(const std::string& root, const std::string& pattern) {
   std::string clean = fs::clean_path("/" + pattern).substr(1);
   if (clean.find_first_of("*?[") == std::string::npos) {

@@ -216,7 +216,7 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
             mount_state(source_state(mt.from, index, img), aux + "/root", aux, m);
             src = fs::secure_join(aux + "/root", mt.source.empty() ? "/" : mt.source);
           } else {
-            src = fs::secure_join(context_, mt.source.empty() ? "/" : mt.source);
+            src = context_view(mt.source.empty() ? "/" : mt.source, aux);
           }
           struct stat st;
           if (::stat(src.c_str(), &st) != 0) throw_errno("RUN --mount source " + (mt.source.empty() ? "/" : mt.source));

@@ -126,6 +126,10 @@ class Builder {
   };
   std::vector<Source> resolve_sources(const std::string& root, const std::string& pattern);
   static std::string resolve_in_root(const std::string& root, const std::string& rel);
+  /// The context (or `source` in it) as RUN --mount=type=bind sees it: the
+  /// directory itself without a .dockerignore, else a copy under `dir`
+  /// without what .dockerignore excludes (every view of the context honours it).
+  std::string context_view(const std::string& source, const std::string& dir);
 
   // build_run.cpp
   void run(const df::Instruction& e, State& s, size_t index);
