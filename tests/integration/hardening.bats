@@ -150,3 +150,14 @@ build_ctx() {
   [[ "$output" == *"excluded by .dockerignore"* ]]
   [[ "$output" != *secret-value* ]]
 }
+
+@test "RUN confinement class: RUN gets the default seccomp profile, masked paths and a cgroup namespace" {
+  build_ctx
+  printf 'FROM okt-harden/base\nRUN unshare -U -r sh -c id 2>&1 || echo unshare-refused; wc -c </proc/kcore; grep -c "^0::/$\\|:/$" /proc/self/cgroup >/dev/null && echo cgroup-ns; grep Seccomp: /proc/self/status\n' >"$BT/ctx/Dockerfile"
+  run "$OCI_BUILD" --no-cache -t okt-harden/conf "$BT/ctx"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *unshare-refused* ]]
+  [[ "$output" != *"uid=0(root) gid=0(root) groups=65534"* ]]
+  [[ "$output" == *"Seccomp:	2"* ]]
+  [[ "$output" == *cgroup-ns* ]]
+}

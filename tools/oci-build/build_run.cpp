@@ -19,6 +19,7 @@
 #include "builder.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
+#include "common/seccomp.hpp"
 #include "common/log.hpp"
 
 namespace ocikit::build {
@@ -106,17 +107,22 @@ int Builder::exec_runtime(const std::string& bundle, const std::string& id) {
   std::string state = tmp_ + "/runtime-state";
   fs::mkdir_p(state);
   std::vector<std::string> argv = {o_.runtime, "--root", state, "run", "-b", bundle, id};
+  // Everything the child needs is prepared before fork: the build is
+  // multithreaded, so the child may only make async-signal-safe calls
+  // (no allocation, no stdio).
+  std::vector<char*> a;
+  for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+  a.push_back(nullptr);
+  std::string msg = "oci-build: error: exec " + o_.runtime + " failed\n";
   pid_t pid = ::fork();
   if (pid < 0) throw_errno("fork");
   if (pid == 0) {
     int null = ::open("/dev/null", O_RDONLY);
     if (null >= 0) ::dup2(null, 0);
     ::dup2(2, 1);  // stdout may carry --output -
-    std::vector<char*> a;
-    for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
     ::execvp(a[0], a.data());
-    std::fprintf(stderr, "oci-build: error: exec %s: %s\n", a[0], std::strerror(errno));
+    ssize_t w = ::write(2, msg.data(), msg.size());
+    (void)w;
     _exit(127);
   }
   int status = 0;
@@ -316,7 +322,7 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
     json caps = {"CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER",           "CAP_MKNOD",
                  "CAP_NET_RAW", "CAP_SETGID",      "CAP_SETUID", "CAP_SETFCAP",          "CAP_SETPCAP",
                  "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"};
-    json ns = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
+    json ns = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}, {{"type", "cgroup"}}});
     if (ro.network == "none") ns.push_back({{"type", "network"}});
     json spec = {
         {"ociVersion", "1.0.2"},
@@ -333,8 +339,14 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
         {"mounts", mounts},
         {"linux",
          {{"namespaces", ns},
-          {"maskedPaths", json::array({"/proc/kcore", "/proc/keys", "/proc/timer_list"})},
-          {"readonlyPaths", json::array({"/proc/sys", "/proc/sysrq-trigger"})}}},
+          // What `oci-run run` gives a container: docker's masked and
+          // read-only paths and its default seccomp profile.
+          {"maskedPaths", json::array({"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+                                       "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                                       "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                                       "/sys/devices/virtual/powercap"})},
+          {"readonlyPaths", json::array({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"})},
+          {"seccomp", seccomp::default_profile(caps.get<std::vector<std::string>>())}}},
     };
     fs::write_file_atomic(b.path + "/config.json", spec.dump(2));
     std::string id = "okt-build-" + std::to_string(getpid()) + "-" + std::to_string(++runs_);

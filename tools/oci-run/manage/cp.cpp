@@ -106,8 +106,14 @@ void copy_entry(int sdir, const std::string& sname, int ddir, const std::string&
     return;
   }
   if (S_ISREG(st.st_mode)) {
-    UniqueFd in(openat(sdir, sname.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    // O_NONBLOCK: a FIFO swapped in since the stat cannot hang the copy;
+    // the descriptor must still be that regular file.
+    UniqueFd in(openat(sdir, sname.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!in) throw_errno("open " + shown);
+    struct stat now;
+    if (fstat(in.get(), &now) != 0) throw_errno("stat " + shown);
+    if (!S_ISREG(now.st_mode) || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
+      fail(Errc::failure, "cp: " + shown + " changed while it was copied");
     UniqueFd out(openat(ddir, dname.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!out) throw_errno("create " + shown);
     char buf[1 << 16];
