@@ -67,6 +67,21 @@ podrun() {
   [[ "$output" == /dev/pts/* ]]
 }
 
+@test "podman --read-only (tmpcopyup tmpfs mounts) and --network none (loopback up) run through oci-run" {
+  require_cmd podman
+  pod import -q "$TMP/bb.tar" okt-runtime-bb >/dev/null
+  # --read-only makes /tmp, /var/tmp and /run tmpfs mounts with tmpcopyup.
+  run podrun --rm --read-only okt-runtime-bb sh -c 'touch /tmp/ok && echo tmp-writable; touch /etc/x 2>/dev/null || echo root-read-only'
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf 'tmp-writable\nroot-read-only')" ]
+  run podrun --rm --tmpfs /etc:rw,tmpcopyup okt-runtime-bb sh -c 'head -1 /etc/passwd'
+  [ "$status" -eq 0 ]
+  [[ "$output" == root:* ]]
+  run podrun --rm --network none okt-runtime-bb sh -c 'cat /sys/class/net/lo/flags; nc -l -p 7071 -e echo pong & sleep 0.3; echo ping | nc 127.0.0.1 7071'
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf '0x9\npong')" ]
+}
+
 @test "containerd runs, execs, kills and deletes tasks with oci-run as its runc binary" {
   require_cmd containerd ctr script podman
   mkdir -p "$TMP/ctd"

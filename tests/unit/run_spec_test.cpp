@@ -99,7 +99,6 @@ TEST_CASE("run_spec: malformed documents fail with the field and the reason") {
       {R"({"process": {"args": ["sh"]}})", "config.json: root: missing"},
       {R"({"root": "rootfs", "process": {"args": ["sh"]}})", "config.json: root: want an object, got \"rootfs\""},
       {R"({"root": {"path": 5}, "process": {"args": ["sh"]}})", "config.json: root.path: want a string, got 5"},
-      {R"({"root": {"path": "r"}})", "config.json: process: missing"},
       {R"({"root": {"path": "r"}, "process": {"args": []}})", "config.json: process.args: must not be empty"},
       {R"({"root": {"path": "r"}, "process": {"args": "sh"}})",
        "config.json: process.args: want an array of strings, got \"sh\""},
@@ -342,8 +341,8 @@ TEST_CASE("run_spec: validate_spec refuses what cannot be honoured safely") {
        "config.json: linux.uidMappings: set without a user namespace"},
       {R"({"linux": {"namespaces": [{"type": "mount"}, {"type": "user"}]}})",
        "config.json: linux.namespaces: a new user namespace needs uidMappings and gidMappings"},
-      {R"({"hostname": "h"})", "config.json: hostname: set without a new uts namespace"},
-      {R"({"linux": {"namespaces": [{"type": "pid"}]}})", "config.json: linux.namespaces: a mount namespace is required"},
+      {R"({"hostname": "h", "linux": {"namespaces": [{"type": "mount"}]}})",
+       "config.json: hostname: set without a uts namespace"},
       {R"({"linux": {"timeOffsets": {"boottime": {"secs": 1}}}})",
        "config.json: linux.timeOffsets: set without a new time namespace"},
       {R"({"process": {"apparmorProfile": "p"}})",
@@ -387,4 +386,23 @@ TEST_CASE("run_spec: parse_process alone (exec --process) names the process fiel
   Process p = parse_process(json::parse(R"({"args": ["ls"], "cwd": "/tmp", "env": ["X=1"]})"));
   CHECK(p.cwd == "/tmp");
   CHECK(p.env == std::vector<std::string>{"X=1"});
+}
+
+TEST_CASE("run_spec: what runc accepts beyond the spec (recursive options, tmpcopyup, no process)") {
+  json j = base();
+  j["mounts"] = json::array({{{"destination", "/t"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                              {"options", {"tmpcopyup", "rro", "rnosuid", "rrelatime", "X-mount.mkdir", "nosymfollow"}}}});
+  Spec s = parse_spec(j.dump(), "/bundle");
+  REQUIRE(s.mounts.size() == 1);
+  CHECK(s.mounts[0].tmpcopyup);
+  CHECK(s.mounts[0].rec_set == (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_RELATIME));
+  CHECK((s.mounts[0].rec_clr & MOUNT_ATTR__ATIME) == MOUNT_ATTR__ATIME);
+  CHECK((s.mounts[0].flags & MS_NOSYMFOLLOW) == MS_NOSYMFOLLOW);
+  CHECK(s.mounts[0].data.empty());
+  CHECK(s.has_process);
+  j.erase("process");
+  Spec none = parse_spec(j.dump(), "/bundle");
+  CHECK_FALSE(none.has_process);
+  j["mounts"][0]["options"] = {"idmap"};
+  CHECK(error_of(j.dump()).find("\"idmap\" is not supported") != std::string::npos);
 }
