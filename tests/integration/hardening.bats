@@ -161,3 +161,20 @@ build_ctx() {
   [[ "$output" == *"Seccomp:	2"* ]]
   [[ "$output" == *cgroup-ns* ]]
 }
+
+@test "CVE-2019-16884 class: a mount destination that resolves into /proc is refused unless it is procfs" {
+  mkdir -p "$TMP/fake"
+  echo fake >"$TMP/fake/attr"
+  # A link in the image turns /data into /proc/self.
+  ln -s /proc/self "$BUNDLE/rootfs/data"
+  cfg ".mounts += [{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"$TMP/fake\",\"options\":[\"rbind\"]}]"
+  run ocirun run -b "$BUNDLE" "$ID"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"is inside /proc"* ]]
+  # lxcfs-style files and binds from procfs stay allowed.
+  cfg "del(.mounts[-1]) | .mounts += [{\"destination\":\"/proc/uptime\",\"type\":\"bind\",\"source\":\"$TMP/fake/attr\",\"options\":[\"bind\"]}]"
+  set_args cat /proc/uptime
+  run ocirun run -b "$BUNDLE" "$ID-ok"
+  [ "$status" -eq 0 ]
+  [ "$output" = fake ]
+}

@@ -4,7 +4,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -40,6 +42,23 @@ struct DefaultDev {
 };
 constexpr DefaultDev kDefaultDevices[] = {{"/dev/null", 1, 3},    {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
                                           {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
+
+// runc's checkProcMount: a destination that resolves into /proc (through
+// a link in the image too) is refused unless it is procfs on /proc itself,
+// one of the files lxcfs-style tools cover, or a bind of something on procfs.
+void check_proc_mount(const Mount& m, const std::string& dest) {
+  if (dest != "proc" && dest.rfind("proc/", 0) != 0) return;
+  if (dest == "proc" && m.type == "proc") return;
+  static const char* const kAllowed[] = {"proc/cpuinfo", "proc/diskstats", "proc/meminfo", "proc/stat",
+                                         "proc/swaps",   "proc/uptime",    "proc/loadavg", "proc/slabinfo",
+                                         "proc/net/dev", "proc/sys/kernel/ns_last_pid"};
+  for (const char* a : kAllowed)
+    if (dest == a) return;
+  struct statfs sf;
+  if (m.bind() && ::statfs(m.source.c_str(), &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC) return;
+  fail(Errc::invalid, "mount " + m.destination + ": destination /" + dest +
+                          " is inside /proc, which only procfs itself may be mounted on");
+}
 
 }  // namespace
 
@@ -90,7 +109,9 @@ void PlanStore::set_rootfs(const Spec& s, bool no_pivot) {
     // result with RESOLVE_IN_ROOT again, so a path changed since cannot
     // escape either.
     std::string joined = fs::secure_join(s.root_path, m.destination);
-    c.dest = str(rel(joined.substr(s.root_path.size())));
+    std::string dest = rel(joined.substr(s.root_path.size()));
+    check_proc_mount(m, dest);
+    c.dest = str(dest);
     c.source = m.source.empty() ? nullptr : str(m.source);
     c.type = m.bind() ? nullptr : str(m.type);
     c.data = m.data.empty() ? nullptr : str(m.data);
