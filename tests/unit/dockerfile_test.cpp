@@ -1,4 +1,4 @@
-#include "dockerfile.hpp"
+#include "common/dockerfile.hpp"
 
 #include "common/error.hpp"
 #include "common/fs.hpp"

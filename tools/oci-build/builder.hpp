@@ -26,7 +26,7 @@
 #include "common/layout.hpp"
 #include "common/platform.hpp"
 #include "common/snapshot.hpp"
-#include "dockerfile.hpp"
+#include "common/dockerfile.hpp"
 #include "dockerignore.hpp"
 #include "stat_cache.hpp"
 

@@ -10,8 +10,8 @@
 #include <ctime>
 
 #include "common/error.hpp"
-#include "dockerfile.hpp"
-#include "shell_words.hpp"
+#include "common/dockerfile.hpp"
+#include "common/shell_words.hpp"
 
 namespace ocikit::manage {
 

@@ -1,7 +1,7 @@
 // The first stage of the Dockerfile parser: logical lines, directives,
 // comments, continuations, flags, the per-instruction argument forms and
 // heredocs, producing the same tree BuildKit's parser does (see dump()).
-#include "dockerfile.hpp"
+#include "common/dockerfile.hpp"
 
 #include "common/error.hpp"
 

@@ -1,6 +1,6 @@
 // BuildKit's AST dump format (parser.Node.Dump) for the parsed instructions,
 // used to check the parser against BuildKit's own test files.
-#include "dockerfile.hpp"
+#include "common/dockerfile.hpp"
 
 #include <algorithm>
 

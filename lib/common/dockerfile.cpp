@@ -1,6 +1,6 @@
 // The second stage of the Dockerfile parser: validation into stages,
 // variable expansion of an instruction, and typed views for the executor.
-#include "dockerfile.hpp"
+#include "common/dockerfile.hpp"
 
 #include "common/error.hpp"
 #include "common/fs.hpp"

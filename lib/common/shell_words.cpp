@@ -1,4 +1,4 @@
-#include "shell_words.hpp"
+#include "common/shell_words.hpp"
 
 #include "common/error.hpp"
 

@@ -5,7 +5,7 @@
 // the executor. Variable expansion is done by expand_instruction() with the
 // environment of the moment (see shell_words.hpp); parse() does not expand.
 
-#include "shell_words.hpp"
+#include "common/shell_words.hpp"
 
 #include <cstdint>
 #include <optional>
