@@ -281,6 +281,16 @@ oj seccomp_section(const Options& opts) {
 
 // ---- public ----
 
+std::vector<std::string> docker_masked_paths() {
+  return {"/proc/asound",      "/proc/acpi",        "/proc/kcore",       "/proc/keys",
+          "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+          "/proc/scsi",        "/sys/firmware",     "/sys/devices/virtual/powercap"};
+}
+
+std::vector<std::string> docker_readonly_paths() {
+  return {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+}
+
 User resolve_user(const std::string& rootfs, const std::string& spec) {
   std::string user_arg = spec, group_arg;
   if (auto p = spec.find(':'); p != std::string::npos) {
@@ -388,10 +398,8 @@ nlohmann::ordered_json from_image(const image::ImageConfig& config, const std::s
   for (const char* t : {"pid", "network", "ipc", "uts", "mount", "cgroup"}) ns.push_back({{"type", t}});
   linux["namespaces"] = ns;
   if (!opts.privileged) {
-    linux["maskedPaths"] = {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-                            "/sys/firmware", "/sys/devices/virtual/powercap"};
-    linux["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+    linux["maskedPaths"] = docker_masked_paths();
+    linux["readonlyPaths"] = docker_readonly_paths();
     if (opts.seccomp != "unconfined") linux["seccomp"] = seccomp_section(opts);
   }
   s["linux"] = linux;

@@ -31,6 +31,11 @@ namespace ocikit::runtime_spec {
 /// gid to root and no cgroup mount or device rules.
 nlohmann::ordered_json default_spec(bool rootless = false);
 
+/// docker's masked and read-only paths, which every container ocikit
+/// configures gets (oci-run run, oci-build's RUN) unless privileged.
+std::vector<std::string> docker_masked_paths();
+std::vector<std::string> docker_readonly_paths();
+
 /// A resolved process user.
 struct User {
   uint32_t uid = 0, gid = 0;

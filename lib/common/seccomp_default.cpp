@@ -7,6 +7,8 @@
 
 #include <algorithm>
 
+#include "common/caps.hpp"
+
 namespace ocikit::seccomp {
 
 namespace {
@@ -67,9 +69,10 @@ const char* const kAllowed[] = {
     "lsm_get_self_attr", "lsm_list_modules", "sync_file_range2",
 };
 
-// Docker's capability-conditional groups that ocikit resolves (the
-// CAP_SYS_ADMIN one stays closed: mount and namespace calls, as docker's
-// `--privileged` is not what a default profile is for).
+// Docker's capability-conditional groups, opened for the capabilities a
+// container has. Of docker's CAP_SYS_ADMIN group only name_to_handle_at is
+// opened: mount and namespace calls stay closed (--privileged is not what
+// a default profile is for). chroot and the NUMA calls are in kAllowed.
 struct CapGroup {
   const char* cap;
   std::vector<const char*> names;
@@ -79,21 +82,15 @@ const CapGroup kCapGroups[] = {
     {"CAP_SYS_PTRACE", {"kcmp", "pidfd_getfd", "process_madvise"}},
     {"CAP_SYS_ADMIN", {"name_to_handle_at"}},
     {"CAP_SYS_BOOT", {"reboot"}},
-    {"CAP_SYS_CHROOT", {"chroot"}},
     {"CAP_SYS_MODULE", {"delete_module", "init_module", "finit_module"}},
     {"CAP_SYS_PACCT", {"acct"}},
-    {"CAP_SYS_NICE", {"get_mempolicy", "mbind", "set_mempolicy"}},
     {"CAP_SYS_TIME", {"settimeofday", "stime", "clock_settime", "clock_settime64"}},
     {"CAP_SYS_TTY_CONFIG", {"vhangup"}},
     {"CAP_SYSLOG", {"syslog"}},
 };
 }  // namespace
 
-nlohmann::json default_profile() {
-  return default_profile({"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-                          "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-                          "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"});
-}
+nlohmann::json default_profile() { return default_profile(caps::docker_default()); }
 
 nlohmann::json default_profile(const std::vector<std::string>& caps) {
   using nlohmann::json;

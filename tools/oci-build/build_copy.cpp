@@ -202,8 +202,8 @@ std::string Builder::resolve_in_root(const std::string& root, const std::string&
 
 std::string Builder::context_view(const std::string& source, const std::string& dir) {
   std::string rel = resolve_in_root(context_, source);
-  if (ignore_.empty()) return context_ + (rel.empty() ? "" : "/" + rel);
   std::string full = context_ + (rel.empty() ? "" : "/" + rel);
+  if (ignore_.empty()) return full;
   struct stat st;
   if (::lstat(full.c_str(), &st) != 0) throw_errno("RUN --mount source " + source);
   CopyCtx cx;

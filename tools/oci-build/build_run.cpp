@@ -19,8 +19,10 @@
 #include "builder.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
-#include "common/seccomp.hpp"
+#include "common/caps.hpp"
 #include "common/log.hpp"
+#include "common/runtime_spec.hpp"
+#include "common/seccomp.hpp"
 
 namespace ocikit::build {
 
@@ -319,9 +321,8 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
     }
     fs::write_file_atomic(b.path + "/resolv.conf", resolv);
     auto [uid, gid] = resolve_user(c.user, rootfs);
-    json caps = {"CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER",           "CAP_MKNOD",
-                 "CAP_NET_RAW", "CAP_SETGID",      "CAP_SETUID", "CAP_SETFCAP",          "CAP_SETPCAP",
-                 "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"};
+    std::vector<std::string> cap_list = caps::docker_default();
+    json caps = cap_list;
     json ns = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}, {{"type", "cgroup"}}});
     if (ro.network == "none") ns.push_back({{"type", "network"}});
     json spec = {
@@ -341,12 +342,9 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
          {{"namespaces", ns},
           // What `oci-run run` gives a container: docker's masked and
           // read-only paths and its default seccomp profile.
-          {"maskedPaths", json::array({"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
-                                       "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                                       "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-                                       "/sys/devices/virtual/powercap"})},
-          {"readonlyPaths", json::array({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"})},
-          {"seccomp", seccomp::default_profile(caps.get<std::vector<std::string>>())}}},
+          {"maskedPaths", runtime_spec::docker_masked_paths()},
+          {"readonlyPaths", runtime_spec::docker_readonly_paths()},
+          {"seccomp", seccomp::default_profile(cap_list)}}},
     };
     fs::write_file_atomic(b.path + "/config.json", spec.dump(2));
     std::string id = "okt-build-" + std::to_string(getpid()) + "-" + std::to_string(++runs_);
