@@ -430,7 +430,9 @@ nlohmann::ordered_json default_spec(bool rootless) {
   mounts.push_back(mount_entry("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}));
   mounts.push_back(mount_entry("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}));
   if (rootless)
-    mounts.push_back(mount_entry("/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"}));
+    // rro: the host's cgroup v1 hierarchies under /sys/fs/cgroup come along with
+    // the rbind and must be read-only too (CVE-2023-25809).
+    mounts.push_back(mount_entry("/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro", "rro"}));
   else
     mounts.push_back(mount_entry("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}));
   if (!rootless)

@@ -178,3 +178,15 @@ build_ctx() {
   [ "$status" -eq 0 ]
   [ "$output" = fake ]
 }
+
+@test "CVE-2023-25809 class: the rootless spec's /sys keeps the host's cgroup hierarchies read-only" {
+  rm "$BUNDLE/config.json"
+  (cd "$BUNDLE" && "$OCI_RUN" spec --rootless)
+  [ "$(jq -c '.mounts[] | select(.destination == "/sys") | .options | index("rro") != null' "$BUNDLE/config.json")" = true ]
+  # Every mount under /sys, the cgroup hierarchies the rbind brings along
+  # included, is read-only inside.
+  set_args sh -c 'grep " /sys" /proc/mounts | cut -d" " -f2,4 | grep -v " ro" || echo all-read-only'
+  run ocirun run -b "$BUNDLE" "$ID"
+  [ "$status" -eq 0 ]
+  [ "$output" = all-read-only ]
+}
