@@ -450,7 +450,7 @@ void Manager::apply(pid_t pid) {
   for (auto& [ctrl, dir] : v1_) {
     if (!done.insert(dir).second) continue;
     bool cpuset = v1_dir("cpuset") == dir;
-    with_context("create cgroup " + dir, [&] {
+    with_context("create cgroup " + dir, [&, &dir = dir] {
       make_levels(
           mount_for(dir), dir, [](const std::string&) {},
           [&](const std::string& parent, const std::string& child) {

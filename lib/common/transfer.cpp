@@ -113,7 +113,7 @@ image::Descriptor pull_image(registry::Client& c, const std::string& repo, const
   std::set<std::string> seen;
   std::vector<std::string> in_repo;  // blobs this repository holds
   for (auto& [d, m] : manifests) {
-    image::Manifest man = with_context("manifest " + d.digest.str(), [&] { return image::parse_manifest(m.body); });
+    image::Manifest man = with_context("manifest " + d.digest.str(), [&m = m] { return image::parse_manifest(m.body); });
     if (d.media_type.empty()) d.media_type = m.media_type;
     auto add = [&](const image::Descriptor& b) {
       if (!seen.insert(b.digest.str()).second) return;
@@ -188,7 +188,7 @@ std::string push_image(registry::Client& c, const std::string& repo, const std::
   std::vector<image::Descriptor> blobs;
   std::set<std::string> seen;
   for (const auto& [d, body] : manifests) {
-    image::Manifest man = with_context("manifest " + d.digest.str(), [&] { return image::parse_manifest(body); });
+    image::Manifest man = with_context("manifest " + d.digest.str(), [&body = body] { return image::parse_manifest(body); });
     if (seen.insert(man.config.digest.str()).second) blobs.push_back(man.config);
     for (const auto& l : man.layers) {
       if (image::is_nondistributable_media_type(l.media_type) && !l.urls.empty()) continue;
@@ -220,7 +220,8 @@ std::string push_image(registry::Client& c, const std::string& repo, const std::
   // Manifests after their blobs; an index after its manifests.
   if (kind == image::Kind::index) {
     for (const auto& [d, body] : manifests)
-      with_context("push manifest " + d.digest.str(), [&] { c.put_manifest(repo, d.digest.str(), d.media_type, body); });
+      with_context("push manifest " + d.digest.str(),
+                   [&, &d = d, &body = body] { c.put_manifest(repo, d.digest.str(), d.media_type, body); });
   }
   std::string ref = tag.empty() ? top.digest.str() : tag;
   std::string mt = top.media_type;
