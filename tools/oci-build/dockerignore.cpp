@@ -4,6 +4,8 @@
 #include "common/fs.hpp"
 
 #include <fnmatch.h>
+
+#include <cctype>
 #include <sys/stat.h>
 
 namespace ocikit::dockerfile {
@@ -14,6 +16,14 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && sp(s.front())) s.remove_prefix(1);
   while (!s.empty() && sp(s.back())) s.remove_suffix(1);
   return s;
+}
+
+// An escaped pattern character (Go's backslash-x) as a regex literal: a
+// letter or digit as itself (backslash-7 would be a backreference,
+// backslash-d a class), anything else behind a backslash.
+void literal(std::string& re, char c) {
+  if (!std::isalnum(static_cast<unsigned char>(c))) re += '\\';
+  re += c;
 }
 
 // Translate a cleaned pattern into a regex as docker's patternmatcher does.
@@ -38,19 +48,20 @@ std::string to_regex(const std::string& p) {
       re += '\\';
       re += c;
     } else if (c == '\\') {
-      if (i + 1 < p.size()) {
-        re += '\\';
-        re += p[++i];
-      } else {
-        re += "\\\\";
-      }
+      if (i + 1 < p.size()) literal(re, p[++i]);
+      else re += "\\\\";
     } else if (c == '[') {
-      // A class: copy it, turning Go's "[^" into the same regex negation.
+      // A class: copy it, turning Go's "[^" into the same regex negation;
+      // an escaped character in it is that character.
       size_t end = p.find(']', i + 1 + (i + 1 < p.size() && p[i + 1] == '^' ? 1 : 0));
       if (end == std::string::npos) fail(Errc::invalid, "syntax error in pattern");
       std::string cls = p.substr(i, end - i + 1);
       if (cls == "[]" || cls == "[^]") fail(Errc::invalid, "syntax error in pattern");
-      re += cls;
+      for (size_t k = 0; k < cls.size(); ++k) {
+        if (cls[k] == '\\' && k + 1 < cls.size() - 1) literal(re, cls[++k]);
+        else if (cls[k] == '\\') re += "\\\\";
+        else re += cls[k];
+      }
       i = end;
     } else if (c == ']') {
       fail(Errc::invalid, "syntax error in pattern");
