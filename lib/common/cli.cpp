@@ -1,6 +1,10 @@
 #include "common/cli.hpp"
 
+#include <unistd.h>
+
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "common/error.hpp"
@@ -61,6 +65,35 @@ int run_main(std::string_view tool, const std::function<int()>& body, int failur
     int rc = exit_code_for(e.code());
     return rc == 1 ? failure_code : rc;
   }
+}
+
+std::string self_dir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  std::string self(buf, static_cast<size_t>(n));
+  return self.substr(0, self.rfind('/'));
+}
+
+std::string find_tool(std::string_view name, const std::string& dir, std::initializer_list<const char*> env_vars) {
+  for (const char* v : env_vars)
+    if (const char* e = std::getenv(v); e && *e) return e;
+  std::string n(name);
+  if (!dir.empty())
+    for (const std::string& c : {dir + "/" + n, dir + "/../" + n + "/" + n})
+      if (::access(c.c_str(), X_OK) == 0) return c;
+  const char* path = std::getenv("PATH");
+  std::string p = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  for (size_t a = 0; a <= p.size();) {
+    size_t b = p.find(':', a);
+    if (b == std::string::npos) b = p.size();
+    std::string d = p.substr(a, b - a);
+    if (!d.empty() && ::access((d + "/" + n).c_str(), X_OK) == 0) return d + "/" + n;
+    a = b + 1;
+  }
+  std::string vars;
+  for (const char* v : env_vars) vars += std::string(vars.empty() ? "$" : " or $") + v;
+  fail(Errc::not_found, n + " not found (set " + vars + " or put it in $PATH)");
 }
 
 }  // namespace ocikit::cli

@@ -39,3 +39,16 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv);
 int run_main(std::string_view tool, const std::function<int()>& body, int failure_code = 1);
 
 }  // namespace ocikit::cli
+
+namespace ocikit::cli {
+
+/// The directory of the running executable (/proc/self/exe), "" if unknown.
+std::string self_dir();
+
+/// Where sibling tool `name` (oci-net, oci-fetch, ...) is: the first set one
+/// of `env_vars`, else next to `dir` (an installed bin dir: DIR/NAME, the
+/// build tree: DIR/../NAME/NAME), else $PATH. Throws Errc::not_found naming
+/// the variables to set.
+std::string find_tool(std::string_view name, const std::string& dir, std::initializer_list<const char*> env_vars);
+
+}  // namespace ocikit::cli

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -320,6 +321,69 @@ std::string describe_status(const Response& r) {
     }
   }
   return out;
+}
+
+std::string next_link(std::string_view h) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t'; };
+  size_t i = 0, n = h.size();
+  auto skip_ws = [&] {
+    while (i < n && is_space(h[i])) ++i;
+  };
+  while (i < n) {
+    skip_ws();
+    if (i < n && h[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (i >= n || h[i] != '<') return "";
+    size_t gt = h.find('>', i + 1);
+    if (gt == std::string_view::npos) return "";
+    std::string_view uri = h.substr(i + 1, gt - i - 1);
+    i = gt + 1;
+    bool next = false;
+    // parameters up to the next top-level comma
+    while (true) {
+      skip_ws();
+      if (i >= n || h[i] == ',') break;
+      if (h[i] != ';') return "";
+      ++i;
+      skip_ws();
+      size_t k = i;
+      while (i < n && h[i] != '=' && h[i] != ';' && h[i] != ',' && !is_space(h[i])) ++i;
+      std::string name(h.substr(k, i - k));
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      skip_ws();
+      std::string value;
+      if (i < n && h[i] == '=') {
+        ++i;
+        skip_ws();
+        if (i < n && h[i] == '"') {
+          for (++i; i < n && h[i] != '"'; ++i) {
+            if (h[i] == '\\' && i + 1 < n) ++i;
+            value += h[i];
+          }
+          if (i >= n) return "";
+          ++i;
+        } else {
+          size_t v = i;
+          while (i < n && h[i] != ';' && h[i] != ',' && !is_space(h[i])) ++i;
+          value = h.substr(v, i - v);
+        }
+      }
+      if (name == "rel") {
+        for (size_t a = 0; a <= value.size();) {
+          size_t b = value.find(' ', a);
+          if (b == std::string::npos) b = value.size();
+          std::string rel = value.substr(a, b - a);
+          std::transform(rel.begin(), rel.end(), rel.begin(), [](unsigned char c) { return std::tolower(c); });
+          if (rel == "next") next = true;
+          a = b + 1;
+        }
+      }
+    }
+    if (next) return std::string(uri);
+  }
+  return "";
 }
 
 }  // namespace ocikit::http

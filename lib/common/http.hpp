@@ -109,4 +109,9 @@ std::string default_scheme(std::string_view host);
 /// error body, else "HTTP 404".
 std::string describe_status(const Response& r);
 
+/// The target of the rel="next" link in a Link header (RFC 8288:
+/// comma-separated `<URI>; param=value` entries; rel may be quoted, a token,
+/// or a space-separated list), "" when there is none or it is malformed.
+std::string next_link(std::string_view header);
+
 }  // namespace ocikit::http

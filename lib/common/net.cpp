@@ -7,6 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <sstream>
 
 #include "common/error.hpp"
 
@@ -190,7 +191,15 @@ PortMapping port_from_json(const nlohmann::json& j) {
   p.host_port = j.at("host_port").get<uint16_t>();
   p.container_port = j.at("container_port").get<uint16_t>();
   p.proto = j.value("proto", "tcp");
+  check_port(p);
   return p;
+}
+
+void check_port(PortMapping& p) {
+  for (auto& c : p.proto) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (p.proto != "tcp" && p.proto != "udp") fail(Errc::invalid, "port mapping: protocol \"" + p.proto + "\" is not tcp or udp");
+  if (p.host_port == 0 || p.container_port == 0) fail(Errc::invalid, "port mapping: port 0");
+  if (!p.host_ip.empty()) p.host_ip = to_string(parse_ip(p.host_ip));
 }
 
 bool valid_network_name(std::string_view name) {
@@ -239,6 +248,15 @@ Network network_from_json(const nlohmann::json& j) {
   return n;
 }
 
+bool valid_link_name(std::string_view name) {
+  if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
+  for (char ch : name)
+    if (ch == '/' || ch == ':' || std::isspace(static_cast<unsigned char>(ch)) || static_cast<unsigned char>(ch) < 0x21 ||
+        static_cast<unsigned char>(ch) >= 0x7f)
+      return false;
+  return true;
+}
+
 void validate_network(Network& n, const std::vector<Network>& others) {
   auto bad = [&](const std::string& why) { fail(Errc::invalid, "network \"" + n.name + "\": " + why); };
   if (!valid_network_name(n.name))
@@ -273,8 +291,10 @@ void validate_network(Network& n, const std::vector<Network>& others) {
   if (n.driver == "bridge" || n.driver == "overlay") {
     if (n.bridge.empty()) n.bridge = default_bridge_name(n.name);
     if (n.bridge.size() > 15) bad("bridge name \"" + n.bridge + "\" is longer than 15 characters");
+    if (!valid_link_name(n.bridge)) bad("bridge name \"" + n.bridge + "\" is not a valid interface name");
   }
   if (n.driver == "macvlan" && n.parent.empty()) bad("macvlan needs a parent link (--opt parent=LINK)");
+  if (n.driver == "macvlan" && !valid_link_name(n.parent)) bad("parent \"" + n.parent + "\" is not a valid interface name");
   if (n.driver == "overlay") {
     if (n.vni == 0 || n.vni > 0xffffff) bad("overlay needs --vni 1-16777215");
     for (const auto& p : n.peers) parse_ip(p);
@@ -351,6 +371,17 @@ std::string render_hosts(const std::vector<HostEntry>& entries) {
     s += "\n";
   }
   return s;
+}
+
+std::vector<std::string> reachable_nameservers(std::string_view text) {
+  std::vector<std::string> out;
+  std::istringstream in{std::string(text)};
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream ls(line);
+    std::string key, val;
+    if (ls >> key >> val && key == "nameserver" && val.rfind("127.", 0) != 0 && val != "::1") out.push_back(val);
+  }
+  return out;
 }
 
 std::string render_resolv(const std::vector<std::string>& nameservers, const std::vector<std::string>& search,

@@ -78,8 +78,12 @@ struct PortMapping {
 std::vector<PortMapping> parse_port_spec(std::string_view spec);
 /// JSON form of a mapping: {"host_ip","host_port","container_port","proto"}.
 nlohmann::json to_json(const PortMapping& p);
-/// The inverse of to_json(PortMapping). Throws Errc::invalid.
+/// The inverse of to_json(PortMapping), checked (check_port). Throws Errc::invalid.
 PortMapping port_from_json(const nlohmann::json& j);
+/// Check a mapping from outside (a CNI config, a lease file) before it
+/// reaches nftables: protocol tcp or udp (lowercased), host address an IP
+/// (written canonically) or empty, ports 1-65535. Throws Errc::invalid.
+void check_port(PortMapping& p);
 
 /// One address family's addressing of a network.
 struct Subnet {
@@ -107,6 +111,9 @@ struct Network {
 /// True when `name` is a valid network name: 1-32 of [A-Za-z0-9_.-],
 /// starting with a letter or digit.
 bool valid_network_name(std::string_view name);
+/// A name the kernel takes for a network interface (dev_valid_name): 1-15
+/// printable ASCII characters, no '/', ':' or space, not "." or "..".
+bool valid_link_name(std::string_view name);
 /// The JSON form of a network.
 nlohmann::json to_json(const Network& n);
 /// Parse a stored network. Throws Errc::invalid.
@@ -143,6 +150,9 @@ struct HostEntry {
 };
 /// The /etc/hosts text of a container: localhost lines, then `entries`.
 std::string render_hosts(const std::vector<HostEntry>& entries);
+/// The nameservers of a resolv.conf text that a container in its own network
+/// namespace can reach: loopback ones (127.0.0.0/8, ::1) are left out.
+std::vector<std::string> reachable_nameservers(std::string_view resolv_conf);
 /// A resolv.conf text: "nameserver X" lines, then "search"/"options" when set.
 std::string render_resolv(const std::vector<std::string>& nameservers,
                           const std::vector<std::string>& search = {},

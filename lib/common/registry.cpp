@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -318,6 +319,9 @@ bool Client::upload(const std::string& repo, const std::string& digest, uint64_t
 std::vector<std::string> Client::list_tags(const std::string& repo) {
   std::vector<std::string> tags;
   std::string next = "/v2/" + repo + "/tags/list";
+  constexpr int kMaxTagPages = 100000;
+  std::set<std::string> seen = {next};
+  int pages = 0;
   while (!next.empty()) {
     http::Request req;
     req.url = next;
@@ -329,12 +333,13 @@ std::vector<std::string> Client::list_tags(const std::string& repo) {
     if (j.contains("tags") && j["tags"].is_array())
       for (const auto& t : j["tags"])
         if (t.is_string()) tags.push_back(t.get<std::string>());
-    next.clear();
-    // Link: </v2/repo/tags/list?last=x&n=y>; rel="next"
-    std::string link = r.header("Link");
-    if (auto lt = link.find('<'), gt = link.find('>'); lt != std::string::npos && gt != std::string::npos && gt > lt &&
-                                                        link.find("rel=\"next\"") != std::string::npos)
-      next = link.substr(lt + 1, gt - lt - 1);
+    // Link: </v2/repo/tags/list?last=x&n=y>; rel="next". A registry that
+    // sends the same page again (or pages without end) is stopped.
+    next = http::next_link(r.header("Link"));
+    if (!next.empty() && !seen.insert(next).second)
+      fail(Errc::invalid, "list tags of " + host_ + "/" + repo + ": the registry's Link header loops back to " + next);
+    if (++pages > kMaxTagPages)
+      fail(Errc::invalid, "list tags of " + host_ + "/" + repo + ": more than " + std::to_string(kMaxTagPages) + " pages");
   }
   return tags;
 }

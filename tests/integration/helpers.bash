@@ -74,6 +74,25 @@ net_host_teardown() {
   rm -rf "$D"
 }
 
+# net_cleanup DIR: remove the networks defined under DIR/net (their links,
+# nft rules, and the leases of RUNs or containers that were killed).
+net_cleanup() {
+  local f
+  [ -d "$1/net" ] || return 0
+  OCIKIT_NET_DIR=$1/net "$OCI_NET" prune >/dev/null 2>&1 || true
+  for f in "$1"/net/*.json; do
+    [ -e "$f" ] || continue
+    OCIKIT_NET_DIR=$1/net "$OCI_NET" rm "$(basename "$f" .json)" >/dev/null 2>&1 || true
+  done
+}
+
+# build_cleanup: net_cleanup $T (RUN's default network), then remove $T.
+build_cleanup() {
+  [ -n "${T:-}" ] || return 0
+  net_cleanup "$T"
+  rm -rf "$T"
+}
+
 # build_setup [BASE]: for the oci-build tests: root, a temp dir $T holding
 # the store ($OCIKIT_STORE) and an empty build context $T/ctx, and with BASE
 # the busybox base image tagged BASE (build_busybox_base).
@@ -81,6 +100,9 @@ build_setup() {
   skip_unless_root
   T=$(mktemp -d)
   export OCIKIT_STORE=$T/store
+  # RUN's default network (oci-net's "bridge") is defined here, so that
+  # build_cleanup removes its bridge, nft rules and leases again.
+  export OCIKIT_NET_DIR=$T/net
   mkdir -p "$T/ctx"
   [ -z "${1:-}" ] || build_busybox_base "$1"
 }

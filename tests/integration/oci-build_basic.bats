@@ -8,7 +8,7 @@ setup() {
 }
 
 teardown() {
-  [ -n "${T:-}" ] && rm -rf "$T"
+  build_cleanup
 }
 
 # config of image NAME (jq filter)

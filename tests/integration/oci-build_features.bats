@@ -8,7 +8,7 @@ setup() {
 }
 
 teardown() {
-  [ -n "${T:-}" ] && rm -rf "$T"
+  build_cleanup
 }
 
 manifest_of() {
@@ -123,12 +123,32 @@ DF
   [[ "$output" == *'Dockerfile:2: secret "nope": not given (--secret id=nope,src=FILE)'* ]]
 }
 
-@test "RUN --network=none has only a loopback interface; the default is the host's network" {
-  printf 'FROM okt-build3/busybox\nRUN --network=none ls /sys/class/net > /none\nRUN ls /sys/class/net > /host\n' >"$T/ctx/Dockerfile"
+@test "RUN networks: the default is its own namespace on oci-net's bridge (NAT), none is loopback only, host needs --allow network.host" {
+  printf 'FROM okt-build3/busybox\nRUN ip -4 -o addr show eth0 | grep -o "inet 10\\.87\\.[0-9.]*" > /addr; ip route | grep -c "^default via 10.87.0.1" > /route; ls /sys/class/net > /links\nRUN --network=none ls /sys/class/net > /none\n' >"$T/ctx/Dockerfile"
   run "$OCI_BUILD" -t okt-build3/net "$T/ctx"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
-  [ "$(tar -xzOf "$(layer okt-build3/net 1)" none)" = lo ]
-  [ "$(tar -xzOf "$(layer okt-build3/net 2)" host)" = "$(ls /sys/class/net)" ]
+  [[ "$(tar -xzOf "$(layer okt-build3/net 1)" addr)" == "inet 10.87."* ]]
+  [ "$(tar -xzOf "$(layer okt-build3/net 1)" route)" = 1 ]
+  [ "$(tar -xzOf "$(layer okt-build3/net 1)" links | tr '\n' ' ')" = "eth0 lo " ]
+  [ "$(tar -xzOf "$(layer okt-build3/net 2)" none)" = lo ]
+  # the lease is gone once the RUN is: nothing stays connected
+  [ "$("$OCI_NET" inspect bridge | jq '.[0].containers | length')" = 0 ]
+  # the Dockerfile alone cannot take the host's network
+  printf 'FROM okt-build3/busybox\nRUN --network=host ls /sys/class/net > /host\n' >"$T/ctx/Dockerfile"
+  run "$OCI_BUILD" -t okt-build3/nethost "$T/ctx"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"RUN --network=host: not allowed without the network.host entitlement (oci-build --allow network.host)"* ]]
+  run "$OCI_BUILD" --allow network.host -t okt-build3/nethost "$T/ctx"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(tar -xzOf "$(layer okt-build3/nethost 1)" host)" = "$(ls /sys/class/net)" ]
+  # --network on the command line sets every RUN's default
+  printf 'FROM okt-build3/busybox\nRUN ls /sys/class/net > /cli\n' >"$T/ctx/Dockerfile"
+  run "$OCI_BUILD" --network none -t okt-build3/netcli "$T/ctx"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(tar -xzOf "$(layer okt-build3/netcli 1)" cli)" = lo ]
+  run "$OCI_BUILD" --allow network.nope -t okt-build3/netcli "$T/ctx"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"--allow network.nope: unknown entitlement (known: network.host)"* ]]
 }
 
 @test "independent stages build concurrently; the result does not depend on -j" {

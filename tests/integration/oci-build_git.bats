@@ -24,7 +24,7 @@ setup() {
 
 teardown() {
   [ -n "${DAEMON:-}" ] && kill "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null
-  [ -n "${T:-}" ] && rm -rf "$T"
+  build_cleanup
 }
 
 # git_repo DIR: main (a.txt "two", sub/b.txt 0755, a symlink out), tag v1

@@ -9,7 +9,7 @@ setup() {
 
 teardown() {
   [ -n "${AGENT_PID:-}" ] && kill "$AGENT_PID" 2>/dev/null
-  [ -n "${T:-}" ] && rm -rf "$T"
+  build_cleanup
 }
 
 manifest() {

@@ -13,7 +13,7 @@ setup() {
 teardown() {
   [ -n "${T:-}" ] || return 0
   stop_registry "$T/reg"
-  rm -rf "$T"
+  build_cleanup
 }
 
 # the id (config digest) an index.json entry of layout DIR names

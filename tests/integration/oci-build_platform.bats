@@ -16,7 +16,7 @@ setup() {
 }
 
 teardown() {
-  [ -n "${T:-}" ] && rm -rf "$T"
+  build_cleanup
 }
 
 blob() { echo "$OCIKIT_STORE/blobs/sha256/${1#sha256:}"; }

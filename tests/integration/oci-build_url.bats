@@ -25,7 +25,7 @@ setup() {
 
 teardown() {
   [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
-  [ -n "${T:-}" ] && rm -rf "$T"
+  build_cleanup
 }
 
 blob() { echo "$OCIKIT_STORE/blobs/sha256/${1#sha256:}"; }

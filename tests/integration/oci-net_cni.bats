@@ -104,3 +104,20 @@ cni() {
   run cni ADD
   [ "$(echo "$output" | jq -r .code)" = 7 ]
 }
+
+@test "cni: hostile configs are refused before they reach the kernel or nftables (port protocol, bridge name)" {
+  # a protocol that would be nftables syntax
+  CONF='{"cniVersion":"1.0.0","name":"okt-net2-cni","type":"oci-net","bridge":"okt-net2-cbr","ipam":{"subnet":"10.213.20.0/24"},"runtimeConfig":{"portMappings":[{"hostPort":18080,"containerPort":80,"protocol":"tcp . 1 : 10.213.20.9 . 1 }; flush ruleset; add element inet x y { tcp"}]}}'
+  run cni ADD
+  [ "$status" -eq 1 ]
+  [ "$(echo "$output" | jq -r .code)" = 7 ]
+  [[ "$(echo "$output" | jq -r .msg)" == *"is not tcp or udp"* ]]
+  # nothing was attached
+  [ "$(ip netns exec "$C" ip -br link | wc -l)" -eq 1 ]
+  # a bridge name that is a path
+  CONF='{"cniVersion":"1.0.0","name":"okt-net2-cni2","type":"oci-net","bridge":"../eth0","ipam":{"subnet":"10.213.21.0/24"}}'
+  run cni ADD
+  [ "$status" -eq 1 ]
+  [[ "$(echo "$output" | jq -r .msg)" == *"not a valid interface name"* ]]
+  [ ! -e "$D/okt-net2-cni2.json" ]
+}

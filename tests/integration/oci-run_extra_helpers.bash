@@ -19,7 +19,7 @@ extra_setup() {
   skip_unless_root
   require_cmd jq busybox
   T=$(mktemp -d /tmp/okt-manage2-XXXXXX)
-  export OCIKIT_STORE=$T/store OCIKIT_STATE_DIR=$T/state
+  export OCIKIT_STORE=$T/store OCIKIT_STATE_DIR=$T/state OCIKIT_NET_DIR=$T/net
 }
 
 extra_teardown() {
@@ -33,6 +33,7 @@ extra_teardown() {
   awk -v t="$T" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true
   done
+  net_cleanup "$T"
   rm -rf "$T"
 }
 

@@ -113,3 +113,17 @@ TEST_CASE("http: curl transport reports a refused connection as an io error") {
 TEST_CASE("http: a missing cert dir is an error") {
   CHECK_THROWS_AS(http::CurlTransport(http::TlsOptions{true, "/nonexistent/certs.d"}), Error);
 }
+
+TEST_CASE("http: next_link finds rel=next among several links and parameter forms") {
+  CHECK(http::next_link("</v2/r/tags/list?last=a&n=2>; rel=\"next\"") == "/v2/r/tags/list?last=a&n=2");
+  CHECK(http::next_link("<https://x/p?a,b>; rel=\"prev\", </n>; rel=next") == "/n");
+  CHECK(http::next_link("</a>; title=\"x, y; rel=next\"; rel=\"prev\"") == "");
+  CHECK(http::next_link("</a>;rel=\"prev next\"") == "/a");
+  CHECK(http::next_link("</a>; REL=Next") == "/a");
+  CHECK(http::next_link("</a>; rel=\"prev\"") == "");
+  CHECK(http::next_link("") == "");
+  // malformed: no <, an unterminated URI or quoted value
+  CHECK(http::next_link("/a; rel=next") == "");
+  CHECK(http::next_link("</a; rel=next") == "");
+  CHECK(http::next_link("</a>; rel=\"next") == "");
+}

@@ -167,3 +167,27 @@ TEST_CASE("net: parse_peers skips blanks and comments, names file:line on errors
   CHECK(error_of([] { parse_peers("10.0.0.1\n\nnot-an-ip\n", "/x/peers"); }) ==
         "/x/peers:3: invalid IP address \"not-an-ip\"");
 }
+
+TEST_CASE("net: check_port keeps text fit for nftables out of CNI configs and lease files") {
+  net::PortMapping p{"127.0.0.1", 8080, 80, "TCP"};
+  net::check_port(p);
+  CHECK(p.proto == "tcp");
+  net::PortMapping inj{"", 8080, 80, "tcp . 1 : 10.0.0.1 . 1 }; flush ruleset; add element x y { tcp"};
+  CHECK_THROWS_WITH(net::check_port(inj), doctest::Contains("is not tcp or udp"));
+  net::PortMapping ip{"1.2.3.4 } ; flush ruleset", 1, 1, "udp"};
+  CHECK_THROWS(net::check_port(ip));
+  net::PortMapping zero{"", 0, 80, "tcp"};
+  CHECK_THROWS(net::check_port(zero));
+  CHECK_THROWS(net::port_from_json({{"host_port", 1}, {"container_port", 1}, {"proto", "sctp"}}));
+}
+
+TEST_CASE("net: a CNI config's bridge name must be one the kernel takes") {
+  CHECK(net::valid_link_name("cni0"));
+  CHECK(net::valid_link_name("okt-br.1_x"));
+  for (const char* bad : {"", ".", "..", "a/b", "a:b", "a b", "0123456789abcdef", "\x01x"}) CHECK_FALSE(net::valid_link_name(bad));
+  net::Network n;
+  n.name = "x";
+  n.bridge = "../eth0";
+  n.subnets.push_back({net::parse_cidr("10.9.0.0/24"), {}, {}});
+  CHECK_THROWS_WITH(net::validate_network(n, {}), doctest::Contains("not a valid interface name"));
+}

@@ -242,6 +242,17 @@ TEST_CASE("registry: put manifest and tag listing with pagination") {
   CHECK(c.list_tags("a") == std::vector<std::string>{"a", "b", "c"});
 }
 
+TEST_CASE("registry: a Link header that loops back is an error, not an endless listing") {
+  FakeTransport t;
+  t.handler = [&](const http::Request& r) {
+    std::string other = r.url.find("last=b") == std::string::npos ? "/v2/a/tags/list?last=b" : "/v2/a/tags/list?last=a";
+    return resp(200, R"({"name":"a","tags":["a"]})", {{"Link", "<" + other + ">; rel=\"next\""}});
+  };
+  registry::Client c("127.0.0.1:5000", t, {}, fast());
+  CHECK_THROWS_WITH(c.list_tags("a"), doctest::Contains("Link header loops back"));
+  CHECK(t.seen.size() == 3);
+}
+
 TEST_CASE("registry: a push client asks for one pull,push token; fetch_url sends no registry credentials") {
   FakeTransport t;
   std::string blob = "foreign layer bytes";

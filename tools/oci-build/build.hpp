@@ -44,6 +44,12 @@ struct Options {
   std::map<std::string, std::string> ssh;      ///< --ssh id -> agent socket
   std::string platform;                  ///< --platform: "P[,P...]" ("" = the host)
   int jobs = 2;                          ///< stages built at once
+  /// --network: RUN's network unless a RUN says otherwise: "default" (its
+  /// own network namespace on oci-net's "bridge" network, NAT outbound),
+  /// "none" (a namespace with only loopback), "host", or an oci-net network.
+  std::string network = "default";
+  bool allow_network_host = false;       ///< --allow network.host: RUN --network=host may run
+  std::string oci_net;                   ///< the oci-net binary (found when a RUN needs it)
 };
 
 struct Result {

@@ -14,13 +14,16 @@
 
 #include <algorithm>
 #include <cstring>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "builder.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "common/caps.hpp"
+#include "common/cli.hpp"
 #include "common/log.hpp"
+#include "common/net.hpp"
 #include "common/runtime_spec.hpp"
 #include "common/seccomp.hpp"
 
@@ -139,6 +142,11 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
   auto rc = df::run_command(e, s.shell);
   if (ro.network != "default" && ro.network != "none" && ro.network != "host")
     fail(Errc::invalid, "RUN --network=" + ro.network + ": expected default, none or host");
+  // The host's network is the user's choice (--network host), never the
+  // Dockerfile's alone (BuildKit's network.host entitlement).
+  if (ro.network == "host" && o_.network != "host" && !o_.allow_network_host)
+    fail(Errc::failure, "RUN --network=host: not allowed without the network.host entitlement (oci-build --allow network.host)");
+  const std::string network = ro.network == "default" ? o_.network : ro.network;
   std::string cmd_text = rc.script ? "<<" + rc.script->name + "\n" + rc.script->content
                                    : (e.json_form ? json(rc.argv).dump() : join(rc.argv));
   std::string text = "RUN " + cmd_text;
@@ -319,12 +327,41 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
       resolv = fs::read_file("/etc/resolv.conf");
     } catch (const Error&) {
     }
+    // In its own network namespace the host's loopback resolvers are out of reach.
+    if (network != "host") {
+      std::vector<std::string> search, options;
+      std::istringstream in(resolv);
+      for (std::string line; std::getline(in, line);) {
+        std::istringstream ls(line);
+        std::string key;
+        ls >> key;
+        auto& to = key == "search" ? search : options;
+        if (key == "search" || key == "options")
+          for (std::string w; ls >> w;) to.push_back(w);
+      }
+      resolv = net::render_resolv(net::reachable_nameservers(resolv), search, options);
+    }
     fs::write_file_atomic(b.path + "/resolv.conf", resolv);
     auto [uid, gid] = resolve_user(c.user, rootfs);
     std::vector<std::string> cap_list = caps::docker_default();
     json caps = cap_list;
     json ns = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}, {{"type", "cgroup"}}});
-    if (ro.network == "none") ns.push_back({{"type", "network"}});
+    // Its own network namespace unless the host's was asked for; connected
+    // to an oci-net network (NAT outbound) through the runtime's hooks
+    // unless "none". The hooks leave hosts and resolv.conf to us.
+    json hooks = json::object();
+    if (network != "host") ns.push_back({{"type", "network"}});
+    if (network != "host" && network != "none") {
+      static const std::string oci_net = cli::find_tool("oci-net", cli::self_dir(), {"OCI_NET"});
+      std::vector<std::string> args = {"oci-net", "hook", "STAGE", "--network", network == "default" ? "bridge" : network,
+                                       "--no-etc"};
+      std::vector<std::string> henv = {kDefaultPath};
+      if (const char* d = std::getenv("OCIKIT_NET_DIR"); d && *d) henv.push_back(std::string("OCIKIT_NET_DIR=") + d);
+      for (std::string stage : {"createRuntime", "poststop"}) {
+        args[2] = stage;
+        hooks[stage] = json::array({{{"path", oci_net}, {"args", args}, {"env", henv}}});
+      }
+    }
     json spec = {
         {"ociVersion", "1.0.2"},
         {"process",
@@ -338,6 +375,7 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
         {"root", {{"path", "rootfs"}, {"readonly", false}}},
         {"hostname", "buildkitsandbox"},
         {"mounts", mounts},
+        {"hooks", hooks},
         {"linux",
          {{"namespaces", ns},
           // What `oci-run run` gives a container: docker's masked and

@@ -15,19 +15,6 @@
 
 namespace {
 
-/// The oci-run binary next to this one in the build tree, else "oci-run" from PATH.
-std::string default_runtime() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n > 0) {
-    std::string self(buf, static_cast<size_t>(n));
-    std::string dir = self.substr(0, self.rfind('/'));
-    for (std::string cand : {dir + "/../oci-run/oci-run", dir + "/oci-run"})
-      if (::access(cand.c_str(), X_OK) == 0) return cand;
-  }
-  return "oci-run";
-}
-
 std::pair<std::string, std::string> split_kv(const std::string& s, const char* what) {
   auto eq = s.find('=');
   if (eq == std::string::npos || eq == 0) ocikit::fail(ocikit::Errc::usage, std::string(what) + ": expected KEY=VALUE, got \"" + s + "\"");
@@ -92,6 +79,9 @@ int main(int argc, char** argv) {
     app.add_option("--ssh", ssh, "ID[=SOCKET]: an ssh-agent socket for RUN --mount=type=ssh (default: $SSH_AUTH_SOCK; repeatable)")->allow_extra_args(false);
     app.add_option("--platform", o.platform, "os/arch[/variant][,...] to build for; several give an image index (default: the host)");
     app.add_option("-j,--jobs", o.jobs, "stages built at once")->default_val(2);
+    app.add_option("--network", o.network, "RUN's network: default (an oci-net bridge with NAT), none, host or an oci-net network")->capture_default_str();
+    std::vector<std::string> allow;
+    app.add_option("--allow", allow, "entitlement: network.host (lets RUN --network=host use the host's network)")->allow_extra_args(false);
     app.add_option("--runtime", o.runtime, "OCI runtime binary for RUN (default: oci-run)");
     app.add_option("--iidfile", o.iidfile, "write the image id to this file");
     app.add_option("--store", o.store, "image store directory (default: $OCIKIT_STORE or the system store)");
@@ -111,7 +101,19 @@ int main(int argc, char** argv) {
       }
     }
     for (auto& l : labels) o.labels.insert(split_kv(l, "--label"));
-    if (o.runtime.empty()) o.runtime = default_runtime();
+    for (auto& a : allow) {
+      if (a != "network.host") ocikit::fail(ocikit::Errc::usage, "--allow " + a + ": unknown entitlement (known: network.host)");
+      o.allow_network_host = true;
+    }
+    if (o.network.empty()) ocikit::fail(ocikit::Errc::usage, "--network: empty");
+    if (o.runtime.empty()) {
+      // Only a RUN needs it: a build without one goes on, and exec says what is missing.
+      try {
+        o.runtime = ocikit::cli::find_tool("oci-run", ocikit::cli::self_dir(), {"OCI_RUN"});
+      } catch (const ocikit::Error&) {
+        o.runtime = "oci-run";
+      }
+    }
     if (o.store.empty()) o.store = ocikit::layout::default_store_path();
     if (const char* e = std::getenv("SOURCE_DATE_EPOCH"); e && *e) {
       try {

@@ -110,13 +110,7 @@ std::vector<std::string> host_nameservers() {
   } catch (const Error&) {
     return out;
   }
-  std::istringstream in(text);
-  std::string key, val;
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream ls(line);
-    if (ls >> key >> val && key == "nameserver" && val.rfind("127.", 0) != 0 && val != "::1") out.push_back(val);
-  }
-  return out;
+  return net::reachable_nameservers(text);
 }
 
 std::string addr_only(const std::string& cidr) { return cidr.substr(0, cidr.find('/')); }

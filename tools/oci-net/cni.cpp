@@ -17,33 +17,18 @@
 #include <iterator>
 
 #include "attach.hpp"
+#include "cni.hpp"
 #include "commands.hpp"
 #include "common/error.hpp"
 #include "netlink.hpp"
 #include "store.hpp"
 
 namespace ocikit::netcmd {
-namespace {
 
 using nlohmann::json;
 
-const char* const kVersions[] = {"0.4.0", "1.0.0", "1.1.0"};
-
-// A CNI error with its spec code (1 incompatible version, 3 unknown
-// container, 4 invalid environment, 6 decode failure, 7 invalid config,
-// 100+ plugin specific).
-struct CniError {
-  int code;
-  std::string msg;
-};
-
-std::string env(const char* name, bool required) {
-  const char* v = getenv(name);
-  if ((!v || !*v) && required) throw CniError{4, std::string("missing environment variable ") + name};
-  return v ? v : "";
-}
-
 net::Network network_from_conf(const json& conf) {
+  if (!conf.is_object()) throw CniError{6, "network configuration is not a JSON object"};
   net::Network n;
   n.name = conf.at("name").get<std::string>();
   n.bridge = conf.value("bridge", "cni0");
@@ -62,6 +47,36 @@ net::Network network_from_conf(const json& conf) {
     n.subnets.push_back(s);
   }
   return n;
+}
+
+namespace {
+void check_port_or_cni_error(net::PortMapping& p) {
+  try {
+    net::check_port(p);
+  } catch (const Error& e) {
+    throw CniError{7, std::string("runtimeConfig.portMappings: ") + e.what()};
+  }
+}
+}  // namespace
+
+std::vector<net::PortMapping> port_mappings(const json& conf) {
+  std::vector<net::PortMapping> out;
+  for (const auto& pm : conf.value("runtimeConfig", json::object()).value("portMappings", json::array()))
+    out.push_back({pm.value("hostIP", ""), pm.at("hostPort").get<uint16_t>(), pm.at("containerPort").get<uint16_t>(),
+                   pm.value("protocol", "tcp")});
+  for (auto& p : out) check_port_or_cni_error(p);
+  return out;
+}
+
+namespace {
+
+const char* const kVersions[] = {"0.4.0", "1.0.0", "1.1.0"};
+
+
+std::string env(const char* name, bool required) {
+  const char* v = getenv(name);
+  if ((!v || !*v) && required) throw CniError{4, std::string("missing environment variable ") + name};
+  return v ? v : "";
 }
 
 // The stored definition of the network the config names, created (and
@@ -85,9 +100,7 @@ json add(netstore::Store& st, const json& conf, const std::string& version) {
   o.ifname = env("CNI_IFNAME", true);
   o.id = env("CNI_CONTAINERID", true) + ":" + o.ifname;
   o.hostname = env("CNI_CONTAINERID", true);
-  for (const auto& pm : conf.value("runtimeConfig", json::object()).value("portMappings", json::array()))
-    o.ports.push_back({pm.value("hostIP", ""), pm.at("hostPort").get<uint16_t>(), pm.at("containerPort").get<uint16_t>(),
-                       pm.value("protocol", "tcp")});
+  o.ports = port_mappings(conf);
   auto r = attach::connect(st, o);
   json ips = json::array(), routes = json::array();
   for (size_t i = 0; i < r.lease.addrs.size(); ++i) {

@@ -124,7 +124,8 @@ void add_ports(const std::string& network, const std::string& ip4, const std::st
                const std::vector<net::PortMapping>& ports) {
   if (ports.empty()) return;
   std::string t = "inet " + table_name(network), s;
-  for (const auto& p : ports) {
+  for (auto p : ports) {
+    net::check_port(p);  // the text below goes to nftables' parser
     bool with_ip = !p.host_ip.empty();
     int hf = family_of_host(p);
     for (int fam : {AF_INET, AF_INET6}) {
@@ -147,7 +148,8 @@ void add_ports(const std::string& network, const std::string& ip4, const std::st
 
 void remove_ports(const std::string& network, const std::vector<net::PortMapping>& ports) {
   std::string t = "inet " + table_name(network);
-  for (const auto& p : ports) {
+  for (auto p : ports) {
+    net::check_port(p);
     bool with_ip = !p.host_ip.empty();
     int hf = family_of_host(p);
     for (int fam : {AF_INET, AF_INET6})

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/cli.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "common/layout.hpp"
@@ -34,27 +35,13 @@ namespace {
 
 std::string store_path(const Globals& g) { return g.store.empty() ? layout::default_store_path() : g.store; }
 
-// Where oci-fetch is: $OCIKIT_FETCH, next to this binary (the build tree's
-// tools/oci-fetch/oci-fetch or an installed bin dir), else PATH.
-std::string find_oci_fetch(const Globals& g) {
-  if (const char* e = std::getenv("OCIKIT_FETCH"); e && *e) return e;
-  if (!g.self_dir.empty())
-    for (std::string c : {g.self_dir + "/oci-fetch", g.self_dir + "/../oci-fetch/oci-fetch"})
-      if (access(c.c_str(), X_OK) == 0) return c;
-  const char* path = std::getenv("PATH");
-  std::stringstream ss(path ? path : "/usr/local/bin:/usr/bin:/bin");
-  for (std::string d; std::getline(ss, d, ':');)
-    if (!d.empty() && access((d + "/oci-fetch").c_str(), X_OK) == 0) return d + "/oci-fetch";
-  fail(Errc::not_found, "oci-fetch not found (set $OCIKIT_FETCH or put it next to oci-run)");
-}
-
 // Pull `name` from its registry into the store with the sibling oci-fetch
 // (so that oci-run itself needs no registry client); its error line
 // becomes ours.
 void pull_into_store(const Globals& g, const std::string& store, const std::string& name, const std::string& plat) {
   reference::Reference ref = with_context("image " + name, [&] { return reference::parse(name); });
   log::info("pulling " + ref.str());
-  std::vector<std::string> args = {find_oci_fetch(g), "--store", store};
+  std::vector<std::string> args = {cli::find_tool("oci-fetch", g.self_dir, {"OCIKIT_FETCH", "OCI_FETCH"}), "--store", store};
   if (!plat.empty()) args.insert(args.end(), {"--platform", plat});
   args.push_back("docker://" + ref.str());
   std::vector<char*> argv;
@@ -137,22 +124,6 @@ Image resolve_image(const Globals& g, const RunOptions& o) {
   im.manifest = store->read_manifest(im.desc);
   im.config = store->read_config(im.manifest.config);
   return im;
-}
-
-// Where oci-net is: $OCI_NET, next to this binary (the build tree's
-// tools/oci-net/oci-net or an installed bin dir), else PATH.
-std::string find_oci_net(const Globals& g) {
-  if (const char* e = std::getenv("OCI_NET"); e && *e) return e;
-  if (!g.self_dir.empty()) {
-    const std::string& dir = g.self_dir;
-    for (std::string c : {dir + "/oci-net", dir + "/../oci-net/oci-net"})
-      if (access(c.c_str(), X_OK) == 0) return c;
-  }
-  const char* path = std::getenv("PATH");
-  std::stringstream ss(path ? path : "/usr/local/bin:/usr/bin:/bin");
-  for (std::string d; std::getline(ss, d, ':');)
-    if (!d.empty() && access((d + "/oci-net").c_str(), X_OK) == 0) return d + "/oci-net";
-  fail(Errc::not_found, "oci-net not found (set $OCI_NET or put it next to oci-run)");
 }
 
 // Undo a half-made container.
@@ -254,7 +225,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   if (network.empty() && !ports.empty()) network = "bridge";
   if (network == "host" && !ports.empty()) fail(Errc::usage, "published ports are discarded when using host network mode");
   std::string oci_net;
-  if (!network.empty() && network != "none" && network != "host") oci_net = find_oci_net(g);
+  if (!network.empty() && network != "none" && network != "host") oci_net = cli::find_tool("oci-net", g.self_dir, {"OCI_NET"});
 
   // 2. The image (pulled when asked or missing).
   Image im = resolve_image(g, o);
