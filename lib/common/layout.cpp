@@ -538,6 +538,17 @@ void Layout::delete_image(std::string_view name) {
   });
 }
 
+bool Layout::remove_blob(const digest::Digest& d) {
+  fs::FileLock gc_lock(root_ + kGcLock);
+  std::string p = blob_path(d);
+  if (::unlink(p.c_str()) != 0) {
+    if (errno == ENOENT) return false;
+    throw_errno("remove " + p);
+  }
+  fs::fsync_dir(p.substr(0, p.rfind('/')));
+  return true;
+}
+
 Layout::Lease::Lease(const Layout& l) : lock_(l.path() + kGcLock, false) {}
 
 GcResult Layout::gc(const std::vector<digest::Digest>& extra_roots) {

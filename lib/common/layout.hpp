@@ -178,6 +178,10 @@ class Layout {
   /// temp files. Must not be called while this process holds a Lease.
   GcResult gc(const std::vector<digest::Digest>& extra_roots = {});
 
+  /// Remove blob `d` (a corrupt one: store_check) under the exclusive gc
+  /// lock. Returns false when it was not there.
+  bool remove_blob(const digest::Digest& d);
+
   /// A shared hold on the gc lock: keep one while writing blobs and then
   /// tagging them, so a concurrent gc() cannot remove them in between.
   class Lease {

@@ -21,7 +21,7 @@ namespace ocikit::manage {
 namespace {
 
 const std::set<std::string> kCommands = {"images", "image", "rmi", "tag", "history", "volume",
-                                         "top", "stats", "cp", "commit"};
+                                         "top", "stats", "cp", "commit", "system"};
 // Global options of main that take a value (their value is not the command).
 const std::set<std::string> kValueOptions = {"--root", "--log", "--log-format", "--log-level",
                                              "--rootless", "--store", "--state-dir"};
@@ -130,6 +130,14 @@ int run_cli(int argc, char** argv) {
   iprune->add_flag("-a,--all", all, "remove every image no container uses");
   iprune->add_flag("-f,--force", force, "do not prompt (there is no prompt)");
 
+  // ---- system ----
+  auto* sys = app.add_subcommand("system", "manage the store as a whole");
+  sys->require_subcommand(1);
+  bool quick = false, repair = false;
+  auto* scheck = sys->add_subcommand("check", "verify the image store: every blob's digest, every image's blobs, snapshots; --repair removes what is broken or unreferenced");
+  scheck->add_flag("--quick", quick, "check sizes only, do not hash blob contents");
+  scheck->add_flag("-r,--repair", repair, "remove corrupt blobs, broken images (pull or build them again), unreferenced blobs and snapshots, stale temp files");
+
   // ---- containers ----
   std::string container;
   std::vector<std::string> rest;
@@ -178,6 +186,7 @@ int run_cli(int argc, char** argv) {
   if (*iinspect) return image_inspect(env, names, format);
   if (*history || *ihistory) return image_history(env, src, no_trunc, quiet, format);
   if (*iprune) return image_prune(env, all);
+  if (*scheck) return system_check(env, quick, repair);
   if (*top) {
     rest = top->remaining();
     if (rest.empty()) fail(Errc::usage, "top: missing container");

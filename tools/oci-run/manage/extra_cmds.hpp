@@ -50,6 +50,10 @@ int image_tag(const Env& env, const std::string& source, const std::string& targ
 int image_inspect(const Env& env, const std::vector<std::string>& keys, const std::string& format);
 /// `history IMAGE`: IMAGE CREATED CREATED BY SIZE COMMENT, newest first.
 int image_history(const Env& env, const std::string& key, bool no_trunc, bool quiet, const std::string& format);
+/// `system check [--quick] [--repair]`: verify the image store and its
+/// snapshots (store_check), print each problem and a summary line; with
+/// `repair` remove what is broken or unreferenced. 1 when errors remain.
+int system_check(const Env& env, bool quick, bool repair);
 /// `image prune`: dangling (unnamed) images, with `all` every image no
 /// container uses; then gc blobs and snapshots.
 int image_prune(const Env& env, bool all);

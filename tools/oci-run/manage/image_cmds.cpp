@@ -8,6 +8,7 @@
 #include "common/fs.hpp"
 #include "common/reference.hpp"
 #include "common/snapshot.hpp"
+#include "common/store_check.hpp"
 #include "extra_cmds.hpp"
 #include "extra_util.hpp"
 #include "images.hpp"
@@ -254,6 +255,34 @@ int image_prune(const Env& env, bool all) {
   }
   if (snaps) std::cout << "Deleted snapshots: " << snaps << "\n";
   std::cout << "Total reclaimed space: " << human_size(res.bytes) << "\n";
+  return 0;
+}
+
+int system_check(const Env& env, bool quick, bool repair) {
+  if (!fs::exists(env.store + "/oci-layout")) {
+    std::cout << "no image store at " << env.store << "\n";
+    return 0;
+  }
+  store_check::Options o;
+  o.quick = quick;
+  {
+    auto store = layout::Layout::open(env.store);
+    o.extra_roots = container_roots(store, env);
+    o.extra_chain_ids = container_chain_ids(store, o.extra_roots);
+  }
+  std::string sdir = snapshot::default_dir(env.store);
+  auto r = store_check::check(env.store, sdir, o);
+  size_t errors = r.errors(), garbage = r.problems.size() - errors;
+  for (const auto& p : r.problems)
+    std::cout << store_check::kind_name(p.kind) << " " << p.subject << ": " << p.detail << "\n";
+  std::cout << "checked " << r.blobs << " blobs (" << human_size(r.bytes) << (quick ? ", sizes only" : "") << "), "
+            << r.images << " images, " << r.snapshots << " snapshots: " << errors << " errors, " << garbage
+            << " garbage\n";
+  if (!repair) return errors ? 1 : 0;
+  if (r.problems.empty()) return 0;
+  auto res = store_check::repair(env.store, sdir, r, o);
+  std::cout << "repaired: removed " << res.images << " broken images, " << res.blobs << " blobs (" << human_size(res.bytes)
+            << "), " << res.snapshots << " snapshots, " << res.temps << " temp files\n";
   return 0;
 }
 
