@@ -75,9 +75,19 @@ std::string self_dir() {
   return self.substr(0, self.rfind('/'));
 }
 
-std::string find_tool(std::string_view name, const std::string& dir, std::initializer_list<const char*> env_vars) {
-  for (const char* v : env_vars)
-    if (const char* e = std::getenv(v); e && *e) return e;
+const char* getenv_compat(const char* name, std::initializer_list<const char*> old_names) {
+  if (const char* e = std::getenv(name); e && *e) return e;
+  for (const char* o : old_names)
+    if (const char* e = std::getenv(o); e && *e) {
+      log::warn(std::string("$") + o + " is deprecated: set $" + name + " instead");
+      return e;
+    }
+  return nullptr;
+}
+
+std::string find_tool(std::string_view name, const std::string& dir, const char* env_var,
+                      std::initializer_list<const char*> old_names) {
+  if (const char* e = getenv_compat(env_var, old_names)) return e;
   std::string n(name);
   if (!dir.empty())
     for (const std::string& c : {dir + "/" + n, dir + "/../" + n + "/" + n})
@@ -91,9 +101,7 @@ std::string find_tool(std::string_view name, const std::string& dir, std::initia
     if (!d.empty() && ::access((d + "/" + n).c_str(), X_OK) == 0) return d + "/" + n;
     a = b + 1;
   }
-  std::string vars;
-  for (const char* v : env_vars) vars += std::string(vars.empty() ? "$" : " or $") + v;
-  fail(Errc::not_found, n + " not found (set " + vars + " or put it in $PATH)");
+  fail(Errc::not_found, n + " not found (set $" + env_var + " or put it in $PATH)");
 }
 
 }  // namespace ocikit::cli

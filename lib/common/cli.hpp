@@ -45,10 +45,16 @@ namespace ocikit::cli {
 /// The directory of the running executable (/proc/self/exe), "" if unknown.
 std::string self_dir();
 
-/// Where sibling tool `name` (oci-net, oci-fetch, ...) is: the first set one
-/// of `env_vars`, else next to `dir` (an installed bin dir: DIR/NAME, the
-/// build tree: DIR/../NAME/NAME), else $PATH. Throws Errc::not_found naming
-/// the variables to set.
-std::string find_tool(std::string_view name, const std::string& dir, std::initializer_list<const char*> env_vars);
+/// $`name`, else the first of `old_names` that is set (with a warning that
+/// it is deprecated in favour of `name`), else nullptr. Every variable ocikit
+/// reads is OCIKIT_*; the old names are read for one more release.
+const char* getenv_compat(const char* name, std::initializer_list<const char*> old_names);
+
+/// Where sibling tool `name` (oci-net, oci-fetch, ...) is: $`env_var` (or
+/// one of its `old_names`, getenv_compat), else next to `dir` (an installed
+/// bin dir: DIR/NAME, the build tree: DIR/../NAME/NAME), else $PATH. Throws
+/// Errc::not_found naming the variable to set.
+std::string find_tool(std::string_view name, const std::string& dir, const char* env_var,
+                      std::initializer_list<const char*> old_names = {});
 
 }  // namespace ocikit::cli

@@ -7,6 +7,7 @@
 #include "common/text.hpp"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <cctype>
 #include <charconv>
 #include <set>
@@ -483,6 +484,111 @@ HealthcheckConfig healthcheck(const Instruction& inst) {
     if (h.retries < 0) fail(Errc::invalid, "--retries cannot be negative");
   }
   return h;
+}
+
+namespace {
+std::string join_words(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& w : v) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+std::string json_words(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+
+// The trigger of an ONBUILD line as written ("ONBUILD  RUN x" -> "RUN x").
+std::string trigger_text(const std::string& original) {
+  size_t i = 0;
+  while (i < original.size() && (original[i] == ' ' || original[i] == '\t')) ++i;
+  i += 7;  // "onbuild", any case
+  while (i < original.size() && (original[i] == ' ' || original[i] == '\t')) ++i;
+  return i < original.size() ? original.substr(i) : "";
+}
+}  // namespace
+
+std::optional<std::string> apply_metadata(image::ContainerConfig& c, const Instruction& e,
+                                          const std::vector<std::string>& shell) {
+  const std::string& kw = e.keyword;
+  auto one = [&](const char* what) -> const std::string& {
+    if (e.args.size() != 1) fail(Errc::invalid, std::string(what) + " requires exactly one argument");
+    return e.args[0];
+  };
+  if (kw == "env") {
+    std::string text = "ENV";
+    for (auto& [k, v] : key_values(e)) {
+      std::string pre = k + "=";
+      auto it = std::find_if(c.env.begin(), c.env.end(), [&](const std::string& x) { return x.rfind(pre, 0) == 0; });
+      if (it != c.env.end()) *it = pre + v;
+      else c.env.push_back(pre + v);
+      text += " " + k + "=" + v;
+    }
+    return text;
+  }
+  if (kw == "label") {
+    std::string text = "LABEL";
+    for (auto& [k, v] : key_values(e)) {
+      c.labels[k] = v;
+      text += " " + k + "=" + v;
+    }
+    return text;
+  }
+  if (kw == "workdir") {
+    const std::string& d = one("WORKDIR");
+    std::string wd = c.working_dir.empty() ? "/" : c.working_dir;
+    c.working_dir = fs::clean_path(!d.empty() && d[0] == '/' ? d : wd + "/" + d);
+    return "WORKDIR " + c.working_dir;
+  }
+  if (kw == "user") {
+    c.user = one("USER");
+    return "USER " + c.user;
+  }
+  if (kw == "stopsignal") {
+    c.stop_signal = one("STOPSIGNAL");
+    return "STOPSIGNAL " + c.stop_signal;
+  }
+  if (kw == "expose") {
+    for (auto p : e.args) {
+      if (p.find('/') == std::string::npos) p += "/tcp";
+      if (std::find(c.exposed_ports.begin(), c.exposed_ports.end(), p) == c.exposed_ports.end()) c.exposed_ports.push_back(p);
+    }
+    std::sort(c.exposed_ports.begin(), c.exposed_ports.end());
+    return "EXPOSE " + join_words(e.args);
+  }
+  if (kw == "volume") {
+    for (auto& v : e.args) {
+      if (v.empty()) fail(Errc::invalid, "VOLUME specified can not be an empty string");
+      if (std::find(c.volumes.begin(), c.volumes.end(), v) == c.volumes.end()) c.volumes.push_back(v);
+    }
+    std::sort(c.volumes.begin(), c.volumes.end());
+    return "VOLUME [" + join_words(e.args) + "]";
+  }
+  if (kw == "cmd" || kw == "entrypoint") {
+    std::vector<std::string> v = e.json_form ? e.args : shell;
+    if (!e.json_form) v.push_back(join_words(e.args));
+    (kw == "cmd" ? c.cmd : c.entrypoint) = v;
+    return (kw == "cmd" ? "CMD " : "ENTRYPOINT ") + json_words(v);
+  }
+  if (kw == "shell") {
+    if (!e.json_form || e.args.empty()) fail(Errc::invalid, "SHELL requires the arguments to be in JSON form");
+    c.shell = e.args;
+    return "SHELL " + json_words(e.args);
+  }
+  if (kw == "healthcheck") {
+    auto hc = healthcheck(e);
+    image::Healthcheck h;
+    h.test = hc.test;
+    h.interval = hc.interval;
+    h.timeout = hc.timeout;
+    h.start_period = hc.start_period;
+    h.start_interval = hc.start_interval;
+    h.retries = hc.retries;
+    c.healthcheck = h;
+    return "HEALTHCHECK " + json_words(hc.test);
+  }
+  if (kw == "onbuild") {
+    c.on_build.push_back(trigger_text(e.original));
+    return "ONBUILD " + c.on_build.back();
+  }
+  return std::nullopt;
 }
 
 }  // namespace ocikit::dockerfile

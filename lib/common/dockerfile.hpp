@@ -5,6 +5,7 @@
 // the executor. Variable expansion is done by expand_instruction() with the
 // environment of the moment (see shell_words.hpp); parse() does not expand.
 
+#include "common/image.hpp"
 #include "common/shell_words.hpp"
 
 #include <cstdint>
@@ -187,5 +188,16 @@ HealthcheckConfig healthcheck(const Instruction& inst);
 
 /// Parse a Go duration ("1m30s", "500ms"). Throws Errc::invalid.
 int64_t parse_duration(std::string_view s);
+
+/// Apply an image-metadata instruction (ENV, LABEL, EXPOSE, VOLUME, USER,
+/// WORKDIR, STOPSIGNAL, CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD), its
+/// variables already expanded, to `cfg` as `docker build` does; `docker
+/// commit --change` uses the same. Shell-form CMD and ENTRYPOINT run through
+/// `shell`; a relative WORKDIR is resolved against the current one. Returns
+/// the history text ("ENV A=1", "CMD [\"sh\"]"), or nullopt when `inst` is
+/// not a metadata instruction. Throws Errc::invalid ("VOLUME specified can
+/// not be an empty string", a missing argument).
+std::optional<std::string> apply_metadata(image::ContainerConfig& cfg, const Instruction& inst,
+                                          const std::vector<std::string>& shell);
 
 }  // namespace ocikit::dockerfile

@@ -10,6 +10,8 @@
 : "${OCI_RUN:=$OCIKIT_BUILD_ROOT/tools/oci-run/oci-run}"
 : "${OCI_NET:=$OCIKIT_BUILD_ROOT/tools/oci-net/oci-net}"
 export OCIKIT_SOURCE_ROOT OCIKIT_BUILD_ROOT OCI_FETCH OCI_PUSH OCI_BUILD OCI_RUN OCI_NET
+# The tools find their siblings under the OCIKIT_ names (cli::find_tool).
+export OCIKIT_FETCH=$OCI_FETCH OCIKIT_RUN=$OCI_RUN OCIKIT_NET=$OCI_NET
 # Where blobs were seen (for mounts): per test file, not the machine's cache.
 : "${OCIKIT_BLOB_LOCATIONS=${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}/blob-locations}"
 export OCIKIT_BLOB_LOCATIONS

@@ -340,8 +340,8 @@ reexec_cannot_write_runtime() {
   reexec_cannot_write_runtime '/oci-run'
 }
 
-@test "OCI_RUN_SEAL=memfd: the re-run binary is the sealed memfd copy (CVE-2019-5736)" {
-  export OCI_RUN_SEAL=memfd
+@test "OCIKIT_RUN_SEAL=memfd: the re-run binary is the sealed memfd copy (CVE-2019-5736)" {
+  export OCIKIT_RUN_SEAL=memfd
   reexec_cannot_write_runtime '/memfd:oci-run*'
 }
 

@@ -51,3 +51,23 @@ TEST_CASE("cli: bad log level is a usage error") {
     CHECK(e.code() == Errc::usage);
   }
 }
+
+TEST_CASE("cli: getenv_compat reads the OCIKIT_ name, else an old one") {
+  unsetenv("OKT_NEW");
+  setenv("OKT_OLD", "old", 1);
+  CHECK(std::string(cli::getenv_compat("OKT_NEW", {"OKT_OLD"})) == "old");
+  setenv("OKT_NEW", "new", 1);
+  CHECK(std::string(cli::getenv_compat("OKT_NEW", {"OKT_OLD"})) == "new");
+  unsetenv("OKT_NEW");
+  unsetenv("OKT_OLD");
+  CHECK(cli::getenv_compat("OKT_NEW", {"OKT_OLD"}) == nullptr);
+}
+
+TEST_CASE("cli: find_tool takes the variable, then the build tree beside the binary, then PATH") {
+  setenv("OKT_TOOL", "/x/y", 1);
+  CHECK(cli::find_tool("okt-tool", "", "OKT_TOOL") == "/x/y");
+  unsetenv("OKT_TOOL");
+  CHECK(cli::find_tool("sh", "", "OKT_TOOL").ends_with("/sh"));
+  CHECK_THROWS_WITH(cli::find_tool("okt-no-such-tool", "/nonexistent", "OKT_TOOL"),
+                    doctest::Contains("okt-no-such-tool not found (set $OKT_TOOL or put it in $PATH)"));
+}

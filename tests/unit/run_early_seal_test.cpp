@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "mode.hpp"
+#include "router.hpp"
 
 extern "C" bool ocikit_early_seal_wanted(long argc, char** argv);
 
@@ -27,7 +27,7 @@ TEST_CASE("create and run with a bundle flag, after any global options") {
   CHECK(wanted({"create", "--bundle", "/b", "--pid-file", "/p", "id"}));
   CHECK(wanted({"create", "--bundle=/b", "id"}));
   CHECK(wanted({"run", "-b/b", "id"}));
-  CHECK(wanted({"run", "id", "-b", "/b"}));  // anywhere before "--", as mode.cpp reads it
+  CHECK(wanted({"run", "id", "-b", "/b"}));  // anywhere before "--", as router.cpp reads it
   CHECK(wanted({"--root", "/r", "--log", "/l", "--log-format", "json", "create", "-b", "/b", "id"}));
   CHECK(wanted({"--debug", "--systemd-cgroup", "run", "--detach", "-b", "/b", "id"}));
   CHECK(wanted({"--state-dir", "/s", "--store", "/st", "--log-level", "debug", "--rootless", "false", "run", "-b",
@@ -47,8 +47,8 @@ TEST_CASE("everything else starts glibc first") {
   CHECK_FALSE(wanted({"spec", "-b", "/b"}));
 }
 
-TEST_CASE("the runtime handles each such command line (mode.cpp agrees)") {
-  using ocikit::run::Mode;
+TEST_CASE("the runtime handles each such command line (router.cpp agrees)") {
+  using ocikit::run::Route;
   for (std::vector<std::string> args : {std::vector<std::string>{"-b", "/b", "id"},
                                         {"--bundle", "/b", "name", "image"},
                                         {"--bundle=/b", "-d", "x"},
@@ -56,7 +56,12 @@ TEST_CASE("the runtime handles each such command line (mode.cpp agrees)") {
     std::vector<std::string> line = {"run"};
     line.insert(line.end(), args.begin(), args.end());
     REQUIRE(wanted(line));
-    CHECK(ocikit::run::decide_mode("run", args, "/nonexistent").mode == Mode::runtime);
-    CHECK(ocikit::run::decide_mode("create", args, "/nonexistent").mode == Mode::runtime);
+    for (const char* cmd : {"run", "create"}) {
+      ocikit::run::CommandLine cl;
+      cl.cmd = cmd;
+      cl.args = args;
+      cl.state_dir = "/nonexistent";
+      CHECK(ocikit::run::route(cl) == Route::runtime);
+    }
   }
 }

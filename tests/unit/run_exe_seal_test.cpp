@@ -80,11 +80,13 @@ TEST_CASE("a file of a read-only overlayfs counts, of a writable one not") {
   CHECK(std::system(cmd.c_str()) == 0);
 }
 
-TEST_CASE("OCI_RUN_SEAL=memfd asks for the copy") {
-  char a[] = "PATH=/bin", b[] = "OCI_RUN_SEAL=memfd", c[] = "OCI_RUN_SEAL=overlay";
+TEST_CASE("OCIKIT_RUN_SEAL=memfd (or the old OCI_RUN_SEAL=memfd) asks for the copy") {
+  char a[] = "PATH=/bin", b[] = "OCIKIT_RUN_SEAL=memfd", c[] = "OCIKIT_RUN_SEAL=overlay", d[] = "OCI_RUN_SEAL=memfd";
   char* with[] = {a, b, nullptr};
+  char* old[] = {d, a, nullptr};
   char* other[] = {a, c, nullptr};
   CHECK(seal::memfd_wanted(with));
+  CHECK(seal::memfd_wanted(old));
   CHECK_FALSE(seal::memfd_wanted(other));
   CHECK_FALSE(seal::memfd_wanted(nullptr));
 }

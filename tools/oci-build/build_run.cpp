@@ -24,6 +24,7 @@
 #include "common/cli.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
+#include "common/process.hpp"
 #include "common/runtime_spec.hpp"
 #include "common/seccomp.hpp"
 
@@ -111,30 +112,8 @@ fs::UniqueFd lock_file(const std::string& path, bool wait, const std::string& id
 int Builder::exec_runtime(const std::string& bundle, const std::string& id) {
   std::string state = tmp_ + "/runtime-state";
   fs::mkdir_p(state);
-  std::vector<std::string> argv = {o_.runtime, "--root", state, "run", "-b", bundle, id};
-  // Everything the child needs is prepared before fork: the build is
-  // multithreaded, so the child may only make async-signal-safe calls
-  // (no allocation, no stdio).
-  std::vector<char*> a;
-  for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-  a.push_back(nullptr);
-  std::string msg = "oci-build: error: exec " + o_.runtime + " failed\n";
-  pid_t pid = ::fork();
-  if (pid < 0) throw_errno("fork");
-  if (pid == 0) {
-    int null = ::open("/dev/null", O_RDONLY);
-    if (null >= 0) ::dup2(null, 0);
-    ::dup2(2, 1);  // stdout may carry --output -
-    ::execvp(a[0], a.data());
-    ssize_t w = ::write(2, msg.data(), msg.size());
-    (void)w;
-    _exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) throw_errno("waitpid");
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + WTERMSIG(status);
+  // stdout may carry --output -: the runtime's goes to stderr.
+  return process::run({.argv = {o_.runtime, "--root", state, "run", "-b", bundle, id}, .in = process::kDevNull, .out = 2});
 }
 
 void Builder::run(const df::Instruction& e, State& s, size_t index) {
@@ -352,7 +331,7 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
     json hooks = json::object();
     if (network != "host") ns.push_back({{"type", "network"}});
     if (network != "host" && network != "none") {
-      static const std::string oci_net = cli::find_tool("oci-net", cli::self_dir(), {"OCI_NET"});
+      static const std::string oci_net = cli::find_tool("oci-net", cli::self_dir(), "OCIKIT_NET", {"OCI_NET"});
       std::vector<std::string> args = {"oci-net", "hook", "STAGE", "--network", network == "default" ? "bridge" : network,
                                        "--no-etc"};
       std::vector<std::string> henv = {kDefaultPath};

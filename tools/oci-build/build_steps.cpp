@@ -23,14 +23,6 @@ std::string now_rfc3339(const std::optional<int64_t>& epoch) {
   return buf;
 }
 
-/// The trigger of an ONBUILD line as written ("ONBUILD  RUN x" -> "RUN x").
-std::string trigger_text(const std::string& original) {
-  size_t i = 0;
-  while (i < original.size() && (original[i] == ' ' || original[i] == '\t')) ++i;
-  i += 7;  // "onbuild", any case
-  while (i < original.size() && (original[i] == ' ' || original[i] == '\t')) ++i;
-  return i < original.size() ? original.substr(i) : "";
-}
 }  // namespace
 
 std::string Builder::automatic_arg(const std::string& name) const {
@@ -153,62 +145,18 @@ void Builder::step(const df::Instruction& raw, State& s, size_t index) {
       if (s.args.count(d.name)) s.key = sha256_str(s.key + "\narg " + d.name + "=" + s.args[d.name]);
     }
     nop(s, text);
-    } else if (kw == "workdir") {
-      c.working_dir = abs_in_workdir(s, e.args.at(0));
-      workdir(s, c.working_dir);
-    } else if (kw == "user") {
-      c.user = e.args.at(0);
-      nop(s, "USER " + c.user);
-    } else if (kw == "expose") {
-      for (auto p : e.args) {
-        if (p.find('/') == std::string::npos) p += "/tcp";
-        if (std::find(c.exposed_ports.begin(), c.exposed_ports.end(), p) == c.exposed_ports.end())
-          c.exposed_ports.push_back(p);
-      }
-      std::sort(c.exposed_ports.begin(), c.exposed_ports.end());
-      nop(s, "EXPOSE " + join(e.args));
-    } else if (kw == "volume") {
-      for (auto& v : e.args) {
-        if (v.empty()) fail(Errc::invalid, "VOLUME specified can not be an empty string");
-        if (std::find(c.volumes.begin(), c.volumes.end(), v) == c.volumes.end()) c.volumes.push_back(v);
-      }
-      std::sort(c.volumes.begin(), c.volumes.end());
-      nop(s, "VOLUME [" + join(e.args) + "]");
-    } else if (kw == "cmd" || kw == "entrypoint") {
-      std::vector<std::string> v = e.json_form ? e.args : s.shell;
-      if (!e.json_form) v.push_back(join(e.args));
-      if (kw == "cmd") {
-        c.cmd = v;
-      } else {
-        c.entrypoint = v;
-        if (!s.cmd_set_in_stage) c.cmd.reset();
-      }
-      if (kw == "cmd") s.cmd_set_in_stage = true;
-      nop(s, KW + " " + json(v).dump());
-    } else if (kw == "shell") {
-      s.shell = e.args;
-      c.shell = e.args;
-      nop(s, "SHELL " + json(e.args).dump());
-    } else if (kw == "stopsignal") {
-      c.stop_signal = e.args.at(0);
-      nop(s, "STOPSIGNAL " + c.stop_signal);
-    } else if (kw == "healthcheck") {
-      auto hc = df::healthcheck(e);
-      image::Healthcheck h;
-      h.test = hc.test;
-      h.interval = hc.interval;
-      h.timeout = hc.timeout;
-      h.start_period = hc.start_period;
-      h.start_interval = hc.start_interval;
-      h.retries = hc.retries;
-      c.healthcheck = h;
-      nop(s, "HEALTHCHECK " + json(hc.test).dump());
-    } else if (kw == "maintainer") {
-      s.config.author = join(e.args);
-      nop(s, "MAINTAINER " + s.config.author);
-    } else if (kw == "onbuild") {
-      c.on_build.push_back(trigger_text(raw.original));
-    nop(s, "ONBUILD " + c.on_build.back());
+  } else if (kw == "maintainer") {
+    s.config.author = join(e.args);
+    nop(s, "MAINTAINER " + s.config.author);
+  } else if (kw == "workdir") {
+    // As every metadata instruction, then the directory itself (a layer when it is new).
+    df::apply_metadata(c, e, s.shell);
+    workdir(s, c.working_dir);
+  } else if (auto text = df::apply_metadata(c, e, s.shell)) {
+    if (kw == "entrypoint" && !s.cmd_set_in_stage) c.cmd.reset();
+    if (kw == "cmd") s.cmd_set_in_stage = true;
+    if (kw == "shell") s.shell = c.shell;
+    nop(s, *text);
   } else if (kw == "copy" || kw == "add") {
     copy(e, s, index, kw == "add");
   } else if (kw == "run") {

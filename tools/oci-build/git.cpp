@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/process.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
 #include "common/text.hpp"
@@ -34,8 +35,7 @@ struct Output {
 };
 
 // Run git with `args` (no shell): stdin /dev/null, stdout and stderr
-// captured, prompts off, SSH_AUTH_SOCK = ssh_sock when given. The
-// environment is built before fork: this process may have threads.
+// captured, prompts off, SSH_AUTH_SOCK = ssh_sock when given.
 Output run_git(const std::vector<std::string>& args, const std::string& ssh_sock) {
   std::vector<std::string> env_s;
   for (char** e = environ; *e; ++e) {
@@ -45,60 +45,20 @@ Output run_git(const std::vector<std::string>& args, const std::string& ssh_sock
   }
   env_s.emplace_back("GIT_TERMINAL_PROMPT=0");
   if (!ssh_sock.empty()) env_s.push_back("SSH_AUTH_SOCK=" + ssh_sock);
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_s = {"git"};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) throw_errno("pipe");
-  fs::UniqueFd out_r(out[0]), out_w(out[1]);
-  if (::pipe2(err, O_CLOEXEC) != 0) throw_errno("pipe");
-  fs::UniqueFd err_r(err[0]), err_w(err[1]);
-  fs::UniqueFd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!null_fd) throw_errno("open /dev/null");
-  pid_t pid = ::fork();
-  if (pid < 0) throw_errno("fork");
-  if (pid == 0) {
-    ::dup2(null_fd.get(), 0);
-    ::dup2(out_w.get(), 1);
-    ::dup2(err_w.get(), 2);
-    ::execvpe("git", argv.data(), envp.data());
-    const char msg[] = "cannot run git: not installed?\n";
-    (void)!::write(2, msg, sizeof msg - 1);
-    ::_exit(127);
-  }
-  out_w.reset();
-  err_w.reset();
+  std::vector<std::string> argv = {"git"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  process::Spec spec{.argv = argv, .env = env_s};
   Output r;
-  struct pollfd p[2] = {{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}};
-  std::string* sink[2] = {&r.out, &r.err};
-  int open_fds = 2;
-  char buf[8192];
-  while (open_fds > 0) {
-    if (::poll(p, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("poll");
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t n = ::read(p[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sink[i]->append(buf, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        p[i].fd = -1;
-        --open_fds;
-      }
-    }
+  try {
+    auto o = process::capture(spec);
+    r.status = o.status >= 128 ? -1 : o.status;
+    r.out = std::move(o.out);
+    r.err = std::move(o.err);
+  } catch (const Error& e) {
+    if (e.code() != Errc::io) throw;
+    r.status = 127;
+    r.err = "cannot run git: not installed?\n";
   }
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
 }
 

@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
     if (o.runtime.empty()) {
       // Only a RUN needs it: a build without one goes on, and exec says what is missing.
       try {
-        o.runtime = ocikit::cli::find_tool("oci-run", ocikit::cli::self_dir(), {"OCI_RUN"});
+        o.runtime = ocikit::cli::find_tool("oci-run", ocikit::cli::self_dir(), "OCIKIT_RUN", {"OCI_RUN"});
       } catch (const ocikit::Error&) {
         o.runtime = "oci-run";
       }

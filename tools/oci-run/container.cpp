@@ -1,5 +1,6 @@
 // create, start and run: the parent side of the sync protocol (sync.hpp).
 #include "container.hpp"
+#include "router.hpp"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -377,7 +378,7 @@ void reexec_sealed(char** argv) {
   // Only runtime commands get here: the re-executed binary must not route
   // the command line to oci-run-manage again (main.cpp reads and clears this
   // variable).
-  setenv("OCIKIT_RUNTIME_ONLY", "1", 1);
+  setenv(kRouteEnv, route_name(Route::runtime), 1);
   // Copy only what execve maps: up to the end of the last segment named in
   // the program headers. Debug sections and the section table trail the
   // file (tens of MB in a debug build) and nothing at run time reads them.

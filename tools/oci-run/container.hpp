@@ -97,7 +97,7 @@ int parse_signal(const std::string& s);
 /// Keep the container from writing to this binary through /proc/<pid>/exe
 /// (CVE-2019-5736): re-execute from a protected view of the binary (a
 /// private read-only overlayfs, else a sealed memfd copy: exe_seal.hpp) with
-/// `argv` (setting OCIKIT_RUNTIME_ONLY for the copy), returning at once
+/// `argv` (setting OCIKIT_RUN_ROUTE=runtime for the copy), returning at once
 /// when already running from one. main calls it first thing for create,
 /// run and exec. Being non-dumpable is not enough: see container.cpp.
 void ensure_sealed_binary(char** argv);

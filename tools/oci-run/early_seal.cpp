@@ -39,13 +39,13 @@ bool starts(const char* a, const char* prefix) {
 }
 
 // The global options of oci-run and oci-run-manage that take a value
-// (main.cpp's kGlobalValue).
+// (router.hpp's kGlobalOptions).
 bool global_takes_value(const char* a) {
   return str_eq(a, "--root") || str_eq(a, "--log") || str_eq(a, "--log-format") || str_eq(a, "--log-level") ||
          str_eq(a, "--rootless") || str_eq(a, "--state-dir") || str_eq(a, "--store");
 }
 
-// mode.cpp's has_bundle_flag: such a create or run is runc's, whatever else
+// router.cpp's has_bundle_flag: such a create or run is runc's, whatever else
 // the command line holds.
 bool bundle_flag(char** args) {
   for (; *args; args++) {

@@ -10,7 +10,7 @@
 //            same way). Needs CAP_SYS_ADMIN and the new mount API.
 //   memfd    a copy in a sealed memfd: the fallback where the overlay cannot
 //            be made (rootless, no overlayfs, old kernel, odd paths), and
-//            the choice when OCI_RUN_SEAL=memfd (a copy shares no page cache
+//            the choice when OCIKIT_RUN_SEAL=memfd (a copy shares no page cache
 //            with the host binary, so it also holds against kernel bugs that
 //            write to read-only page cache).
 //
@@ -46,10 +46,11 @@ inline bool str_eq(const char* a, const char* b) {
   return *a == *b;
 }
 
-/// OCI_RUN_SEAL=memfd in `envp`: always the copy.
+/// OCIKIT_RUN_SEAL=memfd in `envp` (or the deprecated OCI_RUN_SEAL=memfd,
+/// read without a warning: this runs before libc): always the copy.
 inline bool memfd_wanted(char** envp) {
   for (; envp && *envp; envp++)
-    if (str_eq(*envp, "OCI_RUN_SEAL=memfd")) return true;
+    if (str_eq(*envp, "OCIKIT_RUN_SEAL=memfd") || str_eq(*envp, "OCI_RUN_SEAL=memfd")) return true;
   return false;
 }
 

@@ -1,9 +1,9 @@
 // oci-run-manage: oci-run's docker-style commands (run IMAGE, ps, logs,
 // stop, rm, images, volume ... see manage/) and `spec --image`. The lean
-// oci-run binary executes it with its own argv (main.cpp); the runtime runs
-// through that oci-run again (locate.hpp). A command line that is
-// runc-style after all (mode.hpp: run in a bundle directory naming no store
-// image, or an unknown command) goes back to oci-run.
+// oci-run binary executes it with its own argv and its routing decision in
+// $OCIKIT_RUN_ROUTE (router.hpp); the runtime runs through that oci-run
+// again (locate.hpp). A `run`/`create` in a bundle directory whose first
+// positional is not a store image (route if-image) goes back to oci-run.
 #include <algorithm>
 #include <thread>
 
@@ -15,32 +15,23 @@
 #include "common/cli.hpp"
 #include "common/error.hpp"
 #include "locate.hpp"
-#include "manage/extra.hpp"
+#include "common/layout.hpp"
+#include "router.hpp"
 #include "manage/manage.hpp"
 
 using namespace ocikit;
 
 namespace {
 
-bool is_spec_image(int argc, char** argv) {
-  bool spec = false;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "spec")) spec = true;
-    if (spec && (!strcmp(argv[i], "--image") || !strncmp(argv[i], "--image=", 8))) return true;
-  }
-  return false;
-}
-
 // `spec --image IMAGE [--store DIR] [--copy] [-b DIR]` with oci-run's global flags.
 int spec_image(int argc, char** argv) {
   CLI::App app{"Run containers: a runc-compatible OCI runtime", "oci-run"};
   cli::LogOptions log_opts;
   cli::add_log_flags(app, log_opts, true);
-  std::string root, rootless, bundle = ".";
-  bool systemd_cgroup = false, rootless_spec = false;
-  app.add_option("--root", root, "root directory for container state");
-  app.add_flag("--systemd-cgroup", systemd_cgroup, "accepted for runc compatibility");
-  app.add_option("--rootless", rootless, "accepted for runc compatibility (true, false, auto)");
+  run::GlobalFlags gf;
+  run::add_global_options(app, gf);
+  std::string bundle = ".";
+  bool rootless_spec = false;
   app.require_subcommand(1);
   auto* spec = app.add_subcommand("spec", "write a bundle made from an image of the store");
   spec->add_flag("--rootless", rootless_spec, "a spec for a rootless container");
@@ -58,17 +49,37 @@ int spec_image(int argc, char** argv) {
   return 0;
 }
 
+// The lean runtime, told not to route this line again.
+[[noreturn]] void exec_runtime(char** argv) {
+  std::string runtime = run::runtime_binary();
+  setenv(run::kRouteEnv, run::route_name(run::Route::runtime), 1);
+  execv(runtime.c_str(), argv);
+  throw_errno("exec " + runtime);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (auto rc = manage::main_if_managed(argc, argv)) return *rc;
-  if (int rc; manage::run_extra_command(argc, argv, rc)) return rc;
-  return cli::run_main("oci-run", [&] {
-    if (is_spec_image(argc, argv)) return spec_image(argc, argv);
-    // runc-style: the runtime, told not to send it back here.
-    std::string runtime = run::runtime_binary();
-    setenv(manage::kRuntimeOnlyEnv, "1", 1);
-    execv(runtime.c_str(), argv);
-    throw_errno("exec " + runtime);
-  });
+  auto cl = run::scan(argc, argv);
+  // The decision oci-run made; decided here only when started directly.
+  run::Route r;
+  const char* handed = std::getenv(run::kRouteEnv);
+  if (!handed || !run::parse_route(handed, r)) r = run::route(cl);
+  unsetenv(run::kRouteEnv);
+  bool failure_125 = cl.cmd == "run" || cl.cmd == "create" || cl.cmd == "exec" || cl.cmd == "start";
+  return cli::run_main("oci-run", [&]() -> int {
+    switch (r) {
+      case run::Route::spec_image:
+        return spec_image(argc, argv);
+      case run::Route::if_image:
+        if (!manage::store_has_image(cl.store.empty() ? layout::default_store_path() : cl.store, run::route_image(cl)))
+          exec_runtime(argv);
+        return manage::docker_main(argc, argv);
+      case run::Route::docker:
+        return manage::docker_main(argc, argv);
+      case run::Route::runtime:
+        break;
+    }
+    exec_runtime(argv);
+  }, failure_125 ? 125 : 1);
 }

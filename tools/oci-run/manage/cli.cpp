@@ -1,15 +1,8 @@
-// oci-run manage/cli: which commands are docker-style, and their CLI11 wiring.
-//
-// Dispatch (runc compatibility first: podman and containerd always pass
-// --bundle to create/run):
-//   run, create   runc mode with -b/--bundle, or when ./config.json exists
-//                 and the first positional does not name a store image;
-//                 otherwise docker mode with IMAGE
-//   ps            docker ps without a positional, runc ps with an id
-//   start, kill, exec   docker mode when the first positional names a
-//                 managed container (name or id prefix), else runc
-//   inspect, wait, logs, stop, restart, rm   always docker mode
-// (decided in ../mode.cpp, shared with the lean runtime binary).
+// oci-run-manage's one CLI (cli.hpp): the global options (router.hpp's
+// table), the container commands (run, create, start, stop, restart, kill,
+// rm, wait, logs, ps, attach, inspect, exec, top, stats, cp, commit) and the
+// image store's (cli_store.cpp), parsed once. The routing (which command
+// lines come here) is router.hpp's.
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -24,30 +17,12 @@
 #include "common/log.hpp"
 #include "locate.hpp"
 #include "manage/manage.hpp"
-#include "mode.hpp"
+#include "manage/cli.hpp"
+#include "router.hpp"
 
 namespace ocikit::manage {
 
 namespace {
-
-const std::set<std::string> kGlobalValue = {"--root", "--log", "--log-format", "--log-level", "--rootless",
-                                            "--state-dir", "--store"};
-
-std::string find_global(char** argv, const std::string& flag, int cmd_index) {
-  for (int i = 1; i < cmd_index; i++) {
-    std::string a = argv[i];
-    if (a == flag && i + 1 < cmd_index) return argv[i + 1];
-    if (a.rfind(flag + "=", 0) == 0) return a.substr(flag.size() + 1);
-  }
-  return "";
-}
-
-bool docker_mode(const std::string& cmd, const std::vector<std::string>& args, const std::string& state_dir,
-                 const std::string& store) {
-  auto d = run::decide_mode(cmd, args, state_dir);
-  if (d.mode == run::Mode::if_store_image) return store_has_image(store, d.image);
-  return d.mode == run::Mode::managed;
-}
 
 // CLI11 vector options take one value per flag (docker's repeatable flags).
 CLI::Option* multi(CLI::Option* o) { return o->allow_extra_args(false)->take_all(); }
@@ -93,41 +68,18 @@ void add_run_flags(CLI::App* c, RunOptions& o) {
 
 }  // namespace
 
-std::optional<int> main_if_managed(int argc, char** argv) {
-  // The runtime commands oci-run runs for itself (the monitor's run, exec)
-  // name managed containers by id: they must not dispatch back here.
-  if (const char* e = std::getenv(kRuntimeOnlyEnv); e && *e) {
-    unsetenv(kRuntimeOnlyEnv);
-    return std::nullopt;
-  }
-  int cmd_index = 1;
-  for (; cmd_index < argc; cmd_index++) {
-    std::string a = argv[cmd_index];
-    if (a.empty() || a[0] != '-') break;
-    if (a.find('=') == std::string::npos && kGlobalValue.count(a)) cmd_index++;
-  }
-  if (cmd_index >= argc) return std::nullopt;
-  std::string cmd = argv[cmd_index];
-  std::vector<std::string> args(argv + cmd_index + 1, argv + argc);
-  std::string state_dir = find_global(argv, "--state-dir", cmd_index);
-  std::string store = find_global(argv, "--store", cmd_index);
-  if (store.empty()) store = layout::default_store_path();
-  if (!docker_mode(cmd, args, state_dir, store)) return std::nullopt;
-
-  bool failure_125 = cmd == "run" || cmd == "create" || cmd == "exec" || cmd == "start";
+int docker_main(int argc, char** argv) {
+  auto cl = run::scan(argc, argv);
+  bool failure_125 = cl.cmd == "run" || cl.cmd == "create" || cl.cmd == "exec" || cl.cmd == "start";
   return cli::run_main("oci-run", [&]() -> int {
     CLI::App app{"Run containers: a runc-compatible OCI runtime with docker-like management", "oci-run"};
     cli::LogOptions log_opts;
     cli::add_log_flags(app, log_opts, true);
-    Globals g;
-    std::string rootless;
-    bool systemd_cgroup = false;
-    app.add_option("--root", g.runtime_root, "root directory for container state")->capture_default_str();
-    app.add_flag("--systemd-cgroup", systemd_cgroup, "accepted for runc compatibility");
-    app.add_option("--rootless", rootless, "accepted for runc compatibility");
-    app.add_option("--state-dir", g.state_dir, "managed containers and volumes (default $OCIKIT_STATE_DIR or /var/lib/ocikit)");
-    app.add_option("--store", g.store, "image store (default $OCIKIT_STORE or /var/lib/ocikit/store)");
+    run::GlobalFlags gf;
+    run::add_global_options(app, gf);
     app.require_subcommand(1);
+    Globals g;
+    auto store_commands = add_store_commands(app, g);
 
     RunOptions ro;
     auto* run = app.add_subcommand("run", "run a command in a new container from IMAGE");
@@ -192,15 +144,54 @@ std::optional<int> main_if_managed(int argc, char** argv) {
     exec->add_option("-u,--user", eo.user, "user[:group]");
     exec->add_option("-w,--workdir", eo.workdir, "working directory");
     exec->prefix_command(true);
+    auto* top = app.add_subcommand("top", "show a running container's processes (the host's ps, default -ef)");
+    // As docker: CONTAINER, then options for ps, passed on untouched.
+    top->prefix_command(true);
+    bool no_stream = false;
+    auto* stats = app.add_subcommand("stats", "resource use of running containers");
+    stats->add_flag("--no-stream", no_stream, "print one sample and exit (default: redraw every second)");
+    stats->add_flag("-a,--all", all, "accepted for docker compatibility (only running containers have stats)");
+    stats->add_flag("--no-trunc", no_trunc, "accepted for docker compatibility");
+    stats->add_option("--format", format, "table, json or a {{.Field}} template");
+    stats->add_option("containers", names, "container names or ids (default: every running one)");
+    std::string src, dst;
+    auto* cp = app.add_subcommand("cp", "copy files between a container and the host");
+    cp->add_flag("-L,--follow-link", follow, "follow a symlink at the end of SRC");
+    cp->add_flag("-a,--archive", all, "accepted for docker compatibility (ownership is kept as copied by root)");
+    cp->add_option("src", src, "SRC: CONTAINER:PATH or a host path")->required();
+    cp->add_option("dest", dst, "DEST: CONTAINER:PATH or a host path")->required();
+    CommitOptions cmo;
+    auto* commit = app.add_subcommand("commit", "make an image of a container's changes");
+    commit->add_option("-a,--author", cmo.author, "author (\"Name <email>\")");
+    commit->add_option("-m,--message", cmo.message, "commit message");
+    commit->add_option("-c,--change", cmo.changes, "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, ...)")
+        ->allow_extra_args(false);
+    commit->add_flag("-p,--pause", cmo.pause, "pause the container while committing (default; --pause=false)");
+    commit->add_option("container", cmo.container, "container name or id")->required();
+    commit->add_option("repository", cmo.repository, "REPOSITORY[:TAG] for the new image");
 
     if (auto rc = cli::parse(app, argc, argv)) return *rc == 2 && failure_125 ? 125 : *rc;
     cli::apply_log_flags(log_opts);
+    g.runtime_root = gf.root;
+    g.store = gf.store.empty() ? layout::default_store_path() : gf.store;
+    g.state_dir = gf.state_dir.empty() ? default_state_dir() : gf.state_dir;
     if (!log_opts.file.empty()) g.runtime_flags.insert(g.runtime_flags.end(), {"--log", log_opts.file});
     if (log_opts.debug) g.runtime_flags.push_back("--debug");
     // The runtime is the lean oci-run binary (locate.hpp); its siblings
     // (oci-net, oci-run-init) live beside it.
     g.self_exe = run::runtime_binary();
     g.self_dir = g.self_exe.substr(0, g.self_exe.rfind('/'));
+    if (auto rc = store_commands()) return *rc;
+    if (*top) {
+      auto rest = top->remaining();
+      if (rest.empty()) fail(Errc::usage, "top: missing container");
+      std::string container = rest[0];
+      rest.erase(rest.begin());
+      return container_top(g, container, rest);
+    }
+    if (*stats) return container_stats(g, names, format, !no_stream);
+    if (*cp) return container_cp(g, src, dst, follow);
+    if (*commit) return container_commit(g, cmo);
 
     auto image_and_cmd = [](CLI::App* c, RunOptions& o) {
       auto rest = c->remaining();

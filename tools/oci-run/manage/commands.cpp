@@ -13,6 +13,7 @@
 #include "container.hpp"
 #include "manage/attach.hpp"
 #include "manage/manage.hpp"
+#include "router.hpp"
 #include "manage/monitor.hpp"
 #include "manage/parse.hpp"
 #include "manage/relay.hpp"
@@ -280,7 +281,7 @@ int exec_managed(const Globals& g, const ExecOptions& o) {
     std::vector<char*> argv;
     for (auto& x : a) argv.push_back(x.data());
     argv.push_back(nullptr);
-    setenv(kRuntimeOnlyEnv, "1", 1);
+    setenv(run::kRouteEnv, run::route_name(run::Route::runtime), 1);
     execv(g.self_exe.c_str(), argv.data());
     throw_errno("exec " + g.self_exe);
   }

@@ -15,8 +15,8 @@
 #include "common/layout.hpp"
 #include "common/log.hpp"
 #include "common/reference.hpp"
-#include "extra_cmds.hpp"
-#include "extra_util.hpp"
+#include "manage/manage.hpp"
+#include "format.hpp"
 #include "images.hpp"
 #include "manage/record.hpp"
 #include "state.hpp"
@@ -29,10 +29,10 @@ namespace {
 // commit's --pause), so the layer is a consistent snapshot.
 class Pause {
  public:
-  Pause(const Env& env, const Record& r) {
+  Pause(const Globals& env, const Record& r) {
     if (live_status(r) != "running") return;
     try {
-      auto st = run::load_state(r.runtime_root.empty() ? env.root : r.runtime_root, r.id);
+      auto st = run::load_state(r.runtime_root.empty() ? env.runtime_root : r.runtime_root, r.id);
       cg_ = cgroup::Manager::from_json(st.cgroup);
       if (cg_.frozen()) return;
       cg_.freeze();
@@ -65,7 +65,7 @@ std::string join(const std::vector<std::string>& v) {
 
 }  // namespace
 
-int container_commit(const Env& env, const CommitOptions& o) {
+int container_commit(const Globals& env, const CommitOptions& o) {
   StateDir sd(env.state_dir);
   Record r = sd.load(sd.find(o.container));
   if (r.image_digest.empty()) fail(Errc::failure, "commit: container " + r.id.substr(0, 12) + " has no image");

@@ -23,7 +23,7 @@
 #include "common/layout.hpp"
 #include "common/log.hpp"
 #include "common/snapshot.hpp"
-#include "extra_cmds.hpp"
+#include "manage/manage.hpp"
 #include "images.hpp"
 #include "manage/record.hpp"
 
@@ -154,7 +154,7 @@ bool ends_with_dot(const std::string& p) { return p == "." || (p.size() >= 2 && 
 /// afterwards.
 class RootfsView {
  public:
-  RootfsView(const Env& env, const Record& r) {
+  RootfsView(const Globals& env, const Record& r) {
     StateDir sd(env.state_dir);
     path_ = sd.rootfs_dir(r.id);
     if (is_mount_point(path_)) return;
@@ -184,7 +184,7 @@ class RootfsView {
   std::string path_, tmp_;
 };
 
-int container_cp(const Env& env, const std::string& src, const std::string& dst, bool follow) {
+int container_cp(const Globals& env, const std::string& src, const std::string& dst, bool follow) {
   auto split_spec = [](const std::string& s) -> std::pair<std::string, std::string> {
     // CONTAINER:PATH; a path starting with "/" or "." is a host path even with a colon.
     if (s.empty() || s[0] == '/' || s[0] == '.') return {"", s};

@@ -22,10 +22,11 @@
 #include "common/layout.hpp"
 #include "common/log.hpp"
 #include "common/platform.hpp"
+#include "common/process.hpp"
 #include "common/reference.hpp"
 #include "common/runtime_spec.hpp"
 #include "common/snapshot.hpp"
-#include "manage/extra_cmds.hpp"
+#include "manage/manage.hpp"
 #include "manage/manage.hpp"
 #include "manage/parse.hpp"
 
@@ -41,39 +42,12 @@ std::string store_path(const Globals& g) { return g.store.empty() ? layout::defa
 void pull_into_store(const Globals& g, const std::string& store, const std::string& name, const std::string& plat) {
   reference::Reference ref = with_context("image " + name, [&] { return reference::parse(name); });
   log::info("pulling " + ref.str());
-  std::vector<std::string> args = {cli::find_tool("oci-fetch", g.self_dir, {"OCIKIT_FETCH", "OCI_FETCH"}), "--store", store};
+  std::vector<std::string> args = {cli::find_tool("oci-fetch", g.self_dir, "OCIKIT_FETCH", {"OCI_FETCH"}), "--store", store};
   if (!plat.empty()) args.insert(args.end(), {"--platform", plat});
   args.push_back("docker://" + ref.str());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int err[2];
-  if (pipe2(err, O_CLOEXEC) != 0) throw_errno("pipe");
-  pid_t pid = fork();
-  if (pid < 0) throw_errno("fork");
-  if (pid == 0) {
-    int null_fd = open("/dev/null", O_RDWR);
-    dup2(null_fd, 1);
-    dup2(err[1], 2);
-    execv(argv[0], argv.data());
-    dprintf(2, "oci-fetch: error: exec %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
-  close(err[1]);
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = read(err[0], buf, sizeof buf)) != 0;) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(err[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  auto r = process::capture({.argv = args, .in = process::kDevNull, .out = process::kDevNull}, false, true);
+  if (r.status == 0) return;
+  std::string out = r.err;
   while (!out.empty() && out.back() == '\n') out.pop_back();
   std::string line = out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
   if (line.rfind("oci-fetch: error: ", 0) == 0) line = line.substr(18);
@@ -225,7 +199,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   if (network.empty() && !ports.empty()) network = "bridge";
   if (network == "host" && !ports.empty()) fail(Errc::usage, "published ports are discarded when using host network mode");
   std::string oci_net;
-  if (!network.empty() && network != "none" && network != "host") oci_net = cli::find_tool("oci-net", g.self_dir, {"OCI_NET"});
+  if (!network.empty() && network != "none" && network != "host") oci_net = cli::find_tool("oci-net", g.self_dir, "OCIKIT_NET", {"OCI_NET"});
 
   // 2. The image (pulled when asked or missing).
   Image im = resolve_image(g, o);

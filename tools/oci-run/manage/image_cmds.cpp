@@ -9,8 +9,8 @@
 #include "common/reference.hpp"
 #include "common/snapshot.hpp"
 #include "common/store_check.hpp"
-#include "extra_cmds.hpp"
-#include "extra_util.hpp"
+#include "manage/manage.hpp"
+#include "format.hpp"
 #include "images.hpp"
 
 namespace ocikit::manage {
@@ -27,8 +27,15 @@ int64_t now() { return static_cast<int64_t>(std::time(nullptr)); }
 
 void report(const std::exception& e) { std::fprintf(stderr, "oci-run: error: %s\n", e.what()); }
 
+// What the image commands need to know of the managed containers.
+std::vector<ContainerUse> container_uses(const Globals& env) {
+  std::vector<ContainerUse> out;
+  for (auto& r : StateDir(env.state_dir).list()) out.push_back({r.id, r.name, r.image_digest});
+  return out;
+}
+
 // The manifest digests containers run from (kept by gc and prune).
-std::set<std::string> used_digests(const Env& env) {
+std::set<std::string> used_digests(const Globals& env) {
   std::set<std::string> s;
   for (auto& c : container_uses(env))
     if (!c.image_digest.empty()) s.insert(c.image_digest);
@@ -43,7 +50,7 @@ const ContainerUse* user_of(const std::vector<ContainerUse>& uses, const Image& 
 
 // gc roots: manifests still used by containers (their blobs stay, so commit
 // and inspect keep working after a forced rmi).
-std::vector<digest::Digest> container_roots(const layout::Layout& store, const Env& env) {
+std::vector<digest::Digest> container_roots(const layout::Layout& store, const Globals& env) {
   std::vector<digest::Digest> roots;
   for (auto& d : used_digests(env)) {
     if (!digest::is_valid(d)) continue;
@@ -78,7 +85,7 @@ bool repository_matches(const std::string& filter, const std::string& repo, cons
 
 }  // namespace
 
-int images_ls(const Env& env, const ImagesOptions& o) {
+int images_ls(const Globals& env, const ImagesOptions& o) {
   auto images = images_of(env.store);
   std::vector<std::vector<std::string>> rows;
   if (o.digests) rows.push_back({"REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"});
@@ -120,7 +127,7 @@ int images_ls(const Env& env, const ImagesOptions& o) {
   return 0;
 }
 
-int image_rm(const Env& env, const std::vector<std::string>& keys, bool force) {
+int image_rm(const Globals& env, const std::vector<std::string>& keys, bool force) {
   auto store = layout::Layout::open(env.store);
   auto uses = container_uses(env);
   int rc = 0;
@@ -160,7 +167,7 @@ int image_rm(const Env& env, const std::vector<std::string>& keys, bool force) {
   return rc;
 }
 
-int image_tag(const Env& env, const std::string& source, const std::string& target) {
+int image_tag(const Globals& env, const std::string& source, const std::string& target) {
   auto store = layout::Layout::open(env.store);
   auto img = find_image(store, source);
   auto ref = with_context("tag " + target, [&] { return reference::parse(target); });
@@ -169,7 +176,7 @@ int image_tag(const Env& env, const std::string& source, const std::string& targ
   return 0;
 }
 
-int image_inspect(const Env& env, const std::vector<std::string>& keys, const std::string& format) {
+int image_inspect(const Globals& env, const std::vector<std::string>& keys, const std::string& format) {
   auto arr = nlohmann::ordered_json::array();
   int rc = 0;
   for (auto& k : keys) {
@@ -186,7 +193,7 @@ int image_inspect(const Env& env, const std::vector<std::string>& keys, const st
   return rc;
 }
 
-int image_history(const Env& env, const std::string& key, bool no_trunc, bool quiet, const std::string& format) {
+int image_history(const Globals& env, const std::string& key, bool no_trunc, bool quiet, const std::string& format) {
   auto store = layout::Layout::open(env.store);
   auto img = find_image(store, key);
   struct Row {
@@ -223,7 +230,7 @@ int image_history(const Env& env, const std::string& key, bool no_trunc, bool qu
   return 0;
 }
 
-int image_prune(const Env& env, bool all) {
+int image_prune(const Globals& env, bool all) {
   auto store = layout::Layout::open_or_create(env.store);
   auto uses = container_uses(env);
   std::vector<std::string> lines;
@@ -258,7 +265,7 @@ int image_prune(const Env& env, bool all) {
   return 0;
 }
 
-int system_check(const Env& env, bool quick, bool repair) {
+int system_check(const Globals& env, bool quick, bool repair) {
   if (!fs::exists(env.store + "/oci-layout")) {
     std::cout << "no image store at " << env.store << "\n";
     return 0;

@@ -8,7 +8,7 @@
 #include "common/platform.hpp"
 #include "common/reference.hpp"
 #include "common/snapshot.hpp"
-#include "extra_util.hpp"
+#include "format.hpp"
 
 namespace ocikit::manage {
 

@@ -5,6 +5,7 @@
 // run --bundle B ID`, supervised by a monitor process that owns its stdio,
 // writes its log and applies the restart policy).
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -112,12 +113,93 @@ int exec_managed(const Globals& g, const ExecOptions& o);
 /// True when the store holds `image` (used by the run/create dispatch).
 bool store_has_image(const std::string& store, const std::string& image);
 
-/// Set in the environment of the runtime commands oci-run runs itself, so
-/// that they are never taken for management commands.
-inline constexpr const char* kRuntimeOnlyEnv = "OCIKIT_RUNTIME_ONLY";
+/// The docker-style command line (router.hpp routed it here): parse it
+/// with the one CLI of the management commands and run it.
+int docker_main(int argc, char** argv);
 
-/// The command line parsing and dispatch of the management commands: returns
-/// nullopt when argv is a runc-style command that container.hpp handles.
-std::optional<int> main_if_managed(int argc, char** argv);
+
+
+// ---- volume (volume_cmds.cpp) ----
+
+/// `volume create [NAME]`: prints the name.
+int volume_create(const Globals& g, const std::string& name, const std::map<std::string, std::string>& labels);
+/// `volume ls`: DRIVER VOLUME NAME, or names (-q), or JSON lines / a template.
+int volume_ls(const Globals& g, bool quiet, const std::string& format);
+/// `volume inspect NAME...`: a JSON array (or a template per volume).
+/// Returns 1 when a name is missing (after printing the others).
+int volume_inspect(const Globals& g, const std::vector<std::string>& names, const std::string& format);
+/// `volume rm NAME...`: prints each name removed; 1 when one failed.
+int volume_rm(const Globals& g, const std::vector<std::string>& names, bool force);
+/// `volume prune`: prints the removed names and the space reclaimed.
+int volume_prune(const Globals& g, bool all);
+
+// ---- images (image_cmds.cpp) ----
+
+/// Options of `images` / `image ls`.
+struct ImagesOptions {
+  bool quiet = false, digests = false, no_trunc = false, all = false;
+  std::string format;      ///< "", "table", "json" or a template
+  std::string repository;  ///< optional REPOSITORY[:TAG] filter
+};
+/// `images`: REPOSITORY TAG [DIGEST] IMAGE ID CREATED SIZE, one row per name.
+int images_ls(const Globals& g, const ImagesOptions& o);
+/// `image rm` / `rmi`: untag names, delete images no name points at any
+/// more, then gc the store's blobs. 1 when one of `keys` failed.
+int image_rm(const Globals& g, const std::vector<std::string>& keys, bool force);
+/// `tag SOURCE TARGET`.
+int image_tag(const Globals& g, const std::string& source, const std::string& target);
+/// `image inspect`: a JSON array (or a template per image).
+int image_inspect(const Globals& g, const std::vector<std::string>& keys, const std::string& format);
+/// `history IMAGE`: IMAGE CREATED CREATED BY SIZE COMMENT, newest first.
+int image_history(const Globals& g, const std::string& key, bool no_trunc, bool quiet, const std::string& format);
+/// `system check [--quick] [--repair]`: verify the image store and its
+/// snapshots (store_check), print each problem and a summary line; with
+/// `repair` remove what is broken or unreferenced. 1 when errors remain.
+int system_check(const Globals& g, bool quick, bool repair);
+/// `image prune`: dangling (unnamed) images, with `all` every image no
+/// container uses; then gc blobs and snapshots.
+int image_prune(const Globals& g, bool all);
+
+// ---- containers (stats.cpp, cp.cpp, commit.cpp) ----
+
+/// Fill a new volume's data dir `dst_dir` with what the image holds at
+/// `src_dir` (a path already resolved inside the container rootfs), as
+/// docker does on a volume's first mount: owners, modes, times, links kept;
+/// the volume root takes the image dir's mode and owner. Nothing is done
+/// when `src_dir` is not a directory. Errc::io on failure.
+void seed_volume(const std::string& src_dir, const std::string& dst_dir);
+
+/// `top CONTAINER [PS OPTIONS]`: the host's ps (default -ef) limited to the
+/// container's processes (its cgroup). Errc::failure when it is not running.
+int container_top(const Globals& g, const std::string& key, const std::vector<std::string>& ps_args);
+/// `stats --no-stream [CONTAINER...]`: CPU %, memory usage / limit, memory
+/// %, net and block io, pids of the given (default: every running) containers.
+/// With `stream` it samples again every second until interrupted (or until
+/// every named container has stopped), redrawing the table on a terminal
+/// and printing one JSON object a container a second with format "json".
+int container_stats(const Globals& g, const std::vector<std::string>& keys, const std::string& format, bool stream = false);
+/// `cp SRC DEST`, one of them CONTAINER:PATH; `follow` (-L) follows a
+/// symlink at the end of SRC (inside the container's root).
+int container_cp(const Globals& g, const std::string& src, const std::string& dst, bool follow);
+
+/// Options of `commit`.
+struct CommitOptions {
+  std::string container;
+  std::string repository;  ///< REPO[:TAG]; "" keeps the image under its id only
+  std::string author, message;
+  std::vector<std::string> changes;  ///< Dockerfile instructions (--change)
+  bool pause = true;
+};
+/// `commit`: prints the new image id (sha256:<config digest>).
+int container_commit(const Globals& g, const CommitOptions& o);
+
+// ---- containers (image_cmds.cpp) ----
+
+/// What the image commands need to know of one managed container.
+struct ContainerUse {
+  std::string id, name;
+  std::string image_digest;  ///< manifest digest "sha256:..." ("" when unknown)
+};
+
 
 }  // namespace ocikit::manage

@@ -1,5 +1,6 @@
 // oci-run manage/record: container records under <state>/containers.
 #include "manage/record.hpp"
+#include "router.hpp"
 
 #include <dirent.h>
 #include <signal.h>
@@ -18,10 +19,7 @@
 
 namespace ocikit::manage {
 
-std::string default_state_dir() {
-  if (const char* e = std::getenv("OCIKIT_STATE_DIR"); e && *e) return e;
-  return "/var/lib/ocikit";
-}
+std::string default_state_dir() { return run::default_state_dir(); }
 
 nlohmann::json to_json(const Record& r) {
   nlohmann::json mounts = nlohmann::json::array();
@@ -185,23 +183,10 @@ std::vector<Record> StateDir::list() const {
 }
 
 std::optional<std::string> StateDir::try_find(const std::string& name_or_id) const {
-  if (name_or_id.empty()) return std::nullopt;
-  auto ids = record_ids(containers_dir());
-  if (std::find(ids.begin(), ids.end(), name_or_id) != ids.end()) return name_or_id;
-  // A name wins over an id prefix (as docker).
-  for (const auto& id : ids) {
-    try {
-      if (load(id).name == name_or_id) return id;
-    } catch (const Error&) {
-    }
-  }
-  std::optional<std::string> hit;
-  for (const auto& id : ids)
-    if (id.compare(0, name_or_id.size(), name_or_id) == 0) {
-      if (hit) fail(Errc::invalid, "multiple containers match " + name_or_id);
-      hit = id;
-    }
-  return hit;
+  // The router's lookup (the lean runtime routes start/kill/exec with it).
+  std::string id = run::find_managed(path_, name_or_id);
+  if (id.empty()) return std::nullopt;
+  return id;
 }
 
 std::string StateDir::find(const std::string& name_or_id) const {

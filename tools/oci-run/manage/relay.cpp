@@ -23,7 +23,9 @@
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
+#include "common/process.hpp"
 #include "manage/manage.hpp"
+#include "router.hpp"
 
 namespace ocikit::manage {
 
@@ -170,9 +172,6 @@ RelayResult relay_process(const std::string& exe,
     stdin_r.reset(p[0]);
     stdin_w.reset(p[1]);
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
   int in_fd = stdin_r ? stdin_r.get() : (!t.tty && t.in_fd >= 0) ? t.in_fd : -1;
   if (!t.pid_file.empty()) unlink(t.pid_file.c_str());
 
@@ -193,21 +192,24 @@ RelayResult relay_process(const std::string& exe,
     winch_fd.reset(signalfd(-1, &winch, SFD_CLOEXEC | SFD_NONBLOCK));
   }
 
-  pid_t pid = fork();
-  if (pid < 0) throw_errno("fork");
-  if (pid == 0) {
-    int null_fd = open("/dev/null", O_RDWR);
-    dup2(in_fd >= 0 ? in_fd : null_fd, 0);
-    dup2(out_p[1], 1);
-    dup2(err_p[1], 2);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) signal(sig, SIG_DFL);
-    setenv(kRuntimeOnlyEnv, "1", 1);
-    execv(exe.c_str(), argv.data());
-    dprintf(2, "oci-run: error: exec %s: %s\n", exe.c_str(), strerror(errno));
-    _exit(125);
+  // The runtime it runs names managed containers by id: it must not route back here.
+  std::vector<std::string> env;
+  std::string route = std::string(run::kRouteEnv) + "=";
+  for (char** e = environ; *e; ++e)
+    if (strncmp(*e, route.c_str(), route.size()) != 0) env.emplace_back(*e);
+  env.push_back(route + run::route_name(run::Route::runtime));
+  pid_t pid;
+  try {
+    pid = process::spawn({.argv = args,
+                            .env = env,
+                            .in = in_fd >= 0 ? in_fd : process::kDevNull,
+                            .out = out_p[1],
+                            .err = err_p[1],
+                            .reset_signals = true,
+                            .path = exe});
+  } catch (...) {
+    for (int fd : {out_p[0], out_p[1], err_p[0], err_p[1]}) close(fd);
+    throw;
   }
   close(out_p[1]);
   close(err_p[1]);

@@ -17,9 +17,10 @@
 
 #include "common/cgroup.hpp"
 #include "common/error.hpp"
+#include "common/process.hpp"
 #include "common/fs.hpp"
-#include "extra_cmds.hpp"
-#include "extra_util.hpp"
+#include "manage/manage.hpp"
+#include "format.hpp"
 #include "manage/record.hpp"
 #include "state.hpp"
 
@@ -35,12 +36,12 @@ struct Running {
 
 // The record and cgroup manager of a running container; Errc::failure when
 // it is not running.
-Running running_container(const Env& env, const std::string& key) {
+Running running_container(const Globals& env, const std::string& key) {
   StateDir sd(env.state_dir);
   Record r = sd.load(sd.find(key));
   if (live_status(r) != "running" || r.pid <= 0)
     fail(Errc::failure, "container " + key + " is not running");
-  auto st = run::load_state(r.runtime_root.empty() ? env.root : r.runtime_root, r.id);
+  auto st = run::load_state(r.runtime_root.empty() ? env.runtime_root : r.runtime_root, r.id);
   return {r, cgroup::Manager::from_json(st.cgroup), st.pid};
 }
 
@@ -106,7 +107,7 @@ std::string percent(double v) {
 
 }  // namespace
 
-int container_top(const Env& env, const std::string& key, const std::vector<std::string>& ps_args) {
+int container_top(const Globals& env, const std::string& key, const std::vector<std::string>& ps_args) {
   auto c = running_container(env, key);
   std::set<pid_t> pids;
   for (auto p : c.cg.pids()) pids.insert(p);
@@ -114,27 +115,11 @@ int container_top(const Env& env, const std::string& key, const std::vector<std:
   // keep the header and the rows of the container's processes.
   std::string cmd = "ps";
   std::vector<std::string> args = ps_args.empty() ? std::vector<std::string>{"-ef"} : ps_args;
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe");
-  pid_t child = fork();
-  if (child < 0) throw_errno("fork");
-  if (child == 0) {
-    dup2(fds[1], 1);
-    std::vector<char*> argv{cmd.data()};
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execvp("ps", argv.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(child, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail(Errc::failure, "top: ps " + args[0] + " failed");
+  std::vector<std::string> argv = {cmd};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = process::capture({.argv = argv}, true, false);
+  std::string out = std::move(r.out);
+  if (r.status != 0) fail(Errc::failure, "top: ps " + args[0] + " failed");
   std::istringstream in(out);
   std::string header;
   std::getline(in, header);
@@ -160,7 +145,7 @@ int container_top(const Env& env, const std::string& key, const std::vector<std:
   return 0;
 }
 
-int container_stats(const Env& env, const std::vector<std::string>& keys, const std::string& format, bool stream) {
+int container_stats(const Globals& env, const std::vector<std::string>& keys, const std::string& format, bool stream) {
   StateDir sd(env.state_dir);
   // Streaming, a container that stops drops out of the list (named ones
   // too); without names, new ones join at the next redraw.

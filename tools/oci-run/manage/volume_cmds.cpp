@@ -3,8 +3,8 @@
 #include <iostream>
 
 #include "common/error.hpp"
-#include "extra_cmds.hpp"
-#include "extra_util.hpp"
+#include "manage/manage.hpp"
+#include "format.hpp"
 #include "volumes.hpp"
 
 namespace ocikit::manage {
@@ -29,12 +29,12 @@ void report(const std::exception& e) { std::fprintf(stderr, "oci-run: error: %s\
 
 }  // namespace
 
-int volume_create(const Env& env, const std::string& name, const std::map<std::string, std::string>& labels) {
+int volume_create(const Globals& env, const std::string& name, const std::map<std::string, std::string>& labels) {
   std::cout << VolumeStore(env.state_dir).create(name, labels).name << "\n";
   return 0;
 }
 
-int volume_ls(const Env& env, bool quiet, const std::string& format) {
+int volume_ls(const Globals& env, bool quiet, const std::string& format) {
   auto vols = VolumeStore(env.state_dir).list();
   if (quiet) {
     for (auto& v : vols) std::cout << v.name << "\n";
@@ -50,7 +50,7 @@ int volume_ls(const Env& env, bool quiet, const std::string& format) {
   return 0;
 }
 
-int volume_inspect(const Env& env, const std::vector<std::string>& names, const std::string& format) {
+int volume_inspect(const Globals& env, const std::vector<std::string>& names, const std::string& format) {
   VolumeStore vs(env.state_dir);
   auto arr = nlohmann::ordered_json::array();
   int rc = 0;
@@ -70,7 +70,7 @@ int volume_inspect(const Env& env, const std::vector<std::string>& names, const 
   return rc;
 }
 
-int volume_rm(const Env& env, const std::vector<std::string>& names, bool force) {
+int volume_rm(const Globals& env, const std::vector<std::string>& names, bool force) {
   VolumeStore vs(env.state_dir);
   int rc = 0;
   for (auto& n : names) {
@@ -85,7 +85,7 @@ int volume_rm(const Env& env, const std::vector<std::string>& names, bool force)
   return rc;
 }
 
-int volume_prune(const Env& env, bool all) {
+int volume_prune(const Globals& env, bool all) {
   uint64_t reclaimed = 0;
   auto removed = VolumeStore(env.state_dir).prune(all, reclaimed);
   if (!removed.empty()) {

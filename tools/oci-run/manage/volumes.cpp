@@ -14,7 +14,7 @@
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "common/image.hpp"
-#include "extra_util.hpp"
+#include "format.hpp"
 #include "manage/record.hpp"
 
 namespace ocikit::manage {

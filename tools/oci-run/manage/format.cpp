@@ -1,4 +1,4 @@
-#include "extra_util.hpp"
+#include "format.hpp"
 
 #include <unistd.h>
 
@@ -174,50 +174,8 @@ namespace {
 void apply_change_inst(image::ContainerConfig& cfg, const dockerfile::Instruction& raw) {
   namespace df = dockerfile;
   auto inst = df::expand_instruction(raw, df::env_from_list(cfg.env), '\\', "--change");
-  const auto& k = inst.keyword;
-  auto command = [&]() {
-    if (inst.json_form) return inst.args;
-    std::string text;
-    for (auto& a : inst.args) text += (text.empty() ? "" : " ") + a;
-    return std::vector<std::string>{"/bin/sh", "-c", text};
-  };
-  if (k == "cmd") {
-    cfg.cmd = command();
-  } else if (k == "entrypoint") {
-    cfg.entrypoint = command();
-  } else if (k == "env") {
-    for (auto& [key, val] : df::key_values(inst)) {
-      std::string pre = key + "=";
-      auto it = std::find_if(cfg.env.begin(), cfg.env.end(), [&](auto& e) { return e.rfind(pre, 0) == 0; });
-      if (it != cfg.env.end()) *it = pre + val;
-      else cfg.env.push_back(pre + val);
-    }
-  } else if (k == "label") {
-    for (auto& [key, val] : df::key_values(inst)) cfg.labels[key] = val;
-  } else if (k == "expose") {
-    for (auto p : inst.args) {
-      if (p.find('/') == std::string::npos) p += "/tcp";
-      cfg.exposed_ports.push_back(p);
-    }
-    std::sort(cfg.exposed_ports.begin(), cfg.exposed_ports.end());
-    cfg.exposed_ports.erase(std::unique(cfg.exposed_ports.begin(), cfg.exposed_ports.end()), cfg.exposed_ports.end());
-  } else if (k == "volume") {
-    for (auto& v : inst.args) cfg.volumes.push_back(v);
-    std::sort(cfg.volumes.begin(), cfg.volumes.end());
-    cfg.volumes.erase(std::unique(cfg.volumes.begin(), cfg.volumes.end()), cfg.volumes.end());
-  } else if (k == "user" || k == "workdir" || k == "stopsignal") {
-    if (inst.args.size() != 1) fail(Errc::invalid, k + " takes exactly one argument");
-    if (k == "user") cfg.user = inst.args[0];
-    else if (k == "stopsignal") cfg.stop_signal = inst.args[0];
-    else if (inst.args[0].starts_with("/")) cfg.working_dir = inst.args[0];
-    else cfg.working_dir = (cfg.working_dir.empty() ? "/" : cfg.working_dir + "/") + inst.args[0];
-  } else if (k == "onbuild") {
-    auto text = raw.original;
-    auto sp = text.find_first_of(" \t");
-    cfg.on_build.push_back(sp == std::string::npos ? "" : text.substr(text.find_first_not_of(" \t", sp)));
-  } else {
-    fail(Errc::invalid, "unsupported instruction " + k);
-  }
+  std::vector<std::string> shell = cfg.shell.empty() ? std::vector<std::string>{"/bin/sh", "-c"} : cfg.shell;
+  if (!df::apply_metadata(cfg, inst, shell)) fail(Errc::invalid, "unsupported instruction " + inst.keyword);
 }
 
 }  // namespace

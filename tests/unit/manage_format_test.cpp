@@ -1,17 +1,17 @@
-// oci-run's extra commands: the pure helpers of manage/extra_util.hpp.
+// oci-run-manage's display helpers (manage/format.hpp) and volume names.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 
 #include "common/error.hpp"
 #include "common/fs.hpp"
-#include "extra_util.hpp"
+#include "format.hpp"
 #include "volumes.hpp"
 
 using namespace ocikit;
 using namespace ocikit::manage;
 
-TEST_CASE("manage_extra: human sizes as docker prints them") {
+TEST_CASE("manage_format: human sizes as docker prints them") {
   struct {
     uint64_t n;
     const char* dec;
@@ -33,7 +33,7 @@ TEST_CASE("manage_extra: human sizes as docker prints them") {
   }
 }
 
-TEST_CASE("manage_extra: docker-style durations") {
+TEST_CASE("manage_format: docker-style durations") {
   struct {
     int64_t s;
     const char* want;
@@ -52,7 +52,7 @@ TEST_CASE("manage_extra: docker-style durations") {
   CHECK(human_ago(std::nullopt, 1120) == "N/A");
 }
 
-TEST_CASE("manage_extra: RFC 3339 times") {
+TEST_CASE("manage_format: RFC 3339 times") {
   CHECK(parse_rfc3339("1970-01-01T00:00:00Z") == 0);
   CHECK(parse_rfc3339("2024-05-01T10:00:00Z") == 1714557600);
   CHECK(parse_rfc3339("2024-05-01T10:00:00.123456789Z") == 1714557600);
@@ -69,7 +69,7 @@ TEST_CASE("manage_extra: RFC 3339 times") {
   CHECK(parse_rfc3339(now).has_value());
 }
 
-TEST_CASE("manage_extra: id prefixes") {
+TEST_CASE("manage_format: id prefixes") {
   std::vector<std::string> ids = {"abc123" + std::string(58, '0'), "abd456" + std::string(58, '1'),
                                   "abc123" + std::string(58, '0')};
   CHECK(match_id_prefix(ids, "abc") == 0u);
@@ -85,7 +85,7 @@ TEST_CASE("manage_extra: id prefixes") {
   CHECK_THROWS_AS(match_id_prefix(ids, ""), Error);
 }
 
-TEST_CASE("manage_extra: --format templates") {
+TEST_CASE("manage_format: --format templates") {
   nlohmann::json o = {{"Name", "v1"}, {"Driver", "local"}, {"Size", 3}, {"Labels", {{"a", "b"}}}};
   CHECK(render_template("{{.Name}}", o) == "v1");
   CHECK(render_template("{{ .Name }}\\t{{.Driver}}", o) == "v1\tlocal");
@@ -98,7 +98,7 @@ TEST_CASE("manage_extra: --format templates") {
   }
 }
 
-TEST_CASE("manage_extra: commit --change") {
+TEST_CASE("manage_format: commit --change") {
   image::ContainerConfig c;
   c.env = {"PATH=/bin", "A=1"};
   c.working_dir = "/srv";
@@ -133,7 +133,7 @@ TEST_CASE("manage_extra: commit --change") {
   CHECK_THROWS_AS(apply_change(c, "USER"), Error);
 }
 
-TEST_CASE("manage_extra: tables, truncation, labels, volume names") {
+TEST_CASE("manage_format: tables, truncation, labels, volume names") {
   CHECK(format_table({{"DRIVER", "VOLUME NAME"}, {"local", "v"}}) ==
         "DRIVER    VOLUME NAME\nlocal     v\n");
   CHECK(format_table({{"A", "B", "C"}, {"a-very-long-cell", "b", "c"}}) ==
@@ -151,7 +151,7 @@ TEST_CASE("manage_extra: tables, truncation, labels, volume names") {
   }
 }
 
-TEST_CASE("manage_extra: volume store lifecycle") {
+TEST_CASE("manage_format: volume store lifecycle") {
   char tmpl[] = "/tmp/okt-manage2-vol-XXXXXX";
   std::string dir = mkdtemp(tmpl);
   VolumeStore vs(dir);

@@ -1,0 +1,58 @@
+#pragma once
+// ocikit::process: run another program (a sibling tool, git, ps, an OCI
+// runtime) and wait for it. Everything the child needs (argv, environment,
+// the exec error channel) is prepared before fork(), and the child makes
+// only async-signal-safe calls until exec, so callers may be multithreaded.
+// An exec that fails is reported to the parent through a close-on-exec pipe
+// and thrown there ("exec git: No such file or directory"), not printed by
+// the child.
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ocikit::process {
+
+/// What the child's standard fds are: the parent's (inherit), /dev/null, or
+/// a given fd (dup2'd; the caller keeps and closes its own copy).
+inline constexpr int kInherit = -2;
+inline constexpr int kDevNull = -1;
+
+struct Spec {
+  std::vector<std::string> argv{};  ///< argv[0] is the program: a path, or a name looked up in $PATH
+  /// The child's environment; nullopt: this process's.
+  std::optional<std::vector<std::string>> env{};
+  int in = kDevNull;    ///< stdin
+  int out = kInherit;   ///< stdout
+  int err = kInherit;   ///< stderr
+  /// Default signal dispositions for INT, TERM, HUP, PIPE and an empty signal
+  /// mask in the child (for a parent that blocks or ignores signals).
+  bool reset_signals = false;
+  /// The program when it is not argv[0] (argv[0] is then only its name).
+  std::string path{};
+};
+
+/// Start the program. Returns its pid. Throws Errc::io when fork fails or
+/// the program cannot be executed (not found, not executable).
+pid_t spawn(const Spec& s);
+
+/// Wait for `pid` (EINTR retried): its exit code, or 128 + the signal that
+/// killed it.
+int wait(pid_t pid);
+
+/// spawn(), then wait().
+int run(const Spec& s);
+
+struct Output {
+  int status = 0;   ///< as wait()
+  std::string out;  ///< stdout, when captured
+  std::string err;  ///< stderr, when captured
+};
+
+/// Run the program with stdout and/or stderr captured into memory (the
+/// others as in `s`); both pipes are drained together, so a chatty stderr
+/// cannot stall a child writing stdout.
+Output capture(Spec s, bool out = true, bool err = true);
+
+}  // namespace ocikit::process

@@ -1,0 +1,139 @@
+// The docker-style commands of the image store (manage/cli.hpp): images,
+// image ls|rm|tag|inspect|history|prune, rmi, tag, history, volume
+// create|ls|inspect|rm|prune, system check. Only options and dispatch here;
+// the work is in image_cmds.cpp, volume_cmds.cpp and volumes.cpp.
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "manage/cli.hpp"
+#include "manage/format.hpp"
+#include "manage/manage.hpp"
+
+namespace ocikit::manage {
+
+std::function<std::optional<int>()> add_store_commands(CLI::App& app, const Globals& env) {
+  struct Opts {
+    std::string format, vname, driver = "local", src, dst;
+    bool quiet = false, force = false, all = false, no_trunc = false, quick = false, repair = false;
+    std::vector<std::string> names, labels;
+    ImagesOptions io;
+  };
+  auto o = std::make_shared<Opts>();
+  auto& format = o->format;
+  auto& quiet = o->quiet;
+  auto& force = o->force;
+  auto& all = o->all;
+  auto& names = o->names;
+  auto& labels = o->labels;
+  // ---- volume ----
+  auto* vol = app.add_subcommand("volume", "manage volumes");
+  vol->require_subcommand(1);
+  auto& vname = o->vname;
+  auto* vcreate = vol->add_subcommand("create", "create a volume (a random name when none is given)");
+  vcreate->add_option("name", vname, "volume name");
+  vcreate->add_option("--name", vname, "volume name");
+  vcreate->add_option("-l,--label", labels, "set metadata KEY=VALUE")->allow_extra_args(false);
+  auto& driver = o->driver;
+  vcreate->add_option("-d,--driver", driver, "volume driver (only \"local\")")->capture_default_str();
+  auto* vls = vol->add_subcommand("ls", "list volumes")->alias("list");
+  vls->add_flag("-q,--quiet", quiet, "only names");
+  vls->add_option("--format", format, "table, json or a {{.Field}} template");
+  auto* vinspect = vol->add_subcommand("inspect", "print volumes as JSON");
+  vinspect->add_option("--format,-f", format, "json (default) or a {{.Field}} template");
+  vinspect->add_option("names", names, "volume names")->required();
+  auto* vrm = vol->add_subcommand("rm", "remove volumes")->alias("remove");
+  vrm->add_flag("-f,--force", force, "remove even while a container uses it");
+  vrm->add_option("names", names, "volume names")->required();
+  auto* vprune = vol->add_subcommand("prune", "remove unused anonymous volumes (-a: all unused)");
+  vprune->add_flag("-a,--all", all, "remove unused named volumes too");
+  vprune->add_flag("-f,--force", force, "do not prompt (there is no prompt)");
+
+  // ---- images ----
+  auto& io = o->io;
+  auto add_images_ls = [&](CLI::App* c) {
+    c->add_flag("-q,--quiet", io.quiet, "only image ids");
+    c->add_flag("--digests", io.digests, "show manifest digests");
+    c->add_flag("--no-trunc", io.no_trunc, "full image ids");
+    c->add_flag("-a,--all", io.all, "accepted for docker compatibility (no intermediate images here)");
+    c->add_option("--format", io.format, "table, json or a {{.Field}} template");
+    c->add_option("repository", io.repository, "only images of REPOSITORY[:TAG]");
+  };
+  auto* images = app.add_subcommand("images", "list the store's images");
+  add_images_ls(images);
+  auto* image = app.add_subcommand("image", "manage the store's images");
+  image->require_subcommand(1);
+  auto* ils = image->add_subcommand("ls", "list images")->alias("list");
+  add_images_ls(ils);
+  auto add_rm = [&](CLI::App* c) {
+    c->add_flag("-f,--force", force, "remove even when used by a container or several names");
+    c->add_option("images", names, "names or id prefixes")->required();
+  };
+  auto* rmi = app.add_subcommand("rmi", "remove images");
+  add_rm(rmi);
+  auto* irm = image->add_subcommand("rm", "remove images")->alias("remove");
+  add_rm(irm);
+  auto& src = o->src;
+  auto& dst = o->dst;
+  auto add_tag = [&](CLI::App* c) {
+    c->add_option("source", src, "image name or id")->required();
+    c->add_option("target", dst, "new name REPOSITORY[:TAG]")->required();
+  };
+  auto* tag = app.add_subcommand("tag", "give an image another name");
+  add_tag(tag);
+  auto* itag = image->add_subcommand("tag", "give an image another name");
+  add_tag(itag);
+  auto* iinspect = image->add_subcommand("inspect", "print images as docker-style JSON");
+  iinspect->add_option("-f,--format", format, "json (default) or a {{.Field}} template");
+  iinspect->add_option("images", names, "names or id prefixes")->required();
+  auto& no_trunc = o->no_trunc;
+  auto add_history = [&](CLI::App* c) {
+    c->add_flag("--no-trunc", no_trunc, "do not truncate CREATED BY");
+    c->add_flag("-q,--quiet", quiet, "only ids");
+    c->add_option("--format", format, "table, json or a {{.Field}} template");
+    c->add_option("image", src, "image name or id")->required();
+  };
+  auto* history = app.add_subcommand("history", "show an image's history");
+  add_history(history);
+  auto* ihistory = image->add_subcommand("history", "show an image's history");
+  add_history(ihistory);
+  auto* iprune = image->add_subcommand("prune", "remove unnamed images (-a: every image no container uses), then unused blobs and snapshots");
+  iprune->add_flag("-a,--all", all, "remove every image no container uses");
+  iprune->add_flag("-f,--force", force, "do not prompt (there is no prompt)");
+
+  // ---- system ----
+  auto* sys = app.add_subcommand("system", "manage the store as a whole");
+  sys->require_subcommand(1);
+  auto& quick = o->quick;
+  auto& repair = o->repair;
+  auto* scheck = sys->add_subcommand("check", "verify the image store: every blob's digest, every image's blobs, snapshots; --repair removes what is broken or unreferenced");
+  scheck->add_flag("--quick", quick, "check sizes only, do not hash blob contents");
+  scheck->add_flag("-r,--repair", repair, "remove corrupt blobs, broken images (pull or build them again), unreferenced blobs and snapshots, stale temp files");
+
+  return [=, &env]() -> std::optional<int> {
+    auto& [format, vname, driver, src, dst, quiet, force, all, no_trunc, quick, repair, names, labels, io] = *o;
+    if (*vcreate) {
+      if (driver != "local") fail(Errc::usage, "volume create: driver \"" + driver + "\" is not supported (only local)");
+      std::map<std::string, std::string> l;
+      for (auto& [k, v] : parse_labels(labels)) l[k] = v;
+      return volume_create(env, vname, l);
+    }
+    if (*vls) return volume_ls(env, quiet, format);
+    if (*vinspect) return volume_inspect(env, names, format);
+    if (*vrm) return volume_rm(env, names, force);
+    if (*vprune) return volume_prune(env, all);
+    if (*images || *ils) return images_ls(env, io);
+    if (*rmi || *irm) return image_rm(env, names, force);
+    if (*tag || *itag) return image_tag(env, src, dst);
+    if (*iinspect) return image_inspect(env, names, format);
+    if (*history || *ihistory) return image_history(env, src, no_trunc, quiet, format);
+    if (*iprune) return image_prune(env, all);
+    if (*scheck) return system_check(env, quick, repair);
+    return std::nullopt;
+  };
+}
+
+}  // namespace ocikit::manage
