@@ -63,12 +63,7 @@ Digest parse(std::string_view s) {
 }
 
 bool is_valid(std::string_view s) {
-  try {
-    parse(s);
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
+  return no_error([&] { parse(s); });
 }
 
 Hasher::Hasher(Algorithm a) : impl_(std::make_unique<Impl>()), algo_(a) {

@@ -450,8 +450,8 @@ int64_t parse_duration(std::string_view s) {
   return static_cast<int64_t>(neg ? -total : total);
 }
 
-HealthcheckConfig healthcheck(const Instruction& inst) {
-  HealthcheckConfig h;
+image::Healthcheck healthcheck(const Instruction& inst) {
+  image::Healthcheck h;
   if (inst.args.empty()) fail(Errc::invalid, "HEALTHCHECK requires at least one argument");
   std::string type = upper(inst.args[0]);
   if (type == "NONE") {
@@ -573,16 +573,8 @@ std::optional<std::string> apply_metadata(image::ContainerConfig& c, const Instr
     return "SHELL " + json_words(e.args);
   }
   if (kw == "healthcheck") {
-    auto hc = healthcheck(e);
-    image::Healthcheck h;
-    h.test = hc.test;
-    h.interval = hc.interval;
-    h.timeout = hc.timeout;
-    h.start_period = hc.start_period;
-    h.start_interval = hc.start_interval;
-    h.retries = hc.retries;
-    c.healthcheck = h;
-    return "HEALTHCHECK " + json_words(hc.test);
+    c.healthcheck = healthcheck(e);
+    return "HEALTHCHECK " + json_words(c.healthcheck->test);
   }
   if (kw == "onbuild") {
     c.on_build.push_back(trigger_text(e.original));

@@ -178,13 +178,9 @@ struct CopyOptions {
 };
 CopyOptions copy_options(const Instruction& inst);
 
-/// HEALTHCHECK's settings, durations in nanoseconds (0 = not set).
-struct HealthcheckConfig {
-  std::vector<std::string> test;  ///< {"NONE"}, {"CMD", args...} or {"CMD-SHELL", cmd}
-  int64_t interval = 0, timeout = 0, start_period = 0, start_interval = 0;
-  int retries = 0;
-};
-HealthcheckConfig healthcheck(const Instruction& inst);
+/// HEALTHCHECK's settings as the image config holds them: test {"NONE"},
+/// {"CMD", args...} or {"CMD-SHELL", cmd}; durations in nanoseconds (0 = not set).
+image::Healthcheck healthcheck(const Instruction& inst);
 
 /// Parse a Go duration ("1m30s", "500ms"). Throws Errc::invalid.
 int64_t parse_duration(std::string_view s);

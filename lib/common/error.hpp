@@ -79,4 +79,16 @@ decltype(auto) with_context(std::string_view ctx, F&& fn) {
   }
 }
 
+/// True when `f()` returns without throwing an ocikit::Error (for the
+/// is_valid() of a parse()).
+template <class F>
+bool no_error(F&& f) {
+  try {
+    f();
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 }  // namespace ocikit

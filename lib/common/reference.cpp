@@ -176,12 +176,7 @@ Reference parse(std::string_view s) { return parse_impl(s, true); }
 Reference parse_no_default_tag(std::string_view s) { return parse_impl(s, false); }
 
 bool is_valid(std::string_view s) {
-  try {
-    parse(s);
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
+  return no_error([&] { parse(s); });
 }
 
 std::string_view transport_name(Transport t) {

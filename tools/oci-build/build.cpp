@@ -483,16 +483,6 @@ void Builder::mount_state(const State& s, const std::string& target, const std::
 
 // ---- the build ----
 
-namespace {
-std::string now_rfc3339(const std::optional<int64_t>& epoch) {
-  time_t t = epoch ? static_cast<time_t>(*epoch) : time(nullptr);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char buf[64];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-}  // namespace
 
 Result build(const Options& in) {
   Options o = in;

@@ -36,40 +36,6 @@ namespace {
 
 constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// uid/gid of the image's USER, looked up in the rootfs' /etc/passwd and /etc/group.
-std::pair<uint32_t, uint32_t> resolve_user(const std::string& user, const std::string& rootfs) {
-  if (user.empty() || user == "root") return {0, 0};
-  auto colon = user.find(':');
-  std::string u = user.substr(0, colon);
-  std::optional<uint32_t> pw_gid;
-  auto lookup = [&](const char* file, const std::string& name, std::optional<uint32_t>* gid_out) -> uint32_t {
-    if (name.find_first_not_of("0123456789") == std::string::npos) return static_cast<uint32_t>(std::stoul(name));
-    std::string text;
-    try {
-      text = fs::read_file(fs::secure_join(rootfs, file));
-    } catch (const Error&) {
-    }
-    size_t pos = 0;
-    while (pos < text.size()) {
-      size_t nl = text.find('\n', pos);
-      std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-      pos = nl == std::string::npos ? text.size() : nl + 1;
-      std::vector<std::string> f;
-      size_t a = 0;
-      for (size_t b; (b = line.find(':', a)) != std::string::npos; a = b + 1) f.push_back(line.substr(a, b - a));
-      f.push_back(line.substr(a));
-      if (f.size() >= 3 && f[0] == name) {
-        if (gid_out && f.size() >= 4) *gid_out = static_cast<uint32_t>(std::stoul(f[3]));
-        return static_cast<uint32_t>(std::stoul(f[2]));
-      }
-    }
-    fail(Errc::not_found, std::string("USER ") + user + ": no " + name + " in " + file);
-  };
-  uint32_t uid = lookup("/etc/passwd", u, &pw_gid);
-  uint32_t gid = colon != std::string::npos ? lookup("/etc/group", user.substr(colon + 1), nullptr) : pw_gid.value_or(uid);
-  return {uid, gid};
-}
-
 json bind_mount(const std::string& dst, const std::string& src, bool ro) {
   return {{"destination", dst}, {"type", "bind"}, {"source", src}, {"options", {"rbind", ro ? "ro" : "rw"}}};
 }
@@ -162,15 +128,8 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
   fs::mkdir_p(wk);
   const auto& c = s.config.config;
   std::vector<std::string> argv = rc.argv;
+  // RUN's own mounts, after the standard ones runtime_spec gives every container.
   json mounts = json::array({
-      {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
-      {{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
-       {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
-      {{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"},
-       {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}}},
-      {{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
-       {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
-      {{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"}, {"options", {"nosuid", "noexec", "nodev", "ro"}}},
       bind_mount("/etc/hosts", b.path + "/hosts", true),
       bind_mount("/etc/resolv.conf", b.path + "/resolv.conf", true),
   });
@@ -294,11 +253,6 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
         }
       }
     }
-    for (auto& mj : mounts) {
-      std::string dst = mj["destination"];
-      if (dst.rfind("/dev/", 0) == 0) continue;
-      for (auto& p : missing_components(rootfs, dst)) created.push_back(p);
-    }
     fs::write_file_atomic(b.path + "/hosts",
                           "127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     std::string resolv;
@@ -321,16 +275,32 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
       resolv = net::render_resolv(net::reachable_nameservers(resolv), search, options);
     }
     fs::write_file_atomic(b.path + "/resolv.conf", resolv);
-    auto [uid, gid] = resolve_user(c.user, rootfs);
-    std::vector<std::string> cap_list = caps::docker_default();
-    json caps = cap_list;
-    json ns = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}, {{"type", "cgroup"}}});
+    // What `oci-run run` gives a container (runtime_spec: the image's user,
+    // groups and working dir, docker's capabilities, seccomp profile,
+    // masked and read-only paths, namespaces), with RUN's command and
+    // environment, BuildKit's host name and RUN's mounts.
+    runtime_spec::Options so;
+    so.entrypoint = std::vector<std::string>{};
+    so.cmd = argv;
+    so.env = env;
+    so.hostname = "buildkitsandbox";
+    nlohmann::ordered_json spec = runtime_spec::from_image(s.config, rootfs, "rootfs", so);
+    for (auto& m : mounts) spec["mounts"].push_back(nlohmann::ordered_json::parse(m.dump()));
+    for (auto& mj : spec["mounts"]) {
+      std::string dst = mj["destination"];
+      if (dst == "/dev" || dst.rfind("/dev/", 0) == 0) continue;
+      for (auto& p : missing_components(rootfs, dst)) created.push_back(p);
+    }
     // Its own network namespace unless the host's was asked for; connected
     // to an oci-net network (NAT outbound) through the runtime's hooks
     // unless "none". The hooks leave hosts and resolv.conf to us.
-    json hooks = json::object();
-    if (network != "host") ns.push_back({{"type", "network"}});
-    if (network != "host" && network != "none") {
+    if (network == "host") {
+      auto& ns = spec["linux"]["namespaces"];
+      nlohmann::ordered_json kept = nlohmann::ordered_json::array();
+      for (const auto& n : ns)
+        if (n.value("type", "") != "network") kept.push_back(n);
+      ns = kept;
+    } else if (network != "none") {
       static const std::string oci_net = cli::find_tool("oci-net", cli::self_dir(), "OCIKIT_NET", {"OCI_NET"});
       std::vector<std::string> args = {"oci-net", "hook", "STAGE", "--network", network == "default" ? "bridge" : network,
                                        "--no-etc"};
@@ -338,31 +308,9 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
       if (const char* d = std::getenv("OCIKIT_NET_DIR"); d && *d) henv.push_back(std::string("OCIKIT_NET_DIR=") + d);
       for (std::string stage : {"createRuntime", "poststop"}) {
         args[2] = stage;
-        hooks[stage] = json::array({{{"path", oci_net}, {"args", args}, {"env", henv}}});
+        spec["hooks"][stage] = nlohmann::ordered_json::array({{{"path", oci_net}, {"args", args}, {"env", henv}}});
       }
     }
-    json spec = {
-        {"ociVersion", "1.0.2"},
-        {"process",
-         {{"terminal", false},
-          {"user", {{"uid", uid}, {"gid", gid}}},
-          {"args", argv},
-          {"env", env},
-          {"cwd", c.working_dir.empty() ? "/" : c.working_dir},
-          {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
-          {"noNewPrivileges", false}}},
-        {"root", {{"path", "rootfs"}, {"readonly", false}}},
-        {"hostname", "buildkitsandbox"},
-        {"mounts", mounts},
-        {"hooks", hooks},
-        {"linux",
-         {{"namespaces", ns},
-          // What `oci-run run` gives a container: docker's masked and
-          // read-only paths and its default seccomp profile.
-          {"maskedPaths", runtime_spec::docker_masked_paths()},
-          {"readonlyPaths", runtime_spec::docker_readonly_paths()},
-          {"seccomp", seccomp::default_profile(cap_list)}}},
-    };
     fs::write_file_atomic(b.path + "/config.json", spec.dump(2));
     std::string id = "okt-build-" + std::to_string(getpid()) + "-" + std::to_string(++runs_);
     code = exec_runtime(b.path, id);

@@ -13,7 +13,6 @@ namespace ocikit::build {
 
 using nlohmann::json;
 
-namespace {
 std::string now_rfc3339(const std::optional<int64_t>& epoch) {
   time_t t = epoch ? static_cast<time_t>(*epoch) : time(nullptr);
   struct tm tm;
@@ -22,8 +21,6 @@ std::string now_rfc3339(const std::optional<int64_t>& epoch) {
   strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
-
-}  // namespace
 
 std::string Builder::automatic_arg(const std::string& name) const {
   auto host = platform::host();

@@ -36,6 +36,8 @@ namespace df = dockerfile;
 
 /// sha256 of `s` as "sha256:<hex>".
 std::string sha256_str(std::string_view s);
+/// The time `epoch` (SOURCE_DATE_EPOCH), else now, as RFC 3339 UTC seconds.
+std::string now_rfc3339(const std::optional<int64_t>& epoch);
 /// `v` joined with `sep`.
 std::string join(const std::vector<std::string>& v, const char* sep = " ");
 
