@@ -236,3 +236,27 @@ DF
   [[ "$output" != *"Using cache"* ]]
   [ "$(tar -xzOf "$(layer okt-build3/stat -1)" d/f2)" = 9 ]
 }
+
+@test "a build killed mid-RUN (kill -9, with its runtime) leaves nothing once the next build ran: no container, mount, lease or work dir" {
+  printf 'FROM okt-build3/busybox\nRUN echo okt-killed-run-marker >/dev/null; sleep 30\n' >"$T/ctx/Dockerfile"
+  setsid "$OCI_BUILD" --no-cache -t okt-build3/killed "$T/ctx" >"$T/killed.log" 2>&1 &
+  local pid=$! i
+  # wait until the RUN is up (its network lease is taken by the hook)
+  for i in $(seq 100); do
+    [ "$("$OCI_NET" inspect bridge 2>/dev/null | jq '.[0].containers | length' 2>/dev/null)" = 1 ] && break
+    sleep 0.1
+  done
+  sleep 0.5
+  kill -9 -- "-$pid"
+  wait "$pid" 2>/dev/null || true
+  # right after the kill: the RUN's overlay, its lease and work dir are left
+  grep -q " $T/store.build-cache/tmp/" /proc/self/mountinfo
+  [ "$("$OCI_NET" inspect bridge | jq '.[0].containers | length')" = 1 ]
+  printf 'FROM okt-build3/busybox\nRUN true\n' >"$T/ctx/Dockerfile"
+  run "$OCI_BUILD" --no-cache -t okt-build3/after "$T/ctx"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  ! grep -q " $T/store.build-cache/tmp/" /proc/self/mountinfo
+  [ "$("$OCI_NET" inspect bridge | jq '.[0].containers | length')" = 0 ]
+  [ -z "$(ls -A "$T/store.build-cache/tmp")" ]
+  ! pgrep -f okt-killed-run-marker
+}

@@ -78,3 +78,25 @@ sleeper() {
   net disconnect okt-net2-k --id okt-net2-same
   net rm okt-net2-k
 }
+
+@test "ipam: a connect killed part way (kill -9 after its lease, before its wiring) is redone by the next connect" {
+  net create --subnet 10.213.18.0/24 okt-net2-k
+  a=$(ctr a)
+  run net connect okt-net2-k "$a" -p 9091:80
+  [ "$status" -eq 0 ]
+  # What a connect killed mid-way leaves: its lease still marked as being set
+  # up by a process that is gone, and an unfinished interface.
+  jq '.leases[0].setting_up = "999999:1"' "$D/leases/okt-net2-k.json" >"$D/l.json" && mv "$D/l.json" "$D/leases/okt-net2-k.json"
+  ip netns exec "okt-net2-a-$S" ip addr flush dev eth0
+  run net connect okt-net2-k "$a" -p 9091:80
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$output" = 10.213.18.2/24 ]
+  [[ "$(ip netns exec "okt-net2-a-$S" ip -br addr show eth0)" == *10.213.18.2/24* ]]
+  [ "$(jq '.leases | length' "$D/leases/okt-net2-k.json")" = 1 ]
+  [ "$(jq -r '.leases[0].setting_up // "done"' "$D/leases/okt-net2-k.json")" = done ]
+  [[ "$(ip netns exec "$H" nft list map inet ocikit-okt-net2-k ports4)" == *9091* ]]
+  # a finished connect is not redone: the same container again is an error
+  run net connect okt-net2-k "$a"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"already connected"* ]]
+}

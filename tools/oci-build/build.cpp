@@ -1,7 +1,9 @@
 // oci-build's executor: the driver (see build.hpp, builder.hpp).
 #include "build.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -12,6 +14,8 @@
 #include <set>
 #include <thread>
 
+#include <mutex>
+
 #include "builder.hpp"
 #include "common/auth.hpp"
 #include "common/digest.hpp"
@@ -20,6 +24,7 @@
 #include "common/http.hpp"
 #include "common/layer.hpp"
 #include "common/log.hpp"
+#include "common/process.hpp"
 #include "common/reference.hpp"
 #include "common/registry.hpp"
 #include "common/text.hpp"
@@ -132,6 +137,117 @@ void check_runnable(const platform::Platform& p) {
                             ": no enabled qemu-user binfmt handler " + handler + " (install qemu-user-static)");
 }
 
+namespace {
+
+// The mounts under `dir` in this mount namespace, deepest first.
+std::vector<std::string> mounts_under(const std::string& dir) {
+  std::vector<std::string> out;
+  std::string info;
+  try {
+    info = fs::read_file("/proc/self/mountinfo");
+  } catch (const Error&) {
+    return out;
+  }
+  size_t pos = 0;
+  while (pos < info.size()) {
+    size_t nl = info.find('\n', pos);
+    std::string line = info.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? info.size() : nl + 1;
+    // field 5 is the mount point (octal escapes for space etc.)
+    size_t f = 0;
+    for (int i = 0; i < 4 && f != std::string::npos; ++i) f = line.find(' ', f + 1);
+    if (f == std::string::npos) continue;
+    size_t e = line.find(' ', f + 1);
+    std::string mp = line.substr(f + 1, e - f - 1);
+    if (mp == dir || mp.rfind(dir + "/", 0) == 0) out.push_back(mp);
+  }
+  std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  return out;
+}
+
+// Clean up after builds that died (kill -9, a crash): each build works in
+// <cache>/tmp/build-<pid>/ while it holds build-<pid>.lock; a lock nobody
+// holds is a dead build's. Its RUN containers are deleted with the runtime
+// (which runs their poststop hooks: network leases go back), then its
+// mounts are detached and its files removed.
+void sweep_dead_builds(const std::string& tmp, const std::string& runtime) {
+  DIR* d = ::opendir(tmp.c_str());
+  if (!d) return;
+  std::vector<std::string> locks;
+  while (auto* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n.rfind("build-", 0) == 0 && n.size() > 5 && n.ends_with(".lock")) locks.push_back(n);
+  }
+  ::closedir(d);
+  for (const auto& n : locks) {
+    std::string lock_path = tmp + "/" + n, dir = tmp + "/" + n.substr(0, n.size() - 5);
+    fs::UniqueFd fd(::open(lock_path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // alive (or gone meanwhile)
+    std::string state = dir + "/runtime-state";
+    if (DIR* sd = ::opendir(state.c_str())) {
+      std::vector<std::string> ids;
+      while (auto* e = ::readdir(sd))
+        if (e->d_name[0] != '.') ids.push_back(e->d_name);
+      ::closedir(sd);
+      for (const auto& id : ids) {
+        try {
+          process::run({.argv = {runtime, "--root", state, "delete", "-f", id}, .out = process::kDevNull, .err = process::kDevNull});
+        } catch (const Error& e) {
+          log::warn(std::string("clean up a dead build's RUN ") + id + ": " + e.what());
+        }
+      }
+    }
+    for (const auto& m : mounts_under(dir)) ::umount2(m.c_str(), MNT_DETACH);
+    try {
+      fs::remove_all(dir);
+      ::unlink(lock_path.c_str());
+    } catch (const Error& e) {
+      log::warn(std::string("clean up a dead build: ") + e.what());
+    }
+  }
+}
+
+}  // namespace
+
+namespace {
+std::mutex g_work_mu;
+std::string g_work_dir;  // this process's, once made
+}  // namespace
+
+void remove_work_dir() {
+  std::lock_guard lk(g_work_mu);
+  if (g_work_dir.empty()) return;
+  try {
+    for (const auto& m : mounts_under(g_work_dir)) ::umount2(m.c_str(), MNT_DETACH);
+    fs::remove_all(g_work_dir);
+    ::unlink((g_work_dir + ".lock").c_str());  // still ours: its fd is open
+  } catch (const Error& e) {
+    log::warn(std::string("remove ") + g_work_dir + ": " + e.what());
+  }
+  g_work_dir.clear();
+}
+
+std::string work_dir(const std::string& cache_dir, const std::string& runtime) {
+  // One per process (several platforms' Builders share it), locked for the
+  // process's life: the fd stays open, close-on-exec.
+  std::lock_guard lk(g_work_mu);
+  std::string& dir = g_work_dir;
+  if (!dir.empty()) return dir;
+  std::string tmp = cache_dir + "/tmp";
+  fs::mkdir_p(tmp);
+  sweep_dead_builds(tmp, runtime);
+  std::string name = "build-" + std::to_string(::getpid());
+  int fd = ::open((tmp + "/" + name + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw_errno("create " + tmp + "/" + name + ".lock");
+  if (::flock(fd, LOCK_EX) != 0) throw_errno("lock " + tmp + "/" + name + ".lock");
+  dir = tmp + "/" + name;
+  // A dead build with our pid left this: it is ours to clear now.
+  for (const auto& m : mounts_under(dir)) ::umount2(m.c_str(), MNT_DETACH);
+  fs::remove_all(dir);
+  fs::mkdir_p(dir);
+  return dir;
+}
+
 Builder::Builder(const Options& o, layout::Layout store, const df::Dockerfile& file, std::string file_name,
                  platform::Platform target)
     : o_(o),
@@ -139,7 +255,7 @@ Builder::Builder(const Options& o, layout::Layout store, const df::Dockerfile& f
       file_(file),
       file_name_(std::move(file_name)),
       cache_dir_(cache_dir(store_.path())),
-      tmp_(cache_dir_ + "/tmp"),
+      tmp_(work_dir(cache_dir_, o.runtime)),
       context_(real_dir(o.context)),
       snaps_(snapshot::Store::open(snapshot::default_dir(store_.path()))),
       cache_(cache_dir_),
@@ -486,6 +602,10 @@ void Builder::mount_state(const State& s, const std::string& target, const std::
 
 Result build(const Options& in) {
   Options o = in;
+  // This build's work dir goes when it ends, whatever the outcome.
+  struct WorkDirCleanup {
+    ~WorkDirCleanup() { remove_work_dir(); }
+  } work_dir_cleanup;
   std::optional<OutputSpec> out;
   if (!o.output.empty()) out = parse_output(o.output);
   std::string dfpath = o.dockerfile.empty() ? o.context + "/Dockerfile" : o.dockerfile;

@@ -36,6 +36,12 @@ namespace df = dockerfile;
 
 /// sha256 of `s` as "sha256:<hex>".
 std::string sha256_str(std::string_view s);
+/// This build process's work dir under `cache_dir`/tmp (locked while the
+/// process lives), made on first use after the dirs of dead builds are
+/// cleaned up (their RUN containers deleted with `runtime`, mounts detached).
+std::string work_dir(const std::string& cache_dir, const std::string& runtime);
+/// Remove this process's work dir (at the end of build()).
+void remove_work_dir();
 /// The time `epoch` (SOURCE_DATE_EPOCH), else now, as RFC 3339 UTC seconds.
 std::string now_rfc3339(const std::optional<int64_t>& epoch);
 /// `v` joined with `sep`.

@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <sstream>
 
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -226,7 +227,35 @@ void wire(const net::Network& n, const netstore::Lease& l, const ConnectOptions&
 
 }  // namespace
 
+namespace {
+// "PID:STARTTIME" of `pid` (/proc/PID/stat field 22), "" when it is gone.
+std::string process_token(pid_t pid) {
+  std::string stat;
+  try {
+    stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
+  } catch (const Error&) {
+    return "";
+  }
+  size_t p = stat.rfind(')');
+  if (p == std::string::npos) return "";
+  std::istringstream in(stat.substr(p + 2));
+  std::string f;
+  for (int i = 3; i <= 22 && in >> f; ++i) {
+  }
+  return std::to_string(pid) + ":" + f;
+}
+
+// A lease whose connect died before it was wired.
+bool interrupted(const netstore::Lease& l) {
+  if (l.setting_up.empty()) return false;
+  auto colon = l.setting_up.find(':');
+  pid_t pid = static_cast<pid_t>(std::atoi(l.setting_up.substr(0, colon).c_str()));
+  return pid <= 0 || process_token(pid) != l.setting_up;
+}
+}  // namespace
+
 bool lease_alive(const netstore::Lease& l) {
+  if (interrupted(l)) return false;
   if (l.netns.empty()) return true;
   std::string path = l.netns;
   if (path.find_first_not_of("0123456789") == std::string::npos) path = "/proc/" + path + "/ns/net";
@@ -302,6 +331,7 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
   l.owns_etc = o.owns_etc;
   if (bridged(n)) l.host_if = net::host_veth_name(o.id, n.name);
   l.netns_id = namespace_id(ns.get());
+  l.setting_up = process_token(::getpid());
   {
     auto lock = st.lock_leases(n.name);
     auto leases = st.leases(n.name);
@@ -335,6 +365,11 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
       }
     }
     if (in_the_way) reclaim();
+    // A connect of this container that died part way: its interface name
+    // (freed by the reclaim) is the one to use again.
+    if (o.ifname.empty())
+      for (const auto& x : gone)
+        if (x.container == o.id && x.netns_id == l.netns_id && !x.ifname.empty()) l.ifname = x.ifname;
     try {
       try {
         l.addrs = allocate(n, o, leases);
@@ -354,7 +389,12 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
   try {
     wire(n, l, o, ns.get());
     auto lock = st.lock_leases(n.name);
-    write_hosts(st.leases(n.name));
+    auto leases = st.leases(n.name);
+    for (auto& x : leases)
+      if (x.container == o.id) x.setting_up.clear();
+    st.save_leases(n.name, leases);
+    l.setting_up.clear();
+    write_hosts(leases);
   } catch (...) {
     Error e = current_exception_as_error();
     netstore::Lease undo = l;

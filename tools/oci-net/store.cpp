@@ -119,6 +119,7 @@ std::vector<Lease> Store::leases(const std::string& network) {
       for (const auto& p : j.value("ports", json::array())) l.ports.push_back(net::port_from_json(p));
       l.etc_dir = j.value("etc_dir", "");
       l.owns_etc = j.value("owns_etc", false);
+      l.setting_up = j.value("setting_up", "");
       out.push_back(std::move(l));
     }
   });
@@ -133,6 +134,7 @@ void Store::save_leases(const std::string& network, const std::vector<Lease>& le
     arr.push_back({{"container", l.container}, {"hostname", l.hostname}, {"aliases", l.aliases}, {"ifname", l.ifname},
                    {"host_if", l.host_if}, {"netns", l.netns}, {"netns_id", l.netns_id}, {"addrs", l.addrs}, {"ports", ports},
                    {"etc_dir", l.etc_dir}, {"owns_etc", l.owns_etc}});
+    if (!l.setting_up.empty()) arr.back()["setting_up"] = l.setting_up;
   }
   std::string path = dir_ + "/leases/" + network + ".json";
   if (leases.empty()) {

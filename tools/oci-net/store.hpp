@@ -26,6 +26,9 @@ struct Lease {
   std::vector<net::PortMapping> ports;
   std::string etc_dir;              ///< where hosts/resolv.conf were written ("" none)
   bool owns_etc = false;            ///< etc_dir files are ours to delete
+  /// "PID:STARTTIME" of the connect still wiring it, "" once wired. A lease
+  /// whose connect died (kill -9) part way is reclaimed (attach.cpp).
+  std::string setting_up;
 };
 
 /// The data directory and its files.
