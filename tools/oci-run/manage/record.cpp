@@ -171,6 +171,19 @@ static std::vector<std::string> record_ids(const std::string& dir) {
 
 std::vector<Record> StateDir::list() const {
   std::vector<Record> out;
+  // What a killed remove() left.
+  if (DIR* d = opendir(containers_dir().c_str())) {
+    std::vector<std::string> trash;
+    while (dirent* e = readdir(d))
+      if (std::string(e->d_name).rfind(".rm-", 0) == 0) trash.push_back(containers_dir() + "/" + e->d_name);
+    closedir(d);
+    for (const auto& t : trash) {
+      try {
+        fs::remove_all(t);
+      } catch (const Error&) {
+      }
+    }
+  }
   for (const auto& id : record_ids(containers_dir())) {
     try {
       out.push_back(load(id));
@@ -206,7 +219,14 @@ bool StateDir::name_taken(const std::string& name) const {
 
 void StateDir::remove(const std::string& id) const {
   if (!is_hex_id(id)) fail(Errc::invalid, "bad container id: " + id);
-  fs::remove_all(container_dir(id));
+  // Out of sight in one step, then removed: a kill part way leaves only a
+  // .rm-<id> dir, which the next list() removes.
+  std::string trash = containers_dir() + "/.rm-" + id;
+  if (rename(container_dir(id).c_str(), trash.c_str()) != 0) {
+    if (errno == ENOENT) return;
+    throw_errno("remove " + container_dir(id));
+  }
+  fs::remove_all(trash);
 }
 
 std::string new_id() {
