@@ -198,6 +198,26 @@ void sweep_dead_builds(const std::string& tmp, const std::string& runtime) {
       }
     }
     for (const auto& m : mounts_under(dir)) ::umount2(m.c_str(), MNT_DETACH);
+    // A RUN killed before its runtime wrote its state: its (empty) cgroups,
+    // ocikit/okt-build-<pid>-N in each hierarchy, are removed here.
+    std::string prefix = "okt-build-" + n.substr(6, n.size() - 11) + "-";
+    for (const std::string& root : {std::string("/sys/fs/cgroup")}) {
+      std::vector<std::string> parents = {root + "/ocikit"};
+      if (DIR* cd = ::opendir(root.c_str())) {
+        while (auto* e = ::readdir(cd))
+          if (e->d_name[0] != '.') parents.push_back(root + "/" + e->d_name + "/ocikit");
+        ::closedir(cd);
+      }
+      for (const auto& parent : parents) {
+        DIR* pd = ::opendir(parent.c_str());
+        if (!pd) continue;
+        std::vector<std::string> gone;
+        while (auto* e = ::readdir(pd))
+          if (std::string(e->d_name).rfind(prefix, 0) == 0) gone.push_back(parent + "/" + e->d_name);
+        ::closedir(pd);
+        for (const auto& g : gone) ::rmdir(g.c_str());  // only an empty one goes
+      }
+    }
     try {
       fs::remove_all(dir);
       ::unlink(lock_path.c_str());

@@ -336,9 +336,8 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
     auto lock = st.lock_leases(n.name);
     auto leases = st.leases(n.name);
     // Leases of namespaces that are gone (a container killed without its
-    // poststop hook, a deleted netns) are reclaimed when they are in the way:
-    // a reused container id or host port, a requested address, an
-    // exhausted range.
+    // poststop hook, a deleted netns, a connect killed part way) are
+    // reclaimed at every connect.
     std::vector<netstore::Lease> gone;
     auto reclaim = [&] {
       std::erase_if(leases, [&](const netstore::Lease& x) {
@@ -349,22 +348,10 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
       release(n, gone);
       return !gone.empty();
     };
-    auto same_port = [&](const netstore::Lease& x) {
-      for (const auto& p : x.ports)
-        for (const auto& q : o.ports)
-          if (p.proto == q.proto && p.host_port == q.host_port && p.host_ip == q.host_ip) return true;
-      return false;
-    };
-    bool in_the_way = false;
-    for (const auto& x : leases) {
-      if (x.container != o.id && !same_port(x)) continue;
-      if (!lease_alive(x)) {
-        in_the_way = true;
-      } else if (x.container == o.id) {
+    for (const auto& x : leases)
+      if (x.container == o.id && lease_alive(x))
         fail(Errc::exists, "container \"" + o.id + "\" is already connected to network \"" + n.name + "\"");
-      }
-    }
-    if (in_the_way) reclaim();
+    reclaim();
     // A connect of this container that died part way: its interface name
     // (freed by the reclaim) is the one to use again.
     if (o.ifname.empty())

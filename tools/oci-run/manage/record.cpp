@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/random.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -171,16 +172,27 @@ static std::vector<std::string> record_ids(const std::string& dir) {
 
 std::vector<Record> StateDir::list() const {
   std::vector<Record> out;
-  // What a killed remove() left.
-  if (DIR* d = opendir(containers_dir().c_str())) {
-    std::vector<std::string> trash;
-    while (dirent* e = readdir(d))
-      if (std::string(e->d_name).rfind(".rm-", 0) == 0) trash.push_back(containers_dir() + "/" + e->d_name);
-    closedir(d);
-    for (const auto& t : trash) {
-      try {
-        fs::remove_all(t);
-      } catch (const Error&) {
+  // What a killed rm left (.rm-<id>) and a killed create left (a dir
+  // without record.json: create makes the dir and its first record under
+  // the lock, so with the lock held such a dir is an orphan). Only when the
+  // lock is free at once: a caller of ours may hold it.
+  if (fs::exists(containers_dir() + "/.lock")) {
+    fs::UniqueFd lk(open((containers_dir() + "/.lock").c_str(), O_RDWR | O_CLOEXEC));
+    if (lk && flock(lk.get(), LOCK_EX | LOCK_NB) == 0) {
+      std::vector<std::string> orphans;
+      if (DIR* d = opendir(containers_dir().c_str())) {
+        while (dirent* e = readdir(d)) {
+          std::string n = e->d_name;
+          if (n.rfind(".rm-", 0) == 0 || (is_hex_id(n) && !fs::exists(container_dir(n) + "/record.json")))
+            orphans.push_back(containers_dir() + "/" + n);
+        }
+        closedir(d);
+      }
+      for (const auto& t : orphans) {
+        try {
+          fs::remove_all(t);
+        } catch (const Error&) {
+        }
       }
     }
   }
