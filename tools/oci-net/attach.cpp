@@ -377,11 +377,12 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
     wire(n, l, o, ns.get());
     auto lock = st.lock_leases(n.name);
     auto leases = st.leases(n.name);
+    // The hosts files first: the lease counts as wired only when they are written.
+    write_hosts(leases);
     for (auto& x : leases)
       if (x.container == o.id) x.setting_up.clear();
     st.save_leases(n.name, leases);
     l.setting_up.clear();
-    write_hosts(leases);
   } catch (...) {
     Error e = current_exception_as_error();
     netstore::Lease undo = l;
