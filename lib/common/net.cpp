@@ -185,11 +185,30 @@ nlohmann::json to_json(const PortMapping& p) {
   return {{"host_ip", p.host_ip}, {"host_port", p.host_port}, {"container_port", p.container_port}, {"proto", p.proto}};
 }
 
+int64_t int_member(const nlohmann::json& j, const char* key, int64_t def, int64_t lo, int64_t hi) {
+  if (!j.is_object() || !j.contains(key)) return def;
+  const auto& v = j.at(key);
+  int64_t x;
+  if (v.is_number_unsigned()) {
+    uint64_t u = v.get<uint64_t>();
+    if (u > static_cast<uint64_t>(INT64_MAX)) fail(Errc::invalid, std::string(key) + ": out of range");
+    x = static_cast<int64_t>(u);
+  } else if (v.is_number_integer()) {
+    x = v.get<int64_t>();
+  } else {
+    fail(Errc::invalid, std::string(key) + ": not an integer");
+  }
+  if (x < lo || x > hi)
+    fail(Errc::invalid, std::string(key) + ": " + std::to_string(x) + " out of range " + std::to_string(lo) + "-" + std::to_string(hi));
+  return x;
+}
+
 PortMapping port_from_json(const nlohmann::json& j) {
   PortMapping p;
   p.host_ip = j.value("host_ip", "");
-  p.host_port = j.at("host_port").get<uint16_t>();
-  p.container_port = j.at("container_port").get<uint16_t>();
+  if (!j.contains("host_port") || !j.contains("container_port")) fail(Errc::invalid, "port mapping: host_port and container_port required");
+  p.host_port = static_cast<uint16_t>(int_member(j, "host_port", 0, 0, 65535));
+  p.container_port = static_cast<uint16_t>(int_member(j, "container_port", 0, 0, 65535));
   p.proto = j.value("proto", "tcp");
   check_port(p);
   return p;
@@ -231,7 +250,7 @@ Network network_from_json(const nlohmann::json& j) {
   n.driver = j.value("driver", "bridge");
   n.bridge = j.value("bridge", "");
   n.internal = j.value("internal", false);
-  n.mtu = j.value("mtu", 1500);
+  n.mtu = static_cast<int>(int_member(j, "mtu", 1500, 0, 65535));
   n.parent = j.value("parent", "");
   n.vni = j.value("vni", 0u);
   n.peers = j.value("peers", std::vector<std::string>{});

@@ -76,6 +76,10 @@ struct PortMapping {
 /// the same port number. IPv6 host addresses go in brackets "[::1]:80:80".
 /// Returns one mapping per port. Throws Errc::invalid 'bad port spec "<s>": <why>'.
 std::vector<PortMapping> parse_port_spec(std::string_view spec);
+/// The integer member `key` of `j` (`def` when absent), checked to be an
+/// integer (not a float, which would convert with undefined behaviour) in
+/// [lo, hi]. Throws Errc::invalid naming the member.
+int64_t int_member(const nlohmann::json& j, const char* key, int64_t def, int64_t lo, int64_t hi);
 /// JSON form of a mapping: {"host_ip","host_port","container_port","proto"}.
 nlohmann::json to_json(const PortMapping& p);
 /// The inverse of to_json(PortMapping), checked (check_port). Throws Errc::invalid.

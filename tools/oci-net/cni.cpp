@@ -32,7 +32,7 @@ net::Network network_from_conf(const json& conf) {
   net::Network n;
   n.name = conf.at("name").get<std::string>();
   n.bridge = conf.value("bridge", "cni0");
-  n.mtu = conf.value("mtu", 1500);
+  n.mtu = static_cast<int>(net::int_member(conf, "mtu", 1500, 0, 65535));
   if (!conf.value("ipMasq", true)) n.options["masquerade"] = "false";
   const json ipam = conf.value("ipam", json::object());
   std::vector<json> ranges;
@@ -61,9 +61,12 @@ void check_port_or_cni_error(net::PortMapping& p) {
 
 std::vector<net::PortMapping> port_mappings(const json& conf) {
   std::vector<net::PortMapping> out;
-  for (const auto& pm : conf.value("runtimeConfig", json::object()).value("portMappings", json::array()))
-    out.push_back({pm.value("hostIP", ""), pm.at("hostPort").get<uint16_t>(), pm.at("containerPort").get<uint16_t>(),
-                   pm.value("protocol", "tcp")});
+  for (const auto& pm : conf.value("runtimeConfig", json::object()).value("portMappings", json::array())) {
+    if (!pm.is_object() || !pm.contains("hostPort") || !pm.contains("containerPort"))
+      throw CniError{7, "runtimeConfig.portMappings: hostPort and containerPort required"};
+    out.push_back({pm.value("hostIP", ""), static_cast<uint16_t>(net::int_member(pm, "hostPort", 0, 0, 65535)),
+                   static_cast<uint16_t>(net::int_member(pm, "containerPort", 0, 0, 65535)), pm.value("protocol", "tcp")});
+  }
   for (auto& p : out) check_port_or_cni_error(p);
   return out;
 }
