@@ -132,8 +132,7 @@ std::string TarReader::read_all(size_t limit) {
   std::string out;
   char buf[kBlock];
   while (size_t n = read(buf, sizeof buf)) {
-    if (out.size() + n > limit)
-      fail(Errc::invalid, name_ + ": entry larger than " + std::to_string(limit) + " bytes");
+    if (out.size() + n > limit) fail(Errc::invalid, name_ + ": entry larger than " + std::to_string(limit) + " bytes");
     out.append(buf, n);
   }
   return out;

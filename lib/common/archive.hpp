@@ -50,10 +50,10 @@ Compression detect_compression(std::string_view head);
 /// One tar entry's header.
 struct Entry {
   enum class Type { file, dir, symlink, hardlink, other };
-  std::string path;      ///< as stored in the archive (not cleaned)
+  std::string path;  ///< as stored in the archive (not cleaned)
   Type type = Type::file;
   int64_t size = 0;
-  mode_t mode = 0;       ///< permission bits
+  mode_t mode = 0;  ///< permission bits
   int64_t mtime = 0;
   int64_t uid = 0, gid = 0;
   std::string linkname;  ///< symlink / hardlink target
@@ -88,7 +88,9 @@ class TarReader {
   /// The name used in messages.
   const std::string& name() const { return name_; }
   /// libarchive's handle, for callers that need more.
-  struct ::archive* raw() { return a_; }
+  struct ::archive* raw() {
+    return a_;
+  }
 
  private:
   TarReader(std::string name, int owned_fd);
@@ -125,7 +127,9 @@ class TarWriter {
   /// complete archive; a writer destroyed without it leaves a truncated one.
   void finish();
   /// libarchive's handle, for entries with more metadata.
-  struct ::archive* raw() { return a_; }
+  struct ::archive* raw() {
+    return a_;
+  }
 
  private:
   void header(std::string_view path, unsigned type, mode_t mode, int64_t size);
@@ -150,7 +154,7 @@ digest::Digest diff_id(const layout::Layout& l, const digest::Digest& blob, int6
 /// An image in an archive: its names and manifest (or index) descriptor.
 struct ArchiveImage {
   std::vector<std::string> names;  ///< oci: ref.name values; docker: normalised RepoTags
-  Descriptor desc;                 ///< manifest / index descriptor in the layout
+  Descriptor desc;  ///< manifest / index descriptor in the layout
 };
 
 /// Import an oci-archive (file or "-" for stdin) into `dst`: every blob is
@@ -163,8 +167,8 @@ std::vector<ArchiveImage> import_oci_archive(const std::string& file, layout::La
 /// an index.json with one entry per name (ref.name annotation; an entry
 /// with no name is written unnamed) and every blob they reach, in sorted
 /// order. A file is written atomically (temp + rename).
-void export_oci_archive(const layout::Layout& src, const std::vector<ArchiveImage>& images,
-                        const std::string& file, Compression c = Compression::none);
+void export_oci_archive(const layout::Layout& src, const std::vector<ArchiveImage>& images, const std::string& file,
+                        Compression c = Compression::none);
 
 /// Import a docker-archive (file or "-"): each manifest.json entry becomes
 /// an OCI manifest in `dst` (config stored as is, layers stored as they are
@@ -177,8 +181,7 @@ std::vector<ArchiveImage> import_docker_archive(const std::string& file, layout:
 /// configs, "<diff_id hex>.tar" uncompressed layers) of `images` (manifest
 /// descriptors; an index is resolved to its host-platform manifest) with
 /// their names as RepoTags in docker's familiar form.
-void export_docker_archive(const layout::Layout& src, const std::vector<ArchiveImage>& images,
-                           const std::string& file);
+void export_docker_archive(const layout::Layout& src, const std::vector<ArchiveImage>& images, const std::string& file);
 
 /// A local image that oci-fetch and oci-push read: `oci:DIR[:TAG]` (TAG
 /// defaults to "latest"), the local store (the `store` directory, "" = the

@@ -135,7 +135,7 @@ void write_archive(const std::string& file, Compression c, F&& fn) {
 // Copy blob `d` from `src` into the tar as `path`, checking its digest.
 void copy_blob(const Layout& src, const digest::Digest& d, const std::string& path, TarWriter& w) {
   auto fd = src.open_blob(d);
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw_errno("stat blob " + d.str());
   w.begin_file(path, st.st_size);
   digest::Hasher h(d.algorithm);
@@ -271,9 +271,7 @@ std::vector<ArchiveImage> import_docker_archive(const std::string& file, Layout&
     switch (e.type) {
       case Entry::Type::dir: break;
       case Entry::Type::symlink:
-      case Entry::Type::hardlink:
-        links[p] = link_target(p, e.linkname, e.type == Entry::Type::symlink);
-        break;
+      case Entry::Type::hardlink: links[p] = link_target(p, e.linkname, e.type == Entry::Type::symlink); break;
       case Entry::Type::file:
         if (e.size <= kSmallFile) {
           files[p].data = r.read_all(kSmallFile);
@@ -281,8 +279,7 @@ std::vector<ArchiveImage> import_docker_archive(const std::string& file, Layout&
           files[p].blob = imp.store(r, p, std::nullopt, e.size);
         }
         break;
-      default:
-        fail(Errc::invalid, r.name() + ": unexpected entry \"" + e.path + "\" in docker-archive");
+      default: fail(Errc::invalid, r.name() + ": unexpected entry \"" + e.path + "\" in docker-archive");
     }
   }
   auto member = [&](std::string p) -> Member& {
@@ -343,8 +340,9 @@ std::vector<ArchiveImage> import_docker_archive(const std::string& file, Layout&
       ld.media_type = std::string(image::layer_media_type(comp));
       auto did = comp == Compression::none ? ld.digest : diff_id(dst, ld.digest);
       if (did != cfg.diff_ids[k])
-        fail(Errc::invalid, r.name() + ": layer " + lp + ": diff_id mismatch: config says " + cfg.diff_ids[k].str() +
-                                ", content is " + did.str());
+        fail(Errc::invalid,
+             r.name() + ": layer " + lp + ": diff_id mismatch: config says " + cfg.diff_ids[k].str() + ", content is " +
+                 did.str());
       ld.extra = json::object();
       m.layers.push_back(ld);
     }
@@ -370,7 +368,7 @@ void export_docker_archive(const Layout& src, const std::vector<ArchiveImage>& i
     std::vector<std::string> repo_tags, layer_paths;
   };
   std::vector<Item> items;
-  std::map<std::string, digest::Digest> configs;                        // path -> blob
+  std::map<std::string, digest::Digest> configs;  // path -> blob
   std::map<std::string, std::pair<digest::Digest, digest::Digest>> tars;  // path -> (blob, diff_id)
   for (const auto& img : images) {
     Descriptor md = img.desc;
@@ -388,8 +386,9 @@ void export_docker_archive(const Layout& src, const std::vector<ArchiveImage>& i
     auto m = src.read_manifest(md);
     auto cfg = src.read_config(m.config);
     if (cfg.diff_ids.size() != m.layers.size())
-      fail(Errc::invalid, "export: manifest " + md.digest.str() + ": " + std::to_string(m.layers.size()) +
-                              " layers but the config lists " + std::to_string(cfg.diff_ids.size()) + " diff_ids");
+      fail(Errc::invalid,
+           "export: manifest " + md.digest.str() + ": " + std::to_string(m.layers.size()) +
+               " layers but the config lists " + std::to_string(cfg.diff_ids.size()) + " diff_ids");
     Item it;
     it.config_path = m.config.digest.hex + ".json";
     configs.emplace(it.config_path, m.config.digest);
@@ -416,8 +415,9 @@ void export_docker_archive(const Layout& src, const std::vector<ArchiveImage>& i
       // learn the size (and check the diff_id), one to copy.
       auto did = diff_id(src, blob, &size);
       if (did != want)
-        fail(Errc::invalid, "export: layer " + blob.str() + ": diff_id mismatch: config says " + want.str() +
-                                ", content is " + did.str());
+        fail(Errc::invalid,
+             "export: layer " + blob.str() + ": diff_id mismatch: config says " + want.str() + ", content is " +
+                 did.str());
       w.begin_file(p, size);
       read_layer(src, blob, [&](const void* d, size_t n) { w.write_data(d, n); });
     }
@@ -438,7 +438,7 @@ LocalImage::LocalImage(const reference::ImageRef& src, const std::string& spelle
     temp_.emplace("ocikit-archive");
     layout_ = layout::Layout::open_or_create(temp_->path());
     auto images = src.transport == Transport::oci_archive ? import_oci_archive(src.path, *layout_)
-                                                           : import_docker_archive(src.path, *layout_);
+                                                          : import_docker_archive(src.path, *layout_);
     if (images.empty()) fail(Errc::invalid, spelled + ": the archive holds no image");
     if (src.tag.empty()) {
       if (images.size() > 1) fail(Errc::usage, spelled + ": the archive holds several images; name one with :TAG");

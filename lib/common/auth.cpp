@@ -21,7 +21,8 @@ std::string lower(std::string_view s) {
 }
 
 bool is_token_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~/").find(c) != std::string_view::npos;
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+      std::string_view("!#$%&'*+-.^_`|~/").find(c) != std::string_view::npos;
 }
 
 std::string url_escape(const std::string& s) {
@@ -85,7 +86,9 @@ std::vector<Challenge> parse_challenges(std::string_view h) {
             value += c;
           }
         }
-        if (!closed) fail(Errc::invalid, "malformed WWW-Authenticate header \"" + std::string(h) + "\": unterminated quoted string");
+        if (!closed)
+          fail(Errc::invalid,
+               "malformed WWW-Authenticate header \"" + std::string(h) + "\": unterminated quoted string");
       } else {
         value = read_token();
       }
@@ -189,7 +192,8 @@ std::optional<Credentials> lookup_in_auth_file(const std::string& path, const st
 Credentials find_credentials(const std::string& registry) {
   std::vector<std::string> files;
   if (const char* f = std::getenv("REGISTRY_AUTH_FILE"); f && *f) files.emplace_back(f);
-  if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x) files.push_back(std::string(x) + "/containers/auth.json");
+  if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x)
+    files.push_back(std::string(x) + "/containers/auth.json");
   if (const char* d = std::getenv("DOCKER_CONFIG"); d && *d) {
     files.push_back(std::string(d) + "/config.json");
   } else if (const char* h = std::getenv("HOME"); h && *h) {

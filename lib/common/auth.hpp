@@ -18,7 +18,7 @@ namespace ocikit::auth {
 
 /// One challenge of a WWW-Authenticate header: `Bearer realm="..",service=".."`.
 struct Challenge {
-  std::string scheme;                         ///< lowercased: "basic", "bearer"
+  std::string scheme;  ///< lowercased: "basic", "bearer"
   std::map<std::string, std::string> params;  ///< keys lowercased, values unquoted
 };
 
@@ -84,9 +84,9 @@ class Authenticator {
   Credentials creds_;
   http::RetryPolicy retry_;
   std::mutex mu_;
-  std::mutex fetch_mu_;                          // one token request at a time
-  bool basic_ = false;                           // the registry wants Basic
-  std::map<std::string, std::string> tokens_;    // scope -> "Bearer ..."
+  std::mutex fetch_mu_;  // one token request at a time
+  bool basic_ = false;  // the registry wants Basic
+  std::map<std::string, std::string> tokens_;  // scope -> "Bearer ..."
 };
 
 }  // namespace ocikit::auth

@@ -256,8 +256,8 @@ Layout detect_layout() {
       std::istringstream ss(super);
       std::string o;
       while (std::getline(ss, o, ',')) {
-        if (o == "rw" || o == "ro" || o.rfind("release_agent=", 0) == 0 || o == "clone_children" ||
-            o == "noprefix" || o == "xattr" || o == "cpuset_v2_mode" || o == "favordynmods")
+        if (o == "rw" || o == "ro" || o.rfind("release_agent=", 0) == 0 || o == "clone_children" || o == "noprefix" ||
+            o == "xattr" || o == "cpuset_v2_mode" || o == "favordynmods")
           continue;
         if (!l.v1.count(o)) l.v1[o] = mnt;
       }
@@ -266,12 +266,9 @@ Layout detect_layout() {
   bool any_controller = false;
   for (auto& [c, _] : l.v1)
     if (c.rfind("name=", 0) != 0) any_controller = true;
-  if (!any_controller && !l.unified.empty())
-    l.mode = Mode::v2;
-  else if (!l.unified.empty())
-    l.mode = Mode::hybrid;
-  else
-    l.mode = Mode::v1;
+  if (!any_controller && !l.unified.empty()) l.mode = Mode::v2;
+  else if (!l.unified.empty()) l.mode = Mode::hybrid;
+  else l.mode = Mode::v1;
   if (l.mode == Mode::v2) l.v1.clear();
   return l;
 }
@@ -404,7 +401,7 @@ std::string Manager::v1_dir(const std::string& controller) const {
 // ---------------------------------------------------------------- apply
 
 [[maybe_unused]] static bool is_dir(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
@@ -578,12 +575,9 @@ void Manager::set(const nlohmann::json& r) {
   }
   if (auto* dv = section("devices")) {
     std::string d = v1_dir("devices");
-    if (!d.empty())
-      v1::set_devices(d, *dv);
-    else if (!unified_.empty())
-      detail::attach_device_filter(unified_, *dv);
-    else
-      util::unsupported("devices", "no devices controller is mounted");
+    if (!d.empty()) v1::set_devices(d, *dv);
+    else if (!unified_.empty()) detail::attach_device_filter(unified_, *dv);
+    else util::unsupported("devices", "no devices controller is mounted");
   }
   if (auto* n = section("network")) {
     if (n->contains("classID") && !(*n)["classID"].is_null()) {
@@ -702,14 +696,10 @@ void Manager::kill_all(int sig) {
 nlohmann::json Manager::stats() const {
   nlohmann::json s = nlohmann::json::object();
   std::string cpu = v1_dir("cpu"), acct = v1_dir("cpuacct");
-  if (!cpu.empty() || !acct.empty())
-    s["cpu"] = v1::cpu_stats(cpu, acct);
-  else if (!unified_.empty())
-    s["cpu"] = v2::cpu_stats(unified_);
-  if (auto d = v1_dir("memory"); !d.empty())
-    s["memory"] = v1::memory_stats(d);
-  else if (!unified_.empty())
-    s["memory"] = v2::memory_stats(unified_);
+  if (!cpu.empty() || !acct.empty()) s["cpu"] = v1::cpu_stats(cpu, acct);
+  else if (!unified_.empty()) s["cpu"] = v2::cpu_stats(unified_);
+  if (auto d = v1_dir("memory"); !d.empty()) s["memory"] = v1::memory_stats(d);
+  else if (!unified_.empty()) s["memory"] = v2::memory_stats(unified_);
   std::string pd = v1_dir("pids").empty() ? unified_ : v1_dir("pids");
   if (!pd.empty() && fs::exists(pd + "/pids.current")) {
     uint64_t lim = util::read_u64(pd, "pids.max");
@@ -717,14 +707,10 @@ nlohmann::json Manager::stats() const {
   } else {
     s["pids"] = {{"current", pids().size()}, {"limit", 0}};
   }
-  if (auto d = v1_dir("blkio"); !d.empty())
-    s["blkio"] = v1::blkio_stats(d);
-  else if (!unified_.empty())
-    s["blkio"] = v2::io_stats(unified_);
-  if (auto d = v1_dir("hugetlb"); !d.empty())
-    s["hugetlb"] = v1::hugetlb_stats(d);
-  else if (!unified_.empty())
-    s["hugetlb"] = v2::hugetlb_stats(unified_);
+  if (auto d = v1_dir("blkio"); !d.empty()) s["blkio"] = v1::blkio_stats(d);
+  else if (!unified_.empty()) s["blkio"] = v2::io_stats(unified_);
+  if (auto d = v1_dir("hugetlb"); !d.empty()) s["hugetlb"] = v1::hugetlb_stats(d);
+  else if (!unified_.empty()) s["hugetlb"] = v2::hugetlb_stats(unified_);
   if (auto d = v1_dir("cpuset"); !d.empty()) {
     s["cpuset"] = {{"cpus", util::read_ctl(d, "cpuset.effective_cpus").value_or("")},
                    {"mems", util::read_ctl(d, "cpuset.effective_mems").value_or("")}};

@@ -20,9 +20,9 @@ namespace ocikit::cgroup {
 
 /// Which cgroup layout the host has.
 enum class Mode {
-  v1,      ///< only cgroup v1 hierarchies
+  v1,  ///< only cgroup v1 hierarchies
   hybrid,  ///< v1 controllers plus a cgroup2 mount (usually /sys/fs/cgroup/unified)
-  v2,      ///< only the unified cgroup2 hierarchy
+  v2,  ///< only the unified cgroup2 hierarchy
 };
 
 /// "v1", "hybrid" or "v2".
@@ -113,7 +113,7 @@ class Manager {
   Mode mode_ = Mode::v1;
   std::string path_;
   std::map<std::string, std::string> v1_;  ///< controller -> cgroup dir
-  std::string unified_;                    ///< cgroup2 dir, "" if none
+  std::string unified_;  ///< cgroup2 dir, "" if none
   /// cgroup dir -> its hierarchy's mount root, as create() found them (not
   /// saved in to_json: a manager from from_json looks them up).
   std::map<std::string, std::string> mounts_;
@@ -150,8 +150,8 @@ class OomWatch {
 
  private:
   int fd_ = -1;
-  int ctl_fd_ = -1;       ///< v1: memory.oom_control, kept open while registered
-  std::string events_;    ///< v2: the cgroup2 directory holding memory.events
+  int ctl_fd_ = -1;  ///< v1: memory.oom_control, kept open while registered
+  std::string events_;  ///< v2: the cgroup2 directory holding memory.events
   uint64_t last_kills_ = 0;
 };
 

@@ -26,8 +26,9 @@ void set_memory(const std::string& dir, const nlohmann::json& m) {
   if (get_bool(m, "checkBeforeUpdate", "memory.checkBeforeUpdate").value_or(false) && limit && *limit > 0) {
     uint64_t usage = util::read_u64(dir, "memory.usage_in_bytes");
     if (static_cast<uint64_t>(*limit) < usage)
-      fail(Errc::failure, "cannot set memory.limit: " + std::to_string(*limit) + " is below the current usage " +
-                              std::to_string(usage));
+      fail(Errc::failure,
+           "cannot set memory.limit: " + std::to_string(*limit) + " is below the current usage " +
+               std::to_string(usage));
   }
   if (limit && swap) {
     // memsw must stay >= limit at every step: raising, write memsw first;
@@ -69,8 +70,7 @@ void set_cpu(const std::string& dir, const nlohmann::json& c) {
     write_ctl(dir, "cpu.cfs_period_us", std::to_string(*v), "cpu.period");
   if (auto v = get_int(c, "quota", "cpu.quota"); v && *v)
     write_ctl(dir, "cpu.cfs_quota_us", std::to_string(*v > 0 ? *v : -1), "cpu.quota");
-  if (auto v = get_uint(c, "burst", "cpu.burst"))
-    write_ctl(dir, "cpu.cfs_burst_us", std::to_string(*v), "cpu.burst");
+  if (auto v = get_uint(c, "burst", "cpu.burst")) write_ctl(dir, "cpu.cfs_burst_us", std::to_string(*v), "cpu.burst");
   if (auto v = get_uint(c, "realtimePeriod", "cpu.realtimePeriod"); v && *v)
     write_ctl(dir, "cpu.rt_period_us", std::to_string(*v), "cpu.realtimePeriod");
   if (auto v = get_int(c, "realtimeRuntime", "cpu.realtimeRuntime"); v && *v)
@@ -113,8 +113,7 @@ void set_hugetlb(const std::string& dir, const nlohmann::json& h) {
 // One OCI device rule as a v1 devices.allow/deny line: "c 1:3 rwm".
 static std::string device_line(const nlohmann::json& r) {
   std::string type = get_str(r, "type", "devices.type").value_or("a");
-  if (type != "a" && type != "b" && type != "c")
-    fail(Errc::invalid, "devices: invalid device type \"" + type + "\"");
+  if (type != "a" && type != "b" && type != "c") fail(Errc::invalid, "devices: invalid device type \"" + type + "\"");
   std::string access = get_str(r, "access", "devices.access").value_or("rwm");
   if (access.empty() || access.find_first_not_of("rwm") != std::string::npos)
     fail(Errc::invalid, "devices: invalid access \"" + access + "\"");
@@ -195,14 +194,18 @@ nlohmann::json cpu_stats(const std::string& cpu_dir, const std::string& acct) {
   nlohmann::json thr = {{"periods", 0}, {"throttledPeriods", 0}, {"throttledTime", 0}};
   if (!cpu_dir.empty()) {
     auto st = util::read_flat_keyed(cpu_dir, "cpu.stat");
-    thr = {{"periods", st["nr_periods"]}, {"throttledPeriods", st["nr_throttled"]}, {"throttledTime", st["throttled_time"]}};
+    thr = {{"periods", st["nr_periods"]},
+           {"throttledPeriods", st["nr_throttled"]},
+           {"throttledTime", st["throttled_time"]}};
   }
   return {{"usage", usage}, {"throttling", thr}};
 }
 
 static nlohmann::json mem_entry(const std::string& dir, const std::string& prefix) {
   auto u = [&](const char* f) { return util::read_u64(dir, prefix + f); };
-  return {{"usage", u("usage_in_bytes")}, {"max", u("max_usage_in_bytes")}, {"limit", u("limit_in_bytes")},
+  return {{"usage", u("usage_in_bytes")},
+          {"max", u("max_usage_in_bytes")},
+          {"limit", u("limit_in_bytes")},
           {"failcnt", u("failcnt")}};
 }
 

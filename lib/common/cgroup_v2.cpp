@@ -38,10 +38,8 @@ void set_memory(const std::string& dir, const nlohmann::json& m) {
   // unlimited swap".
   int64_t mem = limit.value_or(0), sw = swap.value_or(0);
   std::optional<int64_t> v2swap;
-  if (mem == -1 && sw == 0)
-    v2swap = -1;
-  else if (sw == -1)
-    v2swap = -1;
+  if (mem == -1 && sw == 0) v2swap = -1;
+  else if (sw == -1) v2swap = -1;
   else if (sw > 0) {
     if (mem <= 0) unsupported("memory.swap", "a swap limit needs a memory limit on cgroup v2");
     if (sw < mem) fail(Errc::invalid, "memory.swap: memory+swap limit should be >= memory limit");
@@ -61,8 +59,9 @@ void set_memory(const std::string& dir, const nlohmann::json& m) {
   if (get_bool(m, "checkBeforeUpdate", "memory.checkBeforeUpdate").value_or(false) && limit && *limit > 0) {
     uint64_t usage = util::read_u64(dir, "memory.current");
     if (static_cast<uint64_t>(*limit) < usage)
-      fail(Errc::failure, "cannot set memory.limit: " + std::to_string(*limit) + " is below the current usage " +
-                              std::to_string(usage));
+      fail(Errc::failure,
+           "cannot set memory.limit: " + std::to_string(*limit) + " is below the current usage " +
+               std::to_string(usage));
   }
 }
 
@@ -225,7 +224,7 @@ long sys_bpf(int cmd, bpf_attr* attr) { return ::syscall(SYS_bpf, cmd, attr, siz
 
 struct Rule {
   bool allow;
-  int type;    // 0 any, BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR
+  int type;  // 0 any, BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR
   int access;  // BPF_DEVCG_ACC_* mask
   int64_t major, minor;  // -1 any
 };

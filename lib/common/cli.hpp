@@ -13,9 +13,9 @@ namespace ocikit::cli {
 /// The logging flags every tool takes.
 struct LogOptions {
   std::string level = "warn";  ///< --log-level
-  bool debug = false;          ///< --debug (same as --log-level debug)
-  std::string file;            ///< --log FILE (runc's flag; empty: stderr)
-  std::string format = "text"; ///< --log-format text|json
+  bool debug = false;  ///< --debug (same as --log-level debug)
+  std::string file;  ///< --log FILE (runc's flag; empty: stderr)
+  std::string format = "text";  ///< --log-format text|json
 };
 
 /// The version text printed by --version ("<tool> version X\nspec: Y").

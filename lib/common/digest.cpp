@@ -43,7 +43,8 @@ Algorithm parse_algorithm(std::string_view s) {
 
 Digest parse(std::string_view s) {
   auto colon = s.find(':');
-  if (colon == std::string_view::npos) fail(Errc::invalid, "invalid digest \"" + std::string(s) + "\": missing algorithm");
+  if (colon == std::string_view::npos)
+    fail(Errc::invalid, "invalid digest \"" + std::string(s) + "\": missing algorithm");
   Digest d;
   try {
     d.algorithm = parse_algorithm(s.substr(0, colon));
@@ -53,8 +54,9 @@ Digest parse(std::string_view s) {
   }
   std::string_view hex = s.substr(colon + 1);
   if (hex.size() != hex_len(d.algorithm))
-    fail(Errc::invalid, "invalid digest \"" + std::string(s) + "\": want " + std::to_string(hex_len(d.algorithm)) +
-                            " hex digits, got " + std::to_string(hex.size()));
+    fail(Errc::invalid,
+         "invalid digest \"" + std::string(s) + "\": want " + std::to_string(hex_len(d.algorithm)) +
+             " hex digits, got " + std::to_string(hex.size()));
   for (char c : hex)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
       fail(Errc::invalid, "invalid digest \"" + std::string(s) + "\": not lowercase hex");
@@ -76,20 +78,16 @@ Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
 void Hasher::update(const void* data, size_t len) {
   if (len == 0) return;
-  if (algo_ == Algorithm::sha256)
-    SHA256_Update(&impl_->sha256, data, len);
-  else
-    SHA512_Update(&impl_->sha512, data, len);
+  if (algo_ == Algorithm::sha256) SHA256_Update(&impl_->sha256, data, len);
+  else SHA512_Update(&impl_->sha512, data, len);
   size_ += len;
 }
 
 Digest Hasher::finish() {
   unsigned char md[SHA512_DIGEST_LENGTH];
   unsigned n = algo_ == Algorithm::sha256 ? SHA256_DIGEST_LENGTH : SHA512_DIGEST_LENGTH;
-  if (algo_ == Algorithm::sha256)
-    SHA256_Final(md, &impl_->sha256);
-  else
-    SHA512_Final(md, &impl_->sha512);
+  if (algo_ == Algorithm::sha256) SHA256_Final(md, &impl_->sha256);
+  else SHA512_Final(md, &impl_->sha512);
   static const char* kHex = "0123456789abcdef";
   Digest d;
   d.algorithm = algo_;

@@ -27,8 +27,8 @@ std::string upper(std::string_view s) {
 }
 
 const std::set<std::string, std::less<>> kKeywords = {
-    "add",     "arg",  "cmd",   "copy",       "entrypoint", "env",  "expose", "from",   "healthcheck",
-    "label",   "maintainer", "onbuild", "run", "shell", "stopsignal", "user", "volume", "workdir"};
+    "add",   "arg",        "cmd",     "copy", "entrypoint", "env",        "expose", "from",   "healthcheck",
+    "label", "maintainer", "onbuild", "run",  "shell",      "stopsignal", "user",   "volume", "workdir"};
 
 struct FlagSpec {
   const char* name;
@@ -40,15 +40,17 @@ std::vector<FlagSpec> flag_specs(std::string_view kw) {
   if (kw == "from") return {{"platform", K::string}};
   if (kw == "run") return {{"mount", K::repeated}, {"network", K::string}, {"security", K::string}};
   if (kw == "copy")
-    return {{"from", K::string},    {"chown", K::string},   {"chmod", K::string},
-            {"link", K::boolean},   {"parents", K::boolean}, {"exclude", K::repeated}};
+    return {{"from", K::string},  {"chown", K::string},    {"chmod", K::string},
+            {"link", K::boolean}, {"parents", K::boolean}, {"exclude", K::repeated}};
   if (kw == "add")
-    return {{"chown", K::string},       {"chmod", K::string},   {"link", K::boolean},
-            {"checksum", K::string},    {"keep-git-dir", K::boolean}, {"exclude", K::repeated},
-            {"unpack", K::boolean}};
+    return {{"chown", K::string},         {"chmod", K::string},     {"link", K::boolean},  {"checksum", K::string},
+            {"keep-git-dir", K::boolean}, {"exclude", K::repeated}, {"unpack", K::boolean}};
   if (kw == "healthcheck")
-    return {{"interval", K::string}, {"timeout", K::string}, {"start-period", K::string},
-            {"start-interval", K::string}, {"retries", K::string}};
+    return {{"interval", K::string},
+            {"timeout", K::string},
+            {"start-period", K::string},
+            {"start-interval", K::string},
+            {"retries", K::string}};
   return {};
 }
 
@@ -110,7 +112,8 @@ void validate(const Instruction& in, bool trigger) {
     (void)o;
   } else if (k == "copy" || k == "add") {
     if (n < 2)
-      fail(Errc::invalid, K + " requires at least two arguments, but only one was provided. Destination could not be determined");
+      fail(Errc::invalid,
+           K + " requires at least two arguments, but only one was provided. Destination could not be determined");
   } else if (k == "expose" || k == "volume" || k == "shell") {
     if (n == 0) fail(Errc::invalid, K + " requires at least one argument");
     if (k == "volume")
@@ -163,7 +166,12 @@ uint64_t parse_size(const std::string& v) {
   std::string unit = lower(v.substr(i));
   if (!unit.empty() && unit.back() == 'b') unit.pop_back();
   if (!unit.empty() && unit.back() == 'i') unit.pop_back();
-  double mul = unit.empty() ? 1 : unit == "k" ? 1024.0 : unit == "m" ? 1024.0 * 1024 : unit == "g" ? 1024.0 * 1024 * 1024 : unit == "t" ? 1024.0 * 1024 * 1024 * 1024 : -1;
+  double mul = unit.empty() ? 1
+      : unit == "k"         ? 1024.0
+      : unit == "m"         ? 1024.0 * 1024
+      : unit == "g"         ? 1024.0 * 1024 * 1024
+      : unit == "t"         ? 1024.0 * 1024 * 1024 * 1024
+                            : -1;
   if (mul < 0) fail(Errc::invalid, "invalid size: " + v);
   return static_cast<uint64_t>(num * mul);
 }
@@ -208,8 +216,9 @@ Dockerfile parse(std::string_view text, const std::string& file) {
       if (in.args.size() == 3) {
         st.name = lower(in.args[2]);
         if (!has_var(st.name) && !valid_stage_name(st.name))
-          fail_line(file, in.line, "invalid name for build stage: \"" + in.args[2] +
-                                       "\", name can't start with a number or contain symbols");
+          fail_line(file, in.line,
+                    "invalid name for build stage: \"" + in.args[2] +
+                        "\", name can't start with a number or contain symbols");
         if (!names.insert(st.name).second) fail_line(file, in.line, "duplicate stage name \"" + st.name + "\"");
       }
       st.from = std::move(in);
@@ -281,10 +290,8 @@ std::vector<ArgDecl> arg_decls(const Instruction& inst) {
   std::vector<ArgDecl> r;
   for (const auto& w : inst.args) {
     auto eq = w.find('=');
-    if (eq == std::string::npos)
-      r.push_back({w, std::nullopt});
-    else
-      r.push_back({w.substr(0, eq), w.substr(eq + 1)});
+    if (eq == std::string::npos) r.push_back({w, std::nullopt});
+    else r.push_back({w.substr(0, eq), w.substr(eq + 1)});
   }
   return r;
 }
@@ -383,7 +390,7 @@ RunCommand run_command(const Instruction& inst, const std::vector<std::string>& 
   if (!inst.heredocs.empty()) {
     std::string_view word = cmd;
     bool single = inst.heredocs.size() == 1 && word.find_first_of(" \t") == std::string_view::npos &&
-                  word.find("<<") != std::string_view::npos;
+        word.find("<<") != std::string_view::npos;
     if (single && inst.heredocs[0].content.rfind("#!", 0) == 0) {
       r.script = inst.heredocs[0];
       return r;
@@ -442,8 +449,13 @@ int64_t parse_duration(std::string_view s) {
     while (j < s.size() && !std::isdigit(static_cast<unsigned char>(s[j])) && s[j] != '.') ++j;
     std::string unit(s.substr(0, j));
     s.remove_prefix(j);
-    double mul = unit == "ns" ? 1 : (unit == "us" || unit == "µs") ? 1e3 : unit == "ms" ? 1e6 : unit == "s" ? 1e9
-                 : unit == "m" ? 60e9 : unit == "h" ? 3600e9 : -1;
+    double mul = unit == "ns"            ? 1
+        : (unit == "us" || unit == "µs") ? 1e3
+        : unit == "ms"                   ? 1e6
+        : unit == "s"                    ? 1e9
+        : unit == "m"                    ? 60e9
+        : unit == "h"                    ? 3600e9
+                                         : -1;
     if (mul < 0) fail(Errc::invalid, "invalid duration \"" + orig + "\"");
     total += num * mul;
   }
@@ -470,8 +482,7 @@ image::Healthcheck healthcheck(const Instruction& inst) {
   auto dur = [&](const char* name, int64_t& out) {
     if (auto v = inst.flag(name)) {
       out = parse_duration(*v);
-      if (out != 0 && out < 1000000)
-        fail(Errc::invalid, std::string("--") + name + " cannot be less than 1ms");
+      if (out != 0 && out < 1000000) fail(Errc::invalid, std::string("--") + name + " cannot be less than 1ms");
       if (out < 0) fail(Errc::invalid, std::string("--") + name + " cannot be negative");
     }
   };
@@ -548,7 +559,8 @@ std::optional<std::string> apply_metadata(image::ContainerConfig& c, const Instr
   if (kw == "expose") {
     for (auto p : e.args) {
       if (p.find('/') == std::string::npos) p += "/tcp";
-      if (std::find(c.exposed_ports.begin(), c.exposed_ports.end(), p) == c.exposed_ports.end()) c.exposed_ports.push_back(p);
+      if (std::find(c.exposed_ports.begin(), c.exposed_ports.end(), p) == c.exposed_ports.end())
+        c.exposed_ports.push_back(p);
     }
     std::sort(c.exposed_ports.begin(), c.exposed_ports.end());
     return "EXPOSE " + join_words(e.args);

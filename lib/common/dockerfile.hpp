@@ -19,27 +19,27 @@ namespace ocikit::dockerfile {
 
 /// Parser directives from the top of the file.
 struct Directives {
-  std::string syntax;                   ///< `# syntax=` value, empty when absent
-  char escape = '\\';                   ///< `# escape=` (`\` or a backtick)
-  std::string check;                    ///< raw `# check=` value
+  std::string syntax;  ///< `# syntax=` value, empty when absent
+  char escape = '\\';  ///< `# escape=` (`\` or a backtick)
+  std::string check;  ///< raw `# check=` value
   std::vector<std::string> check_skip;  ///< rule names from check=skip=a,b (or "all")
-  bool check_error = false;             ///< check=error=true
+  bool check_error = false;  ///< check=error=true
 };
 
 /// A `--name=value` flag of an instruction (quotes already removed).
 struct Flag {
-  std::string name;   ///< without the leading "--"
+  std::string name;  ///< without the leading "--"
   std::string value;  ///< empty when there is no "="
   bool has_value = false;
 };
 
 /// A heredoc body attached to RUN, COPY or ADD.
 struct Heredoc {
-  std::string name;     ///< the delimiter word, quotes removed ("EOF")
+  std::string name;  ///< the delimiter word, quotes removed ("EOF")
   std::string content;  ///< the body, each line with its "\n"; tabs stripped for <<-
-  bool expand = true;   ///< false when the delimiter was quoted (<<"EOF", <<'EOF')
-  bool chomp = false;   ///< <<- form: leading tabs removed
-  int fd = 0;           ///< 3<<EOF gives 3; 0 when not given
+  bool expand = true;  ///< false when the delimiter was quoted (<<"EOF", <<'EOF')
+  bool chomp = false;  ///< <<- form: leading tabs removed
+  int fd = 0;  ///< 3<<EOF gives 3; 0 when not given
 };
 
 /// One instruction, as written (not yet expanded).
@@ -49,14 +49,14 @@ struct Instruction {
   /// and escapes as written; ARG holds the words ("name" or "name=value");
   /// HEALTHCHECK holds the type ("CMD", "NONE") then the command.
   std::vector<std::string> args;
-  bool json_form = false;              ///< exec form: args came from a JSON array
-  bool legacy_key_value = false;       ///< ENV/LABEL written as `ENV key value`
+  bool json_form = false;  ///< exec form: args came from a JSON array
+  bool legacy_key_value = false;  ///< ENV/LABEL written as `ENV key value`
   std::vector<std::string> raw_flags;  ///< flags as BuildKit's dump shows them: "--mount=..."
-  std::vector<Flag> flags;             ///< the same, split into name and value
+  std::vector<Flag> flags;  ///< the same, split into name and value
   std::vector<Heredoc> heredocs;
   std::vector<Instruction> trigger;  ///< ONBUILD: the one nested instruction
-  int line = 0, end_line = 0;        ///< 1-based first and last line in the file
-  std::string original;              ///< the logical line, continuations joined
+  int line = 0, end_line = 0;  ///< 1-based first and last line in the file
+  std::string original;  ///< the logical line, continuations joined
 
   /// The value of flag `name`, nullopt when absent (last one wins).
   std::optional<std::string> flag(std::string_view name) const;
@@ -68,8 +68,8 @@ struct Instruction {
 
 /// A build stage: FROM and the instructions that follow it.
 struct Stage {
-  std::string base;      ///< image reference as written (may hold $VARs)
-  std::string name;      ///< `AS name`, lowercased; empty when unnamed
+  std::string base;  ///< image reference as written (may hold $VARs)
+  std::string name;  ///< `AS name`, lowercased; empty when unnamed
   std::string platform;  ///< --platform value as written
   int line = 0;
   Instruction from;
@@ -135,14 +135,14 @@ struct Mount {
   /// directory; empty for a bind mount means the working directory itself.
   std::string target;
   std::string source;  ///< path in `from` (bind, cache) or secret file name
-  std::string from;    ///< stage or image for bind/cache
-  std::string id;      ///< cache id, secret id, ssh id
+  std::string from;  ///< stage or image for bind/cache
+  std::string id;  ///< cache id, secret id, ssh id
   bool readonly = false;  ///< bind defaults to read-only; rw/readwrite=true clears it
   std::string sharing = "shared";  ///< cache: shared|private|locked
   std::optional<uint32_t> mode, uid, gid;
   std::optional<uint64_t> size;  ///< tmpfs size in bytes
-  bool required = false;         ///< secret/ssh
-  std::string env;               ///< secret: expose as this env variable
+  bool required = false;  ///< secret/ssh
+  std::string env;  ///< secret: expose as this env variable
 };
 /// Parse a --mount value ("type=cache,target=/root/.cache"). Throws Errc::invalid.
 Mount parse_mount(std::string_view spec);
@@ -150,7 +150,7 @@ Mount parse_mount(std::string_view spec);
 /// RUN's options.
 struct RunOptions {
   std::vector<Mount> mounts;
-  std::string network = "default";   ///< default|none|host
+  std::string network = "default";  ///< default|none|host
   std::string security = "sandbox";  ///< sandbox|insecure
 };
 RunOptions run_options(const Instruction& inst);

@@ -59,16 +59,15 @@ std::string dump_one(const Instruction& in) {
     s += "]";
   }
   static const std::vector<std::string_view> kKnown = {
-      "add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from", "healthcheck",
-      "label", "maintainer", "onbuild", "run", "shell", "stopsignal", "user", "volume", "workdir"};
+      "add",   "arg",        "cmd",     "copy", "entrypoint", "env",        "expose", "from",   "healthcheck",
+      "label", "maintainer", "onbuild", "run",  "shell",      "stopsignal", "user",   "volume", "workdir"};
   if (std::find(kKnown.begin(), kKnown.end(), in.keyword) == kKnown.end()) {
     s += " \"\"";  // BuildKit keeps an empty node for an unknown instruction
   } else if (in.keyword == "onbuild") {
     if (!in.trigger.empty()) s += " (" + dump_one(in.trigger[0]) + ")";
   } else if (in.keyword == "env" || in.keyword == "label") {
     for (size_t i = 0; i + 1 < in.args.size(); i += 2)
-      s += " " + go_quote(in.args[i]) + " " + go_quote(in.args[i + 1]) + " " +
-           go_quote(in.legacy_key_value ? "" : "=");
+      s += " " + go_quote(in.args[i]) + " " + go_quote(in.args[i + 1]) + " " + go_quote(in.legacy_key_value ? "" : "=");
   } else {
     for (const auto& a : in.args) s += " " + go_quote(a);
   }

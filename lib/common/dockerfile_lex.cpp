@@ -107,7 +107,8 @@ class DirectiveParser {
     size_t pos = 0;
     while (pos <= v.size()) {
       size_t semi = v.find(';', pos);
-      std::string part(trim(std::string_view(v).substr(pos, semi == std::string::npos ? std::string::npos : semi - pos)));
+      std::string part(
+          trim(std::string_view(v).substr(pos, semi == std::string::npos ? std::string::npos : semi - pos)));
       auto eq = part.find('=');
       std::string k = lower(trim(std::string_view(part).substr(0, eq)));
       std::string val = eq == std::string::npos ? "" : std::string(trim(std::string_view(part).substr(eq + 1)));
@@ -426,7 +427,9 @@ std::optional<Heredoc> parse_heredoc_word(const std::string& w) {
   o.raw_quotes = true;
   auto raw = expand_words(rest, none, o);
   if (raw.size() != 1) fail(Errc::invalid, "internal lexing of heredoc produced inconsistent results: " + rest);
-  auto quotes = [](const std::string& s) { return std::count(s.begin(), s.end(), '\'') + std::count(s.begin(), s.end(), '"'); };
+  auto quotes = [](const std::string& s) {
+    return std::count(s.begin(), s.end(), '\'') + std::count(s.begin(), s.end(), '"');
+  };
   h.name = words[0];
   h.expand = quotes(words[0]) == quotes(raw[0]);
   return h;
@@ -461,8 +464,7 @@ std::string chomp_tabs(const std::string& s) {
 
 }  // namespace
 
-std::vector<Instruction> parse_instructions(std::string_view text, const std::string& file,
-                                            Directives* directives) {
+std::vector<Instruction> parse_instructions(std::string_view text, const std::string& file, Directives* directives) {
   Directives d;
   DirectiveParser dp(d);
   std::vector<Instruction> out;

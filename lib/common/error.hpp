@@ -15,15 +15,15 @@ namespace ocikit {
 
 /// What kind of failure an Error is; main maps it to an exit code.
 enum class Errc {
-  failure,       ///< the operation failed (exit 1)
-  usage,         ///< bad command line (exit 2)
-  invalid,       ///< malformed input: JSON, reference, tar, Dockerfile (exit 1)
-  not_found,     ///< a named thing does not exist (exit 1)
-  exists,        ///< a named thing already exists (exit 1)
+  failure,  ///< the operation failed (exit 1)
+  usage,  ///< bad command line (exit 2)
+  invalid,  ///< malformed input: JSON, reference, tar, Dockerfile (exit 1)
+  not_found,  ///< a named thing does not exist (exit 1)
+  exists,  ///< a named thing already exists (exit 1)
   unauthorized,  ///< credentials missing or refused (exit 1)
-  io,            ///< a system call failed; errno says why (exit 1)
+  io,  ///< a system call failed; errno says why (exit 1)
   cmd_cannot_run,  ///< oci-run: the command cannot be run (exit 126)
-  cmd_not_found,   ///< oci-run: the command was not found (exit 127)
+  cmd_not_found,  ///< oci-run: the command was not found (exit 127)
 };
 
 /// The exception thrown by library code and caught once, in main.

@@ -29,7 +29,7 @@ std::string read_file(const std::string& path) {
     throw_errno("open " + path);
   }
   std::string out;
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd.get(), &st) == 0 && st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
   char buf[65536];
   for (;;) {
@@ -45,7 +45,7 @@ std::string read_file(const std::string& path) {
 }
 
 bool exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 
@@ -53,7 +53,7 @@ void mkdir_p(const std::string& path, mode_t mode) {
   if (path.empty()) return;
   if (::mkdir(path.c_str(), mode) == 0) return;
   if (errno == EEXIST) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return;
     throw Error(Errc::io, "mkdir " + path, ENOTDIR);
   }
@@ -160,8 +160,7 @@ void AtomicFile::commit(bool replace, bool durable) {
     // (linkat cannot replace an existing file).
     std::string tmp = dir + "/.tmp-" + random_suffix();
     std::string proc = "/proc/self/fd/" + std::to_string(fd_.get());
-    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0)
-      throw_errno("link " + target_);
+    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0) throw_errno("link " + target_);
     tmp_path_ = tmp;
   }
   int rc = replace ? ::rename(tmp_path_.c_str(), target_.c_str())
@@ -236,7 +235,7 @@ std::string secure_join(const std::string& root, std::string_view unsafe) {
     }
     std::string next = resolved.empty() ? comp : resolved + "/" + comp;
     std::string host = root + "/" + next;
-    struct stat st{};
+    struct stat st {};
     if (::lstat(host.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) {
       resolved = next;
       continue;

@@ -23,12 +23,13 @@ namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); });
+      std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); });
 }
 
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
   return std::string(s);
 }
 
@@ -76,7 +77,8 @@ size_t on_write(char* p, size_t size, size_t n, void* ud) {
     }
     return len;
   }
-  if (c->resp->body.size() < kMaxErrorBody) c->resp->body.append(p, std::min(len, kMaxErrorBody - c->resp->body.size()));
+  if (c->resp->body.size() < kMaxErrorBody)
+    c->resp->body.append(p, std::min(len, kMaxErrorBody - c->resp->body.size()));
   return len;
 }
 
@@ -147,7 +149,8 @@ CurlTransport::CurlTransport(TlsOptions tls) : impl_(std::make_unique<Impl>()) {
       extra += fs::read_file(path) + "\n";
     } else if (n.ends_with(".cert")) {
       std::string key = dir + "/" + n.substr(0, n.size() - 5) + ".key";
-      if (!fs::exists(key)) fail(Errc::invalid, "cert dir " + dir + ": missing key " + key + " for client certificate " + n);
+      if (!fs::exists(key))
+        fail(Errc::invalid, "cert dir " + dir + ": missing key " + key + " for client certificate " + n);
       impl_->client_cert = path;
       impl_->client_key = key;
     }
@@ -198,7 +201,9 @@ Response CurlTransport::perform(const Request& req) {
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "ocikit/" "0.1");
+  curl_easy_setopt(e, CURLOPT_USERAGENT,
+                   "ocikit/"
+                   "0.1");
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   if (req.follow_redirects) {

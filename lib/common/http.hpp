@@ -26,11 +26,11 @@ struct Request {
   std::string method = "GET";  ///< GET, HEAD, PUT, POST, PATCH, DELETE
   std::string url;
   Headers headers;
-  std::string body;        ///< request body when body_fd < 0
-  int body_fd = -1;        ///< stream the request body from this fd (pread)
+  std::string body;  ///< request body when body_fd < 0
+  int body_fd = -1;  ///< stream the request body from this fd (pread)
   uint64_t body_offset = 0;  ///< ... starting at this offset
   uint64_t body_length = 0;  ///< ... this many bytes
-  Sink sink;               ///< when set, a 2xx body goes here instead of Response::body
+  Sink sink;  ///< when set, a 2xx body goes here instead of Response::body
   /// Called with the final status before the first body byte (or at the
   /// end for an empty body); lets a resumed download see 200 vs 206.
   std::function<void(long status)> on_status;
@@ -40,7 +40,7 @@ struct Request {
 /// One HTTP response. Non-2xx bodies are always kept in `body` (capped).
 struct Response {
   long status = 0;
-  Headers headers;   ///< headers of the final response (after redirects)
+  Headers headers;  ///< headers of the final response (after redirects)
   std::string body;  ///< the body, unless it went to Request::sink
   std::string effective_url;
 
@@ -52,7 +52,7 @@ struct Response {
 
 /// TLS settings, as docker/podman spell them.
 struct TlsOptions {
-  bool verify = true;    ///< --tls-verify (false: accept any certificate)
+  bool verify = true;  ///< --tls-verify (false: accept any certificate)
   std::string cert_dir;  ///< --cert-dir: *.crt CAs, *.cert + *.key client pairs
 };
 
@@ -83,9 +83,9 @@ class CurlTransport : public Transport {
 
 /// How often and how patiently perform_with_retry retries.
 struct RetryPolicy {
-  int attempts = 5;          ///< total tries, including the first
-  int base_delay_ms = 200;   ///< delay before the 2nd try, doubled each time
-  int max_delay_ms = 5000;   ///< cap on one delay (also caps Retry-After)
+  int attempts = 5;  ///< total tries, including the first
+  int base_delay_ms = 200;  ///< delay before the 2nd try, doubled each time
+  int max_delay_ms = 5000;  ///< cap on one delay (also caps Retry-After)
 };
 
 /// The default policy; OCIKIT_RETRY_DELAY_MS overrides base_delay_ms (tests).

@@ -68,7 +68,9 @@ class Fields {
     }
     return out;
   }
-  std::vector<std::string> strings(std::string_view key) { return opt_strings(key).value_or(std::vector<std::string>{}); }
+  std::vector<std::string> strings(std::string_view key) {
+    return opt_strings(key).value_or(std::vector<std::string>{});
+  }
   std::map<std::string, std::string> string_map(std::string_view key) {
     const json* v = find(key);
     std::map<std::string, std::string> out;
@@ -185,19 +187,22 @@ bool is_index_media_type(std::string_view mt) { return in(mt, {media::kOciIndex,
 bool is_manifest_media_type(std::string_view mt) { return in(mt, {media::kOciManifest, media::kDockerManifest}); }
 bool is_config_media_type(std::string_view mt) { return in(mt, {media::kOciConfig, media::kDockerConfig}); }
 bool is_nondistributable_media_type(std::string_view mt) {
-  return in(mt, {media::kOciLayerNondistributable, media::kOciLayerNondistributableGzip,
-                 media::kOciLayerNondistributableZstd, media::kDockerLayerForeignGzip});
+  return in(mt,
+            {media::kOciLayerNondistributable, media::kOciLayerNondistributableGzip,
+             media::kOciLayerNondistributableZstd, media::kDockerLayerForeignGzip});
 }
 bool is_layer_media_type(std::string_view mt) {
   return is_nondistributable_media_type(mt) ||
-         in(mt, {media::kOciLayer, media::kOciLayerGzip, media::kOciLayerZstd, media::kDockerLayer,
-                 media::kDockerLayerGzip, media::kDockerLayerZstd});
+      in(mt,
+         {media::kOciLayer, media::kOciLayerGzip, media::kOciLayerZstd, media::kDockerLayer, media::kDockerLayerGzip,
+          media::kDockerLayerZstd});
 }
 
 Compression layer_compression(std::string_view mt) {
   if (in(mt, {media::kOciLayer, media::kOciLayerNondistributable, media::kDockerLayer})) return Compression::none;
-  if (in(mt, {media::kOciLayerGzip, media::kOciLayerNondistributableGzip, media::kDockerLayerGzip,
-              media::kDockerLayerForeignGzip}))
+  if (in(mt,
+         {media::kOciLayerGzip, media::kOciLayerNondistributableGzip, media::kDockerLayerGzip,
+          media::kDockerLayerForeignGzip}))
     return Compression::gzip;
   if (in(mt, {media::kOciLayerZstd, media::kOciLayerNondistributableZstd, media::kDockerLayerZstd}))
     return Compression::zstd;

@@ -136,7 +136,7 @@ struct ContainerConfig {
   std::string working_dir;
   std::map<std::string, std::string> labels;
   std::vector<std::string> exposed_ports;  ///< "80/tcp", sorted, unique
-  std::vector<std::string> volumes;        ///< "/data", sorted, unique
+  std::vector<std::string> volumes;  ///< "/data", sorted, unique
   std::string stop_signal;
   std::optional<Healthcheck> healthcheck;
   std::vector<std::string> shell;

@@ -64,10 +64,10 @@ struct ApplyOptions {
 
 /// What apply() read.
 struct ApplyResult {
-  digest::Digest diff_id;          ///< sha256 of the uncompressed tar
+  digest::Digest diff_id;  ///< sha256 of the uncompressed tar
   uint64_t uncompressed_size = 0;  ///< bytes of the uncompressed tar
   digest::Digest compressed_digest;  ///< sha256 of the bytes read from fd (the blob digest)
-  uint64_t compressed_size = 0;      ///< bytes read from fd
+  uint64_t compressed_size = 0;  ///< bytes read from fd
   Compression compression = Compression::none;  ///< detected compression
 };
 
@@ -92,9 +92,9 @@ struct DiffOptions {
 
 /// What a diff wrote.
 struct DiffResult {
-  digest::Digest digest;           ///< sha256 of the bytes written (the blob digest)
-  uint64_t size = 0;               ///< bytes written
-  digest::Digest diff_id;          ///< sha256 of the uncompressed tar
+  digest::Digest digest;  ///< sha256 of the bytes written (the blob digest)
+  uint64_t size = 0;  ///< bytes written
+  digest::Digest diff_id;  ///< sha256 of the uncompressed tar
   uint64_t uncompressed_size = 0;  ///< bytes of the uncompressed tar
 };
 
@@ -111,7 +111,6 @@ DiffResult diff_upper(const std::string& upper, int out_fd, const DiffOptions& o
 /// directories), and .wh.NAME for entries of lower missing from upper.
 /// A regular file counts as changed when its type, mode, owner, size, mtime
 /// or xattrs differ (or, when its mtime has no sub-second part, its content).
-DiffResult diff_trees(const std::string& lower, const std::string& upper, int out_fd,
-                      const DiffOptions& opts = {});
+DiffResult diff_trees(const std::string& lower, const std::string& upper, int out_fd, const DiffOptions& opts = {});
 
 }  // namespace ocikit::layer

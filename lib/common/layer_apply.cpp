@@ -87,9 +87,7 @@ std::string join_path(const std::string& dir, std::string_view name) {
 
 class Applier {
  public:
-  Applier(int root_fd, const ApplyOptions& opts) : root_fd_(root_fd), opts_(opts) {
-    is_root_ = ::geteuid() == 0;
-  }
+  Applier(int root_fd, const ApplyOptions& opts) : root_fd_(root_fd), opts_(opts) { is_root_ = ::geteuid() == 0; }
 
   void entry(struct archive* a, struct archive_entry* e);
   void finish_dirs();
@@ -117,8 +115,8 @@ class Applier {
   const ApplyOptions& opts_;
   bool is_root_;
   std::unordered_set<std::string> seen_;  // paths this layer wrote (for opaque dirs)
-  std::vector<DirMeta> dirs_;             // modes and times set once all entries are in
-  std::string cached_dir_;                // one-entry cache of the last parent dir
+  std::vector<DirMeta> dirs_;  // modes and times set once all entries are in
+  std::string cached_dir_;  // one-entry cache of the last parent dir
   fs::UniqueFd cached_fd_;
 };
 
@@ -240,8 +238,7 @@ void Applier::opaque(const std::string& dir) {
     if (opts_.overlay_whiteouts) {
       fs::UniqueFd fd(::openat(keep.get(), pname.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!fd) throw_errno("open " + dir);
-      if (::fsetxattr(fd.get(), "trusted.overlay.opaque", "y", 1, 0) != 0)
-        throw_errno("set opaque xattr on " + dir);
+      if (::fsetxattr(fd.get(), "trusted.overlay.opaque", "y", 1, 0) != 0) throw_errno("set opaque xattr on " + dir);
     }
   }
 }
@@ -339,8 +336,7 @@ void Applier::write_data(struct archive* a, struct archive_entry* e, int fd) {
     end = offset;
   }
   // Sparse files may end in a hole.
-  if (archive_entry_size_is_set(e) && end < archive_entry_size(e) &&
-      ::ftruncate(fd, archive_entry_size(e)) != 0)
+  if (archive_entry_size_is_set(e) && end < archive_entry_size(e) && ::ftruncate(fd, archive_entry_size(e)) != 0)
     throw_errno("truncate");
 }
 
@@ -351,10 +347,8 @@ void Applier::entry(struct archive* a, struct archive_entry* e) {
   auto [dir, base] = split_path(path);
 
   if (std::string_view(base).starts_with(kWhiteoutPrefix)) {
-    if (base == kOpaque)
-      opaque(dir);
-    else
-      whiteout(dir, base.substr(kWhiteoutPrefix.size()));
+    if (base == kOpaque) opaque(dir);
+    else whiteout(dir, base.substr(kWhiteoutPrefix.size()));
     return;
   }
 
@@ -458,11 +452,8 @@ void Applier::entry(struct archive* a, struct archive_entry* e) {
       if (::utimensat(pfd, name, times, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("set times");
       break;
     }
-    case AE_IFSOCK:
-      log::debug("layer: skipping socket " + path);
-      return;
-    default:
-      fail(Errc::invalid, "unsupported entry type");
+    case AE_IFSOCK: log::debug("layer: skipping socket " + path); return;
+    default: fail(Errc::invalid, "unsupported entry type");
   }
   seen_.insert(path);
 }
@@ -501,8 +492,8 @@ ApplyResult apply(int fd, const std::string& root, const ApplyOptions& opts) {
   auto check = [&](int rc, const char* what) {
     if (rc >= ARCHIVE_WARN) return;
     if (ctx.error) std::rethrow_exception(ctx.error);
-    fail(Errc::invalid, std::string("layer: ") + what + ": " +
-                            (archive_error_string(a) ? archive_error_string(a) : "unknown error"));
+    fail(Errc::invalid,
+         std::string("layer: ") + what + ": " + (archive_error_string(a) ? archive_error_string(a) : "unknown error"));
   };
   check(archive_read_open(a, &ctx, nullptr, read_cb, nullptr), "open");
 

@@ -25,8 +25,7 @@ namespace ocikit::layer {
 Compression detect_compression(const void* head, size_t n) {
   auto* b = static_cast<const uint8_t*>(head);
   if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b) return Compression::gzip;
-  if (n >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd)
-    return Compression::zstd;
+  if (n >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) return Compression::zstd;
   return Compression::none;
 }
 
@@ -52,10 +51,10 @@ struct DecompressReader::Impl {
   std::vector<uint8_t> in = std::vector<uint8_t>(kBufSize);
   std::vector<uint8_t> out = std::vector<uint8_t>(kBufSize);
   size_t in_pos = 0, in_len = 0;  // unconsumed input is in[in_pos, in_len)
-  bool eof = false;               // fd reached its end
+  bool eof = false;  // fd reached its end
   bool detected = false;
-  bool done = false;         // every byte read and decompressed
-  bool member_end = false;   // the last gzip member / zstd frame is complete
+  bool done = false;  // every byte read and decompressed
+  bool member_end = false;  // the last gzip member / zstd frame is complete
   Compression comp = Compression::none;
   digest::Hasher compressed, uncompressed;
 #if OCIKIT_HAVE_ISAL
@@ -105,7 +104,11 @@ struct DecompressReader::Impl {
     const uint8_t* b = in.data();
     if (in_len >= 3 && b[0] == 'B' && b[1] == 'Z' && b[2] == 'h')
       fail(Errc::invalid, "layer: bzip2 compression is not supported");
-    if (in_len >= 6 && std::memcmp(b, "\xfd" "7zXZ\0", 6) == 0)
+    if (in_len >= 6 &&
+        std::memcmp(b,
+                    "\xfd"
+                    "7zXZ\0",
+                    6) == 0)
       fail(Errc::invalid, "layer: xz compression is not supported");
     if (comp == Compression::zstd) {
       zstd = ZSTD_createDCtx();
@@ -149,8 +152,7 @@ struct DecompressReader::Impl {
     for (;;) {
       for (size_t i = 0; i < n; ++i)
         if (b[i] != 0)
-          fail(Errc::invalid, std::string("layer: trailing garbage after the ") +
-                                  compression_name(comp) + " stream");
+          fail(Errc::invalid, std::string("layer: trailing garbage after the ") + compression_name(comp) + " stream");
       in_pos = in_len;
       if (!fill()) return false;
       b = in.data() + in_pos;
@@ -172,8 +174,7 @@ struct DecompressReader::Impl {
         isal->next_out = out.data();
         isal->avail_out = static_cast<uint32_t>(out.size());
         int rc = isal_inflate(isal.get());
-        if (rc < 0)
-          fail(Errc::invalid, "layer: invalid gzip data (isa-l error " + std::to_string(rc) + ")");
+        if (rc < 0) fail(Errc::invalid, "layer: invalid gzip data (isa-l error " + std::to_string(rc) + ")");
         in_pos = in_len - isal->avail_in;
         produced = out.size() - isal->avail_out;
         if (isal->block_state == ISAL_BLOCK_FINISH) {
@@ -199,8 +200,7 @@ struct DecompressReader::Impl {
         ZSTD_inBuffer ib{in.data(), in_len, in_pos};
         ZSTD_outBuffer ob{out.data(), out.size(), 0};
         size_t rc = ZSTD_decompressStream(zstd, &ob, &ib);
-        if (ZSTD_isError(rc))
-          fail(Errc::invalid, std::string("layer: invalid zstd data: ") + ZSTD_getErrorName(rc));
+        if (ZSTD_isError(rc)) fail(Errc::invalid, std::string("layer: invalid zstd data: ") + ZSTD_getErrorName(rc));
         in_pos = ib.pos;
         produced = ob.pos;
         if (rc == 0) member_end = true;
@@ -331,16 +331,14 @@ CompressWriter::CompressWriter(int fd, Compression c, int level) : impl_(std::ma
     // compresses about like gzip -4 at several times its speed).
     int l = level < 0 ? 1 : level <= 3 ? 1 : level <= 6 ? 2 : 3;
     isal_deflate_init(&s.isal);
-    size_t sizes[] = {ISAL_DEF_LVL0_DEFAULT, ISAL_DEF_LVL1_DEFAULT, ISAL_DEF_LVL2_DEFAULT,
-                      ISAL_DEF_LVL3_DEFAULT};
+    size_t sizes[] = {ISAL_DEF_LVL0_DEFAULT, ISAL_DEF_LVL1_DEFAULT, ISAL_DEF_LVL2_DEFAULT, ISAL_DEF_LVL3_DEFAULT};
     s.level_buf.resize(sizes[l]);
     s.isal.level = static_cast<uint32_t>(l);
     s.isal.level_buf = s.level_buf.data();
     s.isal.level_buf_size = static_cast<uint32_t>(s.level_buf.size());
     s.isal.gzip_flag = IGZIP_GZIP;  // header (mtime 0) and crc32 trailer
 #else
-    if (deflateInit2(&s.z, level < 0 ? 6 : level, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                     Z_DEFAULT_STRATEGY) != Z_OK)
+    if (deflateInit2(&s.z, level < 0 ? 6 : level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
       fail("layer: deflateInit failed");
     s.z_init = true;
 #endif

@@ -39,9 +39,7 @@ struct Item {
   Kind kind = Kind::normal;
 };
 
-std::string join(const std::string& dir, const std::string& name) {
-  return dir.empty() ? name : dir + "/" + name;
-}
+std::string join(const std::string& dir, const std::string& name) { return dir.empty() ? name : dir + "/" + name; }
 
 struct stat lstat_or_throw(const std::string& p) {
   struct stat st;
@@ -288,8 +286,8 @@ bool changed(const std::string& lh, const struct stat& l, const std::string& uh,
 }
 
 // Items for the changes from lower dir `lh` to upper dir `uh` (tar dir `dir`).
-void walk_trees(const std::string& lh, const std::string& uh, const std::string& dir,
-                const struct stat& dir_st, std::vector<Item>& out) {
+void walk_trees(const std::string& lh, const std::string& uh, const std::string& dir, const struct stat& dir_st,
+                std::vector<Item>& out) {
   std::vector<std::string> lnames = list_dir(lh), unames = list_dir(uh);
   struct Child {
     std::string key;  // name in the tar, for sorting
@@ -354,8 +352,7 @@ DiffResult diff_upper(const std::string& upper, int out_fd, const DiffOptions& o
   return write_items(items, out_fd, opts);
 }
 
-DiffResult diff_trees(const std::string& lower, const std::string& upper, int out_fd,
-                      const DiffOptions& opts) {
+DiffResult diff_trees(const std::string& lower, const std::string& upper, int out_fd, const DiffOptions& opts) {
   struct stat ust = lstat_or_throw(upper);
   lstat_or_throw(lower);
   std::vector<Item> items;

@@ -41,7 +41,7 @@ std::string random_name() {
 bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
 bool is_dir(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
@@ -148,7 +148,9 @@ class BackgroundWriteback {
     off_t off, len;
   };
 
-  BackgroundWriteback() : pid_(::getpid()) { std::thread([this] { run(); }).detach(); }
+  BackgroundWriteback() : pid_(::getpid()) {
+    std::thread([this] { run(); }).detach();
+  }
 
   void run() {
     for (;;) {
@@ -295,7 +297,7 @@ void BlobWriter::put(const char* p, size_t len) {
   // only for the tail. Advisory: fsync still decides.
   if (written_ - writeback_ >= kWritebackChunk) {
     BackgroundWriteback::instance().start(fd_.get(), static_cast<off_t>(writeback_),
-                                       static_cast<off_t>(written_ - writeback_));
+                                          static_cast<off_t>(written_ - writeback_));
     writeback_ = written_;
   }
 }
@@ -417,8 +419,9 @@ std::string Layout::read_blob(const digest::Digest& d) const {
 std::string Layout::read_blob(const Descriptor& d) const {
   std::string data = read_blob(d.digest);
   if (static_cast<int64_t>(data.size()) != d.size)
-    fail(Errc::invalid, "blob " + d.digest.str() + ": size mismatch: want " + std::to_string(d.size) + ", got " +
-                            std::to_string(data.size()));
+    fail(Errc::invalid,
+         "blob " + d.digest.str() + ": size mismatch: want " + std::to_string(d.size) + ", got " +
+             std::to_string(data.size()));
   return data;
 }
 
@@ -441,8 +444,7 @@ image::Index Layout::index() const { return load_index(root_); }
 
 std::vector<Descriptor> Layout::list() const { return index().manifests; }
 
-std::vector<size_t> Layout::match(const std::vector<Descriptor>& entries, std::string_view name,
-                                  bool by_digest) const {
+std::vector<size_t> Layout::match(const std::vector<Descriptor>& entries, std::string_view name, bool by_digest) const {
   std::vector<size_t> out;
   for (size_t i = 0; i < entries.size(); ++i)
     if (entries[i].ref_name() == name) out.push_back(i);
@@ -459,8 +461,8 @@ std::vector<size_t> Layout::match(const std::vector<Descriptor>& entries, std::s
       if (entries[i].digest == d) out.push_back(i);
     return out;
   }
-  bool hex = name.size() >= 6 && name.size() <= 128 &&
-             name.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  bool hex =
+      name.size() >= 6 && name.size() <= 128 && name.find_first_not_of("0123456789abcdef") == std::string_view::npos;
   if (!hex) return out;
   std::set<std::string> digests;
   for (size_t i = 0; i < entries.size(); ++i)
@@ -469,8 +471,8 @@ std::vector<size_t> Layout::match(const std::vector<Descriptor>& entries, std::s
       digests.insert(entries[i].digest.str());
     }
   if (digests.size() > 1)
-    fail(Errc::invalid, "ambiguous image id \"" + std::string(name) + "\": matches " + std::to_string(digests.size()) +
-                            " images");
+    fail(Errc::invalid,
+         "ambiguous image id \"" + std::string(name) + "\": matches " + std::to_string(digests.size()) + " images");
   return out;
 }
 
@@ -507,7 +509,8 @@ void Layout::tag(std::string_view name, const Descriptor& d) {
   if (!is_valid_ref_name(name))
     fail(Errc::invalid, "invalid image name \"" + std::string(name) + "\" for an OCI layout ref.name");
   update_index([&](image::Index& ix) {
-    if (!has_blob(d.digest)) fail(Errc::not_found, "tag " + std::string(name) + ": blob " + d.digest.str() + ": not found");
+    if (!has_blob(d.digest))
+      fail(Errc::not_found, "tag " + std::string(name) + ": blob " + d.digest.str() + ": not found");
     auto m = match(ix.manifests, name, false);
     for (auto it = m.rbegin(); it != m.rend(); ++it) ix.manifests.erase(ix.manifests.begin() + *it);
     Descriptor e = d;
@@ -574,7 +577,7 @@ GcResult Layout::gc(const std::vector<digest::Digest>& extra_roots) {
     if (kind == image::Kind::index || kind == image::Kind::manifest) {
       text = d.size >= 0 ? read_blob(d) : read_blob(d.digest);
     } else if (d.media_type.empty()) {
-      struct stat st{};
+      struct stat st {};
       if (::stat(blob_path(d.digest).c_str(), &st) != 0 || st.st_size > kMaxJsonBlob) continue;
       text = read_blob(d.digest);
       kind = image::detect_kind("", text);
@@ -602,7 +605,7 @@ GcResult Layout::gc(const std::vector<digest::Digest>& extra_roots) {
       if (keep.count(key)) continue;
       if (!digest::is_valid(key)) continue;  // not ours: leave foreign files alone
       std::string p = dir + "/" + hex;
-      struct stat st{};
+      struct stat st {};
       if (::lstat(p.c_str(), &st) != 0) continue;
       if (::unlink(p.c_str()) != 0) throw_errno("gc: remove " + p);
       res.blobs++;

@@ -93,7 +93,7 @@ class BlobWriter {
   std::optional<fs::FileLock> gc_lock_;
   std::unique_ptr<char[]> buf_;  ///< pending bytes, written out per kBufferSize
   size_t buf_len_ = 0;
-  uint64_t written_ = 0;    ///< bytes handed to the file
+  uint64_t written_ = 0;  ///< bytes handed to the file
   uint64_t writeback_ = 0;  ///< bytes whose writeback has been started
   bool done_ = false;
   bool created_ = false;

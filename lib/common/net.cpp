@@ -145,7 +145,8 @@ std::vector<PortMapping> parse_port_spec(std::string_view spec_in) {
   std::string host_ip;
   if (!s.empty() && s.front() == '[') {
     auto close = s.find(']');
-    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') bad("unclosed [ in host address");
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':')
+      bad("unclosed [ in host address");
     host_ip = std::string(s.substr(1, close - 1));
     s = s.substr(close + 2);
   }
@@ -199,14 +200,17 @@ int64_t int_member(const nlohmann::json& j, const char* key, int64_t def, int64_
     fail(Errc::invalid, std::string(key) + ": not an integer");
   }
   if (x < lo || x > hi)
-    fail(Errc::invalid, std::string(key) + ": " + std::to_string(x) + " out of range " + std::to_string(lo) + "-" + std::to_string(hi));
+    fail(
+        Errc::invalid,
+        std::string(key) + ": " + std::to_string(x) + " out of range " + std::to_string(lo) + "-" + std::to_string(hi));
   return x;
 }
 
 PortMapping port_from_json(const nlohmann::json& j) {
   PortMapping p;
   p.host_ip = j.value("host_ip", "");
-  if (!j.contains("host_port") || !j.contains("container_port")) fail(Errc::invalid, "port mapping: host_port and container_port required");
+  if (!j.contains("host_port") || !j.contains("container_port"))
+    fail(Errc::invalid, "port mapping: host_port and container_port required");
   p.host_port = static_cast<uint16_t>(int_member(j, "host_port", 0, 0, 65535));
   p.container_port = static_cast<uint16_t>(int_member(j, "container_port", 0, 0, 65535));
   p.proto = j.value("proto", "tcp");
@@ -216,7 +220,8 @@ PortMapping port_from_json(const nlohmann::json& j) {
 
 void check_port(PortMapping& p) {
   for (auto& c : p.proto) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (p.proto != "tcp" && p.proto != "udp") fail(Errc::invalid, "port mapping: protocol \"" + p.proto + "\" is not tcp or udp");
+  if (p.proto != "tcp" && p.proto != "udp")
+    fail(Errc::invalid, "port mapping: protocol \"" + p.proto + "\" is not tcp or udp");
   if (p.host_port == 0 || p.container_port == 0) fail(Errc::invalid, "port mapping: port 0");
   if (!p.host_ip.empty()) p.host_ip = to_string(parse_ip(p.host_ip));
 }
@@ -231,9 +236,10 @@ bool valid_network_name(std::string_view name) {
 nlohmann::json to_json(const Network& n) {
   nlohmann::json subs = nlohmann::json::array();
   for (const auto& s : n.subnets)
-    subs.push_back({{"subnet", to_string(s.subnet)}, {"gateway", to_string(s.gateway)}, {"ip_range", to_string(s.range)}});
-  nlohmann::json j = {{"name", n.name}, {"driver", n.driver}, {"subnets", subs}, {"internal", n.internal},
-                      {"mtu", n.mtu}, {"options", n.options}, {"created", n.created}};
+    subs.push_back(
+        {{"subnet", to_string(s.subnet)}, {"gateway", to_string(s.gateway)}, {"ip_range", to_string(s.range)}});
+  nlohmann::json j = {{"name", n.name}, {"driver", n.driver},   {"subnets", subs},     {"internal", n.internal},
+                      {"mtu", n.mtu},   {"options", n.options}, {"created", n.created}};
   if (!n.bridge.empty()) j["bridge"] = n.bridge;
   if (!n.parent.empty()) j["parent"] = n.parent;
   if (n.driver == "overlay") {
@@ -270,8 +276,8 @@ Network network_from_json(const nlohmann::json& j) {
 bool valid_link_name(std::string_view name) {
   if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
   for (char ch : name)
-    if (ch == '/' || ch == ':' || std::isspace(static_cast<unsigned char>(ch)) || static_cast<unsigned char>(ch) < 0x21 ||
-        static_cast<unsigned char>(ch) >= 0x7f)
+    if (ch == '/' || ch == ':' || std::isspace(static_cast<unsigned char>(ch)) ||
+        static_cast<unsigned char>(ch) < 0x21 || static_cast<unsigned char>(ch) >= 0x7f)
       return false;
   return true;
 }
@@ -281,7 +287,8 @@ void validate_network(Network& n, const std::vector<Network>& others) {
   if (!valid_network_name(n.name))
     fail(Errc::invalid, "invalid network name \"" + n.name + "\" (want 1-32 of A-Z a-z 0-9 _ . -)");
   static const std::set<std::string> drivers = {"bridge", "macvlan", "overlay", "host", "none"};
-  if (!drivers.count(n.driver)) bad("unknown driver \"" + n.driver + "\" (want bridge, macvlan, overlay, host or none)");
+  if (!drivers.count(n.driver))
+    bad("unknown driver \"" + n.driver + "\" (want bridge, macvlan, overlay, host or none)");
   if (n.mtu < 576 || n.mtu > 65535) bad("mtu " + std::to_string(n.mtu) + " out of range 576-65535");
   bool has4 = false, has6 = false;
   for (auto& s : n.subnets) {
@@ -305,15 +312,15 @@ void validate_network(Network& n, const std::vector<Network>& others) {
           bad("subnet " + to_string(s.subnet) + " overlaps network \"" + o.name + "\" (" + to_string(os.subnet) + ")");
     }
   }
-  if ((n.driver == "bridge" || n.driver == "overlay" || n.driver == "macvlan") && !has4 && !has6)
-    bad("no subnet");
+  if ((n.driver == "bridge" || n.driver == "overlay" || n.driver == "macvlan") && !has4 && !has6) bad("no subnet");
   if (n.driver == "bridge" || n.driver == "overlay") {
     if (n.bridge.empty()) n.bridge = default_bridge_name(n.name);
     if (n.bridge.size() > 15) bad("bridge name \"" + n.bridge + "\" is longer than 15 characters");
     if (!valid_link_name(n.bridge)) bad("bridge name \"" + n.bridge + "\" is not a valid interface name");
   }
   if (n.driver == "macvlan" && n.parent.empty()) bad("macvlan needs a parent link (--opt parent=LINK)");
-  if (n.driver == "macvlan" && !valid_link_name(n.parent)) bad("parent \"" + n.parent + "\" is not a valid interface name");
+  if (n.driver == "macvlan" && !valid_link_name(n.parent))
+    bad("parent \"" + n.parent + "\" is not a valid interface name");
   if (n.driver == "overlay") {
     if (n.vni == 0 || n.vni > 0xffffff) bad("overlay needs --vni 1-16777215");
     for (const auto& p : n.peers) parse_ip(p);

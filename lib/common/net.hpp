@@ -19,8 +19,8 @@ namespace ocikit::net {
 
 /// An IPv4 or IPv6 address. IPv4 uses the first 4 bytes.
 struct IpAddr {
-  int family = 0;                    ///< AF_INET or AF_INET6 (0: unset)
-  std::array<uint8_t, 16> bytes{};   ///< network byte order
+  int family = 0;  ///< AF_INET or AF_INET6 (0: unset)
+  std::array<uint8_t, 16> bytes{};  ///< network byte order
   /// The address bytes in use: 4 for IPv4, 16 for IPv6.
   size_t size() const { return family == 10 ? 16 : 4; }
   bool operator==(const IpAddr&) const = default;
@@ -37,7 +37,7 @@ IpAddr add(const IpAddr& a, uint64_t n);
 
 /// An address prefix such as 10.213.0.0/24 or fd00:213::/64.
 struct Cidr {
-  IpAddr addr;     ///< as written (may have host bits, e.g. 10.0.0.5/24)
+  IpAddr addr;  ///< as written (may have host bits, e.g. 10.0.0.5/24)
   int prefix = 0;  ///< prefix length
   bool operator==(const Cidr&) const = default;
 };
@@ -63,7 +63,7 @@ std::optional<IpAddr> next_free(const Cidr& subnet, const Cidr& range, const IpA
 
 /// One published port: traffic to host_ip:host_port goes to container_port.
 struct PortMapping {
-  std::string host_ip;     ///< empty: every host address
+  std::string host_ip;  ///< empty: every host address
   uint16_t host_port = 0;
   uint16_t container_port = 0;
   std::string proto = "tcp";  ///< "tcp" or "udp"
@@ -91,25 +91,25 @@ void check_port(PortMapping& p);
 
 /// One address family's addressing of a network.
 struct Subnet {
-  Cidr subnet;     ///< e.g. 10.213.0.0/24 (host bits cleared)
+  Cidr subnet;  ///< e.g. 10.213.0.0/24 (host bits cleared)
   IpAddr gateway;  ///< defaults to the first host address
-  Cidr range;      ///< where containers get addresses; defaults to subnet
+  Cidr range;  ///< where containers get addresses; defaults to subnet
 };
 
 /// A network definition as stored in <data-dir>/<name>.json.
 struct Network {
   std::string name;
   std::string driver = "bridge";  ///< bridge, macvlan, overlay, host, none
-  std::string bridge;             ///< bridge device (bridge, overlay)
-  std::vector<Subnet> subnets;    ///< IPv4 and/or IPv6
-  bool internal = false;          ///< no outbound NAT, no route off the bridge
+  std::string bridge;  ///< bridge device (bridge, overlay)
+  std::vector<Subnet> subnets;  ///< IPv4 and/or IPv6
+  bool internal = false;  ///< no outbound NAT, no route off the bridge
   int mtu = 1500;
-  std::string parent;             ///< macvlan: parent link
-  uint32_t vni = 0;               ///< overlay: VXLAN id
-  std::vector<std::string> peers; ///< overlay: underlay addresses of other hosts
-  std::string local;              ///< overlay: this host's underlay address
+  std::string parent;  ///< macvlan: parent link
+  uint32_t vni = 0;  ///< overlay: VXLAN id
+  std::vector<std::string> peers;  ///< overlay: underlay addresses of other hosts
+  std::string local;  ///< overlay: this host's underlay address
   std::map<std::string, std::string> options;  ///< --opt K=V as given
-  std::string created;            ///< RFC 3339 creation time
+  std::string created;  ///< RFC 3339 creation time
 };
 
 /// True when `name` is a valid network name: 1-32 of [A-Za-z0-9_.-],
@@ -158,8 +158,7 @@ std::string render_hosts(const std::vector<HostEntry>& entries);
 /// namespace can reach: loopback ones (127.0.0.0/8, ::1) are left out.
 std::vector<std::string> reachable_nameservers(std::string_view resolv_conf);
 /// A resolv.conf text: "nameserver X" lines, then "search"/"options" when set.
-std::string render_resolv(const std::vector<std::string>& nameservers,
-                          const std::vector<std::string>& search = {},
+std::string render_resolv(const std::vector<std::string>& nameservers, const std::vector<std::string>& search = {},
                           const std::vector<std::string>& options = {});
 
 }  // namespace ocikit::net

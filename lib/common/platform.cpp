@@ -89,7 +89,7 @@ Platform parse(std::string_view s) {
 }
 
 Platform host() {
-  struct utsname u{};
+  struct utsname u {};
   ::uname(&u);
   Platform p;
   p.os = "linux";

@@ -12,10 +12,10 @@ namespace ocikit::platform {
 
 /// A platform (OCI image-index "platform" object).
 struct Platform {
-  std::string os;            ///< "linux"
+  std::string os;  ///< "linux"
   std::string architecture;  ///< GOARCH spelling: "amd64", "arm64", "arm", "386"
-  std::string variant;       ///< "v7", "v8"; "" when unset
-  std::string os_version;    ///< "os.version" (Windows)
+  std::string variant;  ///< "v7", "v8"; "" when unset
+  std::string os_version;  ///< "os.version" (Windows)
   std::vector<std::string> os_features;  ///< "os.features"
 
   /// "os/arch[/variant]".

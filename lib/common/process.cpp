@@ -130,7 +130,8 @@ Output capture(Spec s, bool out, bool err) {
   pipes[0][1].reset();
   pipes[1][1].reset();
   Output r;
-  struct pollfd p[2] = {{pipes[0][0] ? pipes[0][0].get() : -1, POLLIN, 0}, {pipes[1][0] ? pipes[1][0].get() : -1, POLLIN, 0}};
+  struct pollfd p[2] = {{pipes[0][0] ? pipes[0][0].get() : -1, POLLIN, 0},
+                        {pipes[1][0] ? pipes[1][0].get() : -1, POLLIN, 0}};
   std::string* sink[2] = {&r.out, &r.err};
   int open_fds = (p[0].fd >= 0) + (p[1].fd >= 0);
   char buf[8192];

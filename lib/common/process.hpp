@@ -23,9 +23,9 @@ struct Spec {
   std::vector<std::string> argv{};  ///< argv[0] is the program: a path, or a name looked up in $PATH
   /// The child's environment; nullopt: this process's.
   std::optional<std::vector<std::string>> env{};
-  int in = kDevNull;    ///< stdin
-  int out = kInherit;   ///< stdout
-  int err = kInherit;   ///< stderr
+  int in = kDevNull;  ///< stdin
+  int out = kInherit;  ///< stdout
+  int err = kInherit;  ///< stderr
   /// Default signal dispositions for INT, TERM, HUP, PIPE and an empty signal
   /// mask in the child (for a parent that blocks or ignores signals).
   bool reset_signals = false;
@@ -45,7 +45,7 @@ int wait(pid_t pid);
 int run(const Spec& s);
 
 struct Output {
-  int status = 0;   ///< as wait()
+  int status = 0;  ///< as wait()
   std::string out;  ///< stdout, when captured
   std::string err;  ///< stderr, when captured
 };

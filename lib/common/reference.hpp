@@ -27,8 +27,8 @@ inline constexpr std::string_view kDefaultTag = "latest";
 /// A parsed, normalised image reference.
 struct Reference {
   std::string domain;  ///< "docker.io", "localhost:5000", "[::1]:5000"
-  std::string path;    ///< "library/alpine"
-  std::string tag;     ///< "" when absent (only possible with a digest)
+  std::string path;  ///< "library/alpine"
+  std::string tag;  ///< "" when absent (only possible with a digest)
   std::optional<digest::Digest> digest;
 
   /// The full normalised form: "docker.io/library/alpine:latest[@sha256:..]".
@@ -70,10 +70,10 @@ std::string_view transport_name(Transport t);
 /// A transport-qualified image reference.
 struct ImageRef {
   Transport transport = Transport::store;
-  Reference ref;     ///< docker and store transports
+  Reference ref;  ///< docker and store transports
   std::string path;  ///< oci / oci-archive / docker-archive: DIR or FILE, "-" = stdin/stdout
-  std::string tag;   ///< optional ":TAG" after the path (for docker-archive a
-                     ///< docker reference such as "alpine:3"); "" when absent
+  std::string tag;  ///< optional ":TAG" after the path (for docker-archive a
+      ///< docker reference such as "alpine:3"); "" when absent
   /// The skopeo spelling: "docker://docker.io/library/alpine:latest",
   /// "oci:/dir:tag", "docker.io/library/alpine:latest" (store).
   std::string str() const;

@@ -29,7 +29,7 @@ std::string strip_params(std::string ct) {
 
 std::string manifest_accept() {
   return std::string(kOciIndex) + ", " + std::string(kOciManifest) + ", " + std::string(kDockerList) + ", " +
-         std::string(kDockerManifest);
+      std::string(kDockerManifest);
 }
 
 Client::Client(std::string host, http::Transport& t, auth::Credentials creds, Options o)
@@ -42,7 +42,9 @@ Client::Client(std::string host, http::Transport& t, auth::Credentials creds, Op
 
 std::string Client::url(std::string_view path) const { return base_ + std::string(path); }
 
-std::string Client::repo_scope(const std::string& repo) const { return opts_.push ? push_scope(repo) : pull_scope(repo); }
+std::string Client::repo_scope(const std::string& repo) const {
+  return opts_.push ? push_scope(repo) : pull_scope(repo);
+}
 
 std::string Client::resolve_location(const std::string& loc) const {
   if (loc.empty()) fail(Errc::invalid, host_ + ": upload response without a Location header");
@@ -64,7 +66,8 @@ http::Response Client::send(http::Request req, const std::string& scope) {
   // they go only to the scheme, host and port they were issued for.
   if (!same_origin(req.url)) {
     http::Response r = http::perform_with_retry(transport_, req, opts_.retry);
-    if (r.status == 401) fail(Errc::unauthorized, req.url + ": unauthorized (credentials are only sent to " + base_ + ")");
+    if (r.status == 401)
+      fail(Errc::unauthorized, req.url + ": unauthorized (credentials are only sent to " + base_ + ")");
     return r;
   }
   size_t nheaders = req.headers.size();
@@ -89,7 +92,8 @@ Manifest Client::get_manifest(const std::string& repo, const std::string& ref) {
   std::string body;
   req.sink = [&](const char* d, size_t n) {
     if (body.size() + n > opts_.max_manifest_size)
-      fail(Errc::invalid, "manifest " + where + " is larger than " + std::to_string(opts_.max_manifest_size) + " bytes");
+      fail(Errc::invalid,
+           "manifest " + where + " is larger than " + std::to_string(opts_.max_manifest_size) + " bytes");
     body.append(d, n);
   };
   http::Response r = send(std::move(req), repo_scope(repo));
@@ -107,7 +111,7 @@ Manifest Client::get_manifest(const std::string& repo, const std::string& ref) {
   }
   m.media_type = strip_params(r.header("Content-Type"));
   bool known = m.media_type == kOciIndex || m.media_type == kOciManifest || m.media_type == kDockerList ||
-               m.media_type == kDockerManifest;
+      m.media_type == kDockerManifest;
   if (!known) {
     // Some registries answer application/json; the document names itself.
     auto j = nlohmann::json::parse(m.body, nullptr, false);
@@ -170,9 +174,8 @@ void Client::fetch_url(const std::string& url, const std::string& digest, int64_
   fetch(url, nullptr, url, digest, size, sink, progress, verify);
 }
 
-void Client::fetch(const std::string& url, const std::string* repo, const std::string& where,
-                   const std::string& digest, int64_t size, const http::Sink& sink, const Progress& progress,
-                   bool verify) {
+void Client::fetch(const std::string& url, const std::string* repo, const std::string& where, const std::string& digest,
+                   int64_t size, const http::Sink& sink, const Progress& progress, bool verify) {
   digest::Digest want = digest::parse(digest);
   digest::Hasher hasher(want.algorithm);
   uint64_t received = 0;  // bytes hashed and handed to the sink
@@ -195,7 +198,8 @@ void Client::fetch(const std::string& url, const std::string* repo, const std::s
         if (n == 0) return;
       }
       if (size >= 0 && received + n > static_cast<uint64_t>(size))
-        fail(Errc::invalid, "blob " + digest + ": size mismatch (more than the expected " + std::to_string(size) + " bytes)");
+        fail(Errc::invalid,
+             "blob " + digest + ": size mismatch (more than the expected " + std::to_string(size) + " bytes)");
       if (verify) hasher.update(d, n);
       sink(d, n);
       received += n;
@@ -203,10 +207,11 @@ void Client::fetch(const std::string& url, const std::string* repo, const std::s
     };
     try {
       // Registry credentials go to the registry only, never to a layer's URL.
-      http::Response r = repo ? send(std::move(req), repo_scope(*repo))
-                              : http::perform_with_retry(transport_, req, opts_.retry);
+      http::Response r =
+          repo ? send(std::move(req), repo_scope(*repo)) : http::perform_with_retry(transport_, req, opts_.retry);
       if (r.status == 404) fail(Errc::not_found, "blob " + digest + " not found in " + where);
-      if (r.status == 416 && received > 0) fail(Errc::invalid, "blob " + digest + ": " + where + " refused to resume at byte " + std::to_string(received));
+      if (r.status == 416 && received > 0)
+        fail(Errc::invalid, "blob " + digest + ": " + where + " refused to resume at byte " + std::to_string(received));
       if (!r.ok()) fail("get blob " + digest + " from " + where + ": " + http::describe_status(r));
       break;
     } catch (const Error& e) {
@@ -218,7 +223,9 @@ void Client::fetch(const std::string& url, const std::string* repo, const std::s
     }
   }
   if (size >= 0 && received != static_cast<uint64_t>(size))
-    fail(Errc::invalid, "blob " + digest + ": size mismatch (got " + std::to_string(received) + " bytes, expected " + std::to_string(size) + ")");
+    fail(Errc::invalid,
+         "blob " + digest + ": size mismatch (got " + std::to_string(received) + " bytes, expected " +
+             std::to_string(size) + ")");
   if (!verify) return;
   digest::Digest got = hasher.finish();
   if (got != want) fail(Errc::invalid, "blob " + digest + ": digest mismatch (content is " + got.str() + ")");
@@ -292,7 +299,8 @@ bool Client::upload(const std::string& repo, const std::string& digest, uint64_t
         req.body_length = n;
       }
       http::Response r = send(std::move(req), scope);
-      if (r.status != 202) fail("push " + where + ": upload chunk at byte " + std::to_string(off) + ": " + http::describe_status(r));
+      if (r.status != 202)
+        fail("push " + where + ": upload chunk at byte " + std::to_string(off) + ": " + http::describe_status(r));
       location = resolve_location(r.header("Location"));
       off += n;
       if (progress) progress(off);
@@ -339,7 +347,8 @@ std::vector<std::string> Client::list_tags(const std::string& repo) {
     if (!next.empty() && !seen.insert(next).second)
       fail(Errc::invalid, "list tags of " + host_ + "/" + repo + ": the registry's Link header loops back to " + next);
     if (++pages > kMaxTagPages)
-      fail(Errc::invalid, "list tags of " + host_ + "/" + repo + ": more than " + std::to_string(kMaxTagPages) + " pages");
+      fail(Errc::invalid,
+           "list tags of " + host_ + "/" + repo + ": more than " + std::to_string(kMaxTagPages) + " pages");
   }
   return tags;
 }

@@ -46,15 +46,15 @@ struct Options {
 /// A manifest as the registry served it.
 struct Manifest {
   std::string media_type;  ///< Content-Type (or the JSON mediaType when generic)
-  std::string body;        ///< the exact bytes (their digest is the manifest digest)
-  std::string digest;      ///< "sha256:..." of body
+  std::string body;  ///< the exact bytes (their digest is the manifest digest)
+  std::string digest;  ///< "sha256:..." of body
 };
 
 /// What a HEAD says about a manifest or blob.
 struct Head {
-  std::string digest;      ///< Docker-Content-Digest ("" when not sent)
+  std::string digest;  ///< Docker-Content-Digest ("" when not sent)
   std::string media_type;  ///< Content-Type
-  uint64_t size = 0;       ///< Content-Length
+  uint64_t size = 0;  ///< Content-Length
 };
 
 /// Progress callback: bytes done so far of one transfer.
@@ -123,8 +123,8 @@ class Client {
   std::string resolve_location(const std::string& loc) const;
   void fetch(const std::string& url, const std::string* repo, const std::string& where, const std::string& digest,
              int64_t size, const http::Sink& sink, const Progress& progress, bool verify);
-  bool upload(const std::string& repo, const std::string& digest, uint64_t size, int fd,
-                     const std::string* data, const std::vector<std::string>& mount_from, const Progress& progress);
+  bool upload(const std::string& repo, const std::string& digest, uint64_t size, int fd, const std::string* data,
+              const std::vector<std::string>& mount_from, const Progress& progress);
 
   std::string host_;
   std::string base_;  // "https://registry-1.docker.io"

@@ -243,8 +243,8 @@ bool has_env(const std::vector<std::string>& env, const std::string& key) {
   return std::any_of(env.begin(), env.end(), [&](const std::string& e) { return env_key(e) == key; });
 }
 
-std::vector<std::string> process_env(const image::ContainerConfig& c, const Options& opts,
-                                     const std::string& hostname, const User& user) {
+std::vector<std::string> process_env(const image::ContainerConfig& c, const Options& opts, const std::string& hostname,
+                                     const User& user) {
   std::vector<std::string> env;
   if (!has_env(c.env, "PATH") && !has_env(opts.env, "PATH")) env.push_back(kDefaultPath);
   set_env(env, "HOSTNAME=" + hostname);
@@ -282,9 +282,17 @@ oj seccomp_section(const Options& opts) {
 // ---- public ----
 
 std::vector<std::string> docker_masked_paths() {
-  return {"/proc/asound",      "/proc/acpi",        "/proc/kcore",       "/proc/keys",
-          "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-          "/proc/scsi",        "/sys/firmware",     "/sys/devices/virtual/powercap"};
+  return {"/proc/asound",
+          "/proc/acpi",
+          "/proc/kcore",
+          "/proc/keys",
+          "/proc/latency_stats",
+          "/proc/timer_list",
+          "/proc/timer_stats",
+          "/proc/sched_debug",
+          "/proc/scsi",
+          "/sys/firmware",
+          "/sys/devices/virtual/powercap"};
 }
 
 std::vector<std::string> docker_readonly_paths() {
@@ -323,9 +331,8 @@ User resolve_user(const std::string& rootfs, const std::string& spec) {
   if (group_arg.empty() && !matched) return u;
   auto groups = parse_group(read_in_root(rootfs, "/etc/group"));
   if (!group_arg.empty()) {
-    auto it = std::find_if(groups.begin(), groups.end(), [&](const GroupEntry& g) {
-      return gid_arg ? g.gid == *gid_arg : g.name == group_arg;
-    });
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const GroupEntry& g) { return gid_arg ? g.gid == *gid_arg : g.name == group_arg; });
     if (it != groups.end()) u.gid = it->gid;
     else if (gid_arg) u.gid = *gid_arg;
     else fail(Errc::not_found, "unable to find group " + group_arg + ": no matching entries in group file");
@@ -372,7 +379,8 @@ nlohmann::ordered_json from_image(const image::ImageConfig& config, const std::s
   mounts.push_back(mount_entry("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}));
   mounts.push_back(mount_entry("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}));
   mounts.push_back(mount_entry("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", sys_mode}));
-  mounts.push_back(mount_entry("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", sys_mode}));
+  mounts.push_back(
+      mount_entry("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", sys_mode}));
   s["mounts"] = mounts;
 
   std::map<std::string, std::string> ann = c.labels;
@@ -425,18 +433,19 @@ nlohmann::ordered_json default_spec(bool rootless) {
   mounts.push_back(mount_entry("/proc", "proc", "proc", oj::array()));
   mounts.push_back(mount_entry("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}));
   mounts.push_back(mount_entry("/dev/pts", "devpts", "devpts",
-                               rootless ? oj{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}
-                                        : oj{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}));
+                               rootless
+                                   ? oj{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}
+                                   : oj{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}));
   mounts.push_back(mount_entry("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}));
   mounts.push_back(mount_entry("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}));
   if (rootless)
     // rro: the host's cgroup v1 hierarchies under /sys/fs/cgroup come along with
     // the rbind and must be read-only too (CVE-2023-25809).
     mounts.push_back(mount_entry("/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro", "rro"}));
-  else
-    mounts.push_back(mount_entry("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}));
+  else mounts.push_back(mount_entry("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}));
   if (!rootless)
-    mounts.push_back(mount_entry("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"}));
+    mounts.push_back(
+        mount_entry("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"}));
   s["mounts"] = mounts;
   oj linux;
   if (rootless) {
@@ -448,9 +457,9 @@ nlohmann::ordered_json default_spec(bool rootless) {
   for (const char* t : {"pid", "network", "ipc", "uts", "mount", "cgroup"}) ns.push_back({{"type", t}});
   if (rootless) ns.push_back({{"type", "user"}});
   linux["namespaces"] = ns;
-  linux["maskedPaths"] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-                          "/proc/scsi"};
+  linux["maskedPaths"] = {"/proc/acpi",          "/proc/asound",     "/proc/kcore",       "/proc/keys",
+                          "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+                          "/sys/firmware",       "/proc/scsi"};
   linux["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
   s["linux"] = linux;
   return s;

@@ -40,7 +40,7 @@ std::vector<std::string> docker_readonly_paths();
 struct User {
   uint32_t uid = 0, gid = 0;
   std::vector<uint32_t> additional_gids;  ///< supplementary groups from /etc/group
-  std::string home = "/";                 ///< the passwd entry's home, "/" when there is none
+  std::string home = "/";  ///< the passwd entry's home, "/" when there is none
 };
 
 /// Resolve a docker USER string inside the root filesystem `rootfs`:
@@ -59,13 +59,13 @@ User resolve_user(const std::string& rootfs, const std::string& user);
 /// What a `run` command line changes in the image's settings.
 struct Options {
   std::optional<std::vector<std::string>> entrypoint;  ///< --entrypoint; an empty vector resets it
-  std::vector<std::string> cmd;                         ///< non-empty replaces the image's Cmd
-  std::vector<std::string> env;                         ///< KEY=VALUE, override the image's
-  std::string workdir, user, hostname;                  ///< empty = the image's / default
+  std::vector<std::string> cmd;  ///< non-empty replaces the image's Cmd
+  std::vector<std::string> env;  ///< KEY=VALUE, override the image's
+  std::string workdir, user, hostname;  ///< empty = the image's / default
   bool terminal = false, read_only = false, privileged = false, no_new_privileges = false;
-  std::vector<std::string> cap_add, cap_drop;           ///< "NET_ADMIN" or "CAP_NET_ADMIN", "ALL"
-  std::string seccomp;                                  ///< "" docker's default profile, "unconfined", or a JSON file path
-  std::map<std::string, std::string> annotations;       ///< added to the image's labels
+  std::vector<std::string> cap_add, cap_drop;  ///< "NET_ADMIN" or "CAP_NET_ADMIN", "ALL"
+  std::string seccomp;  ///< "" docker's default profile, "unconfined", or a JSON file path
+  std::map<std::string, std::string> annotations;  ///< added to the image's labels
 };
 
 /// A complete config.json for the image `config`:

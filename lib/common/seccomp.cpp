@@ -32,7 +32,8 @@ uint32_t parse_action(const std::string& a, const nlohmann::json& errno_ret, con
   if (a == "SCMP_ACT_TRAP") return SCMP_ACT_TRAP;
   if (a == "SCMP_ACT_TRACE") return SCMP_ACT_TRACE(ret());
   if (a == "SCMP_ACT_LOG") return SCMP_ACT_LOG;
-  if (a == "SCMP_ACT_NOTIFY") fail(Errc::failure, where + ": SCMP_ACT_NOTIFY (seccomp user notification) is not supported");
+  if (a == "SCMP_ACT_NOTIFY")
+    fail(Errc::failure, where + ": SCMP_ACT_NOTIFY (seccomp user notification) is not supported");
   fail(Errc::invalid, where + ": unknown action \"" + a + "\"");
 }
 
@@ -86,7 +87,8 @@ Program compile(const nlohmann::json& s) {
   if (auto it = s.find("architectures"); it != s.end() && it->is_array())
     for (auto& a : *it) {
       int rc = seccomp_arch_add(ctx.get(), parse_arch(a.get<std::string>()));
-      if (rc != 0 && rc != -EEXIST) throw Error(Errc::failure, "seccomp: add architecture " + a.get<std::string>(), -rc);
+      if (rc != 0 && rc != -EEXIST)
+        throw Error(Errc::failure, "seccomp: add architecture " + a.get<std::string>(), -rc);
     }
   if (auto it = s.find("flags"); it != s.end() && it->is_array())
     for (auto& f : *it) prog.flags |= parse_flag(f.get<std::string>());

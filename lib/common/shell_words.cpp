@@ -11,7 +11,7 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' |
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_name_char(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-         static_cast<unsigned char>(c) >= 0x80;
+      static_cast<unsigned char>(c) >= 0x80;
 }
 
 // Collects the result both as one string and as shell words.
@@ -66,10 +66,8 @@ class Lexer {
       if (c == '\'' || c == '"' || c == '$') {
         std::string tmp = c == '\'' ? single_quote() : c == '"' ? double_quote() : dollar();
         result += tmp;
-        if (c == '$')
-          words.add_string(tmp);
-        else
-          words.add_raw_string(tmp);
+        if (c == '$') words.add_string(tmp);
+        else words.add_raw_string(tmp);
         continue;
       }
       ++pos_;
@@ -86,8 +84,7 @@ class Lexer {
       }
       result += c;
     }
-    if (stop != 0)
-      fail(Errc::invalid, std::string("unexpected end of statement while looking for matching ") + stop);
+    if (stop != 0) fail(Errc::invalid, std::string("unexpected end of statement while looking for matching ") + stop);
     return {result, words.take()};
   }
 
@@ -253,10 +250,8 @@ class Lexer {
     bool set = v.has_value();
     std::string value = v.value_or("");
     switch (c) {
-      case '-':
-        return (!set || (null_is_unset && value.empty())) ? word : value;
-      case '+':
-        return (!set || (null_is_unset && value.empty())) ? "" : word;
+      case '-': return (!set || (null_is_unset && value.empty())) ? word : value;
+      case '+': return (!set || (null_is_unset && value.empty())) ? "" : word;
       case '?':
         if (!set) fail(Errc::invalid, n + ": " + (word.empty() ? "is not allowed to be unset" : word));
         if (null_is_unset && value.empty())

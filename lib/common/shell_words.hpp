@@ -18,9 +18,9 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view)>;
 
 /// How the lexer treats quotes, escapes and unset variables.
 struct LexOptions {
-  char escape = '\\';       ///< the escape character (`\` or a backtick)
+  char escape = '\\';  ///< the escape character (`\` or a backtick)
   bool raw_quotes = false;  ///< keep quote characters in the result
-  bool raw_escapes = false; ///< keep escape characters in the result
+  bool raw_escapes = false;  ///< keep escape characters in the result
   bool skip_unset = false;  ///< leave references to unset variables as written
 };
 
@@ -30,8 +30,7 @@ std::string expand_word(std::string_view word, const EnvLookup& env, const LexOp
 
 /// Expand `text` and split it into words the way a shell would: unquoted
 /// whitespace, including whitespace produced by unquoted variables, separates.
-std::vector<std::string> expand_words(std::string_view text, const EnvLookup& env,
-                                      const LexOptions& opts = {});
+std::vector<std::string> expand_words(std::string_view text, const EnvLookup& env, const LexOptions& opts = {});
 
 /// An EnvLookup over "KEY=VALUE" strings (the last one for a key wins).
 EnvLookup env_from_list(const std::vector<std::string>& kvs);

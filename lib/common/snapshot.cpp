@@ -27,9 +27,8 @@ namespace ocikit::snapshot {
 namespace {
 
 bool is_hex64(const std::string& s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
+  return s.size() == 64 &&
+      std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 std::vector<std::string> read_dir(const std::string& dir) {
@@ -173,8 +172,8 @@ bool is_mount_point(const std::string& path) {
 
 // Overlay through fsopen/fsconfig with one "lowerdir+" per layer.
 // Returns false when the kernel has no "lowerdir+" (older than 6.8).
-bool mount_overlay_new_api(const std::vector<std::string>& lowers, const std::string& upper,
-                           const std::string& work, const std::string& target) {
+bool mount_overlay_new_api(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
+                           const std::string& target) {
   fs::UniqueFd fsfd(::fsopen("overlay", FSOPEN_CLOEXEC));
   if (!fsfd) throw_errno("fsopen overlay");
   // Highest layer first, as overlay's lowerdir lists them.
@@ -196,8 +195,8 @@ bool mount_overlay_new_api(const std::vector<std::string>& lowers, const std::st
   return true;
 }
 
-void mount_overlay_legacy(const std::vector<std::string>& lowers, const std::string& upper,
-                          const std::string& work, const std::string& target) {
+void mount_overlay_legacy(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
+                          const std::string& target) {
   std::string opts = "lowerdir=";
   for (auto it = lowers.rbegin(); it != lowers.rend(); ++it) {
     if (it != lowers.rbegin()) opts += ':';
@@ -205,8 +204,9 @@ void mount_overlay_legacy(const std::vector<std::string>& lowers, const std::str
   }
   opts += ",upperdir=" + upper + ",workdir=" + work;
   if (opts.size() >= static_cast<size_t>(::getpagesize()))
-    fail(Errc::failure, "overlay options for " + std::to_string(lowers.size()) +
-                            " layers exceed a page on this kernel (no lowerdir+)");
+    fail(
+        Errc::failure,
+        "overlay options for " + std::to_string(lowers.size()) + " layers exceed a page on this kernel (no lowerdir+)");
   if (::mount("overlay", target.c_str(), "overlay", 0, opts.c_str()) != 0) throw_errno("mount overlay on " + target);
 }
 
@@ -222,10 +222,8 @@ std::vector<digest::Digest> chain_ids(const std::vector<digest::Digest>& diff_id
   std::vector<digest::Digest> out;
   out.reserve(diff_ids.size());
   for (const auto& d : diff_ids) {
-    if (out.empty())
-      out.push_back(d);
-    else
-      out.push_back(digest::of(out.back().str() + " " + d.str()));
+    if (out.empty()) out.push_back(d);
+    else out.push_back(digest::of(out.back().str() + " " + d.str()));
   }
   return out;
 }
@@ -252,10 +250,11 @@ std::vector<std::string> Store::list() const {
 }
 
 std::optional<std::vector<std::string>> Store::ready(const image::Manifest& manifest,
-                                                    const image::ImageConfig& config) const {
+                                                     const image::ImageConfig& config) const {
   if (manifest.layers.size() != config.diff_ids.size())
-    fail(Errc::invalid, "image has " + std::to_string(manifest.layers.size()) + " layers but " +
-                            std::to_string(config.diff_ids.size()) + " diff_ids");
+    fail(Errc::invalid,
+         "image has " + std::to_string(manifest.layers.size()) + " layers but " +
+             std::to_string(config.diff_ids.size()) + " diff_ids");
   std::vector<std::string> dirs;
   for (const auto& c : chain_ids(config.diff_ids)) {
     dirs.push_back(path(c.hex));
@@ -281,7 +280,8 @@ std::set<std::string> Store::mounted() const {
   for (size_t i = 0; i < info.size(); ++i) {
     char ch = info[i];
     if (ch == '\\' && i + 3 < info.size() && std::isdigit(static_cast<unsigned char>(info[i + 1])) &&
-        std::isdigit(static_cast<unsigned char>(info[i + 2])) && std::isdigit(static_cast<unsigned char>(info[i + 3]))) {
+        std::isdigit(static_cast<unsigned char>(info[i + 2])) &&
+        std::isdigit(static_cast<unsigned char>(info[i + 3]))) {
       text += static_cast<char>((info[i + 1] - '0') * 64 + (info[i + 2] - '0') * 8 + (info[i + 3] - '0'));
       i += 3;
     } else if (ch == '\\' && i + 1 < info.size() && (info[i + 1] == ':' || info[i + 1] == ',')) {

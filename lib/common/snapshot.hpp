@@ -104,8 +104,8 @@ class Store {
 /// lowers, `upper` is bind-mounted at target. Where overlayfs is not
 /// available (no such file system, or refused), the merged tree is copied
 /// into target (copy_merged) and upper/work stay unused. Throws Errc::io.
-void mount_rootfs(const std::vector<std::string>& lowers, const std::string& upper,
-                  const std::string& work, const std::string& target);
+void mount_rootfs(const std::vector<std::string>& lowers, const std::string& upper, const std::string& work,
+                  const std::string& target);
 
 /// Undo mount_rootfs: unmount `target` when it is a mount point (lazily, so a
 /// process still inside does not block it). A copied tree is left for the

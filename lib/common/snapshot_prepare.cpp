@@ -22,8 +22,8 @@ namespace ocikit::snapshot {
 namespace {
 
 // Extract one layer blob into a fresh temp dir, verify it, rename it to `final`.
-void extract_one(const layout::Layout& layout, const image::Descriptor& desc,
-                 const digest::Digest& want_diff_id, const std::string& dir, const std::string& final_path) {
+void extract_one(const layout::Layout& layout, const image::Descriptor& desc, const digest::Digest& want_diff_id,
+                 const std::string& dir, const std::string& final_path) {
   std::string tmpl = dir + "/" + detail::kTmpPrefix + desc.digest.hex.substr(0, 12) + "-XXXXXX";
   if (!::mkdtemp(tmpl.data())) throw_errno("create " + tmpl);
   std::string tmp = tmpl;
@@ -38,8 +38,8 @@ void extract_one(const layout::Layout& layout, const image::Descriptor& desc,
     if (!(r.compressed_digest == desc.digest))
       fail(Errc::invalid, "digest mismatch: want " + desc.digest.str() + ", got " + r.compressed_digest.str());
     if (desc.size >= 0 && r.compressed_size != static_cast<uint64_t>(desc.size))
-      fail(Errc::invalid, "size mismatch: want " + std::to_string(desc.size) + ", got " +
-                              std::to_string(r.compressed_size));
+      fail(Errc::invalid,
+           "size mismatch: want " + std::to_string(desc.size) + ", got " + std::to_string(r.compressed_size));
     if (!(r.diff_id == want_diff_id))
       fail(Errc::invalid, "diff_id mismatch: want " + want_diff_id.str() + ", got " + r.diff_id.str());
     ::fsync(fd.get());
@@ -66,8 +66,9 @@ void extract_one(const layout::Layout& layout, const image::Descriptor& desc,
 std::vector<std::string> Store::prepare(layout::Layout& layout, const image::Manifest& manifest,
                                         const image::ImageConfig& config, int jobs) {
   if (manifest.layers.size() != config.diff_ids.size())
-    fail(Errc::invalid, "image has " + std::to_string(manifest.layers.size()) + " layers but " +
-                            std::to_string(config.diff_ids.size()) + " diff_ids");
+    fail(Errc::invalid,
+         "image has " + std::to_string(manifest.layers.size()) + " layers but " +
+             std::to_string(config.diff_ids.size()) + " diff_ids");
   if (auto warm = ready(manifest, config)) return *warm;
   auto chains = chain_ids(config.diff_ids);
   std::vector<std::string> dirs;

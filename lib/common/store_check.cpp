@@ -84,7 +84,8 @@ class Checker {
     for (const auto& [key, info] : blobs_)
       if (!reachable_.count(key) && info.ok)
         add(Kind::unreferenced_blob, key, std::to_string(info.size) + " bytes no image uses");
-    for (const auto& n : list_dir(store_ + "/ingest")) add(Kind::stale_temp, store_ + "/ingest/" + n, "partial download or write");
+    for (const auto& n : list_dir(store_ + "/ingest"))
+      add(Kind::stale_temp, store_ + "/ingest/" + n, "partial download or write");
     for (const auto& n : list_dir(store_))
       if (n.rfind(".tmp-", 0) == 0) add(Kind::stale_temp, store_ + "/" + n, "partial index.json write");
     if (!snapshot_dir.empty()) scan_snapshots(snapshot_dir);
@@ -103,7 +104,7 @@ class Checker {
         if (!digest::is_valid(key)) continue;  // not a blob name: not ours to judge (as gc)
         std::string p = dir + "/" + hex;
         BlobInfo info;
-        struct stat st{};
+        struct stat st {};
         if (::lstat(p.c_str(), &st) != 0) continue;
         r_.blobs++;
         if (!S_ISREG(st.st_mode)) {
@@ -182,7 +183,7 @@ class Checker {
         auto cfg = image::parse_config(l.read_blob(m.config));
         if (cfg.diff_ids.size() != m.layers.size())
           return "manifest " + key + " has " + std::to_string(m.layers.size()) + " layers, its config " +
-                 std::to_string(cfg.diff_ids.size()) + " diff_ids";
+              std::to_string(cfg.diff_ids.size()) + " diff_ids";
         for (const auto& c : snapshot::chain_ids(cfg.diff_ids)) chains.insert(c.hex);
       } else if (kind == image::Kind::config) {
         (void)image::parse_config(text);
@@ -206,7 +207,7 @@ class Checker {
       }
       if (!is_hex64(n)) continue;  // the lock and anything not ours
       r_.snapshots++;
-      struct stat st{};
+      struct stat st {};
       bool is_dir = ::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
       if (!is_dir) {
         add(Kind::bad_snapshot, n, "not a directory");
@@ -241,7 +242,7 @@ const char* kind_name(Kind k) {
 
 bool is_error(Kind k) {
   return k == Kind::corrupt_blob || k == Kind::missing_blob || k == Kind::broken_image || k == Kind::bad_index ||
-         k == Kind::bad_snapshot;
+      k == Kind::bad_snapshot;
 }
 
 size_t Report::errors() const {
@@ -259,7 +260,8 @@ Report check(const std::string& store_dir, const std::string& snapshot_dir, cons
 RepairResult repair(const std::string& store_dir, const std::string& snapshot_dir, const Report& r, const Options& o) {
   for (const auto& p : r.problems)
     if (p.kind == Kind::bad_index)
-      fail(Errc::invalid, "cannot repair " + p.subject + ": " + p.detail + " (restore it, or remove the store and pull again)");
+      fail(Errc::invalid,
+           "cannot repair " + p.subject + ": " + p.detail + " (restore it, or remove the store and pull again)");
   RepairResult res;
   auto l = layout::Layout::open(store_dir);
   for (const auto& d : r.corrupt_blobs)
@@ -286,7 +288,8 @@ RepairResult repair(const std::string& store_dir, const std::string& snapshot_di
           res.snapshots++;
         }
     }
-    for (const auto& p : r.problems) res.temps += p.kind == Kind::stale_temp && p.subject.rfind(snapshot_dir + "/", 0) == 0;
+    for (const auto& p : r.problems)
+      res.temps += p.kind == Kind::stale_temp && p.subject.rfind(snapshot_dir + "/", 0) == 0;
     res.snapshots += s.gc(r.live_chain_ids);
   }
   return res;

@@ -50,19 +50,19 @@ bool is_error(Kind k);
 struct Problem {
   Kind kind;
   std::string subject;  ///< a digest, an image name, a snapshot chain id, a path
-  std::string detail;   ///< why, one line
+  std::string detail;  ///< why, one line
 };
 
 struct Options {
-  bool quick = false;                        ///< sizes only: do not hash blob contents
-  std::vector<digest::Digest> extra_roots;   ///< blobs kept beside index.json (containers' images)
-  std::set<std::string> extra_chain_ids;     ///< snapshots kept beside the images' (containers')
+  bool quick = false;  ///< sizes only: do not hash blob contents
+  std::vector<digest::Digest> extra_roots;  ///< blobs kept beside index.json (containers' images)
+  std::set<std::string> extra_chain_ids;  ///< snapshots kept beside the images' (containers')
 };
 
 struct Report {
-  uint64_t blobs = 0;      ///< blobs looked at
-  uint64_t bytes = 0;      ///< their size
-  uint64_t images = 0;     ///< index.json entries
+  uint64_t blobs = 0;  ///< blobs looked at
+  uint64_t bytes = 0;  ///< their size
+  uint64_t images = 0;  ///< index.json entries
   uint64_t snapshots = 0;  ///< snapshot dirs
   std::vector<Problem> problems;
   /// index.json entries (as digests) to remove: broken images.
@@ -79,11 +79,11 @@ struct Report {
 Report check(const std::string& store_dir, const std::string& snapshot_dir, const Options& o);
 
 struct RepairResult {
-  uint64_t blobs = 0;      ///< corrupt and unreferenced blobs removed
+  uint64_t blobs = 0;  ///< corrupt and unreferenced blobs removed
   uint64_t bytes = 0;
-  uint64_t images = 0;     ///< broken index.json entries removed
+  uint64_t images = 0;  ///< broken index.json entries removed
   uint64_t snapshots = 0;  ///< snapshots removed (unreferenced or bad)
-  uint64_t temps = 0;      ///< stale temp files removed
+  uint64_t temps = 0;  ///< stale temp files removed
 };
 
 /// Repair what `r` (from check()) found. Returns what was removed.

@@ -55,8 +55,9 @@ void store_bytes(const PullTarget& t, const image::Descriptor& d, const std::str
 
 void check_child(const image::Descriptor& want, const registry::Manifest& got) {
   if (static_cast<int64_t>(got.body.size()) != want.size)
-    fail(Errc::invalid, "manifest " + want.digest.str() + ": size mismatch (got " + std::to_string(got.body.size()) +
-                            " bytes, index says " + std::to_string(want.size) + ")");
+    fail(Errc::invalid,
+         "manifest " + want.digest.str() + ": size mismatch (got " + std::to_string(got.body.size()) +
+             " bytes, index says " + std::to_string(want.size) + ")");
 }
 
 }  // namespace
@@ -88,8 +89,9 @@ image::Descriptor pull_image(registry::Client& c, const std::string& repo, const
         std::string have;
         for (const auto& d : idx.manifests)
           if (d.platform) have += (have.empty() ? "" : ", ") + d.platform->str();
-        fail(Errc::not_found, where + "@" + top.digest + ": no image for platform " + o.platform.str() +
-                                  " (the index has: " + (have.empty() ? "none" : have) + ")");
+        fail(Errc::not_found,
+             where + "@" + top.digest + ": no image for platform " + o.platform.str() +
+                 " (the index has: " + (have.empty() ? "none" : have) + ")");
       }
       result = chosen[0];
     }
@@ -113,7 +115,8 @@ image::Descriptor pull_image(registry::Client& c, const std::string& repo, const
   std::set<std::string> seen;
   std::vector<std::string> in_repo;  // blobs this repository holds
   for (auto& [d, m] : manifests) {
-    image::Manifest man = with_context("manifest " + d.digest.str(), [&m = m] { return image::parse_manifest(m.body); });
+    image::Manifest man =
+        with_context("manifest " + d.digest.str(), [&m = m] { return image::parse_manifest(m.body); });
     if (d.media_type.empty()) d.media_type = m.media_type;
     auto add = [&](const image::Descriptor& b) {
       if (!seen.insert(b.digest.str()).second) return;
@@ -188,7 +191,8 @@ std::string push_image(registry::Client& c, const std::string& repo, const std::
   std::vector<image::Descriptor> blobs;
   std::set<std::string> seen;
   for (const auto& [d, body] : manifests) {
-    image::Manifest man = with_context("manifest " + d.digest.str(), [&body = body] { return image::parse_manifest(body); });
+    image::Manifest man =
+        with_context("manifest " + d.digest.str(), [&body = body] { return image::parse_manifest(body); });
     if (seen.insert(man.config.digest.str()).second) blobs.push_back(man.config);
     for (const auto& l : man.layers) {
       if (image::is_nondistributable_media_type(l.media_type) && !l.urls.empty()) continue;
@@ -211,7 +215,7 @@ std::string push_image(registry::Client& c, const std::string& repo, const std::
         for (auto& r : o.locations->repositories(c.host(), b.digest.str()))
           if (r != repo && std::find(from.begin(), from.end(), r) == from.end()) from.push_back(std::move(r));
       return c.push_blob(repo, b.digest.str(), static_cast<uint64_t>(b.size), fd.get(), from, prog) ? "mounted"
-                                                                                                   : "pushed";
+                                                                                                    : "pushed";
     });
     log::debug("blob " + b.digest.str() + ": " + state);
     if (o.bars) o.bars->finish(bar_ids[i], state);

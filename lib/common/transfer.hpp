@@ -37,9 +37,9 @@ struct PullTarget {
 /// Pull settings.
 struct PullOptions {
   platform::Platform platform = platform::host();  ///< image chosen from an index
-  bool all_platforms = false;                      ///< keep the whole index
-  int jobs = 4;                                    ///< blobs fetched at once
-  progress::Bars* bars = nullptr;                  ///< per-blob progress (optional)
+  bool all_platforms = false;  ///< keep the whole index
+  int jobs = 4;  ///< blobs fetched at once
+  progress::Bars* bars = nullptr;  ///< per-blob progress (optional)
   /// When set, the image's blobs are recorded as held by the repository.
   blobloc::BlobLocations* locations = nullptr;
 };
@@ -64,8 +64,8 @@ struct PushSource {
 
 /// Push settings.
 struct PushOptions {
-  int jobs = 4;                          ///< blobs uploaded at once
-  std::vector<std::string> mount_from;   ///< repositories of the same registry to mount from
+  int jobs = 4;  ///< blobs uploaded at once
+  std::vector<std::string> mount_from;  ///< repositories of the same registry to mount from
   progress::Bars* bars = nullptr;
   /// When set, each blob is also mounted from the repositories it was last
   /// seen in (after mount_from), and the pushed blobs are recorded.

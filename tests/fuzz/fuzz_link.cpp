@@ -9,7 +9,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   return fuzz_one(data, size, [](std::string_view text) {
     std::string next = ocikit::http::next_link(text);
-    if (!next.empty() && (std::string_view(text).find("<" + next + ">") == std::string_view::npos || next.find('>') != std::string::npos))
+    if (!next.empty() &&
+        (std::string_view(text).find("<" + next + ">") == std::string_view::npos ||
+         next.find('>') != std::string::npos))
       abort();
   });
 }

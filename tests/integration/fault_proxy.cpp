@@ -60,7 +60,8 @@ bool read_request(int fd, std::string& head, std::string& body) {
   body = buf.substr(end + 4);
   size_t len = 0;
   std::string lh = lower(head);
-  if (auto p = lh.find("\r\ncontent-length:"); p != std::string::npos) len = std::strtoull(lh.c_str() + p + 17, nullptr, 10);
+  if (auto p = lh.find("\r\ncontent-length:"); p != std::string::npos)
+    len = std::strtoull(lh.c_str() + p + 17, nullptr, 10);
   while (body.size() < len) {
     ssize_t r = recv(fd, tmp, sizeof tmp, 0);
     if (r <= 0) return false;
@@ -100,7 +101,7 @@ void handle(int client) {
   if (fault && (g_mode == "500" || g_mode == "429" || g_mode == "push500")) {
     std::string code = g_mode == "push500" ? "500" : g_mode;
     std::string r = "HTTP/1.1 " + code + (code == "500" ? " Internal Server Error" : " Too Many Requests") +
-                    "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     send_all(client, r.data(), r.size());
     close(client);
     return;

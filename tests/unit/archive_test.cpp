@@ -18,12 +18,12 @@
 #include "temp_dir.hpp"
 
 using namespace ocikit;
-using testing::TempDir;
-using testing::entries;
 using archive::Compression;
 using archive::TarReader;
 using archive::TarWriter;
 using layout::Layout;
+using testing::entries;
+using testing::TempDir;
 
 namespace {
 // Build a tar in memory from (path, data) pairs; a path ending in "/" is a dir.
@@ -49,10 +49,11 @@ std::string err_of(auto&& fn, Errc want) {
 }
 
 // A one-layer image (layer compressed with `c`) stored in `l`.
-image::Descriptor put_image(Layout& l, const std::string& content, Compression c = Compression::gzip,
-                            size_t pad = 0) {
+image::Descriptor put_image(Layout& l, const std::string& content, Compression c = Compression::gzip, size_t pad = 0) {
   std::string plain = make_tar({{"etc/", ""}, {"etc/hello", content}, {"big", std::string(pad, 'p')}});
-  std::string blob = c == Compression::none ? plain : make_tar({{"etc/", ""}, {"etc/hello", content}, {"big", std::string(pad, 'p')}}, c);
+  std::string blob = c == Compression::none
+      ? plain
+      : make_tar({{"etc/", ""}, {"etc/hello", content}, {"big", std::string(pad, 'p')}}, c);
   auto layer = l.put_blob(blob, std::string(image::layer_media_type(c)));
   image::ImageConfig cfg;
   cfg.architecture = "amd64";
@@ -152,18 +153,22 @@ TEST_CASE("archive: bad tar streams give clear errors") {
   }
   {
     std::string garbage(2048, 'g');
-    CHECK(err_of([&] {
-            TarReader r(garbage, "garbage.tar");
-            read_all(r);
-          }, Errc::invalid) == "garbage.tar: unrecognized archive format");
+    CHECK(err_of(
+              [&] {
+                TarReader r(garbage, "garbage.tar");
+                read_all(r);
+              },
+              Errc::invalid) == "garbage.tar: unrecognized archive format");
   }
   {
     auto gz = make_tar({{"a", std::string(100000, 'a')}}, Compression::gzip);
     std::string gcut = gz.substr(0, gz.size() / 2);
-    CHECK(err_of([&] {
-            TarReader r(gcut, "cut.tar.gz");
-            read_all(r);
-          }, Errc::invalid) == "cut.tar.gz: truncated gzip input");
+    CHECK(err_of(
+              [&] {
+                TarReader r(gcut, "cut.tar.gz");
+                read_all(r);
+              },
+              Errc::invalid) == "cut.tar.gz: truncated gzip input");
   }
   CHECK(err_of([&] { TarReader::open(t.path + "/nope.tar"); }, Errc::not_found) == t.path + "/nope.tar: no such file");
 }
@@ -180,7 +185,8 @@ TEST_CASE("archive: layer diff_id through gzip and zstd") {
     CHECK(size == static_cast<int64_t>(plain.size()));
   }
   auto bad = l.put_blob(std::string("\x1f\x8b\x08\x00garbage", 12), "x");
-  CHECK(err_of([&] { archive::diff_id(l, bad.digest); }, Errc::invalid).rfind("layer " + bad.digest.str() + ": ", 0) == 0);
+  CHECK(err_of([&] { archive::diff_id(l, bad.digest); }, Errc::invalid).rfind("layer " + bad.digest.str() + ": ", 0) ==
+        0);
 }
 
 TEST_CASE("archive: oci-archive export and import round trip") {
@@ -310,8 +316,11 @@ TEST_CASE("archive: malformed oci-archives leave nothing behind") {
   // Export of a missing image fails and leaves no file.
   auto ghost = m1;
   ghost.digest = digest::of("ghost");
-  CHECK(err_of([&] { archive::export_oci_archive(src, {{{"g"}, ghost}}, t.path + "/ghost.tar"); }, Errc::not_found) ==
-        "export: blob " + ghost.digest.str() + ": not found");
+  CHECK(err_of(
+            [&] {
+              archive::export_oci_archive(src, {{{"g"}, ghost}}, t.path + "/ghost.tar");
+            },
+            Errc::not_found) == "export: blob " + ghost.digest.str() + ": not found");
   CHECK_FALSE(fs::exists(t.path + "/ghost.tar"));
 }
 
@@ -375,7 +384,8 @@ TEST_CASE("archive: docker-archive import, export and bad input") {
   CHECK(dst.read_config(m.config).extra["docker_version"] == "24.0.0");
   // Exactly config + 3 layers + manifest: nothing else was kept.
   CHECK(entries(dst.path() + "/blobs/sha256").size() == 5);
-  if (have("oci-image-tool")) CHECK(run("oci-image-tool validate --type image --ref name=docker.io/library/busybox:latest " + dst.path()) == 0);
+  if (have("oci-image-tool"))
+    CHECK(run("oci-image-tool validate --type image --ref name=docker.io/library/busybox:latest " + dst.path()) == 0);
 
   // Export again, import the export: same config, layers now all plain.
   std::string out = t.path + "/out.tar";
@@ -387,9 +397,10 @@ TEST_CASE("archive: docker-archive import, export and bad input") {
     while (r.next(e)) {
       names.push_back(e.path);
       if (e.path == "manifest.json")
-        CHECK(r.read_all() == R"([{"Config":")" + cfg_name + R"(","Layers":[")" + digest::of(l1).hex + R"(.tar",")" +
-                                  digest::of(l2).hex + R"(.tar",")" + digest::of(l3plain).hex +
-                                  R"(.tar"],"RepoTags":["busybox:latest"]}])");
+        CHECK(r.read_all() ==
+              R"([{"Config":")" + cfg_name + R"(","Layers":[")" + digest::of(l1).hex + R"(.tar",")" +
+                  digest::of(l2).hex + R"(.tar",")" + digest::of(l3plain).hex +
+                  R"(.tar"],"RepoTags":["busybox:latest"]}])");
     }
     CHECK(names.size() == 5);
   }
@@ -417,23 +428,33 @@ TEST_CASE("archive: docker-archive import, export and bad input") {
   std::vector<Row> rows = {
       {"no manifest", {{"big/layer.tar", l4}, {cfg_name, cfg_text}}, "not a docker-archive (no manifest.json)"},
       {"missing layer",
-       {{"big/layer.tar", l4}, {"l1/layer.tar", l1}, {cfg_name, cfg_text}, {"manifest.json", manifest_json(layers, "[]")}},
+       {{"big/layer.tar", l4},
+        {"l1/layer.tar", l1},
+        {cfg_name, cfg_text},
+        {"manifest.json", manifest_json(layers, "[]")}},
        "file \"l2/layer.tar\" named in manifest.json is missing"},
       {"diff_id mismatch",
-       {{"l1/layer.tar", l1}, {"l2/layer.tar", l4}, {"l3/layer.tar", l3}, {cfg_name, cfg_text},
+       {{"l1/layer.tar", l1},
+        {"l2/layer.tar", l4},
+        {"l3/layer.tar", l3},
+        {cfg_name, cfg_text},
         {"manifest.json", manifest_json(layers, "[]")}},
        "layer l2/layer.tar: diff_id mismatch: config says " + digest::of(l2).str() + ", content is " +
            digest::of(l4).str()},
-      {"layer count", {{cfg_name, cfg_text}, {"manifest.json", manifest_json("[]", "[]")}},
+      {"layer count",
+       {{cfg_name, cfg_text}, {"manifest.json", manifest_json("[]", "[]")}},
        "manifest.json: [0]: 0 layers but the config lists 3 diff_ids"},
       {"traversal", {{"big/layer.tar", l4}, {"../x", "x"}}, "unsafe path \"../x\" in archive"},
-      {"bad json", {{"big/layer.tar", l4}, {"manifest.json", "{"}},
-       "invalid manifest.json in " + t.path + "/bad.tar: parse error at line 1, column 2: syntax error while parsing "
-       "object key - unexpected end of input; expected string literal"},
+      {"bad json",
+       {{"big/layer.tar", l4}, {"manifest.json", "{"}},
+       "invalid manifest.json in " + t.path +
+           "/bad.tar: parse error at line 1, column 2: syntax error while parsing "
+           "object key - unexpected end of input; expected string literal"},
       {"bad tag",
        {{"big/layer.tar", l4}, {cfg_name, cfg_text}, {"manifest.json", manifest_json(layers, R"(["Upper:1"])")}},
        "manifest.json[0].RepoTags: invalid reference \"Upper:1\": repository name must be lowercase"},
-      {"bad config", {{"big/layer.tar", l4}, {"c.json", "{}"}, {"manifest.json", R"([{"Config":"c.json","Layers":[]}])"}},
+      {"bad config",
+       {{"big/layer.tar", l4}, {"c.json", "{}"}, {"manifest.json", R"([{"Config":"c.json","Layers":[]}])"}},
        "c.json: invalid image config: missing \"architecture\""},
   };
   for (const auto& r : rows) {

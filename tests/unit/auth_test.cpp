@@ -129,7 +129,9 @@ TEST_CASE("auth: several scopes become several scope parameters") {
 
 TEST_CASE("auth: refused token request is unauthorized") {
   FakeTransport t;
-  t.handler = [&](const http::Request&) { return resp(401, R"({"errors":[{"code":"UNAUTHORIZED","message":"bad"}]})"); };
+  t.handler = [&](const http::Request&) {
+    return resp(401, R"({"errors":[{"code":"UNAUTHORIZED","message":"bad"}]})");
+  };
   auth::Authenticator a(t, {"u", "wrong"}, {2, 1, 1});
   auto challenge = resp(401, "", {{"WWW-Authenticate", R"(Bearer realm="https://auth.example/token")"}});
   try {
@@ -146,7 +148,8 @@ TEST_CASE("auth: basic challenge uses credentials once") {
   t.handler = [&](const http::Request&) { return resp(500); };
   auto challenge = resp(401, "", {{"WWW-Authenticate", R"(Basic realm="r")"}});
   auth::Authenticator anon(t, {}, {1, 1, 1});
-  CHECK_THROWS_WITH(anon.handle_challenge(challenge, "s"), "authentication required (no credentials for this registry)");
+  CHECK_THROWS_WITH(anon.handle_challenge(challenge, "s"),
+                    "authentication required (no credentials for this registry)");
   auth::Authenticator a(t, {"u", "p"}, {1, 1, 1});
   CHECK(a.handle_challenge(challenge, "s"));
   CHECK(a.authorization("s") == "Basic dTpw");

@@ -71,7 +71,8 @@ TEST_CASE("blobloc: a damaged file gives no hints for its bad lines and is repai
   testing::TempDir t;
   std::string path = t.path + "/blob-locations";
   std::string good = dg("good") + " h/repo\n";
-  fs::write_file_atomic(path, "garbage\n" + good + "sha256:1234 h/short\n" + dg("x") + " nohost\n" + dg("torn") + " h/r");
+  fs::write_file_atomic(path,
+                        "garbage\n" + good + "sha256:1234 h/short\n" + dg("x") + " nohost\n" + dg("torn") + " h/r");
   BlobLocations c(path);
   CHECK(c.repositories("h", dg("good")) == std::vector<std::string>{"repo"});
   CHECK(c.repositories("h", dg("torn")).empty());

@@ -120,10 +120,12 @@ TEST_CASE("output: spellings") {
   }
   CHECK(build::output_is_stdout(build::parse_output("-")));
   CHECK_FALSE(build::output_is_stdout(build::parse_output("oci:-")));
-  CHECK_THROWS_WITH(build::parse_output("docker://x/y"),
-                    "--output docker://x/y: must be oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG] or -");
-  CHECK_THROWS_WITH(build::parse_output("store-name"),
-                    "--output store-name: must be oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG] or -");
+  CHECK_THROWS_WITH(
+      build::parse_output("docker://x/y"),
+      "--output docker://x/y: must be oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG] or -");
+  CHECK_THROWS_WITH(
+      build::parse_output("store-name"),
+      "--output store-name: must be oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG] or -");
 }
 
 TEST_CASE("build: --pull policies") {
@@ -131,7 +133,8 @@ TEST_CASE("build: --pull policies") {
   CHECK(build::parse_pull_policy("always") == build::PullPolicy::always);
   CHECK(build::parse_pull_policy("never") == build::PullPolicy::never);
   CHECK(build::parse_pull_policy("true") == build::PullPolicy::always);
-  CHECK_THROWS_WITH(build::parse_pull_policy("sometimes"), "--pull: expected missing, always or never, got \"sometimes\"");
+  CHECK_THROWS_WITH(build::parse_pull_policy("sometimes"),
+                    "--pull: expected missing, always or never, got \"sometimes\"");
 }
 
 TEST_CASE("build: --platform lists") {
@@ -155,8 +158,10 @@ TEST_CASE("build: --platform lists") {
       CHECK(std::string(e.what()) == std::string("--platform ") + bad + ": empty platform in the list");
     }
   }
-  CHECK_THROWS_WITH(build::parse_platforms("windows/amd64"), "--platform windows/amd64: cannot build for os windows on linux");
-  CHECK_THROWS_WITH(build::parse_platforms("linux//x"), "--platform linux//x: invalid platform \"linux//x\": empty component");
+  CHECK_THROWS_WITH(build::parse_platforms("windows/amd64"),
+                    "--platform windows/amd64: cannot build for os windows on linux");
+  CHECK_THROWS_WITH(build::parse_platforms("linux//x"),
+                    "--platform linux//x: invalid platform \"linux//x\": empty component");
 }
 
 TEST_CASE("build: the binfmt handler a platform needs") {
@@ -164,10 +169,14 @@ TEST_CASE("build: the binfmt handler a platform needs") {
   CHECK(build::binfmt_handler(host) == "");
   if (host.architecture == "amd64") {
     CHECK(build::binfmt_handler(platform::parse("linux/386")) == "");
-    CHECK(build::binfmt_handler(platform::normalize(platform::parse("linux/arm64"))) == "/proc/sys/fs/binfmt_misc/qemu-aarch64");
-    CHECK(build::binfmt_handler(platform::normalize(platform::parse("linux/arm/v7"))) == "/proc/sys/fs/binfmt_misc/qemu-arm");
-    CHECK(build::binfmt_handler(platform::normalize(platform::parse("linux/mips64le"))) == "/proc/sys/fs/binfmt_misc/qemu-mips64el");
-    CHECK(build::binfmt_handler(platform::normalize(platform::parse("linux/loong64"))) == "/proc/sys/fs/binfmt_misc/qemu-loongarch64");
+    CHECK(build::binfmt_handler(platform::normalize(platform::parse("linux/arm64"))) ==
+          "/proc/sys/fs/binfmt_misc/qemu-aarch64");
+    CHECK(build::binfmt_handler(platform::normalize(platform::parse("linux/arm/v7"))) ==
+          "/proc/sys/fs/binfmt_misc/qemu-arm");
+    CHECK(build::binfmt_handler(platform::normalize(platform::parse("linux/mips64le"))) ==
+          "/proc/sys/fs/binfmt_misc/qemu-mips64el");
+    CHECK(build::binfmt_handler(platform::normalize(platform::parse("linux/loong64"))) ==
+          "/proc/sys/fs/binfmt_misc/qemu-loongarch64");
     // A platform nothing emulates.
     CHECK_THROWS_WITH(build::check_runnable(platform::parse("linux/wasm")),
                       "cannot run linux/wasm binaries on linux/amd64: no enabled qemu-user binfmt handler "

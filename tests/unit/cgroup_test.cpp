@@ -158,8 +158,7 @@ TEST_CASE("cgroup: v1/hybrid limits, pids.limit blocks forks, stats, destroy") {
   // Fields the host cannot honour are errors, not silently ignored.
   CHECK_THROWS_WITH(m.set(json::parse(R"({"network":{"classID":5}})")),
                     "cannot set network.classID: the net_cls controller is not mounted");
-  CHECK_THROWS_WITH(m.set(json::parse(R"({"memory":{"limit":"x"}})")),
-                    "memory.limit: expected an integer, got \"x\"");
+  CHECK_THROWS_WITH(m.set(json::parse(R"({"memory":{"limit":"x"}})")), "memory.limit: expected an integer, got \"x\"");
   m.destroy();
   CHECK_FALSE(fs::exists(mem));
   CHECK_FALSE(fs::exists(m.unified_dir()));
@@ -181,7 +180,8 @@ TEST_CASE("cgroup: v1 devices and freezer") {
     return 0;
   });
   m.apply(c.pid);
-  m.set(json::parse(R"({"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rw"}]})"));
+  m.set(json::parse(
+      R"({"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rw"}]})"));
   CHECK(rd(m.v1_dir("devices"), "devices.list") == "c 1:3 rw");
   c.start();
   for (int i = 0; i < 500 && counter->load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -221,9 +221,11 @@ TEST_CASE("cgroup: v2 code path on the unified hierarchy (freeze, kill, eBPF dev
     return 0;
   });
   m.apply(c.pid);
-  m.set(json::parse(R"({"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rw"}]})"));
+  m.set(json::parse(
+      R"({"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rw"}]})"));
   // A second set replaces the program rather than stacking another one.
-  m.set(json::parse(R"({"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rw"}]})"));
+  m.set(json::parse(
+      R"({"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":1,"minor":3,"access":"rw"}]})"));
   c.start();
   for (int i = 0; i < 500 && counter->load() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   CHECK(counter[1].load() == 1);
@@ -242,9 +244,10 @@ TEST_CASE("cgroup: v2 code path on the unified hierarchy (freeze, kill, eBPF dev
   CHECK(s["cpu"]["usage"]["total"].get<uint64_t>() > 0);
   // Only controllers enabled in the unified hierarchy can be set.
   if (!fs::exists(m.unified_dir() + "/memory.max"))
-    CHECK_THROWS_WITH(m.set(json::parse(R"({"memory":{"limit":1048576}})")),
-                      ("cannot set memory.limit: " + m.unified_dir() +
-                       "/memory.max does not exist (controller not available)").c_str());
+    CHECK_THROWS_WITH(
+        m.set(json::parse(R"({"memory":{"limit":1048576}})")),
+        ("cannot set memory.limit: " + m.unified_dir() + "/memory.max does not exist (controller not available)")
+            .c_str());
   CHECK_THROWS_WITH(m.set(json::parse(R"({"memory":{"kernel":1048576}})")),
                     "cannot set memory.kernel: kernel memory limits do not exist on cgroup v2");
   CHECK_THROWS_WITH(m.set(json::parse(R"({"cpu":{"realtimeRuntime":1000}})")),

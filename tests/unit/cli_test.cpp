@@ -37,7 +37,8 @@ TEST_CASE("cli: run_main maps errors to exit codes") {
   CHECK(cli::run_main("oci-test", [] { return 0; }) == 0);
   CHECK(cli::run_main("oci-test", []() -> int { fail(Errc::usage, "x"); }) == 2);
   CHECK(cli::run_main("oci-test", []() -> int { fail("x"); }) == 1);
-  CHECK(cli::run_main("oci-test", []() -> int { fail("x"); }, 125) == 125);
+  CHECK(cli::run_main(
+            "oci-test", []() -> int { fail("x"); }, 125) == 125);
   CHECK(cli::run_main("oci-test", []() -> int { throw std::runtime_error("boom"); }) == 1);
 }
 

@@ -22,7 +22,8 @@ TEST_CASE("digest: streaming equals one shot") {
   std::string data(1 << 20, 'x');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 31);
   digest::Hasher h;
-  for (size_t off = 0; off < data.size(); off += 4099) h.update(data.data() + off, std::min<size_t>(4099, data.size() - off));
+  for (size_t off = 0; off < data.size(); off += 4099)
+    h.update(data.data() + off, std::min<size_t>(4099, data.size() - off));
   CHECK(h.size() == data.size());
   CHECK(h.finish() == digest::of(data));
 }

@@ -84,8 +84,7 @@ TEST_CASE("dockerfile: BuildKit parser corpus") {
       EnvLookup unset = [](std::string_view) { return std::optional<std::string>(); };
       for (const auto& st : df.stages) {
         CHECK_NOTHROW(expand_instruction(st.from, unset, df.directives.escape, name));
-        for (const auto& in : st.instructions)
-          CHECK_NOTHROW(expand_instruction(in, unset, df.directives.escape, name));
+        for (const auto& in : st.instructions) CHECK_NOTHROW(expand_instruction(in, unset, df.directives.escape, name));
       }
     }
   }
@@ -126,8 +125,8 @@ TEST_CASE("dockerfile: dump of instruction forms") {
 
 TEST_CASE("dockerfile: directives only at the top") {
   Directives d;
-  parse_instructions("# syntax=docker/dockerfile:1\n# escape=`\n# check=skip=A,B;error=true\nFROM a\n",
-                     "Dockerfile", &d);
+  parse_instructions("# syntax=docker/dockerfile:1\n# escape=`\n# check=skip=A,B;error=true\nFROM a\n", "Dockerfile",
+                     &d);
   CHECK(d.syntax == "docker/dockerfile:1");
   CHECK(d.escape == '`');
   CHECK(d.check_skip == std::vector<std::string>{"A", "B"});
@@ -139,8 +138,7 @@ TEST_CASE("dockerfile: directives only at the top") {
   parse_instructions("\n# escape=`\nFROM a\n", "Dockerfile", &after_blank);
   CHECK(after_blank.escape == '\\');
   CHECK(error_of("# escape=x\nFROM a") == "Dockerfile:1: invalid escape token 'x' does not match ` or \\");
-  CHECK(error_of("# escape=`\n# escape=\\\nFROM a") ==
-        "Dockerfile:2: only one escape parser directive can be used");
+  CHECK(error_of("# escape=`\n# escape=\\\nFROM a") == "Dockerfile:2: only one escape parser directive can be used");
 }
 
 TEST_CASE("dockerfile: heredocs") {
@@ -190,8 +188,9 @@ TEST_CASE("dockerfile: validation errors name file and line") {
            Row{"FROM a b", "Dockerfile:1: FROM requires either one or three arguments"},
            Row{"FROM a\nENV PATH", "Dockerfile:2: ENV must have two arguments"},
            Row{"FROM a\nCOPY --user=me a b", "Dockerfile:2: unknown flag: user"},
-           Row{"FROM a\nCOPY a", "Dockerfile:2: COPY requires at least two arguments, but only one was provided. "
-                                 "Destination could not be determined"},
+           Row{"FROM a\nCOPY a",
+               "Dockerfile:2: COPY requires at least two arguments, but only one was provided. "
+               "Destination could not be determined"},
            Row{"FROM a\nSHELL sh -c", "Dockerfile:2: SHELL requires the arguments to be in JSON form"},
            Row{"FROM a\nONBUILD ONBUILD RUN x", "Dockerfile:2: chaining ONBUILD via ONBUILD ONBUILD isn't allowed"},
            Row{"FROM a\nONBUILD FROM b", "Dockerfile:2: FROM isn't allowed as an ONBUILD trigger"},
@@ -200,11 +199,13 @@ TEST_CASE("dockerfile: validation errors name file and line") {
            Row{"", "Dockerfile: file with no instructions"},
            Row{"# only\n", "Dockerfile:1: file with no instructions"},
            Row{"\\\n \\\n", "Dockerfile:2: file with no instructions"},
-           Row{"FROM a\nRUN 99999999999<<EOF\nx\nEOF", "Dockerfile:2: invalid file descriptor in heredoc: 99999999999<<EOF"},
+           Row{"FROM a\nRUN 99999999999<<EOF\nx\nEOF",
+               "Dockerfile:2: invalid file descriptor in heredoc: 99999999999<<EOF"},
            Row{"FROM a\nCMD [\"a\", [\"b\"]]",
                "Dockerfile:2: when using JSON array syntax, arrays must be comprised of strings only"},
-           Row{"FROM a AS 1x", "Dockerfile:1: invalid name for build stage: \"1x\", name can't start with a number or "
-                               "contain symbols"},
+           Row{"FROM a AS 1x",
+               "Dockerfile:1: invalid name for build stage: \"1x\", name can't start with a number or "
+               "contain symbols"},
            Row{"FROM a AS x\nFROM b AS X", "Dockerfile:2: duplicate stage name \"x\""},
            Row{"FROM a\nRUN --mount=type=foo x", "Dockerfile:2: unsupported mount type \"foo\""},
            Row{"FROM a\nRUN --network=bridge x", "Dockerfile:2: unsupported network mode \"bridge\""},
@@ -316,15 +317,35 @@ TEST_CASE("dockerfile: shell word expansion") {
     const char* out;
   };
   for (Row r : {
-           Row{"$A", "a"},           Row{"${A}b", "ab"},        Row{"$Ab", ""},
-           Row{"${U:-x}", "x"},      Row{"${E:-x}", "x"},       Row{"${E-x}", ""},
-           Row{"${U-x}", "x"},       Row{"${A:+y}", "y"},       Row{"${E:+y}", ""},
-           Row{"${E+y}", "y"},       Row{"${U+y}", ""},         Row{"'$A'", "$A"},
-           Row{"\"$A\"", "a"},       Row{"\\$A", "$A"},         Row{"\"\\$A\"", "$A"},
-           Row{"a\\ b", "a b"},      Row{"\"a\\b\"", "a\\b"},   Row{"$", "$"},
-           Row{"${P#*/}", "usr/local/bin"}, Row{"${P##*/}", "bin"}, Row{"${F%.*}", "file.tar"},
-           Row{"${F%%.*}", "file"},  Row{"${F/./-}", "file-tar.gz"}, Row{"${F//./-}", "file-tar-gz"},
-           Row{"${P/\\/usr/}", "/local/bin"}, Row{"${U/x/y}", ""}, Row{"${A//*/z}", "z"},  Row{"${A:-${U:-z}}", "a"}, Row{"${U:-${E:-z}}", "z"},
+           Row{"$A", "a"},
+           Row{"${A}b", "ab"},
+           Row{"$Ab", ""},
+           Row{"${U:-x}", "x"},
+           Row{"${E:-x}", "x"},
+           Row{"${E-x}", ""},
+           Row{"${U-x}", "x"},
+           Row{"${A:+y}", "y"},
+           Row{"${E:+y}", ""},
+           Row{"${E+y}", "y"},
+           Row{"${U+y}", ""},
+           Row{"'$A'", "$A"},
+           Row{"\"$A\"", "a"},
+           Row{"\\$A", "$A"},
+           Row{"\"\\$A\"", "$A"},
+           Row{"a\\ b", "a b"},
+           Row{"\"a\\b\"", "a\\b"},
+           Row{"$", "$"},
+           Row{"${P#*/}", "usr/local/bin"},
+           Row{"${P##*/}", "bin"},
+           Row{"${F%.*}", "file.tar"},
+           Row{"${F%%.*}", "file"},
+           Row{"${F/./-}", "file-tar.gz"},
+           Row{"${F//./-}", "file-tar-gz"},
+           Row{"${P/\\/usr/}", "/local/bin"},
+           Row{"${U/x/y}", ""},
+           Row{"${A//*/z}", "z"},
+           Row{"${A:-${U:-z}}", "a"},
+           Row{"${U:-${E:-z}}", "z"},
        }) {
     CAPTURE(r.in);
     CHECK(expand_word(r.in, env) == r.out);

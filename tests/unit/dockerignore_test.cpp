@@ -97,7 +97,8 @@ TEST_CASE("dockerignore: malformed patterns") {
   }
 }
 
-TEST_CASE("dockerignore: an escaped digit or letter is that character (fuzzer finding: a backreference overflowed libstdc++'s regex compiler)") {
+TEST_CASE(
+    "dockerignore: an escaped digit or letter is that character (fuzzer finding: a backreference overflowed libstdc++'s regex compiler)") {
   auto m = IgnoreMatcher::parse("a[Et-z.]?\\7777777777777777777777777777777*n\n\\d\\.x\n[\\9]z\n");
   CHECK(m.ignored("aE.7777777777777777777777777777777n"));
   CHECK(m.ignored("aE.7777777777777777777777777777777xyzn"));

@@ -45,7 +45,7 @@ TEST_CASE("fs: atomic write replaces whole files and leaves no temp on abort") {
   fs::write_file_atomic(p, "one");
   fs::write_file_atomic(p, "two", 0600);
   CHECK(fs::read_file(p) == "two");
-  struct stat st{};
+  struct stat st {};
   REQUIRE(stat(p.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
   {
@@ -127,7 +127,8 @@ TEST_CASE("fs: resolution stays inside the root") {
     CAPTURE(r.in);
     CHECK(fs::secure_join(root, r.in) == r.out);
   }
-  CHECK_THROWS_WITH(fs::secure_join(root, "loop1"), ("resolve loop1 in " + root + ": Too many levels of symbolic links").c_str());
+  CHECK_THROWS_WITH(fs::secure_join(root, "loop1"),
+                    ("resolve loop1 in " + root + ": Too many levels of symbolic links").c_str());
 
   fs::UniqueFd rfd(open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   REQUIRE(rfd);

@@ -110,10 +110,10 @@ TEST_CASE("image: manifest parse and round trip keeps unknown fields") {
   json out = image::to_json(m);
   CHECK(out == json::parse(kOciManifest));
   CHECK(image::to_json(image::parse_manifest(image::dump(out))) == out);
-  auto d = image::parse_manifest(
-      R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"
-      R"("config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":")" + kD1 +
-      R"(","size":1},"layers":[]})");
+  auto d =
+      image::parse_manifest(R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"
+                            R"("config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":")" +
+                            kD1 + R"(","size":1},"layers":[]})");
   CHECK(d.is_docker());
   CHECK(d.layers.empty());
 }
@@ -180,10 +180,12 @@ TEST_CASE("image: bad input gets clear invalid errors") {
   };
   const std::string cfg = R"("config":{"mediaType":"a","digest":")" + kD1 + R"(","size":1})";
   for (const Row& r : {
-           Row{"", "invalid manifest: parse error at line 1, column 1: syntax error while parsing value - unexpected "
-                   "end of input; expected '[', '{', or a literal"},
-           Row{"{", "invalid manifest: parse error at line 1, column 2: syntax error while parsing object key - unexpected "
-                    "end of input; expected string literal"},
+           Row{"",
+               "invalid manifest: parse error at line 1, column 1: syntax error while parsing value - unexpected "
+               "end of input; expected '[', '{', or a literal"},
+           Row{"{",
+               "invalid manifest: parse error at line 1, column 2: syntax error while parsing object key - unexpected "
+               "end of input; expected string literal"},
            Row{"[]", "invalid manifest: must be an object"},
            Row{"{}", "invalid manifest: missing \"schemaVersion\""},
            Row{R"({"schemaVersion":"2"})", "invalid manifest: schemaVersion: must be an integer"},
@@ -197,13 +199,16 @@ TEST_CASE("image: bad input gets clear invalid errors") {
                "invalid manifest: layers[0].digest: invalid digest \"sha256:12\": want 64 hex digits, got 2"},
            Row{R"({"schemaVersion":2,)" + cfg + R"(,"layers":[{"mediaType":"a","digest":")" + kD1 + R"(","size":-1}]})",
                "invalid manifest: layers[0].size: must not be negative"},
-           Row{R"({"schemaVersion":2,)" + cfg + R"(,"layers":[{"mediaType":"a","digest":")" + kD1 + R"(","size":"1"}]})",
+           Row{R"({"schemaVersion":2,)" + cfg + R"(,"layers":[{"mediaType":"a","digest":")" + kD1 +
+                   R"(","size":"1"}]})",
                "invalid manifest: layers[0].size: must be an integer"},
            Row{R"({"schemaVersion":2,)" + cfg + R"(,"layers":[],"annotations":{"a":1}})",
                "invalid manifest: annotations: must be an object of strings"},
-           Row{R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)" + cfg + R"(,"layers":[]})",
+           Row{R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)" + cfg +
+                   R"(,"layers":[]})",
                "invalid manifest: mediaType: \"application/vnd.oci.image.index.v1+json\" is not a manifest media type"},
-           Row{R"({"schemaVersion":2,"config":{"mediaType":"a","digest":")" + kD1 + R"(","size":1,"platform":{"os":"linux"}},"layers":[]})",
+           Row{R"({"schemaVersion":2,"config":{"mediaType":"a","digest":")" + kD1 +
+                   R"(","size":1,"platform":{"os":"linux"}},"layers":[]})",
                "invalid manifest: config.platform: invalid platform: missing \"architecture\""},
        }) {
     CAPTURE(r.text);
@@ -218,22 +223,25 @@ TEST_CASE("image: bad input gets clear invalid errors") {
     CAPTURE(r.text);
     CHECK(err_of([&] { image::parse_index(r.text); }) == r.err);
   }
-  for (const Row& r : {
-           Row{"nope", "invalid image config: parse error at line 1, column 2: syntax error while parsing value - invalid "
-                       "literal; last read: 'no'"},
-           Row{R"({"os":"linux","rootfs":{"type":"layers","diff_ids":[]}})", "invalid image config: missing \"architecture\""},
-           Row{R"({"architecture":"amd64","os":"linux"})", "invalid image config: missing \"rootfs\""},
-           Row{R"({"architecture":"amd64","os":"linux","rootfs":{"type":"x","diff_ids":[]}})",
-               "invalid image config: rootfs.type: must be \"layers\""},
-           Row{R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["x"]}})",
-               "invalid image config: rootfs.diff_ids[0]: invalid digest \"x\": missing algorithm"},
-           Row{R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{"Cmd":"sh"}})",
-               "invalid image config: config.Cmd: must be an array of strings"},
-           Row{R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{"Healthcheck":{"Retries":"x"}}})",
-               "invalid image config: config.Healthcheck.Retries: must be an integer"},
-           Row{R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"history":[{"empty_layer":1}]})",
-               "invalid image config: history[0].empty_layer: must be a boolean"},
-       }) {
+  for (
+      const Row& r : {
+          Row{"nope",
+              "invalid image config: parse error at line 1, column 2: syntax error while parsing value - invalid "
+              "literal; last read: 'no'"},
+          Row{R"({"os":"linux","rootfs":{"type":"layers","diff_ids":[]}})",
+              "invalid image config: missing \"architecture\""},
+          Row{R"({"architecture":"amd64","os":"linux"})", "invalid image config: missing \"rootfs\""},
+          Row{R"({"architecture":"amd64","os":"linux","rootfs":{"type":"x","diff_ids":[]}})",
+              "invalid image config: rootfs.type: must be \"layers\""},
+          Row{R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["x"]}})",
+              "invalid image config: rootfs.diff_ids[0]: invalid digest \"x\": missing algorithm"},
+          Row{R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{"Cmd":"sh"}})",
+              "invalid image config: config.Cmd: must be an array of strings"},
+          Row{R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"config":{"Healthcheck":{"Retries":"x"}}})",
+              "invalid image config: config.Healthcheck.Retries: must be an integer"},
+          Row{R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"history":[{"empty_layer":1}]})",
+              "invalid image config: history[0].empty_layer: must be a boolean"},
+      }) {
     CAPTURE(r.text);
     CHECK(err_of([&] { image::parse_config(r.text); }) == r.err);
   }

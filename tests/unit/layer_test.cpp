@@ -45,9 +45,8 @@ class TarBuilder {
     if (a_) archive_write_free(a_);
   }
 
-  TarBuilder& file(const std::string& name, const std::string& data, mode_t mode = 0644,
-                   int64_t mtime = 1000000000, uid_t uid = 0, gid_t gid = 0,
-                   std::vector<std::pair<std::string, std::string>> xattrs = {}) {
+  TarBuilder& file(const std::string& name, const std::string& data, mode_t mode = 0644, int64_t mtime = 1000000000,
+                   uid_t uid = 0, gid_t gid = 0, std::vector<std::pair<std::string, std::string>> xattrs = {}) {
     auto* e = base(name, AE_IFREG, mode, mtime, uid, gid);
     archive_entry_set_size(e, static_cast<la_int64_t>(data.size()));
     for (auto& [k, v] : xattrs) archive_entry_xattr_add_entry(e, k.c_str(), v.data(), v.size());
@@ -56,8 +55,8 @@ class TarBuilder {
     archive_entry_free(e);
     return *this;
   }
-  TarBuilder& dir(const std::string& name, mode_t mode = 0755, int64_t mtime = 1000000000,
-                  uid_t uid = 0, gid_t gid = 0) {
+  TarBuilder& dir(const std::string& name, mode_t mode = 0755, int64_t mtime = 1000000000, uid_t uid = 0,
+                  gid_t gid = 0) {
     return put(base(name, AE_IFDIR, mode, mtime, uid, gid));
   }
   TarBuilder& symlink(const std::string& name, const std::string& target) {
@@ -89,8 +88,7 @@ class TarBuilder {
     static_cast<std::string*>(p)->append(static_cast<const char*>(buf), n);
     return static_cast<la_ssize_t>(n);
   }
-  struct archive_entry* base(const std::string& name, mode_t type, mode_t mode, int64_t mtime,
-                             uid_t uid, gid_t gid) {
+  struct archive_entry* base(const std::string& name, mode_t type, mode_t mode, int64_t mtime, uid_t uid, gid_t gid) {
     auto* e = archive_entry_new();
     archive_entry_set_pathname(e, name.c_str());
     archive_entry_set_filetype(e, type);
@@ -119,15 +117,13 @@ fs::UniqueFd as_fd(const std::string& dir, const std::string& data) {
   return fd;
 }
 
-layer::ApplyResult apply_bytes(const std::string& data, const std::string& root,
-                               const layer::ApplyOptions& opts = {}) {
+layer::ApplyResult apply_bytes(const std::string& data, const std::string& root, const layer::ApplyOptions& opts = {}) {
   TempDir t;
   auto fd = as_fd(t.path, data);
   return layer::apply(fd.get(), root, opts);
 }
 
-std::string apply_error(const std::string& data, const std::string& root,
-                        const layer::ApplyOptions& opts = {}) {
+std::string apply_error(const std::string& data, const std::string& root, const layer::ApplyOptions& opts = {}) {
   try {
     apply_bytes(data, root, opts);
   } catch (const Error& e) {
@@ -154,8 +150,7 @@ std::map<std::string, std::string> describe(const std::string& dir, bool dir_tim
       std::string h = host + "/" + n, r = rel.empty() ? n : rel + "/" + n;
       struct stat st;
       REQUIRE(lstat(h.c_str(), &st) == 0);
-      std::string s = std::to_string(st.st_mode) + " " + std::to_string(st.st_uid) + ":" +
-                      std::to_string(st.st_gid);
+      std::string s = std::to_string(st.st_mode) + " " + std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid);
       if (!S_ISDIR(st.st_mode) || dir_times) s += " t" + std::to_string(st.st_mtim.tv_sec);
       if (S_ISREG(st.st_mode)) s += " " + fs::read_file(h);
       if (S_ISLNK(st.st_mode)) {
@@ -179,7 +174,7 @@ std::string xattr(const std::string& path, const char* name) {
 }
 
 struct stat lstat_of(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   REQUIRE(lstat(p.c_str(), &st) == 0);
   return st;
 }
@@ -191,10 +186,8 @@ TEST_CASE("layer: detect_compression") {
     std::string head;
     layer::Compression want;
   } rows[] = {
-      {"\x1f\x8b\x08", layer::Compression::gzip},
-      {std::string("\x28\xb5\x2f\xfd\x00", 5), layer::Compression::zstd},
-      {"ustar", layer::Compression::none},
-      {"", layer::Compression::none},
+      {"\x1f\x8b\x08", layer::Compression::gzip}, {std::string("\x28\xb5\x2f\xfd\x00", 5), layer::Compression::zstd},
+      {"ustar", layer::Compression::none},        {"", layer::Compression::none},
       {"\x1f", layer::Compression::none},
   };
   for (const auto& r : rows) {
@@ -227,7 +220,10 @@ TEST_CASE("layer: apply writes every entry type with its metadata and digests") 
         .node("run/fifo", AE_IFIFO);
     if (is_root()) {
       tb.node("dev/null", AE_IFCHR, 1, 3)
-          .file("bin/ping", "ping", 0755, 1, 0, 0, {{"security.capability", std::string("\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20)}});
+          .file(
+              "bin/ping", "ping", 0755, 1, 0, 0,
+              {{"security.capability",
+                std::string("\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20)}});
     }
     tb.file("attr", "x", 0644, 1, 0, 0, {{"user.test", "value"}});
     std::string tar = tb.finish();
@@ -299,10 +295,8 @@ TEST_CASE("layer: apply reads the stream to its end and checks it") {
     for (const auto& row : rows) {
       std::string e = apply_error(row.data, root.path);
       CAPTURE(e);
-      if (row.err.empty())
-        CHECK(e.starts_with("layer: "));
-      else
-        CHECK(e == row.err);
+      if (row.err.empty()) CHECK(e.starts_with("layer: "));
+      else CHECK(e == row.err);
     }
   }
 }
@@ -371,12 +365,7 @@ TEST_CASE("layer: entries replace each other without following symlinks") {
                   .symlink("ln", base.path + "/sentinel")
                   .finish(),
               R);
-  apply_bytes(TarBuilder()
-                  .dir("f2d")
-                  .file("f2d/in", "in")
-                  .file("d2f", "now a file")
-                  .file("ln", "overwritten")
-                  .finish(),
+  apply_bytes(TarBuilder().dir("f2d").file("f2d/in", "in").file("d2f", "now a file").file("ln", "overwritten").finish(),
               R);
   CHECK(S_ISDIR(lstat_of(R + "/f2d").st_mode));
   CHECK(fs::read_file(R + "/d2f") == "now a file");
@@ -427,11 +416,10 @@ TEST_CASE("layer: malicious layers are refused or contained") {
        [](auto& out) { return TarBuilder().symlink("a", "/").file("a" + out + "/sentinel", "evil").finish(); }, ""},
       {"symlink to outside file then a file of the same name",
        [](auto& out) { return TarBuilder().symlink("s", out + "/sentinel").file("s", "evil").finish(); }, ""},
-      {"hardlink target dotdot",
-       [](auto&) { return TarBuilder().hardlink("h", "../outside/sentinel").finish(); },
+      {"hardlink target dotdot", [](auto&) { return TarBuilder().hardlink("h", "../outside/sentinel").finish(); },
        "layer entry \"h\": hard link target \"../outside/sentinel\" escapes the root"},
-      {"hardlink target absolute",
-       [](auto& out) { return TarBuilder().hardlink("h", out + "/sentinel").finish(); }, "*"},
+      {"hardlink target absolute", [](auto& out) { return TarBuilder().hardlink("h", out + "/sentinel").finish(); },
+       "*"},
       {"hardlink through a symlink",
        [](auto& out) { return TarBuilder().symlink("l", out).hardlink("h", "l/sentinel").finish(); }, "*"},
       {"hardlink to a symlink pointing outside, then written",
@@ -545,8 +533,7 @@ TEST_CASE("layer: diff_upper turns overlay whiteouts into OCI ones, reproducibly
 
     // Applying it over a lower tree gives the merged view.
     TempDir lower;
-    apply_bytes(TarBuilder().file("gone", "g").dir("opq").file("opq/old", "o").file("keep", "k").finish(),
-                lower.path);
+    apply_bytes(TarBuilder().file("gone", "g").dir("opq").file("opq/old", "o").file("keep", "k").finish(), lower.path);
     auto ar = apply_bytes(t1, lower.path);
     CHECK(ar.diff_id == r1.diff_id);
     CHECK(ar.compressed_digest == r1.digest);

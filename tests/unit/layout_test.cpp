@@ -22,9 +22,9 @@
 #include "temp_dir.hpp"
 
 using namespace ocikit;
-using testing::TempDir;
-using testing::entries;
 using layout::Layout;
+using testing::entries;
+using testing::TempDir;
 
 namespace {
 // A one-file tar built with libarchive.
@@ -123,7 +123,8 @@ TEST_CASE("layout: default store path") {
 }
 
 TEST_CASE("layout: ref.name grammar") {
-  for (const char* ok : {"latest", "v1.0", "docker.io/library/alpine:latest", "localhost:5000/a/b:1", "a--b", "a+b@c"}) {
+  for (const char* ok :
+       {"latest", "v1.0", "docker.io/library/alpine:latest", "localhost:5000/a/b:1", "a--b", "a+b@c"}) {
     CAPTURE(ok);
     CHECK(layout::is_valid_ref_name(ok));
   }
@@ -390,7 +391,8 @@ TEST_CASE("layout: written layouts pass oci-image-tool validate") {
   // Peers read the store as an ordinary layout (the lock files do not bother them).
   if (std::system("command -v skopeo >/dev/null 2>&1") == 0)
     CHECK(std::system(("skopeo copy oci:" + t.path + ":docker.io/library/alpine:latest oci:" + t.path +
-                       "-copy:x >/dev/null 2>&1").c_str()) == 0);
+                       "-copy:x >/dev/null 2>&1")
+                          .c_str()) == 0);
   fs::remove_all(t.path + "-copy");
   if (std::system("command -v umoci >/dev/null 2>&1") == 0)
     CHECK(std::system(("umoci ls --layout " + t.path + " | grep -qx v3").c_str()) == 0);

@@ -38,10 +38,10 @@ TEST_CASE("manage_format: docker-style durations") {
     int64_t s;
     const char* want;
   } cases[] = {
-      {0, "Less than a second"}, {1, "1 second"}, {59, "59 seconds"}, {60, "About a minute"},
-      {119, "About a minute"}, {120, "2 minutes"}, {3599, "59 minutes"}, {3600, "About an hour"},
-      {5400, "2 hours"}, {47 * 3600, "47 hours"}, {48 * 3600, "2 days"}, {13 * 86400, "13 days"},
-      {14 * 86400, "2 weeks"}, {59 * 86400, "8 weeks"}, {60 * 86400, "2 months"}, {729 * 86400, "24 months"},
+      {0, "Less than a second"}, {1, "1 second"},         {59, "59 seconds"},       {60, "About a minute"},
+      {119, "About a minute"},   {120, "2 minutes"},      {3599, "59 minutes"},     {3600, "About an hour"},
+      {5400, "2 hours"},         {47 * 3600, "47 hours"}, {48 * 3600, "2 days"},    {13 * 86400, "13 days"},
+      {14 * 86400, "2 weeks"},   {59 * 86400, "8 weeks"}, {60 * 86400, "2 months"}, {729 * 86400, "24 months"},
       {730 * 86400, "2 years"},
   };
   for (auto& c : cases) {
@@ -134,8 +134,7 @@ TEST_CASE("manage_format: commit --change") {
 }
 
 TEST_CASE("manage_format: tables, truncation, labels, volume names") {
-  CHECK(format_table({{"DRIVER", "VOLUME NAME"}, {"local", "v"}}) ==
-        "DRIVER    VOLUME NAME\nlocal     v\n");
+  CHECK(format_table({{"DRIVER", "VOLUME NAME"}, {"local", "v"}}) == "DRIVER    VOLUME NAME\nlocal     v\n");
   CHECK(format_table({{"A", "B", "C"}, {"a-very-long-cell", "b", "c"}}) ==
         "A" + std::string(18, ' ') + "B         C\na-very-long-cell   b         c\n");
   CHECK(truncate_text("abcdef", 4) == "abc…");

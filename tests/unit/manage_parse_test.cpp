@@ -35,7 +35,8 @@ TEST_CASE("manage_parse: -v specs") {
   CHECK(anon.source.empty());
   for (const char* bad : {":/x", "data:relative", "a:b:c:d", "data:/x:rx", "bad/name:/x", "/"}) {
     CAPTURE(bad);
-    CHECK(error_of([&] { parse_volume(bad); }).rfind("invalid volume specification \"" + std::string(bad) + "\"", 0) == 0);
+    CHECK(error_of([&] { parse_volume(bad); }).rfind("invalid volume specification \"" + std::string(bad) + "\"", 0) ==
+          0);
   }
 }
 
@@ -104,7 +105,8 @@ TEST_CASE("manage_parse: --ulimit") {
     const char* why;
   };
   for (auto b : {Bad{"nofile", "want name=soft[:hard]"}, Bad{"files=1", "unknown limit \"files\""},
-                 Bad{"nofile=x", "\"x\" is not a number"}, Bad{"nofile=10:5", "the soft limit must be less than or equal to the hard limit"},
+                 Bad{"nofile=x", "\"x\" is not a number"},
+                 Bad{"nofile=10:5", "the soft limit must be less than or equal to the hard limit"},
                  Bad{"nproc=-1:10", "the soft limit must be less than or equal to the hard limit"}}) {
     CAPTURE(b.spec);
     CHECK(error_of([&] { parse_ulimit(b.spec); }) == "invalid --ulimit \"" + std::string(b.spec) + "\": " + b.why);

@@ -43,8 +43,11 @@ TEST_CASE("net: parse and print addresses and CIDRs") {
 }
 
 TEST_CASE("net: overlaps") {
-  struct { const char *a, *b; bool want; } cases[] = {
-      {"10.0.0.0/24", "10.0.0.0/16", true},  {"10.0.1.0/24", "10.0.0.0/24", false},
+  struct {
+    const char *a, *b;
+    bool want;
+  } cases[] = {
+      {"10.0.0.0/24", "10.0.0.0/16", true},   {"10.0.1.0/24", "10.0.0.0/24", false},
       {"10.0.0.128/25", "10.0.0.0/24", true}, {"fd00::/64", "fd00::/48", true},
       {"fd00::/64", "10.0.0.0/8", false},
   };
@@ -85,7 +88,9 @@ TEST_CASE("net: port specs") {
   auto range = parse_port_spec("9000-9002:7000-7002/udp");
   REQUIRE(range.size() == 3);
   CHECK(range[2] == PortMapping{"", 9002, 7002, "udp"});
-  struct { const char *spec, *err; } bad[] = {
+  struct {
+    const char *spec, *err;
+  } bad[] = {
       {"8080:80/sctp", "protocol \"sctp\" is not tcp or udp"},
       {"0:80", "port 0 out of range 1-65535"},
       {"70000:80", "port 70000 out of range 1-65535"},
@@ -117,9 +122,11 @@ TEST_CASE("net: validate_network fills defaults and rejects bad definitions") {
 
   Network gw = bridge_net("okt-d", "10.213.8.0/24");
   gw.subnets[0].gateway = parse_ip("10.213.9.1");
-  CHECK(error_of([&] { validate_network(gw, {}); }) == "network \"okt-d\": gateway 10.213.9.1 is outside subnet 10.213.8.0/24");
+  CHECK(error_of([&] { validate_network(gw, {}); }) ==
+        "network \"okt-d\": gateway 10.213.9.1 is outside subnet 10.213.8.0/24");
   Network name = bridge_net("-x", "10.213.8.0/24");
-  CHECK(error_of([&] { validate_network(name, {}); }) == "invalid network name \"-x\" (want 1-32 of A-Z a-z 0-9 _ . -)");
+  CHECK(error_of([&] { validate_network(name, {}); }) ==
+        "invalid network name \"-x\" (want 1-32 of A-Z a-z 0-9 _ . -)");
   Network drv = bridge_net("okt-e", "10.213.8.0/24");
   drv.driver = "ipvlan";
   CHECK(error_of([&] { validate_network(drv, {}); }) ==
@@ -184,7 +191,8 @@ TEST_CASE("net: check_port keeps text fit for nftables out of CNI configs and le
 TEST_CASE("net: a CNI config's bridge name must be one the kernel takes") {
   CHECK(net::valid_link_name("cni0"));
   CHECK(net::valid_link_name("okt-br.1_x"));
-  for (const char* bad : {"", ".", "..", "a/b", "a:b", "a b", "0123456789abcdef", "\x01x"}) CHECK_FALSE(net::valid_link_name(bad));
+  for (const char* bad : {"", ".", "..", "a/b", "a:b", "a b", "0123456789abcdef", "\x01x"})
+    CHECK_FALSE(net::valid_link_name(bad));
   net::Network n;
   n.name = "x";
   n.bridge = "../eth0";

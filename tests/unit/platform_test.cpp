@@ -14,12 +14,12 @@ TEST_CASE("platform: parse and normalise") {
     const char* in;
     const char* out;
   };
-  for (Row r : {Row{"linux/amd64", "linux/amd64"}, Row{"linux/x86_64", "linux/amd64"},
-                Row{"linux/x86-64", "linux/amd64"}, Row{"linux/aarch64", "linux/arm64"},
-                Row{"linux/arm64/8", "linux/arm64/v8"}, Row{"linux/armhf", "linux/arm/v7"},
-                Row{"linux/armel", "linux/arm/v6"}, Row{"linux/arm", "linux/arm/v7"}, Row{"linux/arm/6", "linux/arm/v6"},
-                Row{"linux/i386", "linux/386"}, Row{"arm64", "linux/arm64"}, Row{"Linux/AMD64", "linux/amd64"},
-                Row{"linux/ppc64le", "linux/ppc64le"}, Row{"windows/amd64", "windows/amd64"}}) {
+  for (Row r :
+       {Row{"linux/amd64", "linux/amd64"}, Row{"linux/x86_64", "linux/amd64"}, Row{"linux/x86-64", "linux/amd64"},
+        Row{"linux/aarch64", "linux/arm64"}, Row{"linux/arm64/8", "linux/arm64/v8"}, Row{"linux/armhf", "linux/arm/v7"},
+        Row{"linux/armel", "linux/arm/v6"}, Row{"linux/arm", "linux/arm/v7"}, Row{"linux/arm/6", "linux/arm/v6"},
+        Row{"linux/i386", "linux/386"}, Row{"arm64", "linux/arm64"}, Row{"Linux/AMD64", "linux/amd64"},
+        Row{"linux/ppc64le", "linux/ppc64le"}, Row{"windows/amd64", "windows/amd64"}}) {
     CAPTURE(r.in);
     CHECK(platform::parse(r.in).str() == r.out);
   }
@@ -62,7 +62,8 @@ TEST_CASE("platform: json round trip and bad json") {
   auto j = platform::to_json(p);
   CHECK(j.dump() == R"({"architecture":"amd64","os":"windows","os.features":["win32k"],"os.version":"10.0.1"})");
   CHECK(platform::from_json(j) == p);
-  CHECK(platform::to_json(platform::parse("linux/arm/v7")).dump() == R"({"architecture":"arm","os":"linux","variant":"v7"})");
+  CHECK(platform::to_json(platform::parse("linux/arm/v7")).dump() ==
+        R"({"architecture":"arm","os":"linux","variant":"v7"})");
   struct Row {
     const char* json;
     const char* err;

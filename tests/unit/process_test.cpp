@@ -20,18 +20,21 @@ TEST_CASE("process: capture stdout and stderr apart, both drained together") {
   CHECK(r.status == 0);
   CHECK(r.out == "out\n");
   CHECK(r.err.size() == 200004);
-  auto only = process::capture({.argv = {"/bin/sh", "-c", "echo o; echo e >&2"}, .err = process::kDevNull}, true, false);
+  auto only =
+      process::capture({.argv = {"/bin/sh", "-c", "echo o; echo e >&2"}, .err = process::kDevNull}, true, false);
   CHECK(only.out == "o\n");
   CHECK(only.err.empty());
 }
 
 TEST_CASE("process: the environment given replaces ours; stdin is /dev/null by default") {
-  auto r = process::capture({.argv = {"/bin/sh", "-c", "echo \"$OKT_A:${HOME-unset}\"; cat"}, .env = std::vector<std::string>{"OKT_A=1"}});
+  auto r = process::capture(
+      {.argv = {"/bin/sh", "-c", "echo \"$OKT_A:${HOME-unset}\"; cat"}, .env = std::vector<std::string>{"OKT_A=1"}});
   CHECK(r.out == "1:unset\n");
 }
 
 TEST_CASE("process: a program that cannot run is an error in the parent, with the reason") {
-  CHECK_THROWS_WITH(process::run({{"okt-no-such-program"}}), doctest::Contains("exec okt-no-such-program: No such file or directory"));
+  CHECK_THROWS_WITH(process::run({{"okt-no-such-program"}}),
+                    doctest::Contains("exec okt-no-such-program: No such file or directory"));
   char tmpl[] = "/tmp/okt-process-XXXXXX";
   int fd = mkstemp(tmpl);  // mode 0600: not executable, even for root
   REQUIRE(fd >= 0);

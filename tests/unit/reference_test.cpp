@@ -72,30 +72,37 @@ TEST_CASE("reference: bad input gets one-line errors") {
   struct Row {
     std::string in, err;
   };
-  for (const Row& r : {
-           Row{"", "invalid reference \"\": empty reference"},
-           Row{"Foo", "invalid reference \"Foo\": repository name must be lowercase"},
-           Row{"docker.io/Library/alpine", "invalid reference \"docker.io/Library/alpine\": repository name must be lowercase"},
-           Row{"alpine:", "invalid reference \"alpine:\": invalid tag \"\""},
-           Row{"alpine:-x", "invalid reference \"alpine:-x\": invalid tag \"-x\""},
-           Row{"alpine:" + std::string(129, 'a'), "invalid reference \"alpine:" + std::string(129, 'a') + "\": invalid tag \"" + std::string(129, 'a') + "\""},
-           Row{"a//b", "invalid reference \"a//b\": invalid path component \"\""},
-           Row{"a/b/", "invalid reference \"a/b/\": invalid path component \"\""},
-           Row{"-a", "invalid reference \"-a\": invalid path component \"-a\""},
-           Row{"a..b", "invalid reference \"a..b\": invalid path component \"a..b\""},
-           Row{"a___b", "invalid reference \"a___b\": invalid path component \"a___b\""},
-           Row{"a.", "invalid reference \"a.\": invalid path component \"a.\""},
-           Row{"a b", "invalid reference \"a b\": invalid path component \"a b\""},
-           Row{":tag", "invalid reference \":tag\": empty repository name"},
-           Row{"alpine@sha256:abc", "invalid reference \"alpine@sha256:abc\": invalid digest \"sha256:abc\": want 64 hex digits, got 3"},
-           Row{"alpine@md5:abc", "invalid reference \"alpine@md5:abc\": invalid digest \"md5:abc\": unsupported digest algorithm \"md5\""},
-           Row{"-bad.com/x", "invalid reference \"-bad.com/x\": invalid domain \"-bad.com\""},
-           Row{"host:port/x", "invalid reference \"host:port/x\": invalid domain \"host:port\""},
-           Row{"host:/x", "invalid reference \"host:/x\": invalid domain \"host:\""},
-           Row{"[::1/x", "invalid reference \"[::1/x\": invalid domain \"[::1\""},
-           Row{"[zz]:5000/x", "invalid reference \"[zz]:5000/x\": invalid domain \"[zz]:5000\""},
-           Row{"a/" + std::string(260, 'b'), "invalid reference \"a/" + std::string(260, 'b') + "\": repository name longer than 255 characters"},
-       }) {
+  for (
+      const Row& r : {
+          Row{"", "invalid reference \"\": empty reference"},
+          Row{"Foo", "invalid reference \"Foo\": repository name must be lowercase"},
+          Row{"docker.io/Library/alpine",
+              "invalid reference \"docker.io/Library/alpine\": repository name must be lowercase"},
+          Row{"alpine:", "invalid reference \"alpine:\": invalid tag \"\""},
+          Row{"alpine:-x", "invalid reference \"alpine:-x\": invalid tag \"-x\""},
+          Row{"alpine:" + std::string(129, 'a'),
+              "invalid reference \"alpine:" + std::string(129, 'a') + "\": invalid tag \"" + std::string(129, 'a') +
+                  "\""},
+          Row{"a//b", "invalid reference \"a//b\": invalid path component \"\""},
+          Row{"a/b/", "invalid reference \"a/b/\": invalid path component \"\""},
+          Row{"-a", "invalid reference \"-a\": invalid path component \"-a\""},
+          Row{"a..b", "invalid reference \"a..b\": invalid path component \"a..b\""},
+          Row{"a___b", "invalid reference \"a___b\": invalid path component \"a___b\""},
+          Row{"a.", "invalid reference \"a.\": invalid path component \"a.\""},
+          Row{"a b", "invalid reference \"a b\": invalid path component \"a b\""},
+          Row{":tag", "invalid reference \":tag\": empty repository name"},
+          Row{"alpine@sha256:abc",
+              "invalid reference \"alpine@sha256:abc\": invalid digest \"sha256:abc\": want 64 hex digits, got 3"},
+          Row{"alpine@md5:abc",
+              "invalid reference \"alpine@md5:abc\": invalid digest \"md5:abc\": unsupported digest algorithm \"md5\""},
+          Row{"-bad.com/x", "invalid reference \"-bad.com/x\": invalid domain \"-bad.com\""},
+          Row{"host:port/x", "invalid reference \"host:port/x\": invalid domain \"host:port\""},
+          Row{"host:/x", "invalid reference \"host:/x\": invalid domain \"host:\""},
+          Row{"[::1/x", "invalid reference \"[::1/x\": invalid domain \"[::1\""},
+          Row{"[zz]:5000/x", "invalid reference \"[zz]:5000/x\": invalid domain \"[zz]:5000\""},
+          Row{"a/" + std::string(260, 'b'),
+              "invalid reference \"a/" + std::string(260, 'b') + "\": repository name longer than 255 characters"},
+      }) {
     CAPTURE(r.in);
     CHECK(error_of(r.in) == r.err);
     CHECK_FALSE(reference::is_valid(r.in));

@@ -46,7 +46,8 @@ TEST_CASE("registry: manifest GET negotiates all four media types and verifies d
   std::string other = digest::of("x").str();
   CHECK_THROWS_WITH(c.get_manifest("lib/a", other),
                     ("manifest 127.0.0.1:5000/lib/a@" + other + ": digest mismatch (content is " + d + ")").c_str());
-  CHECK(registry::manifest_accept().find("application/vnd.docker.distribution.manifest.list.v2+json") != std::string::npos);
+  CHECK(registry::manifest_accept().find("application/vnd.docker.distribution.manifest.list.v2+json") !=
+        std::string::npos);
 }
 
 TEST_CASE("registry: unknown manifest is not found, generic content type is sniffed") {
@@ -63,7 +64,8 @@ TEST_CASE("registry: unknown manifest is not found, generic content type is snif
     FAIL("no error");
   } catch (const Error& e) {
     CHECK(e.code() == Errc::not_found);
-    CHECK(std::string(e.what()) == "manifest quay.io/x:missing not found: HTTP 404 (MANIFEST_UNKNOWN: manifest unknown)");
+    CHECK(std::string(e.what()) ==
+          "manifest quay.io/x:missing not found: HTTP 404 (MANIFEST_UNKNOWN: manifest unknown)");
   }
   CHECK(c.get_manifest("x", "t").media_type == registry::kDockerList);
   CHECK(t.seen.back().url == "https://quay.io/v2/x/manifests/t");
@@ -126,8 +128,9 @@ TEST_CASE("registry: blob fetch resumes with Range after a cut and verifies") {
     registry::Client c("127.0.0.1:5000", t, {}, fast());
     std::string got;
     uint64_t last_progress = 0;
-    c.fetch_blob("a", d, static_cast<int64_t>(blob.size()), [&](const char* p, size_t n) { got.append(p, n); },
-                 [&](uint64_t done) { last_progress = done; });
+    c.fetch_blob(
+        "a", d, static_cast<int64_t>(blob.size()), [&](const char* p, size_t n) { got.append(p, n); },
+        [&](uint64_t done) { last_progress = done; });
     CHECK(got == blob);
     CHECK(last_progress == blob.size());
     CHECK(calls == 2);
@@ -145,7 +148,8 @@ TEST_CASE("registry: corrupt or short blob is a digest or size mismatch") {
   CHECK_THROWS_WITH(c.fetch_blob("a", d, 11, sink),
                     ("blob " + d + ": digest mismatch (content is " + digest::of(serve).str() + ")").c_str());
   serve = "hello";
-  CHECK_THROWS_WITH(c.fetch_blob("a", d, 11, sink), ("blob " + d + ": size mismatch (got 5 bytes, expected 11)").c_str());
+  CHECK_THROWS_WITH(c.fetch_blob("a", d, 11, sink),
+                    ("blob " + d + ": size mismatch (got 5 bytes, expected 11)").c_str());
   serve = "";
   t.handler = [&](const http::Request&) { return resp(404); };
   CHECK_THROWS_WITH(c.fetch_blob("a", d, 11, sink), ("blob " + d + " not found in 127.0.0.1:5000/a").c_str());
@@ -164,12 +168,14 @@ TEST_CASE("registry: small blob is one POST + PUT, large is PATCH chunks, mount 
     std::string part;
     if (r.body_fd >= 0) {
       part.resize(r.body_length);
-      REQUIRE(pread(r.body_fd, part.data(), part.size(), static_cast<off_t>(r.body_offset)) == static_cast<ssize_t>(part.size()));
+      REQUIRE(pread(r.body_fd, part.data(), part.size(), static_cast<off_t>(r.body_offset)) ==
+              static_cast<ssize_t>(part.size()));
     } else {
       part = r.body;
     }
     if (r.method == "POST" && r.url.find("mount=") != std::string::npos)
-      return r.url.find("from=good") != std::string::npos ? resp(201) : resp(202, "", {{"Location", "/v2/a/blobs/uploads/m1"}});
+      return r.url.find("from=good") != std::string::npos ? resp(201)
+                                                          : resp(202, "", {{"Location", "/v2/a/blobs/uploads/m1"}});
     if (r.method == "POST") return resp(202, "", {{"Location", "/v2/a/blobs/uploads/u1?state=x"}});
     if (r.method == "PATCH") {
       received += part;
@@ -281,7 +287,9 @@ TEST_CASE("registry: a push client asks for one pull,push token; fetch_url sends
   CHECK(has_header(t.seen[3], "Authorization", "Bearer TOK"));
 
   std::string got;
-  t.handler = [&](const http::Request& r) { return r.url.starts_with("http://files.example/") ? resp(200, blob) : resp(500); };
+  t.handler = [&](const http::Request& r) {
+    return r.url.starts_with("http://files.example/") ? resp(200, blob) : resp(500);
+  };
   c.fetch_url("http://files.example/x.tgz", d, static_cast<int64_t>(blob.size()),
               [&](const char* p, size_t n) { got.append(p, n); });
   CHECK(got == blob);

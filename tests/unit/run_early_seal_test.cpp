@@ -30,13 +30,13 @@ TEST_CASE("create and run with a bundle flag, after any global options") {
   CHECK(wanted({"run", "id", "-b", "/b"}));  // anywhere before "--", as router.cpp reads it
   CHECK(wanted({"--root", "/r", "--log", "/l", "--log-format", "json", "create", "-b", "/b", "id"}));
   CHECK(wanted({"--debug", "--systemd-cgroup", "run", "--detach", "-b", "/b", "id"}));
-  CHECK(wanted({"--state-dir", "/s", "--store", "/st", "--log-level", "debug", "--rootless", "false", "run", "-b",
-                "/b", "x"}));
+  CHECK(wanted(
+      {"--state-dir", "/s", "--store", "/st", "--log-level", "debug", "--rootless", "false", "run", "-b", "/b", "x"}));
 }
 
 TEST_CASE("everything else starts glibc first") {
   CHECK_FALSE(wanted({}));
-  CHECK_FALSE(wanted({"run", "id"}));                    // bundle from the cwd, or an image
+  CHECK_FALSE(wanted({"run", "id"}));  // bundle from the cwd, or an image
   CHECK_FALSE(wanted({"run", "--", "-b", "/b"}));
   CHECK_FALSE(wanted({"exec", "-b", "/b", "id"}));
   CHECK_FALSE(wanted({"start", "id"}));

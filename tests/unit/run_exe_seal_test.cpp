@@ -25,7 +25,10 @@ long sys(long n, long a, long b, long c, long d, long e) {
 int memfd_with(unsigned seals) {
   int fd = memfd_create("okt-seal-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   REQUIRE(fd >= 0);
-  REQUIRE(write(fd, "\x7f" "ELF", 4) == 4);
+  REQUIRE(write(fd,
+                "\x7f"
+                "ELF",
+                4) == 4);
   if (seals) REQUIRE(fcntl(fd, F_ADD_SEALS, seals) == 0);
   return fd;
 }

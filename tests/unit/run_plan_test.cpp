@@ -95,8 +95,9 @@ TEST_CASE("run_plan: a /dev mount brings the default devices, linux.devices over
   std::vector<std::string> paths;
   for (int i = 0; i < p.n_devices; i++) paths.push_back(p.devices[i].path);
   // The five remaining defaults first, then the spec's own, /dev/null only once.
-  CHECK(paths == std::vector<std::string>{"dev/zero", "dev/full", "dev/random", "dev/urandom", "dev/tty", "dev/null",
-                                          "dev/fuse"});
+  CHECK(
+      paths ==
+      std::vector<std::string>{"dev/zero", "dev/full", "dev/random", "dev/urandom", "dev/tty", "dev/null", "dev/fuse"});
   const ChildDevice& null = p.devices[5];
   CHECK(null.mode == (S_IFCHR | 0600));
   CHECK(null.dev == makedev(1, 3));

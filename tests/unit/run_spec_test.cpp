@@ -93,8 +93,9 @@ TEST_CASE("run_spec: malformed documents fail with the field and the reason") {
     const char* text;
     const char* error;
   } cases[] = {
-      {"{", "config.json: parse error at line 1, column 2: syntax error while parsing object key - unexpected end of "
-            "input; expected string literal"},
+      {"{",
+       "config.json: parse error at line 1, column 2: syntax error while parsing object key - unexpected end of "
+       "input; expected string literal"},
       {"[]", "config.json: want a JSON object"},
       {R"({"process": {"args": ["sh"]}})", "config.json: root: missing"},
       {R"({"root": "rootfs", "process": {"args": ["sh"]}})", "config.json: root: want an object, got \"rootfs\""},
@@ -257,7 +258,8 @@ TEST_CASE("run_spec: invalid mounts, namespaces, mappings, devices and hooks are
        "config.json: linux.devices[0].fileMode: 70000 is out of range"},
       {R"({"linux": {"rootfsPropagation": "sideways"}})",
        "config.json: linux.rootfsPropagation: unknown value \"sideways\""},
-      {R"({"linux": {"maskedPaths": ["proc/kcore"]}})", "config.json: linux.maskedPaths: \"proc/kcore\" is not absolute"},
+      {R"({"linux": {"maskedPaths": ["proc/kcore"]}})",
+       "config.json: linux.maskedPaths: \"proc/kcore\" is not absolute"},
       {R"({"linux": {"sysctl": {"net.ipv4.ip_forward": 1}}})",
        "config.json: linux.sysctl.net.ipv4.ip_forward: want a string, got 1"},
       {R"({"linux": {"sysctl": {"../../etc": "1"}}})", "config.json: linux.sysctl: invalid name \"../../etc\""},
@@ -267,11 +269,13 @@ TEST_CASE("run_spec: invalid mounts, namespaces, mappings, devices and hooks are
        "config.json: linux.personality.domain: unknown value \"BSD\""},
       {R"({"linux": {"intelRdt": {"closID": "x"}}})", "config.json: linux.intelRdt: not supported by oci-run"},
       {R"({"linux": {"resources": []}})", "config.json: linux.resources: want an object, got []"},
-      {R"({"hooks": {"prestart": [{"path": "hook"}]}})", "config.json: hooks.prestart[0].path: \"hook\" is not absolute"},
+      {R"({"hooks": {"prestart": [{"path": "hook"}]}})",
+       "config.json: hooks.prestart[0].path: \"hook\" is not absolute"},
       {R"({"hooks": {"poststop": [{"args": ["x"]}]}})", "config.json: hooks.poststop[0].path: missing"},
       {R"({"hooks": {"createRuntime": [{"path": "/h", "timeout": 0}]}})",
        "config.json: hooks.createRuntime[0].timeout: must be positive"},
-      {R"({"hooks": {"poststart": {"path": "/h"}}})", "config.json: hooks.poststart: want an array, got {\"path\":\"/h\"}"},
+      {R"({"hooks": {"poststart": {"path": "/h"}}})",
+       "config.json: hooks.poststart: want an array, got {\"path\":\"/h\"}"},
       {R"({"annotations": {"a": 1}})", "config.json: annotations.a: want a string, got 1"},
   };
   for (auto& c : cases) {
@@ -390,8 +394,11 @@ TEST_CASE("run_spec: parse_process alone (exec --process) names the process fiel
 
 TEST_CASE("run_spec: what runc accepts beyond the spec (recursive options, tmpcopyup, no process)") {
   json j = base();
-  j["mounts"] = json::array({{{"destination", "/t"}, {"type", "tmpfs"}, {"source", "tmpfs"},
-                              {"options", {"tmpcopyup", "rro", "rnosuid", "rrelatime", "X-mount.mkdir", "nosymfollow"}}}});
+  j["mounts"] =
+      json::array({{{"destination", "/t"},
+                    {"type", "tmpfs"},
+                    {"source", "tmpfs"},
+                    {"options", {"tmpcopyup", "rro", "rnosuid", "rrelatime", "X-mount.mkdir", "nosymfollow"}}}});
   Spec s = parse_spec(j.dump(), "/bundle");
   REQUIRE(s.mounts.size() == 1);
   CHECK(s.mounts[0].tmpcopyup);

@@ -62,9 +62,7 @@ image::ImageConfig busybox_config() {
   return c;
 }
 
-bool contains(const oj& arr, const std::string& v) {
-  return std::find(arr.begin(), arr.end(), v) != arr.end();
-}
+bool contains(const oj& arr, const std::string& v) { return std::find(arr.begin(), arr.end(), v) != arr.end(); }
 
 std::string errmsg(const std::function<void()>& fn, Errc* code = nullptr) {
   try {
@@ -87,16 +85,16 @@ TEST_CASE("runtime_spec: resolve_user cases") {
     const char* home;
   };
   Case cases[] = {
-      {"", 0, 0, {0, 10}, "/root"},               // root's passwd entry and its groups
+      {"", 0, 0, {0, 10}, "/root"},  // root's passwd entry and its groups
       {"root", 0, 0, {0, 10}, "/root"},
       {"0", 0, 0, {0, 10}, "/root"},
-      {"app", 1000, 1001, {10, 29}, "/home/app"},   // supplementary groups naming the user
+      {"app", 1000, 1001, {10, 29}, "/home/app"},  // supplementary groups naming the user
       {"1000", 1000, 1001, {10, 29}, "/home/app"},  // a uid found in passwd counts as that user
-      {"app:staff", 1000, 50, {}, "/home/app"},     // an explicit group: no supplementary groups
+      {"app:staff", 1000, 50, {}, "/home/app"},  // an explicit group: no supplementary groups
       {"app:29", 1000, 29, {}, "/home/app"},
-      {"app:4242", 1000, 4242, {}, "/home/app"},    // a numeric gid missing from group is fine
+      {"app:4242", 1000, 4242, {}, "/home/app"},  // a numeric gid missing from group is fine
       {"1000:wheel", 1000, 10, {}, "/home/app"},
-      {"4000", 4000, 0, {}, "/"},                   // a numeric uid missing from passwd: gid 0, home /
+      {"4000", 4000, 0, {}, "/"},  // a numeric uid missing from passwd: gid 0, home /
       {"4000:4001", 4000, 4001, {}, "/"},
       {"4000:audio", 4000, 29, {}, "/"},
       {"daemon", 1, 1, {}, "/usr/sbin"},
@@ -153,7 +151,8 @@ TEST_CASE("runtime_spec: resolve_user stays inside the rootfs") {
   fs::mkdir_p(rootfs.path + "/etc");
   // Absolute and ../-laden symlinks: followed as if rootfs were "/".
   REQUIRE(::symlink((host.path + "/etc/passwd").c_str(), (rootfs.path + "/etc/passwd").c_str()) == 0);
-  REQUIRE(::symlink(("../../../../../../.." + host.path + "/etc/group").c_str(), (rootfs.path + "/etc/group").c_str()) == 0);
+  REQUIRE(::symlink(("../../../../../../.." + host.path + "/etc/group").c_str(),
+                    (rootfs.path + "/etc/group").c_str()) == 0);
   CHECK(errmsg([&] { resolve_user(rootfs.path, "evil"); }) ==
         "unable to find user evil: no matching entries in passwd file");
   CHECK(errmsg([&] { resolve_user(rootfs.path, "0:evilgrp"); }) ==
@@ -269,8 +268,9 @@ TEST_CASE("runtime_spec: from_image options") {
   CHECK(p["terminal"] == true);
   CHECK(p["cwd"] == "/rel/dir");  // a relative WorkingDir is made absolute
   CHECK(p["user"] == oj({{"uid", 4000}, {"gid", 29}}));
-  CHECK(p["env"] == oj({"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=box1",
-                        "FOO=opt", "HOME=/custom", "NEW=1", "OKT_RUNTIME_SPEC_FROM_CALLER=caller", "TERM=xterm"}));
+  CHECK(p["env"] ==
+        oj({"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=box1", "FOO=opt",
+            "HOME=/custom", "NEW=1", "OKT_RUNTIME_SPEC_FROM_CALLER=caller", "TERM=xterm"}));
   CHECK(p["noNewPrivileges"] == true);
   CHECK(s["root"] == oj({{"path", "/abs/rootfs"}, {"readonly", true}}));
   CHECK(s["hostname"] == "box1");
@@ -313,7 +313,8 @@ TEST_CASE("runtime_spec: from_image mounts, namespaces, paths and seccomp") {
   oj s = from_image(busybox_config(), r.dir.path, "rootfs", {});
   std::vector<std::string> dests;
   for (auto& m : s["mounts"]) dests.push_back(m["destination"]);
-  CHECK(dests == std::vector<std::string>{"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"});
+  CHECK(dests ==
+        std::vector<std::string>{"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"});
   CHECK(contains(s["mounts"][5]["options"], "ro"));
   CHECK(contains(s["mounts"][6]["options"], "ro"));
   std::vector<std::string> ns;
@@ -345,8 +346,8 @@ TEST_CASE("runtime_spec: from_image mounts, namespaces, paths and seccomp") {
         "seccomp profile " + d.path + "/bad.json: not a JSON object");
   CHECK(code == Errc::invalid);
   o.seccomp = d.path + "/missing.json";
-  CHECK(errmsg([&] { from_image(busybox_config(), r.dir.path, "rootfs", o); }, &code).rfind(
-            "seccomp profile " + d.path + "/missing.json: ", 0) == 0);
+  CHECK(errmsg([&] { from_image(busybox_config(), r.dir.path, "rootfs", o); }, &code)
+            .rfind("seccomp profile " + d.path + "/missing.json: ", 0) == 0);
   CHECK(code == Errc::not_found);
 }
 

@@ -50,8 +50,8 @@ TEST_CASE("seccomp: errno rules with argument conditions") {
   REQUIRE(mkdtemp(dir));
   std::string a = std::string(dir) + "/a", b = std::string(dir) + "/b";
   CHECK(in_child(p, [&] {
-          if (mkdir(a.c_str(), 0700) == 0 || errno != EPERM) return 1;   // mode 0700 denied
-          if (mkdir(b.c_str(), 0755) != 0) return 2;                      // other modes allowed
+          if (mkdir(a.c_str(), 0700) == 0 || errno != EPERM) return 1;  // mode 0700 denied
+          if (mkdir(b.c_str(), 0755) != 0) return 2;  // other modes allowed
           return 0;
         }) == 0);
   rmdir(b.c_str());
@@ -91,20 +91,21 @@ TEST_CASE("seccomp: bad profiles") {
     const char* in;
     const char* err;
   };
-  for (Row r : {
-           Row{R"({"syscalls":[]})", "seccomp: defaultAction is required"},
-           Row{R"({"defaultAction":"SCMP_ACT_BOGUS"})", "seccomp defaultAction: unknown action \"SCMP_ACT_BOGUS\""},
-           Row{R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"NOPE"}]})",
-               "seccomp syscalls[0]: unknown action \"NOPE\""},
-           Row{R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_XX"}]}]})",
-               "seccomp: unknown operator \"SCMP_CMP_XX\""},
-           Row{R"({"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_PDP11"]})",
-               "seccomp: unknown architecture \"SCMP_ARCH_PDP11\""},
-           Row{R"({"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_X"]})",
-               "seccomp: unknown flag \"SECCOMP_FILTER_FLAG_X\""},
-           Row{R"({"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/x.sock"})",
-               "seccomp: listenerPath (seccomp user notification) is not supported"},
-       }) {
+  for (
+      Row r : {
+          Row{R"({"syscalls":[]})", "seccomp: defaultAction is required"},
+          Row{R"({"defaultAction":"SCMP_ACT_BOGUS"})", "seccomp defaultAction: unknown action \"SCMP_ACT_BOGUS\""},
+          Row{R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"NOPE"}]})",
+              "seccomp syscalls[0]: unknown action \"NOPE\""},
+          Row{R"({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":"SCMP_CMP_XX"}]}]})",
+              "seccomp: unknown operator \"SCMP_CMP_XX\""},
+          Row{R"({"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_PDP11"]})",
+              "seccomp: unknown architecture \"SCMP_ARCH_PDP11\""},
+          Row{R"({"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_X"]})",
+              "seccomp: unknown flag \"SECCOMP_FILTER_FLAG_X\""},
+          Row{R"({"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/x.sock"})",
+              "seccomp: listenerPath (seccomp user notification) is not supported"},
+      }) {
     CAPTURE(r.in);
     CHECK_THROWS_WITH(seccomp::compile(json::parse(r.in)), r.err);
   }

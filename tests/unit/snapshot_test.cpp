@@ -116,8 +116,8 @@ TEST_CASE("snapshot: prepare extracts each layer once, in parallel, and gc remov
   // gc keeps the first two, removes the others, and stale temp dirs.
   fs::mkdir_p(store.dir() + "/.tmp-stale-abc");
   CHECK(store.gc({chains[0].hex, chains[1].hex}) == 2);
-  CHECK(store.list() == std::vector<std::string>{std::min(chains[0].hex, chains[1].hex),
-                                                 std::max(chains[0].hex, chains[1].hex)});
+  CHECK(store.list() ==
+        std::vector<std::string>{std::min(chains[0].hex, chains[1].hex), std::max(chains[0].hex, chains[1].hex)});
   CHECK_FALSE(fs::exists(store.dir() + "/.tmp-stale-abc"));
 }
 
@@ -163,18 +163,18 @@ TEST_CASE("snapshot: prepare refuses a wrong diff_id and leaves nothing") {
   auto img = make_image({l0, l1});
   img.config.diff_ids[1] = l0.diff_id;  // wrong
   auto store = snapshot::Store::open(t.path + "/snaps");
-  CHECK_THROWS_WITH_AS(store.prepare(l, img.manifest, img.config),
-                       ("layer " + l1.desc.digest.str() + ": diff_id mismatch: want " + l0.diff_id.str() +
-                        ", got " + l1.diff_id.str())
-                           .c_str(),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      store.prepare(l, img.manifest, img.config),
+      ("layer " + l1.desc.digest.str() + ": diff_id mismatch: want " + l0.diff_id.str() + ", got " + l1.diff_id.str())
+          .c_str(),
+      Error);
   CHECK(store.list().empty());
   CHECK(fs::read_file(t.path + "/snaps/.lock").empty());
 
   auto short_img = make_image({l0});
   short_img.config.diff_ids.clear();
-  CHECK_THROWS_WITH_AS(store.prepare(l, short_img.manifest, short_img.config),
-                       "image has 1 layers but 0 diff_ids", Error);
+  CHECK_THROWS_WITH_AS(store.prepare(l, short_img.manifest, short_img.config), "image has 1 layers but 0 diff_ids",
+                       Error);
 
   auto missing = make_image({l0});
   missing.manifest.layers[0].digest = digest::of("nothing");

@@ -20,9 +20,10 @@ TEST_CASE("transfer: parallel_for runs every index and rethrows the first error"
   std::atomic<int> sum{0};
   transfer::parallel_for(100, 4, [&](size_t i) { sum += static_cast<int>(i); });
   CHECK(sum == 4950);
-  CHECK_THROWS_WITH(transfer::parallel_for(10, 3, [&](size_t i) {
-                      if (i == 5) fail("boom");
-                    }),
+  CHECK_THROWS_WITH(transfer::parallel_for(10, 3,
+                                           [&](size_t i) {
+                                             if (i == 5) fail("boom");
+                                           }),
                     "boom");
   transfer::parallel_for(0, 4, [&](size_t) { FAIL("called"); });
 }
@@ -37,18 +38,19 @@ TEST_CASE("transfer: pull picks the platform from an index, skips present blobs,
   auto [cfg_d, cfg_n] = add("application/octet-stream", R"({"architecture":"arm64","os":"linux"})");
   auto [lay_d, lay_n] = add("application/octet-stream", std::string(5000, 'L'));
   auto [old_d, old_n] = add("application/octet-stream", "already-here");
-  std::string man = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
-                    cfg_d + R"(","size":)" + std::to_string(cfg_n) +
-                    R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + lay_d +
-                    R"(","size":)" + std::to_string(lay_n) +
-                    R"(},{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + old_d +
-                    R"(","size":)" + std::to_string(old_n) + "}]}";
+  std::string man =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+      cfg_d + R"(","size":)" + std::to_string(cfg_n) +
+      R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + lay_d + R"(","size":)" +
+      std::to_string(lay_n) + R"(},{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + old_d +
+      R"(","size":)" + std::to_string(old_n) + "}]}";
   auto [man_d, man_n] = add("application/vnd.oci.image.manifest.v1+json", man);
-  std::string idx = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
-                    digest::of("other").str() +
-                    R"(","size":5,"platform":{"os":"linux","architecture":"amd64"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
-                    man_d + R"(","size":)" + std::to_string(man_n) +
-                    R"(,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]})";
+  std::string idx =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      digest::of("other").str() +
+      R"(","size":5,"platform":{"os":"linux","architecture":"amd64"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+      man_d + R"(","size":)" + std::to_string(man_n) +
+      R"(,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]})";
   FakeTransport t;
   t.handler = [&](const http::Request& r) {
     if (r.url.ends_with("/manifests/v1"))
@@ -89,7 +91,8 @@ TEST_CASE("transfer: pull picks the platform from an index, skips present blobs,
     FAIL("no error");
   } catch (const Error& e) {
     CHECK(e.code() == Errc::not_found);
-    CHECK(std::string(e.what()).ends_with("no image for platform linux/s390x (the index has: linux/amd64, linux/arm64/v8)"));
+    CHECK(std::string(e.what()).ends_with(
+        "no image for platform linux/s390x (the index has: linux/amd64, linux/arm64/v8)"));
   }
 }
 
@@ -98,10 +101,11 @@ TEST_CASE("transfer: blob locations: a pull records its blobs, a push mounts fro
   blobloc::BlobLocations locations(tmp.path + "/blob-locations");
   std::string cfg = R"({"architecture":"amd64","os":"linux"})", layer(3000, 'L');
   std::string cfg_d = digest::of(cfg).str(), lay_d = digest::of(layer).str();
-  std::string man = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
-                    cfg_d + R"(","size":)" + std::to_string(cfg.size()) +
-                    R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + lay_d +
-                    R"(","size":)" + std::to_string(layer.size()) + "}]}";
+  std::string man =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+      cfg_d + R"(","size":)" + std::to_string(cfg.size()) +
+      R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + lay_d + R"(","size":)" +
+      std::to_string(layer.size()) + "}]}";
   std::string man_d = digest::of(man).str();
 
   FakeTransport t;
@@ -147,7 +151,9 @@ TEST_CASE("transfer: blob locations: a pull records its blobs, a push mounts fro
 
   t.seen.clear();
   transfer::PushSource src;
-  src.read_blob = [&](const image::Descriptor& d) { return stored.count(d.digest.str()) ? stored[d.digest.str()] : man; };
+  src.read_blob = [&](const image::Descriptor& d) {
+    return stored.count(d.digest.str()) ? stored[d.digest.str()] : man;
+  };
   src.open_blob = [&](const image::Descriptor&) { return fs::UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); };
   transfer::PushOptions pu;
   pu.locations = &locations;

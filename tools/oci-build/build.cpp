@@ -71,9 +71,9 @@ namespace {
 /// The binfmt_misc handler name qemu-user-static registers for `arch`.
 std::string qemu_name(const std::string& arch) {
   static const std::map<std::string, std::string> m = {
-      {"amd64", "x86_64"},   {"arm64", "aarch64"},  {"arm", "arm"},           {"386", "i386"},
-      {"ppc64le", "ppc64le"}, {"ppc64", "ppc64"},   {"s390x", "s390x"},       {"riscv64", "riscv64"},
-      {"mips64le", "mips64el"}, {"mips64", "mips64"}, {"mipsle", "mipsel"},   {"mips", "mips"},
+      {"amd64", "x86_64"},       {"arm64", "aarch64"}, {"arm", "arm"},       {"386", "i386"},
+      {"ppc64le", "ppc64le"},    {"ppc64", "ppc64"},   {"s390x", "s390x"},   {"riscv64", "riscv64"},
+      {"mips64le", "mips64el"},  {"mips64", "mips64"}, {"mipsle", "mipsel"}, {"mips", "mips"},
       {"loong64", "loongarch64"}};
   auto it = m.find(arch);
   return "qemu-" + (it == m.end() ? arch : it->second);
@@ -133,8 +133,9 @@ void check_runnable(const platform::Platform& p) {
   } catch (const Error&) {
   }
   if (state.rfind("enabled", 0) != 0)
-    fail(Errc::failure, "cannot run " + p.str() + " binaries on " + platform::host().str() +
-                            ": no enabled qemu-user binfmt handler " + handler + " (install qemu-user-static)");
+    fail(Errc::failure,
+         "cannot run " + p.str() + " binaries on " + platform::host().str() + ": no enabled qemu-user binfmt handler " +
+             handler + " (install qemu-user-static)");
 }
 
 namespace {
@@ -191,7 +192,9 @@ void sweep_dead_builds(const std::string& tmp, const std::string& runtime) {
       ::closedir(sd);
       for (const auto& id : ids) {
         try {
-          process::run({.argv = {runtime, "--root", state, "delete", "-f", id}, .out = process::kDevNull, .err = process::kDevNull});
+          process::run({.argv = {runtime, "--root", state, "delete", "-f", id},
+                        .out = process::kDevNull,
+                        .err = process::kDevNull});
         } catch (const Error& e) {
           log::warn(std::string("clean up a dead build's RUN ") + id + ": " + e.what());
         }
@@ -394,7 +397,8 @@ const State* Builder::stage_ref(const std::string& ref, size_t current) const {
   std::transform(f.begin(), f.end(), f.begin(), ::tolower);
   size_t idx = SIZE_MAX;
   if (auto it = names_.find(f); it != names_.end() && it->second < current) idx = it->second;
-  else if (!f.empty() && f.find_first_not_of("0123456789") == std::string::npos && f.size() < 6 && std::stoul(f) < current)
+  else if (!f.empty() && f.find_first_not_of("0123456789") == std::string::npos && f.size() < 6 &&
+           std::stoul(f) < current)
     idx = std::stoul(f);
   if (idx == SIZE_MAX) return nullptr;
   if (!done_[idx]) fail(Errc::failure, "stage \"" + ref + "\" was not built before it is used");
@@ -477,11 +481,13 @@ void Builder::load_image(const std::string& name, const platform::Platform& p, S
   if (found) d = pick_platform(*found, p);
   if (!d) {
     if (o_.pull == PullPolicy::never) {
-      if (found) fail(Errc::not_found, "image \"" + name + "\" in the store has no manifest for " + p.str() + " (--pull never)");
+      if (found)
+        fail(Errc::not_found, "image \"" + name + "\" in the store has no manifest for " + p.str() + " (--pull never)");
       fail(Errc::not_found, "image \"" + name + "\" not found in the store " + store_.path() + " (--pull never)");
     }
     if (found) {
-      d = with_context("image \"" + name + "\" in the store has no manifest for " + p.str(), [&] { return pull(name, p); });
+      d = with_context("image \"" + name + "\" in the store has no manifest for " + p.str(),
+                       [&] { return pull(name, p); });
     } else {
       d = pull(name, p);
     }
@@ -618,7 +624,6 @@ void Builder::mount_state(const State& s, const std::string& target, const std::
 }
 
 // ---- the build ----
-
 
 Result build(const Options& in) {
   Options o = in;

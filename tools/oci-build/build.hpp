@@ -28,34 +28,34 @@ PullPolicy parse_pull_policy(const std::string& s);
 
 struct Options {
   std::string context = ".";
-  std::string dockerfile;                ///< default CONTEXT/Dockerfile
-  std::vector<std::string> tags;         ///< -t, normalised before use
+  std::string dockerfile;  ///< default CONTEXT/Dockerfile
+  std::vector<std::string> tags;  ///< -t, normalised before use
   std::map<std::string, std::string> build_args;
   std::map<std::string, std::string> labels;  ///< --label, added to the final config
-  std::string target;                    ///< --target stage name ("" = last)
+  std::string target;  ///< --target stage name ("" = last)
   bool no_cache = false;
-  std::string runtime;                   ///< runtime binary (oci-run, runc, crun)
-  std::string store;                     ///< image store layout directory
+  std::string runtime;  ///< runtime binary (oci-run, runc, crun)
+  std::string store;  ///< image store layout directory
   std::optional<int64_t> source_date_epoch;
   std::string iidfile;
-  std::string output;                    ///< --output (output.hpp), "" = the store only
+  std::string output;  ///< --output (output.hpp), "" = the store only
   PullPolicy pull = PullPolicy::missing;
   std::map<std::string, std::string> secrets;  ///< --secret id -> file
-  std::map<std::string, std::string> ssh;      ///< --ssh id -> agent socket
-  std::string platform;                  ///< --platform: "P[,P...]" ("" = the host)
-  int jobs = 2;                          ///< stages built at once
+  std::map<std::string, std::string> ssh;  ///< --ssh id -> agent socket
+  std::string platform;  ///< --platform: "P[,P...]" ("" = the host)
+  int jobs = 2;  ///< stages built at once
   /// --network: RUN's network unless a RUN says otherwise: "default" (its
   /// own network namespace on oci-net's "bridge" network, NAT outbound),
   /// "none" (a namespace with only loopback), "host", or an oci-net network.
   std::string network = "default";
-  bool allow_network_host = false;       ///< --allow network.host: RUN --network=host may run
-  std::string oci_net;                   ///< the oci-net binary (found when a RUN needs it)
+  bool allow_network_host = false;  ///< --allow network.host: RUN --network=host may run
+  std::string oci_net;  ///< the oci-net binary (found when a RUN needs it)
 };
 
 struct Result {
-  std::string image_id;         ///< config digest, "sha256:..." (the index digest for several platforms)
+  std::string image_id;  ///< config digest, "sha256:..." (the index digest for several platforms)
   std::string manifest_digest;  ///< the manifest's (or index's) digest, "sha256:..."
-  bool wrote_stdout = false;    ///< --output went to stdout
+  bool wrote_stdout = false;  ///< --output went to stdout
 };
 
 /// The platforms of a --platform list ("linux/amd64,linux/arm64"; a bare

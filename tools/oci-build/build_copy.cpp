@@ -119,8 +119,8 @@ const df::Heredoc& find_heredoc(const df::Instruction& e, const std::string& wor
 /// An ADD source URL and what is known of it.
 struct UrlSource {
   std::string url;
-  std::string name;   ///< file name from the URL path ("" when it has none)
-  std::string file;   ///< the downloaded file, "" until fetched
+  std::string name;  ///< file name from the URL path ("" when it has none)
+  std::string file;  ///< the downloaded file, "" until fetched
   std::string etag;
   std::optional<digest::Digest> content;
   std::optional<time_t> mtime;
@@ -210,7 +210,8 @@ std::string Builder::context_view(const std::string& source, const std::string& 
   cx.use_ignore = true;
   cx.ignore = &ignore_;
   cx.root = context_;
-  if (!rel.empty() && ignore_.ignored(rel, S_ISDIR(st.st_mode)) && !(S_ISDIR(st.st_mode) && ignore_.may_match_inside(rel)))
+  if (!rel.empty() && ignore_.ignored(rel, S_ISDIR(st.st_mode)) &&
+      !(S_ISDIR(st.st_mode) && ignore_.may_match_inside(rel)))
     fail(Errc::not_found, "RUN --mount source \"" + source + "\": excluded by .dockerignore");
   std::string view = dir + "/context";
   if (S_ISDIR(st.st_mode)) fs::mkdir_p(view);
@@ -317,7 +318,7 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
   }
   std::string dest = abs_in_workdir(s, co.dest);
   bool dest_dir = co.dest.back() == '/' || co.sources.size() > 1 ||
-                  (!is_url(co.sources[0]) && co.sources[0].find_first_of("*?[") != std::string::npos);
+      (!is_url(co.sources[0]) && co.sources[0].find_first_of("*?[") != std::string::npos);
 
   // ADD URL: --checksum pins the content; otherwise the ETag (or the content) keys it.
   std::optional<digest::Digest> checksum;
@@ -332,7 +333,8 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
   std::string git_commit, git_sock;
   if (!gits.empty()) {
     if (co.sources.size() != 1) fail(Errc::invalid, "ADD of a git repository takes it as the only source");
-    if (!co.from.empty() || !co.checksum.empty()) fail(Errc::invalid, "ADD of a git repository takes no --from or --checksum");
+    if (!co.from.empty() || !co.checksum.empty())
+      fail(Errc::invalid, "ADD of a git repository takes no --from or --checksum");
     if (auto it = o_.ssh.find("default"); it != o_.ssh.end()) git_sock = it->second;
     git_commit = git::resolve(gits[0], git_sock);
   }
@@ -392,11 +394,11 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
     }
   }
   std::string text = std::string(add ? "ADD" : "COPY") + (co.chown.empty() ? "" : " --chown=" + co.chown) +
-                     (co.chmod.empty() ? "" : " --chmod=" + co.chmod) + (co.from.empty() ? "" : " --from=" + co.from) +
-                     " " + join(co.sources) + " " + co.dest;
+      (co.chmod.empty() ? "" : " --chmod=" + co.chmod) + (co.from.empty() ? "" : " --from=" + co.from) + " " +
+      join(co.sources) + " " + co.dest;
   if (!gits.empty())
     url_key += "git " + gits[0].url + std::string(1, '\0') + git_commit + std::string(1, '\0') + gits[0].subdir +
-               (co.keep_git_dir ? std::string(1, '\0') + "keep-git-dir" : "");
+        (co.keep_git_dir ? std::string(1, '\0') + "keep-git-dir" : "");
   std::string key = sha256_str(s.key + "\n" + text + "\n" + h.finish().str() + (url_key.empty() ? "" : "\n" + url_key));
   std::string created_by = "/bin/sh -c #(nop) " + text;
   if (cache_hit(s, key, created_by)) return;
@@ -406,7 +408,8 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
       download_url(*transport, u, dl->path + "/url-" + std::to_string(i),
                    checksum ? checksum->algorithm : digest::Algorithm::sha256);
     if (checksum && !(*u.content == *checksum))
-      fail(Errc::invalid, "ADD " + u.url + ": checksum mismatch: expected " + checksum->str() + ", got " + u.content->str());
+      fail(Errc::invalid,
+           "ADD " + u.url + ": checksum mismatch: expected " + checksum->str() + ", got " + u.content->str());
   }
 
   // A miss: stage the files.

@@ -79,7 +79,8 @@ int Builder::exec_runtime(const std::string& bundle, const std::string& id) {
   std::string state = tmp_ + "/runtime-state";
   fs::mkdir_p(state);
   // stdout may carry --output -: the runtime's goes to stderr.
-  return process::run({.argv = {o_.runtime, "--root", state, "run", "-b", bundle, id}, .in = process::kDevNull, .out = 2});
+  return process::run(
+      {.argv = {o_.runtime, "--root", state, "run", "-b", bundle, id}, .in = process::kDevNull, .out = 2});
 }
 
 void Builder::run(const df::Instruction& e, State& s, size_t index) {
@@ -90,7 +91,8 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
   // The host's network is the user's choice (--network host), never the
   // Dockerfile's alone (BuildKit's network.host entitlement).
   if (ro.network == "host" && o_.network != "host" && !o_.allow_network_host)
-    fail(Errc::failure, "RUN --network=host: not allowed without the network.host entitlement (oci-build --allow network.host)");
+    fail(Errc::failure,
+         "RUN --network=host: not allowed without the network.host entitlement (oci-build --allow network.host)");
   const std::string network = ro.network == "default" ? o_.network : ro.network;
   std::string cmd_text = rc.script ? "<<" + rc.script->name + "\n" + rc.script->content
                                    : (e.json_form ? json(rc.argv).dump() : join(rc.argv));
@@ -114,7 +116,9 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
   }
   std::string key = sha256_str(s.key + "\n" + argstr + "\n" + text + "\n" + mh.finish().str());
   std::string created_by = (s.args.empty() ? "" : "|" + std::to_string(s.args.size()) + " " + argstr) +
-                           (rc.script ? text : e.json_form ? text : join(rc.argv));
+      (rc.script         ? text
+           : e.json_form ? text
+                         : join(rc.argv));
   if (cache_hit(s, key, created_by)) return;
   // A foreign platform runs through a qemu-user binfmt handler (registered
   // with the F flag, so it works inside the container's root too).
@@ -160,8 +164,8 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
     int n = 0;
     bool ssh_env = false;
     for (auto& mt : ro.mounts) {
-      std::string target = mt.target.empty() && mt.type == df::Mount::Type::bind ? abs_in_workdir(s, ".")
-                                                                                   : abs_in_workdir(s, mt.target);
+      std::string target =
+          mt.target.empty() && mt.type == df::Mount::Type::bind ? abs_in_workdir(s, ".") : abs_in_workdir(s, mt.target);
       std::string aux = b.path + "/mount-" + std::to_string(n++);
       switch (mt.type) {
         case df::Mount::Type::bind: {
@@ -227,7 +231,8 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
           std::string id = mt.id.empty() ? mt.target.substr(mt.target.rfind('/') + 1) : mt.id;
           auto it = o_.secrets.find(id);
           if (it == o_.secrets.end()) {
-            if (mt.required) fail(Errc::not_found, "secret \"" + id + "\": not given (--secret id=" + id + ",src=FILE)");
+            if (mt.required)
+              fail(Errc::not_found, "secret \"" + id + "\": not given (--secret id=" + id + ",src=FILE)");
             break;
           }
           if (!mt.env.empty()) env.push_back(mt.env + "=" + fs::read_file(it->second));
@@ -302,8 +307,8 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
       ns = kept;
     } else if (network != "none") {
       static const std::string oci_net = cli::find_tool("oci-net", cli::self_dir(), "OCIKIT_NET", {"OCI_NET"});
-      std::vector<std::string> args = {"oci-net", "hook", "STAGE", "--network", network == "default" ? "bridge" : network,
-                                       "--no-etc"};
+      std::vector<std::string> args = {
+          "oci-net", "hook", "STAGE", "--network", network == "default" ? "bridge" : network, "--no-etc"};
       std::vector<std::string> henv = {kDefaultPath};
       if (const char* d = std::getenv("OCIKIT_NET_DIR"); d && *d) henv.push_back(std::string("OCIKIT_NET_DIR=") + d);
       for (std::string stage : {"createRuntime", "poststop"}) {

@@ -35,10 +35,8 @@ std::string to_regex(const std::string& p) {
       if (i + 1 < p.size() && p[i + 1] == '*') {
         ++i;
         if (i + 1 < p.size() && p[i + 1] == '/') ++i;
-        if (i + 1 >= p.size())
-          re += ".*";
-        else
-          re += "(.*/)?";
+        if (i + 1 >= p.size()) re += ".*";
+        else re += "(.*/)?";
       } else {
         re += "[^/]*";
       }

@@ -139,10 +139,10 @@ std::string resolve(const Ref& r, const std::string& ssh_sock) {
     }
   }
   if (best.empty())
-    fail(Errc::not_found, "ADD " + r.url + ": no branch or tag \"" + want + "\" there" +
-                              (want.find_first_not_of("0123456789abcdef") == std::string::npos
-                                   ? " (a commit needs its full 40-digit id)"
-                                   : ""));
+    fail(Errc::not_found,
+         "ADD " + r.url + ": no branch or tag \"" + want + "\" there" +
+             (want.find_first_not_of("0123456789abcdef") == std::string::npos ? " (a commit needs its full 40-digit id)"
+                                                                              : ""));
   return best;
 }
 
@@ -162,7 +162,8 @@ void checkout(const Ref& r, const std::string& commit, const std::string& dir, c
   if (c.status != 0) fail(what + ": commit " + commit + " not found (did \"" + r.ref + "\" move?)");
   must({"-C", dir, "-c", "advice.detachedHead=false", "checkout", "-q", commit}, "", what);
   if (fs::exists(dir + "/.gitmodules"))
-    must({"-C", dir, "submodule", "update", "-q", "--init", "--recursive", "--depth", "1"}, sock, what + ": submodules");
+    must({"-C", dir, "submodule", "update", "-q", "--init", "--recursive", "--depth", "1"}, sock,
+         what + ": submodules");
   if (!r.subdir.empty()) {
     // A directory of the checkout itself: not through a symlink out of it.
     char* top = ::realpath(dir.c_str(), nullptr);
@@ -170,7 +171,7 @@ void checkout(const Ref& r, const std::string& commit, const std::string& dir, c
     std::string t = top ? top : "", u = sub ? sub : "";
     std::free(top);
     std::free(sub);
-    struct stat st{};
+    struct stat st {};
     if (u.empty() || ::stat(u.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       fail(Errc::not_found, what + ": no directory \"" + r.subdir + "\" in commit " + commit);
     if (t.empty() || !u.starts_with(t + "/"))

@@ -13,8 +13,8 @@
 namespace ocikit::build::git {
 
 struct Ref {
-  std::string url;     ///< what git fetches from
-  std::string ref;     ///< branch, tag or commit ("" = HEAD)
+  std::string url;  ///< what git fetches from
+  std::string ref;  ///< branch, tag or commit ("" = HEAD)
   std::string subdir;  ///< "" = the whole checkout
 };
 

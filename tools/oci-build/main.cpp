@@ -17,7 +17,8 @@ namespace {
 
 std::pair<std::string, std::string> split_kv(const std::string& s, const char* what) {
   auto eq = s.find('=');
-  if (eq == std::string::npos || eq == 0) ocikit::fail(ocikit::Errc::usage, std::string(what) + ": expected KEY=VALUE, got \"" + s + "\"");
+  if (eq == std::string::npos || eq == 0)
+    ocikit::fail(ocikit::Errc::usage, std::string(what) + ": expected KEY=VALUE, got \"" + s + "\"");
   return {s.substr(0, eq), s.substr(eq + 1)};
 }
 
@@ -44,15 +45,18 @@ std::pair<std::string, std::string> parse_ssh(const std::string& s) {
   if (id.empty()) ocikit::fail(ocikit::Errc::usage, "--ssh " + s + ": expected ID[=SOCKET]");
   if (sock.empty()) {
     const char* env = std::getenv("SSH_AUTH_SOCK");
-    if (!env || !*env) ocikit::fail(ocikit::Errc::usage, "--ssh " + s + ": no SOCKET given and SSH_AUTH_SOCK is not set");
+    if (!env || !*env)
+      ocikit::fail(ocikit::Errc::usage, "--ssh " + s + ": no SOCKET given and SSH_AUTH_SOCK is not set");
     sock = env;
   }
   if (sock.find(',') != std::string::npos)
     ocikit::fail(ocikit::Errc::usage, "--ssh " + s + ": one agent socket per id (key files are not supported)");
   struct stat st;
-  if (::stat(sock.c_str(), &st) != 0) ocikit::fail(ocikit::Errc::usage, "--ssh " + s + ": " + sock + ": no such socket");
+  if (::stat(sock.c_str(), &st) != 0)
+    ocikit::fail(ocikit::Errc::usage, "--ssh " + s + ": " + sock + ": no such socket");
   if (!S_ISSOCK(st.st_mode))
-    ocikit::fail(ocikit::Errc::usage, "--ssh " + s + ": " + sock + " is not a socket (only ssh-agent sockets are supported)");
+    ocikit::fail(ocikit::Errc::usage,
+                 "--ssh " + s + ": " + sock + " is not a socket (only ssh-agent sockets are supported)");
   return {id, sock};
 }
 
@@ -73,15 +77,24 @@ int main(int argc, char** argv) {
     app.add_option("--label", labels, "KEY=VALUE label added to the image (repeatable)")->allow_extra_args(false);
     app.add_option("--target", o.target, "build up to this stage");
     app.add_flag("--no-cache", o.no_cache, "do not reuse cached layers");
-    app.add_option("-o,--output", o.output, "also write the image to oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG] or - (an oci-archive on stdout)");
+    app.add_option(
+        "-o,--output", o.output,
+        "also write the image to oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG] or - (an oci-archive on stdout)");
     app.add_option("--pull", pull, "pull FROM images: missing (default), always or never");
-    app.add_option("--secret", secrets, "id=ID,src=FILE: a secret for RUN --mount=type=secret (repeatable)")->allow_extra_args(false);
-    app.add_option("--ssh", ssh, "ID[=SOCKET]: an ssh-agent socket for RUN --mount=type=ssh (default: $SSH_AUTH_SOCK; repeatable)")->allow_extra_args(false);
-    app.add_option("--platform", o.platform, "os/arch[/variant][,...] to build for; several give an image index (default: the host)");
+    app.add_option("--secret", secrets, "id=ID,src=FILE: a secret for RUN --mount=type=secret (repeatable)")
+        ->allow_extra_args(false);
+    app.add_option("--ssh", ssh,
+                   "ID[=SOCKET]: an ssh-agent socket for RUN --mount=type=ssh (default: $SSH_AUTH_SOCK; repeatable)")
+        ->allow_extra_args(false);
+    app.add_option("--platform", o.platform,
+                   "os/arch[/variant][,...] to build for; several give an image index (default: the host)");
     app.add_option("-j,--jobs", o.jobs, "stages built at once")->default_val(2);
-    app.add_option("--network", o.network, "RUN's network: default (an oci-net bridge with NAT), none, host or an oci-net network")->capture_default_str();
+    app.add_option("--network", o.network,
+                   "RUN's network: default (an oci-net bridge with NAT), none, host or an oci-net network")
+        ->capture_default_str();
     std::vector<std::string> allow;
-    app.add_option("--allow", allow, "entitlement: network.host (lets RUN --network=host use the host's network)")->allow_extra_args(false);
+    app.add_option("--allow", allow, "entitlement: network.host (lets RUN --network=host use the host's network)")
+        ->allow_extra_args(false);
     app.add_option("--runtime", o.runtime, "OCI runtime binary for RUN (default: oci-run)");
     app.add_option("--iidfile", o.iidfile, "write the image id to this file");
     app.add_option("--store", o.store, "image store directory (default: $OCIKIT_STORE or the system store)");
@@ -102,7 +115,8 @@ int main(int argc, char** argv) {
     }
     for (auto& l : labels) o.labels.insert(split_kv(l, "--label"));
     for (auto& a : allow) {
-      if (a != "network.host") ocikit::fail(ocikit::Errc::usage, "--allow " + a + ": unknown entitlement (known: network.host)");
+      if (a != "network.host")
+        ocikit::fail(ocikit::Errc::usage, "--allow " + a + ": unknown entitlement (known: network.host)");
       o.allow_network_host = true;
     }
     if (o.network.empty()) ocikit::fail(ocikit::Errc::usage, "--network: empty");

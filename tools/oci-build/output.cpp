@@ -11,7 +11,8 @@ namespace ocikit::build {
 using reference::Transport;
 
 OutputSpec parse_output(const std::string& s) {
-  const std::string usage = "--output " + s + ": must be oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG] or -";
+  const std::string usage =
+      "--output " + s + ": must be oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG] or -";
   if (s == "-") return OutputSpec{Transport::oci_archive, "-", ""};
   if (s.rfind("oci:", 0) != 0 && s.rfind("oci-archive:", 0) != 0 && s.rfind("docker-archive:", 0) != 0)
     fail(Errc::usage, usage);
@@ -28,8 +29,8 @@ OutputSpec parse_output(const std::string& s) {
 
 bool output_is_stdout(const OutputSpec& o) { return o.transport != Transport::oci && o.path == "-"; }
 
-void write_output(const layout::Layout& store, const image::Descriptor& manifest,
-                  const std::vector<std::string>& tags, const OutputSpec& o) {
+void write_output(const layout::Layout& store, const image::Descriptor& manifest, const std::vector<std::string>& tags,
+                  const OutputSpec& o) {
   image::Descriptor top = manifest;
   top.annotations.clear();
   if (o.transport == Transport::oci) {

@@ -1,6 +1,6 @@
 #pragma once
 // oci-build --output: where the built image goes besides the store. The
-// spellings are skopeo's: oci:DIR[:TAG] (an OCI image layout), 
+// spellings are skopeo's: oci:DIR[:TAG] (an OCI image layout),
 // oci-archive:FILE[:TAG] and docker-archive:FILE[:TAG] (tar archives, FILE
 // "-" is stdout), and a bare "-" (an oci-archive on stdout, for
 // `oci-build -o - . | oci-push - docker://...`).
@@ -18,7 +18,7 @@ namespace ocikit::build {
 struct OutputSpec {
   reference::Transport transport = reference::Transport::oci_archive;  ///< oci, oci_archive or docker_archive
   std::string path;  ///< DIR or FILE ("-" = stdout)
-  std::string tag;   ///< ":TAG" part, "" when absent
+  std::string tag;  ///< ":TAG" part, "" when absent
 };
 
 /// Parse `s`. Throws Errc::usage for other transports (docker://, a store
@@ -34,7 +34,7 @@ bool output_is_stdout(const OutputSpec& o);
 /// all of them (none: no RepoTags). An oci: layout gets the blobs it lacks and
 /// an index.json entry (replacing one of the same name); archives are
 /// written atomically. Throws Errc::io / Errc::invalid.
-void write_output(const layout::Layout& store, const image::Descriptor& manifest,
-                  const std::vector<std::string>& tags, const OutputSpec& o);
+void write_output(const layout::Layout& store, const image::Descriptor& manifest, const std::vector<std::string>& tags,
+                  const OutputSpec& o);
 
 }  // namespace ocikit::build

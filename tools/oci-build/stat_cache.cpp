@@ -56,7 +56,7 @@ std::string StatCache::digest(const std::string& path, const struct stat& st) {
     if (it != entries_.end()) {
       Entry& e = it->second;
       bool same = e.dev == st.st_dev && e.ino == st.st_ino && e.size == static_cast<uint64_t>(st.st_size) &&
-                  e.mtime == ns(st.st_mtim) && e.ctime == ns(st.st_ctim) && e.mode == st.st_mode;
+          e.mtime == ns(st.st_mtim) && e.ctime == ns(st.st_ctim) && e.mode == st.st_mode;
       bool racy = std::max(e.mtime, e.ctime) + kRacyNs > e.hashed_at;
       if (same && !racy) {
         e.used = true;
@@ -69,8 +69,8 @@ std::string StatCache::digest(const std::string& path, const struct stat& st) {
   std::lock_guard g(mu_);
   ++hashed_;
   if (path.find('\n') == std::string::npos && !path.empty() && path[0] == '/') {
-    Entry e{hex, st.st_dev, st.st_ino, static_cast<uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim), at,
-            st.st_mode, true};
+    Entry e{hex, st.st_dev,  st.st_ino, static_cast<uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim),
+            at,  st.st_mode, true};
     entries_[path] = e;
     dirty_ = true;
   }
@@ -85,8 +85,8 @@ void StatCache::save() {
     struct stat st;
     if (!e.used && ::lstat(path.c_str(), &st) != 0) continue;  // the file is gone
     out += e.hex + " " + std::to_string(e.dev) + " " + std::to_string(e.ino) + " " + std::to_string(e.size) + " " +
-           std::to_string(e.mtime) + " " + std::to_string(e.ctime) + " " + std::to_string(e.mode) + " " +
-           std::to_string(e.hashed_at) + " " + path + "\n";
+        std::to_string(e.mtime) + " " + std::to_string(e.ctime) + " " + std::to_string(e.mode) + " " +
+        std::to_string(e.hashed_at) + " " + path + "\n";
   }
   fs::mkdir_p(file_.substr(0, file_.rfind('/')));
   fs::write_file_atomic(file_, out);

@@ -47,7 +47,8 @@ Dest open_dest(const Options& o, const std::string& default_name) {
     std::string dir = o.store.empty() ? layout::default_store_path() : o.store;
     return Dest{layout::Layout::open_or_create(dir), default_name, {}, nullptr};
   }
-  reference::ImageRef d = o.dest == "-" ? reference::parse_image_ref("oci-archive:-") : reference::parse_image_ref(o.dest);
+  reference::ImageRef d =
+      o.dest == "-" ? reference::parse_image_ref("oci-archive:-") : reference::parse_image_ref(o.dest);
   if (d.transport == Transport::oci_archive || d.transport == Transport::docker_archive) {
     auto temp = std::make_unique<fs::TempDir>("oci-fetch");
     layout::Layout l = layout::Layout::open_or_create(temp->path());

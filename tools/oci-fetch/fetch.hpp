@@ -7,14 +7,14 @@ namespace ocikit::fetch {
 /// What the command line asked for.
 struct Options {
   std::string src, dest;
-  std::string platform;        ///< --platform ("" = host)
+  std::string platform;  ///< --platform ("" = host)
   bool all_platforms = false;  ///< --all-platforms
-  int jobs = 4;                ///< --jobs
+  int jobs = 4;  ///< --jobs
   std::string format = "text";  ///< --format text|json
-  std::string creds;           ///< --creds USER:PASS
-  std::string cert_dir;        ///< --cert-dir
-  bool tls_verify = true;      ///< --tls-verify
-  std::string store;           ///< --store ("" = layout::default_store_path())
+  std::string creds;  ///< --creds USER:PASS
+  std::string cert_dir;  ///< --cert-dir
+  bool tls_verify = true;  ///< --tls-verify
+  std::string store;  ///< --store ("" = layout::default_store_path())
 };
 
 /// Copy the image; print its digest (or descriptor JSON) on stdout.

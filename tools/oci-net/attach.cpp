@@ -159,7 +159,7 @@ void unwire(const net::Network& n, const netstore::Lease& l) {
 // "dev:inode" of the namespace behind `fd`: a namespace's identity, which
 // outlives neither it nor a reused pid or netns name.
 std::string namespace_id(int fd) {
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd, &st) != 0) return "";
   return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
 }
@@ -203,8 +203,7 @@ void wire(const net::Network& n, const netstore::Lease& l, const ConnectOptions&
   if (bridged(n)) {
     host.add_veth(l.host_if, n.bridge, l.ifname, ns, n.mtu);
     if (n.driver == "bridge") host.set_hairpin(l.host_if);
-  } else
-    host.add_macvlan(l.ifname, n.parent, ns, n.mtu);
+  } else host.add_macvlan(l.ifname, n.parent, ns, n.mtu);
   netlink::Socket c(ns);
   c.set_up("lo");
   for (const auto& a : l.addrs) c.add_address(l.ifname, net::parse_cidr(a));
@@ -259,7 +258,7 @@ bool lease_alive(const netstore::Lease& l) {
   if (l.netns.empty()) return true;
   std::string path = l.netns;
   if (path.find_first_not_of("0123456789") == std::string::npos) path = "/proc/" + path + "/ns/net";
-  struct stat st{};
+  struct stat st {};
   // Only a namespace that is certainly gone counts as dead.
   if (stat(path.c_str(), &st) != 0) return errno != ENOENT && errno != ESRCH;
   return l.netns_id.empty() || l.netns_id == std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);

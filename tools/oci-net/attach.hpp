@@ -21,24 +21,24 @@ namespace ocikit::attach {
 
 /// What to connect where.
 struct ConnectOptions {
-  std::string network;                 ///< network name
-  std::string target;                  ///< netns path or pid
-  std::string id;                      ///< container id (unique per network)
-  std::string hostname;                ///< name in /etc/hosts (default: id)
-  std::vector<std::string> aliases;    ///< more names
-  std::string ifname;                  ///< interface in the container ("": first free ethN)
-  std::vector<net::PortMapping> ports; ///< published ports (bridge only)
-  std::vector<std::string> ips;        ///< requested addresses (one per family)
-  std::vector<std::string> dns;        ///< nameservers (default: the host's)
-  std::string etc_dir;                 ///< where to write hosts/resolv.conf ("" none)
-  bool owns_etc = false;               ///< delete them on disconnect
+  std::string network;  ///< network name
+  std::string target;  ///< netns path or pid
+  std::string id;  ///< container id (unique per network)
+  std::string hostname;  ///< name in /etc/hosts (default: id)
+  std::vector<std::string> aliases;  ///< more names
+  std::string ifname;  ///< interface in the container ("": first free ethN)
+  std::vector<net::PortMapping> ports;  ///< published ports (bridge only)
+  std::vector<std::string> ips;  ///< requested addresses (one per family)
+  std::vector<std::string> dns;  ///< nameservers (default: the host's)
+  std::string etc_dir;  ///< where to write hosts/resolv.conf ("" none)
+  bool owns_etc = false;  ///< delete them on disconnect
 };
 
 /// What connect made.
 struct ConnectResult {
   net::Network network;
   netstore::Lease lease;
-  std::string mac;       ///< the container interface's MAC
+  std::string mac;  ///< the container interface's MAC
   std::string host_mac;  ///< the host veth's MAC ("" without one)
   std::string bridge_mac;
 };

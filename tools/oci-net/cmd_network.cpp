@@ -37,8 +37,9 @@ int create(const std::string& data_dir, const CreateOptions& o) {
   }
   for (const auto& s : o.subnets) n.subnets.push_back({net::parse_cidr(s), {}, {}});
   // --ipv6 without an IPv6 --subnet: a unique local /64 derived from the name.
-  if (o.ipv6 && std::none_of(n.subnets.begin(), n.subnets.end(),
-                             [](const net::Subnet& s) { return s.subnet.addr.family == AF_INET6; }))
+  if (o.ipv6 && std::none_of(n.subnets.begin(), n.subnets.end(), [](const net::Subnet& s) {
+        return s.subnet.addr.family == AF_INET6;
+      }))
     n.subnets.push_back({net::ula_subnet(n.name), {}, {}});
   if (auto it = n.options.find("peers-file"); it != n.options.end()) {
     if (n.driver != "overlay") fail(Errc::invalid, "network \"" + n.name + "\": peers-file needs the overlay driver");
@@ -94,8 +95,11 @@ int inspect(const std::string& data_dir, const std::vector<std::string>& names) 
     auto lock = st.lock_leases(name);
     nlohmann::json cs = nlohmann::json::object();
     for (const auto& l : st.leases(name))
-      cs[l.container] = {{"name", l.hostname}, {"addresses", l.addrs}, {"interface", l.ifname},
-                         {"host_interface", l.host_if}, {"netns", l.netns}};
+      cs[l.container] = {{"name", l.hostname},
+                         {"addresses", l.addrs},
+                         {"interface", l.ifname},
+                         {"host_interface", l.host_if},
+                         {"netns", l.netns}};
     j["containers"] = cs;
     arr.push_back(j);
   }

@@ -65,7 +65,8 @@ std::vector<net::PortMapping> port_mappings(const json& conf) {
     if (!pm.is_object() || !pm.contains("hostPort") || !pm.contains("containerPort"))
       throw CniError{7, "runtimeConfig.portMappings: hostPort and containerPort required"};
     out.push_back({pm.value("hostIP", ""), static_cast<uint16_t>(net::int_member(pm, "hostPort", 0, 0, 65535)),
-                   static_cast<uint16_t>(net::int_member(pm, "containerPort", 0, 0, 65535)), pm.value("protocol", "tcp")});
+                   static_cast<uint16_t>(net::int_member(pm, "containerPort", 0, 0, 65535)),
+                   pm.value("protocol", "tcp")});
   }
   for (auto& p : out) check_port_or_cni_error(p);
   return out;
@@ -74,7 +75,6 @@ std::vector<net::PortMapping> port_mappings(const json& conf) {
 namespace {
 
 const char* const kVersions[] = {"0.4.0", "1.0.0", "1.1.0"};
-
 
 std::string env(const char* name, bool required) {
   const char* v = getenv(name);
@@ -109,7 +109,8 @@ json add(netstore::Store& st, const json& conf, const std::string& version) {
   for (size_t i = 0; i < r.lease.addrs.size(); ++i) {
     const auto& s = r.network.subnets.at(i);
     ips.push_back({{"address", r.lease.addrs[i]}, {"gateway", net::to_string(s.gateway)}, {"interface", 2}});
-    routes.push_back({{"dst", s.subnet.addr.family == AF_INET ? "0.0.0.0/0" : "::/0"}, {"gw", net::to_string(s.gateway)}});
+    routes.push_back(
+        {{"dst", s.subnet.addr.family == AF_INET ? "0.0.0.0/0" : "::/0"}, {"gw", net::to_string(s.gateway)}});
   }
   json ifs = json::array({{{"name", r.network.bridge}, {"mac", r.bridge_mac}},
                           {{"name", r.lease.host_if}, {"mac", r.host_mac}},

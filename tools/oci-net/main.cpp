@@ -17,7 +17,8 @@ void add_connect_flags(CLI::App* c, netcmd::ConnectOptions& o) {
   c->add_option("--ifname", o.ifname, "interface name in the container (default: first free ethN)");
   c->add_option("--ip", o.ips, "request this address");
   c->add_option("--dns", o.dns, "nameserver for resolv.conf (default: the host's)");
-  c->add_option("--etc-dir", o.etc_dir, "write hosts and resolv.conf here (default: /etc/netns/NAME for a named netns)");
+  c->add_option("--etc-dir", o.etc_dir,
+                "write hosts and resolv.conf here (default: /etc/netns/NAME for a named netns)");
   c->add_flag("--no-etc", o.no_etc, "write no hosts or resolv.conf");
 }
 }  // namespace
@@ -29,7 +30,8 @@ int main(int argc, char** argv) {
     cli::LogOptions log_opts;
     cli::add_log_flags(app, log_opts);
     std::string data_dir;
-    app.add_option("--data-dir", data_dir, "network definitions and leases (default $OCIKIT_NET_DIR or /var/lib/ocikit/networks)");
+    app.add_option("--data-dir", data_dir,
+                   "network definitions and leases (default $OCIKIT_NET_DIR or /var/lib/ocikit/networks)");
     app.require_subcommand(1);
 
     netcmd::CreateOptions co;
@@ -41,7 +43,8 @@ int main(int argc, char** argv) {
     create->add_option("--ip-range", co.ip_range, "allocate container addresses from this CIDR");
     create->add_flag("--internal", co.internal, "no outbound access");
     create->add_flag("--ipv6", co.ipv6, "dual-stack: add a unique local IPv6 /64 unless --subnet gives one");
-    create->add_option("-o,--opt", co.opts, "driver option KEY=VALUE (bridge=, parent=, mtu=, underlay=, masquerade=false, peers-file=)");
+    create->add_option("-o,--opt", co.opts,
+                       "driver option KEY=VALUE (bridge=, parent=, mtu=, underlay=, masquerade=false, peers-file=)");
     create->add_option("--mtu", co.mtu, "MTU");
     create->add_option("--parent", co.parent, "macvlan: parent link");
     create->add_option("--vni", co.vni, "overlay: VXLAN network id");

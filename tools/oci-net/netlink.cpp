@@ -24,9 +24,7 @@
 namespace ocikit::netlink {
 namespace {
 
-[[noreturn]] void nl_fail(const std::string& what, int err) {
-  fail(Errc::io, what + ": " + nl_geterror(err));
-}
+[[noreturn]] void nl_fail(const std::string& what, int err) { fail(Errc::io, what + ": " + nl_geterror(err)); }
 
 struct LinkDeleter {
   void operator()(rtnl_link* l) const { rtnl_link_put(l); }
@@ -80,10 +78,8 @@ Socket::Socket(int netns_fd) {
       nl_fail("netlink: connect", err);
     }
   };
-  if (netns_fd >= 0)
-    in_netns(netns_fd, connect);
-  else
-    connect();
+  if (netns_fd >= 0) in_netns(netns_fd, connect);
+  else connect();
 }
 
 Socket::~Socket() {
@@ -231,7 +227,8 @@ std::vector<std::string> Socket::fdb_peers(const std::string& name) {
   if (idx == 0) return out;
   // Iterate the families: the FDB entries come with the AF_BRIDGE dump.
   nl_cache* cache = nullptr;
-  if (int err = rtnl_neigh_alloc_cache_flags(sk_, &cache, NL_CACHE_AF_ITER); err < 0) nl_fail("list fdb of " + name, err);
+  if (int err = rtnl_neigh_alloc_cache_flags(sk_, &cache, NL_CACHE_AF_ITER); err < 0)
+    nl_fail("list fdb of " + name, err);
   std::unique_ptr<nl_cache, void (*)(nl_cache*)> cp(cache, nl_cache_free);
   for (nl_object* o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
     auto* n = reinterpret_cast<rtnl_neigh*>(o);

@@ -42,8 +42,8 @@ class Socket {
   bool ensure_bridge(const std::string& name, int mtu, uint32_t group);
   /// Create a veth pair: `host_name` here, enslaved to `master` (when not
   /// empty) and up; `peer_name` created directly in namespace `peer_ns_fd`.
-  void add_veth(const std::string& host_name, const std::string& master, const std::string& peer_name,
-                int peer_ns_fd, int mtu);
+  void add_veth(const std::string& host_name, const std::string& master, const std::string& peer_name, int peer_ns_fd,
+                int mtu);
   /// Create a macvlan (bridge mode) on `parent`, created directly in `ns_fd` as `name`.
   void add_macvlan(const std::string& name, const std::string& parent, int ns_fd, int mtu);
   /// Create a VXLAN device `name` with `vni` on UDP 4789, sending from

@@ -60,14 +60,14 @@ void ensure_network(const net::Network& n) {
     std::string addr = fam[0] == '4' ? "ipv4_addr" : "ipv6_addr";
     s += "add map " + t + " ports" + fam + " { type inet_proto . inet_service : " + addr + " . inet_service; }\n";
     s += "add map " + t + " hostports" + fam + " { type " + addr + " . inet_proto . inet_service : " + addr +
-         " . inet_service; }\n";
+        " . inet_service; }\n";
   }
   if (n.internal) {
     s += "add rule " + t + " forward iifname " + br + " oifname != " + br + " drop\n";
     s += "add rule " + t + " forward oifname " + br + " iifname != " + br + " drop\n";
   } else {
     s += "add rule " + t + " forward iifname " + br + " oifname != " + br + " oifgroup " +
-         std::to_string(kBridgeGroup) + " drop\n";
+        std::to_string(kBridgeGroup) + " drop\n";
     auto masq = n.options.find("masquerade");
     bool no_masq = masq != n.options.end() && masq->second == "false";
     for (const auto& sub : no_masq ? std::vector<net::Subnet>{} : n.subnets) {
@@ -86,7 +86,7 @@ void ensure_network(const net::Network& n) {
   for (const auto& sub : n.subnets) {
     std::string fam = sub.subnet.addr.family == AF_INET ? "ip" : "ip6";
     s += "add rule " + t + " postrouting oifname " + br + " ct status dnat " + fam + " saddr " +
-         net::to_string(sub.subnet) + " masquerade\n";
+        net::to_string(sub.subnet) + " masquerade\n";
   }
   for (const char* chain : {"prerouting", "output"}) {
     std::string r = "add rule " + t + " " + chain + " ";
@@ -115,9 +115,7 @@ std::string map_of(const net::PortMapping& p, int family) {
   std::string fam = family == AF_INET ? "4" : "6";
   return (p.host_ip.empty() ? " ports" : " hostports") + fam;
 }
-int family_of_host(const net::PortMapping& p) {
-  return p.host_ip.empty() ? 0 : net::parse_ip(p.host_ip).family;
-}
+int family_of_host(const net::PortMapping& p) { return p.host_ip.empty() ? 0 : net::parse_ip(p.host_ip).family; }
 }  // namespace
 
 void add_ports(const std::string& network, const std::string& ip4, const std::string& ip6,
@@ -133,11 +131,12 @@ void add_ports(const std::string& network, const std::string& ip4, const std::st
       if ((hf != 0 && hf != fam) || ip.empty()) continue;
       // "create" (not "add") fails on an existing key: a port published twice.
       s += "create element " + t + map_of(p, fam) + " { " + element_key(p, with_ip) + " : " + ip + " . " +
-           std::to_string(p.container_port) + " }\n";
+          std::to_string(p.container_port) + " }\n";
     }
     if (hf != 0 && (hf == AF_INET ? ip4 : ip6).empty())
-      fail(Errc::invalid, "published port " + p.host_ip + ":" + std::to_string(p.host_port) +
-                              ": the container has no address of that family");
+      fail(Errc::invalid,
+           "published port " + p.host_ip + ":" + std::to_string(p.host_port) +
+               ": the container has no address of that family");
   }
   if (auto err = try_run(s); !err.empty()) {
     if (err.find("File exists") != std::string::npos)
@@ -153,7 +152,8 @@ void remove_ports(const std::string& network, const std::vector<net::PortMapping
     bool with_ip = !p.host_ip.empty();
     int hf = family_of_host(p);
     for (int fam : {AF_INET, AF_INET6})
-      if (hf == 0 || hf == fam) try_run("delete element " + t + map_of(p, fam) + " { " + element_key(p, with_ip) + " }");
+      if (hf == 0 || hf == fam)
+        try_run("delete element " + t + map_of(p, fam) + " { " + element_key(p, with_ip) + " }");
   }
 }
 

@@ -131,9 +131,17 @@ void Store::save_leases(const std::string& network, const std::vector<Lease>& le
   for (const auto& l : leases) {
     json ports = json::array();
     for (const auto& p : l.ports) ports.push_back(net::to_json(p));
-    arr.push_back({{"container", l.container}, {"hostname", l.hostname}, {"aliases", l.aliases}, {"ifname", l.ifname},
-                   {"host_if", l.host_if}, {"netns", l.netns}, {"netns_id", l.netns_id}, {"addrs", l.addrs}, {"ports", ports},
-                   {"etc_dir", l.etc_dir}, {"owns_etc", l.owns_etc}});
+    arr.push_back({{"container", l.container},
+                   {"hostname", l.hostname},
+                   {"aliases", l.aliases},
+                   {"ifname", l.ifname},
+                   {"host_if", l.host_if},
+                   {"netns", l.netns},
+                   {"netns_id", l.netns_id},
+                   {"addrs", l.addrs},
+                   {"ports", ports},
+                   {"etc_dir", l.etc_dir},
+                   {"owns_etc", l.owns_etc}});
     if (!l.setting_up.empty()) arr.back()["setting_up"] = l.setting_up;
   }
   std::string path = dir_ + "/leases/" + network + ".json";

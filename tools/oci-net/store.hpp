@@ -15,17 +15,17 @@ namespace ocikit::netstore {
 
 /// One container's attachment to a network.
 struct Lease {
-  std::string container;            ///< container id (unique per network)
-  std::string hostname;             ///< name other containers resolve
-  std::vector<std::string> aliases; ///< more names
-  std::string ifname;               ///< interface inside the container
-  std::string host_if;              ///< host side of the veth (bridge drivers)
-  std::string netns;                ///< the target as given
-  std::string netns_id;             ///< "dev:inode" of that namespace when connected
-  std::vector<std::string> addrs;   ///< "ADDR/LEN" per subnet
+  std::string container;  ///< container id (unique per network)
+  std::string hostname;  ///< name other containers resolve
+  std::vector<std::string> aliases;  ///< more names
+  std::string ifname;  ///< interface inside the container
+  std::string host_if;  ///< host side of the veth (bridge drivers)
+  std::string netns;  ///< the target as given
+  std::string netns_id;  ///< "dev:inode" of that namespace when connected
+  std::vector<std::string> addrs;  ///< "ADDR/LEN" per subnet
   std::vector<net::PortMapping> ports;
-  std::string etc_dir;              ///< where hosts/resolv.conf were written ("" none)
-  bool owns_etc = false;            ///< etc_dir files are ours to delete
+  std::string etc_dir;  ///< where hosts/resolv.conf were written ("" none)
+  bool owns_etc = false;  ///< etc_dir files are ours to delete
   /// "PID:STARTTIME" of the connect still wiring it, "" once wired. A lease
   /// whose connect died (kill -9) part way is reclaimed (attach.cpp).
   std::string setting_up;

@@ -49,7 +49,8 @@ int run(const Options& o) {
   if (o.jobs < 1) fail(Errc::usage, "--jobs must be at least 1");
   if (o.format != "text" && o.format != "json") fail(Errc::usage, "--format must be text or json");
   reference::ImageRef dst = reference::parse_image_ref(o.dest);
-  if (dst.transport != Transport::docker) fail(Errc::usage, "destination " + o.dest + ": destination must be docker://HOST/REPO[:TAG]");
+  if (dst.transport != Transport::docker)
+    fail(Errc::usage, "destination " + o.dest + ": destination must be docker://HOST/REPO[:TAG]");
   reference::ImageRef src = reference::parse_image_ref(o.src == "-" ? "oci-archive:-" : o.src);
 
   archive::LocalImage local(src, o.src, o.store);

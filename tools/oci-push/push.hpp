@@ -8,12 +8,12 @@ namespace ocikit::push {
 /// What the command line asked for.
 struct Options {
   std::string src, dest;
-  int jobs = 4;                  ///< --jobs
-  std::string format = "text";   ///< --format text|json
-  std::string creds;             ///< --creds USER:PASS
-  std::string cert_dir;          ///< --cert-dir
-  bool tls_verify = true;        ///< --tls-verify
-  std::string store;             ///< --store
+  int jobs = 4;  ///< --jobs
+  std::string format = "text";  ///< --format text|json
+  std::string creds;  ///< --creds USER:PASS
+  std::string cert_dir;  ///< --cert-dir
+  bool tls_verify = true;  ///< --tls-verify
+  std::string store;  ///< --store
   std::vector<std::string> mount_from;  ///< --mount-from REPO (extra mount sources)
 };
 

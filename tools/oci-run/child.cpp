@@ -52,7 +52,8 @@ void append_int(char* buf, size_t cap, long v) {
   int i = 0;
   bool neg = v < 0;
   unsigned long u = neg ? 0UL - static_cast<unsigned long>(v) : static_cast<unsigned long>(v);
-  do tmp[i++] = char('0' + u % 10); while ((u /= 10) && i < 22);
+  do tmp[i++] = char('0' + u % 10);
+  while ((u /= 10) && i < 22);
   if (neg) tmp[i++] = '-';
   char out[24];
   for (int k = 0; k < i; k++) out[k] = tmp[i - 1 - k];
@@ -432,8 +433,11 @@ void setup_dev(int rootfd) noexcept {
   struct {
     const char* target;
     const char* name;
-  } links[] = {{"/proc/self/fd", "fd"},        {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
-               {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"}};
+  } links[] = {{"/proc/self/fd", "fd"},
+               {"/proc/self/fd/0", "stdin"},
+               {"/proc/self/fd/1", "stdout"},
+               {"/proc/self/fd/2", "stderr"},
+               {"pts/ptmx", "ptmx"}};
   for (auto& l : links) {
     if (strcmp(l.name, "ptmx") == 0) unlinkat(dev, "ptmx", 0);
     if (symlinkat(l.target, dev, l.name) != 0 && errno != EEXIST) die("symlink /dev/", l.name);
@@ -449,8 +453,8 @@ void setup_dev(int rootfd) noexcept {
 int bind_fd(int src, int dst) noexcept {
   int tree = static_cast<int>(syscall(SYS_open_tree, src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
   if (tree >= 0) {
-    int r = static_cast<int>(
-        syscall(SYS_move_mount, tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
+    int r =
+        static_cast<int>(syscall(SYS_move_mount, tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH));
     int e = errno;
     close(tree);
     errno = e;
@@ -698,7 +702,8 @@ void find_executable(char* out, size_t cap) noexcept {
   if (strchr(a0, '/')) {
     append(out, cap, a0);
   } else {
-    const char* path = g_plan->path_env ? g_plan->path_env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    const char* path =
+        g_plan->path_env ? g_plan->path_env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     bool denied = false;
     for (const char* s = path;;) {
       const char* e = strchr(s, ':');
@@ -726,7 +731,8 @@ void find_executable(char* out, size_t cap) noexcept {
   }
   struct stat st;
   if (stat(out, &st) != 0) die_kind(SyncErrKind::kNotFound, "exec: no such file: ", out, 0);
-  if (!S_ISREG(st.st_mode) || access(out, X_OK) != 0) die_kind(SyncErrKind::kCannotRun, "exec: permission denied: ", out, EACCES);
+  if (!S_ISREG(st.st_mode) || access(out, X_OK) != 0)
+    die_kind(SyncErrKind::kCannotRun, "exec: permission denied: ", out, EACCES);
 }
 
 void wait_for_start() noexcept {

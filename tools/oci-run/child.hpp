@@ -17,9 +17,9 @@ namespace ocikit::run {
 /// A mount, decoded for mount(2).
 struct ChildMount {
   const char* source = nullptr;  ///< host path for binds
-  const char* dest = nullptr;    ///< relative to the rootfs ("proc", "dev/pts")
-  const char* type = nullptr;    ///< nullptr for binds
-  const char* data = nullptr;    ///< nullptr when empty
+  const char* dest = nullptr;  ///< relative to the rootfs ("proc", "dev/pts")
+  const char* type = nullptr;  ///< nullptr for binds
+  const char* data = nullptr;  ///< nullptr when empty
   unsigned long flags = 0, clear = 0;
   const unsigned long* propagation = nullptr;
   int n_propagation = 0;
@@ -32,7 +32,7 @@ struct ChildMount {
 struct ChildDevice {
   const char* path = nullptr;  ///< relative ("dev/null")
   const char* host = nullptr;  ///< host path to bind from in a user namespace
-  mode_t mode = 0;             ///< S_IFCHR/S_IFBLK/S_IFIFO | permissions
+  mode_t mode = 0;  ///< S_IFCHR/S_IFBLK/S_IFIFO | permissions
   dev_t dev = 0;
   uid_t uid = 0;
   gid_t gid = 0;
@@ -65,16 +65,16 @@ struct ChildSched {
 /// What the child does, all of it prepared by the parent.
 struct ChildPlan {
   int sync_fd = -1;
-  bool exec_mode = false;     ///< `exec`: join every namespace, no rootfs, no waiting for start
-  bool wait_start = false;    ///< create/run: wait for the start signal after kReady
-  int start_listen_fd = -1;   ///< create: the start socket to accept on (-1: kStart on sync_fd)
-  bool userns = false;        ///< a new user namespace was created by clone
+  bool exec_mode = false;  ///< `exec`: join every namespace, no rootfs, no waiting for start
+  bool wait_start = false;  ///< create/run: wait for the start signal after kReady
+  int start_listen_fd = -1;  ///< create: the start socket to accept on (-1: kStart on sync_fd)
+  bool userns = false;  ///< a new user namespace was created by clone
   bool new_cgroupns = false;  ///< unshare a cgroup namespace once the parent has placed the child in its cgroup
-  int join_fds[8] = {};       ///< namespace fds to setns into (user first)
+  int join_fds[8] = {};  ///< namespace fds to setns into (user first)
   int n_join = 0;
   int oom_score_adj = 0;
   bool set_oom = false;
-  bool lo_up = false;         ///< a new network namespace: bring its loopback up (as runc and crun do)
+  bool lo_up = false;  ///< a new network namespace: bring its loopback up (as runc and crun do)
   const char* hostname = nullptr;
   const char* domainname = nullptr;
   // rootfs
@@ -124,9 +124,9 @@ struct ChildPlan {
   sec::CapSets caps;
   const sec::SeccompProgram* seccomp = nullptr;
   long personality = -1;
-  bool set_sched = false;   ///< apply `sched` with sched_setattr(2)
+  bool set_sched = false;  ///< apply `sched` with sched_setattr(2)
   ChildSched sched;
-  int ioprio = -1;          ///< ioprio_set(2) value, -1 = leave as is
+  int ioprio = -1;  ///< ioprio_set(2) value, -1 = leave as is
   int preserve_fds = 0;  ///< fds 3 .. 3+n-1 stay open across exec
   bool new_keyring = false;  ///< join a fresh session keyring (runc's default; --no-new-keyring turns it off)
 };

@@ -20,10 +20,10 @@ namespace ocikit::run {
 
 /// What `oci-run spec --image` needs.
 struct BundleOptions {
-  std::string image;   ///< a store ref name, docker reference or manifest digest
+  std::string image;  ///< a store ref name, docker reference or manifest digest
   std::string bundle;  ///< the bundle directory (created when missing)
-  std::string store;   ///< the image store; "" = layout::default_store_path()
-  bool copy = false;   ///< a plain merged copy in rootfs instead of an overlay mount
+  std::string store;  ///< the image store; "" = layout::default_store_path()
+  bool copy = false;  ///< a plain merged copy in rootfs instead of an overlay mount
 };
 
 /// Write <bundle>/config.json (runtime_spec::from_image, root.path
@@ -43,8 +43,8 @@ struct BundleOptions {
 /// extraction) an image whose snapshots are not all there is left alone:
 /// write_bundle returns false having created nothing, for the caller to
 /// hand the command to oci-run-manage. Returns true once the bundle is made.
-using PrepareLayers = std::function<std::vector<std::string>(
-    snapshot::Store&, layout::Layout&, const image::Manifest&, const image::ImageConfig&)>;
+using PrepareLayers = std::function<std::vector<std::string>(snapshot::Store&, layout::Layout&, const image::Manifest&,
+                                                             const image::ImageConfig&)>;
 bool write_bundle(const BundleOptions& o, const PrepareLayers& prepare);
 
 }  // namespace ocikit::run

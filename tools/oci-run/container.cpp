@@ -88,16 +88,16 @@ nlohmann::json effective_resources(const Spec& s) {
     if (minor >= 0) d["minor"] = minor;
     rules.push_back(std::move(d));
   };
-  allow("c", -1, -1, "m");   // mknod of any char device (not its use)
-  allow("b", -1, -1, "m");   // mknod of any block device
-  allow("c", 1, 3, "rwm");   // /dev/null
-  allow("c", 1, 5, "rwm");   // /dev/zero
-  allow("c", 1, 7, "rwm");   // /dev/full
-  allow("c", 1, 8, "rwm");   // /dev/random
-  allow("c", 1, 9, "rwm");   // /dev/urandom
-  allow("c", 5, 0, "rwm");   // /dev/tty
-  allow("c", 5, 1, "rwm");   // /dev/console
-  allow("c", 5, 2, "rwm");   // /dev/ptmx
+  allow("c", -1, -1, "m");  // mknod of any char device (not its use)
+  allow("b", -1, -1, "m");  // mknod of any block device
+  allow("c", 1, 3, "rwm");  // /dev/null
+  allow("c", 1, 5, "rwm");  // /dev/zero
+  allow("c", 1, 7, "rwm");  // /dev/full
+  allow("c", 1, 8, "rwm");  // /dev/random
+  allow("c", 1, 9, "rwm");  // /dev/urandom
+  allow("c", 5, 0, "rwm");  // /dev/tty
+  allow("c", 5, 1, "rwm");  // /dev/console
+  allow("c", 5, 2, "rwm");  // /dev/ptmx
   allow("c", 136, -1, "rwm");  // /dev/pts/*
   for (const auto& d : s.devices) {
     if (d.type != 'c' && d.type != 'b' && d.type != 'u') continue;
@@ -154,7 +154,7 @@ struct Created {
   Spec spec;
   std::string dir;
   fs::UniqueFd console_recv;  ///< run -t without --console-socket: where the pty master arrives
-  fs::UniqueFd master;        ///< that pty master, relayed to our stdio
+  fs::UniqueFd master;  ///< that pty master, relayed to our stdio
 };
 
 // create and run share everything up to kReady.
@@ -174,7 +174,8 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
   if (!s.process.terminal && !o.console_socket.empty())
     fail(Errc::usage, "--console-socket is set but process.terminal is false");
   struct stat st;
-  if (stat(s.root_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(Errc::invalid, "rootfs " + s.root_path + " is not a directory");
+  if (stat(s.root_path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    fail(Errc::invalid, "rootfs " + s.root_path + " is not a directory");
 
   PlanStore store;
   store.plan.preserve_fds = o.preserve_fds;
@@ -236,8 +237,7 @@ Created do_create(const CreateOptions& o, bool run_mode, Cleanup& cleanup) {
     // The path must name a namespace of the type it is listed as.
     int type = ioctl(fd.get(), NS_GET_NSTYPE);
     if (type < 0) throw Error(Errc::invalid, "linux.namespaces: " + n.path + " is not a namespace", errno);
-    if (type != n.flag)
-      fail(Errc::invalid, "linux.namespaces: " + n.path + " is not a " + n.type + " namespace");
+    if (type != n.flag) fail(Errc::invalid, "linux.namespaces: " + n.path + " is not a " + n.type + " namespace");
     if (n.flag == CLONE_NEWPID) pid_join = std::move(fd);
     else if (n.flag == CLONE_NEWTIME) time_join = std::move(fd);
     else if (n.flag == CLONE_NEWUSER) join.insert(join.begin(), std::move(fd));

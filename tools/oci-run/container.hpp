@@ -11,7 +11,7 @@
 namespace ocikit::run {
 
 struct State;  // state.hpp
-struct Spec;   // spec.hpp
+struct Spec;  // spec.hpp
 
 /// Options of `create` and `run`.
 struct CreateOptions {
@@ -24,7 +24,7 @@ struct CreateOptions {
   bool no_new_keyring = false;
   int preserve_fds = 0;
   bool detach = false;  ///< run only
-  bool keep = false;    ///< run only
+  bool keep = false;  ///< run only
 };
 
 /// `create`: set the container up and leave it waiting for `start`.

@@ -42,7 +42,7 @@ bool starts(const char* a, const char* prefix) {
 // (router.hpp's kGlobalOptions).
 bool global_takes_value(const char* a) {
   return str_eq(a, "--root") || str_eq(a, "--log") || str_eq(a, "--log-format") || str_eq(a, "--log-level") ||
-         str_eq(a, "--rootless") || str_eq(a, "--state-dir") || str_eq(a, "--store");
+      str_eq(a, "--rootless") || str_eq(a, "--state-dir") || str_eq(a, "--store");
 }
 
 // router.cpp's has_bundle_flag: such a create or run is runc's, whatever else
@@ -51,7 +51,8 @@ bool bundle_flag(char** args) {
   for (; *args; args++) {
     const char* a = *args;
     if (str_eq(a, "--")) return false;
-    if (str_eq(a, "-b") || str_eq(a, "--bundle") || starts(a, "--bundle=") || (starts(a, "-b") && a[2] != 0)) return true;
+    if (str_eq(a, "-b") || str_eq(a, "--bundle") || starts(a, "--bundle=") || (starts(a, "-b") && a[2] != 0))
+      return true;
   }
   return false;
 }

@@ -24,8 +24,8 @@ struct NsName {
   int flag;
   const char* proc;
 };
-constexpr NsName kNs[] = {{CLONE_NEWUSER, "user"}, {CLONE_NEWNS, "mnt"},     {CLONE_NEWNET, "net"},
-                          {CLONE_NEWIPC, "ipc"},   {CLONE_NEWUTS, "uts"},    {CLONE_NEWCGROUP, "cgroup"},
+constexpr NsName kNs[] = {{CLONE_NEWUSER, "user"}, {CLONE_NEWNS, "mnt"},  {CLONE_NEWNET, "net"},
+                          {CLONE_NEWIPC, "ipc"},   {CLONE_NEWUTS, "uts"}, {CLONE_NEWCGROUP, "cgroup"},
                           {CLONE_NEWPID, "pid"},   {0x80, "time"}};
 
 pid_t g_exec_pid = 0;

@@ -42,10 +42,10 @@ int spec_image(int argc, char** argv) {
   cli::apply_log_flags(log_opts);
   if (rootless_spec) fail(Errc::usage, "spec: --rootless cannot be combined with --image");
   bo.bundle = bundle;
-  run::write_bundle(bo, [](snapshot::Store& snaps, layout::Layout& store, const image::Manifest& m,
-                           const image::ImageConfig& c) {
-    return snaps.prepare(store, m, c, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  });
+  run::write_bundle(
+      bo, [](snapshot::Store& snaps, layout::Layout& store, const image::Manifest& m, const image::ImageConfig& c) {
+        return snaps.prepare(store, m, c, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+      });
   return 0;
 }
 
@@ -67,19 +67,20 @@ int main(int argc, char** argv) {
   if (!handed || !run::parse_route(handed, r)) r = run::route(cl);
   unsetenv(run::kRouteEnv);
   bool failure_125 = cl.cmd == "run" || cl.cmd == "create" || cl.cmd == "exec" || cl.cmd == "start";
-  return cli::run_main("oci-run", [&]() -> int {
-    switch (r) {
-      case run::Route::spec_image:
-        return spec_image(argc, argv);
-      case run::Route::if_image:
-        if (!manage::store_has_image(cl.store.empty() ? layout::default_store_path() : cl.store, run::route_image(cl)))
-          exec_runtime(argv);
-        return manage::docker_main(argc, argv);
-      case run::Route::docker:
-        return manage::docker_main(argc, argv);
-      case run::Route::runtime:
-        break;
-    }
-    exec_runtime(argv);
-  }, failure_125 ? 125 : 1);
+  return cli::run_main(
+      "oci-run",
+      [&]() -> int {
+        switch (r) {
+          case run::Route::spec_image: return spec_image(argc, argv);
+          case run::Route::if_image:
+            if (!manage::store_has_image(cl.store.empty() ? layout::default_store_path() : cl.store,
+                                         run::route_image(cl)))
+              exec_runtime(argv);
+            return manage::docker_main(argc, argv);
+          case run::Route::docker: return manage::docker_main(argc, argv);
+          case run::Route::runtime: break;
+        }
+        exec_runtime(argv);
+      },
+      failure_125 ? 125 : 1);
 }

@@ -126,8 +126,10 @@ void print_state(const std::string& root, const std::string& id) {
 
 void list_containers(const std::string& root, const std::string& format, bool quiet) {
   nlohmann::ordered_json arr = nlohmann::ordered_json::array();
-  if (format != "json" && format != "table") fail(Errc::usage, "invalid format \"" + format + "\" (want table or json)");
-  if (!quiet && format == "table") std::printf("%-12s %-8s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
+  if (format != "json" && format != "table")
+    fail(Errc::usage, "invalid format \"" + format + "\" (want table or json)");
+  if (!quiet && format == "table")
+    std::printf("%-12s %-8s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
   for (auto& id : list_ids(root)) {
     State s;
     try {
@@ -211,8 +213,13 @@ int64_t parse_interval(const std::string& in) {
     size_t u = i;
     while (u < in.size() && isalpha(static_cast<unsigned char>(in[u]))) u++;
     std::string unit = in.substr(i, u - i);
-    double scale = unit == "h" ? 3600e3 : unit == "m" ? 60e3 : unit == "s" ? 1e3 : unit == "ms" ? 1 : unit == "us" ? 1e-3
-                   : unit == "ns" ? 1e-6 : -1;
+    double scale = unit == "h" ? 3600e3
+        : unit == "m"          ? 60e3
+        : unit == "s"          ? 1e3
+        : unit == "ms"         ? 1
+        : unit == "us"         ? 1e-3
+        : unit == "ns"         ? 1e-6
+                               : -1;
     if (scale < 0) bad();
     ms += v * scale;
     i = u;
@@ -290,8 +297,7 @@ int64_t parse_size(const std::string& flag, const std::string& v) {
   for (auto& c : unit) c = static_cast<char>(tolower(c));
   if (!unit.empty() && unit.back() == 'b') unit.pop_back();
   int shift = unit.empty() ? 0 : unit == "k" ? 10 : unit == "m" ? 20 : unit == "g" ? 30 : -1;
-  if (shift < 0 || (n < 0 && (n != -1 || shift)))
-    fail(Errc::usage, "invalid --" + flag + " \"" + v + "\"");
+  if (shift < 0 || (n < 0 && (n != -1 || shift))) fail(Errc::usage, "invalid --" + flag + " \"" + v + "\"");
   return n << shift;
 }
 

@@ -40,7 +40,7 @@ struct DefaultDev {
   const char* path;
   unsigned major, minor;
 };
-constexpr DefaultDev kDefaultDevices[] = {{"/dev/null", 1, 3},    {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+constexpr DefaultDev kDefaultDevices[] = {{"/dev/null", 1, 3},   {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
                                           {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0}};
 
 // runc's checkProcMount: a destination that resolves into /proc (through
@@ -49,15 +49,16 @@ constexpr DefaultDev kDefaultDevices[] = {{"/dev/null", 1, 3},    {"/dev/zero", 
 void check_proc_mount(const Mount& m, const std::string& dest) {
   if (dest != "proc" && dest.rfind("proc/", 0) != 0) return;
   if (dest == "proc" && m.type == "proc") return;
-  static const char* const kAllowed[] = {"proc/cpuinfo", "proc/diskstats", "proc/meminfo", "proc/stat",
-                                         "proc/swaps",   "proc/uptime",    "proc/loadavg", "proc/slabinfo",
-                                         "proc/net/dev", "proc/sys/kernel/ns_last_pid"};
+  static const char* const kAllowed[] = {
+      "proc/cpuinfo", "proc/diskstats", "proc/meminfo",  "proc/stat",    "proc/swaps",
+      "proc/uptime",  "proc/loadavg",   "proc/slabinfo", "proc/net/dev", "proc/sys/kernel/ns_last_pid"};
   for (const char* a : kAllowed)
     if (dest == a) return;
   struct statfs sf;
   if (m.bind() && ::statfs(m.source.c_str(), &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC) return;
-  fail(Errc::invalid, "mount " + m.destination + ": destination /" + dest +
-                          " is inside /proc, which only procfs itself may be mounted on");
+  fail(Errc::invalid,
+       "mount " + m.destination + ": destination /" + dest +
+           " is inside /proc, which only procfs itself may be mounted on");
 }
 
 }  // namespace
@@ -271,8 +272,8 @@ SyncType recv_sync(int fd) {
   if (m.type == SyncType::kError) {
     m.text[sizeof m.text - 1] = 0;
     Errc c = m.kind == SyncErrKind::kNotFound ? Errc::cmd_not_found
-             : m.kind == SyncErrKind::kCannotRun ? Errc::cmd_cannot_run
-                                                 : Errc::io;
+        : m.kind == SyncErrKind::kCannotRun   ? Errc::cmd_cannot_run
+                                              : Errc::io;
     throw Error(c, m.text, m.err);
   }
   return m.type;

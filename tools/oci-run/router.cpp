@@ -18,17 +18,17 @@ namespace {
 // first positional can be found without a full parse.
 const std::set<std::string> kValueOpts = {
     // docker run/create
-    "--name", "-e", "--env", "--env-file", "-w", "--workdir", "-u", "--user", "--entrypoint", "-h", "--hostname",
-    "-v", "--volume", "--mount", "--tmpfs", "-m", "--memory", "--cpus", "--pids-limit", "--cap-add", "--cap-drop",
-    "--security-opt", "--restart", "-l", "--label", "--stop-signal", "--stop-timeout", "-p", "--publish",
-    "--network", "--net", "--pull", "--platform", "--ulimit", "--detach-keys",
+    "--name", "-e", "--env", "--env-file", "-w", "--workdir", "-u", "--user", "--entrypoint", "-h", "--hostname", "-v",
+    "--volume", "--mount", "--tmpfs", "-m", "--memory", "--cpus", "--pids-limit", "--cap-add", "--cap-drop",
+    "--security-opt", "--restart", "-l", "--label", "--stop-signal", "--stop-timeout", "-p", "--publish", "--network",
+    "--net", "--pull", "--platform", "--ulimit", "--detach-keys",
     // runc create/run/exec/kill/ps
     "-b", "--bundle", "--pid-file", "--console-socket", "--preserve-fds", "--process", "--cwd", "-g",
     "--additional-gids", "-c", "--cap", "-f", "--format", "-s", "--signal", "-t", "--time"};
 
-const std::set<std::string> kRuntimeCommands = {"create", "run",    "start",  "state",  "kill", "delete",
-                                                "list",   "ps",     "pause",  "resume", "events",
-                                                "update", "spec",   "exec",   "features"};
+const std::set<std::string> kRuntimeCommands = {"create", "run",    "start", "state", "kill",
+                                                "delete", "list",   "ps",    "pause", "resume",
+                                                "events", "update", "spec",  "exec",  "features"};
 
 bool global_takes_value(const std::string& a) {
   for (const auto& o : kGlobalOptions)
@@ -81,7 +81,8 @@ std::string docker_commands_help() {
 void add_global_options(CLI::App& app, GlobalFlags& g) {
   app.add_option("--root", g.root, "root directory for container state")->capture_default_str();
   app.add_option("--store", g.store, "image store (default $OCIKIT_STORE or /var/lib/ocikit/store)");
-  app.add_option("--state-dir", g.state_dir, "managed containers and volumes (default $OCIKIT_STATE_DIR or /var/lib/ocikit)");
+  app.add_option("--state-dir", g.state_dir,
+                 "managed containers and volumes (default $OCIKIT_STATE_DIR or /var/lib/ocikit)");
   app.add_flag("--systemd-cgroup", g.systemd_cgroup, "accepted for runc compatibility; cgroupfs is used");
   app.add_option("--rootless", g.rootless, "accepted for runc compatibility (true, false, auto)");
 }
@@ -215,7 +216,8 @@ std::vector<std::string> positionals(const std::vector<std::string>& args, const
 bool has_bundle_flag(const std::vector<std::string>& args) {
   for (const auto& a : args) {
     if (a == "--") break;
-    if (a == "-b" || a == "--bundle" || a.rfind("--bundle=", 0) == 0 || (a.rfind("-b", 0) == 0 && a.size() > 2 && a[1] == 'b'))
+    if (a == "-b" || a == "--bundle" || a.rfind("--bundle=", 0) == 0 ||
+        (a.rfind("-b", 0) == 0 && a.size() > 2 && a[1] == 'b'))
       return true;
   }
   return false;

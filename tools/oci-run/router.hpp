@@ -42,16 +42,16 @@ struct GlobalOption {
   bool takes_value;
 };
 inline constexpr GlobalOption kGlobalOptions[] = {
-    {"--root", true},      {"--log", true},   {"--log-format", true}, {"--log-level", true}, {"--rootless", true},
+    {"--root", true},      {"--log", true},   {"--log-format", true}, {"--log-level", true},      {"--rootless", true},
     {"--state-dir", true}, {"--store", true}, {"--debug", false},     {"--systemd-cgroup", false}};
 
 /// The values of the global options.
 struct GlobalFlags {
   std::string root = "/run/ocikit";  ///< --root: runtime state
-  std::string store;                 ///< --store ("" until defaulted)
-  std::string state_dir;             ///< --state-dir ("" until defaulted)
-  std::string rootless = "auto";     ///< --rootless (accepted for runc compatibility)
-  bool systemd_cgroup = false;       ///< --systemd-cgroup (accepted; cgroupfs is used)
+  std::string store;  ///< --store ("" until defaulted)
+  std::string state_dir;  ///< --state-dir ("" until defaulted)
+  std::string rootless = "auto";  ///< --rootless (accepted for runc compatibility)
+  bool systemd_cgroup = false;  ///< --systemd-cgroup (accepted; cgroupfs is used)
 };
 
 /// Declare the global options on `app` but the logging ones (cli::add_log_flags).
@@ -69,10 +69,10 @@ std::string docker_commands_help();
 
 /// A command line split at its command.
 struct CommandLine {
-  int index = 0;                  ///< argv index of the command (argc when none)
-  std::string cmd;                ///< "" when there is none
+  int index = 0;  ///< argv index of the command (argc when none)
+  std::string cmd;  ///< "" when there is none
   std::vector<std::string> args;  ///< what follows the command
-  std::string state_dir, store;   ///< global --state-dir / --store when given
+  std::string state_dir, store;  ///< global --state-dir / --store when given
 };
 CommandLine scan(int argc, char** argv);
 
@@ -101,7 +101,8 @@ std::string find_managed(const std::string& state_dir, const std::string& name_o
 /// The arguments of `args` that are not options or option values (options
 /// taking a value are known per command, docker's and runc's; those in
 /// `flags_only` take none); everything after "--" is positional.
-std::vector<std::string> positionals(const std::vector<std::string>& args, const std::set<std::string>& flags_only = {});
+std::vector<std::string> positionals(const std::vector<std::string>& args,
+                                     const std::set<std::string>& flags_only = {});
 
 /// True when `args` (up to "--") hold -b/--bundle in any spelling.
 bool has_bundle_flag(const std::vector<std::string>& args);

@@ -56,8 +56,8 @@ int64_t get_int(const json& o, const char* key, const std::string& field, int64_
   const json* v = member(o, key);
   if (!v) return def;
   if (!v->is_number_integer()) bad(field, "want an integer, got " + v->dump());
-  if (v->is_number_unsigned() ? v->get<uint64_t>() > static_cast<uint64_t>(hi) : v->get<int64_t>() < lo ||
-                                                                                    v->get<int64_t>() > hi)
+  if (v->is_number_unsigned() ? v->get<uint64_t>() > static_cast<uint64_t>(hi)
+                              : v->get<int64_t>() < lo || v->get<int64_t>() > hi)
     bad(field, v->dump() + " is out of range");
   return v->get<int64_t>();
 }
@@ -100,17 +100,35 @@ struct MountOpt {
 };
 
 constexpr MountOpt kMountOpts[] = {
-    {"defaults", 0, false},      {"ro", MS_RDONLY, false},         {"rw", MS_RDONLY, true},
-    {"suid", MS_NOSUID, true},   {"nosuid", MS_NOSUID, false},     {"dev", MS_NODEV, true},
-    {"nodev", MS_NODEV, false},  {"exec", MS_NOEXEC, true},        {"noexec", MS_NOEXEC, false},
-    {"sync", MS_SYNCHRONOUS, false}, {"async", MS_SYNCHRONOUS, true}, {"dirsync", MS_DIRSYNC, false},
-    {"remount", MS_REMOUNT, false}, {"mand", MS_MANDLOCK, false},  {"nomand", MS_MANDLOCK, true},
-    {"atime", MS_NOATIME, true}, {"noatime", MS_NOATIME, false},   {"diratime", MS_NODIRATIME, true},
-    {"nodiratime", MS_NODIRATIME, false}, {"bind", MS_BIND, false}, {"rbind", MS_BIND | MS_REC, false},
-    {"relatime", MS_RELATIME, false}, {"norelatime", MS_RELATIME, true},
-    {"strictatime", MS_STRICTATIME, false}, {"nostrictatime", MS_STRICTATIME, true},
-    {"silent", MS_SILENT, false}, {"loud", MS_SILENT, true},
-    {"nosymfollow", MS_NOSYMFOLLOW, false}, {"symfollow", MS_NOSYMFOLLOW, true},
+    {"defaults", 0, false},
+    {"ro", MS_RDONLY, false},
+    {"rw", MS_RDONLY, true},
+    {"suid", MS_NOSUID, true},
+    {"nosuid", MS_NOSUID, false},
+    {"dev", MS_NODEV, true},
+    {"nodev", MS_NODEV, false},
+    {"exec", MS_NOEXEC, true},
+    {"noexec", MS_NOEXEC, false},
+    {"sync", MS_SYNCHRONOUS, false},
+    {"async", MS_SYNCHRONOUS, true},
+    {"dirsync", MS_DIRSYNC, false},
+    {"remount", MS_REMOUNT, false},
+    {"mand", MS_MANDLOCK, false},
+    {"nomand", MS_MANDLOCK, true},
+    {"atime", MS_NOATIME, true},
+    {"noatime", MS_NOATIME, false},
+    {"diratime", MS_NODIRATIME, true},
+    {"nodiratime", MS_NODIRATIME, false},
+    {"bind", MS_BIND, false},
+    {"rbind", MS_BIND | MS_REC, false},
+    {"relatime", MS_RELATIME, false},
+    {"norelatime", MS_RELATIME, true},
+    {"strictatime", MS_STRICTATIME, false},
+    {"nostrictatime", MS_STRICTATIME, true},
+    {"silent", MS_SILENT, false},
+    {"loud", MS_SILENT, true},
+    {"nosymfollow", MS_NOSYMFOLLOW, false},
+    {"symfollow", MS_NOSYMFOLLOW, true},
 };
 
 // Recursive mount attributes (runc 1.1+): applied to the mount and every
@@ -122,13 +140,20 @@ struct RecursiveOpt {
   bool atime;  ///< one of the MOUNT_ATTR__ATIME values
 };
 constexpr RecursiveOpt kRecursiveOpts[] = {
-    {"rro", MOUNT_ATTR_RDONLY, false, false},          {"rrw", MOUNT_ATTR_RDONLY, true, false},
-    {"rnosuid", MOUNT_ATTR_NOSUID, false, false},      {"rsuid", MOUNT_ATTR_NOSUID, true, false},
-    {"rnodev", MOUNT_ATTR_NODEV, false, false},        {"rdev", MOUNT_ATTR_NODEV, true, false},
-    {"rnoexec", MOUNT_ATTR_NOEXEC, false, false},      {"rexec", MOUNT_ATTR_NOEXEC, true, false},
-    {"rnodiratime", MOUNT_ATTR_NODIRATIME, false, false}, {"rdiratime", MOUNT_ATTR_NODIRATIME, true, false},
-    {"rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, false, false}, {"rsymfollow", MOUNT_ATTR_NOSYMFOLLOW, true, false},
-    {"rrelatime", MOUNT_ATTR_RELATIME, false, true},   {"rnoatime", MOUNT_ATTR_NOATIME, false, true},
+    {"rro", MOUNT_ATTR_RDONLY, false, false},
+    {"rrw", MOUNT_ATTR_RDONLY, true, false},
+    {"rnosuid", MOUNT_ATTR_NOSUID, false, false},
+    {"rsuid", MOUNT_ATTR_NOSUID, true, false},
+    {"rnodev", MOUNT_ATTR_NODEV, false, false},
+    {"rdev", MOUNT_ATTR_NODEV, true, false},
+    {"rnoexec", MOUNT_ATTR_NOEXEC, false, false},
+    {"rexec", MOUNT_ATTR_NOEXEC, true, false},
+    {"rnodiratime", MOUNT_ATTR_NODIRATIME, false, false},
+    {"rdiratime", MOUNT_ATTR_NODIRATIME, true, false},
+    {"rnosymfollow", MOUNT_ATTR_NOSYMFOLLOW, false, false},
+    {"rsymfollow", MOUNT_ATTR_NOSYMFOLLOW, true, false},
+    {"rrelatime", MOUNT_ATTR_RELATIME, false, true},
+    {"rnoatime", MOUNT_ATTR_NOATIME, false, true},
     {"rstrictatime", MOUNT_ATTR_STRICTATIME, false, true},
 };
 
@@ -137,9 +162,9 @@ struct PropOpt {
   unsigned long flag;
 };
 constexpr PropOpt kPropOpts[] = {
-    {"private", MS_PRIVATE},   {"rprivate", MS_PRIVATE | MS_REC},
-    {"shared", MS_SHARED},     {"rshared", MS_SHARED | MS_REC},
-    {"slave", MS_SLAVE},       {"rslave", MS_SLAVE | MS_REC},
+    {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
     {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
 };
 
@@ -148,14 +173,13 @@ struct RlimitName {
   int res;
 };
 constexpr RlimitName kRlimits[] = {
-    {"RLIMIT_AS", RLIMIT_AS},       {"RLIMIT_CORE", RLIMIT_CORE},     {"RLIMIT_CPU", RLIMIT_CPU},
-    {"RLIMIT_DATA", RLIMIT_DATA},   {"RLIMIT_FSIZE", RLIMIT_FSIZE},   {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},         {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},       {"RLIMIT_FSIZE", RLIMIT_FSIZE},       {"RLIMIT_LOCKS", RLIMIT_LOCKS},
     {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
-    {"RLIMIT_NOFILE", RLIMIT_NOFILE}, {"RLIMIT_NPROC", RLIMIT_NPROC},  {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME}, {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},   {"RLIMIT_NPROC", RLIMIT_NPROC},       {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},     {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
     {"RLIMIT_STACK", RLIMIT_STACK},
 };
-
 
 std::string absolute_in(const std::string& base, const std::string& p) {
   if (!p.empty() && p[0] == '/') return fs::clean_path(p);
@@ -203,17 +227,18 @@ struct NamedInt {
   const char* name;
   long value;
 };
-constexpr NamedInt kSchedPolicies[] = {{"SCHED_OTHER", SCHED_OTHER}, {"SCHED_FIFO", SCHED_FIFO},
-                                       {"SCHED_RR", SCHED_RR},       {"SCHED_BATCH", SCHED_BATCH},
-                                       {"SCHED_ISO", 4},             {"SCHED_IDLE", SCHED_IDLE},
-                                       {"SCHED_DEADLINE", 6}};
+constexpr NamedInt kSchedPolicies[] = {
+    {"SCHED_OTHER", SCHED_OTHER}, {"SCHED_FIFO", SCHED_FIFO}, {"SCHED_RR", SCHED_RR},
+    {"SCHED_BATCH", SCHED_BATCH}, {"SCHED_ISO", 4},           {"SCHED_IDLE", SCHED_IDLE},
+    {"SCHED_DEADLINE", 6}};
 // linux/sched.h's SCHED_FLAG_* bits.
 constexpr NamedInt kSchedFlags[] = {{"SCHED_FLAG_RESET_ON_FORK", 0x01}, {"SCHED_FLAG_RECLAIM", 0x02},
                                     {"SCHED_FLAG_DL_OVERRUN", 0x04},    {"SCHED_FLAG_KEEP_POLICY", 0x08},
                                     {"SCHED_FLAG_KEEP_PARAMS", 0x10},   {"SCHED_FLAG_UTIL_CLAMP_MIN", 0x20},
                                     {"SCHED_FLAG_UTIL_CLAMP_MAX", 0x40}};
-constexpr NamedInt kIoClasses[] = {
-    {"IOPRIO_CLASS_RT", IOPRIO_CLASS_RT}, {"IOPRIO_CLASS_BE", IOPRIO_CLASS_BE}, {"IOPRIO_CLASS_IDLE", IOPRIO_CLASS_IDLE}};
+constexpr NamedInt kIoClasses[] = {{"IOPRIO_CLASS_RT", IOPRIO_CLASS_RT},
+                                   {"IOPRIO_CLASS_BE", IOPRIO_CLASS_BE},
+                                   {"IOPRIO_CLASS_IDLE", IOPRIO_CLASS_IDLE}};
 
 template <size_t N>
 long named(const NamedInt (&table)[N], const std::string& name, const std::string& field) {
@@ -330,7 +355,6 @@ int parse_namespace_type(const std::string& t) {
   fail(Errc::invalid, "unknown namespace type \"" + t + "\"");
 }
 
-
 Process parse_process(const json& j) {
   Process pr;
   const json& p = want_object(j, "process");
@@ -367,8 +391,8 @@ Process parse_process(const json& j) {
     lim.resource = with_context(f + ".type", [&] { return parse_rlimit_name(get_string(r, "type", f + ".type")); });
     lim.soft = get_u64(r, "soft", f + ".soft");
     lim.hard = get_u64(r, "hard", f + ".hard");
-    if (lim.soft > lim.hard) bad(f, "soft limit " + std::to_string(lim.soft) + " is above the hard limit " +
-                                        std::to_string(lim.hard));
+    if (lim.soft > lim.hard)
+      bad(f, "soft limit " + std::to_string(lim.soft) + " is above the hard limit " + std::to_string(lim.hard));
     for (auto& o : pr.rlimits)
       if (o.resource == lim.resource) bad(f + ".type", "\"" + r["type"].get<std::string>() + "\" listed twice");
     pr.rlimits.push_back(lim);
@@ -449,9 +473,9 @@ void parse_linux(const json& lj, Spec& s) {
       std::string f = "linux.timeOffsets." + k;
       if (k != "monotonic" && k != "boottime") bad(f, "unknown clock (want monotonic or boottime)");
       want_object(v, f);
-      s.time_offsets[k] = {get_int(v, "secs", f + ".secs", std::numeric_limits<int64_t>::min(),
-                                   std::numeric_limits<int64_t>::max()),
-                           static_cast<uint32_t>(get_int(v, "nanosecs", f + ".nanosecs", 0, 999999999))};
+      s.time_offsets[k] = {
+          get_int(v, "secs", f + ".secs", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()),
+          static_cast<uint32_t>(get_int(v, "nanosecs", f + ".nanosecs", 0, 999999999))};
     }
   }
   const json& devs = array_of(member(l, "devices"), "linux.devices");
@@ -469,8 +493,8 @@ void parse_linux(const json& lj, Spec& s) {
   s.readonly_paths = strings(member(l, "readonlyPaths"), "linux.readonlyPaths");
   for (auto* list : {&s.masked_paths, &s.readonly_paths})
     for (auto& p : *list)
-      if (p.empty() || p[0] != '/') bad(list == &s.masked_paths ? "linux.maskedPaths" : "linux.readonlyPaths",
-                                        "\"" + p + "\" is not absolute");
+      if (p.empty() || p[0] != '/')
+        bad(list == &s.masked_paths ? "linux.maskedPaths" : "linux.readonlyPaths", "\"" + p + "\" is not absolute");
   if (const json* sc = member(l, "sysctl")) {
     for (auto& [k, v] : want_object(*sc, "linux.sysctl").items()) {
       if (!v.is_string()) bad("linux.sysctl." + k, "want a string, got " + v.dump());
@@ -574,10 +598,13 @@ void validate_spec(const Spec& s) {
   for (auto& [k, v] : s.sysctl) {
     // Only namespaced sysctls may be set, and only in a namespace the container owns.
     bool ipc = k.rfind("kernel.msg", 0) == 0 || k.rfind("kernel.sem", 0) == 0 || k.rfind("kernel.shm", 0) == 0 ||
-               k.rfind("fs.mqueue.", 0) == 0;
+        k.rfind("fs.mqueue.", 0) == 0;
     bool net = k.rfind("net.", 0) == 0;
     bool uts_k = k == "kernel.hostname" || k == "kernel.domainname";
-    auto owns = [&](int f) { auto n = s.find_namespace(f); return n && n->path.empty(); };
+    auto owns = [&](int f) {
+      auto n = s.find_namespace(f);
+      return n && n->path.empty();
+    };
     if (ipc && owns(CLONE_NEWIPC)) continue;
     if (net && (owns(CLONE_NEWNET) || s.find_namespace(CLONE_NEWNET))) continue;
     if (uts_k && owns(CLONE_NEWUTS)) continue;

@@ -18,15 +18,15 @@ namespace ocikit::run {
 
 /// One entry of `mounts`, with its options decoded.
 struct Mount {
-  std::string destination;           ///< absolute, cleaned, inside the rootfs
-  std::string source;                ///< host path for binds (made absolute against the bundle)
-  std::string type;                  ///< "" for binds
-  unsigned long flags = 0;           ///< MS_* flags for mount(2) (MS_BIND/MS_REC included)
-  unsigned long clear = 0;           ///< MS_* flags the options turned off (rw, suid ...)
+  std::string destination;  ///< absolute, cleaned, inside the rootfs
+  std::string source;  ///< host path for binds (made absolute against the bundle)
+  std::string type;  ///< "" for binds
+  unsigned long flags = 0;  ///< MS_* flags for mount(2) (MS_BIND/MS_REC included)
+  unsigned long clear = 0;  ///< MS_* flags the options turned off (rw, suid ...)
   std::vector<unsigned long> propagation;  ///< MS_PRIVATE/MS_SHARED/... (with MS_REC) in order
-  std::string data;                  ///< the options mount(2) does not know as flags
+  std::string data;  ///< the options mount(2) does not know as flags
   uint64_t rec_set = 0, rec_clr = 0;  ///< MOUNT_ATTR_* for mount_setattr(AT_RECURSIVE) (rro, rnosuid ...)
-  bool tmpcopyup = false;            ///< tmpfs seeded with the directory's original content (runc's extension)
+  bool tmpcopyup = false;  ///< tmpfs seeded with the directory's original content (runc's extension)
   bool bind() const;
 };
 
@@ -42,7 +42,7 @@ struct Device {
 
 /// One namespace of linux.namespaces: created (path empty) or joined.
 struct Namespace {
-  int flag = 0;      ///< CLONE_NEW*
+  int flag = 0;  ///< CLONE_NEW*
   std::string type;  ///< the spec's name ("pid")
   std::string path;
 };
@@ -72,10 +72,10 @@ struct Rlimit {
 
 /// process.scheduler, decoded for sched_setattr(2).
 struct Scheduler {
-  uint32_t policy = 0;    ///< SCHED_* number
-  int32_t nice = 0;       ///< -20..19
+  uint32_t policy = 0;  ///< SCHED_* number
+  int32_t nice = 0;  ///< -20..19
   uint32_t priority = 0;  ///< 1..99 for SCHED_FIFO/SCHED_RR, else 0
-  uint64_t flags = 0;     ///< SCHED_FLAG_* bits
+  uint64_t flags = 0;  ///< SCHED_FLAG_* bits
   uint64_t runtime = 0, deadline = 0, period = 0;  ///< SCHED_DEADLINE, in ns
 };
 

@@ -50,10 +50,17 @@ State load_state(const std::string& root, const std::string& id) {
 }
 
 void save_state(const std::string& dir, const State& s) {
-  nlohmann::json j = {{"id", s.id},           {"pid", s.pid},         {"start_time", s.start_time},
-                      {"bundle", s.bundle},   {"rootfs", s.rootfs},   {"created", s.created},
-                      {"owner", s.owner},     {"annotations", s.annotations}, {"config", s.config},
-                      {"cgroup", s.cgroup},   {"cgroup_applied", s.cgroup_applied}};
+  nlohmann::json j = {{"id", s.id},
+                      {"pid", s.pid},
+                      {"start_time", s.start_time},
+                      {"bundle", s.bundle},
+                      {"rootfs", s.rootfs},
+                      {"created", s.created},
+                      {"owner", s.owner},
+                      {"annotations", s.annotations},
+                      {"config", s.config},
+                      {"cgroup", s.cgroup},
+                      {"cgroup_applied", s.cgroup_applied}};
   // Atomic (temp file + rename) but not fsynced: runtime state is as
   // volatile as the processes it describes (it lives on /run, a tmpfs).
   std::string tmp = dir + "/.state.json.tmp", text = j.dump();

@@ -20,8 +20,8 @@ struct State {
   uint64_t start_time = 0;  ///< field 22 of /proc/<pid>/stat
   std::string bundle, rootfs, created, owner;
   std::map<std::string, std::string> annotations;
-  nlohmann::json config;   ///< the config.json the container was created from
-  nlohmann::json cgroup;   ///< CgroupManager::to_json()
+  nlohmann::json config;  ///< the config.json the container was created from
+  nlohmann::json cgroup;  ///< CgroupManager::to_json()
   bool cgroup_applied = false;
 };
 

@@ -36,12 +36,12 @@ namespace ocikit::run {
 
 /// Message types on the sync socket (see the diagram above).
 enum class SyncType : uint32_t {
-  kGo = 1,         ///< parent -> child: mappings and cgroup are in place
-  kHooks = 2,      ///< child -> parent: run prestart/createRuntime hooks now
+  kGo = 1,  ///< parent -> child: mappings and cgroup are in place
+  kHooks = 2,  ///< child -> parent: run prestart/createRuntime hooks now
   kHooksDone = 3,  ///< parent -> child: hooks ran; a state JSON packet follows
-  kReady = 4,      ///< child -> parent: set up, waiting for start
-  kStart = 5,      ///< parent -> child (run mode): exec now
-  kError = 6,      ///< child -> parent: failed; err and text say why
+  kReady = 4,  ///< child -> parent: set up, waiting for start
+  kStart = 5,  ///< parent -> child (run mode): exec now
+  kError = 6,  ///< child -> parent: failed; err and text say why
 };
 
 /// What kind of failure a kError is (decides the parent's exit code).
@@ -51,7 +51,7 @@ enum class SyncErrKind : uint32_t { kFailure = 0, kNotFound = 1, kCannotRun = 2 
 struct SyncMsg {
   SyncType type{};
   SyncErrKind kind = SyncErrKind::kFailure;
-  int32_t err = 0;      ///< errno for kError
+  int32_t err = 0;  ///< errno for kError
   char text[500] = {};  ///< NUL-terminated message for kError
 };
 

@@ -66,9 +66,9 @@ std::string parse_detach_keys(const std::string& spec);
 
 /// What an attached client does.
 struct AttachOptions {
-  bool stdin = false;      ///< send our stdin (-i, and not --no-stdin)
-  bool tty = false;        ///< the container has a pty: raw terminal, detach keys
-  bool sig_proxy = true;   ///< forward SIGINT, SIGTERM ... to the container (not with a tty)
+  bool stdin = false;  ///< send our stdin (-i, and not --no-stdin)
+  bool tty = false;  ///< the container has a pty: raw terminal, detach keys
+  bool sig_proxy = true;  ///< forward SIGINT, SIGTERM ... to the container (not with a tty)
   std::string detach_keys = "\x10\x11";  ///< ctrl-p ctrl-q
   bool wait_started = false;  ///< return once the container runs (run -d, start)
 };

@@ -71,192 +71,200 @@ void add_run_flags(CLI::App* c, RunOptions& o) {
 int docker_main(int argc, char** argv) {
   auto cl = run::scan(argc, argv);
   bool failure_125 = cl.cmd == "run" || cl.cmd == "create" || cl.cmd == "exec" || cl.cmd == "start";
-  return cli::run_main("oci-run", [&]() -> int {
-    CLI::App app{"Run containers: a runc-compatible OCI runtime with docker-like management", "oci-run"};
-    cli::LogOptions log_opts;
-    cli::add_log_flags(app, log_opts, true);
-    run::GlobalFlags gf;
-    run::add_global_options(app, gf);
-    app.require_subcommand(1);
-    Globals g;
-    auto store_commands = add_store_commands(app, g);
+  return cli::run_main(
+      "oci-run",
+      [&]() -> int {
+        CLI::App app{"Run containers: a runc-compatible OCI runtime with docker-like management", "oci-run"};
+        cli::LogOptions log_opts;
+        cli::add_log_flags(app, log_opts, true);
+        run::GlobalFlags gf;
+        run::add_global_options(app, gf);
+        app.require_subcommand(1);
+        Globals g;
+        auto store_commands = add_store_commands(app, g);
 
-    RunOptions ro;
-    auto* run = app.add_subcommand("run", "run a command in a new container from IMAGE");
-    add_run_flags(run, ro);
-    RunOptions co;
-    auto* create = app.add_subcommand("create", "create a container from IMAGE (start it later)");
-    add_run_flags(create, co);
+        RunOptions ro;
+        auto* run = app.add_subcommand("run", "run a command in a new container from IMAGE");
+        add_run_flags(run, ro);
+        RunOptions co;
+        auto* create = app.add_subcommand("create", "create a container from IMAGE (start it later)");
+        add_run_flags(create, co);
 
-    std::vector<std::string> names;
-    std::optional<int> timeout;
-    std::string signal = "SIGKILL", format = "table";
-    bool all = false, quiet = false, no_trunc = false, force = false, volumes = false, follow = false, ts = false;
-    std::string tail = "all";
-    bool start_attach = false, start_interactive = false;
-    std::string detach_keys = "ctrl-p,ctrl-q";
-    auto* start = app.add_subcommand("start", "start stopped containers");
-    start->add_flag("-a,--attach", start_attach, "attach its output, forward signals, exit with its exit code");
-    start->add_flag("-i,--interactive", start_interactive, "attach its stdin too (implies -a)");
-    start->add_option("--detach-keys", detach_keys, "keys that detach (with a tty)")->capture_default_str();
-    start->add_option("CONTAINER", names)->required();
-    auto* stop = app.add_subcommand("stop", "stop running containers (stop signal, then SIGKILL)");
-    stop->add_option("-t,--time", timeout, "seconds to wait before SIGKILL");
-    stop->add_option("CONTAINER", names)->required();
-    auto* restart = app.add_subcommand("restart", "restart containers");
-    restart->add_option("-t,--time", timeout, "seconds to wait before SIGKILL");
-    restart->add_option("CONTAINER", names)->required();
-    auto* kill = app.add_subcommand("kill", "send a signal to containers");
-    kill->add_option("-s,--signal", signal, "signal name or number")->capture_default_str();
-    kill->add_option("CONTAINER", names)->required();
-    auto* rm = app.add_subcommand("rm", "remove containers");
-    rm->add_flag("-f,--force", force, "kill a running container first");
-    rm->add_flag("-v,--volumes", volumes, "remove its anonymous volumes");
-    rm->add_option("CONTAINER", names)->required();
-    auto* wait = app.add_subcommand("wait", "wait for containers to stop, print their exit codes");
-    wait->add_option("CONTAINER", names)->required();
-    auto* logs = app.add_subcommand("logs", "print a container's log");
-    logs->add_flag("-f,--follow", follow, "follow the log until the container stops");
-    logs->add_option("-n,--tail", tail, "lines from the end (or \"all\")")->capture_default_str();
-    logs->add_flag("--timestamps", ts, "prefix each line with its time");
-    logs->add_option("CONTAINER", names)->required()->expected(1);
-    auto* ps = app.add_subcommand("ps", "list containers");
-    ps->add_flag("-a,--all", all, "show stopped containers too");
-    ps->add_flag("-q,--quiet", quiet, "ids only");
-    ps->add_flag("--no-trunc", no_trunc, "full ids and commands");
-    ps->add_option("--format", format, "table or json")->capture_default_str();
-    bool no_stdin = false, sig_proxy = true;
-    auto* attach = app.add_subcommand("attach", "attach to a running container's output (and stdin)");
-    attach->add_flag("--no-stdin", no_stdin, "do not attach stdin");
-    attach->add_option("--sig-proxy", sig_proxy, "forward signals to the container (without a tty)")->capture_default_str();
-    attach->add_option("--detach-keys", detach_keys, "keys that detach (with a tty)")->capture_default_str();
-    attach->add_option("CONTAINER", names)->required()->expected(1);
-    auto* inspect = app.add_subcommand("inspect", "container details as JSON");
-    inspect->add_option("CONTAINER", names)->required();
-    ExecOptions eo;
-    auto* exec = app.add_subcommand("exec", "run a command in a running container");
-    exec->add_flag("-i,--interactive", eo.interactive, "keep stdin open");
-    exec->add_flag("-t,--tty", eo.tty, "allocate a pseudo-terminal");
-    exec->add_flag("-d,--detach", eo.detach, "run in the background");
-    exec->add_flag("--privileged", eo.privileged, "accepted; the container's privileges apply");
-    multi(exec->add_option("-e,--env", eo.env, "KEY=VALUE"));
-    multi(exec->add_option("--env-file", eo.env_files, "file of KEY=VALUE lines"));
-    exec->add_option("-u,--user", eo.user, "user[:group]");
-    exec->add_option("-w,--workdir", eo.workdir, "working directory");
-    exec->prefix_command(true);
-    auto* top = app.add_subcommand("top", "show a running container's processes (the host's ps, default -ef)");
-    // As docker: CONTAINER, then options for ps, passed on untouched.
-    top->prefix_command(true);
-    bool no_stream = false;
-    auto* stats = app.add_subcommand("stats", "resource use of running containers");
-    stats->add_flag("--no-stream", no_stream, "print one sample and exit (default: redraw every second)");
-    stats->add_flag("-a,--all", all, "accepted for docker compatibility (only running containers have stats)");
-    stats->add_flag("--no-trunc", no_trunc, "accepted for docker compatibility");
-    stats->add_option("--format", format, "table, json or a {{.Field}} template");
-    stats->add_option("containers", names, "container names or ids (default: every running one)");
-    std::string src, dst;
-    auto* cp = app.add_subcommand("cp", "copy files between a container and the host");
-    cp->add_flag("-L,--follow-link", follow, "follow a symlink at the end of SRC");
-    cp->add_flag("-a,--archive", all, "accepted for docker compatibility (ownership is kept as copied by root)");
-    cp->add_option("src", src, "SRC: CONTAINER:PATH or a host path")->required();
-    cp->add_option("dest", dst, "DEST: CONTAINER:PATH or a host path")->required();
-    CommitOptions cmo;
-    auto* commit = app.add_subcommand("commit", "make an image of a container's changes");
-    commit->add_option("-a,--author", cmo.author, "author (\"Name <email>\")");
-    commit->add_option("-m,--message", cmo.message, "commit message");
-    commit->add_option("-c,--change", cmo.changes, "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, ...)")
-        ->allow_extra_args(false);
-    commit->add_flag("-p,--pause", cmo.pause, "pause the container while committing (default; --pause=false)");
-    commit->add_option("container", cmo.container, "container name or id")->required();
-    commit->add_option("repository", cmo.repository, "REPOSITORY[:TAG] for the new image");
+        std::vector<std::string> names;
+        std::optional<int> timeout;
+        std::string signal = "SIGKILL", format = "table";
+        bool all = false, quiet = false, no_trunc = false, force = false, volumes = false, follow = false, ts = false;
+        std::string tail = "all";
+        bool start_attach = false, start_interactive = false;
+        std::string detach_keys = "ctrl-p,ctrl-q";
+        auto* start = app.add_subcommand("start", "start stopped containers");
+        start->add_flag("-a,--attach", start_attach, "attach its output, forward signals, exit with its exit code");
+        start->add_flag("-i,--interactive", start_interactive, "attach its stdin too (implies -a)");
+        start->add_option("--detach-keys", detach_keys, "keys that detach (with a tty)")->capture_default_str();
+        start->add_option("CONTAINER", names)->required();
+        auto* stop = app.add_subcommand("stop", "stop running containers (stop signal, then SIGKILL)");
+        stop->add_option("-t,--time", timeout, "seconds to wait before SIGKILL");
+        stop->add_option("CONTAINER", names)->required();
+        auto* restart = app.add_subcommand("restart", "restart containers");
+        restart->add_option("-t,--time", timeout, "seconds to wait before SIGKILL");
+        restart->add_option("CONTAINER", names)->required();
+        auto* kill = app.add_subcommand("kill", "send a signal to containers");
+        kill->add_option("-s,--signal", signal, "signal name or number")->capture_default_str();
+        kill->add_option("CONTAINER", names)->required();
+        auto* rm = app.add_subcommand("rm", "remove containers");
+        rm->add_flag("-f,--force", force, "kill a running container first");
+        rm->add_flag("-v,--volumes", volumes, "remove its anonymous volumes");
+        rm->add_option("CONTAINER", names)->required();
+        auto* wait = app.add_subcommand("wait", "wait for containers to stop, print their exit codes");
+        wait->add_option("CONTAINER", names)->required();
+        auto* logs = app.add_subcommand("logs", "print a container's log");
+        logs->add_flag("-f,--follow", follow, "follow the log until the container stops");
+        logs->add_option("-n,--tail", tail, "lines from the end (or \"all\")")->capture_default_str();
+        logs->add_flag("--timestamps", ts, "prefix each line with its time");
+        logs->add_option("CONTAINER", names)->required()->expected(1);
+        auto* ps = app.add_subcommand("ps", "list containers");
+        ps->add_flag("-a,--all", all, "show stopped containers too");
+        ps->add_flag("-q,--quiet", quiet, "ids only");
+        ps->add_flag("--no-trunc", no_trunc, "full ids and commands");
+        ps->add_option("--format", format, "table or json")->capture_default_str();
+        bool no_stdin = false, sig_proxy = true;
+        auto* attach = app.add_subcommand("attach", "attach to a running container's output (and stdin)");
+        attach->add_flag("--no-stdin", no_stdin, "do not attach stdin");
+        attach->add_option("--sig-proxy", sig_proxy, "forward signals to the container (without a tty)")
+            ->capture_default_str();
+        attach->add_option("--detach-keys", detach_keys, "keys that detach (with a tty)")->capture_default_str();
+        attach->add_option("CONTAINER", names)->required()->expected(1);
+        auto* inspect = app.add_subcommand("inspect", "container details as JSON");
+        inspect->add_option("CONTAINER", names)->required();
+        ExecOptions eo;
+        auto* exec = app.add_subcommand("exec", "run a command in a running container");
+        exec->add_flag("-i,--interactive", eo.interactive, "keep stdin open");
+        exec->add_flag("-t,--tty", eo.tty, "allocate a pseudo-terminal");
+        exec->add_flag("-d,--detach", eo.detach, "run in the background");
+        exec->add_flag("--privileged", eo.privileged, "accepted; the container's privileges apply");
+        multi(exec->add_option("-e,--env", eo.env, "KEY=VALUE"));
+        multi(exec->add_option("--env-file", eo.env_files, "file of KEY=VALUE lines"));
+        exec->add_option("-u,--user", eo.user, "user[:group]");
+        exec->add_option("-w,--workdir", eo.workdir, "working directory");
+        exec->prefix_command(true);
+        auto* top = app.add_subcommand("top", "show a running container's processes (the host's ps, default -ef)");
+        // As docker: CONTAINER, then options for ps, passed on untouched.
+        top->prefix_command(true);
+        bool no_stream = false;
+        auto* stats = app.add_subcommand("stats", "resource use of running containers");
+        stats->add_flag("--no-stream", no_stream, "print one sample and exit (default: redraw every second)");
+        stats->add_flag("-a,--all", all, "accepted for docker compatibility (only running containers have stats)");
+        stats->add_flag("--no-trunc", no_trunc, "accepted for docker compatibility");
+        stats->add_option("--format", format, "table, json or a {{.Field}} template");
+        stats->add_option("containers", names, "container names or ids (default: every running one)");
+        std::string src, dst;
+        auto* cp = app.add_subcommand("cp", "copy files between a container and the host");
+        cp->add_flag("-L,--follow-link", follow, "follow a symlink at the end of SRC");
+        cp->add_flag("-a,--archive", all, "accepted for docker compatibility (ownership is kept as copied by root)");
+        cp->add_option("src", src, "SRC: CONTAINER:PATH or a host path")->required();
+        cp->add_option("dest", dst, "DEST: CONTAINER:PATH or a host path")->required();
+        CommitOptions cmo;
+        auto* commit = app.add_subcommand("commit", "make an image of a container's changes");
+        commit->add_option("-a,--author", cmo.author, "author (\"Name <email>\")");
+        commit->add_option("-m,--message", cmo.message, "commit message");
+        commit->add_option("-c,--change", cmo.changes, "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, ...)")
+            ->allow_extra_args(false);
+        commit->add_flag("-p,--pause", cmo.pause, "pause the container while committing (default; --pause=false)");
+        commit->add_option("container", cmo.container, "container name or id")->required();
+        commit->add_option("repository", cmo.repository, "REPOSITORY[:TAG] for the new image");
 
-    if (auto rc = cli::parse(app, argc, argv)) return *rc == 2 && failure_125 ? 125 : *rc;
-    cli::apply_log_flags(log_opts);
-    g.runtime_root = gf.root;
-    g.store = gf.store.empty() ? layout::default_store_path() : gf.store;
-    g.state_dir = gf.state_dir.empty() ? default_state_dir() : gf.state_dir;
-    if (!log_opts.file.empty()) g.runtime_flags.insert(g.runtime_flags.end(), {"--log", log_opts.file});
-    if (log_opts.debug) g.runtime_flags.push_back("--debug");
-    // The runtime is the lean oci-run binary (locate.hpp); its siblings
-    // (oci-net, oci-run-init) live beside it.
-    g.self_exe = run::runtime_binary();
-    g.self_dir = g.self_exe.substr(0, g.self_exe.rfind('/'));
-    if (auto rc = store_commands()) return *rc;
-    if (*top) {
-      auto rest = top->remaining();
-      if (rest.empty()) fail(Errc::usage, "top: missing container");
-      std::string container = rest[0];
-      rest.erase(rest.begin());
-      return container_top(g, container, rest);
-    }
-    if (*stats) return container_stats(g, names, format, !no_stream);
-    if (*cp) return container_cp(g, src, dst, follow);
-    if (*commit) return container_commit(g, cmo);
-
-    auto image_and_cmd = [](CLI::App* c, RunOptions& o) {
-      auto rest = c->remaining();
-      if (rest.empty()) fail(Errc::usage, std::string(c->get_name()) + " requires at least 1 argument: IMAGE [COMMAND...]");
-      o.image = rest[0];
-      o.cmd.assign(rest.begin() + 1, rest.end());
-    };
-    // Usage errors of run/create/exec are oci-run's own failures: 125 (docker).
-    auto as_125 = [&](auto&& fn) -> int {
-      try {
-        return fn();
-      } catch (const Error& e) {
-        if (e.code() == Errc::usage) throw Error(Errc::failure, e.what());
-        throw;
-      }
-    };
-    if (*run) return as_125([&] {
-      image_and_cmd(run, ro);
-      return run_image(g, ro);
-    });
-    if (*create) return as_125([&] {
-      image_and_cmd(create, co);
-      std::cout << create_from_image(g, co) << "\n";
-      return 0;
-    });
-    if (*exec) return as_125([&] {
-      auto rest = exec->remaining();
-      if (rest.empty()) fail(Errc::usage, "exec requires a container and a command");
-      eo.container = rest[0];
-      eo.cmd.assign(rest.begin() + 1, rest.end());
-      return exec_managed(g, eo);
-    });
-    if (*ps) return print_ps(g, all, quiet, format, no_trunc), 0;
-    if (*logs) {
-      long n = -1;
-      if (tail != "all") {
-        try {
-          n = std::stol(tail);
-        } catch (...) {
-          fail(Errc::usage, "invalid --tail \"" + tail + "\"");
+        if (auto rc = cli::parse(app, argc, argv)) return *rc == 2 && failure_125 ? 125 : *rc;
+        cli::apply_log_flags(log_opts);
+        g.runtime_root = gf.root;
+        g.store = gf.store.empty() ? layout::default_store_path() : gf.store;
+        g.state_dir = gf.state_dir.empty() ? default_state_dir() : gf.state_dir;
+        if (!log_opts.file.empty()) g.runtime_flags.insert(g.runtime_flags.end(), {"--log", log_opts.file});
+        if (log_opts.debug) g.runtime_flags.push_back("--debug");
+        // The runtime is the lean oci-run binary (locate.hpp); its siblings
+        // (oci-net, oci-run-init) live beside it.
+        g.self_exe = run::runtime_binary();
+        g.self_dir = g.self_exe.substr(0, g.self_exe.rfind('/'));
+        if (auto rc = store_commands()) return *rc;
+        if (*top) {
+          auto rest = top->remaining();
+          if (rest.empty()) fail(Errc::usage, "top: missing container");
+          std::string container = rest[0];
+          rest.erase(rest.begin());
+          return container_top(g, container, rest);
         }
-      }
-      return print_logs(g, names[0], follow, n, ts), 0;
-    }
-    if (*inspect) return print_inspect(g, names), 0;
-    if (*attach) return attach_managed(g, names[0], no_stdin, sig_proxy, detach_keys);
-    if (*start && (start_attach || start_interactive)) {
-      if (names.size() != 1) fail(Errc::usage, "you cannot start and attach multiple containers at once");
-      return start_attached(g, names[0], start_interactive, detach_keys);
-    }
-    int rc = 0;
-    for (const auto& n : names) {
-      if (*start) start_managed(g, n);
-      else if (*stop) stop_managed(g, n, timeout);
-      else if (*restart) restart_managed(g, n, timeout);
-      else if (*kill) kill_managed(g, n, signal);
-      else if (*rm) remove_managed(g, n, force, volumes);
-      else if (*wait) {
-        std::cout << wait_managed(g, n) << std::endl;
-        continue;
-      }
-      std::cout << n << "\n";
-    }
-    return rc;
-  }, failure_125 ? 125 : 1);
+        if (*stats) return container_stats(g, names, format, !no_stream);
+        if (*cp) return container_cp(g, src, dst, follow);
+        if (*commit) return container_commit(g, cmo);
+
+        auto image_and_cmd = [](CLI::App* c, RunOptions& o) {
+          auto rest = c->remaining();
+          if (rest.empty())
+            fail(Errc::usage, std::string(c->get_name()) + " requires at least 1 argument: IMAGE [COMMAND...]");
+          o.image = rest[0];
+          o.cmd.assign(rest.begin() + 1, rest.end());
+        };
+        // Usage errors of run/create/exec are oci-run's own failures: 125 (docker).
+        auto as_125 = [&](auto&& fn) -> int {
+          try {
+            return fn();
+          } catch (const Error& e) {
+            if (e.code() == Errc::usage) throw Error(Errc::failure, e.what());
+            throw;
+          }
+        };
+        if (*run)
+          return as_125([&] {
+            image_and_cmd(run, ro);
+            return run_image(g, ro);
+          });
+        if (*create)
+          return as_125([&] {
+            image_and_cmd(create, co);
+            std::cout << create_from_image(g, co) << "\n";
+            return 0;
+          });
+        if (*exec)
+          return as_125([&] {
+            auto rest = exec->remaining();
+            if (rest.empty()) fail(Errc::usage, "exec requires a container and a command");
+            eo.container = rest[0];
+            eo.cmd.assign(rest.begin() + 1, rest.end());
+            return exec_managed(g, eo);
+          });
+        if (*ps) return print_ps(g, all, quiet, format, no_trunc), 0;
+        if (*logs) {
+          long n = -1;
+          if (tail != "all") {
+            try {
+              n = std::stol(tail);
+            } catch (...) {
+              fail(Errc::usage, "invalid --tail \"" + tail + "\"");
+            }
+          }
+          return print_logs(g, names[0], follow, n, ts), 0;
+        }
+        if (*inspect) return print_inspect(g, names), 0;
+        if (*attach) return attach_managed(g, names[0], no_stdin, sig_proxy, detach_keys);
+        if (*start && (start_attach || start_interactive)) {
+          if (names.size() != 1) fail(Errc::usage, "you cannot start and attach multiple containers at once");
+          return start_attached(g, names[0], start_interactive, detach_keys);
+        }
+        int rc = 0;
+        for (const auto& n : names) {
+          if (*start) start_managed(g, n);
+          else if (*stop) stop_managed(g, n, timeout);
+          else if (*restart) restart_managed(g, n, timeout);
+          else if (*kill) kill_managed(g, n, signal);
+          else if (*rm) remove_managed(g, n, force, volumes);
+          else if (*wait) {
+            std::cout << wait_managed(g, n) << std::endl;
+            continue;
+          }
+          std::cout << n << "\n";
+        }
+        return rc;
+      },
+      failure_125 ? 125 : 1);
 }
 
 }  // namespace ocikit::manage

@@ -100,7 +100,8 @@ std::function<std::optional<int>()> add_store_commands(CLI::App& app, const Glob
   add_history(history);
   auto* ihistory = image->add_subcommand("history", "show an image's history");
   add_history(ihistory);
-  auto* iprune = image->add_subcommand("prune", "remove unnamed images (-a: every image no container uses), then unused blobs and snapshots");
+  auto* iprune = image->add_subcommand(
+      "prune", "remove unnamed images (-a: every image no container uses), then unused blobs and snapshots");
   iprune->add_flag("-a,--all", all, "remove every image no container uses");
   iprune->add_flag("-f,--force", force, "do not prompt (there is no prompt)");
 
@@ -109,14 +110,19 @@ std::function<std::optional<int>()> add_store_commands(CLI::App& app, const Glob
   sys->require_subcommand(1);
   auto& quick = o->quick;
   auto& repair = o->repair;
-  auto* scheck = sys->add_subcommand("check", "verify the image store: every blob's digest, every image's blobs, snapshots; --repair removes what is broken or unreferenced");
+  auto* scheck = sys->add_subcommand(
+      "check",
+      "verify the image store: every blob's digest, every image's blobs, snapshots; --repair removes what is broken or unreferenced");
   scheck->add_flag("--quick", quick, "check sizes only, do not hash blob contents");
-  scheck->add_flag("-r,--repair", repair, "remove corrupt blobs, broken images (pull or build them again), unreferenced blobs and snapshots, stale temp files");
+  scheck->add_flag(
+      "-r,--repair", repair,
+      "remove corrupt blobs, broken images (pull or build them again), unreferenced blobs and snapshots, stale temp files");
 
   return [=, &env]() -> std::optional<int> {
     auto& [format, vname, driver, src, dst, quiet, force, all, no_trunc, quick, repair, names, labels, io] = *o;
     if (*vcreate) {
-      if (driver != "local") fail(Errc::usage, "volume create: driver \"" + driver + "\" is not supported (only local)");
+      if (driver != "local")
+        fail(Errc::usage, "volume create: driver \"" + driver + "\" is not supported (only local)");
       std::map<std::string, std::string> l;
       for (auto& [k, v] : parse_labels(labels)) l[k] = v;
       return volume_create(env, vname, l);

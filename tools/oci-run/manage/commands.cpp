@@ -25,9 +25,7 @@ namespace {
 
 StateDir state_of(const Globals& g) { return StateDir(g.state_dir.empty() ? default_state_dir() : g.state_dir); }
 
-bool runtime_has(const Record& r) {
-  return fs::exists(r.runtime_root + "/" + r.id + "/state.json");
-}
+bool runtime_has(const Record& r) { return fs::exists(r.runtime_root + "/" + r.id + "/state.json"); }
 
 bool running(const Record& r) {
   std::string s = live_status(r);
@@ -70,10 +68,12 @@ void reap_orphan(const StateDir& st, const std::string& id) {
 // The monitor marks the record running as it starts the runtime, a moment
 // before the runtime's state exists: wait for it (or for the exit).
 void wait_runtime(const StateDir& st, const std::string& id) {
-  wait_for([&] {
-    Record r = st.load(id);
-    return runtime_has(r) || !running(r);
-  }, 5000);
+  wait_for(
+      [&] {
+        Record r = st.load(id);
+        return runtime_has(r) || !running(r);
+      },
+      5000);
 }
 
 }  // namespace
@@ -219,11 +219,13 @@ int wait_managed(const Globals& g, const std::string& name_or_id) {
   StateDir st = state_of(g);
   std::string id = st.find(name_or_id);
   // As docker: a created container is waited for until it has run and exited.
-  wait_for([&] {
-    if (!st.try_find(id)) return true;
-    std::string s = live_status(st.load(id));
-    return s != "running" && s != "restarting" && s != "created" && s != "creating";
-  }, -1);
+  wait_for(
+      [&] {
+        if (!st.try_find(id)) return true;
+        std::string s = live_status(st.load(id));
+        return s != "running" && s != "restarting" && s != "created" && s != "creating";
+      },
+      -1);
   if (!st.try_find(id)) return 0;
   reap_orphan(st, id);
   return st.load(id).exit_code;

@@ -113,8 +113,9 @@ int container_commit(const Globals& env, const CommitOptions& o) {
   h.author = o.author;
   h.comment = o.message;
   config.history.push_back(h);
-  auto config_desc = store.put_json(image::to_json(config), manifest.is_docker() ? std::string(image::media::kDockerConfig)
-                                                                                 : std::string(image::media::kOciConfig));
+  auto config_desc = store.put_json(
+      image::to_json(config),
+      manifest.is_docker() ? std::string(image::media::kDockerConfig) : std::string(image::media::kOciConfig));
   manifest.config = config_desc;
   manifest.layers.push_back(layer_desc);
   manifest.annotations.clear();

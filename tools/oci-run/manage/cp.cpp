@@ -144,7 +144,9 @@ std::pair<std::string, std::string> split_path(const std::string& p) {
   return {slash == 0 ? "/" : c.substr(0, slash), c.substr(slash + 1)};
 }
 
-bool ends_with_dot(const std::string& p) { return p == "." || (p.size() >= 2 && p.compare(p.size() - 2, 2, "/.") == 0); }
+bool ends_with_dot(const std::string& p) {
+  return p == "." || (p.size() >= 2 && p.compare(p.size() - 2, 2, "/.") == 0);
+}
 
 }  // namespace
 
@@ -195,8 +197,9 @@ int container_cp(const Globals& env, const std::string& src, const std::string& 
   auto [sc, sp] = split_spec(src);
   auto [dc, dp] = split_spec(dst);
   if (sc.empty() == dc.empty())
-    fail(Errc::usage, sc.empty() ? "cp: one of SRC and DEST must be CONTAINER:PATH"
-                                 : "cp: copying between containers is not supported");
+    fail(Errc::usage,
+         sc.empty() ? "cp: one of SRC and DEST must be CONTAINER:PATH"
+                    : "cp: copying between containers is not supported");
   if (sp.empty() || dp.empty()) fail(Errc::usage, "cp: empty path");
   StateDir sd(env.state_dir);
   Record r = sd.load(sd.find(sc.empty() ? dc : sc));

@@ -42,7 +42,8 @@ std::string store_path(const Globals& g) { return g.store.empty() ? layout::defa
 void pull_into_store(const Globals& g, const std::string& store, const std::string& name, const std::string& plat) {
   reference::Reference ref = with_context("image " + name, [&] { return reference::parse(name); });
   log::info("pulling " + ref.str());
-  std::vector<std::string> args = {cli::find_tool("oci-fetch", g.self_dir, "OCIKIT_FETCH", {"OCI_FETCH"}), "--store", store};
+  std::vector<std::string> args = {cli::find_tool("oci-fetch", g.self_dir, "OCIKIT_FETCH", {"OCI_FETCH"}), "--store",
+                                   store};
   if (!plat.empty()) args.insert(args.end(), {"--platform", plat});
   args.push_back("docker://" + ref.str());
   auto r = process::capture({.argv = args, .in = process::kDevNull, .out = process::kDevNull}, false, true);
@@ -178,7 +179,8 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
     for (auto& e : read_env_file(f)) so.env.push_back(e);
   for (const auto& e : o.env) so.env.push_back(e);
   so.workdir = o.workdir;
-  if (!so.workdir.empty() && so.workdir[0] != '/') fail(Errc::usage, "the working directory \"" + so.workdir + "\" is not absolute");
+  if (!so.workdir.empty() && so.workdir[0] != '/')
+    fail(Errc::usage, "the working directory \"" + so.workdir + "\" is not absolute");
   so.user = o.user;
   so.hostname = o.hostname;
   so.terminal = o.tty;
@@ -197,9 +199,11 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   for (const auto& u : o.ulimits) ulimits.push_back(parse_ulimit(u));
   std::string network = o.network;
   if (network.empty() && !ports.empty()) network = "bridge";
-  if (network == "host" && !ports.empty()) fail(Errc::usage, "published ports are discarded when using host network mode");
+  if (network == "host" && !ports.empty())
+    fail(Errc::usage, "published ports are discarded when using host network mode");
   std::string oci_net;
-  if (!network.empty() && network != "none" && network != "host") oci_net = cli::find_tool("oci-net", g.self_dir, "OCIKIT_NET", {"OCI_NET"});
+  if (!network.empty() && network != "none" && network != "host")
+    oci_net = cli::find_tool("oci-net", g.self_dir, "OCIKIT_NET", {"OCI_NET"});
 
   // 2. The image (pulled when asked or missing).
   Image im = resolve_image(g, o);
@@ -232,9 +236,9 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   r.labels = labels;
   r.ports = ports;
   r.network = network;
-  r.stop_signal = !o.stop_signal.empty() ? o.stop_signal
-                  : !im.config.config.stop_signal.empty() ? im.config.config.stop_signal
-                                                          : "SIGTERM";
+  r.stop_signal = !o.stop_signal.empty()      ? o.stop_signal
+      : !im.config.config.stop_signal.empty() ? im.config.config.stop_signal
+                                              : "SIGTERM";
   r.stop_timeout = o.stop_timeout.value_or(10);
 
   // 4. Volumes: named ones are made on first use; "-v /path" gets an
@@ -274,7 +278,8 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   std::string host_cwd = fs::secure_join(rootfs, cwd);
   if (!fs::exists(host_cwd)) {
     fs::mkdir_p(host_cwd, 0755);
-    if (chown(host_cwd.c_str(), spec["process"]["user"].value("uid", 0u), spec["process"]["user"].value("gid", 0u)) != 0)
+    if (chown(host_cwd.c_str(), spec["process"]["user"].value("uid", 0u), spec["process"]["user"].value("gid", 0u)) !=
+        0)
       throw_errno("chown " + cwd);
   }
   // A volume made now starts with what the image holds at its path.
@@ -311,7 +316,9 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   for (const auto& u : ulimits) {
     std::string n = u["type"].get<std::string>().substr(7);
     for (auto& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    auto signed_of = [](const nlohmann::json& v) { return v.get<uint64_t>() == UINT64_MAX ? int64_t{-1} : v.get<int64_t>(); };
+    auto signed_of = [](const nlohmann::json& v) {
+      return v.get<uint64_t>() == UINT64_MAX ? int64_t{-1} : v.get<int64_t>();
+    };
     r.host_config["Ulimits"].push_back({{"Name", n}, {"Soft", signed_of(u["soft"])}, {"Hard", signed_of(u["hard"])}});
   }
   write_file_replace(st.bundle_dir(r.id) + "/config.json", spec.dump(2) + "\n", 0600);

@@ -136,10 +136,10 @@ std::optional<size_t> match_id_prefix(const std::vector<std::string>& ids, std::
 std::string render_template(std::string_view t, const nlohmann::json& obj) {
   auto field_of = [&](std::string_view expr) -> const nlohmann::json& {
     if (expr == ".") return obj;
-    if (expr.size() < 2 || expr[0] != '.') fail(Errc::usage, "template: unsupported expression \"" + std::string(expr) + "\"");
+    if (expr.size() < 2 || expr[0] != '.')
+      fail(Errc::usage, "template: unsupported expression \"" + std::string(expr) + "\"");
     auto name = std::string(expr.substr(1));
-    if (!obj.is_object() || !obj.contains(name))
-      fail(Errc::usage, "template: can't evaluate field " + name);
+    if (!obj.is_object() || !obj.contains(name)) fail(Errc::usage, "template: can't evaluate field " + name);
     return obj.at(name);
   };
   std::string out;

@@ -145,11 +145,13 @@ int image_rm(const Globals& env, const std::vector<std::string>& keys, bool forc
         continue;
       }
       if (name.empty() && img.names.size() > 1 && !force)
-        fail(Errc::failure, "conflict: unable to delete " + img.id().substr(0, 12) +
-                                " (must be forced) - image is referenced in multiple repositories");
+        fail(Errc::failure,
+             "conflict: unable to delete " + img.id().substr(0, 12) +
+                 " (must be forced) - image is referenced in multiple repositories");
       if (auto* c = user_of(uses, img); c && !force)
-        fail(Errc::failure, "conflict: unable to remove image " + std::string(key) + " (must force) - container " +
-                                c->id.substr(0, 12) + " is using it");
+        fail(Errc::failure,
+             "conflict: unable to remove image " + std::string(key) + " (must force) - container " +
+                 c->id.substr(0, 12) + " is using it");
       for (auto& n : img.names) {
         store.untag(n);
         auto [repo, tag] = split_name(n);
@@ -220,11 +222,17 @@ int image_history(const Globals& env, const std::string& key, bool no_trunc, boo
       std::cout << id << "\n";
       continue;
     }
-    nlohmann::json j = {{"ID", id}, {"CreatedAt", r.created}, {"CreatedSince", since}, {"CreatedBy", r.created_by},
-                        {"Size", human_size(r.size)}, {"Comment", r.comment}};
+    nlohmann::json j = {{"ID", id},
+                        {"CreatedAt", r.created},
+                        {"CreatedSince", since},
+                        {"CreatedBy", r.created_by},
+                        {"Size", human_size(r.size)},
+                        {"Comment", r.comment}};
     if (format == "json") std::cout << j.dump() << "\n";
     else if (!format.empty() && format != "table") std::cout << render_template(format, j) << "\n";
-    else table.push_back({id, since, no_trunc ? r.created_by : truncate_text(r.created_by, 45), human_size(r.size), r.comment});
+    else
+      table.push_back(
+          {id, since, no_trunc ? r.created_by : truncate_text(r.created_by, 45), human_size(r.size), r.comment});
   }
   if (!quiet && (format.empty() || format == "table")) std::cout << format_table(table);
   return 0;
@@ -288,8 +296,8 @@ int system_check(const Globals& env, bool quick, bool repair) {
   if (!repair) return errors ? 1 : 0;
   if (r.problems.empty()) return 0;
   auto res = store_check::repair(env.store, sdir, r, o);
-  std::cout << "repaired: removed " << res.images << " broken images, " << res.blobs << " blobs (" << human_size(res.bytes)
-            << "), " << res.snapshots << " snapshots, " << res.temps << " temp files\n";
+  std::cout << "repaired: removed " << res.images << " broken images, " << res.blobs << " blobs ("
+            << human_size(res.bytes) << "), " << res.snapshots << " snapshots, " << res.temps << " temp files\n";
   return 0;
 }
 

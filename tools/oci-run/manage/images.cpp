@@ -27,7 +27,7 @@ std::vector<std::string> Image::chain_ids() const {
 
 bool is_id_name(const std::string& n) {
   return n.size() == 71 && n.compare(0, 7, "sha256:") == 0 &&
-         n.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
+      n.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
 }
 
 bool is_dangling(const Image& img) {
@@ -49,8 +49,7 @@ image::Descriptor platform_manifest(const layout::Layout& store, const image::De
   auto idx = store.read_index(d);
   auto host = platform::host();
   for (auto& m : idx.manifests)
-    if (m.platform && platform::matches(host, *m.platform) && image::is_manifest_media_type(m.media_type))
-      return m;
+    if (m.platform && platform::matches(host, *m.platform) && image::is_manifest_media_type(m.media_type)) return m;
   fail(Errc::not_found, "image " + d.digest.str() + " has no manifest for " + host.str());
 }
 
@@ -106,9 +105,8 @@ std::optional<Image> try_find_image(const layout::Layout& store, std::string_vie
     if (!matching_name(img, key).empty()) return img;
   // By id (config digest) first, as docker, then by manifest digest.
   std::string_view hex = key.starts_with("sha256:") ? key.substr(7) : key;
-  bool hexish = !hex.empty() && std::all_of(hex.begin(), hex.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
+  bool hexish = !hex.empty() &&
+      std::all_of(hex.begin(), hex.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
   if (!hexish) return std::nullopt;
   std::vector<std::string> ids, digests;
   for (auto& img : images) {

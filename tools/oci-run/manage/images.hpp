@@ -20,8 +20,8 @@ namespace ocikit::manage {
 /// One image of the store.
 struct Image {
   std::vector<std::string> names;  ///< ref.name annotations pointing at it (sorted)
-  image::Descriptor target;        ///< the index.json entry (manifest or index)
-  image::Descriptor manifest_desc; ///< the platform manifest
+  image::Descriptor target;  ///< the index.json entry (manifest or index)
+  image::Descriptor manifest_desc;  ///< the platform manifest
   image::Manifest manifest;
   image::ImageConfig config;
   /// The config digest hex (docker's image id).

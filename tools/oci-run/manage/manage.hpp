@@ -17,50 +17,50 @@ namespace ocikit::manage {
 
 /// Flags every management command shares.
 struct Globals {
-  std::string state_dir;     ///< --state-dir; "" = default_state_dir()
-  std::string store;         ///< --store; "" = layout::default_store_path()
+  std::string state_dir;  ///< --state-dir; "" = default_state_dir()
+  std::string store;  ///< --store; "" = layout::default_store_path()
   std::string runtime_root = "/run/ocikit";  ///< the global --root
   std::string self_exe = "/proc/self/exe";  ///< the oci-run binary to run the runtime with
-  std::string self_dir;      ///< the directory oci-run was started from (oci-net, oci-run-init beside it)
+  std::string self_dir;  ///< the directory oci-run was started from (oci-net, oci-run-init beside it)
   std::vector<std::string> runtime_flags;  ///< global flags passed on (--log ...)
 };
 
 /// Options of `run` and `create` (docker's spelling in the comments).
 struct RunOptions {
-  std::string image;                      ///< IMAGE
-  std::vector<std::string> cmd;           ///< [CMD...]
-  std::string name;                       ///< --name
-  bool detach = false;                    ///< -d
-  bool interactive = false;               ///< -i
-  bool tty = false;                       ///< -t
-  bool rm = false;                        ///< --rm
-  std::string pull = "missing";           ///< --pull missing|always|never
-  std::string platform;                   ///< --platform
-  std::vector<std::string> env;           ///< -e
-  std::vector<std::string> env_files;     ///< --env-file
-  std::string workdir;                    ///< -w
-  std::string user;                       ///< -u
+  std::string image;  ///< IMAGE
+  std::vector<std::string> cmd;  ///< [CMD...]
+  std::string name;  ///< --name
+  bool detach = false;  ///< -d
+  bool interactive = false;  ///< -i
+  bool tty = false;  ///< -t
+  bool rm = false;  ///< --rm
+  std::string pull = "missing";  ///< --pull missing|always|never
+  std::string platform;  ///< --platform
+  std::vector<std::string> env;  ///< -e
+  std::vector<std::string> env_files;  ///< --env-file
+  std::string workdir;  ///< -w
+  std::string user;  ///< -u
   std::optional<std::string> entrypoint;  ///< --entrypoint ("" resets)
-  std::string hostname;                   ///< -h/--hostname
-  std::vector<std::string> volumes;       ///< -v SRC:DST[:ro]
-  std::vector<std::string> mounts;        ///< --mount type=..,src=..,dst=..
-  std::vector<std::string> tmpfs;         ///< --tmpfs DST[:OPTS]
-  bool read_only = false;                 ///< --read-only
-  std::string memory;                     ///< --memory 64m
-  std::string cpus;                       ///< --cpus 1.5
-  int64_t pids_limit = 0;                 ///< --pids-limit (0: none)
+  std::string hostname;  ///< -h/--hostname
+  std::vector<std::string> volumes;  ///< -v SRC:DST[:ro]
+  std::vector<std::string> mounts;  ///< --mount type=..,src=..,dst=..
+  std::vector<std::string> tmpfs;  ///< --tmpfs DST[:OPTS]
+  bool read_only = false;  ///< --read-only
+  std::string memory;  ///< --memory 64m
+  std::string cpus;  ///< --cpus 1.5
+  int64_t pids_limit = 0;  ///< --pids-limit (0: none)
   std::vector<std::string> cap_add, cap_drop;
   std::vector<std::string> security_opts;  ///< seccomp=FILE|unconfined, no-new-privileges
   bool privileged = false;
-  std::string restart = "no";             ///< no|on-failure[:N]|always|unless-stopped
-  bool init = false;                      ///< --init
-  std::vector<std::string> labels;        ///< --label K=V
-  std::string stop_signal;                ///< --stop-signal
-  std::optional<int> stop_timeout;        ///< --stop-timeout
-  std::vector<std::string> publish;       ///< -p
-  std::string network;                    ///< --network
-  std::vector<std::string> ulimits;       ///< --ulimit name=soft[:hard]
-  bool sig_proxy = true;                  ///< --sig-proxy (foreground, without a tty)
+  std::string restart = "no";  ///< no|on-failure[:N]|always|unless-stopped
+  bool init = false;  ///< --init
+  std::vector<std::string> labels;  ///< --label K=V
+  std::string stop_signal;  ///< --stop-signal
+  std::optional<int> stop_timeout;  ///< --stop-timeout
+  std::vector<std::string> publish;  ///< -p
+  std::string network;  ///< --network
+  std::vector<std::string> ulimits;  ///< --ulimit name=soft[:hard]
+  bool sig_proxy = true;  ///< --sig-proxy (foreground, without a tty)
   std::string detach_keys = "ctrl-p,ctrl-q";  ///< --detach-keys (foreground with -it)
 };
 
@@ -117,8 +117,6 @@ bool store_has_image(const std::string& store, const std::string& image);
 /// with the one CLI of the management commands and run it.
 int docker_main(int argc, char** argv);
 
-
-
 // ---- volume (volume_cmds.cpp) ----
 
 /// `volume create [NAME]`: prints the name.
@@ -138,7 +136,7 @@ int volume_prune(const Globals& g, bool all);
 /// Options of `images` / `image ls`.
 struct ImagesOptions {
   bool quiet = false, digests = false, no_trunc = false, all = false;
-  std::string format;      ///< "", "table", "json" or a template
+  std::string format;  ///< "", "table", "json" or a template
   std::string repository;  ///< optional REPOSITORY[:TAG] filter
 };
 /// `images`: REPOSITORY TAG [DIGEST] IMAGE ID CREATED SIZE, one row per name.
@@ -177,7 +175,8 @@ int container_top(const Globals& g, const std::string& key, const std::vector<st
 /// With `stream` it samples again every second until interrupted (or until
 /// every named container has stopped), redrawing the table on a terminal
 /// and printing one JSON object a container a second with format "json".
-int container_stats(const Globals& g, const std::vector<std::string>& keys, const std::string& format, bool stream = false);
+int container_stats(const Globals& g, const std::vector<std::string>& keys, const std::string& format,
+                    bool stream = false);
 /// `cp SRC DEST`, one of them CONTAINER:PATH; `follow` (-L) follows a
 /// symlink at the end of SRC (inside the container's root).
 int container_cp(const Globals& g, const std::string& src, const std::string& dst, bool follow);
@@ -200,6 +199,5 @@ struct ContainerUse {
   std::string id, name;
   std::string image_digest;  ///< manifest digest "sha256:..." ("" when unknown)
 };
-
 
 }  // namespace ocikit::manage

@@ -253,7 +253,8 @@ int spawn_monitor(const Globals& g, const StateDir& st, const std::string& id, c
       // tell the client waiting for the start.
       write_frame(3, Frame::kFailed, std::string("125 ") + e.what());
       try {
-        std::string line = json_log_line(std::string("oci-run: error: ") + e.what() + "\n", "stderr", log::now_rfc3339());
+        std::string line =
+            json_log_line(std::string("oci-run: error: ") + e.what() + "\n", "stderr", log::now_rfc3339());
         fs::UniqueFd fd(open(st.log_path(id).c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
         if (fd) fs::write_all(fd.get(), line.data(), line.size());
       } catch (...) {

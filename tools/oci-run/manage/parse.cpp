@@ -28,9 +28,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-bool all_digits(const std::string& s) {
-  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
-}
+bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
 
 bool valid_port_range(const std::string& s) {
   auto dash = s.find('-');
@@ -96,7 +94,8 @@ MountRecord parse_mount(const std::string& spec) {
     if (m.source.empty() || m.source[0] != '/') return bad("a bind source must be an absolute path");
     if (!fs::exists(m.source)) return bad("bind source path does not exist: " + m.source);
   }
-  if (m.type == "volume" && !m.source.empty() && !valid_name(m.source)) return bad("invalid volume name \"" + m.source + "\"");
+  if (m.type == "volume" && !m.source.empty() && !valid_name(m.source))
+    return bad("invalid volume name \"" + m.source + "\"");
   if (m.type == "tmpfs") {
     if (!m.source.empty()) return bad("tmpfs takes no source");
     for (size_t i = 0; i < tmpfs_opts.size(); i++) m.options += (i ? "," : "") + tmpfs_opts[i];
@@ -211,7 +210,11 @@ int64_t parse_bytes(const std::string& s, const std::string& flag) {
   std::string unit = s.substr(i);
   for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (unit.size() == 2 && unit[1] == 'b') unit.pop_back();
-  double mul = unit.empty() || unit == "b" ? 1 : unit == "k" ? 1024.0 : unit == "m" ? 1048576.0 : unit == "g" ? 1073741824.0 : 0;
+  double mul = unit.empty() || unit == "b" ? 1
+      : unit == "k"                        ? 1024.0
+      : unit == "m"                        ? 1048576.0
+      : unit == "g"                        ? 1073741824.0
+                                           : 0;
   if (mul == 0) return bad();
   return static_cast<int64_t>(v * mul);
 }
@@ -241,15 +244,16 @@ nlohmann::json parse_resources(const std::string& memory, const std::string& cpu
 }
 
 nlohmann::json parse_ulimit(const std::string& spec) {
-  static const char* kNames[] = {"core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
-                                 "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"};
+  static const char* kNames[] = {"core",   "cpu",   "data", "fsize",  "locks",  "memlock",    "msgqueue", "nice",
+                                 "nofile", "nproc", "rss",  "rtprio", "rttime", "sigpending", "stack"};
   auto bad = [&](const std::string& why) -> nlohmann::json {
     fail(Errc::usage, "invalid --ulimit \"" + spec + "\": " + why);
   };
   auto eq = spec.find('=');
   if (eq == std::string::npos) return bad("want name=soft[:hard]");
   std::string name = spec.substr(0, eq), vals = spec.substr(eq + 1);
-  if (std::find(std::begin(kNames), std::end(kNames), name) == std::end(kNames)) return bad("unknown limit \"" + name + "\"");
+  if (std::find(std::begin(kNames), std::end(kNames), name) == std::end(kNames))
+    return bad("unknown limit \"" + name + "\"");
   auto colon = vals.find(':');
   auto number = [&](const std::string& v) -> int64_t {
     if (v == "-1") return -1;
@@ -260,8 +264,7 @@ nlohmann::json parse_ulimit(const std::string& spec) {
   int64_t hard = colon == std::string::npos ? soft : number(vals.substr(colon + 1));
   // -1 (unlimited) is the largest value.
   auto as_unsigned = [](int64_t v) { return v < 0 ? UINT64_MAX : static_cast<uint64_t>(v); };
-  if (as_unsigned(soft) > as_unsigned(hard))
-    return bad("the soft limit must be less than or equal to the hard limit");
+  if (as_unsigned(soft) > as_unsigned(hard)) return bad("the soft limit must be less than or equal to the hard limit");
   std::string type = "RLIMIT_";
   for (char c : name) type += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return {{"type", type}, {"hard", as_unsigned(hard)}, {"soft", as_unsigned(soft)}};
@@ -314,14 +317,14 @@ bool ensure_volume(const StateDir& st, const std::string& name, bool anonymous) 
   std::string dir = st.volumes_dir() + "/" + name;
   if (fs::exists(dir + "/_data")) return false;
   fs::mkdir_p(dir + "/_data", 0755);
-  nlohmann::ordered_json v = {{"Name", name},
-                              {"Driver", "local"},
-                              {"Mountpoint", dir + "/_data"},
-                              {"CreatedAt", log::now_rfc3339()},
-                              {"Labels", anonymous ? nlohmann::json{{"com.docker.volume.anonymous", ""}}
-                                                   : nlohmann::json::object()},
-                              {"Options", nlohmann::json::object()},
-                              {"Scope", "local"}};
+  nlohmann::ordered_json v = {
+      {"Name", name},
+      {"Driver", "local"},
+      {"Mountpoint", dir + "/_data"},
+      {"CreatedAt", log::now_rfc3339()},
+      {"Labels", anonymous ? nlohmann::json{{"com.docker.volume.anonymous", ""}} : nlohmann::json::object()},
+      {"Options", nlohmann::json::object()},
+      {"Scope", "local"}};
   fs::write_file_atomic(dir + "/volume.json", v.dump(2) + "\n", 0644);
   return true;
 }
@@ -384,7 +387,8 @@ void add_init(nlohmann::ordered_json& spec, const std::string& self_dir) {
       break;
     }
   if (init.empty()) fail(Errc::not_found, "--init: oci-run-init not found in " + self_dir);
-  spec["mounts"].push_back({{"destination", "/dev/init"}, {"type", "bind"}, {"source", init}, {"options", {"bind", "ro"}}});
+  spec["mounts"].push_back(
+      {{"destination", "/dev/init"}, {"type", "bind"}, {"source", init}, {"options", {"bind", "ro"}}});
   auto args = spec["process"]["args"];
   nlohmann::ordered_json a = {"/dev/init", "--"};
   for (const auto& x : args) a.push_back(x);

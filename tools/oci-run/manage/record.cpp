@@ -25,8 +25,11 @@ std::string default_state_dir() { return run::default_state_dir(); }
 nlohmann::json to_json(const Record& r) {
   nlohmann::json mounts = nlohmann::json::array();
   for (const auto& m : r.mounts)
-    mounts.push_back({{"type", m.type}, {"source", m.source}, {"destination", m.destination},
-                      {"read_only", m.read_only}, {"options", m.options}});
+    mounts.push_back({{"type", m.type},
+                      {"source", m.source},
+                      {"destination", m.destination},
+                      {"read_only", m.read_only},
+                      {"options", m.options}});
   return {{"id", r.id},
           {"name", r.name},
           {"image", r.image},
@@ -152,9 +155,8 @@ Record StateDir::load(const std::string& id) const {
 }
 
 static bool is_hex_id(const std::string& s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
+  return s.size() == 64 &&
+      std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 static std::vector<std::string> record_ids(const std::string& dir) {
@@ -262,12 +264,12 @@ std::string new_id() {
 }
 
 std::string new_name(const StateDir& state) {
-  static const char* adjectives[] = {"brave", "calm", "eager", "fervent", "gifted", "happy", "jolly",
-                                     "keen", "lucid", "merry", "nifty", "quirky", "serene", "tender",
-                                     "vibrant", "wizardly", "zealous", "bold", "clever", "dreamy"};
-  static const char* names[] = {"turing", "hopper", "lovelace", "knuth", "ritchie", "thompson",
-                                "torvalds", "dijkstra", "liskov", "hamilton", "shannon", "noether",
-                                "curie", "tesla", "babbage", "backus", "kay", "lamport", "mccarthy", "wirth"};
+  static const char* adjectives[] = {"brave",   "calm",     "eager",   "fervent", "gifted", "happy",  "jolly",
+                                     "keen",    "lucid",    "merry",   "nifty",   "quirky", "serene", "tender",
+                                     "vibrant", "wizardly", "zealous", "bold",    "clever", "dreamy"};
+  static const char* names[] = {"turing",   "hopper", "lovelace", "knuth",   "ritchie",  "thompson", "torvalds",
+                                "dijkstra", "liskov", "hamilton", "shannon", "noether",  "curie",    "tesla",
+                                "babbage",  "backus", "kay",      "lamport", "mccarthy", "wirth"};
   for (int attempt = 0;; attempt++) {
     unsigned char r[2];
     if (getrandom(r, sizeof r, 0) != 2) throw_errno("getrandom");

@@ -37,45 +37,45 @@ std::string default_state_dir();
 
 /// A mount asked for with -v / --mount / --tmpfs, as recorded (for inspect).
 struct MountRecord {
-  std::string type;         ///< "bind", "volume" or "tmpfs"
-  std::string source;       ///< host path, volume name, or "" for tmpfs
+  std::string type;  ///< "bind", "volume" or "tmpfs"
+  std::string source;  ///< host path, volume name, or "" for tmpfs
   std::string destination;  ///< path in the container
   bool read_only = false;
-  std::string options;      ///< tmpfs options ("size=64m,mode=1777"), else ""
+  std::string options;  ///< tmpfs options ("size=64m,mode=1777"), else ""
 };
 
 /// Everything oci-run keeps about one managed container (record.json).
 struct Record {
-  std::string id;              ///< 64 hex digits; also the runtime (--root) id
-  std::string name;            ///< unique; docker-style random "adjective_noun" when not given
-  std::string image;           ///< the image reference as the user gave it
-  std::string image_digest;    ///< manifest digest "sha256:..."
-  std::string created;         ///< RFC 3339 (UTC, nanoseconds)
-  std::string started;         ///< last start time, "" when never started
-  std::string finished;        ///< last exit time, "" when never exited
+  std::string id;  ///< 64 hex digits; also the runtime (--root) id
+  std::string name;  ///< unique; docker-style random "adjective_noun" when not given
+  std::string image;  ///< the image reference as the user gave it
+  std::string image_digest;  ///< manifest digest "sha256:..."
+  std::string created;  ///< RFC 3339 (UTC, nanoseconds)
+  std::string started;  ///< last start time, "" when never started
+  std::string finished;  ///< last exit time, "" when never exited
   std::string status = "created";  ///< "created", "running", "exited", "removing"
-  int exit_code = 0;           ///< last exit code (128+signal when killed)
-  std::string error;           ///< why the last start failed (docker's State.Error), "" otherwise
-  pid_t monitor_pid = 0;       ///< the monitor process (0 when none)
+  int exit_code = 0;  ///< last exit code (128+signal when killed)
+  std::string error;  ///< why the last start failed (docker's State.Error), "" otherwise
+  pid_t monitor_pid = 0;  ///< the monitor process (0 when none)
   uint64_t monitor_start = 0;  ///< its start time (/proc/<pid>/stat field 22), against pid reuse
-  pid_t pid = 0;               ///< the container's init pid on the host (0 when not running)
-  std::string runtime_root;    ///< the runtime's --root the container runs under
-  std::string store;           ///< the image store the image came from
+  pid_t pid = 0;  ///< the container's init pid on the host (0 when not running)
+  std::string runtime_root;  ///< the runtime's --root the container runs under
+  std::string store;  ///< the image store the image came from
   std::vector<std::string> layers;  ///< snapshot dirs of the image, lowest first (overlay lowers)
   std::vector<std::string> command;  ///< the process args (for ps)
   std::string restart_policy = "no";  ///< "no", "on-failure", "always", "unless-stopped"
-  int restart_max = 0;         ///< on-failure:N (0: unlimited)
-  int restart_count = 0;       ///< restarts done by the monitor
-  bool auto_remove = false;    ///< --rm
-  bool tty = false;            ///< -t
-  bool interactive = false;    ///< -i
+  int restart_max = 0;  ///< on-failure:N (0: unlimited)
+  int restart_count = 0;  ///< restarts done by the monitor
+  bool auto_remove = false;  ///< --rm
+  bool tty = false;  ///< -t
+  bool interactive = false;  ///< -i
   std::string stop_signal = "SIGTERM";
-  int stop_timeout = 10;       ///< seconds before SIGKILL in stop
+  int stop_timeout = 10;  ///< seconds before SIGKILL in stop
   bool manually_stopped = false;  ///< stop/kill by the user: no restart
   std::map<std::string, std::string> labels;
   std::vector<MountRecord> mounts;
-  std::vector<std::string> ports;     ///< -p specs as given
-  std::string network;                ///< --network ("" = none given)
+  std::vector<std::string> ports;  ///< -p specs as given
+  std::string network;  ///< --network ("" = none given)
   std::vector<std::string> volumes_created;  ///< anonymous volumes removed by rm -v
   nlohmann::json host_config = nlohmann::json::object();  ///< other docker HostConfig fields, for inspect
 };

@@ -122,8 +122,8 @@ void apply_window(const std::string& json, WindowSize& w, int pty_fd) {
 }
 
 int spawn_and_relay(const std::string& exe,
-                    const std::function<std::vector<std::string>(const std::string&)>& make_argv,
-                    const RelayTarget& t, const std::function<void(pid_t)>& on_spawn) {
+                    const std::function<std::vector<std::string>(const std::string&)>& make_argv, const RelayTarget& t,
+                    const std::function<void(pid_t)>& on_spawn) {
   return relay_process(exe, make_argv, t, on_spawn).status;
 }
 
@@ -179,7 +179,8 @@ RelayResult relay_process(const std::string& exe,
   fs::UniqueFd ino;
   if (!t.pid_file.empty()) {
     ino.reset(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-    if (ino) inotify_add_watch(ino.get(), t.pid_file.substr(0, t.pid_file.rfind('/')).c_str(), IN_CLOSE_WRITE | IN_MOVED_TO);
+    if (ino)
+      inotify_add_watch(ino.get(), t.pid_file.substr(0, t.pid_file.rfind('/')).c_str(), IN_CLOSE_WRITE | IN_MOVED_TO);
   }
   // SIGWINCH of our own terminal (exec -t) is copied to the pty.
   bool own_winch = t.tty && t.in_fd >= 0 && isatty(t.in_fd);
@@ -201,12 +202,12 @@ RelayResult relay_process(const std::string& exe,
   pid_t pid;
   try {
     pid = process::spawn({.argv = args,
-                            .env = env,
-                            .in = in_fd >= 0 ? in_fd : process::kDevNull,
-                            .out = out_p[1],
-                            .err = err_p[1],
-                            .reset_signals = true,
-                            .path = exe});
+                          .env = env,
+                          .in = in_fd >= 0 ? in_fd : process::kDevNull,
+                          .out = out_p[1],
+                          .err = err_p[1],
+                          .reset_signals = true,
+                          .path = exe});
   } catch (...) {
     for (int fd : {out_p[0], out_p[1], err_p[0], err_p[1]}) close(fd);
     throw;
@@ -215,7 +216,8 @@ RelayResult relay_process(const std::string& exe,
   close(err_p[1]);
   stdin_r.reset();
   g_child = pid;
-  struct sigaction sa {}, old_int, old_term, old_hup;
+  struct sigaction sa {
+  }, old_int, old_term, old_hup;
   sa.sa_handler = forward;
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
@@ -291,9 +293,7 @@ RelayResult relay_process(const std::string& exe,
   std::string pending_in;
   auto client_frame = [&](AttachClient& c, Frame f, const std::string& data) {
     switch (f) {
-      case Frame::kHello:
-        try {
-          c.want_stdin = nlohmann::json::parse(data).value("stdin", false);
+      case Frame::kHello: try { c.want_stdin = nlohmann::json::parse(data).value("stdin", false);
         } catch (const std::exception&) {
         }
         if (t.window) apply_window(data, *t.window, master.fd);

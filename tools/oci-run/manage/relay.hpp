@@ -31,15 +31,15 @@ struct AttachClient {
 
 /// Where a relayed process's streams go.
 struct RelayTarget {
-  int log_fd = -1;      ///< json-file log (appended), -1: none
-  int out_fd = -1;      ///< attached stdout, -1: none
-  int err_fd = -1;      ///< attached stderr, -1: none
-  int in_fd = -1;       ///< attached stdin (-i), -1: /dev/null
-  bool tty = false;     ///< the process gets a pty (console socket)
+  int log_fd = -1;  ///< json-file log (appended), -1: none
+  int out_fd = -1;  ///< attached stdout, -1: none
+  int err_fd = -1;  ///< attached stderr, -1: none
+  int in_fd = -1;  ///< attached stdin (-i), -1: /dev/null
+  bool tty = false;  ///< the process gets a pty (console socket)
   bool raw_terminal = false;  ///< put in_fd's terminal into raw mode while relaying (-it)
   // The monitor's side (attach.hpp):
-  bool stdin_pipe = false;    ///< the process's stdin is a pipe fed by the clients' kStdin (-i)
-  int listen_fd = -1;         ///< accept attach clients on this socket
+  bool stdin_pipe = false;  ///< the process's stdin is a pipe fed by the clients' kStdin (-i)
+  int listen_fd = -1;  ///< accept attach clients on this socket
   std::vector<AttachClient>* clients = nullptr;  ///< output frames go to these; their input comes back
   WindowSize* window = nullptr;  ///< the last window size a client sent (applied to the pty)
   /// Hold the output back until the runtime writes this file (after the
@@ -51,8 +51,8 @@ struct RelayTarget {
 
 /// What happened to a relayed runtime command.
 struct RelayResult {
-  int status = 0;            ///< exit code (128+signal when killed)
-  bool started = false;      ///< the pid file appeared (always true without one)
+  int status = 0;  ///< exit code (128+signal when killed)
+  bool started = false;  ///< the pid file appeared (always true without one)
   std::string early_output;  ///< what it wrote before starting (its error), when not started
 };
 
@@ -65,8 +65,8 @@ std::string json_log_line(const std::string& text, const std::string& stream, co
 /// SIGTERM and SIGHUP received meanwhile are forwarded to it. Returns its
 /// exit status (128+signal when killed). Throws Errc::io when it cannot start.
 int spawn_and_relay(const std::string& exe,
-                    const std::function<std::vector<std::string>(const std::string&)>& make_argv,
-                    const RelayTarget& t, const std::function<void(pid_t)>& on_spawn = {});
+                    const std::function<std::vector<std::string>(const std::string&)>& make_argv, const RelayTarget& t,
+                    const std::function<void(pid_t)>& on_spawn = {});
 /// spawn_and_relay with the monitor's details (pid_file, clients).
 RelayResult relay_process(const std::string& exe,
                           const std::function<std::vector<std::string>(const std::string&)>& make_argv,

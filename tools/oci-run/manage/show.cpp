@@ -44,7 +44,8 @@ std::string human_duration(long long s) {
 
 std::string status_text(const Record& r, const std::string& live) {
   if (live == "running") return "Up " + human_duration(seconds_since(r.started));
-  if (live == "restarting") return "Restarting (" + std::to_string(r.exit_code) + ") " + human_duration(seconds_since(r.finished)) + " ago";
+  if (live == "restarting")
+    return "Restarting (" + std::to_string(r.exit_code) + ") " + human_duration(seconds_since(r.finished)) + " ago";
   if (live == "exited") {
     if (r.finished.empty()) return "Exited (" + std::to_string(r.exit_code) + ")";
     return "Exited (" + std::to_string(r.exit_code) + ") " + human_duration(seconds_since(r.finished)) + " ago";
@@ -78,7 +79,8 @@ void print_entry(const nlohmann::json& e, bool timestamps) {
 
 void print_ps(const Globals& g, bool all, bool quiet, const std::string& format, bool no_trunc) {
   StateDir st = state_of(g);
-  if (format != "table" && format != "json") fail(Errc::usage, "unknown --format \"" + format + "\" (want table or json)");
+  if (format != "table" && format != "json")
+    fail(Errc::usage, "unknown --format \"" + format + "\" (want table or json)");
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : st.list()) {
     std::string live = live_status(r);
@@ -246,8 +248,9 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names) {
         {"Mounts", mounts},
         {"Config",
          {{"Hostname", spec.value("hostname", "")},
-          {"User", std::to_string(proc.value("/user/uid"_json_pointer, 0)) + ":" +
-                       std::to_string(proc.value("/user/gid"_json_pointer, 0))},
+          {"User",
+           std::to_string(proc.value("/user/uid"_json_pointer, 0)) + ":" +
+               std::to_string(proc.value("/user/gid"_json_pointer, 0))},
           {"Tty", r.tty},
           {"OpenStdin", r.interactive},
           {"Env", proc.value("env", std::vector<std::string>{})},
@@ -257,7 +260,10 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names) {
           {"Labels", r.labels},
           {"StopSignal", r.stop_signal},
           {"StopTimeout", r.stop_timeout}}},
-        {"NetworkSettings", {{"Ports", r.ports}, {"Networks", r.network.empty() ? nlohmann::json::object() : nlohmann::json{{r.network, nlohmann::json::object()}}}}},
+        {"NetworkSettings",
+         {{"Ports", r.ports},
+          {"Networks",
+           r.network.empty() ? nlohmann::json::object() : nlohmann::json{{r.network, nlohmann::json::object()}}}}},
         {"Bundle", st.bundle_dir(r.id)}};
     out.push_back(j);
   }

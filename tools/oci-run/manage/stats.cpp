@@ -39,8 +39,7 @@ struct Running {
 Running running_container(const Globals& env, const std::string& key) {
   StateDir sd(env.state_dir);
   Record r = sd.load(sd.find(key));
-  if (live_status(r) != "running" || r.pid <= 0)
-    fail(Errc::failure, "container " + key + " is not running");
+  if (live_status(r) != "running" || r.pid <= 0) fail(Errc::failure, "container " + key + " is not running");
   auto st = run::load_state(r.runtime_root.empty() ? env.runtime_root : r.runtime_root, r.id);
   return {r, cgroup::Manager::from_json(st.cgroup), st.pid};
 }
@@ -137,7 +136,8 @@ int container_top(const Globals& env, const std::string& key, const std::vector<
   while (std::getline(in, line)) {
     std::istringstream ls(line);
     std::string f;
-    for (int k = 0; k <= col && ls >> f; k++) {}
+    for (int k = 0; k <= col && ls >> f; k++) {
+    }
     char* end = nullptr;
     long p = std::strtol(f.c_str(), &end, 10);
     if (end && *end == 0 && pids.count(static_cast<pid_t>(p))) std::cout << line << "\n";
@@ -181,63 +181,63 @@ int container_stats(const Globals& env, const std::vector<std::string>& keys, co
   uint64_t host_mem = host_memory();
   bool redraw = stream && (format.empty() || format == "table") && isatty(1);
   for (bool first_round = true;; first_round = false) {
-  if (!first_round) {
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-    cs = collect();
-    if (!keys.empty() && cs.empty()) return 0;  // every named container has stopped
-  }
-  std::vector<std::vector<std::string>> rows{
-      {"CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"}};
-  for (size_t i = 0; i < cs.size(); i++) {
-    auto s = sample(cs[i].cg);
-    auto it = prev.find(cs[i].rec.id);
-    Sample before = it != prev.end() ? it->second : s;
-    prev[cs[i].rec.id] = s;
-    double wall = std::chrono::duration<double, std::nano>(s.at - before.at).count();
-    double cpu = wall > 0 && s.cpu_ns >= before.cpu_ns ? (s.cpu_ns - before.cpu_ns) / wall * 100.0 : 0.0;
-    const auto& m = s.stats["memory"];
-    uint64_t usage = u64(m, {"usage", "usage"});
-    // docker leaves out the page cache the kernel can drop at once.
-    uint64_t inactive = u64(m, {"raw", "total_inactive_file"});
-    if (!inactive) inactive = u64(m, {"raw", "inactive_file"});
-    if (inactive < usage) usage -= inactive;
-    uint64_t limit = u64(m, {"usage", "limit"});
-    if (limit == 0 || (host_mem && limit > host_mem)) limit = host_mem;
-    double mem_pct = limit ? 100.0 * static_cast<double>(usage) / static_cast<double>(limit) : 0.0;
-    auto [rx, tx] = net_io(cs[i].init);
-    uint64_t rd = 0, wr = 0;
-    if (s.stats.contains("blkio") && s.stats["blkio"].contains("ioServiceBytesRecursive"))
-      for (auto& e : s.stats["blkio"]["ioServiceBytesRecursive"]) {
-        std::string op = e.value("op", "");
-        for (auto& ch : op) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        if (op == "read") rd += e.value("value", uint64_t{0});
-        if (op == "write") wr += e.value("value", uint64_t{0});
-      }
-    uint64_t pids = u64(s.stats, {"pids", "current"});
-    const auto& r = cs[i].rec;
-    nlohmann::ordered_json j;
-    j["BlockIO"] = human_size(rd) + " / " + human_size(wr);
-    j["CPUPerc"] = percent(cpu);
-    j["Container"] = r.id.substr(0, 12);
-    j["ID"] = r.id.substr(0, 12);
-    j["MemLimit"] = limit;
-    j["MemPerc"] = percent(mem_pct);
-    j["MemUsage"] = human_bytes(usage) + " / " + human_bytes(limit);
-    j["Name"] = r.name;
-    j["NetIO"] = human_size(rx) + " / " + human_size(tx);
-    j["PIDs"] = std::to_string(pids);
-    if (format == "json") std::cout << j.dump() << "\n";
-    else if (!format.empty() && format != "table")
-      std::cout << render_template(format, nlohmann::json::parse(j.dump())) << "\n";
-    else
-      rows.push_back({r.id.substr(0, 12), r.name, j["CPUPerc"], j["MemUsage"], j["MemPerc"], j["NetIO"], j["BlockIO"],
-                      j["PIDs"]});
-  }
-  // docker's redraw: clear the terminal, then the table again.
-  if (redraw) std::cout << "\033[2J\033[H";
-  if (format.empty() || format == "table") std::cout << format_table(rows);
-  std::cout << std::flush;
-  if (!stream) return 0;
+    if (!first_round) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      cs = collect();
+      if (!keys.empty() && cs.empty()) return 0;  // every named container has stopped
+    }
+    std::vector<std::vector<std::string>> rows{
+        {"CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"}};
+    for (size_t i = 0; i < cs.size(); i++) {
+      auto s = sample(cs[i].cg);
+      auto it = prev.find(cs[i].rec.id);
+      Sample before = it != prev.end() ? it->second : s;
+      prev[cs[i].rec.id] = s;
+      double wall = std::chrono::duration<double, std::nano>(s.at - before.at).count();
+      double cpu = wall > 0 && s.cpu_ns >= before.cpu_ns ? (s.cpu_ns - before.cpu_ns) / wall * 100.0 : 0.0;
+      const auto& m = s.stats["memory"];
+      uint64_t usage = u64(m, {"usage", "usage"});
+      // docker leaves out the page cache the kernel can drop at once.
+      uint64_t inactive = u64(m, {"raw", "total_inactive_file"});
+      if (!inactive) inactive = u64(m, {"raw", "inactive_file"});
+      if (inactive < usage) usage -= inactive;
+      uint64_t limit = u64(m, {"usage", "limit"});
+      if (limit == 0 || (host_mem && limit > host_mem)) limit = host_mem;
+      double mem_pct = limit ? 100.0 * static_cast<double>(usage) / static_cast<double>(limit) : 0.0;
+      auto [rx, tx] = net_io(cs[i].init);
+      uint64_t rd = 0, wr = 0;
+      if (s.stats.contains("blkio") && s.stats["blkio"].contains("ioServiceBytesRecursive"))
+        for (auto& e : s.stats["blkio"]["ioServiceBytesRecursive"]) {
+          std::string op = e.value("op", "");
+          for (auto& ch : op) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          if (op == "read") rd += e.value("value", uint64_t{0});
+          if (op == "write") wr += e.value("value", uint64_t{0});
+        }
+      uint64_t pids = u64(s.stats, {"pids", "current"});
+      const auto& r = cs[i].rec;
+      nlohmann::ordered_json j;
+      j["BlockIO"] = human_size(rd) + " / " + human_size(wr);
+      j["CPUPerc"] = percent(cpu);
+      j["Container"] = r.id.substr(0, 12);
+      j["ID"] = r.id.substr(0, 12);
+      j["MemLimit"] = limit;
+      j["MemPerc"] = percent(mem_pct);
+      j["MemUsage"] = human_bytes(usage) + " / " + human_bytes(limit);
+      j["Name"] = r.name;
+      j["NetIO"] = human_size(rx) + " / " + human_size(tx);
+      j["PIDs"] = std::to_string(pids);
+      if (format == "json") std::cout << j.dump() << "\n";
+      else if (!format.empty() && format != "table")
+        std::cout << render_template(format, nlohmann::json::parse(j.dump())) << "\n";
+      else
+        rows.push_back({r.id.substr(0, 12), r.name, j["CPUPerc"], j["MemUsage"], j["MemPerc"], j["NetIO"], j["BlockIO"],
+                        j["PIDs"]});
+    }
+    // docker's redraw: clear the terminal, then the table again.
+    if (redraw) std::cout << "\033[2J\033[H";
+    if (format.empty() || format == "table") std::cout << format_table(rows);
+    std::cout << std::flush;
+    if (!stream) return 0;
   }
 }
 
