@@ -2,6 +2,8 @@
 // (`spec --image` is bundle.cpp, in oci-run-manage).
 #include "cmd_spec.hpp"
 
+#include "common/caps.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include "common/runtime_spec.hpp"
@@ -32,50 +34,8 @@ nlohmann::ordered_json features() {
   oj lin;
   lin["namespaces"] = {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"};
   oj caps = oj::array();
-  for (int c = 0; c <= 40; c++) {
-    static const char* names[] = {"CAP_CHOWN",
-                                  "CAP_DAC_OVERRIDE",
-                                  "CAP_DAC_READ_SEARCH",
-                                  "CAP_FOWNER",
-                                  "CAP_FSETID",
-                                  "CAP_KILL",
-                                  "CAP_SETGID",
-                                  "CAP_SETUID",
-                                  "CAP_SETPCAP",
-                                  "CAP_LINUX_IMMUTABLE",
-                                  "CAP_NET_BIND_SERVICE",
-                                  "CAP_NET_BROADCAST",
-                                  "CAP_NET_ADMIN",
-                                  "CAP_NET_RAW",
-                                  "CAP_IPC_LOCK",
-                                  "CAP_IPC_OWNER",
-                                  "CAP_SYS_MODULE",
-                                  "CAP_SYS_RAWIO",
-                                  "CAP_SYS_CHROOT",
-                                  "CAP_SYS_PTRACE",
-                                  "CAP_SYS_PACCT",
-                                  "CAP_SYS_ADMIN",
-                                  "CAP_SYS_BOOT",
-                                  "CAP_SYS_NICE",
-                                  "CAP_SYS_RESOURCE",
-                                  "CAP_SYS_TIME",
-                                  "CAP_SYS_TTY_CONFIG",
-                                  "CAP_MKNOD",
-                                  "CAP_LEASE",
-                                  "CAP_AUDIT_WRITE",
-                                  "CAP_AUDIT_CONTROL",
-                                  "CAP_SETFCAP",
-                                  "CAP_MAC_OVERRIDE",
-                                  "CAP_MAC_ADMIN",
-                                  "CAP_SYSLOG",
-                                  "CAP_WAKE_ALARM",
-                                  "CAP_BLOCK_SUSPEND",
-                                  "CAP_AUDIT_READ",
-                                  "CAP_PERFMON",
-                                  "CAP_BPF",
-                                  "CAP_CHECKPOINT_RESTORE"};
-    caps.push_back(names[c]);
-  }
+  // Every capability this build knows (caps.cpp's table, CAP_CHOWN..CAP_CHECKPOINT_RESTORE).
+  for (int c = 0; c <= 40; c++) caps.push_back(caps::name(c));
   lin["capabilities"] = caps;
   lin["cgroup"] = {{"v1", OCIKIT_RUN_HAVE_CGROUP != 0},
                    {"v2", OCIKIT_RUN_HAVE_CGROUP != 0},
