@@ -422,7 +422,7 @@ void start_container(const std::string& root, const std::string& id) {
   if (send(conn.get(), msg.data(), msg.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(msg.size()))
     throw_errno("signal container " + id + " to start");
   if (recv_sync(conn.get()) != SyncType{}) fail("unexpected message from container " + id);
-  Spec spec = parse_spec(s.config.dump(), s.bundle);
+  Spec spec = parse_spec(s.config, s.bundle);
   run_parent_hooks(spec.hooks.poststart, hook_state(s, "running"), "poststart", false);
 }
 

@@ -40,7 +40,7 @@ int exec_container(const ExecOptions& o) {
   State s = load_state(o.root, o.id);
   std::string status = status_of(dir, s);
   if (status != "running" && status != "created") fail("cannot exec in container " + o.id + ": it is " + status);
-  Spec spec = parse_spec(s.config.dump(), s.bundle);
+  Spec spec = parse_spec(s.config, s.bundle);
 
   Process p;
   if (!o.process_file.empty()) {

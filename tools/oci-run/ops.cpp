@@ -113,7 +113,7 @@ void remove_container(const std::string& dir, const State& s, const Spec* parsed
     wait_gone(s.pid, s.start_time);
   }
   std::optional<Spec> own;
-  if (!parsed) parsed = &own.emplace(parse_spec(s.config.dump(), s.bundle));
+  if (!parsed) parsed = &own.emplace(parse_spec(s.config, s.bundle));
   run_parent_hooks(parsed->hooks.poststop, hook_state(s, "stopped"), "poststop", false);
   if (s.cgroup_applied) sec::CgroupManager::from_json(s.cgroup).destroy();
   fs::remove_all(dir);

@@ -526,6 +526,10 @@ Spec parse_spec(const std::string& text, const std::string& bundle) {
     if (auto p = m.find("] "); p != std::string::npos) m = m.substr(p + 2);
     fail(Errc::invalid, "config.json: " + m);
   }
+  return parse_spec(j, bundle);
+}
+
+Spec parse_spec(const json& j, const std::string& bundle) {
   return with_context("config.json", [&] {
     Spec s;
     if (!j.is_object()) fail(Errc::invalid, "want a JSON object");

@@ -137,6 +137,8 @@ struct Spec {
 /// (root.path and bind sources are resolved against it). Throws
 /// Errc::invalid naming the field ("config.json: process.args: ...").
 Spec parse_spec(const std::string& text, const std::string& bundle);
+/// The same for a config already parsed (state.json's copy): no text round trip.
+Spec parse_spec(const nlohmann::json& j, const std::string& bundle);
 
 /// Read <bundle>/config.json and parse it; Errc::not_found when missing.
 Spec load_spec(const std::string& bundle);
