@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/image.hpp"
+#include "common/users.hpp"
 
 namespace ocikit::runtime_spec {
 
@@ -36,26 +37,6 @@ nlohmann::ordered_json default_spec(bool rootless = false);
 std::vector<std::string> docker_masked_paths();
 std::vector<std::string> docker_readonly_paths();
 
-/// A resolved process user.
-struct User {
-  uint32_t uid = 0, gid = 0;
-  std::vector<uint32_t> additional_gids;  ///< supplementary groups from /etc/group
-  std::string home = "/";  ///< the passwd entry's home, "/" when there is none
-};
-
-/// Resolve a docker USER string inside the root filesystem `rootfs`:
-/// "" (root), "name", "uid", "name:group", "uid:gid", "name:gid", "uid:group".
-/// Names are looked up in <rootfs>/etc/passwd and <rootfs>/etc/group, opened
-/// with fs::open_in_root so symlinks cannot lead outside the rootfs (a
-/// missing file counts as empty). A numeric uid missing from passwd is fine
-/// (gid 0, home "/"). Without an explicit group, the passwd entry's gid is
-/// used and the groups of /etc/group listing the user's name are the
-/// supplementary groups (as runc's GetExecUser). Errors: an unknown name is
-/// Errc::not_found "unable to find user NAME: no matching entries in passwd
-/// file" (groups: "unable to find group NAME: no matching entries in group
-/// file"); a number out of range (> 2^31-1) is Errc::invalid.
-User resolve_user(const std::string& rootfs, const std::string& user);
-
 /// What a `run` command line changes in the image's settings.
 struct Options {
   std::optional<std::vector<std::string>> entrypoint;  ///< --entrypoint; an empty vector resets it
@@ -66,6 +47,22 @@ struct Options {
   std::vector<std::string> cap_add, cap_drop;  ///< "NET_ADMIN" or "CAP_NET_ADMIN", "ALL"
   std::string seccomp;  ///< "" docker's default profile, "unconfined", or a JSON file path
   std::map<std::string, std::string> annotations;  ///< added to the image's labels
+  /// OCI mount objects after the standard ones (binds, volumes, tmpfs, RUN's mounts).
+  std::vector<nlohmann::json> mounts;
+  /// linux.resources members (memory, cpu, pids ...) set beside the device rules.
+  nlohmann::json resources = nlohmann::json::object();
+  /// process.rlimits entries {"type","soft","hard"} (docker's --ulimit), replacing the same type.
+  std::vector<nlohmann::json> rlimits;
+  /// "host": no network namespace (the host's); "" or "none": a new, empty
+  /// one; any other name: an oci-net network the container joins in the
+  /// runtime's createRuntime hook and leaves in its poststop hook, which run
+  /// `net_tool hook STAGE --network NAME net_args...`.
+  std::string network;
+  std::string net_tool;  ///< oci-net's path (with a network name)
+  std::vector<std::string> net_args;  ///< more hook arguments: --name N, -p P, --no-etc
+  /// An init binary bound read-only at /dev/init and run in front of the
+  /// command (docker's --init), "" for none.
+  std::string init;
 };
 
 /// A complete config.json for the image `config`:
@@ -78,7 +75,7 @@ struct Options {
 ///   PATH defaults to the usual one, HOSTNAME is set, HOME from the user's
 ///   passwd entry when unset, TERM=xterm with a terminal.
 /// - process.cwd: opts.workdir, else the image's WorkingDir, else "/".
-/// - process.user: resolve_user(rootfs, opts.user or the image's User).
+/// - process.user: users::resolve(rootfs, opts.user or the image's User).
 /// - capabilities: docker's default set with cap_add/cap_drop ("ALL" in
 ///   cap_add means every capability, in cap_drop none but the added ones;
 ///   an unknown name is Errc::usage "unknown capability \"X\""), the same in
@@ -94,6 +91,9 @@ struct Options {
 ///   JSON object (Errc::invalid "seccomp profile PATH: ...").
 /// - annotations: the image's labels, org.opencontainers.image.stopSignal
 ///   when the image sets StopSignal, then opts.annotations.
+/// - then the caller's: opts.mounts after the standard mounts (then
+///   /dev/init with opts.init), opts.resources, opts.rlimits by type, the
+///   network hooks or the host's network (opts.network).
 /// `rootfs` is the host path of the image's files (for the user lookup only).
 /// Errors from resolve_user pass through.
 nlohmann::ordered_json from_image(const image::ImageConfig& config, const std::string& rootfs,

@@ -111,11 +111,6 @@ TEST_CASE("manage_parse: --ulimit") {
     CAPTURE(b.spec);
     CHECK(error_of([&] { parse_ulimit(b.spec); }) == "invalid --ulimit \"" + std::string(b.spec) + "\": " + b.why);
   }
-  nlohmann::ordered_json spec = {{"process", {{"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 1}, {"soft", 1}}}}}}};
-  apply_ulimits(spec, {parse_ulimit("nofile=5:6"), parse_ulimit("nproc=7")});
-  CHECK(spec["process"]["rlimits"].size() == 2);
-  CHECK(spec["process"]["rlimits"][0]["soft"] == 5);
-  CHECK(spec["process"]["rlimits"][1]["type"] == "RLIMIT_NPROC");
 }
 
 TEST_CASE("manage_parse: runtime start errors in docker's words") {

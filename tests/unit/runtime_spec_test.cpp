@@ -76,104 +76,6 @@ std::string errmsg(const std::function<void()>& fn, Errc* code = nullptr) {
 
 }  // namespace
 
-TEST_CASE("runtime_spec: resolve_user cases") {
-  Rootfs r;
-  struct Case {
-    const char* spec;
-    uint32_t uid, gid;
-    std::vector<uint32_t> groups;
-    const char* home;
-  };
-  Case cases[] = {
-      {"", 0, 0, {0, 10}, "/root"},  // root's passwd entry and its groups
-      {"root", 0, 0, {0, 10}, "/root"},
-      {"0", 0, 0, {0, 10}, "/root"},
-      {"app", 1000, 1001, {10, 29}, "/home/app"},  // supplementary groups naming the user
-      {"1000", 1000, 1001, {10, 29}, "/home/app"},  // a uid found in passwd counts as that user
-      {"app:staff", 1000, 50, {}, "/home/app"},  // an explicit group: no supplementary groups
-      {"app:29", 1000, 29, {}, "/home/app"},
-      {"app:4242", 1000, 4242, {}, "/home/app"},  // a numeric gid missing from group is fine
-      {"1000:wheel", 1000, 10, {}, "/home/app"},
-      {"4000", 4000, 0, {}, "/"},  // a numeric uid missing from passwd: gid 0, home /
-      {"4000:4001", 4000, 4001, {}, "/"},
-      {"4000:audio", 4000, 29, {}, "/"},
-      {"daemon", 1, 1, {}, "/usr/sbin"},
-      {"nohome", 1002, 1002, {}, "/"},
-  };
-  for (auto& c : cases) {
-    CAPTURE(c.spec);
-    User u = resolve_user(r.dir.path, c.spec);
-    CHECK(u.uid == c.uid);
-    CHECK(u.gid == c.gid);
-    CHECK(u.additional_gids == c.groups);
-    CHECK(u.home == c.home);
-  }
-}
-
-TEST_CASE("runtime_spec: resolve_user errors") {
-  Rootfs r;
-  Errc code{};
-  CHECK(errmsg([&] { resolve_user(r.dir.path, "nobody"); }, &code) ==
-        "unable to find user nobody: no matching entries in passwd file");
-  CHECK(code == Errc::not_found);
-  CHECK(errmsg([&] { resolve_user(r.dir.path, "broken"); }) ==
-        "unable to find user broken: no matching entries in passwd file");
-  CHECK(errmsg([&] { resolve_user(r.dir.path, "app:nogroup"); }, &code) ==
-        "unable to find group nogroup: no matching entries in group file");
-  CHECK(code == Errc::not_found);
-  CHECK(errmsg([&] { resolve_user(r.dir.path, "4294967296"); }, &code) == "uid 4294967296 is out of range");
-  CHECK(code == Errc::invalid);
-  CHECK(errmsg([&] { resolve_user(r.dir.path, "0:2147483648"); }) == "gid 2147483648 is out of range");
-  CHECK(errmsg([&] { resolve_user(r.dir.path + "/missing", "0"); }).rfind("open " + r.dir.path + "/missing", 0) == 0);
-}
-
-TEST_CASE("runtime_spec: resolve_user without passwd or group files") {
-  TempDir d;
-  User u = resolve_user(d.path, "");
-  CHECK(u.uid == 0);
-  CHECK(u.gid == 0);
-  CHECK(u.additional_gids.empty());
-  CHECK(u.home == "/");
-  u = resolve_user(d.path, "123:456");
-  CHECK(u.uid == 123);
-  CHECK(u.gid == 456);
-  CHECK(errmsg([&] { resolve_user(d.path, "app"); }) == "unable to find user app: no matching entries in passwd file");
-  CHECK(errmsg([&] { resolve_user(d.path, "0:wheel"); }) ==
-        "unable to find group wheel: no matching entries in group file");
-}
-
-TEST_CASE("runtime_spec: resolve_user stays inside the rootfs") {
-  // A host-side passwd with a user the rootfs does not have.
-  TempDir host;
-  put(host.path + "/etc/passwd", "evil:x:4321:4321::/evil:/bin/sh\n");
-  put(host.path + "/etc/group", "evilgrp:x:4321:evil\n");
-  TempDir rootfs;
-  fs::mkdir_p(rootfs.path + "/etc");
-  // Absolute and ../-laden symlinks: followed as if rootfs were "/".
-  REQUIRE(::symlink((host.path + "/etc/passwd").c_str(), (rootfs.path + "/etc/passwd").c_str()) == 0);
-  REQUIRE(::symlink(("../../../../../../.." + host.path + "/etc/group").c_str(),
-                    (rootfs.path + "/etc/group").c_str()) == 0);
-  CHECK(errmsg([&] { resolve_user(rootfs.path, "evil"); }) ==
-        "unable to find user evil: no matching entries in passwd file");
-  CHECK(errmsg([&] { resolve_user(rootfs.path, "0:evilgrp"); }) ==
-        "unable to find group evilgrp: no matching entries in group file");
-  // The same path exists inside the rootfs: that one is read.
-  put(rootfs.path + host.path + "/etc/passwd", "inside:x:77:78::/in:/bin/sh\n");
-  User u = resolve_user(rootfs.path, "inside");
-  CHECK(u.uid == 77);
-  CHECK(u.gid == 78);
-  CHECK(u.home == "/in");
-}
-
-TEST_CASE("runtime_spec: resolve_user refuses a FIFO passwd") {
-  TempDir d;
-  fs::mkdir_p(d.path + "/etc");
-  REQUIRE(::mkfifo((d.path + "/etc/passwd").c_str(), 0644) == 0);
-  Errc code{};
-  CHECK(errmsg([&] { resolve_user(d.path, "root"); }, &code) == d.path + "/etc/passwd: not a regular file");
-  CHECK(code == Errc::invalid);
-}
-
 TEST_CASE("runtime_spec: from_image process") {
   Rootfs r;
   auto cfg = busybox_config();
@@ -382,4 +284,51 @@ TEST_CASE("runtime_spec: default_spec is runc's") {
   CHECK(rl["linux"]["uidMappings"][0]["hostID"] == ::getuid());
   CHECK(rl["linux"]["namespaces"].back() == oj({{"type", "user"}}));
   CHECK(!rl["linux"].contains("resources"));
+}
+
+TEST_CASE("runtime_spec: from_image with the caller's mounts, init, resources, rlimits and network") {
+  Rootfs r;
+  Options o;
+  o.mounts.push_back({{"destination", "/data"}, {"type", "bind"}, {"source", "/srv"}, {"options", {"rbind", "ro"}}});
+  o.init = "/usr/libexec/oci-run-init";
+  o.resources = {{"memory", {{"limit", 1048576}}}, {"pids", {{"limit", 10}}}};
+  o.rlimits = {{{"type", "RLIMIT_NOFILE"}, {"soft", 5}, {"hard", 6}}, {{"type", "RLIMIT_NPROC"}, {"soft", 7}, {"hard", 7}}};
+  o.network = "net1";
+  o.net_tool = "/usr/bin/oci-net";
+  o.net_args = {"--name", "web", "-p", "8080:80"};
+  oj s = from_image(busybox_config(), r.dir.path, "rootfs", o);
+  const oj& m = s["mounts"];
+  REQUIRE(m.size() == 9);
+  CHECK(m[7]["destination"] == "/data");
+  CHECK(m[8] == oj({{"destination", "/dev/init"}, {"type", "bind"}, {"source", "/usr/libexec/oci-run-init"},
+                    {"options", {"bind", "ro"}}}));
+  CHECK(s["process"]["args"] == oj({"/dev/init", "--", "sh"}));
+  CHECK(s["linux"]["resources"]["memory"]["limit"] == 1048576);
+  CHECK(s["linux"]["resources"]["pids"]["limit"] == 10);
+  CHECK(s["linux"]["resources"].contains("devices"));
+  const oj& rl = s["process"]["rlimits"];
+  REQUIRE(rl.size() == 2);
+  CHECK(rl[0] == oj({{"type", "RLIMIT_NOFILE"}, {"hard", 6}, {"soft", 5}}));
+  CHECK(rl[1]["type"] == "RLIMIT_NPROC");
+  for (const char* stage : {"createRuntime", "poststop"}) {
+    CAPTURE(stage);
+    REQUIRE(s["hooks"][stage].size() == 1);
+    const oj& h = s["hooks"][stage][0];
+    CHECK(h["path"] == "/usr/bin/oci-net");
+    CHECK(h["args"] == oj({"oci-net", "hook", stage, "--network", "net1", "--name", "web", "-p", "8080:80"}));
+  }
+  bool has_netns = false;
+  for (const auto& n : s["linux"]["namespaces"]) has_netns = has_netns || n["type"] == "network";
+  CHECK(has_netns);
+
+  Options host;
+  host.network = "host";
+  oj h = from_image(busybox_config(), r.dir.path, "rootfs", host);
+  for (const auto& n : h["linux"]["namespaces"]) CHECK(n["type"] != "network");
+  CHECK_FALSE(h.contains("hooks"));
+  Options none;
+  none.network = "none";
+  oj n = from_image(busybox_config(), r.dir.path, "rootfs", none);
+  CHECK(n["linux"]["namespaces"].size() == 6);
+  CHECK_FALSE(n.contains("hooks"));
 }

@@ -289,32 +289,21 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
     so.cmd = argv;
     so.env = env;
     so.hostname = "buildkitsandbox";
+    for (auto& m : mounts) so.mounts.push_back(m);
+    // Its own network namespace unless the host's was asked for; connected
+    // to an oci-net network (NAT outbound) through the runtime's hooks
+    // unless "none". The hooks leave hosts and resolv.conf to us.
+    so.network = network == "default" ? "bridge" : network;
+    if (so.network != "host" && so.network != "none") {
+      static const std::string oci_net = cli::find_tool("oci-net", cli::self_dir(), "OCIKIT_NET", {"OCI_NET"});
+      so.net_tool = oci_net;
+      so.net_args = {"--no-etc"};
+    }
     nlohmann::ordered_json spec = runtime_spec::from_image(s.config, rootfs, "rootfs", so);
-    for (auto& m : mounts) spec["mounts"].push_back(nlohmann::ordered_json::parse(m.dump()));
     for (auto& mj : spec["mounts"]) {
       std::string dst = mj["destination"];
       if (dst == "/dev" || dst.rfind("/dev/", 0) == 0) continue;
       for (auto& p : missing_components(rootfs, dst)) created.push_back(p);
-    }
-    // Its own network namespace unless the host's was asked for; connected
-    // to an oci-net network (NAT outbound) through the runtime's hooks
-    // unless "none". The hooks leave hosts and resolv.conf to us.
-    if (network == "host") {
-      auto& ns = spec["linux"]["namespaces"];
-      nlohmann::ordered_json kept = nlohmann::ordered_json::array();
-      for (const auto& n : ns)
-        if (n.value("type", "") != "network") kept.push_back(n);
-      ns = kept;
-    } else if (network != "none") {
-      static const std::string oci_net = cli::find_tool("oci-net", cli::self_dir(), "OCIKIT_NET", {"OCI_NET"});
-      std::vector<std::string> args = {
-          "oci-net", "hook", "STAGE", "--network", network == "default" ? "bridge" : network, "--no-etc"};
-      std::vector<std::string> henv = {kDefaultPath};
-      if (const char* d = std::getenv("OCIKIT_NET_DIR"); d && *d) henv.push_back(std::string("OCIKIT_NET_DIR=") + d);
-      for (std::string stage : {"createRuntime", "poststop"}) {
-        args[2] = stage;
-        spec["hooks"][stage] = nlohmann::ordered_json::array({{{"path", oci_net}, {"args", args}, {"env", henv}}});
-      }
     }
     fs::write_file_atomic(b.path + "/config.json", spec.dump(2));
     std::string id = "okt-build-" + std::to_string(getpid()) + "-" + std::to_string(++runs_);

@@ -9,7 +9,7 @@
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
-#include "common/runtime_spec.hpp"
+#include "common/users.hpp"
 #include "container.hpp"
 #include "manage/attach.hpp"
 #include "manage/manage.hpp"
@@ -270,7 +270,7 @@ int exec_managed(const Globals& g, const ExecOptions& o) {
     a.insert(a.end(), {"-e", e});
   }
   if (!o.user.empty()) {
-    auto u = runtime_spec::resolve_user(st.rootfs_dir(id), o.user);
+    auto u = users::resolve(st.rootfs_dir(id), o.user);
     a.insert(a.end(), {"-u", std::to_string(u.uid) + ":" + std::to_string(u.gid)});
     for (auto gid : u.additional_gids) a.insert(a.end(), {"-g", std::to_string(gid)});
   }

@@ -125,27 +125,6 @@ struct Rollback {
   }
 };
 
-// Raising a hard limit needs CAP_SYS_RESOURCE, which a nested or
-// unprivileged oci-run may lack: keep the image defaults within what this
-// process can set, instead of failing the container's setrlimit.
-void clamp_rlimits(nlohmann::ordered_json& spec) {
-  if (!spec.contains("process") || !spec["process"].contains("rlimits")) return;
-  for (auto& l : spec["process"]["rlimits"]) {
-    int res = l.value("type", "") == "RLIMIT_NOFILE" ? RLIMIT_NOFILE : -1;
-    if (res < 0) continue;
-    rlimit cur{};
-    if (getrlimit(res, &cur) != 0 || cur.rlim_max == RLIM_INFINITY) continue;
-    rlimit want{l.value("soft", uint64_t{0}), l.value("hard", uint64_t{0})};
-    if (want.rlim_max <= cur.rlim_max) continue;
-    if (setrlimit(res, &want) == 0) {
-      setrlimit(res, &cur);
-      continue;
-    }
-    l["hard"] = cur.rlim_max;
-    l["soft"] = std::min<uint64_t>(l.value("soft", uint64_t{0}), cur.rlim_max);
-  }
-}
-
 }  // namespace
 
 bool store_has_image(const std::string& store, const std::string& image) {
@@ -272,6 +251,14 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   fs::mkdir_p(st.work_dir(r.id), 0700);
   snapshot::mount_rootfs(r.layers, st.upper_dir(r.id), st.work_dir(r.id), rootfs);
   rb.mounted = rootfs;
+  so.mounts = oci_mounts(st, r.mounts);
+  so.resources = resources;
+  so.rlimits = ulimits;
+  so.network = network;
+  so.net_tool = oci_net;
+  so.net_args = {"--name", r.name};
+  for (const auto& p : ports) so.net_args.insert(so.net_args.end(), {"-p", p});
+  if (o.init) so.init = find_init(g.self_dir);
   nlohmann::ordered_json spec = runtime_spec::from_image(im.config, rootfs, "rootfs", so);
   // As docker: the working dir is made when the image lacks it (owned by the user).
   std::string cwd = spec["process"].value("cwd", "/");
@@ -294,13 +281,6 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
     rb.mounted.clear();
   }
 
-  clamp_rlimits(spec);
-  apply_ulimits(spec, ulimits);
-  add_mounts(spec, st, r.mounts);
-  if (!resources.empty())
-    for (auto& [k, v] : resources.items()) spec["linux"]["resources"][k] = v;
-  add_network(spec, network, oci_net, r.name, ports);
-  if (o.init) add_init(spec, g.self_dir);
   for (const auto& a : spec["process"]["args"]) r.command.push_back(a.get<std::string>());
   r.host_config = {{"Memory", resources.contains("memory") ? resources["memory"].value("limit", 0L) : 0L},
                    {"NanoCpus", o.cpus.empty() ? 0L : static_cast<long>(std::llround(std::stod(o.cpus) * 1e9))},

@@ -270,22 +270,6 @@ nlohmann::json parse_ulimit(const std::string& spec) {
   return {{"type", type}, {"hard", as_unsigned(hard)}, {"soft", as_unsigned(soft)}};
 }
 
-void apply_ulimits(nlohmann::ordered_json& spec, const std::vector<nlohmann::json>& limits) {
-  if (limits.empty()) return;
-  auto& rl = spec["process"]["rlimits"];
-  if (!rl.is_array()) rl = nlohmann::ordered_json::array();
-  for (const auto& l : limits) {
-    nlohmann::ordered_json entry = {{"type", l["type"]}, {"hard", l["hard"]}, {"soft", l["soft"]}};
-    bool replaced = false;
-    for (auto& e : rl)
-      if (e.value("type", "") == l["type"].get<std::string>()) {
-        e = entry;
-        replaced = true;
-      }
-    if (!replaced) rl.push_back(entry);
-  }
-}
-
 std::string docker_exec_error(const std::string& msg) {
   struct Form {
     const char* prefix;
@@ -329,9 +313,10 @@ bool ensure_volume(const StateDir& st, const std::string& name, bool anonymous) 
   return true;
 }
 
-void add_mounts(nlohmann::ordered_json& spec, const StateDir& st, const std::vector<MountRecord>& mounts) {
+std::vector<nlohmann::json> oci_mounts(const StateDir& st, const std::vector<MountRecord>& mounts) {
+  std::vector<nlohmann::json> out;
   for (const auto& m : mounts) {
-    nlohmann::ordered_json j;
+    nlohmann::json j;
     j["destination"] = m.destination;
     if (m.type == "tmpfs") {
       j["type"] = "tmpfs";
@@ -350,49 +335,16 @@ void add_mounts(nlohmann::ordered_json& spec, const StateDir& st, const std::vec
       if (m.read_only) o.push_back("ro");
       j["options"] = o;
     }
-    spec["mounts"].push_back(j);
+    out.push_back(std::move(j));
   }
+  return out;
 }
 
-void add_network(nlohmann::ordered_json& spec, const std::string& network, const std::string& oci_net,
-                 const std::string& name, const std::vector<std::string>& ports) {
-  auto& ns = spec["linux"]["namespaces"];
-  if (network == "host") {
-    nlohmann::ordered_json kept = nlohmann::ordered_json::array();
-    for (const auto& n : ns)
-      if (n.value("type", "") != "network") kept.push_back(n);
-    ns = kept;
-    return;
-  }
-  if (network.empty() || network == "none") return;
-  std::vector<std::string> args = {"oci-net", "hook", "STAGE", "--network", network, "--name", name};
-  for (const auto& p : ports) {
-    args.push_back("-p");
-    args.push_back(p);
-  }
-  std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
-  if (const char* d = std::getenv("OCIKIT_NET_DIR")) env.push_back(std::string("OCIKIT_NET_DIR=") + d);
-  for (std::string stage : {"createRuntime", "poststop"}) {
-    args[2] = stage;
-    spec["hooks"][stage].push_back({{"path", oci_net}, {"args", args}, {"env", env}});
-  }
-}
-
-void add_init(nlohmann::ordered_json& spec, const std::string& self_dir) {
+std::string find_init(const std::string& self_dir) {
   std::string dir = self_dir + "/";
-  std::string init;
   for (std::string c : {dir + "oci-run-init", dir + "manage/oci-run-init"})
-    if (access(c.c_str(), X_OK) == 0) {
-      init = c;
-      break;
-    }
-  if (init.empty()) fail(Errc::not_found, "--init: oci-run-init not found in " + self_dir);
-  spec["mounts"].push_back(
-      {{"destination", "/dev/init"}, {"type", "bind"}, {"source", init}, {"options", {"bind", "ro"}}});
-  auto args = spec["process"]["args"];
-  nlohmann::ordered_json a = {"/dev/init", "--"};
-  for (const auto& x : args) a.push_back(x);
-  spec["process"]["args"] = a;
+    if (access(c.c_str(), X_OK) == 0) return c;
+  fail(Errc::not_found, "--init: oci-run-init not found in " + self_dir);
 }
 
 }  // namespace ocikit::manage

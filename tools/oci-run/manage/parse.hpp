@@ -45,9 +45,6 @@ nlohmann::json parse_resources(const std::string& memory, const std::string& cpu
 /// stack. Errc::usage "invalid --ulimit \"X\": ..." for an unknown name, a
 /// bad number or soft above hard.
 nlohmann::json parse_ulimit(const std::string& spec);
-/// Put `limits` (parse_ulimit's entries) into spec.process.rlimits, each
-/// replacing an entry of the same type.
-void apply_ulimits(nlohmann::ordered_json& spec, const std::vector<nlohmann::json>& limits);
 /// The runtime's start-failure message in docker's words: "exec:
 /// executable file not found in $PATH: X" becomes "exec: \"X\": executable
 /// file not found in $PATH" (permission denied and missing paths alike);
@@ -58,15 +55,10 @@ std::string docker_exec_error(const std::string& runtime_message);
 /// does not exist; returns true when it was created now. An `anonymous`
 /// one carries docker's com.docker.volume.anonymous label (volume prune).
 bool ensure_volume(const StateDir& st, const std::string& name, bool anonymous = false);
-/// Append the mounts (binds, volumes, tmpfs) to spec["mounts"].
-void add_mounts(nlohmann::ordered_json& spec, const StateDir& st, const std::vector<MountRecord>& mounts);
-/// Network setup: "host" drops the network namespace, "" and "none" keep an
-/// empty one, any other name adds `oci-net hook createRuntime|poststop
-/// --network NAME [-p SPEC]...` hooks.
-void add_network(nlohmann::ordered_json& spec, const std::string& network, const std::string& oci_net,
-                 const std::string& name, const std::vector<std::string>& ports);
-/// --init: run the process under oci-run-init (found in `self_dir`),
-/// bind-mounted read-only at /dev/init. Errc::not_found when it is missing.
-void add_init(nlohmann::ordered_json& spec, const std::string& self_dir);
+/// The mounts (binds, volumes, tmpfs) as config.json mount objects
+/// (runtime_spec::Options::mounts); a missing bind source is made, as docker's -v does.
+std::vector<nlohmann::json> oci_mounts(const StateDir& st, const std::vector<MountRecord>& mounts);
+/// --init: oci-run-init's path (found in `self_dir`). Errc::not_found when it is missing.
+std::string find_init(const std::string& self_dir);
 
 }  // namespace ocikit::manage
