@@ -266,6 +266,7 @@ bool Client::upload(const std::string& repo, const std::string& digest, uint64_t
       return true;
     }
     if (r.status == 202) {  // not mountable: the registry opened an upload instead
+      log::debug("mount " + digest + " from " + from + ": declined, the registry opened an upload");
       location = resolve_location(r.header("Location"));
       break;
     }

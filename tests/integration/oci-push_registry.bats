@@ -73,8 +73,12 @@ setup() {
   [ "$(grep -c " 127.0.0.1:$REG_PORT/p/loc-a\$" "$T/blob-locations")" -eq 2 ]  # config and layer
   run "$OCI_PUSH" --debug oci:"$WORK/src":v1 docker://127.0.0.1:$REG_PORT/p/loc-b:v1
   [ "$status" -eq 0 ]
+  # Both blobs are asked for by mount from p/loc-a. The registry may still
+  # open an upload instead (distribution falls back to one on any error
+  # reading the source; seen once under load in CI), so only one mount
+  # must succeed.
+  [ "$(grep -cE "mount(ed)? sha256:[0-9a-f]{64} from p/loc-a" <<<"$output")" -eq 2 ]
   [[ "$output" == *"mounted sha256:"*" from p/loc-a"* ]]
-  [[ "$output" != *": pushed"* ]]
   [ "$(registry_digest "$REG_PORT" p/loc-b v1)" = "$(layout_digest "$WORK/src" v1)" ]
   # A pull records its repository too.
   OCIKIT_BLOB_LOCATIONS=$T/pulled "$OCI_FETCH" docker://127.0.0.1:$REG_PORT/p/loc-b:v1 oci:"$T/back":v1
