@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "common/cgroup_util.hpp"
+#include "common/device_filter.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
@@ -236,8 +237,8 @@ static std::string unescape_mountinfo(const std::string& s) {
   return out;
 }
 
-Layout detect_layout() {
-  Layout l;
+Hierarchies detect_hierarchies() {
+  Hierarchies l;
   std::ifstream in("/proc/self/mountinfo");
   if (!in) throw_errno("open /proc/self/mountinfo");
   std::string line;
@@ -273,7 +274,7 @@ Layout detect_layout() {
   return l;
 }
 
-Mode detect_mode() { return detect_layout().mode; }
+Mode detect_mode() { return detect_hierarchies().mode; }
 
 // systemd slice "a-b-c.slice" lives at /a.slice/a-b.slice/a-b-c.slice.
 static std::string expand_slice(const std::string& slice) {
@@ -350,10 +351,10 @@ static std::map<std::string, std::string> own_cgroups() {
 }
 
 Manager Manager::create(const std::string& cgroups_path, const std::string& id) {
-  return create(cgroups_path, id, detect_layout());
+  return create(cgroups_path, id, detect_hierarchies());
 }
 
-Manager Manager::create(const std::string& cgroups_path, const std::string& id, const Layout& layout) {
+Manager Manager::create(const std::string& cgroups_path, const std::string& id, const Hierarchies& layout) {
   Manager m;
   m.mode_ = layout.mode;
   std::string p = resolve_path(cgroups_path, id);
@@ -576,7 +577,7 @@ void Manager::set(const nlohmann::json& r) {
   if (auto* dv = section("devices")) {
     std::string d = v1_dir("devices");
     if (!d.empty()) v1::set_devices(d, *dv);
-    else if (!unified_.empty()) detail::attach_device_filter(unified_, *dv);
+    else if (!unified_.empty()) device_filter::attach(unified_, *dv);
     else util::unsupported("devices", "no devices controller is mounted");
   }
   if (auto* n = section("network")) {
