@@ -8,7 +8,6 @@
 // update, events, delete). Resources follow OCI linux.resources; a field the
 // host cannot honour is an Errc::failure naming it, never silently ignored.
 
-#include <linux/bpf.h>
 #include <sys/types.h>
 
 #include <map>
@@ -30,7 +29,7 @@ const char* mode_name(Mode m);
 
 /// Where the hierarchies are mounted (read from /proc/self/mountinfo, or
 /// given by tests to point a Manager at another root).
-struct Layout {
+struct Hierarchies {
   Mode mode = Mode::v1;
   /// v1 hierarchy per controller name ("memory", "cpu", "name=systemd" ...)
   /// -> its mount point. Co-mounted controllers share a mount point.
@@ -40,8 +39,8 @@ struct Layout {
 };
 
 /// The host's layout from /proc/self/mountinfo. Throws Errc::io.
-Layout detect_layout();
-/// The host's mode (detect_layout().mode).
+Hierarchies detect_hierarchies();
+/// The host's mode (detect_hierarchies().mode).
 Mode detect_mode();
 
 /// Map a cgroupsPath to a cgroup path: "" -> "/ocikit/<id>", the systemd
@@ -60,7 +59,7 @@ class Manager {
   /// the host's layout. Creates nothing yet. Throws Errc::invalid.
   static Manager create(const std::string& cgroups_path, const std::string& id);
   /// Same on an explicit layout (tests point this at a chosen root).
-  static Manager create(const std::string& cgroups_path, const std::string& id, const Layout& layout);
+  static Manager create(const std::string& cgroups_path, const std::string& id, const Hierarchies& layout);
   /// Restore from to_json(). Throws Errc::invalid on a malformed object.
   static Manager from_json(const nlohmann::json& j);
   /// {"mode","path","v1":{controller:dir},"unified":dir} for the state file.
@@ -155,14 +154,5 @@ class OomWatch {
   uint64_t last_kills_ = 0;
 };
 
-namespace detail {
-/// Attach a BPF_PROG_TYPE_CGROUP_DEVICE program implementing the OCI device
-/// rules `devices` (last match wins, default deny) to the cgroup2 directory
-/// `dir`, replacing programs attached before. Throws Errc::failure when the
-/// kernel refuses, Errc::invalid for a malformed rule.
-/// The instructions attach_device_filter loads (exposed for tests).
-std::vector<struct bpf_insn> build_device_program(const nlohmann::json& devices);
-void attach_device_filter(const std::string& dir, const nlohmann::json& devices);
-}  // namespace detail
 
 }  // namespace ocikit::cgroup

@@ -77,8 +77,8 @@ std::string rd(const std::string& dir, const std::string& f) {
   return s;
 }
 
-cgroup::Layout v2_layout() {
-  cgroup::Layout l = cgroup::detect_layout();
+cgroup::Hierarchies v2_layout() {
+  cgroup::Hierarchies l = cgroup::detect_hierarchies();
   l.mode = cgroup::Mode::v2;
   l.v1.clear();
   return l;
@@ -98,7 +98,7 @@ TEST_CASE("cgroup: resolve_path") {
 }
 
 TEST_CASE("cgroup: detect the host layout") {
-  auto l = cgroup::detect_layout();
+  auto l = cgroup::detect_hierarchies();
   if (fs::exists("/sys/fs/cgroup/memory/cgroup.procs") && fs::exists("/sys/fs/cgroup/unified/cgroup.procs")) {
     CHECK(l.mode == cgroup::Mode::hybrid);
     CHECK(l.v1.at("memory") == "/sys/fs/cgroup/memory");
@@ -268,7 +268,7 @@ TEST_CASE("cgroup: v2 code path on the unified hierarchy (freeze, kill, eBPF dev
 }
 
 TEST_CASE("cgroup: create maps systemd and relative paths onto every hierarchy") {
-  cgroup::Layout l;
+  cgroup::Hierarchies l;
   l.mode = cgroup::Mode::hybrid;
   l.v1 = {{"memory", "/sys/fs/cgroup/memory"}, {"cpu", "/sys/fs/cgroup/cpu"}};
   l.unified = "/sys/fs/cgroup/unified";
@@ -300,7 +300,7 @@ TEST_CASE("cgroup: a hybrid host's cgroup2 controllers are enabled only for the 
   fs::write_file_atomic(root + "/v2/cgroup.controllers", "hugetlb\n", 0644);
   fs::write_file_atomic(root + "/v2/cgroup.subtree_control", "\n", 0644);
   fs::write_file_atomic(root + "/mem/cgroup.procs", "", 0644);
-  cgroup::Layout l;
+  cgroup::Hierarchies l;
   l.mode = cgroup::Mode::hybrid;
   l.v1["memory"] = root + "/mem";
   l.unified = root + "/v2";
@@ -320,7 +320,7 @@ TEST_CASE("cgroup: a hybrid host's cgroup2 controllers are enabled only for the 
   // Saved and restored with the state, so delete can undo exactly these.
   CHECK(cgroup::Manager::from_json(m.to_json()).to_json() == m.to_json());
   // A controller the hierarchy does not have is a clear error.
-  cgroup::Layout l2 = l;
+  cgroup::Hierarchies l2 = l;
   l2.v1.clear();
   auto m3 = cgroup::Manager::create("/okt/c3", "c3", l2);
   m3.apply(0);
