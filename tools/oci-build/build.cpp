@@ -307,7 +307,7 @@ void Builder::finish() {
 
 // ---- stage graph and scheduling ----
 
-State Builder::build_all(size_t target) {
+StageState Builder::build_all(size_t target) {
   size_t n = file_.stages.size();
   // Which earlier stages each stage reads: FROM, COPY --from, RUN --mount from=.
   // A reference still holding a variable may name any earlier stage.
@@ -370,7 +370,7 @@ State Builder::build_all(size_t target) {
       status[*pick] = running;
       lk.unlock();
       try {
-        State s = run_stage(*pick);
+        StageState s = run_stage(*pick);
         lk.lock();
         done_[*pick] = std::move(s);
         status[*pick] = finished;
@@ -392,7 +392,7 @@ State Builder::build_all(size_t target) {
   return *done_[target];
 }
 
-const State* Builder::stage_ref(const std::string& ref, size_t current) const {
+const StageState* Builder::stage_ref(const std::string& ref, size_t current) const {
   std::string f = ref;
   std::transform(f.begin(), f.end(), f.begin(), ::tolower);
   size_t idx = SIZE_MAX;
@@ -405,15 +405,15 @@ const State* Builder::stage_ref(const std::string& ref, size_t current) const {
   return &*done_[idx];
 }
 
-const State& Builder::source_state(const std::string& ref, size_t current, State& img_holder) {
-  if (const State* s = stage_ref(ref, current)) return *s;
+const StageState& Builder::source_state(const std::string& ref, size_t current, StageState& img_holder) {
+  if (const StageState* s = stage_ref(ref, current)) return *s;
   load_image(ref, platform_, img_holder);
   return img_holder;
 }
 
 // ---- FROM ----
 
-State Builder::run_stage(size_t index) {
+StageState Builder::run_stage(size_t index) {
   const df::Stage& st = file_.stages[index];
   // FROM lines see the global ARGs and, as in BuildKit, the automatic platform ARGs.
   auto genv = [&](std::string_view n) -> std::optional<std::string> {
@@ -430,8 +430,8 @@ State Builder::run_stage(size_t index) {
     std::string ps = with_context(loc(st.line), [&] { return df::expand_word(st.platform, genv, lo); });
     plat = with_context(loc(st.line), [&] { return parse_target(ps); });
   }
-  State s;
-  if (const State* prev = stage_ref(base, index)) {
+  StageState s;
+  if (const StageState* prev = stage_ref(base, index)) {
     s = *prev;
     s.args.clear();
     s.cmd_set_in_stage = false;
@@ -450,7 +450,7 @@ State Builder::run_stage(size_t index) {
   return s;
 }
 
-void Builder::run_onbuild(State& s, int line, size_t index) {
+void Builder::run_onbuild(StageState& s, int line, size_t index) {
   auto triggers = std::move(s.config.config.on_build);
   s.config.config.on_build.clear();
   for (auto& t : triggers) {
@@ -475,7 +475,7 @@ std::optional<image::Descriptor> Builder::pick_platform(const image::Descriptor&
   return std::nullopt;
 }
 
-void Builder::load_image(const std::string& name, const platform::Platform& p, State& s) {
+void Builder::load_image(const std::string& name, const platform::Platform& p, StageState& s) {
   std::optional<image::Descriptor> d, found;
   if (o_.pull != PullPolicy::always) found = store_.resolve(name);
   if (found) d = pick_platform(*found, p);
@@ -543,7 +543,7 @@ image::Descriptor Builder::pull(const std::string& name, const platform::Platfor
 
 // ---- layers ----
 
-void Builder::commit_layer(State& s, const std::string& upper, const std::string& key, const std::string& created_by) {
+void Builder::commit_layer(StageState& s, const std::string& upper, const std::string& key, const std::string& created_by) {
   TempDir tmp(tmp_);
   std::string tar = tmp.path + "/layer.tar.gz";
   layer::DiffResult r;
@@ -572,7 +572,7 @@ void Builder::commit_layer(State& s, const std::string& upper, const std::string
   adopt_snapshot(s, upper);
 }
 
-void Builder::adopt_snapshot(const State& s, const std::string& upper) {
+void Builder::adopt_snapshot(const StageState& s, const std::string& upper) {
   // The upper dir already is this layer's snapshot in overlay form (char 0/0
   // whiteouts, opaque xattrs), so it is moved into the snapshot dir rather
   // than extracted again from the tar by the next RUN. Not with
@@ -586,7 +586,7 @@ void Builder::adopt_snapshot(const State& s, const std::string& upper) {
   if (::rename(upper.c_str(), dir.c_str()) != 0) log::debug("keep snapshot " + dir + ": " + std::strerror(errno));
 }
 
-void Builder::add_layer(State& s, const image::Descriptor& d, const digest::Digest& diff_id, const std::string& key,
+void Builder::add_layer(StageState& s, const image::Descriptor& d, const digest::Digest& diff_id, const std::string& key,
                         const std::string& created_by) {
   s.layers.push_back(d);
   s.config.diff_ids.push_back(diff_id);
@@ -594,7 +594,7 @@ void Builder::add_layer(State& s, const image::Descriptor& d, const digest::Dige
   add_history(s, created_by, false);
 }
 
-bool Builder::cache_hit(State& s, const std::string& key, const std::string& created_by) {
+bool Builder::cache_hit(StageState& s, const std::string& key, const std::string& created_by) {
   if (o_.no_cache) return false;
   auto r = cache_.find(key, store_);
   if (!r) return false;
@@ -604,13 +604,13 @@ bool Builder::cache_hit(State& s, const std::string& key, const std::string& cre
   return true;
 }
 
-std::vector<std::string> Builder::lowers(const State& s) {
+std::vector<std::string> Builder::lowers(const StageState& s) {
   image::Manifest m;
   m.layers = s.layers;
   return snaps_.prepare(store_, m, s.config);
 }
 
-void Builder::mount_state(const State& s, const std::string& target, const std::string& scratch, Mounts& m,
+void Builder::mount_state(const StageState& s, const std::string& target, const std::string& scratch, Mounts& m,
                           std::string upper, std::string work) {
   if (upper.empty()) {
     upper = scratch + "/upper";
@@ -658,7 +658,7 @@ Result build(const Options& in) {
   for (auto& p : plats) {
     if (plats.size() > 1) std::fprintf(stderr, "PLATFORM %s\n", p.str().c_str());
     Builder b(o, store, file, fname, p);
-    State s = b.build_all(last);
+    StageState s = b.build_all(last);
     b.finish();
     for (auto& [k, v] : o.labels) s.config.config.labels[k] = v;
     s.config.created = now_rfc3339(o.source_date_epoch);

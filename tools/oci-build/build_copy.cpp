@@ -266,7 +266,7 @@ void Builder::hash_source(digest::Hasher& h, const std::string& root, const std:
   }
 }
 
-void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
+void Builder::copy(const df::Instruction& e, StageState& s, size_t index, bool add) {
   auto co = df::copy_options(e);
   CopyCtx cx;
   cx.ignore = &ignore_;
@@ -364,8 +364,8 @@ void Builder::copy(const df::Instruction& e, State& s, size_t index, bool add) {
   if (urls.size() > 1) dest_dir = true;
 
   // The key.
-  State img;
-  const State* from = co.from.empty() ? nullptr : &source_state(co.from, index, img);
+  StageState img;
+  const StageState* from = co.from.empty() ? nullptr : &source_state(co.from, index, img);
   digest::Hasher h(digest::Algorithm::sha256);
   for (auto& [name, content] : heredocs) {
     std::string part = "heredoc " + name + std::string(1, '\0') + content + std::string(1, '\0');

@@ -83,7 +83,7 @@ int Builder::exec_runtime(const std::string& bundle, const std::string& id) {
       {.argv = {o_.runtime, "--root", state, "run", "-b", bundle, id}, .in = process::kDevNull, .out = 2});
 }
 
-void Builder::run(const df::Instruction& e, State& s, size_t index) {
+void Builder::run(const df::Instruction& e, StageState& s, size_t index) {
   auto ro = df::run_options(e);
   auto rc = df::run_command(e, s.shell);
   if (ro.network != "default" && ro.network != "none" && ro.network != "host")
@@ -103,7 +103,7 @@ void Builder::run(const df::Instruction& e, State& s, size_t index) {
   for (auto& [k, v] : s.args) argstr += k + "=" + v + " ";
   digest::Hasher mh(digest::Algorithm::sha256);
   for (auto& f : e.raw_flags) mh.update(f.data(), f.size());
-  State img;
+  StageState img;
   for (auto& m : ro.mounts) {
     if (m.type != df::Mount::Type::bind) continue;
     if (!m.from.empty()) {

@@ -36,7 +36,7 @@ std::string Builder::automatic_arg(const std::string& name) const {
   return "";
 }
 
-df::EnvLookup Builder::env_lookup(const State& s) const {
+df::EnvLookup Builder::env_lookup(const StageState& s) const {
   return [&s](std::string_view n) -> std::optional<std::string> {
     // ENV wins over ARG.
     for (auto it = s.config.config.env.rbegin(); it != s.config.config.env.rend(); ++it) {
@@ -48,7 +48,7 @@ df::EnvLookup Builder::env_lookup(const State& s) const {
   };
 }
 
-void Builder::set_env(State& s, const std::string& k, const std::string& v) {
+void Builder::set_env(StageState& s, const std::string& k, const std::string& v) {
   auto& env = s.config.config.env;
   std::string pre = k + "=";
   for (auto& e : env)
@@ -59,7 +59,7 @@ void Builder::set_env(State& s, const std::string& k, const std::string& v) {
   env.push_back(pre + v);
 }
 
-void Builder::add_history(State& s, const std::string& created_by, bool empty) {
+void Builder::add_history(StageState& s, const std::string& created_by, bool empty) {
   image::History h;
   h.created = now_rfc3339(o_.source_date_epoch);
   h.created_by = created_by;
@@ -67,12 +67,12 @@ void Builder::add_history(State& s, const std::string& created_by, bool empty) {
   s.config.history.push_back(h);
 }
 
-void Builder::nop(State& s, const std::string& text) {
+void Builder::nop(StageState& s, const std::string& text) {
   s.key = sha256_str(s.key + "\n" + text);
   add_history(s, "/bin/sh -c #(nop)  " + text, true);
 }
 
-void Builder::workdir(State& s, const std::string& dir) {
+void Builder::workdir(StageState& s, const std::string& dir) {
   std::string text = "WORKDIR " + dir;
   if (dir == "/" || s.layers.empty()) return nop(s, text);
   std::string key = sha256_str(s.key + "\n" + text);
@@ -103,13 +103,13 @@ void Builder::workdir(State& s, const std::string& dir) {
   commit_layer(s, upper, key, created_by);
 }
 
-std::string Builder::abs_in_workdir(const State& s, const std::string& p) const {
+std::string Builder::abs_in_workdir(const StageState& s, const std::string& p) const {
   if (!p.empty() && p[0] == '/') return fs::clean_path(p);
   std::string wd = s.config.config.working_dir.empty() ? "/" : s.config.config.working_dir;
   return fs::clean_path(wd + "/" + p);
 }
 
-void Builder::step(const df::Instruction& raw, State& s, size_t index) {
+void Builder::step(const df::Instruction& raw, StageState& s, size_t index) {
   auto env = env_lookup(s);
   df::Instruction e = df::expand_instruction(raw, env, escape_, file_name_);
   auto& c = s.config.config;

@@ -2,7 +2,7 @@
 // oci-build's executor internals (see build.hpp for the overview). One
 // Builder runs the stages of one Dockerfile; stages that do not depend on
 // each other run on separate threads, so everything a step touches is either
-// its own State or thread-safe (the store, the caches, the stat cache).
+// its own StageState or thread-safe (the store, the caches, the stat cache).
 //
 //   build.cpp        driver: stage graph, scheduling, FROM (store, pull,
 //                    stages), ONBUILD, the final config/manifest, --output
@@ -66,7 +66,7 @@ struct Mounts {
 };
 
 /// The state of a stage: its config and layers, and the cache key chain.
-struct State {
+struct StageState {
   image::ImageConfig config;
   std::vector<image::Descriptor> layers;
   std::string key;  ///< cache chain key
@@ -83,7 +83,7 @@ class Builder {
           platform::Platform target);
 
   /// Build the stages the target needs, up to `jobs` at once; returns the target's state.
-  State build_all(size_t target);
+  StageState build_all(size_t target);
 
   /// Save the stat cache.
   void finish();
@@ -93,8 +93,8 @@ class Builder {
 
  private:
   // build.cpp
-  State run_stage(size_t index);
-  void load_image(const std::string& name, const platform::Platform& p, State& s);
+  StageState run_stage(size_t index);
+  void load_image(const std::string& name, const platform::Platform& p, StageState& s);
   /// The manifest of `d` (a store manifest or index) for `p`; nullopt when
   /// `d` is an index without one or a manifest whose config names another
   /// platform.
@@ -104,26 +104,26 @@ class Builder {
   image::Descriptor pull(const std::string& name, const platform::Platform& p);
   /// The finished stage named (or numbered) `ref` as seen from stage
   /// `current`; nullptr when `ref` names no earlier stage.
-  const State* stage_ref(const std::string& ref, size_t current) const;
+  const StageState* stage_ref(const std::string& ref, size_t current) const;
   /// The state COPY --from / RUN --mount from= read: a stage or an image.
-  const State& source_state(const std::string& ref, size_t current, State& img_holder);
-  void run_onbuild(State& s, int line, size_t index);
+  const StageState& source_state(const std::string& ref, size_t current, StageState& img_holder);
+  void run_onbuild(StageState& s, int line, size_t index);
 
   // build_steps.cpp
-  void step(const df::Instruction& raw, State& s, size_t index);
-  df::EnvLookup env_lookup(const State& s) const;
-  void set_env(State& s, const std::string& k, const std::string& v);
-  void add_history(State& s, const std::string& created_by, bool empty);
-  void nop(State& s, const std::string& text);
+  void step(const df::Instruction& raw, StageState& s, size_t index);
+  df::EnvLookup env_lookup(const StageState& s) const;
+  void set_env(StageState& s, const std::string& k, const std::string& v);
+  void add_history(StageState& s, const std::string& created_by, bool empty);
+  void nop(StageState& s, const std::string& text);
   /// WORKDIR: make `dir` in the image when it is missing (a layer holding
   /// it, as docker does), else only the config changes.
-  void workdir(State& s, const std::string& dir);
-  std::string abs_in_workdir(const State& s, const std::string& p) const;
+  void workdir(StageState& s, const std::string& dir);
+  std::string abs_in_workdir(const StageState& s, const std::string& p) const;
   std::string loc(int line) const { return file_name_ + ":" + std::to_string(line); }
   std::string automatic_arg(const std::string& name) const;
 
   // build_copy.cpp
-  void copy(const df::Instruction& e, State& s, size_t index, bool add);
+  void copy(const df::Instruction& e, StageState& s, size_t index, bool add);
   /// Hash what copying `rel` from `root` would produce (names, types,
   /// modes, link targets, contents through the stat cache).
   void hash_source(digest::Hasher& h, const std::string& root, const std::string& rel, bool use_ignore);
@@ -140,21 +140,21 @@ class Builder {
   std::string context_view(const std::string& source, const std::string& dir);
 
   // build_run.cpp
-  void run(const df::Instruction& e, State& s, size_t index);
+  void run(const df::Instruction& e, StageState& s, size_t index);
   int exec_runtime(const std::string& bundle, const std::string& id);
 
   // layers (build.cpp)
-  void commit_layer(State& s, const std::string& upper, const std::string& key, const std::string& created_by);
+  void commit_layer(StageState& s, const std::string& upper, const std::string& key, const std::string& created_by);
   /// Move the committed `upper` of `s`'s top layer into the snapshot dir.
-  void adopt_snapshot(const State& s, const std::string& upper);
-  bool cache_hit(State& s, const std::string& key, const std::string& created_by);
-  void add_layer(State& s, const image::Descriptor& d, const digest::Digest& diff_id, const std::string& key,
+  void adopt_snapshot(const StageState& s, const std::string& upper);
+  bool cache_hit(StageState& s, const std::string& key, const std::string& created_by);
+  void add_layer(StageState& s, const image::Descriptor& d, const digest::Digest& diff_id, const std::string& key,
                  const std::string& created_by);
   /// The snapshot dirs of `s`'s layers (extracted on first use), lowest first.
-  std::vector<std::string> lowers(const State& s);
+  std::vector<std::string> lowers(const StageState& s);
   /// Mount the rootfs of `s` at `target`, writable into `upper`/`work`
   /// (created under `scratch` when empty: a throwaway upper).
-  void mount_state(const State& s, const std::string& target, const std::string& scratch, Mounts& m,
+  void mount_state(const StageState& s, const std::string& target, const std::string& scratch, Mounts& m,
                    std::string upper = "", std::string work = "");
 
   const Options& o_;
@@ -170,7 +170,7 @@ class Builder {
   char escape_ = '\\';
   std::map<std::string, std::string> global_args_;
   std::map<std::string, size_t> names_;
-  std::vector<std::optional<State>> done_;
+  std::vector<std::optional<StageState>> done_;
   std::atomic<int> runs_{0};
   std::mutex pull_mu_;
 };
