@@ -5,12 +5,15 @@
 // run --bundle B ID`, supervised by a monitor process that owns its stdio,
 // writes its log and applies the restart policy).
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/cgroup.hpp"
 #include "manage/record.hpp"
 
 namespace ocikit::manage {
@@ -158,7 +161,18 @@ int system_check(const Globals& g, bool quick, bool repair);
 /// container uses; then gc blobs and snapshots.
 int image_prune(const Globals& g, bool all);
 
-// ---- containers (stats.cpp, cp.cpp, commit.cpp) ----
+// ---- containers (running.cpp, top.cpp, stats.cpp, cp.cpp, commit.cpp) ----
+
+/// A running container: its record, cgroup manager and init (runtime
+/// state), whose netns `stats` counts.
+struct Running {
+  Record rec;
+  cgroup::Manager cg;
+  pid_t init = 0;
+};
+/// The running container `key` (id, prefix or name); Errc::failure "container
+/// KEY is not running" when it is not.
+Running running_container(const Globals& g, const std::string& key);
 
 /// Fill a new volume's data dir `dst_dir` with what the image holds at
 /// `src_dir` (a path already resolved inside the container rootfs), as

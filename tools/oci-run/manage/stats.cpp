@@ -1,6 +1,6 @@
-// `oci-run top` and `oci-run stats`: a managed container's processes and
-// resource use, read from its cgroups (the runtime state names them) and
-// from /proc of its init (network counters of its netns).
+// `oci-run stats`: a managed container's resource use, read from its
+// cgroups (the runtime state names them) and from /proc of its init (network
+// counters of its netns).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -27,22 +27,6 @@
 namespace ocikit::manage {
 
 namespace {
-
-struct Running {
-  Record rec;
-  cgroup::Manager cg;
-  pid_t init = 0;  ///< the container's init (runtime state), whose netns counts
-};
-
-// The record and cgroup manager of a running container; Errc::failure when
-// it is not running.
-Running running_container(const Globals& env, const std::string& key) {
-  StateDir sd(env.state_dir);
-  Record r = sd.load(sd.find(key));
-  if (live_status(r) != "running" || r.pid <= 0) fail(Errc::failure, "container " + key + " is not running");
-  auto st = run::load_state(r.runtime_root.empty() ? env.runtime_root : r.runtime_root, r.id);
-  return {r, cgroup::Manager::from_json(st.cgroup), st.pid};
-}
 
 uint64_t u64(const nlohmann::json& j, std::initializer_list<const char*> path) {
   const nlohmann::json* p = &j;
@@ -105,45 +89,6 @@ std::string percent(double v) {
 }
 
 }  // namespace
-
-int container_top(const Globals& env, const std::string& key, const std::vector<std::string>& ps_args) {
-  auto c = running_container(env, key);
-  std::set<pid_t> pids;
-  for (auto p : c.cg.pids()) pids.insert(p);
-  // As docker: run the host's ps with the given options (default -ef) and
-  // keep the header and the rows of the container's processes.
-  std::string cmd = "ps";
-  std::vector<std::string> args = ps_args.empty() ? std::vector<std::string>{"-ef"} : ps_args;
-  std::vector<std::string> argv = {cmd};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = process::capture({.argv = argv}, true, false);
-  std::string out = std::move(r.out);
-  if (r.status != 0) fail(Errc::failure, "top: ps " + args[0] + " failed");
-  std::istringstream in(out);
-  std::string header;
-  std::getline(in, header);
-  // The PID column: its index among the header's words.
-  std::istringstream hs(header);
-  std::string w;
-  int col = -1, i = 0;
-  while (hs >> w) {
-    if (w == "PID") col = i;
-    i++;
-  }
-  if (col < 0) fail(Errc::failure, "top: ps output has no PID column");
-  std::cout << header << "\n";
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::string f;
-    for (int k = 0; k <= col && ls >> f; k++) {
-    }
-    char* end = nullptr;
-    long p = std::strtol(f.c_str(), &end, 10);
-    if (end && *end == 0 && pids.count(static_cast<pid_t>(p))) std::cout << line << "\n";
-  }
-  return 0;
-}
 
 int container_stats(const Globals& env, const std::vector<std::string>& keys, const std::string& format, bool stream) {
   StateDir sd(env.state_dir);
