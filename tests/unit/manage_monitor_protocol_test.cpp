@@ -1,5 +1,5 @@
 // oci-run manage/attach: the monitor's frames and the detach keys.
-#include "manage/attach.hpp"
+#include "manage/monitor_protocol.hpp"
 
 #include <doctest/doctest.h>
 #include <sys/socket.h>

@@ -2,7 +2,7 @@
 #include <iostream>
 #include <iterator>
 
-#include "attach.hpp"
+#include "endpoint.hpp"
 #include "commands.hpp"
 #include "common/error.hpp"
 #include "store.hpp"
@@ -10,11 +10,11 @@
 namespace ocikit::netcmd {
 namespace {
 
-attach::ConnectOptions to_attach(const ConnectOptions& o) {
-  attach::ConnectOptions a;
+endpoint::ConnectOptions to_attach(const ConnectOptions& o) {
+  endpoint::ConnectOptions a;
   a.network = o.network;
   a.target = o.target;
-  a.id = o.id.empty() ? attach::id_for_target(o.target) : o.id;
+  a.id = o.id.empty() ? endpoint::id_for_target(o.target) : o.id;
   a.hostname = o.name;
   a.aliases = o.aliases;
   a.ifname = o.ifname;
@@ -25,7 +25,7 @@ attach::ConnectOptions to_attach(const ConnectOptions& o) {
     a.ports.insert(a.ports.end(), v.begin(), v.end());
   }
   if (!o.no_etc) {
-    a.etc_dir = o.etc_dir.empty() ? attach::etc_dir_for_target(o.target) : o.etc_dir;
+    a.etc_dir = o.etc_dir.empty() ? endpoint::etc_dir_for_target(o.target) : o.etc_dir;
     a.owns_etc = o.etc_dir.empty() && !a.etc_dir.empty();
   }
   return a;
@@ -35,14 +35,14 @@ attach::ConnectOptions to_attach(const ConnectOptions& o) {
 
 int connect(const std::string& data_dir, const ConnectOptions& o) {
   netstore::Store st(data_dir);
-  auto r = attach::connect(st, to_attach(o));
+  auto r = endpoint::connect(st, to_attach(o));
   for (const auto& a : r.lease.addrs) std::cout << a << "\n";
   return 0;
 }
 
 int disconnect(const std::string& data_dir, const ConnectOptions& o) {
   netstore::Store st(data_dir);
-  attach::disconnect(st, o.network, o.id.empty() ? attach::id_for_target(o.target) : o.id, false);
+  endpoint::disconnect(st, o.network, o.id.empty() ? endpoint::id_for_target(o.target) : o.id, false);
   return 0;
 }
 
@@ -53,7 +53,7 @@ int hook(const std::string& data_dir, const ConnectOptions& o) {
   c.id = o.id.empty() ? state.at("id").get<std::string>() : o.id;
   netstore::Store st(data_dir);
   if (o.stage == "poststop") {
-    attach::disconnect(st, o.network, c.id, true);
+    endpoint::disconnect(st, o.network, c.id, true);
     return 0;
   }
   if (o.stage != "createRuntime" && o.stage != "prestart")
@@ -74,7 +74,7 @@ int hook(const std::string& data_dir, const ConnectOptions& o) {
     }
   }
   if (c.etc_dir.empty()) c.no_etc = true;
-  attach::connect(st, to_attach(c));
+  endpoint::connect(st, to_attach(c));
   return 0;
 }
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "attach.hpp"
+#include "endpoint.hpp"
 #include "commands.hpp"
 #include "common/error.hpp"
 #include "store.hpp"
@@ -45,7 +45,7 @@ int create(const std::string& data_dir, const CreateOptions& o) {
     if (n.driver != "overlay") fail(Errc::invalid, "network \"" + n.name + "\": peers-file needs the overlay driver");
     if (it->second.empty() || it->second[0] != '/')
       fail(Errc::invalid, "network \"" + n.name + "\": peers-file must be an absolute path");
-    attach::read_peers_file(it->second);
+    endpoint::read_peers_file(it->second);
   }
   if (n.subnets.empty() && (n.driver == "bridge" || n.driver == "overlay" || n.driver == "macvlan"))
     fail(Errc::usage, "network \"" + n.name + "\": --subnet is required");
@@ -118,7 +118,7 @@ bool remove_one(netstore::Store& st, const std::string& name, bool quiet_if_used
     if (quiet_if_used) return false;
     fail("network \"" + name + "\" has " + std::to_string(leases.size()) + " connected container(s)");
   }
-  attach::teardown_network(n);
+  endpoint::teardown_network(n);
   st.remove(name);
   return true;
 }
@@ -137,7 +137,7 @@ int prune(const std::string& data_dir) {
   netstore::Store st(data_dir);
   // Leases of containers whose namespace is gone first: that may leave
   // their networks unused.
-  for (const auto& n : st.list()) attach::release_stale(st, n);
+  for (const auto& n : st.list()) endpoint::release_stale(st, n);
   for (const auto& n : st.list())
     if (n.name != "bridge" && remove_one(st, n.name, true)) std::cout << n.name << "\n";
   return 0;

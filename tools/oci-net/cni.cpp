@@ -16,7 +16,7 @@
 #include <iostream>
 #include <iterator>
 
-#include "attach.hpp"
+#include "endpoint.hpp"
 #include "cni.hpp"
 #include "commands.hpp"
 #include "common/error.hpp"
@@ -97,14 +97,14 @@ net::Network load_network(netstore::Store& st, const json& conf) {
 
 json add(netstore::Store& st, const json& conf, const std::string& version) {
   auto n = load_network(st, conf);
-  attach::ConnectOptions o;
+  endpoint::ConnectOptions o;
   o.network = n.name;
   o.target = env("CNI_NETNS", true);
   o.ifname = env("CNI_IFNAME", true);
   o.id = env("CNI_CONTAINERID", true) + ":" + o.ifname;
   o.hostname = env("CNI_CONTAINERID", true);
   o.ports = port_mappings(conf);
-  auto r = attach::connect(st, o);
+  auto r = endpoint::connect(st, o);
   json ips = json::array(), routes = json::array();
   for (size_t i = 0; i < r.lease.addrs.size(); ++i) {
     const auto& s = r.network.subnets.at(i);
@@ -159,7 +159,7 @@ int run() {
   } else if (cmd == "DEL") {
     // DEL succeeds when there is nothing left to delete (spec: idempotent).
     auto n = st.find(conf.at("name").get<std::string>());
-    if (n) attach::disconnect(st, n->name, env("CNI_CONTAINERID", true) + ":" + env("CNI_IFNAME", true), true);
+    if (n) endpoint::disconnect(st, n->name, env("CNI_CONTAINERID", true) + ":" + env("CNI_IFNAME", true), true);
   } else if (cmd == "CHECK") {
     check(st, conf);
   } else if (cmd == "STATUS") {
@@ -176,7 +176,7 @@ int run() {
     auto n = st.find(conf.at("name").get<std::string>());
     if (!n) return 0;
     // Leases of namespaces that are gone go too, listed or not.
-    attach::release_stale(st, *n);
+    endpoint::release_stale(st, *n);
     std::set<std::string> keep;
     for (const auto& a : conf.value("cni.dev/valid-attachments", json::array()))
       keep.insert(a.value("containerID", "") + ":" + a.value("ifname", ""));
@@ -186,7 +186,7 @@ int run() {
       for (const auto& l : st.leases(n->name))
         if (!keep.count(l.container)) drop.push_back(l.container);
     }
-    for (const auto& id : drop) attach::disconnect(st, n->name, id, true);
+    for (const auto& id : drop) endpoint::disconnect(st, n->name, id, true);
   } else {
     throw CniError{4, "unknown CNI_COMMAND " + cmd};
   }

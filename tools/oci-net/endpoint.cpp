@@ -1,4 +1,4 @@
-#include "attach.hpp"
+#include "endpoint.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -18,7 +18,7 @@
 #include "netlink.hpp"
 #include "nft.hpp"
 
-namespace ocikit::attach {
+namespace ocikit::endpoint {
 namespace {
 
 bool bridged(const net::Network& n) { return n.driver == "bridge" || n.driver == "overlay"; }
@@ -433,4 +433,4 @@ void teardown_network(const net::Network& n) {
   if (n.driver == "bridge") nft::remove_network(n.name);
 }
 
-}  // namespace ocikit::attach
+}  // namespace ocikit::endpoint

@@ -17,7 +17,7 @@
 #include "common/net.hpp"
 #include "store.hpp"
 
-namespace ocikit::attach {
+namespace ocikit::endpoint {
 
 /// What to connect where.
 struct ConnectOptions {
@@ -75,4 +75,4 @@ std::vector<net::IpAddr> read_peers_file(const std::string& path);
 /// Remove a network's kernel objects (bridge, vxlan, nft table).
 void teardown_network(const net::Network& n);
 
-}  // namespace ocikit::attach
+}  // namespace ocikit::endpoint

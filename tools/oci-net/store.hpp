@@ -27,7 +27,7 @@ struct Lease {
   std::string etc_dir;  ///< where hosts/resolv.conf were written ("" none)
   bool owns_etc = false;  ///< etc_dir files are ours to delete
   /// "PID:STARTTIME" of the connect still wiring it, "" once wired. A lease
-  /// whose connect died (kill -9) part way is reclaimed (attach.cpp).
+  /// whose connect died (kill -9) part way is reclaimed (endpoint.cpp).
   std::string setting_up;
 };
 

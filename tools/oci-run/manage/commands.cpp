@@ -11,7 +11,7 @@
 #include "common/log.hpp"
 #include "common/users.hpp"
 #include "container.hpp"
-#include "manage/attach.hpp"
+#include "manage/monitor_protocol.hpp"
 #include "manage/manage.hpp"
 #include "router.hpp"
 #include "manage/monitor.hpp"

@@ -7,7 +7,7 @@
 //
 // Every container, foreground or not, runs under such a setsid monitor with
 // /dev/null stdio, so that it outlives the client; the client stays
-// connected through a socketpair (attach.hpp) and, in the foreground, copies
+// connected through a socketpair (monitor_protocol.hpp) and, in the foreground, copies
 // the streams to its terminal. A killed client leaves the container managed.
 //
 //   client ──fork──> child ──setsid, fork──> monitor ──fork/exec──> oci-run run --pid-file (runtime)

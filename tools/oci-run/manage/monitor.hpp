@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "manage/attach.hpp"
+#include "manage/monitor_protocol.hpp"
 #include "manage/manage.hpp"
 #include "manage/record.hpp"
 #include "manage/relay.hpp"

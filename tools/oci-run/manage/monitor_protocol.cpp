@@ -1,5 +1,5 @@
-// oci-run manage/attach: the monitor's attach frames and the client side.
-#include "manage/attach.hpp"
+// oci-run manage/monitor_protocol: the monitor's attach frames and the client side.
+#include "manage/monitor_protocol.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

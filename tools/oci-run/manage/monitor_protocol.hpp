@@ -1,5 +1,5 @@
 #pragma once
-// oci-run manage/attach: how a client talks to a container's monitor. The
+// oci-run manage/monitor_protocol: how a client talks to a container's monitor. The
 // monitor serves <container dir>/attach.sock (a unix stream socket); `run`
 // without -d gets the first connection through a socketpair before the
 // container starts, `attach` connects later. Both ways carry frames:

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/fs.hpp"
-#include "manage/attach.hpp"
+#include "manage/monitor_protocol.hpp"
 
 namespace ocikit::manage {
 
@@ -22,7 +22,7 @@ struct WindowSize {
   unsigned short rows = 0, cols = 0;
 };
 
-/// A client attached to a monitor (attach.hpp), kept across restarts.
+/// A client attached to a monitor (monitor_protocol.hpp), kept across restarts.
 struct AttachClient {
   fs::UniqueFd fd;
   FrameReader reader;
@@ -37,7 +37,7 @@ struct RelayTarget {
   int in_fd = -1;  ///< attached stdin (-i), -1: /dev/null
   bool tty = false;  ///< the process gets a pty (console socket)
   bool raw_terminal = false;  ///< put in_fd's terminal into raw mode while relaying (-it)
-  // The monitor's side (attach.hpp):
+  // The monitor's side (monitor_protocol.hpp):
   bool stdin_pipe = false;  ///< the process's stdin is a pipe fed by the clients' kStdin (-i)
   int listen_fd = -1;  ///< accept attach clients on this socket
   std::vector<AttachClient>* clients = nullptr;  ///< output frames go to these; their input comes back
