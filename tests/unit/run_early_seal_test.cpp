@@ -65,3 +65,15 @@ TEST_CASE("the runtime handles each such command line (router.cpp agrees)") {
     }
   }
 }
+
+TEST_CASE("the entry point knows router.hpp's global options (its own copy: no globals before relocation)") {
+  // A value-taking option it did not know would make its value the command;
+  // a flag it took for value-taking would swallow the command.
+  for (const auto& o : ocikit::run::kGlobalOptions) {
+    CAPTURE(o.name);
+    std::vector<std::string> line = {o.name};
+    if (o.takes_value) line.push_back("v");
+    for (const char* a : {"run", "-b", "/b", "x"}) line.push_back(a);
+    CHECK(wanted(line));
+  }
+}
