@@ -13,41 +13,14 @@
 #include "common/error.hpp"
 #include "common/fs.hpp"
 
+#include "rootfs_fixture.hpp"
 #include "temp_dir.hpp"
 
 using namespace ocikit;
-using testing::TempDir;
+using namespace ocikit::testing;
 using namespace ocikit::users;
 
 namespace {
-
-void put(const std::string& path, const std::string& data) {
-  fs::mkdir_p(path.substr(0, path.rfind('/')));
-  fs::write_file_atomic(path, data);
-}
-
-const char* kPasswd =
-    "root:x:0:0:root:/root:/bin/sh\n"
-    "daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
-    "# a comment\n"
-    "\n"
-    "app:x:1000:1001:App:/home/app:/bin/sh\n"
-    "broken:x:notanumber:1:::\n"
-    "nohome:x:1002:1002\n";
-const char* kGroup =
-    "root:x:0:root\n"
-    "wheel:x:10:root,app\n"
-    "audio:x:29:app\n"
-    "appgrp:x:1001:\n"
-    "staff:x:50:\n";
-
-struct Rootfs {
-  TempDir dir;
-  Rootfs() {
-    put(dir.path + "/etc/passwd", kPasswd);
-    put(dir.path + "/etc/group", kGroup);
-  }
-};
 
 std::string errmsg(const std::function<void()>& fn, Errc* code = nullptr) {
   try {
