@@ -21,7 +21,10 @@ const std::set<std::string> kValueOpts = {
     "--name", "-e", "--env", "--env-file", "-w", "--workdir", "-u", "--user", "--entrypoint", "-h", "--hostname", "-v",
     "--volume", "--mount", "--tmpfs", "-m", "--memory", "--cpus", "--pids-limit", "--cap-add", "--cap-drop",
     "--security-opt", "--restart", "-l", "--label", "--stop-signal", "--stop-timeout", "-p", "--publish", "--network",
-    "--net", "--pull", "--platform", "--ulimit", "--detach-keys",
+    "--net", "--pull", "--platform", "--ulimit", "--detach-keys", "--health-cmd", "--health-interval",
+    "--health-timeout", "--health-retries", "--health-start-period", "--health-start-interval",
+    // docker ps
+    "--filter",
     // runc create/run/exec/kill/ps
     "-b", "--bundle", "--pid-file", "--console-socket", "--preserve-fds", "--process", "--cwd", "-g",
     "--additional-gids", "-c", "--cap", "-f", "--format", "-s", "--signal", "-t", "--time"};

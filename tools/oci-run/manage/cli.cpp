@@ -63,6 +63,13 @@ void add_run_flags(CLI::App* c, RunOptions& o) {
   multi(c->add_option("--ulimit", o.ulimits, "name=soft[:hard] resource limit (nofile, nproc, core ...)"));
   c->add_option("--sig-proxy", o.sig_proxy, "forward signals to the container (without -t)")->capture_default_str();
   c->add_option("--detach-keys", o.detach_keys, "keys that detach from a -it container")->capture_default_str();
+  c->add_option("--health-cmd", o.health_cmd, "command to run to check health (/bin/sh -c)");
+  c->add_option("--health-interval", o.health_interval, "time between checks (ms|s|m|h) (default 30s)");
+  c->add_option("--health-timeout", o.health_timeout, "maximum time one check may run (default 30s)");
+  c->add_option("--health-retries", o.health_retries, "consecutive failures before unhealthy (default 3)");
+  c->add_option("--health-start-period", o.health_start_period, "start period: failures do not count (default 0s)");
+  c->add_option("--health-start-interval", o.health_start_interval, "time between checks in the start period (default 5s)");
+  c->add_flag("--no-healthcheck", o.no_healthcheck, "disable the image's HEALTHCHECK");
   c->prefix_command(true);
 }
 
@@ -127,6 +134,8 @@ int docker_main(int argc, char** argv) {
         ps->add_flag("-q,--quiet", quiet, "ids only");
         ps->add_flag("--no-trunc", no_trunc, "full ids and commands");
         ps->add_option("--format", format, "table or json")->capture_default_str();
+        std::vector<std::string> ps_filters;
+        multi(ps->add_option("-f,--filter", ps_filters, "KEY=VALUE: id, name, label, status, health, exited"));
         bool no_stdin = false, sig_proxy = true;
         auto* attach = app.add_subcommand("attach", "attach to a running container's output (and stdin)");
         attach->add_flag("--no-stdin", no_stdin, "do not attach stdin");
@@ -231,7 +240,7 @@ int docker_main(int argc, char** argv) {
             eo.cmd.assign(rest.begin() + 1, rest.end());
             return exec_managed(g, eo);
           });
-        if (*ps) return print_ps(g, all, quiet, format, no_trunc), 0;
+        if (*ps) return print_ps(g, all, quiet, format, no_trunc, ps_filters), 0;
         if (*logs) {
           long n = -1;
           if (tail != "all") {

@@ -26,7 +26,7 @@
 #include "common/reference.hpp"
 #include "common/runtime_spec.hpp"
 #include "common/snapshot.hpp"
-#include "manage/manage.hpp"
+#include "manage/health.hpp"
 #include "manage/manage.hpp"
 #include "manage/parse.hpp"
 
@@ -145,6 +145,9 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   for (const auto& m : o.mounts) mounts.push_back(parse_mount(m));
   for (const auto& t : o.tmpfs) mounts.push_back(parse_tmpfs(t));
   auto [policy, max_retries] = parse_restart(o.restart);
+  HealthFlags hf{o.health_cmd, o.health_interval, o.health_timeout, o.health_start_period, o.health_start_interval,
+                 o.health_retries, o.no_healthcheck};
+  merge_healthcheck(std::nullopt, hf);  // the flags checked before anything is made
   if (o.rm && policy != "no") fail(Errc::usage, "conflicting options: --restart and --rm");
   std::vector<std::string> ports;
   for (const auto& p : o.publish) ports.push_back(check_publish(p));
@@ -219,6 +222,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
       : !im.config.config.stop_signal.empty() ? im.config.config.stop_signal
                                               : "SIGTERM";
   r.stop_timeout = o.stop_timeout.value_or(10);
+  if (auto hc = merge_healthcheck(im.config.config.healthcheck, hf)) r.healthcheck = healthcheck_to_json(*hc);
 
   // 4. Volumes: named ones are made on first use; "-v /path" gets an
   // anonymous one, and so does each image VOLUME no mount covers (docker).

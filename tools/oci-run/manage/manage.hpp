@@ -65,6 +65,10 @@ struct RunOptions {
   std::vector<std::string> ulimits;  ///< --ulimit name=soft[:hard]
   bool sig_proxy = true;  ///< --sig-proxy (foreground, without a tty)
   std::string detach_keys = "ctrl-p,ctrl-q";  ///< --detach-keys (foreground with -it)
+  std::optional<std::string> health_cmd, health_interval, health_timeout, health_start_period,
+      health_start_interval;  ///< --health-* (health.hpp)
+  std::optional<int> health_retries;  ///< --health-retries
+  bool no_healthcheck = false;  ///< --no-healthcheck
 };
 
 /// `run IMAGE`: create the container, then run it attached (returning its
@@ -98,7 +102,9 @@ int wait_managed(const Globals& g, const std::string& name_or_id);
 /// `logs NAME`: print the json-file log (follow, tail -1 = all, timestamps).
 void print_logs(const Globals& g, const std::string& name_or_id, bool follow, long tail, bool timestamps);
 /// `ps`: docker's table, ids only with quiet, JSON lines with format "json".
-void print_ps(const Globals& g, bool all, bool quiet, const std::string& format, bool no_trunc);
+/// `filters`: docker's --filter KEY=VALUE (id, name, label, status, health, exited).
+void print_ps(const Globals& g, bool all, bool quiet, const std::string& format, bool no_trunc,
+              const std::vector<std::string>& filters = {});
 /// `inspect NAME...`: a JSON array in docker's shape.
 void print_inspect(const Globals& g, const std::vector<std::string>& names);
 

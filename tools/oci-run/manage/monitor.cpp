@@ -32,6 +32,7 @@
 #include "common/fs.hpp"
 #include "common/log.hpp"
 #include "common/snapshot.hpp"
+#include "manage/health.hpp"
 #include "manage/manage.hpp"
 #include "manage/monitor.hpp"
 #include "manage/parse.hpp"
@@ -144,12 +145,18 @@ int supervise(const Globals& g, const StateDir& st, const std::string& id, std::
     t.clients = &clients;
     t.window = &window;
     t.pid_file = pid_file;
+    pid_t checker = 0;
     t.on_started = [&](pid_t init) {
       r = st.update(id, [&](Record& x) {
         if (init > 0) x.pid = init;
         x.started = log::now_rfc3339();
         x.error.clear();
       });
+      try {
+        checker = start_health_checker(g, st, r);
+      } catch (const Error& e) {
+        log::warn(std::string("health check: ") + e.what());
+      }
     };
     auto make_argv = [&](const std::string& console) {
       std::vector<std::string> a = {"oci-run", "--root", r.runtime_root};
@@ -167,6 +174,7 @@ int supervise(const Globals& g, const StateDir& st, const std::string& id, std::
         x.monitor_start = self_start;
       });
     });
+    stop_health_checker(checker);  // a stopped container's checks stop
     code = res.status;
     if (!res.started) {
       // The process never ran (not found, not executable, a hook or the

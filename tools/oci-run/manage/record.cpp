@@ -61,7 +61,8 @@ nlohmann::json to_json(const Record& r) {
           {"ports", r.ports},
           {"network", r.network},
           {"volumes_created", r.volumes_created},
-          {"host_config", r.host_config}};
+          {"host_config", r.host_config},
+          {"healthcheck", r.healthcheck}};
 }
 
 Record record_from_json(const nlohmann::json& j) {
@@ -101,6 +102,7 @@ Record record_from_json(const nlohmann::json& j) {
     r.network = j.value("network", "");
     r.volumes_created = j.value("volumes_created", std::vector<std::string>{});
     r.host_config = j.value("host_config", nlohmann::json::object());
+    if (j.contains("healthcheck") && j["healthcheck"].is_object()) r.healthcheck = j["healthcheck"];
     return r;
   });
 }

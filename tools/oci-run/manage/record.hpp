@@ -78,6 +78,8 @@ struct Record {
   std::string network;  ///< --network ("" = none given)
   std::vector<std::string> volumes_created;  ///< anonymous volumes removed by rm -v
   nlohmann::json host_config = nlohmann::json::object();  ///< other docker HostConfig fields, for inspect
+  /// docker's Config.Healthcheck ({"Test": [...], "Interval": ns ...}); null when none (health.hpp)
+  nlohmann::json healthcheck;
 };
 
 /// Write `data` to `path` through a temp file renamed over it (atomic for

@@ -8,11 +8,14 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "common/error.hpp"
 #include "common/fs.hpp"
+#include "manage/health.hpp"
 #include "manage/manage.hpp"
 
 namespace ocikit::manage {
@@ -42,8 +45,14 @@ std::string human_duration(long long s) {
   return std::to_string(s / 86400) + " days";
 }
 
-std::string status_text(const Record& r, const std::string& live) {
-  if (live == "running") return "Up " + human_duration(seconds_since(r.started));
+std::string status_text(const StateDir& st, const Record& r, const std::string& live) {
+  if (live == "running") {
+    std::string up = "Up " + human_duration(seconds_since(r.started));
+    std::string h = health_status(st, r);
+    if (h == "starting") return up + " (health: starting)";
+    if (h != "none") return up + " (" + h + ")";
+    return up;
+  }
   if (live == "restarting")
     return "Restarting (" + std::to_string(r.exit_code) + ") " + human_duration(seconds_since(r.finished)) + " ago";
   if (live == "exited") {
@@ -77,14 +86,49 @@ void print_entry(const nlohmann::json& e, bool timestamps) {
 
 }  // namespace
 
-void print_ps(const Globals& g, bool all, bool quiet, const std::string& format, bool no_trunc) {
+void print_ps(const Globals& g, bool all, bool quiet, const std::string& format, bool no_trunc,
+              const std::vector<std::string>& filters) {
   StateDir st = state_of(g);
   if (format != "table" && format != "json")
     fail(Errc::usage, "unknown --format \"" + format + "\" (want table or json)");
+  // docker's --filter KEY=VALUE: the same key ORs, different keys AND.
+  std::map<std::string, std::vector<std::string>> by_key;
+  for (const auto& f : filters) {
+    auto eq = f.find('=');
+    if (eq == std::string::npos || eq == 0) fail(Errc::usage, "bad format of filter (expected name=value): " + f);
+    std::string k = f.substr(0, eq), v = f.substr(eq + 1);
+    static const std::set<std::string> kKeys = {"id", "name", "label", "status", "health", "exited"};
+    if (!kKeys.count(k)) fail(Errc::usage, "invalid filter '" + k + "'");
+    if (k == "health" && v != "starting" && v != "healthy" && v != "unhealthy" && v != "none")
+      fail(Errc::usage, "unrecognised filter value for health: " + v);
+    by_key[k].push_back(v);
+  }
+  // A status or exited filter lists stopped containers too, as docker's.
+  bool show_all = all || by_key.count("status") || by_key.count("exited");
+  auto matches = [&](const Record& r, const std::string& live) {
+    for (const auto& [k, vals] : by_key) {
+      bool any = false;
+      for (const auto& v : vals) {
+        if (k == "id") any = any || r.id.rfind(v, 0) == 0;
+        else if (k == "name") any = any || r.name.find(v) != std::string::npos;
+        else if (k == "status") any = any || live == v;
+        else if (k == "health") any = any || (live == "running" ? health_status(st, r) : "none") == v;
+        else if (k == "exited") any = any || (live == "exited" && std::to_string(r.exit_code) == v);
+        else if (k == "label") {
+          auto eq = v.find('=');
+          auto it = r.labels.find(v.substr(0, eq));
+          any = any || (it != r.labels.end() && (eq == std::string::npos || it->second == v.substr(eq + 1)));
+        }
+      }
+      if (!any) return false;
+    }
+    return true;
+  };
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : st.list()) {
     std::string live = live_status(r);
-    if (!all && live != "running" && live != "restarting") continue;
+    if (!show_all && live != "running" && live != "restarting") continue;
+    if (!matches(r, live)) continue;
     std::string id = no_trunc ? r.id : r.id.substr(0, 12);
     if (quiet) {
       std::cout << id << "\n";
@@ -96,7 +140,7 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
                                   {"Command", command_text(r, true)},
                                   {"CreatedAt", r.created},
                                   {"RunningFor", human_duration(seconds_since(r.created)) + " ago"},
-                                  {"Status", status_text(r, live)},
+                                  {"Status", status_text(st, r, live)},
                                   {"State", live},
                                   {"Ports", ports_text(r)},
                                   {"Names", r.name},
@@ -106,7 +150,7 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
       continue;
     }
     rows.push_back({id, r.image, command_text(r, no_trunc), human_duration(seconds_since(r.created)) + " ago",
-                    status_text(r, live), ports_text(r), r.name});
+                    status_text(st, r, live), ports_text(r), r.name});
   }
   if (quiet || format == "json") return;
   std::vector<std::string> head = {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"};
@@ -265,6 +309,11 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names) {
           {"Networks",
            r.network.empty() ? nlohmann::json::object() : nlohmann::json{{r.network, nlohmann::json::object()}}}}},
         {"Bundle", st.bundle_dir(r.id)}};
+    if (has_active_healthcheck(r)) {
+      auto h = load_health(st, r.id);
+      j["State"]["Health"] = h ? *h : nlohmann::json{{"Status", "starting"}, {"FailingStreak", 0}, {"Log", nlohmann::json::array()}};
+    }
+    if (r.healthcheck.is_object()) j["Config"]["Healthcheck"] = r.healthcheck;
     out.push_back(j);
   }
   std::cout << out.dump(4) << "\n";
