@@ -161,7 +161,7 @@ login() {
 
   run "$OCI_PUSH" oci:"$WORK/src":v1 docker://$BASIC/login/out:v2
   [ "$status" -ne 0 ]
-  [[ "$output" == *"unauthorized"* ]]
+  [[ "$output" == *"authentication required (no credentials for this registry)"* ]]
 
   run "$OCI_RUN" logout "$BASIC"
   [ "$status" -eq 0 ]
@@ -254,7 +254,7 @@ login() {
   # The helper's not-found is anonymous: the registry refuses, no helper error.
   run "$OCI_FETCH" docker://$BASIC/login/helper:v1 oci:"$T/anon":v1
   [ "$status" -ne 0 ]
-  [[ "$output" == *"unauthorized"* ]]
+  [ "$output" = "oci-fetch: error: authentication required (no credentials for this registry)" ]
   [[ "$output" != *"credential helper"* ]]
 }
 

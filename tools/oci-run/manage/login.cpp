@@ -53,7 +53,7 @@ std::string read_password(const std::string& prompt) {
   const int sigs[4] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
   for (int i = 0; i < 4; ++i) ::sigaction(sigs[i], &sa, &old[i]);
   g_echo_off = 1;
-  ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
   std::string line;
   bool got = false;
   try {
@@ -61,7 +61,7 @@ std::string read_password(const std::string& prompt) {
     got = static_cast<bool>(std::getline(std::cin, line));
   } catch (...) {
   }
-  ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_saved_tty);
+  ::tcsetattr(STDIN_FILENO, TCSANOW, &g_saved_tty);
   g_echo_off = 0;
   for (int i = 0; i < 4; ++i) ::sigaction(sigs[i], &old[i], nullptr);
   std::cout << "\n";
