@@ -51,7 +51,11 @@ std::string read_password(const std::string& prompt) {
   }, old[4];
   sa.sa_handler = restore_tty_and_die;
   const int sigs[4] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-  for (int i = 0; i < 4; ++i) ::sigaction(sigs[i], &sa, &old[i]);
+  // (A signal this process ignores stays ignored.)
+  for (int i = 0; i < 4; ++i) {
+    ::sigaction(sigs[i], nullptr, &old[i]);
+    if (old[i].sa_handler != SIG_IGN) ::sigaction(sigs[i], &sa, nullptr);
+  }
   g_echo_off = 1;
   ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
   std::string line;
