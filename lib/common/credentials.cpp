@@ -51,9 +51,11 @@ std::string first_line(const std::string& out, const std::string& err) {
       std::string line;
       for (size_t i = b; i < e && line.size() < 200; ++i) {
         unsigned char c = static_cast<unsigned char>((*s)[i]);
+        if (c == '\r') continue;
         line += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
       }
-      while (!line.empty() && (line.back() == ' ' || line.back() == '?')) line.pop_back();
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      line.erase(0, line.find_first_not_of(' ') == std::string::npos ? line.size() : line.find_first_not_of(' '));
       if (!line.empty()) return line;
       b = e + 1;
     }

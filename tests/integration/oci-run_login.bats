@@ -9,6 +9,7 @@
 
 load helpers
 load registry_helpers
+bats_require_minimum_version 1.5.0
 
 setup_file() {
   require_cmd docker-registry jq curl htpasswd socat openssl
@@ -196,6 +197,33 @@ login() {
   [ "${lines[1]}" = "Login Succeeded" ]
 }
 
+# wait_for FILE TEXT: until FILE holds TEXT (10 s at most).
+wait_for() {
+  local i
+  for i in $(seq 100); do
+    grep -qF "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+@test "on a terminal, the username and the password (without echo) are prompted for" {
+  require_cmd script
+  # script(1) gives login a terminal; what it shows goes to $T/ts, and the
+  # answers are typed when their prompt is there.
+  {
+    wait_for "$T/ts" "Username: " && printf 'alice\n'
+    wait_for "$T/ts" "Password: " && printf 's3cret\n'
+    wait_for "$T/ts" "Login Succeeded" || true
+  } | timeout 60 script -qfec "\"$OCI_RUN\" login $BASIC; stty -a" "$T/ts" >/dev/null
+  cat -v "$T/ts"
+  grep -q "Username: alice" "$T/ts"
+  grep -q "Login Succeeded" "$T/ts"
+  run ! grep -q s3cret "$T/ts"
+  [ "$(jq -r --arg h "$BASIC" '.auths[$h].auth' "$DOCKER_CONFIG/config.json" | base64 -d)" = alice:s3cret ]
+  grep -q ' echo ' "$T/ts"  # on again after the password (stty -a)
+}
+
 @test "login through the token server: success, refusal; fetch and push then use it" {
   before=$(wc -l <"$WORK/tok/token.log")
   login bob t0ken-pass "$TOK"
@@ -232,7 +260,7 @@ login() {
   [ "$output" = "Login Succeeded" ]  # no warning about an unencrypted password
   run jq -c --arg h "$BASIC" '[.credsStore, .experimental, .auths[$h]]' "$DOCKER_CONFIG/config.json"
   [ "$output" = '["testhelper","enabled",{}]' ]
-  ! grep -q -e s3cret -e "$(printf alice:s3cret | base64)" "$DOCKER_CONFIG/config.json"
+  run ! grep -q -e s3cret -e "$(printf alice:s3cret | base64)" "$DOCKER_CONFIG/config.json"
   grep -qx "store $BASIC" "$T/testhelper.log"
   [ "$("$T/bin/docker-credential-testhelper" list </dev/null | jq -r --arg h "$BASIC" '.[$h]')" = alice ]
 

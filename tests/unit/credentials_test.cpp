@@ -161,9 +161,10 @@ TEST_CASE("credentials: a helper on PATH: store, get, erase, list; failures name
 
   CHECK_THROWS_WITH(credentials::Helper("okt-missing").get("q.io"),
                     "credential helper docker-credential-okt-missing: not found in PATH");
-  fs::write_file_atomic(t.path + "/docker-credential-bad", "#!/bin/sh\necho 'it broke\001'; exit 3\n", 0755);
+  fs::write_file_atomic(t.path + "/docker-credential-bad",
+                        "#!/bin/sh\nprintf '\\n  \\n it\\001broke?\\r\\nmore\\n'; exit 3\n", 0755);
   CHECK_THROWS_WITH(credentials::Helper("bad").get("q.io"),
-                    "credential helper docker-credential-bad: get failed (exit 3): it broke");
+                    "credential helper docker-credential-bad: get failed (exit 3): it?broke?");
   fs::write_file_atomic(t.path + "/docker-credential-junk", "#!/bin/sh\necho '{not json'\n", 0755);
   CHECK_THROWS_WITH(credentials::Helper("junk").get("q.io"),
                     "credential helper docker-credential-junk: get: invalid answer (not the credential helper "
