@@ -106,13 +106,21 @@ pid_t spawn(const Spec& s) {
   return pid;
 }
 
+namespace {
+
+int exit_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 255;
+}
+
+}  // namespace
+
 int wait(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) throw_errno("waitpid");
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 255;
+  return exit_status(status);
 }
 
 int run(const Spec& s) { return wait(spawn(s)); }
@@ -162,6 +170,24 @@ Output drain(pid_t pid, fs::UniqueFd (&pipes)[2][2], const Bounds& b) {
     if (b.max_output > 0 && r.out.size() + r.err.size() > b.max_output) {
       r.too_large = true;
       break;
+    }
+  }
+  if (!r.timed_out && !r.too_large && b.timeout_ms >= 0) {
+    // Its output is closed, but the child may still run: the deadline
+    // holds for it too.
+    for (;;) {
+      int status = 0;
+      pid_t w = ::waitpid(pid, &status, WNOHANG);
+      if (w == pid) {
+        r.status = exit_status(status);
+        return r;
+      }
+      if (w < 0 && errno != EINTR) throw_errno("waitpid");
+      if (clock::now() >= deadline) {
+        r.timed_out = true;
+        break;
+      }
+      ::usleep(5000);
     }
   }
   if (r.timed_out || r.too_large) ::kill(pid, SIGKILL);

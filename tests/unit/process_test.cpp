@@ -85,6 +85,14 @@ TEST_CASE("process: capture_bounded gives stdin, and kills a child that talks to
   CHECK(r.status == 128 + 9);
   CHECK(ms < 5000);
 
+  // A child that closes its output and stays is killed at the deadline too.
+  t0 = std::chrono::steady_clock::now();
+  r = process::capture_bounded({{"/bin/sh", "-c", "exec >&- 2>&-; exec sleep 30"}}, b);
+  ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(r.timed_out);
+  CHECK(r.status == 128 + 9);
+  CHECK(ms < 5000);
+
   b.input.assign((1 << 20) + 1, 'x');
   CHECK_THROWS_WITH(process::capture_bounded({{"true"}}, b), "process: input larger than 1 MiB");
 }
