@@ -227,7 +227,7 @@ Helper::Helper(std::string name, int timeout_ms, size_t max_output)
     fail(Errc::invalid, "credential helper \"" + name_ + "\": not a helper name");
 }
 
-Helper::Answer Helper::call(const std::string& action, const std::string& input) const {
+Helper::Answer Helper::call(const std::string& action, const std::string& input, const std::string& secret) const {
   process::Bounds b;
   b.input = input;
   b.max_output = max_output_;
@@ -251,12 +251,15 @@ Helper::Answer Helper::call(const std::string& action, const std::string& input)
     std::string why =
         r.status > 128 ? "killed by signal " + std::to_string(r.status - 128) : "exit " + std::to_string(r.status);
     std::string line = first_line(r.out, r.err);
+    // A helper that fails may echo what it was given: never the secret.
+    if (!secret.empty())
+      for (size_t at; (at = line.find(secret)) != std::string::npos;) line.replace(at, secret.size(), "***");
     fail("credential helper " + program_ + ": " + action + " failed (" + why + ")" + (line.empty() ? "" : ": " + line));
   }
   return {r.status, std::move(r.out)};
 }
 
-void Helper::failed(const std::string& action, const Answer&) const {
+void Helper::failed(const std::string& action) const {
   fail("credential helper " + program_ + ": " + action +
        ": invalid answer (not the credential helper protocol's JSON)");
 }
@@ -267,12 +270,12 @@ std::optional<auth::Credentials> Helper::get(const std::string& server) const {
   try {
     return parse_helper_get(a.out);
   } catch (const Error&) {
-    failed("get", a);
+    failed("get");
   }
 }
 
 void Helper::store(const std::string& server, const auth::Credentials& c) const {
-  Answer a = call("store", helper_store_request(server, c));
+  Answer a = call("store", helper_store_request(server, c), c.password);
   if (a.status != 0) fail("credential helper " + program_ + ": store failed: credentials not found in native keychain");
 }
 
@@ -284,7 +287,7 @@ std::map<std::string, std::string> Helper::list() const {
   try {
     return parse_helper_list(a.out);
   } catch (const Error&) {
-    failed("list", a);
+    failed("list");
   }
 }
 

@@ -94,8 +94,9 @@ class Helper {
     int status;
     std::string out;
   };
-  Answer call(const std::string& action, const std::string& input) const;
-  [[noreturn]] void failed(const std::string& action, const Answer& a) const;
+  // Run `action` with `input` on stdin; `secret` is kept out of error messages.
+  Answer call(const std::string& action, const std::string& input, const std::string& secret = "") const;
+  [[noreturn]] void failed(const std::string& action) const;
 
   std::string name_;
   std::string program_;

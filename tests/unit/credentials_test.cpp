@@ -165,6 +165,11 @@ TEST_CASE("credentials: a helper on PATH: store, get, erase, list; failures name
                         "#!/bin/sh\nprintf '\\n  \\n it\\001broke?\\r\\nmore\\n'; exit 3\n", 0755);
   CHECK_THROWS_WITH(credentials::Helper("bad").get("q.io"),
                     "credential helper docker-credential-bad: get failed (exit 3): it?broke?");
+  // A failing store that echoes its input does not show the secret.
+  fs::write_file_atomic(t.path + "/docker-credential-echo", "#!/bin/sh\necho \"no: $(cat)\"; exit 1\n", 0755);
+  CHECK_THROWS_WITH(credentials::Helper("echo").store("q.io", {"bob", "t0p-s3cret"}),
+                    "credential helper docker-credential-echo: store failed (exit 1): no: "
+                    "{\"Secret\":\"***\",\"ServerURL\":\"q.io\",\"Username\":\"bob\"}");
   fs::write_file_atomic(t.path + "/docker-credential-junk", "#!/bin/sh\necho '{not json'\n", 0755);
   CHECK_THROWS_WITH(credentials::Helper("junk").get("q.io"),
                     "credential helper docker-credential-junk: get: invalid answer (not the credential helper "
