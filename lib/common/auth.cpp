@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "common/credentials.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
@@ -163,42 +164,17 @@ std::optional<Credentials> lookup_in_auth_file(const std::string& path, const st
   return with_context(path, [&]() -> std::optional<Credentials> {
     auto j = nlohmann::json::parse(fs::read_file(path));
     if (!j.is_object() || !j.contains("auths")) return std::nullopt;
-    const auto& auths = j["auths"];
-    if (!auths.is_object()) fail(Errc::invalid, "\"auths\" is not an object");
-    std::vector<std::string> keys = {registry, "https://" + registry, "http://" + registry,
-                                     "https://" + registry + "/v1/", "https://" + registry + "/v2/"};
-    if (registry == "docker.io" || registry == "registry-1.docker.io") {
-      keys.push_back("https://index.docker.io/v1/");
-      keys.push_back("index.docker.io");
-      keys.push_back("docker.io");
-    }
-    for (const auto& k : keys) {
-      auto it = auths.find(k);
-      if (it == auths.end() || !it->is_object()) continue;
-      std::string enc = it->value("auth", "");
-      if (enc.empty()) {
-        if (it->contains("identitytoken")) return Credentials{"<token>", (*it)["identitytoken"].get<std::string>()};
-        continue;
-      }
-      std::string dec = base64_decode(enc);
-      auto c = dec.find(':');
-      if (c == std::string::npos) fail(Errc::invalid, "auth entry for " + k + " is not base64 of user:password");
-      return Credentials{dec.substr(0, c), dec.substr(c + 1)};
-    }
-    return std::nullopt;
+    return credentials::auths_lookup(j["auths"], registry);
   });
 }
 
 Credentials find_credentials(const std::string& registry) {
+  // docker's config first: its credHelpers, credsStore, auths.
+  if (auto c = credentials::lookup(registry)) return *c;
   std::vector<std::string> files;
   if (const char* f = std::getenv("REGISTRY_AUTH_FILE"); f && *f) files.emplace_back(f);
   if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x)
     files.push_back(std::string(x) + "/containers/auth.json");
-  if (const char* d = std::getenv("DOCKER_CONFIG"); d && *d) {
-    files.push_back(std::string(d) + "/config.json");
-  } else if (const char* h = std::getenv("HOME"); h && *h) {
-    files.push_back(std::string(h) + "/.docker/config.json");
-  }
   for (const auto& f : files)
     if (auto c = lookup_in_auth_file(f, registry)) {
       log::debug("using credentials for " + registry + " from " + f);

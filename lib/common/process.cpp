@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "common/error.hpp"
@@ -105,16 +106,96 @@ pid_t spawn(const Spec& s) {
   return pid;
 }
 
-int wait(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) throw_errno("waitpid");
+namespace {
+
+int exit_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 255;
 }
 
+}  // namespace
+
+int wait(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw_errno("waitpid");
+  return exit_status(status);
+}
+
 int run(const Spec& s) { return wait(spawn(s)); }
+
+namespace {
+
+// Read the capture pipes of `pid` until both close (or a bound is hit:
+// then the child is killed), and wait for it.
+Output drain(pid_t pid, fs::UniqueFd (&pipes)[2][2], const Bounds& b) {
+  using clock = std::chrono::steady_clock;
+  auto deadline = clock::now() + std::chrono::milliseconds(b.timeout_ms < 0 ? 0 : b.timeout_ms);
+  Output r;
+  struct pollfd p[2] = {{pipes[0][0] ? pipes[0][0].get() : -1, POLLIN, 0},
+                        {pipes[1][0] ? pipes[1][0].get() : -1, POLLIN, 0}};
+  std::string* sink[2] = {&r.out, &r.err};
+  int open_fds = (p[0].fd >= 0) + (p[1].fd >= 0);
+  char buf[8192];
+  while (open_fds > 0) {
+    int wait_ms = -1;
+    if (b.timeout_ms >= 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+      if (left <= 0) {
+        r.timed_out = true;
+        break;
+      }
+      wait_ms = static_cast<int>(left);
+    }
+    int n = ::poll(p, 2, wait_ms);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::kill(pid, SIGKILL);
+      wait(pid);
+      errno = e;
+      throw_errno("poll");
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t got = ::read(p[i].fd, buf, sizeof buf);
+      if (got > 0) {
+        sink[i]->append(buf, static_cast<size_t>(got));
+      } else if (got == 0 || errno != EINTR) {
+        p[i].fd = -1;
+        --open_fds;
+      }
+    }
+    if (b.max_output > 0 && r.out.size() + r.err.size() > b.max_output) {
+      r.too_large = true;
+      break;
+    }
+  }
+  if (!r.timed_out && !r.too_large && b.timeout_ms >= 0) {
+    // Its output is closed, but the child may still run: the deadline
+    // holds for it too.
+    for (;;) {
+      int status = 0;
+      pid_t w = ::waitpid(pid, &status, WNOHANG);
+      if (w == pid) {
+        r.status = exit_status(status);
+        return r;
+      }
+      if (w < 0 && errno != EINTR) throw_errno("waitpid");
+      if (clock::now() >= deadline) {
+        r.timed_out = true;
+        break;
+      }
+      ::usleep(5000);
+    }
+  }
+  if (r.timed_out || r.too_large) ::kill(pid, SIGKILL);
+  r.status = wait(pid);
+  return r;
+}
+
+}  // namespace
 
 Output capture(Spec s, bool out, bool err) {
   fs::UniqueFd pipes[2][2];
@@ -129,33 +210,40 @@ Output capture(Spec s, bool out, bool err) {
   pid_t pid = spawn(s);
   pipes[0][1].reset();
   pipes[1][1].reset();
-  Output r;
-  struct pollfd p[2] = {{pipes[0][0] ? pipes[0][0].get() : -1, POLLIN, 0},
-                        {pipes[1][0] ? pipes[1][0].get() : -1, POLLIN, 0}};
-  std::string* sink[2] = {&r.out, &r.err};
-  int open_fds = (p[0].fd >= 0) + (p[1].fd >= 0);
-  char buf[8192];
-  while (open_fds > 0) {
-    if (::poll(p, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      wait(pid);
-      errno = e;
-      throw_errno("poll");
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t n = ::read(p[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        sink[i]->append(buf, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        p[i].fd = -1;
-        --open_fds;
-      }
-    }
+  return drain(pid, pipes, Bounds{});
+}
+
+Output capture_bounded(Spec s, const Bounds& b) {
+  // The input goes into a pipe before the child exists, so that writing it
+  // can neither block on a child that does not read nor raise SIGPIPE when
+  // it exits first.
+  constexpr size_t kMaxInput = 1 << 20;
+  if (b.input.size() > kMaxInput) fail(Errc::usage, "process: input larger than 1 MiB");
+  int ip[2];
+  if (::pipe2(ip, O_CLOEXEC) != 0) throw_errno("pipe");
+  fs::UniqueFd in_r(ip[0]), in_w(ip[1]);
+  if (!b.input.empty()) {
+    int cap = ::fcntl(in_w.get(), F_GETPIPE_SZ);
+    if (cap >= 0 && static_cast<size_t>(cap) < b.input.size() &&
+        ::fcntl(in_w.get(), F_SETPIPE_SZ, static_cast<int>(b.input.size())) < 0)
+      throw_errno("process: pipe of " + std::to_string(b.input.size()) + " bytes");
+    fs::write_all(in_w.get(), b.input.data(), b.input.size());
   }
-  r.status = wait(pid);
-  return r;
+  in_w.reset();
+  s.in = in_r.get();
+  fs::UniqueFd pipes[2][2];
+  for (int i = 0; i < 2; ++i) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe");
+    pipes[i][0].reset(p[0]);
+    pipes[i][1].reset(p[1]);
+    (i == 0 ? s.out : s.err) = p[1];
+  }
+  pid_t pid = spawn(s);
+  in_r.reset();
+  pipes[0][1].reset();
+  pipes[1][1].reset();
+  return drain(pid, pipes, b);
 }
 
 }  // namespace ocikit::process

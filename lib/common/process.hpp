@@ -48,11 +48,32 @@ struct Output {
   int status = 0;  ///< as wait()
   std::string out;  ///< stdout, when captured
   std::string err;  ///< stderr, when captured
+  bool timed_out = false;  ///< capture_bounded: killed after Bounds::timeout_ms
+  bool too_large = false;  ///< capture_bounded: killed for writing more than Bounds::max_output
 };
 
 /// Run the program with stdout and/or stderr captured into memory (the
 /// others as in `s`); both pipes are drained together, so a chatty stderr
 /// cannot stall a child writing stdout.
 Output capture(Spec s, bool out = true, bool err = true);
+
+/// What capture_bounded gives the child and allows it.
+struct Bounds {
+  /// Written to the child's stdin before it starts (then end of file); at
+  /// most what a pipe can hold (1 MiB), else Errc::usage.
+  std::string input{};
+  /// stdout and stderr together; the child is killed (SIGKILL) when it
+  /// writes more, and Output::too_large is set. 0: no limit.
+  size_t max_output = 0;
+  /// The child is killed (SIGKILL) when it runs longer, and
+  /// Output::timed_out is set. Negative: no limit.
+  int timeout_ms = -1;
+};
+
+/// capture() of stdout and stderr for a program that is not trusted to be
+/// quick or brief (a credential helper): stdin from Bounds::input, output
+/// and run time bounded. Only the child itself is killed; a process it left
+/// behind that keeps the pipes open is not waited for.
+Output capture_bounded(Spec s, const Bounds& b);
 
 }  // namespace ocikit::process

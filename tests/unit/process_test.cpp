@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include "common/error.hpp"
 
 using namespace ocikit;
@@ -45,4 +47,52 @@ TEST_CASE("process: a program that cannot run is an error in the parent, with th
   // path names the program, argv[0] only its name
   auto r = process::capture({.argv = {"okt-name", "-c", "echo $0"}, .path = "/bin/sh"});
   CHECK(r.out == "okt-name\n");
+}
+
+TEST_CASE("process: capture_bounded gives stdin, and kills a child that talks too much or too long") {
+  process::Bounds b;
+  b.input = "line one\nline two";
+  b.max_output = 1 << 20;
+  b.timeout_ms = 10000;
+  auto r = process::capture_bounded({{"/bin/sh", "-c", "cat; echo; echo e >&2"}}, b);
+  CHECK(r.status == 0);
+  CHECK(r.out == "line one\nline two\n");
+  CHECK(r.err == "e\n");
+  CHECK_FALSE(r.timed_out);
+  CHECK_FALSE(r.too_large);
+
+  // Input larger than a default pipe (64 KiB) still goes in whole.
+  b.input.assign(300000, 'x');
+  r = process::capture_bounded({{"/bin/sh", "-c", "wc -c"}}, b);
+  CHECK(r.out.find("300000") != std::string::npos);
+
+  // A child that does not read its stdin and exits: no SIGPIPE here.
+  r = process::capture_bounded({{"true"}}, b);
+  CHECK(r.status == 0);
+
+  b.input.clear();
+  b.max_output = 100000;
+  r = process::capture_bounded({{"/bin/sh", "-c", "exec cat /dev/zero"}}, b);
+  CHECK(r.too_large);
+  CHECK(r.status == 128 + 9);
+  CHECK(r.out.size() + r.err.size() > 100000);
+
+  b.timeout_ms = 200;
+  auto t0 = std::chrono::steady_clock::now();
+  r = process::capture_bounded({{"/bin/sh", "-c", "exec sleep 30"}}, b);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(r.timed_out);
+  CHECK(r.status == 128 + 9);
+  CHECK(ms < 5000);
+
+  // A child that closes its output and stays is killed at the deadline too.
+  t0 = std::chrono::steady_clock::now();
+  r = process::capture_bounded({{"/bin/sh", "-c", "exec >&- 2>&-; exec sleep 30"}}, b);
+  ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(r.timed_out);
+  CHECK(r.status == 128 + 9);
+  CHECK(ms < 5000);
+
+  b.input.assign((1 << 20) + 1, 'x');
+  CHECK_THROWS_WITH(process::capture_bounded({{"true"}}, b), "process: input larger than 1 MiB");
 }

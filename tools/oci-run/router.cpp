@@ -70,6 +70,8 @@ const std::vector<DockerCommand> kDockerCommands = {
     {"history", "show an image's history"},
     {"volume", "create, ls, inspect, rm, prune"},
     {"system", "check [--repair]: verify the image store"},
+    {"login", "log in to a registry (store its credentials as docker does)"},
+    {"logout", "remove a registry's stored credentials"},
 };
 
 std::string docker_commands_help() {

@@ -1,8 +1,8 @@
 // oci-run-manage's one CLI (cli.hpp): the global options (router.hpp's
 // table), the container commands (run, create, start, stop, restart, kill,
-// rm, wait, logs, ps, attach, inspect, exec, top, stats, cp, commit) and the
-// image store's (cli_store.cpp), parsed once. The routing (which command
-// lines come here) is router.hpp's.
+// rm, wait, logs, ps, attach, inspect, exec, top, stats, cp, commit), login
+// and logout (login.cpp), and the image store's (cli_store.cpp), parsed
+// once. The routing (which command lines come here) is router.hpp's.
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -181,6 +181,19 @@ int docker_main(int argc, char** argv) {
         commit->add_flag("-p,--pause", cmo.pause, "pause the container while committing (default; --pause=false)");
         commit->add_option("container", cmo.container, "container name or id")->required();
         commit->add_option("repository", cmo.repository, "REPOSITORY[:TAG] for the new image");
+        LoginOptions lo;
+        auto* login =
+            app.add_subcommand("login", "log in to a registry (default docker.io): check and store credentials");
+        login->add_option("-u,--username", lo.username, "username");
+        login->add_option("-p,--password", lo.password, "password (insecure: prefer --password-stdin)");
+        login->add_flag("--password-stdin", lo.password_stdin, "read the password from stdin");
+        login->add_option("--tls-verify", lo.tls_verify, "verify the registry's TLS certificate")
+            ->capture_default_str();
+        login->add_option("--cert-dir", lo.cert_dir, "directory of *.crt CAs and *.cert/*.key client pairs");
+        login->add_option("server", lo.registry, "registry host[:port]");
+        std::string logout_server;
+        auto* logout = app.add_subcommand("logout", "remove the credentials stored for a registry (default docker.io)");
+        logout->add_option("server", logout_server, "registry host[:port]");
 
         if (auto rc = cli::parse(app, argc, argv)) return *rc == 2 && failure_125 ? 125 : *rc;
         cli::apply_log_flags(log_opts);
@@ -204,6 +217,8 @@ int docker_main(int argc, char** argv) {
         if (*stats) return container_stats(g, names, format, !no_stream);
         if (*cp) return container_cp(g, src, dst, follow);
         if (*commit) return container_commit(g, cmo);
+        if (*login) return registry_login(lo);
+        if (*logout) return registry_logout(logout_server);
 
         auto image_and_cmd = [](CLI::App* c, RunOptions& o) {
           auto rest = c->remaining();

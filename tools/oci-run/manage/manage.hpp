@@ -212,6 +212,26 @@ struct CommitOptions {
 /// `commit`: prints the new image id (sha256:<config digest>).
 int container_commit(const Globals& g, const CommitOptions& o);
 
+// ---- registries (login.cpp) ----
+
+/// Options of `login`.
+struct LoginOptions {
+  std::string registry;  ///< SERVER ("" = docker.io)
+  std::string username;  ///< -u, --username
+  std::optional<std::string> password;  ///< -p, --password
+  bool password_stdin = false;  ///< --password-stdin
+  bool tls_verify = true;  ///< --tls-verify
+  std::string cert_dir;  ///< --cert-dir
+};
+/// `login [SERVER]`: check the credentials with the registry (GET /v2/,
+/// Basic or Bearer as it asks), then store them as docker does
+/// (credentials.hpp); prompt on a terminal for what was not given.
+/// Prints "Login Succeeded". Errc::unauthorized when they are refused.
+int registry_login(const LoginOptions& o);
+/// `logout [SERVER]`: remove the stored credentials ("Removing login
+/// credentials for HOST", or "Not logged in to HOST").
+int registry_logout(const std::string& registry);
+
 // ---- containers (image_cmds.cpp) ----
 
 /// What the image commands need to know of one managed container.
