@@ -169,17 +169,19 @@ std::optional<Credentials> lookup_in_auth_file(const std::string& path, const st
 }
 
 Credentials find_credentials(const std::string& registry) {
-  // docker's config first: its credHelpers, credsStore, auths.
+  auto from_file = [&](const std::string& f) -> std::optional<Credentials> {
+    auto c = lookup_in_auth_file(f, registry);
+    if (c) log::debug("using credentials for " + registry + " from " + f);
+    return c;
+  };
+  // $REGISTRY_AUTH_FILE, named on purpose, first (as skopeo and podman);
+  // then docker's config: its credHelpers, credsStore, auths; then the
+  // containers auth.json of the session.
+  if (const char* f = std::getenv("REGISTRY_AUTH_FILE"); f && *f)
+    if (auto c = from_file(f)) return *c;
   if (auto c = credentials::lookup(registry)) return *c;
-  std::vector<std::string> files;
-  if (const char* f = std::getenv("REGISTRY_AUTH_FILE"); f && *f) files.emplace_back(f);
   if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x)
-    files.push_back(std::string(x) + "/containers/auth.json");
-  for (const auto& f : files)
-    if (auto c = lookup_in_auth_file(f, registry)) {
-      log::debug("using credentials for " + registry + " from " + f);
-      return *c;
-    }
+    if (auto c = from_file(std::string(x) + "/containers/auth.json")) return *c;
   return {};
 }
 

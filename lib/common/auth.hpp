@@ -3,8 +3,8 @@
 // spec do it: parse a 401's WWW-Authenticate challenge, answer it with Basic
 // credentials or a Bearer token fetched from the realm with a per-repository
 // scope, and cache tokens. Credentials come from --creds or find_credentials:
-// docker's config and credential helpers (credentials.hpp), $REGISTRY_AUTH_FILE,
-// $XDG_RUNTIME_DIR/containers/auth.json.
+// $REGISTRY_AUTH_FILE, docker's config and credential helpers
+// (credentials.hpp), $XDG_RUNTIME_DIR/containers/auth.json.
 
 #include <map>
 #include <mutex>
@@ -48,11 +48,11 @@ std::string base64_decode(std::string_view in);
 /// throws Errc::invalid on a malformed file.
 std::optional<Credentials> lookup_in_auth_file(const std::string& path, const std::string& registry);
 
-/// The credentials for `registry`, looked up in order: docker's config
+/// The credentials for `registry`, looked up in order: $REGISTRY_AUTH_FILE
+/// (named on purpose, as skopeo and podman read it first), docker's config
 /// ($DOCKER_CONFIG/config.json, else ~/.docker/config.json: its
 /// credHelpers[registry], else its credsStore, through the helper, else its
-/// "auths"; see credentials.hpp), then $REGISTRY_AUTH_FILE, then
-/// $XDG_RUNTIME_DIR/containers/auth.json. Empty credentials when none.
+/// "auths"; see credentials.hpp), then $XDG_RUNTIME_DIR/containers/auth.json. Empty credentials when none.
 /// Throws when a file is malformed or a credential helper fails (a helper
 /// that has nothing for the registry is not a failure).
 Credentials find_credentials(const std::string& registry);

@@ -218,10 +218,18 @@ TEST_CASE("credentials: login storage in config.json, lookup order of find_crede
   CHECK(j["auths"]["r.io"]["auth"] == "eDp5");
   CHECK(credentials::lookup("q.io")->password == "pw2");
 
-  // docker's config wins over the containers auth files.
+  // $REGISTRY_AUTH_FILE, named on purpose, wins (as skopeo's); docker's
+  // config wins over the session's containers auth.json.
   fs::write_file_atomic(t.path + "/auth.json", R"({"auths":{"q.io":{"auth":"YTpi"},"s.io":{"auth":"YTpi"}}})");
-  CHECK(auth::find_credentials("q.io").username == "bob");
+  CHECK(auth::find_credentials("q.io").username == "a");
   CHECK(auth::find_credentials("s.io").username == "a");
+  fs::mkdir_p(t.path + "/xdg/containers");
+  fs::write_file_atomic(t.path + "/xdg/containers/auth.json", R"({"auths":{"q.io":{"auth":"eDp5"}}})");
+  {
+    ScopedEnv no_raf("REGISTRY_AUTH_FILE", "");
+    CHECK(auth::find_credentials("q.io").username == "bob");
+  }
+  fs::remove_all(t.path + "/xdg");
 
   // Logout removes every spelling of the registry, keeps the rest.
   fs::write_file_atomic(file, R"({"auths":{"q.io":{"auth":"eDp5"},"https://q.io":{"auth":"eDp5"},"r.io":{}}})");
@@ -229,7 +237,8 @@ TEST_CASE("credentials: login storage in config.json, lookup order of find_crede
   j = nlohmann::json::parse(fs::read_file(file));
   CHECK(j["auths"] == nlohmann::json{{"r.io", nlohmann::json::object()}});
   CHECK_FALSE(credentials::erase_login("q.io"));
-  CHECK(auth::find_credentials("q.io").username == "a");  // now from REGISTRY_AUTH_FILE
+  CHECK(auth::find_credentials("q.io").username == "a");  // from REGISTRY_AUTH_FILE
+  fs::remove_all(t.path + "/auth.json");
 
   // credsStore: the secret goes to the helper, config.json gets an empty entry.
   fs::write_file_atomic(file, R"({"credsStore":"okt"})");
