@@ -183,7 +183,8 @@ void apply_caller(oj& s, const Options& opts) {
     std::vector<std::string> args = {"oci-net", "hook", "STAGE", "--network", opts.network};
     args.insert(args.end(), opts.net_args.begin(), opts.net_args.end());
     std::vector<std::string> env = {kDefaultPath};
-    if (const char* d = std::getenv("OCIKIT_NET_DIR"); d && *d) env.push_back(std::string("OCIKIT_NET_DIR=") + d);
+    for (const char* name : {"OCIKIT_NET_DIR", "OCIKIT_EVENTS"})
+      if (const char* d = std::getenv(name); d && *d) env.push_back(std::string(name) + "=" + d);
     for (std::string stage : {"createRuntime", "poststop"}) {
       args[2] = stage;
       s["hooks"][stage] = oj::array({{{"path", opts.net_tool}, {"args", args}, {"env", env}}});

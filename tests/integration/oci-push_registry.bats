@@ -100,8 +100,12 @@ setup() {
 }
 
 @test "fetch from one registry into the store, push from the store, round trip" {
+  export OCIKIT_EVENTS=$T/events.log
   "$OCI_PUSH" oci:"$WORK/src":v1 docker://127.0.0.1:$REG_PORT/p/rt:v1
   "$OCI_FETCH" --store "$T/store" docker://127.0.0.1:$REG_PORT/p/rt:v1
+  # The journal oci-run events reads: docker's image push and pull events.
+  [ "$(jq -r '.Type + " " + .Action + " " + .id' "$T/events.log" | tr '\n' ,)" = \
+    "image push 127.0.0.1:$REG_PORT/p/rt:v1,image pull 127.0.0.1:$REG_PORT/p/rt:v1," ]
   run "$OCI_PUSH" --debug --store "$T/store" 127.0.0.1:$REG_PORT/p/rt:v1 docker://127.0.0.1:$REG_PORT/p/rt2:v1
   [ "$status" -eq 0 ]
   [[ "$output" == *": mounted"* ]]

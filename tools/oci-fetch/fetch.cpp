@@ -9,6 +9,7 @@
 #include "common/archive.hpp"
 #include "common/auth.hpp"
 #include "common/error.hpp"
+#include "common/events.hpp"
 #include "common/fs.hpp"
 #include "common/http.hpp"
 #include "common/image.hpp"
@@ -127,6 +128,7 @@ int run(const Options& o) {
   // Remember where it came from, so oci-push can mount instead of upload.
   tagged.annotations["io.ocikit.source.repository"] = ref.repository();
   finish_dest(dest, tagged);
+  events::emit({"image", "pull", ref.str(), {{"name", ref.str()}}});
   if (o.dest != "-") print_result(o, top);
   return 0;
 }

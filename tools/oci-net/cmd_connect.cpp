@@ -4,11 +4,17 @@
 
 #include "endpoint.hpp"
 #include "commands.hpp"
+#include "common/events.hpp"
 #include "common/error.hpp"
 #include "store.hpp"
 
 namespace ocikit::netcmd {
 namespace {
+
+// docker's network connect/disconnect event: the network, the container.
+void network_event(const std::string& action, const std::string& network, const std::string& container) {
+  events::emit({"network", action, network, {{"name", network}, {"container", container}}});
+}
 
 endpoint::ConnectOptions to_attach(const ConnectOptions& o) {
   endpoint::ConnectOptions a;
@@ -36,13 +42,16 @@ endpoint::ConnectOptions to_attach(const ConnectOptions& o) {
 int connect(const std::string& data_dir, const ConnectOptions& o) {
   netstore::Store st(data_dir);
   auto r = endpoint::connect(st, to_attach(o));
+  network_event("connect", o.network, r.lease.container);
   for (const auto& a : r.lease.addrs) std::cout << a << "\n";
   return 0;
 }
 
 int disconnect(const std::string& data_dir, const ConnectOptions& o) {
   netstore::Store st(data_dir);
-  endpoint::disconnect(st, o.network, o.id.empty() ? endpoint::id_for_target(o.target) : o.id, false);
+  std::string id = o.id.empty() ? endpoint::id_for_target(o.target) : o.id;
+  endpoint::disconnect(st, o.network, id, false);
+  network_event("disconnect", o.network, id);
   return 0;
 }
 
@@ -54,6 +63,7 @@ int hook(const std::string& data_dir, const ConnectOptions& o) {
   netstore::Store st(data_dir);
   if (o.stage == "poststop") {
     endpoint::disconnect(st, o.network, c.id, true);
+    network_event("disconnect", o.network, c.id);
     return 0;
   }
   if (o.stage != "createRuntime" && o.stage != "prestart")
@@ -75,6 +85,7 @@ int hook(const std::string& data_dir, const ConnectOptions& o) {
   }
   if (c.etc_dir.empty()) c.no_etc = true;
   endpoint::connect(st, to_attach(c));
+  network_event("connect", o.network, c.id);
   return 0;
 }
 

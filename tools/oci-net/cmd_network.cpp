@@ -8,6 +8,7 @@
 #include "endpoint.hpp"
 #include "commands.hpp"
 #include "common/error.hpp"
+#include "common/events.hpp"
 #include "store.hpp"
 
 namespace ocikit::netcmd {
@@ -60,6 +61,7 @@ int create(const std::string& data_dir, const CreateOptions& o) {
   for_family("gateway", o.gateway, [&](net::Subnet& s) { s.gateway = net::parse_ip(o.gateway); });
   for_family("range", o.ip_range, [&](net::Subnet& s) { s.range = net::parse_cidr(o.ip_range); });
   st.create(n);
+  events::emit({"network", "create", n.name, {{"name", n.name}, {"type", n.driver}}});
   std::cout << n.name << "\n";
   return 0;
 }
@@ -128,6 +130,7 @@ int remove(const std::string& data_dir, const std::vector<std::string>& names) {
   netstore::Store st(data_dir);
   for (const auto& name : names) {
     remove_one(st, name, false);
+    events::emit({"network", "destroy", name, {{"name", name}}});
     std::cout << name << "\n";
   }
   return 0;

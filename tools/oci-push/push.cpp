@@ -8,6 +8,7 @@
 #include "common/auth.hpp"
 #include "common/fs.hpp"
 #include "common/error.hpp"
+#include "common/events.hpp"
 #include "common/http.hpp"
 #include "common/image.hpp"
 #include "common/layout.hpp"
@@ -81,6 +82,7 @@ int run(const Options& o) {
   std::string pushed = transfer::push_image(client, ref.path, tag, top, ps, po);
   if (ref.digest && ref.digest->str() != pushed)
     fail(Errc::invalid, "destination " + o.dest + ": the image's digest is " + pushed);
+  events::emit({"image", "push", ref.str(), {{"name", ref.str()}}});
   if (o.format == "json") {
     image::Descriptor d = top;
     d.annotations.clear();

@@ -23,8 +23,8 @@ const std::set<std::string> kValueOpts = {
     "--security-opt", "--restart", "-l", "--label", "--stop-signal", "--stop-timeout", "-p", "--publish", "--network",
     "--net", "--pull", "--platform", "--ulimit", "--detach-keys", "--health-cmd", "--health-interval",
     "--health-timeout", "--health-retries", "--health-start-period", "--health-start-interval",
-    // docker ps
-    "--filter",
+    // docker ps, events; runc events
+    "--filter", "--since", "--until", "--interval",
     // runc create/run/exec/kill/ps
     "-b", "--bundle", "--pid-file", "--console-socket", "--preserve-fds", "--process", "--cwd", "-g",
     "--additional-gids", "-c", "--cap", "-f", "--format", "-s", "--signal", "-t", "--time"};
@@ -55,6 +55,7 @@ const std::vector<DockerCommand> kDockerCommands = {
     {"rm", "remove containers"},
     {"wait", "wait for containers to stop, print their exit codes"},
     {"ps", "list managed containers (ps ID: the runtime's)"},
+    {"events", "what happens to containers, images, volumes, networks (events ID: the runtime's)"},
     {"logs", "print a container's log"},
     {"attach", "attach to a running container"},
     {"inspect", "container details as JSON"},
@@ -128,6 +129,8 @@ Route route(const CommandLine& cl) {
     return positionals(cl.args, {"-t"}).empty() ? Route::runtime : Route::if_image;
   }
   if (cmd == "ps") return positionals(cl.args, {"-q"}).empty() ? Route::docker : Route::runtime;
+  // docker's events has no operand; runc's names a container.
+  if (cmd == "events") return positionals(cl.args, {}).empty() ? Route::docker : Route::runtime;
   if (cmd == "start" || cmd == "kill" || cmd == "exec") {
     auto pos = positionals(cl.args, {"-t"});
     if (pos.empty()) return Route::runtime;

@@ -13,6 +13,7 @@
 
 #include "common/cli.hpp"
 #include "common/error.hpp"
+#include "common/events.hpp"
 #include "common/layout.hpp"
 #include "common/log.hpp"
 #include "locate.hpp"
@@ -122,6 +123,14 @@ int docker_main(int argc, char** argv) {
         rm->add_flag("-f,--force", force, "kill a running container first");
         rm->add_flag("-v,--volumes", volumes, "remove its anonymous volumes");
         rm->add_option("CONTAINER", names)->required();
+        std::string ev_since, ev_until, ev_format;
+        std::vector<std::string> ev_filters;
+        auto* events_cmd = app.add_subcommand("events", "what happens to containers, images, volumes, networks");
+        events_cmd->add_option("--since", ev_since, "from this time (Unix time, RFC 3339, or a duration ago)");
+        events_cmd->add_option("--until", ev_until, "up to this time (then stop)");
+        multi(events_cmd->add_option("-f,--filter", ev_filters,
+                                     "KEY=VALUE: type, event, container, image, label, volume, network"));
+        events_cmd->add_option("--format", ev_format, "json (one object a line), else docker's text");
         auto* wait = app.add_subcommand("wait", "wait for containers to stop, print their exit codes");
         wait->add_option("CONTAINER", names)->required();
         auto* logs = app.add_subcommand("logs", "print a container's log");
@@ -200,6 +209,8 @@ int docker_main(int argc, char** argv) {
         g.runtime_root = gf.root;
         g.store = gf.store.empty() ? layout::default_store_path() : gf.store;
         g.state_dir = gf.state_dir.empty() ? default_state_dir() : gf.state_dir;
+        // Events of this process and of the tools it runs go to the state dir's journal.
+        setenv("OCIKIT_EVENTS", events::path_in(g.state_dir).c_str(), 0);
         if (!log_opts.file.empty()) g.runtime_flags.insert(g.runtime_flags.end(), {"--log", log_opts.file});
         if (log_opts.debug) g.runtime_flags.push_back("--debug");
         // The runtime is the lean oci-run binary (locate.hpp); its siblings
@@ -256,6 +267,7 @@ int docker_main(int argc, char** argv) {
             return exec_managed(g, eo);
           });
         if (*ps) return print_ps(g, all, quiet, format, no_trunc, ps_filters), 0;
+        if (*events_cmd) return print_events(g, ev_since, ev_until, ev_filters, ev_format);
         if (*logs) {
           long n = -1;
           if (tail != "all") {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/events.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
 #include "common/users.hpp"
@@ -141,6 +142,7 @@ void kill_managed(const Globals& g, const std::string& name_or_id, const std::st
   Record r = st.update(id, [&](Record& x) { x.manually_stopped = true; });
   if (!running(r)) fail("cannot kill container " + name_or_id + ": it is not running");
   run::kill_container(r.runtime_root, id, signal, false);
+  container_event(r, "kill", {{"signal", std::to_string(run::parse_signal(signal))}});
 }
 
 void stop_managed(const Globals& g, const std::string& name_or_id, std::optional<int> timeout) {
@@ -151,7 +153,11 @@ void stop_managed(const Globals& g, const std::string& name_or_id, std::optional
   Record r = st.update(id, [&](Record& x) { x.manually_stopped = true; });
   if (!running(r)) return;
   int t = timeout.value_or(r.stop_timeout);
-  auto stopped = [&] { return !running(st.load(id)); };
+  auto stopped = [&] {
+    if (running(st.load(id))) return false;
+    container_event(r, "stop");
+    return true;
+  };
   // A restart waiting out its back-off has no runtime container to signal.
   if (runtime_has(r)) {
     try {
@@ -176,6 +182,7 @@ void restart_managed(const Globals& g, const std::string& name_or_id, std::optio
   // The monitor finishes its cleanup (unmount) after the record says exited.
   wait_for([&] { return st.load(id).monitor_pid == 0; }, 5000);
   start_managed(g, id);
+  container_event(st.load(id), "restart");
 }
 
 void remove_managed(const Globals& g, const std::string& name_or_id, bool force, bool volumes) {
@@ -213,6 +220,11 @@ void remove_managed(const Globals& g, const std::string& name_or_id, bool force,
   r = st.load(id);
   if (!volumes) r.volumes_created.clear();
   release_container(st, r, true);
+  container_event(r, "destroy");
+  for (const auto& v : r.volumes_created) {
+    events::Event e{"volume", "destroy", v, {{"driver", "local"}}};
+    events::emit(std::move(e));
+  }
 }
 
 int wait_managed(const Globals& g, const std::string& name_or_id) {
@@ -277,6 +289,10 @@ int exec_managed(const Globals& g, const ExecOptions& o) {
   if (!o.workdir.empty()) a.insert(a.end(), {"--cwd", o.workdir});
   if (o.privileged) log::warn("exec --privileged is not supported; the container's privileges apply");
   if (o.detach) a.push_back("--detach");
+  std::string shown;
+  for (const auto& c : o.cmd) shown += (shown.empty() ? "" : " ") + c;
+  container_event(r, "exec_create: " + shown);
+  container_event(r, "exec_start: " + shown);
   if (!o.tty) {
     a.push_back(id);
     a.insert(a.end(), o.cmd.begin(), o.cmd.end());

@@ -24,6 +24,7 @@
 #include "common/platform.hpp"
 #include "common/process.hpp"
 #include "common/reference.hpp"
+#include "common/events.hpp"
 #include "common/runtime_spec.hpp"
 #include "common/snapshot.hpp"
 #include "manage/health.hpp"
@@ -309,6 +310,11 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   r.status = "created";
   st.save(r);
   rb.armed = false;
+  for (const auto& v : rb.volumes) {
+    events::Event e{"volume", "create", v, {{"driver", "local"}}};
+    events::emit(std::move(e));
+  }
+  container_event(r, "create");
   return r.id;
 }
 

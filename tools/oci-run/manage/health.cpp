@@ -139,7 +139,9 @@ json probe(const std::vector<std::string>& argv, const std::vector<std::string>&
     std::this_thread::sleep_for(std::chrono::nanoseconds(starting ? start_interval : interval));
     bool counted_as_start = in_start();
     json result = probe(argv, env, pid_file, exe, timeout);
+    std::string before = state["Status"];
     apply_health_result(state, result, counted_as_start, retries);
+    if (state["Status"] != before) container_event(r, "health_status: " + state["Status"].get<std::string>());
     try {
       write_file_replace(path, state.dump() + "\n", 0644);
     } catch (const Error&) {

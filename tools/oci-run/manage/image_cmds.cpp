@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/error.hpp"
+#include "common/events.hpp"
 #include "common/fs.hpp"
 #include "common/reference.hpp"
 #include "common/snapshot.hpp"
@@ -140,6 +141,7 @@ int image_rm(const Globals& env, const std::vector<std::string>& keys, bool forc
       if (!name.empty() && img.names.size() > 1) {
         store.untag(name);
         auto [repo, tag] = split_name(name);
+        events::emit({"image", "untag", img.manifest.config.digest.str(), {{"name", repo + ":" + tag}}});
         std::cout << "Untagged: " << repo << ":" << tag << "\n";
         changed = true;
         continue;
@@ -156,7 +158,10 @@ int image_rm(const Globals& env, const std::vector<std::string>& keys, bool forc
         store.untag(n);
         auto [repo, tag] = split_name(n);
         if (!is_id_name(n)) std::cout << "Untagged: " << repo << ":" << tag << "\n";
+        if (!is_id_name(n))
+          events::emit({"image", "untag", img.manifest.config.digest.str(), {{"name", repo + ":" + tag}}});
       }
+      events::emit({"image", "delete", img.manifest.config.digest.str(), {}});
       if (img.names.empty()) store.delete_image(img.target.digest.str());
       std::cout << "Deleted: " << img.manifest.config.digest.str() << "\n";
       changed = true;
@@ -175,6 +180,8 @@ int image_tag(const Globals& env, const std::string& source, const std::string& 
   auto ref = with_context("tag " + target, [&] { return reference::parse(target); });
   if (ref.digest) fail(Errc::invalid, "tag " + target + ": a tag cannot hold a digest");
   store.tag(ref.str(), img.target);
+  auto [repo, tag] = split_name(ref.str());
+  events::emit({"image", "tag", img.manifest.config.digest.str(), {{"name", repo + ":" + tag}}});
   return 0;
 }
 

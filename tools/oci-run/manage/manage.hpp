@@ -167,6 +167,20 @@ int system_check(const Globals& g, bool quick, bool repair);
 /// container uses; then gc blobs and snapshots.
 int image_prune(const Globals& g, bool all);
 
+// ---- events (events.cpp) ----
+
+/// Append a container event (docker's attributes: image, name, the labels,
+/// then `extra`) to the journal (events::default_path(), which docker_main
+/// points at the state dir's). Never throws.
+void container_event(const Record& r, const std::string& action,
+                     const std::map<std::string, std::string>& extra = {});
+/// `events [--since T] [--until T] [--filter K=V]... [--format json]`: the
+/// journal's events from `since` (default now) in docker's text or JSON
+/// lines, following until `until` (default: until interrupted). Filters:
+/// type, event, container, image, label, volume, network.
+int print_events(const Globals& g, const std::string& since, const std::string& until,
+                 const std::vector<std::string>& filters, const std::string& format);
+
 // ---- containers (running.cpp, top.cpp, stats.cpp, cp.cpp, commit.cpp) ----
 
 /// A running container: its record, cgroup manager and init (runtime

@@ -152,6 +152,7 @@ int supervise(const Globals& g, const StateDir& st, const std::string& id, std::
         x.started = log::now_rfc3339();
         x.error.clear();
       });
+      container_event(r, "start");
       try {
         checker = start_health_checker(g, st, r);
       } catch (const Error& e) {
@@ -190,6 +191,7 @@ int supervise(const Globals& g, const StateDir& st, const std::string& id, std::
       });
       break;
     }
+    container_event(r, "die", {{"exitCode", std::to_string(code)}});
     r = st.update(id, [&](Record& x) {
       x.exit_code = code;
       x.finished = log::now_rfc3339();

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "common/error.hpp"
+#include "common/events.hpp"
 #include "manage/manage.hpp"
 #include "format.hpp"
 #include "volumes.hpp"
@@ -30,7 +31,9 @@ void report(const std::exception& e) { std::fprintf(stderr, "oci-run: error: %s\
 }  // namespace
 
 int volume_create(const Globals& env, const std::string& name, const std::map<std::string, std::string>& labels) {
-  std::cout << VolumeStore(env.state_dir).create(name, labels).name << "\n";
+  std::string made = VolumeStore(env.state_dir).create(name, labels).name;
+  events::emit({"volume", "create", made, {{"driver", "local"}}});
+  std::cout << made << "\n";
   return 0;
 }
 
@@ -76,6 +79,7 @@ int volume_rm(const Globals& env, const std::vector<std::string>& names, bool fo
   for (auto& n : names) {
     try {
       vs.remove(n, force);
+      events::emit({"volume", "destroy", n, {{"driver", "local"}}});
       std::cout << n << "\n";
     } catch (const Error& e) {
       report(e);
