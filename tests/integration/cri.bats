@@ -47,6 +47,11 @@ reply() {
   busybox nc -w 2 "$1" "$2" </dev/null 2>/dev/null
 }
 
+# reply_is IP PORT TEXT: the server at IP:PORT answers TEXT.
+reply_is() {
+  [ "$(reply "$1" "$2")" = "$3" ]
+}
+
 # serve_script PORT TEXT: a container command that answers TEXT to every
 # connection on PORT.
 serve_script() {
@@ -62,10 +67,11 @@ case_runp() {
   [[ "$ip" == "$CRI_SUBNET".* ]]
   busybox ping -c1 -W2 "$ip"
   c=$(start_ctr "$pod" web srv "$(serve_script 8080 'pong-$(hostname)')")
-  wait_until 50 test "$(reply "$ip" 8080)" = pong-web
+  wait_until 50 reply_is "$ip" 8080 pong-web
   [ "$(ctr_state "$c")" = CONTAINER_RUNNING ]
   # the sandbox's pause process belongs to the runtime asked for
-  [ -e "$CRI/$1-root/$pod" ] || [ -e "$CRI/$1-root/k8s.io/$pod" ]
+  [ -e "$CRI/$1-root/k8s.io/$pod" ]
+  [ -e "$CRI/$1-root/k8s.io/$c" ]
 }
 
 case_exec_logs() {
@@ -127,6 +133,27 @@ case_stop() {
   c=$(start_ctr "$pod" st c3 "exit 7")
   wait_until 100 test "$(ctr_state "$c")" = CONTAINER_EXITED
   [ "$(cri inspect "$c" | jq -r .status.exitCode)" = 7 ]
+}
+
+case_shared_pid() {
+  local pod c1 c2 pause_ns share='.linux.security_context.namespace_options.pid=0'
+  # shareProcessNamespace: true: every container in the pause's pid namespace
+  pod=$(runp_pod sp "$1" "$share")
+  c1=$(start_ctr "$pod" sp c1 'sleep 1000 & sleep 1001 & echo ready; wait' "$share")
+  c2=$(start_ctr "$pod" sp c2 'exec sleep 1002' "$share")
+  wait_until 50 sh -c "grep -q ready $CRI/pods/sp.logs/c1.log"
+  run cri exec -s "$c2" ps -o pid,args
+  [[ "$output" == *"sleep 1000"* ]] && [[ "$output" == *"sleep 1001"* ]] && [[ "$output" == *"sleep 1002"* ]]
+  [[ "$output" == *"1 /bin/sh -c trap"* ]]
+  # Stopping c1 kills its init; the shim then kills what is left in its
+  # cgroup (kill --all on a stopped container), or the orphans would live on
+  # under the pause process and hold the container's output open.
+  cri stop -t 5 "$c1"
+  [ "$(ctr_state "$c1")" = CONTAINER_EXITED ]
+  wait_until 50 sh -c "! '$CRICTL' --runtime-endpoint unix://$CRI/c.sock exec -s $c2 ps -o args | grep -q 'sleep 100[01]'"
+  cri rm "$c1"
+  cri stopp "$pod"
+  cri rmp "$pod"
 }
 
 # cgroup_file CID CONTROLLER FILE: the host path of a container's cgroup file.
@@ -226,6 +253,8 @@ case_security() {
 @test "cri [runc]: create, start, exec -s (output, exit code), exec -i (stdin), logs (CRI format)" { case_exec_logs runc; }
 @test "cri [ocikit]: two containers in one pod share its network namespace" { case_shared_netns ocikit; }
 @test "cri [runc]: two containers in one pod share its network namespace" { case_shared_netns runc; }
+@test "cri [ocikit]: shareProcessNamespace: stopping a container kills what it left in the pod's pid namespace" { case_shared_pid ocikit; }
+@test "cri [runc]: shareProcessNamespace: stopping a container kills what it left in the pod's pid namespace" { case_shared_pid runc; }
 @test "cri [ocikit]: stop sends SIGTERM then SIGKILL; exit codes are recorded" { case_stop ocikit; }
 @test "cri [runc]: stop sends SIGTERM then SIGKILL; exit codes are recorded" { case_stop runc; }
 @test "cri [ocikit]: resources at create, update of memory in the cgroup, stats" { case_update_stats ocikit; }

@@ -118,8 +118,8 @@ cri_write_config() {
   "cniVersion": "1.0.0",
   "name": "$CRI_NETNAME",
   "plugins": [
-    {"type": "oci-net", "bridge": "$CRI_BRIDGE", "ipMasq": false,
-     "ipam": {"subnet": "$CRI_SUBNET.0/24"}}
+    {"type": "oci-net", "bridge": "$CRI_BRIDGE", "ipMasq": true,
+     "ipam": {"subnet": "$CRI_SUBNET.0/24"}, "capabilities": {"portMappings": true}}
   ]
 }
 JSON
@@ -259,6 +259,7 @@ cri_teardown_file() {
     OCIKIT_NET_DIR=$CRI/net "$OCI_NET" prune >/dev/null 2>&1 || true
     OCIKIT_NET_DIR=$CRI/net "$OCI_NET" rm "$CRI_NETNAME" >/dev/null 2>&1 || true
   fi
+  nft delete table inet "ocikit-$CRI_NETNAME" 2>/dev/null || true
   ip link del "$CRI_BRIDGE" 2>/dev/null || true
   grep -o " $CRI[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   for d in /sys/fs/cgroup/*"$CRI_CGROUP" /sys/fs/cgroup/unified"$CRI_CGROUP"; do _rm_cgroup "$d"; done
@@ -278,12 +279,14 @@ pod_json() {
   echo "$f"
 }
 
-# ctr_json NAME SCRIPT [JQ-FILTER]: a busybox container running sh -c SCRIPT.
+# ctr_json NAME SCRIPT [JQ-FILTER]: a busybox container running sh -c SCRIPT
+# with its own pid namespace (what kubelet asks unless shareProcessNamespace).
 ctr_json() {
   local f=$CRI/pods/ctr-$1.json
   jq -n --arg n "$1" --arg s "$2" \
     '{metadata:{name:$n},image:{image:"docker.io/okcri/busybox:1"},command:["/bin/sh","-c",$s],
-      log_path:($n+".log"),linux:{}}' | jq "${3:-.}" >"$f"
+      log_path:($n+".log"),linux:{security_context:{namespace_options:{network:0,pid:1,ipc:0}}}}' |
+    jq "${3:-.}" >"$f"
   echo "$f"
 }
 
