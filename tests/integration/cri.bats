@@ -78,18 +78,22 @@ case_exec_logs() {
   local pod c log
   pod=$(runp_pod ex "$1")
   c=$(start_ctr "$pod" ex c1 'echo hello-out; echo hello-err >&2; exec sleep 1000')
-  run cri exec -s "$c" sh -c 'echo in-exec; exit 3'
-  [ "$output" = in-exec ] || [[ "$output" == in-exec*"exit"*3* ]]
-  [ "$status" -eq 3 ]
-  run cri exec -s "$c" sh -c 'id -u; hostname'
+  run cri exec -s "$c" sh -c 'id -u; hostname; echo err >&2'
   [ "$status" -eq 0 ]
-  [ "$output" = "$(printf '0\nex')" ]
+  echo "got: $output"
+  [ "${lines[0]}" = 0 ] && [ "${lines[1]}" = ex ]
+  [[ "$output" == *err* ]]
+  # crictl 1.26 exits 1 on a failed exec and reports the command's code
+  run cri exec -s "$c" sh -c 'echo in-exec; exit 3'
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"exited with 3"* ]]
   run sh -c "printf 'line1\nline2\n' | '$CRICTL' --runtime-endpoint unix://$CRI/c.sock --timeout 60s exec -i $c sh -c 'wc -l; cat /proc/self/status | grep -c ^Name'"
   [ "$status" -eq 0 ]
   [ "$(echo "$output" | tr -d ' ')" = "$(printf '2\n1')" ]
-  run cri exec "$c" sh -c 'exit 5'
-  [ "$status" -eq 5 ]
-  wait_until 50 sh -c "'$CRICTL' --runtime-endpoint unix://$CRI/c.sock logs $c 2>&1 | grep -q hello-err"
+  run sh -c "echo in-stdin | '$CRICTL' --runtime-endpoint unix://$CRI/c.sock --timeout 60s exec -i $c sh -c 'cat; exit 5'"
+  [ "$status" -eq 1 ]
+  [[ "$output" == in-stdin*"exit code 5"* ]]
+  wait_until 50 sh -c "grep -q hello-err $CRI/pods/ex.logs/c1.log"
   run cri logs "$c"
   [[ "$output" == *hello-out* ]]
   [[ "$output" == *hello-err* ]]
@@ -102,37 +106,15 @@ case_exec_logs() {
 case_shared_netns() {
   local pod c1 c2
   pod=$(runp_pod two "$1")
-  c1=$(start_ctr "$pod" two server "while :; do echo from-server | nc -l -s 127.0.0.1 -p 9090; done")
+  c1=$(start_ctr "$pod" two server 'mkdir /tmp/www && echo from-server >/tmp/www/index.html && exec httpd -f -p 127.0.0.1:9090 -h /tmp/www')
   c2=$(start_ctr "$pod" two client 'exec sleep 1000')
-  wait_until 50 sh -c "'$CRICTL' --runtime-endpoint unix://$CRI/c.sock exec -s $c2 nc -w 2 127.0.0.1 9090 </dev/null | grep -q from-server"
+  wait_until 50 sh -c "'$CRICTL' --runtime-endpoint unix://$CRI/c.sock exec -s $c2 wget -qO- http://127.0.0.1:9090/ 2>/dev/null | grep -q from-server"
   # same network namespace, different pid namespaces (pid: CONTAINER)
   [ "$(cri exec -s "$c1" readlink /proc/self/ns/net)" = "$(cri exec -s "$c2" readlink /proc/self/ns/net)" ]
   [ "$(cri exec -s "$c1" readlink /proc/self/ns/pid)" != "$(cri exec -s "$c2" readlink /proc/self/ns/pid)" ]
   # the server listens on the pod's loopback only
-  [ -z "$(reply "$(pod_ip "$pod")" 9090)" ]
-}
-
-case_stop() {
-  local pod c start
-  pod=$(runp_pod st "$1")
-  c=$(start_ctr "$pod" st c1 "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 1 & wait \$!; done")
-  wait_until 50 sh -c "grep -q ready $CRI/pods/st.logs/c1.log"
-  start=$SECONDS
-  cri stop -t 20 "$c"
-  [ $((SECONDS - start)) -lt 10 ]
-  [ "$(ctr_state "$c")" = CONTAINER_EXITED ]
-  [ "$(cri inspect "$c" | jq -r .status.exitCode)" = 42 ]
-  [ "$(cri inspect "$c" | jq -r .status.reason)" = Error ]
-  grep -q got-term "$CRI/pods/st.logs/c1.log"
-  # a process that ignores SIGTERM is killed after the timeout
-  c=$(start_ctr "$pod" st c2 "trap '' TERM; while :; do sleep 1; done")
-  start=$SECONDS
-  cri stop -t 2 "$c"
-  [ "$(cri inspect "$c" | jq -r .status.exitCode)" = 137 ]
-  # and one that exits on its own has its code recorded
-  c=$(start_ctr "$pod" st c3 "exit 7")
-  wait_until 100 test "$(ctr_state "$c")" = CONTAINER_EXITED
-  [ "$(cri inspect "$c" | jq -r .status.exitCode)" = 7 ]
+  run busybox wget -T 2 -qO- "http://$(pod_ip "$pod"):9090/"
+  [ "$status" -ne 0 ]
 }
 
 case_shared_pid() {
