@@ -117,6 +117,29 @@ case_shared_netns() {
   [ "$status" -ne 0 ]
 }
 
+case_stop() {
+  local pod c start
+  pod=$(runp_pod st "$1")
+  c=$(start_ctr "$pod" st c1 "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 1 & wait \$!; done")
+  wait_until 50 sh -c "grep -q ready $CRI/pods/st.logs/c1.log"
+  start=$SECONDS
+  cri stop -t 20 "$c"
+  [ $((SECONDS - start)) -lt 10 ]
+  [ "$(ctr_state "$c")" = CONTAINER_EXITED ]
+  [ "$(cri inspect "$c" | jq -r .status.exitCode)" = 42 ]
+  [ "$(cri inspect "$c" | jq -r .status.reason)" = Error ]
+  grep -q got-term "$CRI/pods/st.logs/c1.log"
+  # a process that ignores SIGTERM is killed after the timeout
+  c=$(start_ctr "$pod" st c2 "trap '' TERM; while :; do sleep 1; done")
+  start=$SECONDS
+  cri stop -t 2 "$c"
+  [ "$(cri inspect "$c" | jq -r .status.exitCode)" = 137 ]
+  # and one that exits on its own has its code recorded
+  c=$(start_ctr "$pod" st c3 "exit 7")
+  wait_until 100 state_is "$c" CONTAINER_EXITED
+  [ "$(cri inspect "$c" | jq -r .status.exitCode)" = 7 ]
+}
+
 case_shared_pid() {
   local pod c1 c2 pause_ns share='.linux.security_context.namespace_options.pid=0'
   # shareProcessNamespace: true: every container in the pause's pid namespace
@@ -194,6 +217,19 @@ case_rmp() {
   [ "$(pod_ip "$pod")" = "$ip" ]
 }
 
+case_host_port() {
+  local pod port=41823
+  # hostPort on the host's loopback: CRI hands portMappings to the plugin
+  # (capabilities.portMappings in the conflist), oci-net maps them in nftables
+  pod=$(runp_pod hp "$1" ".port_mappings=[{protocol:0,container_port:8080,host_port:$port,host_ip:\"127.0.0.1\"}]")
+  start_ctr "$pod" hp srv "$(serve_script 8080 'via-hostport')" >/dev/null
+  wait_until 50 reply_is 127.0.0.1 "$port" via-hostport
+  cri stopp "$pod"
+  cri rmp "$pod"
+  [ -z "$(reply 127.0.0.1 "$port")" ]
+  ! nft list map inet "ocikit-$CRI_NETNAME" hostports4 | grep -q "$port"
+}
+
 case_host_network() {
   local pod c
   pod=$(runp_pod hn "$1" '.linux.security_context.namespace_options.network=2 | del(.hostname)')
@@ -243,6 +279,8 @@ case_security() {
 @test "cri [runc]: resources at create, update of memory in the cgroup, stats" { case_update_stats runc; }
 @test "cri [ocikit]: stopp and rmp release the address and leave no netns, veth, mount, cgroup, process" { case_rmp ocikit; }
 @test "cri [runc]: stopp and rmp release the address and leave no netns, veth, mount, cgroup, process" { case_rmp runc; }
+@test "cri [ocikit]: hostPort on 127.0.0.1 reaches the pod, and is gone with it" { case_host_port ocikit; }
+@test "cri [runc]: hostPort on 127.0.0.1 reaches the pod, and is gone with it" { case_host_port runc; }
 @test "cri [ocikit]: hostNetwork pods share the host's network namespace" { case_host_network ocikit; }
 @test "cri [runc]: hostNetwork pods share the host's network namespace" { case_host_network runc; }
 @test "cri [ocikit]: readOnlyRootfs, runAsUser/runAsGroup, added and dropped capabilities" { case_security ocikit; }

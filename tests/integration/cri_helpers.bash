@@ -302,3 +302,8 @@ wait_until() {
 ctr_state() {
   cri inspect "$1" | jq -r .status.state
 }
+
+# state_is CID STATE: the container is in STATE.
+state_is() {
+  [ "$(ctr_state "$1")" = "$2" ]
+}
