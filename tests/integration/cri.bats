@@ -230,6 +230,39 @@ case_host_port() {
   ! nft list map inet "ocikit-$CRI_NETNAME" hostports4 | grep -q "$port"
 }
 
+case_kubelet_extras() {
+  local pod c oom vol=$CRI/vol-$1
+  mkdir -p "$vol"
+  echo host-data >"$vol/in"
+  pod=$(runp_pod kx "$1" '.linux.sysctls={"net.ipv4.ping_group_range":"0 2147483647","kernel.shm_rmid_forced":"1"}')
+  c=$(start_ctr "$pod" kx c1 'exec sleep 1000' ".envs=[{key:\"FOO\",value:\"bar\"}] | .working_dir=\"/tmp\"
+    | .mounts=[{host_path:\"$vol\",container_path:\"/data\"},{host_path:\"$vol\",container_path:\"/ro\",readonly:true}]
+    | .linux.security_context.seccomp={profile_type:0}")
+  # pod sysctls (namespaced ones: net.*, kernel.shm*)
+  [ "$(cri exec -s "$c" cat /proc/sys/net/ipv4/ping_group_range | tr -s '\t ' ' ')" = "0 2147483647" ]
+  [ "$(cri exec -s "$c" cat /proc/sys/kernel/shm_rmid_forced)" = 1 ]
+  # env, working dir, /etc/hostname from the sandbox
+  [ "$(cri exec -s "$c" sh -c 'echo $FOO $(pwd) $(cat /etc/hostname)')" = "bar /tmp kx" ]
+  # hostPath volumes, read-write and read-only
+  [ "$(cri exec -s "$c" cat /data/in)" = host-data ]
+  cri exec -s "$c" sh -c 'echo from-pod >/data/out'
+  [ "$(cat "$vol/out")" = from-pod ]
+  run cri exec -s "$c" sh -c 'echo x >/ro/x'
+  [ "$status" -ne 0 ]
+  [ ! -e "$vol/x" ]
+  # seccomp: RuntimeDefault (containerd's profile) is in force
+  [ "$(cri exec -s "$c" awk '/^Seccomp:/ {print $2}' /proc/self/status)" = 2 ]
+  # exec -t: a terminal
+  if command -v script >/dev/null; then
+    run script -qec "$CRICTL --runtime-endpoint unix://$CRI/c.sock exec -it $c tty" /dev/null </dev/null
+    [[ "$output" == */dev/pts/* ]]
+  fi
+  # a container over its memory limit is OOMKilled, and CRI says so
+  oom=$(start_ctr "$pod" kx oom 'exec tail /dev/zero' '.linux.resources={memory_limit_in_bytes:33554432}')
+  wait_until 150 state_is "$oom" CONTAINER_EXITED
+  [ "$(cri inspect "$oom" | jq -r '.status.exitCode, .status.reason' | tr '\n' ' ')" = "137 OOMKilled " ]
+}
+
 case_host_network() {
   local pod c
   pod=$(runp_pod hn "$1" '.linux.security_context.namespace_options.network=2 | del(.hostname)')
@@ -281,6 +314,8 @@ case_security() {
 @test "cri [runc]: stopp and rmp release the address and leave no netns, veth, mount, cgroup, process" { case_rmp runc; }
 @test "cri [ocikit]: hostPort on 127.0.0.1 reaches the pod, and is gone with it" { case_host_port ocikit; }
 @test "cri [runc]: hostPort on 127.0.0.1 reaches the pod, and is gone with it" { case_host_port runc; }
+@test "cri [ocikit]: env, workingDir, hostPath volumes (rw, ro), sysctls, seccomp RuntimeDefault, exec -t, OOMKilled" { case_kubelet_extras ocikit; }
+@test "cri [runc]: env, workingDir, hostPath volumes (rw, ro), sysctls, seccomp RuntimeDefault, exec -t, OOMKilled" { case_kubelet_extras runc; }
 @test "cri [ocikit]: hostNetwork pods share the host's network namespace" { case_host_network ocikit; }
 @test "cri [runc]: hostNetwork pods share the host's network namespace" { case_host_network runc; }
 @test "cri [ocikit]: readOnlyRootfs, runAsUser/runAsGroup, added and dropped capabilities" { case_security ocikit; }
