@@ -24,8 +24,7 @@ CRI_NETNAME=okcri-net
 # find_crictl: sets CRICTL or returns 1.
 find_crictl() {
   local c
-  for c in "${OCIKIT_CRICTL:-}" "$(command -v crictl 2>/dev/null)" "$OCIKIT_SOURCE_ROOT/../shared/tools/crictl" \
-           /work/shared/tools/crictl; do
+  for c in "${OCIKIT_CRICTL:-}" "$(command -v crictl 2>/dev/null)" "$OCIKIT_SOURCE_ROOT/../shared/tools/crictl"; do
     [ -n "$c" ] && [ -x "$c" ] && { CRICTL=$c; return 0; }
   done
   return 1
