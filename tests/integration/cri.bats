@@ -137,6 +137,11 @@ case_stop() {
   c=$(start_ctr "$pod" st c3 "exit 7")
   wait_until 100 state_is "$c" CONTAINER_EXITED
   [ "$(cri inspect "$c" | jq -r .status.exitCode)" = 7 ]
+  # kubelet's restart: the same name, the next attempt, in the same pod
+  c=$(start_ctr "$pod" st c3 "echo second-run; exec sleep 1000" '.metadata.attempt=1 | .log_path="c3.1.log"')
+  [ "$(ctr_state "$c")" = CONTAINER_RUNNING ]
+  [ "$(cri inspect "$c" | jq -r .status.metadata.attempt)" = 1 ]
+  wait_until 50 sh -c "grep -q second-run $CRI/pods/st.logs/c3.1.log"
 }
 
 case_shared_pid() {
@@ -307,8 +312,8 @@ case_security() {
 @test "cri [runc]: two containers in one pod share its network namespace" { case_shared_netns runc; }
 @test "cri [ocikit]: shareProcessNamespace: stopping a container kills what it left in the pod's pid namespace" { case_shared_pid ocikit; }
 @test "cri [runc]: shareProcessNamespace: stopping a container kills what it left in the pod's pid namespace" { case_shared_pid runc; }
-@test "cri [ocikit]: stop sends SIGTERM then SIGKILL; exit codes are recorded" { case_stop ocikit; }
-@test "cri [runc]: stop sends SIGTERM then SIGKILL; exit codes are recorded" { case_stop runc; }
+@test "cri [ocikit]: stop sends SIGTERM then SIGKILL; exit codes are recorded; a restart (next attempt) runs" { case_stop ocikit; }
+@test "cri [runc]: stop sends SIGTERM then SIGKILL; exit codes are recorded; a restart (next attempt) runs" { case_stop runc; }
 @test "cri [ocikit]: resources at create, update of memory in the cgroup, stats" { case_update_stats ocikit; }
 @test "cri [runc]: resources at create, update of memory in the cgroup, stats" { case_update_stats runc; }
 @test "cri [ocikit]: stopp and rmp release the address and leave no netns, veth, mount, cgroup, process" { case_rmp ocikit; }
