@@ -98,6 +98,29 @@ SH
   [ -e "$t/got.init" ]
 }
 
+@test "kill of a stopped container says 'container not running' (as runc); kill --all still kills what is left in its cgroup" {
+  # containerd's shim matches runc's words to treat the kill as done, and
+  # after init exits it runs kill --all for the processes init left (in a
+  # container sharing another pid namespace they outlive it).
+  cfg '.root.readonly=false | .linux.cgroupsPath="/okt-runtime-kill-'"$$"'" | .linux.namespaces |= map(select(.type != "pid"))'
+  set_args sh -c 'sleep 1000 </dev/null >/dev/null 2>&1 & echo $! >/tmp/child; exec sleep 2000'
+  ocirun run -d -b "$BUNDLE" "$ID" </dev/null >/dev/null 2>&1
+  for _ in $(seq 50); do [ -s "$BUNDLE/rootfs/tmp/child" ] && break; sleep 0.1; done
+  child=$(cat "$BUNDLE/rootfs/tmp/child")
+  ocirun kill "$ID" KILL
+  for _ in $(seq 50); do [ "$(ocirun state "$ID" | jq -r .status)" = stopped ] && break; sleep 0.1; done
+  [ "$(ocirun state "$ID" | jq -r .status)" = stopped ]
+  kill -0 "$child"
+  run ocirun kill "$ID" TERM
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"container not running"* ]]
+  ocirun kill --all "$ID" KILL
+  for _ in $(seq 50); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$child" 2>/dev/null
+  ocirun delete "$ID"
+  [ ! -e "/sys/fs/cgroup/pids/okt-runtime-kill-$$" ] || [ ! -e "/sys/fs/cgroup/okt-runtime-kill-$$" ]
+}
+
 @test "list shows containers as a table and as JSON" {
   set_args sleep 100
   ocirun run -d -b "$BUNDLE" "$ID"

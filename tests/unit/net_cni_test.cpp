@@ -37,3 +37,22 @@ TEST_CASE("net_cni: lease and network files with float numbers are refused") {
   CHECK_THROWS(net::port_from_json({{"container_port", 80}}));
   CHECK(net::port_from_json({{"host_port", 8080}, {"container_port", 80}}).host_port == 8080);
 }
+
+TEST_CASE("net_cni: portMappings as containerd's CRI sends them (Go field names) are read like Go plugins read them") {
+  // go-cni marshals its PortMapping struct without JSON tags.
+  auto conf = json::parse(R"({"cniVersion":"1.0.0","name":"okt-cni","ipam":{"subnet":"10.22.0.0/24"},
+    "runtimeConfig":{"portMappings":[{"HostPort":41823,"ContainerPort":8080,"Protocol":"tcp","HostIP":"127.0.0.1"}]}})");
+  auto ports = netcmd::port_mappings(conf);
+  REQUIRE(ports.size() == 1);
+  CHECK(ports[0].host_port == 41823);
+  CHECK(ports[0].container_port == 8080);
+  CHECK(ports[0].proto == "tcp");
+  CHECK(ports[0].host_ip == "127.0.0.1");
+  // an exact match wins over a case-insensitive one
+  conf["runtimeConfig"]["portMappings"] = {{{"HOSTPORT", 1}, {"hostPort", 2}, {"containerport", 3}}};
+  ports = netcmd::port_mappings(conf);
+  REQUIRE(ports.size() == 1);
+  CHECK(ports[0].host_port == 2);
+  CHECK(ports[0].container_port == 3);
+  CHECK(ports[0].proto == "tcp");
+}

@@ -7,6 +7,7 @@
 // ipMasq, ipam.subnet (+ ipam.gateway) | ipam.ranges[i][0].{subnet,gateway}
 // (one range set per address family), runtimeConfig.portMappings.
 // Leases live under $OCIKIT_NET_DIR or /var/lib/ocikit/cni.
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -59,9 +60,35 @@ void check_port_or_cni_error(net::PortMapping& p) {
 }
 }  // namespace
 
+namespace {
+// A portMappings entry with its keys spelled as the CNI conventions spell
+// them. containerd's CRI (go-cni) marshals a struct without JSON tags, so its
+// keys are HostPort, ContainerPort, Protocol, HostIP; Go plugins read them
+// because encoding/json matches keys case-insensitively (an exact match
+// first), and so does this.
+json canonical_port_mapping(const json& pm) {
+  if (!pm.is_object()) return pm;
+  static const char* const kKeys[] = {"hostPort", "containerPort", "protocol", "hostIP"};
+  json out = json::object();
+  for (const char* k : kKeys) {
+    if (pm.contains(k)) {
+      out[k] = pm.at(k);
+      continue;
+    }
+    for (const auto& [name, v] : pm.items())
+      if (strcasecmp(name.c_str(), k) == 0) {
+        out[k] = v;
+        break;
+      }
+  }
+  return out;
+}
+}  // namespace
+
 std::vector<net::PortMapping> port_mappings(const json& conf) {
   std::vector<net::PortMapping> out;
-  for (const auto& pm : conf.value("runtimeConfig", json::object()).value("portMappings", json::array())) {
+  for (const auto& raw : conf.value("runtimeConfig", json::object()).value("portMappings", json::array())) {
+    const json pm = canonical_port_mapping(raw);
     if (!pm.is_object() || !pm.contains("hostPort") || !pm.contains("containerPort"))
       throw CniError{7, "runtimeConfig.portMappings: hostPort and containerPort required"};
     out.push_back({pm.value("hostIP", ""), static_cast<uint16_t>(net::int_member(pm, "hostPort", 0, 0, 65535)),

@@ -85,8 +85,23 @@ void kill_container(const std::string& root, const std::string& id, const std::s
   std::string dir = container_dir(root, id);
   State s = load_state(root, id);
   std::string status = status_of(dir, s);
-  if (status == "stopped") fail("container " + id + " is not running");
-  std::vector<pid_t> pids = all ? container_pids(s) : std::vector<pid_t>{s.pid};
+  // runc's words and behaviour, which engines match on: containerd's shim
+  // treats "container not running" as "already finished" (so that stopping a
+  // pod whose containers have exited succeeds), and --all still signals
+  // whatever is left in a stopped container's cgroup.
+  if (status == "stopped" && !all) fail("cannot signal container " + id + ": container not running");
+  std::vector<pid_t> pids;
+  if (!all) {
+    pids.push_back(s.pid);
+  } else if (status != "stopped") {
+    pids = container_pids(s);
+  } else {
+    try {
+      if (s.cgroup_applied) pids = container_pids(s);
+    } catch (const Error&) {
+      // the cgroup is gone: nothing left to signal
+    }
+  }
   for (pid_t p : pids)
     if (::kill(p, sig) != 0 && errno != ESRCH) throw_errno("kill " + std::to_string(p));
 }
