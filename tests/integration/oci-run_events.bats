@@ -5,11 +5,7 @@
 # text and JSON forms, with --since/--until/--filter, following by default;
 # `events ID` stays the runtime's (runc's) command.
 load oci-run_manage_helpers
-bats_require_minimum_version 1.5.0
 
-setup_file() { manage_setup_file; }
-teardown_file() { manage_teardown_file; }
-setup() { manage_setup; }
 teardown() {
   [ -z "${FOLLOW_PID:-}" ] || kill "$FOLLOW_PID" 2>/dev/null || true
   manage_teardown

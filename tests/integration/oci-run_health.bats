@@ -5,7 +5,6 @@
 # inspect's State.Health, a hanging check killed at its timeout, and the
 # checks stopping with the container.
 load oci-run_manage_helpers
-bats_require_minimum_version 1.5.0
 
 setup_file() {
   manage_setup_file
@@ -15,9 +14,6 @@ setup_file() {
     >"$MANAGE_T/hc/Dockerfile"
   "$OCI_BUILD" -t okt-manage/health "$MANAGE_T/hc" >/dev/null 2>&1
 }
-teardown_file() { manage_teardown_file; }
-setup() { manage_setup; }
-teardown() { manage_teardown; }
 
 health() { R inspect "$1" | jq -r '.[0].State.Health.Status'; }
 health_is() { [ "$(health "$1")" = "$2" ]; }

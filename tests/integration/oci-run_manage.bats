@@ -2,11 +2,7 @@
 # oci-run run IMAGE in the foreground: exit codes, --rm, run flags, bad input
 # (one-line error, exit 125, nothing left behind), runc-mode dispatch.
 load oci-run_manage_helpers
-bats_require_minimum_version 1.5.0
 
-setup_file() { manage_setup_file; }
-teardown_file() { manage_teardown_file; }
-setup() { manage_setup; }
 teardown() {
   [ -z "${NET_CLEANUP:-}" ] || "$OCI_NET" rm "$NET_CLEANUP" >/dev/null 2>&1 || true
   manage_teardown

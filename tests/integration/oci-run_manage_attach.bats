@@ -4,11 +4,7 @@
 # --no-stdin, --sig-proxy, detach keys), start -a/-ai, window resizes through tmux,
 # --ulimit, streaming stats.
 load oci-run_manage_helpers
-bats_require_minimum_version 1.5.0
 
-setup_file() { manage_setup_file; }
-teardown_file() { manage_teardown_file; }
-setup() { manage_setup; }
 teardown() {
   local s
   for s in "$T"/tmux*.sock; do [ -S "$s" ] && tmux -S "$s" kill-server 2>/dev/null; done

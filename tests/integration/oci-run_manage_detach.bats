@@ -3,12 +3,6 @@
 # restart policies, ps after a killed monitor, docker-style exec, -i/-t/-it
 # through a real pty, --init.
 load oci-run_manage_helpers
-bats_require_minimum_version 1.5.0
-
-setup_file() { manage_setup_file; }
-teardown_file() { manage_teardown_file; }
-setup() { manage_setup; }
-teardown() { manage_teardown; }
 
 @test "manage: -d, logs -f follows, stop ends it and logs keep it" {
   run R run -d --name web "$IMG" sh -c 'trap "echo got-term; exit 0" TERM; echo start; echo oops >&2; while true; do sleep 0.1; done'

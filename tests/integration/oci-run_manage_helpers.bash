@@ -1,6 +1,13 @@
 # Shared setup of the oci-run_manage*.bats files: a busybox image built once
 # per file into a temp store, and per test a temp state dir and runtime root.
+# The bats hooks below are the defaults; a file redefines those it extends.
 load helpers
+bats_require_minimum_version 1.5.0
+
+setup_file() { manage_setup_file; }
+teardown_file() { manage_teardown_file; }
+setup() { manage_setup; }
+teardown() { manage_teardown; }
 
 # setup_file: the image store with okt-manage/busybox (CMD sh) and
 # okt-manage/nocmd (no CMD).

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "error_of.hpp"
 
 using namespace ocikit;
 using nlohmann::json;
@@ -58,15 +59,7 @@ const char* kDockerConfig = R"({
               {"created_by": "ENV A=b", "empty_layer": true}]
 })";
 
-std::string err_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    CHECK(e.code() == Errc::invalid);
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string err_of(auto&& fn) { return testing::error_of(fn, Errc::invalid); }
 }  // namespace
 
 TEST_CASE("image: media type helpers") {

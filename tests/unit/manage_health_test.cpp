@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "error_of.hpp"
 
 using namespace ocikit;
 using namespace ocikit::manage;
@@ -19,13 +20,7 @@ json result(int code, const std::string& out = "") {
 }
 
 std::string usage_error(const HealthFlags& f) {
-  try {
-    merge_healthcheck(std::nullopt, f);
-  } catch (const Error& e) {
-    CHECK(e.code() == Errc::usage);
-    return e.what();
-  }
-  return "";
+  return testing::error_of([&] { merge_healthcheck(std::nullopt, f); }, Errc::usage);
 }
 
 }  // namespace

@@ -4,20 +4,13 @@
 #include <doctest/doctest.h>
 
 #include "common/error.hpp"
+#include "error_of.hpp"
 
 using namespace ocikit;
 using namespace ocikit::manage;
 
 namespace {
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    CHECK(e.code() == Errc::usage);
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(auto&& fn) { return testing::error_of(fn, Errc::usage); }
 }  // namespace
 
 TEST_CASE("manage_parse: -v specs") {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "error_of.hpp"
 
 using namespace ocikit;
 using reference::Transport;
@@ -13,13 +14,7 @@ namespace {
 const std::string kHex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 std::string error_of(std::string_view s) {
-  try {
-    reference::parse(s);
-  } catch (const Error& e) {
-    CHECK(e.code() == Errc::invalid);
-    return e.what();
-  }
-  return "";
+  return testing::error_of([&] { reference::parse(s); }, Errc::invalid);
 }
 }  // namespace
 

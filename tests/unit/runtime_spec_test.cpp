@@ -18,6 +18,7 @@
 
 #include "rootfs_fixture.hpp"
 #include "temp_dir.hpp"
+#include "error_of.hpp"
 
 using namespace ocikit;
 using namespace ocikit::testing;
@@ -37,15 +38,6 @@ image::ImageConfig busybox_config() {
 
 bool contains(const oj& arr, const std::string& v) { return std::find(arr.begin(), arr.end(), v) != arr.end(); }
 
-std::string errmsg(const std::function<void()>& fn, Errc* code = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (code) *code = e.code();
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -111,12 +103,12 @@ TEST_CASE("runtime_spec: from_image with no command") {
   auto cfg = busybox_config();
   cfg.config.cmd.reset();
   Errc code{};
-  CHECK(errmsg([&] { from_image(cfg, r.dir.path, "rootfs", {}); }, &code) == "no command specified");
+  CHECK(error_of([&] { from_image(cfg, r.dir.path, "rootfs", {}); }, &code) == "no command specified");
   CHECK(code == Errc::usage);
   cfg.config.entrypoint = std::vector<std::string>{"/e"};
   Options o;
   o.entrypoint = std::vector<std::string>{};
-  CHECK(errmsg([&] { from_image(cfg, r.dir.path, "rootfs", o); }) == "no command specified");
+  CHECK(error_of([&] { from_image(cfg, r.dir.path, "rootfs", o); }) == "no command specified");
 }
 
 TEST_CASE("runtime_spec: from_image options") {
@@ -178,9 +170,9 @@ TEST_CASE("runtime_spec: from_image capabilities") {
   CHECK(!contains(all, "CAP_SYS_ADMIN"));
   CHECK(all.size() >= 37);
   Errc code{};
-  CHECK(errmsg([&] { caps_of({"NET_FOO"}, {}); }, &code) == "unknown capability \"NET_FOO\"");
+  CHECK(error_of([&] { caps_of({"NET_FOO"}, {}); }, &code) == "unknown capability \"NET_FOO\"");
   CHECK(code == Errc::usage);
-  CHECK(errmsg([&] { caps_of({}, {"BAR"}); }) == "unknown capability \"BAR\"");
+  CHECK(error_of([&] { caps_of({}, {"BAR"}); }) == "unknown capability \"BAR\"");
 }
 
 TEST_CASE("runtime_spec: from_image mounts, namespaces, paths and seccomp") {
@@ -217,11 +209,11 @@ TEST_CASE("runtime_spec: from_image mounts, namespaces, paths and seccomp") {
   put(d.path + "/bad.json", "[1]");
   o.seccomp = d.path + "/bad.json";
   Errc code{};
-  CHECK(errmsg([&] { from_image(busybox_config(), r.dir.path, "rootfs", o); }, &code) ==
+  CHECK(error_of([&] { from_image(busybox_config(), r.dir.path, "rootfs", o); }, &code) ==
         "seccomp profile " + d.path + "/bad.json: not a JSON object");
   CHECK(code == Errc::invalid);
   o.seccomp = d.path + "/missing.json";
-  CHECK(errmsg([&] { from_image(busybox_config(), r.dir.path, "rootfs", o); }, &code)
+  CHECK(error_of([&] { from_image(busybox_config(), r.dir.path, "rootfs", o); }, &code)
             .rfind("seccomp profile " + d.path + "/missing.json: ", 0) == 0);
   CHECK(code == Errc::not_found);
 }

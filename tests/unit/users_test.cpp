@@ -15,24 +15,12 @@
 
 #include "rootfs_fixture.hpp"
 #include "temp_dir.hpp"
+#include "error_of.hpp"
 
 using namespace ocikit;
 using namespace ocikit::testing;
 using namespace ocikit::users;
 
-namespace {
-
-std::string errmsg(const std::function<void()>& fn, Errc* code = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (code) *code = e.code();
-    return e.what();
-  }
-  return "";
-}
-
-}  // namespace
 
 TEST_CASE("users: resolve cases") {
   Rootfs r;
@@ -71,18 +59,18 @@ TEST_CASE("users: resolve cases") {
 TEST_CASE("users: resolve errors") {
   Rootfs r;
   Errc code{};
-  CHECK(errmsg([&] { resolve(r.dir.path, "nobody"); }, &code) ==
+  CHECK(error_of([&] { resolve(r.dir.path, "nobody"); }, &code) ==
         "unable to find user nobody: no matching entries in passwd file");
   CHECK(code == Errc::not_found);
-  CHECK(errmsg([&] { resolve(r.dir.path, "broken"); }) ==
+  CHECK(error_of([&] { resolve(r.dir.path, "broken"); }) ==
         "unable to find user broken: no matching entries in passwd file");
-  CHECK(errmsg([&] { resolve(r.dir.path, "app:nogroup"); }, &code) ==
+  CHECK(error_of([&] { resolve(r.dir.path, "app:nogroup"); }, &code) ==
         "unable to find group nogroup: no matching entries in group file");
   CHECK(code == Errc::not_found);
-  CHECK(errmsg([&] { resolve(r.dir.path, "4294967296"); }, &code) == "uid 4294967296 is out of range");
+  CHECK(error_of([&] { resolve(r.dir.path, "4294967296"); }, &code) == "uid 4294967296 is out of range");
   CHECK(code == Errc::invalid);
-  CHECK(errmsg([&] { resolve(r.dir.path, "0:2147483648"); }) == "gid 2147483648 is out of range");
-  CHECK(errmsg([&] { resolve(r.dir.path + "/missing", "0"); }).rfind("open " + r.dir.path + "/missing", 0) == 0);
+  CHECK(error_of([&] { resolve(r.dir.path, "0:2147483648"); }) == "gid 2147483648 is out of range");
+  CHECK(error_of([&] { resolve(r.dir.path + "/missing", "0"); }).rfind("open " + r.dir.path + "/missing", 0) == 0);
 }
 
 TEST_CASE("users: resolve without passwd or group files") {
@@ -95,8 +83,8 @@ TEST_CASE("users: resolve without passwd or group files") {
   u = resolve(d.path, "123:456");
   CHECK(u.uid == 123);
   CHECK(u.gid == 456);
-  CHECK(errmsg([&] { resolve(d.path, "app"); }) == "unable to find user app: no matching entries in passwd file");
-  CHECK(errmsg([&] { resolve(d.path, "0:wheel"); }) ==
+  CHECK(error_of([&] { resolve(d.path, "app"); }) == "unable to find user app: no matching entries in passwd file");
+  CHECK(error_of([&] { resolve(d.path, "0:wheel"); }) ==
         "unable to find group wheel: no matching entries in group file");
 }
 
@@ -111,9 +99,9 @@ TEST_CASE("users: resolve stays inside the rootfs") {
   REQUIRE(::symlink((host.path + "/etc/passwd").c_str(), (rootfs.path + "/etc/passwd").c_str()) == 0);
   REQUIRE(::symlink(("../../../../../../.." + host.path + "/etc/group").c_str(),
                     (rootfs.path + "/etc/group").c_str()) == 0);
-  CHECK(errmsg([&] { resolve(rootfs.path, "evil"); }) ==
+  CHECK(error_of([&] { resolve(rootfs.path, "evil"); }) ==
         "unable to find user evil: no matching entries in passwd file");
-  CHECK(errmsg([&] { resolve(rootfs.path, "0:evilgrp"); }) ==
+  CHECK(error_of([&] { resolve(rootfs.path, "0:evilgrp"); }) ==
         "unable to find group evilgrp: no matching entries in group file");
   // The same path exists inside the rootfs: that one is read.
   put(rootfs.path + host.path + "/etc/passwd", "inside:x:77:78::/in:/bin/sh\n");
@@ -128,7 +116,7 @@ TEST_CASE("users: resolve refuses a FIFO passwd") {
   fs::mkdir_p(d.path + "/etc");
   REQUIRE(::mkfifo((d.path + "/etc/passwd").c_str(), 0644) == 0);
   Errc code{};
-  CHECK(errmsg([&] { resolve(d.path, "root"); }, &code) == d.path + "/etc/passwd: not a regular file");
+  CHECK(error_of([&] { resolve(d.path, "root"); }, &code) == d.path + "/etc/passwd: not a regular file");
   CHECK(code == Errc::invalid);
 }
 
