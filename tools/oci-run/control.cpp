@@ -1,4 +1,5 @@
-// kill, delete, state, list, ps, pause/resume, events, update.
+// The runc verbs on an existing container: kill, delete, state, list, ps,
+// pause/resume, events, update (container.cpp creates and starts them).
 #include <dirent.h>
 #include <poll.h>
 #include <signal.h>
