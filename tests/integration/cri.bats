@@ -100,6 +100,13 @@ case_exec_logs() {
   log=$CRI/pods/ex.logs/c1.log
   grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9:]+) stdout F hello-out$' "$log"
   grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9:]+) stderr F hello-err$' "$log"
+  # logs -f follows what the container writes after it started
+  timeout 20 "$CRICTL" --runtime-endpoint unix://$CRI/c.sock logs -f "$c" >"$CRI/follow.out" 2>&1 3>&- &
+  local follower=$!
+  sleep 0.5
+  cri exec -s "$c" sh -c 'echo later-line >/proc/1/fd/1'
+  wait_until 50 grep -q later-line "$CRI/follow.out"
+  kill "$follower" 2>/dev/null || true
 }
 
 case_shared_netns() {
@@ -111,6 +118,10 @@ case_shared_netns() {
   # same network namespace, different pid namespaces (pid: CONTAINER)
   [ "$(cri exec -s "$c1" readlink /proc/self/ns/net)" = "$(cri exec -s "$c2" readlink /proc/self/ns/net)" ]
   [ "$(cri exec -s "$c1" readlink /proc/self/ns/pid)" != "$(cri exec -s "$c2" readlink /proc/self/ns/pid)" ]
+  # the pod's IPC namespace and its /dev/shm too
+  [ "$(cri exec -s "$c1" readlink /proc/self/ns/ipc)" = "$(cri exec -s "$c2" readlink /proc/self/ns/ipc)" ]
+  cri exec -s "$c1" sh -c 'echo shared-shm >/dev/shm/okcri'
+  [ "$(cri exec -s "$c2" cat /dev/shm/okcri)" = shared-shm ]
   # the server listens on the pod's loopback only
   run busybox wget -T 2 -qO- "http://$(pod_ip "$pod"):9090/"
   [ "$status" -ne 0 ]
@@ -306,10 +317,10 @@ case_security() {
 
 @test "cri [ocikit]: runp gives the pod an address in the CNI subnet, reachable from the host" { case_runp ocikit; }
 @test "cri [runc]: runp gives the pod an address in the CNI subnet, reachable from the host" { case_runp runc; }
-@test "cri [ocikit]: create, start, exec -s (output, exit code), exec -i (stdin), logs (CRI format)" { case_exec_logs ocikit; }
-@test "cri [runc]: create, start, exec -s (output, exit code), exec -i (stdin), logs (CRI format)" { case_exec_logs runc; }
-@test "cri [ocikit]: two containers in one pod share its network namespace" { case_shared_netns ocikit; }
-@test "cri [runc]: two containers in one pod share its network namespace" { case_shared_netns runc; }
+@test "cri [ocikit]: create, start, exec -s (output, exit code), exec -i (stdin), logs (CRI format), logs -f" { case_exec_logs ocikit; }
+@test "cri [runc]: create, start, exec -s (output, exit code), exec -i (stdin), logs (CRI format), logs -f" { case_exec_logs runc; }
+@test "cri [ocikit]: two containers in one pod share its network and IPC namespaces and /dev/shm" { case_shared_netns ocikit; }
+@test "cri [runc]: two containers in one pod share its network and IPC namespaces and /dev/shm" { case_shared_netns runc; }
 @test "cri [ocikit]: shareProcessNamespace: stopping a container kills what it left in the pod's pid namespace" { case_shared_pid ocikit; }
 @test "cri [runc]: shareProcessNamespace: stopping a container kills what it left in the pod's pid namespace" { case_shared_pid runc; }
 @test "cri [ocikit]: stop sends SIGTERM then SIGKILL; exit codes are recorded; a restart (next attempt) runs" { case_stop ocikit; }
