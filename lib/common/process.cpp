@@ -195,10 +195,9 @@ Output drain(pid_t pid, fs::UniqueFd (&pipes)[2][2], const Bounds& b) {
   return r;
 }
 
-}  // namespace
-
-Output capture(Spec s, bool out, bool err) {
-  fs::UniqueFd pipes[2][2];
+// Pipes for the child's stdout (out) and stderr (err) in `s`, then spawn it;
+// the parent's write ends are closed once it runs.
+pid_t spawn_with_pipes(Spec& s, bool out, bool err, fs::UniqueFd (&pipes)[2][2]) {
   for (int i = 0; i < 2; ++i) {
     if (!(i == 0 ? out : err)) continue;
     int p[2];
@@ -210,6 +209,14 @@ Output capture(Spec s, bool out, bool err) {
   pid_t pid = spawn(s);
   pipes[0][1].reset();
   pipes[1][1].reset();
+  return pid;
+}
+
+}  // namespace
+
+Output capture(Spec s, bool out, bool err) {
+  fs::UniqueFd pipes[2][2];
+  pid_t pid = spawn_with_pipes(s, out, err, pipes);
   return drain(pid, pipes, Bounds{});
 }
 
@@ -232,17 +239,8 @@ Output capture_bounded(Spec s, const Bounds& b) {
   in_w.reset();
   s.in = in_r.get();
   fs::UniqueFd pipes[2][2];
-  for (int i = 0; i < 2; ++i) {
-    int p[2];
-    if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe");
-    pipes[i][0].reset(p[0]);
-    pipes[i][1].reset(p[1]);
-    (i == 0 ? s.out : s.err) = p[1];
-  }
-  pid_t pid = spawn(s);
+  pid_t pid = spawn_with_pipes(s, true, true, pipes);
   in_r.reset();
-  pipes[0][1].reset();
-  pipes[1][1].reset();
   return drain(pid, pipes, b);
 }
 
