@@ -109,6 +109,53 @@ case_exec_logs() {
   kill "$follower" 2>/dev/null || true
 }
 
+case_attach_port_forward() {
+  local pod c port fwd
+  pod=$(runp_pod at "$1")
+  # attach: the container reads its stdin (stdin_once: closed when the
+  # attached client goes), its output comes back through the attach stream
+  c=$(start_ctr "$pod" at c1 'echo ready; while read -r l; do echo "got:$l"; done; echo stdin-closed' \
+    '.stdin=true | .stdin_once=true')
+  wait_until 50 sh -c "grep -q ready $CRI/pods/at.logs/c1.log"
+  run sh -c "printf 'one\ntwo\n' | timeout 30 '$CRICTL' --runtime-endpoint unix://$CRI/c.sock --timeout 60s attach -i $c"
+  [[ "$output" == *got:one*got:two* ]]
+  wait_until 100 state_is "$c" CONTAINER_EXITED
+  grep -q stdin-closed "$CRI/pods/at.logs/c1.log"
+  [ "$(cri inspect "$c" | jq -r .status.exitCode)" = 0 ]
+  # port-forward: a local port to a port in the pod's network namespace,
+  # even one the server binds on the pod's loopback only
+  start_ctr "$pod" at srv 'mkdir /tmp/www && echo via-port-forward >/tmp/www/index.html && exec httpd -f -p 127.0.0.1:7070 -h /tmp/www' >/dev/null
+  port=$(shuf -i 20000-29999 -n 1)
+  timeout 60 "$CRICTL" --runtime-endpoint "unix://$CRI/c.sock" port-forward "$pod" "$port:7070" >"$CRI/pf.out" 2>&1 3>&- &
+  fwd=$!
+  wait_until 100 sh -c "curl -s -m 2 http://127.0.0.1:$port/ | grep -q via-port-forward"
+  kill "$fwd" 2>/dev/null || true
+  wait "$fwd" 2>/dev/null || true
+}
+
+case_refused() {
+  local before leases pod
+  before=$(ip -o link show master "$CRI_BRIDGE" 2>/dev/null | wc -l)
+  # an image that does not exist: containerd's reason, nothing created
+  pod=$(runp_pod rf "$1")
+  run cri create "$pod" "$(ctr_json nope 'true' '.image.image="docker.io/okcri/absent:1"')" "$CRI/pods/rf.json"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"okcri/absent:1"* ]]
+  [ "$(cri ps -a -q --pod "$pod" | wc -l)" -eq 0 ]
+  cri stopp "$pod" >/dev/null
+  cri rmp "$pod" >/dev/null
+  # a sysctl the runtime cannot set in the pod's namespaces: runp fails with
+  # the runtime's one-line reason, and no netns, veth or lease is left
+  leases=$(jq '.leases | length' "$CRI/net/leases/$CRI_NETNAME.json" 2>/dev/null || echo 0)
+  run cri runp --runtime "$1" "$(pod_json bad '.linux.sysctls={"vm.swappiness":"10"}')"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *vm.swappiness* ]]
+  [ "$(cri pods -q --name bad | wc -l)" -eq 0 ] || [ "$(cri pods --name bad -o json | jq -r '.items[0].state')" = SANDBOX_NOTREADY ]
+  cri_remove_pods
+  [ "$(ip -o link show master "$CRI_BRIDGE" 2>/dev/null | wc -l)" -eq "$before" ]
+  [ "$(jq '.leases | length' "$CRI/net/leases/$CRI_NETNAME.json" 2>/dev/null || echo 0)" -le "$leases" ]
+}
+
 case_shared_netns() {
   local pod c1 c2
   pod=$(runp_pod two "$1")
@@ -123,8 +170,8 @@ case_shared_netns() {
   cri exec -s "$c1" sh -c 'echo shared-shm >/dev/shm/okcri'
   [ "$(cri exec -s "$c2" cat /dev/shm/okcri)" = shared-shm ]
   # the server listens on the pod's loopback only
-  run busybox wget -T 2 -qO- "http://$(pod_ip "$pod"):9090/"
-  [ "$status" -ne 0 ]
+  run curl -sS -m 2 "http://$(pod_ip "$pod"):9090/"
+  [ "$status" -eq 7 ]  # could not connect (refused)
 }
 
 case_stop() {
@@ -193,6 +240,12 @@ case_update_stats() {
   cri update --memory 67108864 "$c"
   [ "$(cat "$f")" = 67108864 ]
   [ "$(cri inspect "$c" | jq -r .info.runtimeSpec.linux.resources.memory.limit)" = 67108864 ]
+  # CPU: shares, quota and period reach the cpu controller
+  cri update --cpu-share 256 --cpu-quota 50000 --cpu-period 100000 "$c"
+  [ "$(cat "$(cgroup_file "$c" cpu cpu.shares)")" = 256 ]
+  [ "$(cat "$(cgroup_file "$c" cpu cpu.cfs_quota_us)")" = 50000 ]
+  [ "$(cat "$(cgroup_file "$c" cpu cpu.cfs_period_us)")" = 100000 ]
+  [ "$(cat "$f")" = 67108864 ]
   # stats: the container's cgroup, read through the shim
   run cri stats -o json --id "$c"
   [ "$status" -eq 0 ]
@@ -319,14 +372,18 @@ case_security() {
 @test "cri [runc]: runp gives the pod an address in the CNI subnet, reachable from the host" { case_runp runc; }
 @test "cri [ocikit]: create, start, exec -s (output, exit code), exec -i (stdin), logs (CRI format), logs -f" { case_exec_logs ocikit; }
 @test "cri [runc]: create, start, exec -s (output, exit code), exec -i (stdin), logs (CRI format), logs -f" { case_exec_logs runc; }
+@test "cri [ocikit]: attach -i to a container's stdin and output, port-forward into the pod" { case_attach_port_forward ocikit; }
+@test "cri [runc]: attach -i to a container's stdin and output, port-forward into the pod" { case_attach_port_forward runc; }
+@test "cri [ocikit]: a missing image and a sysctl the runtime refuses give the reason, and leave nothing" { case_refused ocikit; }
+@test "cri [runc]: a missing image and a sysctl the runtime refuses give the reason, and leave nothing" { case_refused runc; }
 @test "cri [ocikit]: two containers in one pod share its network and IPC namespaces and /dev/shm" { case_shared_netns ocikit; }
 @test "cri [runc]: two containers in one pod share its network and IPC namespaces and /dev/shm" { case_shared_netns runc; }
 @test "cri [ocikit]: shareProcessNamespace: stopping a container kills what it left in the pod's pid namespace" { case_shared_pid ocikit; }
 @test "cri [runc]: shareProcessNamespace: stopping a container kills what it left in the pod's pid namespace" { case_shared_pid runc; }
 @test "cri [ocikit]: stop sends SIGTERM then SIGKILL; exit codes are recorded; a restart (next attempt) runs" { case_stop ocikit; }
 @test "cri [runc]: stop sends SIGTERM then SIGKILL; exit codes are recorded; a restart (next attempt) runs" { case_stop runc; }
-@test "cri [ocikit]: resources at create, update of memory in the cgroup, stats" { case_update_stats ocikit; }
-@test "cri [runc]: resources at create, update of memory in the cgroup, stats" { case_update_stats runc; }
+@test "cri [ocikit]: resources at create, update of memory and CPU in the cgroup, stats" { case_update_stats ocikit; }
+@test "cri [runc]: resources at create, update of memory and CPU in the cgroup, stats" { case_update_stats runc; }
 @test "cri [ocikit]: stopp and rmp release the address and leave no netns, veth, mount, cgroup, process" { case_rmp ocikit; }
 @test "cri [runc]: stopp and rmp release the address and leave no netns, veth, mount, cgroup, process" { case_rmp runc; }
 @test "cri [ocikit]: hostPort on 127.0.0.1 reaches the pod, and is gone with it" { case_host_port ocikit; }
