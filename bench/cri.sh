@@ -2,10 +2,10 @@
 # bench/cri.sh: a Kubernetes pod's whole life through containerd's CRI, as
 # kubelet drives it (crictl: runp, create, start, stop, rm, stopp, rmp), with
 # oci-run as the runtime and oci-net as the CNI plugin, against runc and the
-# standard CNI bridge plugin (host-local IPAM). Two private containerds run
-# side by side (tests/integration/cri_helpers.bash sets each up: its own
-# root, state, sockets, bridge and subnet); the rounds alternate between
-# them, since this VM's speed drifts. Prints the median of each and the ratio
+# standard CNI plugins (bridge, host-local, portmap). Two private containerds
+# run side by side, the two stacks of tests/integration/cri_helpers.bash
+# (each its own root, state, sockets, bridge and subnet); the rounds
+# alternate between them, since this VM's speed drifts. Prints the median of each and the ratio
 # (target: ocikit at most 0.8x).
 #
 # Then, unless BREAKDOWN=0, where the time goes: both containerds restart
@@ -28,54 +28,15 @@ for c in containerd ctr jq /usr/sbin/runc /usr/lib/cni/bridge /usr/lib/cni/host-
   command -v "$c" >/dev/null || { echo "cri.sh: $c not installed" >&2; exit 77; }
 done
 
-# stack NAME: select a stack's variables (cri_helpers' functions read them).
-declare -A S_CRI S_CG
-stack() {
-  case $1 in
-    ocikit) CRI_BRIDGE=okcrb0 CRI_SUBNET=10.125.0 CRI_NETNAME=okcrb-net ;;
-    peer) CRI_BRIDGE=okcrb1 CRI_SUBNET=10.126.0 CRI_NETNAME=okcrb-peer ;;
-  esac
-  CRI=${S_CRI[$1]:-} CRI_CGROUP=${S_CG[$1]:-}
-  export CRI CRI_CGROUP
-}
-cleanup() {
-  local s
-  for s in ocikit peer; do
-    stack "$s"
-    [ -n "$CRI" ] || continue
-    cri_teardown_file || true
-  done
-  ip link del okcrb1 2>/dev/null || true
-}
+cleanup() { cri_teardown_file || true; }
 trap cleanup EXIT
-
-# peer_conflist: the standard bridge plugin with host-local IPAM whose leases
-# stay under $CRI (no masquerading: nothing leaves the host).
-peer_conflist() {
-  cat >"$CRI/cni-conf/10-okcri.conflist" <<JSON
-{
-  "cniVersion": "1.0.0",
-  "name": "$CRI_NETNAME",
-  "plugins": [
-    {"type": "bridge", "bridge": "$CRI_BRIDGE", "isGateway": true, "ipMasq": false,
-     "ipam": {"type": "host-local", "subnet": "$CRI_SUBNET.0/24", "dataDir": "$CRI/ipam"}}
-  ]
-}
-JSON
-}
-
-for s in ocikit peer; do
-  stack "$s"
-  cri_setup_file
-  S_CRI[$s]=$CRI S_CG[$s]=$CRI_CGROUP
-  if [ "$s" = peer ]; then peer_conflist; fi
-done
+cri_setup_file
+[ -n "${CRI_BASE:-}" ] || { echo "cri.sh: could not start containerd" >&2; exit 1; }
 
 # lifecycle STACK: one pod with one container, born and gone; prints ns.
 lifecycle() {
-  local h=ocikit pod c t0 t1
-  [ "$1" = peer ] && h=runc
-  stack "$1"
+  local h=$1 pod c t0 t1
+  cri_stack "$1"
   t0=$(date +%s%N)
   pod=$(cri runp --runtime "$h" "$CRI/pods/b.json")
   c=$(cri create "$pod" "$CRI/pods/ctr-b.json" "$CRI/pods/b.json")
@@ -87,22 +48,22 @@ lifecycle() {
   t1=$(date +%s%N)
   echo $(((t1 - t0) / 1000))
 }
-for s in ocikit peer; do
-  stack "$s"
+for s in $CRI_STACKS; do
+  cri_stack "$s"
   pod_json b >/dev/null
   ctr_json b "trap 'exit 0' TERM; while :; do sleep 1 & wait \$!; done" >/dev/null
   lifecycle "$s" >/dev/null  # first run outside the timing
 done
 
 median() { sort -n | awk '{a[NR]=$1} END {printf "%d\n", (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-: >/tmp/okcrb-ocikit.$$ ; : >/tmp/okcrb-peer.$$
+: >/tmp/okcrb-ocikit.$$ ; : >/tmp/okcrb-runc.$$
 for i in $(seq "$N"); do
-  if ((i % 2)); then order="ocikit peer"; else order="peer ocikit"; fi
+  if ((i % 2)); then order="ocikit runc"; else order="runc ocikit"; fi
   for s in $order; do lifecycle "$s" >>"/tmp/okcrb-$s.$$"; done
 done
 o=$(median <"/tmp/okcrb-ocikit.$$")
-p=$(median <"/tmp/okcrb-peer.$$")
-rm -f "/tmp/okcrb-ocikit.$$" "/tmp/okcrb-peer.$$"
+p=$(median <"/tmp/okcrb-runc.$$")
+rm -f "/tmp/okcrb-ocikit.$$" "/tmp/okcrb-runc.$$"
 printf 'pod lifecycle (runp, create, start, stop, rm, stopp, rmp), median of %d:\n' "$N"
 printf '  oci-run + oci-net: %.1f ms   runc + CNI bridge: %.1f ms   ratio: %.2f\n' \
   "$(echo "$o / 1000" | bc -l)" "$(echo "$p / 1000" | bc -l)" "$(echo "$o / $p" | bc -l)"
@@ -130,8 +91,8 @@ restart_containerd() {
   for _ in $(seq 100); do cri info >/dev/null 2>&1 && break; sleep 0.1; done
 }
 K=$(( N < 10 ? N : 10 ))
-for s in ocikit peer; do
-  stack "$s"
+for s in $CRI_STACKS; do
+  cri_stack "$s"
   mkdir -p "$CRI/wrap"
   if [ "$s" = ocikit ]; then
     wrap "$OCI_RUN" "$CRI/runtime.log" >"$CRI/wrap/runtime"
@@ -141,7 +102,7 @@ for s in ocikit peer; do
     sed -i "s|BinaryName = \"$OCI_RUN\"|BinaryName = \"$CRI/wrap/runtime\"|" "$CRI/config.toml"
   else
     wrap /usr/sbin/runc "$CRI/runtime.log" >"$CRI/wrap/runtime"
-    for p in bridge host-local loopback; do
+    for p in bridge host-local portmap loopback; do
       rm -f "$CRI/cni-bin/$p"
       wrap "/usr/lib/cni/$p" "$CRI/cni.log" >"$CRI/cni-bin/$p"
       chmod +x "$CRI/cni-bin/$p"
@@ -157,7 +118,7 @@ for s in ocikit peer; do
   rt=$(awk '{s+=$1} END {print s+0}' "$CRI/runtime.log")
   cn=$(awk '{s+=$1} END {print s+0}' "$CRI/cni.log")
   calls=$(wc -l <"$CRI/runtime.log")
-  label="oci-run + oci-net"; [ "$s" = peer ] && label="runc + CNI bridge"
+  label="oci-run + oci-net"; [ "$s" = runc ] && label="runc + CNI bridge"
   printf '%s, per lifecycle (wrapped, %d runs): %.1f ms: runtime %.1f ms (%d calls), CNI %.1f ms, containerd + shim + crictl %.1f ms\n' \
     "$label" "$K" "$(echo "$total / $K / 1000" | bc -l)" "$(echo "$rt / $K / 1000" | bc -l)" "$((calls / K))" \
     "$(echo "$cn / $K / 1000" | bc -l)" "$(echo "($total - $rt - $cn) / $K / 1000" | bc -l)"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bats
 # containerd's CRI plugin runs pods as kubelet asks (through crictl, the same
 # gRPC API) with oci-run as the runtime binary and oci-net as the CNI plugin.
-# Every case runs twice: with the handler "ocikit" (runc-v2 shim, BinaryName
-# oci-run) and with "runc" (/usr/sbin/runc), so that differences show.
-# cri_helpers.bash starts the private containerd (once per file).
+# Every case runs twice, on two private containerds: "ocikit" (runc-v2 shim
+# with BinaryName oci-run, oci-net as the CNI plugin) and "runc"
+# (/usr/sbin/runc, the standard CNI bridge + host-local + portmap plugins),
+# so that differences show. cri_helpers.bash starts both (once per file);
+# each test selects its stack from its name.
 
 load cri_helpers
 
@@ -17,6 +19,10 @@ teardown_file() {
 
 setup() {
   cri_require
+  case $BATS_TEST_DESCRIPTION in
+    *"[runc + CNI bridge]"*) cri_stack runc ;;
+    *) cri_stack ocikit ;;
+  esac
   [ -S "${CRI:-}/c.sock" ] || { tail -n 30 "${CRI:-/nonexistent}/containerd.log" 2>/dev/null; false; }
 }
 
@@ -36,6 +42,26 @@ start_ctr() {
   id=$(cri create "$1" "$(ctr_json "$3" "$4" "${5:-.}")" "$CRI/pods/$2.json") || return 1
   cri start "$id" >/dev/null || return 1
   echo "$id"
+}
+
+# lease_held IP: the network plugin holds IP for a pod (oci-net's leases, or
+# host-local's files).
+lease_held() {
+  if [ "$CRI_STACK" = ocikit ]; then
+    jq -e --arg ip "$1" '[.leases[].addrs[]] | map(startswith($ip + "/")) | any' \
+      "$CRI/net/leases/$CRI_NETNAME.json" >/dev/null
+  else
+    [ -e "$CRI/ipam/$CRI_NETNAME/$1" ]
+  fi
+}
+
+# lease_count: how many addresses the network plugin holds.
+lease_count() {
+  if [ "$CRI_STACK" = ocikit ]; then
+    jq '.leases | length' "$CRI/net/leases/$CRI_NETNAME.json" 2>/dev/null || echo 0
+  else
+    ls "$CRI/ipam/$CRI_NETNAME" 2>/dev/null | grep -c '^[0-9a-f.:]*$' || true
+  fi
 }
 
 pod_ip() {
@@ -146,14 +172,14 @@ case_refused() {
   cri rmp "$pod" >/dev/null
   # a sysctl the runtime cannot set in the pod's namespaces: runp fails with
   # the runtime's one-line reason, and no netns, veth or lease is left
-  leases=$(jq '.leases | length' "$CRI/net/leases/$CRI_NETNAME.json" 2>/dev/null || echo 0)
+  leases=$(lease_count)
   run cri runp --runtime "$1" "$(pod_json bad '.linux.sysctls={"vm.swappiness":"10"}')"
   [ "$status" -ne 0 ]
   [[ "$output" == *vm.swappiness* ]]
   [ "$(cri pods -q --name bad | wc -l)" -eq 0 ] || [ "$(cri pods --name bad -o json | jq -r '.items[0].state')" = SANDBOX_NOTREADY ]
   cri_remove_pods
   [ "$(ip -o link show master "$CRI_BRIDGE" 2>/dev/null | wc -l)" -eq "$before" ]
-  [ "$(jq '.leases | length' "$CRI/net/leases/$CRI_NETNAME.json" 2>/dev/null || echo 0)" -le "$leases" ]
+  [ "$(lease_count)" -le "$leases" ]
 }
 
 case_shared_netns() {
@@ -264,7 +290,7 @@ case_rmp() {
   [ -e "$ns" ]
   c=$(start_ctr "$pod" gone c1 'exec sleep 1000')
   cg=$(cri inspect "$c" | jq -r .info.runtimeSpec.linux.cgroupsPath)
-  jq -e --arg ip "$ip" '[.leases[].addrs[]] | map(startswith($ip + "/")) | any' "$CRI/net/leases/$CRI_NETNAME.json"
+  lease_held "$ip"
   [ "$(ip -o link show master "$CRI_BRIDGE" | wc -l)" -eq 1 ]
   cri stopp "$pod"
   [ "$(cri inspectp "$pod" | jq -r .status.state)" = SANDBOX_NOTREADY ]
@@ -272,7 +298,7 @@ case_rmp() {
   run cri inspectp "$pod"
   [ "$status" -ne 0 ]
   # the address is free, the netns, veth, mounts, cgroups and processes gone
-  ! jq -e --arg ip "$ip" '[.leases[].addrs[]] | map(startswith($ip + "/")) | any' "$CRI/net/leases/$CRI_NETNAME.json"
+  ! lease_held "$ip"
   [ ! -e "$ns" ]
   [ "$(ip -o link show master "$CRI_BRIDGE" | wc -l)" -eq 0 ]
   ! grep -q -e "$pod" -e "$c" /proc/self/mountinfo
@@ -280,9 +306,11 @@ case_rmp() {
   [ ! -e "/sys/fs/cgroup/pids$(dirname "$cg")/$pod" ]
   [ ! -e "/sys/fs/cgroup/unified$cg" ]
   ! grep -lq "$pod" /proc/[0-9]*/cmdline 2>/dev/null
-  # and the address is given out again
+  # and the address is given out again (oci-net hands out the lowest free
+  # one; host-local goes round the range before it reuses one)
   pod=$(runp_pod again "$1")
-  [ "$(pod_ip "$pod")" = "$ip" ]
+  if [ "$CRI_STACK" = ocikit ]; then [ "$(pod_ip "$pod")" = "$ip" ]; fi
+  lease_held "$(pod_ip "$pod")"
 }
 
 case_host_port() {
@@ -295,7 +323,11 @@ case_host_port() {
   cri stopp "$pod"
   cri rmp "$pod"
   [ -z "$(reply 127.0.0.1 "$port")" ]
-  ! nft list map inet "ocikit-$CRI_NETNAME" hostports4 | grep -q "$port"
+  if [ "$CRI_STACK" = ocikit ]; then
+    ! nft list map inet "ocikit-$CRI_NETNAME" hostports4 | grep -q "$port"
+  else
+    ! iptables -t nat -S | grep -q -- "--dport $port"
+  fi
 }
 
 case_kubelet_extras() {
@@ -368,29 +400,29 @@ case_security() {
   [ "$status" -ne 0 ]
 }
 
-@test "cri [ocikit]: runp gives the pod an address in the CNI subnet, reachable from the host" { case_runp ocikit; }
-@test "cri [runc]: runp gives the pod an address in the CNI subnet, reachable from the host" { case_runp runc; }
-@test "cri [ocikit]: create, start, exec -s (output, exit code), exec -i (stdin), logs (CRI format), logs -f" { case_exec_logs ocikit; }
-@test "cri [runc]: create, start, exec -s (output, exit code), exec -i (stdin), logs (CRI format), logs -f" { case_exec_logs runc; }
-@test "cri [ocikit]: attach -i to a container's stdin and output, port-forward into the pod" { case_attach_port_forward ocikit; }
-@test "cri [runc]: attach -i to a container's stdin and output, port-forward into the pod" { case_attach_port_forward runc; }
-@test "cri [ocikit]: a missing image and a sysctl the runtime refuses give the reason, and leave nothing" { case_refused ocikit; }
-@test "cri [runc]: a missing image and a sysctl the runtime refuses give the reason, and leave nothing" { case_refused runc; }
-@test "cri [ocikit]: two containers in one pod share its network and IPC namespaces and /dev/shm" { case_shared_netns ocikit; }
-@test "cri [runc]: two containers in one pod share its network and IPC namespaces and /dev/shm" { case_shared_netns runc; }
-@test "cri [ocikit]: shareProcessNamespace: stopping a container kills what it left in the pod's pid namespace" { case_shared_pid ocikit; }
-@test "cri [runc]: shareProcessNamespace: stopping a container kills what it left in the pod's pid namespace" { case_shared_pid runc; }
-@test "cri [ocikit]: stop sends SIGTERM then SIGKILL; exit codes are recorded; a restart (next attempt) runs" { case_stop ocikit; }
-@test "cri [runc]: stop sends SIGTERM then SIGKILL; exit codes are recorded; a restart (next attempt) runs" { case_stop runc; }
-@test "cri [ocikit]: resources at create, update of memory and CPU in the cgroup, stats" { case_update_stats ocikit; }
-@test "cri [runc]: resources at create, update of memory and CPU in the cgroup, stats" { case_update_stats runc; }
-@test "cri [ocikit]: stopp and rmp release the address and leave no netns, veth, mount, cgroup, process" { case_rmp ocikit; }
-@test "cri [runc]: stopp and rmp release the address and leave no netns, veth, mount, cgroup, process" { case_rmp runc; }
-@test "cri [ocikit]: hostPort on 127.0.0.1 reaches the pod, and is gone with it" { case_host_port ocikit; }
-@test "cri [runc]: hostPort on 127.0.0.1 reaches the pod, and is gone with it" { case_host_port runc; }
-@test "cri [ocikit]: env, workingDir, hostPath volumes (rw, ro), sysctls, seccomp RuntimeDefault, exec -t, OOMKilled" { case_kubelet_extras ocikit; }
-@test "cri [runc]: env, workingDir, hostPath volumes (rw, ro), sysctls, seccomp RuntimeDefault, exec -t, OOMKilled" { case_kubelet_extras runc; }
-@test "cri [ocikit]: hostNetwork pods share the host's network namespace" { case_host_network ocikit; }
-@test "cri [runc]: hostNetwork pods share the host's network namespace" { case_host_network runc; }
-@test "cri [ocikit]: readOnlyRootfs, runAsUser/runAsGroup, added and dropped capabilities" { case_security ocikit; }
-@test "cri [runc]: readOnlyRootfs, runAsUser/runAsGroup, added and dropped capabilities" { case_security runc; }
+@test "cri [oci-run + oci-net]: runp gives the pod an address in the CNI subnet, reachable from the host" { case_runp ocikit; }
+@test "cri [runc + CNI bridge]: runp gives the pod an address in the CNI subnet, reachable from the host" { case_runp runc; }
+@test "cri [oci-run + oci-net]: create, start, exec -s (output, exit code), exec -i (stdin), logs (CRI format), logs -f" { case_exec_logs ocikit; }
+@test "cri [runc + CNI bridge]: create, start, exec -s (output, exit code), exec -i (stdin), logs (CRI format), logs -f" { case_exec_logs runc; }
+@test "cri [oci-run + oci-net]: attach -i to a container's stdin and output, port-forward into the pod" { case_attach_port_forward ocikit; }
+@test "cri [runc + CNI bridge]: attach -i to a container's stdin and output, port-forward into the pod" { case_attach_port_forward runc; }
+@test "cri [oci-run + oci-net]: a missing image and a sysctl the runtime refuses give the reason, and leave nothing" { case_refused ocikit; }
+@test "cri [runc + CNI bridge]: a missing image and a sysctl the runtime refuses give the reason, and leave nothing" { case_refused runc; }
+@test "cri [oci-run + oci-net]: two containers in one pod share its network and IPC namespaces and /dev/shm" { case_shared_netns ocikit; }
+@test "cri [runc + CNI bridge]: two containers in one pod share its network and IPC namespaces and /dev/shm" { case_shared_netns runc; }
+@test "cri [oci-run + oci-net]: shareProcessNamespace: stopping a container kills what it left in the pod's pid namespace" { case_shared_pid ocikit; }
+@test "cri [runc + CNI bridge]: shareProcessNamespace: stopping a container kills what it left in the pod's pid namespace" { case_shared_pid runc; }
+@test "cri [oci-run + oci-net]: stop sends SIGTERM then SIGKILL; exit codes are recorded; a restart (next attempt) runs" { case_stop ocikit; }
+@test "cri [runc + CNI bridge]: stop sends SIGTERM then SIGKILL; exit codes are recorded; a restart (next attempt) runs" { case_stop runc; }
+@test "cri [oci-run + oci-net]: resources at create, update of memory and CPU in the cgroup, stats" { case_update_stats ocikit; }
+@test "cri [runc + CNI bridge]: resources at create, update of memory and CPU in the cgroup, stats" { case_update_stats runc; }
+@test "cri [oci-run + oci-net]: stopp and rmp release the address and leave no netns, veth, mount, cgroup, process" { case_rmp ocikit; }
+@test "cri [runc + CNI bridge]: stopp and rmp release the address and leave no netns, veth, mount, cgroup, process" { case_rmp runc; }
+@test "cri [oci-run + oci-net]: hostPort on 127.0.0.1 reaches the pod, and is gone with it" { case_host_port ocikit; }
+@test "cri [runc + CNI bridge]: hostPort on 127.0.0.1 reaches the pod, and is gone with it" { case_host_port runc; }
+@test "cri [oci-run + oci-net]: env, workingDir, hostPath volumes (rw, ro), sysctls, seccomp RuntimeDefault, exec -t, OOMKilled" { case_kubelet_extras ocikit; }
+@test "cri [runc + CNI bridge]: env, workingDir, hostPath volumes (rw, ro), sysctls, seccomp RuntimeDefault, exec -t, OOMKilled" { case_kubelet_extras runc; }
+@test "cri [oci-run + oci-net]: hostNetwork pods share the host's network namespace" { case_host_network ocikit; }
+@test "cri [runc + CNI bridge]: hostNetwork pods share the host's network namespace" { case_host_network runc; }
+@test "cri [oci-run + oci-net]: readOnlyRootfs, runAsUser/runAsGroup, added and dropped capabilities" { case_security ocikit; }
+@test "cri [runc + CNI bridge]: readOnlyRootfs, runAsUser/runAsGroup, added and dropped capabilities" { case_security runc; }

@@ -1,25 +1,42 @@
-# A private containerd with its CRI plugin, driven through crictl as kubelet
-# drives it: oci-run as the runtime binary of the runc-v2 handler "ocikit"
-# (the default) beside a handler "runc" with /usr/sbin/runc, and oci-net as
-# the CNI plugin on a private bridge and subnet. Everything it makes lives
-# under $CRI (a temp dir): config, root, state, sockets, the runtimes' state
-# roots, CNI binaries, configuration and leases, pod logs; pods get the cgroup
-# parent $CRI_CGROUP, so cri_teardown_file can remove all of it.
+# Two private containerds with their CRI plugins, driven through crictl as
+# kubelet drives them, one per stack, so that every case runs on both and a
+# difference shows:
+#   ocikit: oci-run as the runtime binary of the runc-v2 handler "ocikit",
+#           oci-net as the CNI plugin (bridge okcri0, 10.123.0.0/24);
+#   runc:   /usr/sbin/runc as handler "runc", with the standard CNI plugins
+#           bridge + host-local + portmap (bridge okcri1, 10.124.0.0/24).
+# Everything a stack makes lives under $CRI_BASE/<stack> (a temp dir):
+# config, root, state, sockets, the runtime's state root, CNI binaries,
+# configuration and leases, pod logs; pods get the cgroup parent
+# $CRI_CGROUP, so cri_teardown_file can remove all of it.
 #
-# cri_setup_file   start containerd, import the pause and busybox images
-# cri_teardown     remove every pod (between tests)
-# cri_teardown_file stop containerd and remove netns, links, nft rules,
-#                  mounts, cgroups and processes it left
+# cri_setup_file   start both containerds, import the pause and busybox images
+# cri_stack NAME   select a stack: sets CRI, CRI_STACK, CRI_BRIDGE,
+#                  CRI_SUBNET, CRI_NETNAME, CRI_CGROUP for the functions here
+# cri_teardown     remove every pod of the selected stack (between tests)
+# cri_teardown_file stop both containerds and remove netns, links, nft and
+#                  iptables rules, mounts, cgroups and processes they left
 #
 # crictl comes from $OCIKIT_CRICTL, PATH, or ../shared/tools/crictl beside
 # the source tree; the tests skip when there is none.
 
 load helpers
 
-# The private network. Nothing else on the machine uses these.
-CRI_BRIDGE=okcri0
-CRI_SUBNET=10.123.0
-CRI_NETNAME=okcri-net
+CRI_STACKS="ocikit runc"
+
+# cri_stack NAME: select a stack. Nothing else on the machine uses these
+# bridges and subnets.
+cri_stack() {
+  CRI_STACK=$1
+  case $1 in
+    ocikit) CRI_BRIDGE=okcri0 CRI_SUBNET=10.123.0 CRI_NETNAME=okcri-net ;;
+    runc) CRI_BRIDGE=okcri1 CRI_SUBNET=10.124.0 CRI_NETNAME=okcri-peer ;;
+    *) echo "cri_stack: no stack $1" >&2; return 1 ;;
+  esac
+  CRI=${CRI_BASE:-/nonexistent}/$1
+  CRI_CGROUP=/okcri-${CRI_BASE##*-}-$1
+  export CRI CRI_STACK CRI_BRIDGE CRI_SUBNET CRI_NETNAME CRI_CGROUP
+}
 
 # find_crictl: sets CRICTL or returns 1.
 find_crictl() {
@@ -37,6 +54,7 @@ cri_require() {
   require_cmd containerd ctr busybox jq sha256sum nsenter
   [ -x /usr/sbin/runc ] || skip "runc (/usr/sbin/runc) not installed"
   [ -x /usr/lib/cni/loopback ] || skip "CNI plugins (/usr/lib/cni, containernetworking-plugins) not installed"
+  [ -x /usr/sbin/iptables ] || skip "iptables (the CNI portmap plugin's) not installed"
 }
 
 # crictl with the private endpoints.
@@ -106,13 +124,16 @@ capsh_has() {
   (( (16#$eff >> $1) & 1 ))
 }
 
-# cri_write_config: $CRI/config.toml, the CNI bin dir and conflist.
+# cri_write_config: $CRI/config.toml, the CNI bin dir and conflist of the
+# selected stack.
 cri_write_config() {
-  local f
+  local f binary
   mkdir -p "$CRI/cni-bin" "$CRI/cni-conf" "$CRI/pods"
   for f in /usr/lib/cni/*; do ln -sf "$f" "$CRI/cni-bin/"; done
-  ln -sf "$OCI_NET" "$CRI/cni-bin/oci-net"
-  cat >"$CRI/cni-conf/10-okcri.conflist" <<JSON
+  if [ "$CRI_STACK" = ocikit ]; then
+    binary=$OCI_RUN
+    ln -sf "$OCI_NET" "$CRI/cni-bin/oci-net"
+    cat >"$CRI/cni-conf/10-okcri.conflist" <<JSON
 {
   "cniVersion": "1.0.0",
   "name": "$CRI_NETNAME",
@@ -122,6 +143,23 @@ cri_write_config() {
   ]
 }
 JSON
+  else
+    binary=/usr/sbin/runc
+    # host-local keeps its leases under $CRI; no masquerading (nothing
+    # leaves the host); portmap in iptables for hostPort.
+    cat >"$CRI/cni-conf/10-okcri.conflist" <<JSON
+{
+  "cniVersion": "1.0.0",
+  "name": "$CRI_NETNAME",
+  "plugins": [
+    {"type": "bridge", "bridge": "$CRI_BRIDGE", "isGateway": true, "ipMasq": false,
+     "ipam": {"type": "host-local", "subnet": "$CRI_SUBNET.0/24", "dataDir": "$CRI/ipam",
+              "routes": [{"dst": "0.0.0.0/0"}]}},
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+JSON
+  fi
   cat >"$CRI/config.toml" <<TOML
 version = 2
 root = "$CRI/root"
@@ -148,18 +186,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   stream_server_port = "0"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
-    default_runtime_name = "ocikit"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.ocikit]
+    default_runtime_name = "$CRI_STACK"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.$CRI_STACK]
       runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.ocikit.options]
-        BinaryName = "$OCI_RUN"
-        Root = "$CRI/ocikit-root"
-        SystemdCgroup = false
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        BinaryName = "/usr/sbin/runc"
-        Root = "$CRI/runc-root"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.$CRI_STACK.options]
+        BinaryName = "$binary"
+        Root = "$CRI/$CRI_STACK-root"
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "$CRI/cni-bin"
@@ -168,35 +200,53 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 TOML
 }
 
-# cri_setup_file: start the private containerd and import the images.
-# Exports CRI, CRICTL, CRI_CGROUP for the tests.
+# cri_start_containerd: start the selected stack's containerd and wait for
+# its socket.
+cri_start_containerd() {
+  # oci-net (as the CNI plugin) keeps its networks and leases here.
+  OCIKIT_NET_DIR=$CRI/net containerd --config "$CRI/config.toml" >>"$CRI/containerd.log" 2>&1 3>&- &
+  echo $! >"$CRI/containerd.pid"
+  local i
+  for i in $(seq 100); do
+    [ -S "$CRI/c.sock" ] && cri info >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# cri_setup_file: start both containerds and import the images. Exports
+# CRI_BASE and CRICTL for the tests; cri_stack selects a stack.
 cri_setup_file() {
   find_crictl || return 0
   [ "$(id -u)" -eq 0 ] || return 0
   command -v containerd >/dev/null || return 0
-  CRI=$(mktemp -d /tmp/okcri-XXXXXX)
-  CRI_CGROUP=/okcri-$$
-  export CRI CRICTL CRI_CGROUP
+  CRI_BASE=$(mktemp -d /tmp/okcri-XXXXXX)
+  export CRI_BASE CRICTL
+  if iptables -t nat -S CNI-HOSTPORT-DNAT >/dev/null 2>&1; then touch "$CRI_BASE/portmap-chains-were-there"; fi
   CRI_RESTRICT_OOM=false
   grep -q '^CapEff:.*' /proc/self/status && ! capsh_has 24 && CRI_RESTRICT_OOM=true
-  cri_write_config
-  # oci-net (as the CNI plugin) keeps its networks and leases here.
-  OCIKIT_NET_DIR=$CRI/net containerd --config "$CRI/config.toml" >"$CRI/containerd.log" 2>&1 &
-  echo $! >"$CRI/containerd.pid"
-  local i
-  for i in $(seq 100); do
-    [ -S "$CRI/c.sock" ] && cri info >/dev/null 2>&1 && break
-    sleep 0.1
+  local stack i
+  for stack in $CRI_STACKS; do
+    cri_stack "$stack"
+    mkdir -p "$CRI"
+    cri_write_config
+    cri_start_containerd || { tail -n 30 "$CRI/containerd.log" >&2; return 1; }
   done
-  make_cri_images "$CRI/images.tar"
-  cri_ctr images import --all-platforms "$CRI/images.tar" >"$CRI/import.log" 2>&1 || {
-    cat "$CRI/import.log" "$CRI/containerd.log" >&2
-    return 1
-  }
+  for stack in $CRI_STACKS; do
+    cri_stack "$stack"
+    [ -f "$CRI_BASE/images.tar" ] || make_cri_images "$CRI_BASE/images.tar"
+    cri_ctr images import --all-platforms "$CRI_BASE/images.tar" >"$CRI/import.log" 2>&1 || {
+      cat "$CRI/import.log" "$CRI/containerd.log" >&2
+      return 1
+    }
+  done
   # The CRI plugin sees imported images through events; wait for them.
-  for i in $(seq 100); do
-    cri inspecti docker.io/okcri/busybox:1 >/dev/null 2>&1 && cri inspecti docker.io/okcri/pause:1 >/dev/null 2>&1 && break
-    sleep 0.1
+  for stack in $CRI_STACKS; do
+    cri_stack "$stack"
+    for i in $(seq 100); do
+      cri inspecti docker.io/okcri/busybox:1 >/dev/null 2>&1 && cri inspecti docker.io/okcri/pause:1 >/dev/null 2>&1 && break
+      sleep 0.1
+    done
   done
 }
 
@@ -226,9 +276,48 @@ _rm_cgroup() {
   find "$1" -depth -type d -exec rmdir {} + 2>/dev/null || true
 }
 
-# cri_teardown_file: stop containerd and remove whatever is left.
+# cri_teardown_file: stop both containerds and remove whatever is left.
 cri_teardown_file() {
-  [ -n "${CRI:-}" ] && [ -d "$CRI" ] || return 0
+  [ -n "${CRI_BASE:-}" ] && [ -d "$CRI_BASE" ] || return 0
+  local stack
+  for stack in $CRI_STACKS; do
+    cri_stack "$stack"
+    [ -d "$CRI" ] && cri_teardown_stack
+  done
+  rm -rf "$CRI_BASE"
+}
+
+# _iptables_cleanup: the portmap plugin's rules for our subnet, and its
+# chains when nothing else uses them.
+_iptables_cleanup() {
+  [ -x /usr/sbin/iptables ] || return 0
+  local t c rule
+  for t in nat filter; do
+    iptables -t "$t" -S 2>/dev/null | grep -e "$CRI_SUBNET\." -e "$CRI_BRIDGE" | grep '^-A' | while read -r rule; do
+      eval "iptables -t $t ${rule/#-A/-D}" 2>/dev/null || true
+    done
+  done
+  # per-pod chains of portmap (CNI-DN-*) that no longer have a jump to them
+  for c in $(iptables -t nat -S 2>/dev/null | awk '/^-N CNI-DN-/ {print $2}'); do
+    iptables -t nat -S 2>/dev/null | grep -q -- "-j $c\b" && continue
+    iptables -t nat -F "$c" 2>/dev/null; iptables -t nat -X "$c" 2>/dev/null || true
+  done
+  # portmap's shared chains, when they were not there before these tests
+  [ -e "$CRI_BASE/portmap-chains-were-there" ] && return 0
+  for c in CNI-HOSTPORT-DNAT CNI-HOSTPORT-SETMARK CNI-HOSTPORT-MASQ; do
+    iptables -t nat -S "$c" >/dev/null 2>&1 || continue
+    iptables -t nat -S | grep -- "-j $c\\b" | grep '^-A' | while read -r rule; do
+      eval "iptables -t nat ${rule/#-A/-D}" 2>/dev/null || true
+    done
+  done
+  for c in CNI-HOSTPORT-DNAT CNI-HOSTPORT-SETMARK CNI-HOSTPORT-MASQ; do
+    iptables -t nat -F "$c" 2>/dev/null && iptables -t nat -X "$c" 2>/dev/null || true
+  done
+}
+
+# cri_teardown_stack: stop the selected stack's containerd and remove what
+# it left.
+cri_teardown_stack() {
   cri_remove_pods
   local pid p m ns d
   if [ -f "$CRI/containerd.pid" ]; then
@@ -262,7 +351,7 @@ cri_teardown_file() {
   ip link del "$CRI_BRIDGE" 2>/dev/null || true
   grep -o " $CRI[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   for d in /sys/fs/cgroup/*"$CRI_CGROUP" /sys/fs/cgroup/unified"$CRI_CGROUP"; do _rm_cgroup "$d"; done
-  rm -rf "$CRI"
+  _iptables_cleanup
 }
 
 # Pod and container configs --------------------------------------------------
