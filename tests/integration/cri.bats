@@ -180,6 +180,22 @@ case_refused() {
   cri_remove_pods
   [ "$(ip -o link show master "$CRI_BRIDGE" 2>/dev/null | wc -l)" -eq "$before" ]
   [ "$(lease_count)" -le "$leases" ]
+  # a hostPort another pod holds: oci-net's ADD fails part way (the veth and
+  # the lease are made before the port map) and undoes what it did; portmap
+  # accepts a second mapping of the same port (its first rule wins)
+  local hp='.port_mappings=[{protocol:0,container_port:8080,host_port:41824,host_ip:"127.0.0.1"}]'
+  runp_pod hp1 "$1" "$hp" >/dev/null
+  before=$(ip -o link show master "$CRI_BRIDGE" | wc -l)
+  leases=$(lease_count)
+  run cri runp --runtime "$1" "$(pod_json hp2 "$hp")"
+  if [ "$CRI_STACK" = ocikit ]; then
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"host port is already in use"* ]]
+    [ "$(ip -o link show master "$CRI_BRIDGE" | wc -l)" -eq "$before" ]
+    [ "$(lease_count)" -eq "$leases" ]
+  else
+    [ "$status" -eq 0 ]
+  fi
 }
 
 case_shared_netns() {
@@ -406,8 +422,8 @@ case_security() {
 @test "cri [runc + CNI bridge]: create, start, exec -s (output, exit code), exec -i (stdin), logs (CRI format), logs -f" { case_exec_logs runc; }
 @test "cri [oci-run + oci-net]: attach -i to a container's stdin and output, port-forward into the pod" { case_attach_port_forward ocikit; }
 @test "cri [runc + CNI bridge]: attach -i to a container's stdin and output, port-forward into the pod" { case_attach_port_forward runc; }
-@test "cri [oci-run + oci-net]: a missing image and a sysctl the runtime refuses give the reason, and leave nothing" { case_refused ocikit; }
-@test "cri [runc + CNI bridge]: a missing image and a sysctl the runtime refuses give the reason, and leave nothing" { case_refused runc; }
+@test "cri [oci-run + oci-net]: a missing image, a sysctl the runtime refuses, a CNI ADD failing part way: the reason, and nothing left" { case_refused ocikit; }
+@test "cri [runc + CNI bridge]: a missing image, a sysctl the runtime refuses, a CNI ADD failing part way: the reason, and nothing left" { case_refused runc; }
 @test "cri [oci-run + oci-net]: two containers in one pod share its network and IPC namespaces and /dev/shm" { case_shared_netns ocikit; }
 @test "cri [runc + CNI bridge]: two containers in one pod share its network and IPC namespaces and /dev/shm" { case_shared_netns runc; }
 @test "cri [oci-run + oci-net]: shareProcessNamespace: stopping a container kills what it left in the pod's pid namespace" { case_shared_pid ocikit; }
