@@ -70,7 +70,7 @@ ID=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
   pid=$(resolver_pid dns-n1)
   [ -n "$pid" ]
   # One resolver, on the gateway in the host's namespace, not running as root.
-  [ "$(stat -c %U "/proc/$pid")" = dnsmasq ]
+  [ "$(awk '/^Uid:/{print $2}' "/proc/$pid/status")" = "$(id -u dnsmasq)" ]
   [ "$(readlink "/proc/$pid/ns/net")" = "$(ip netns exec "$H" readlink /proc/self/ns/net)" ]
   [ "$(lookup b web)" = 10.204.1.2 ]
   [ "$(lookup b www)" = 10.204.1.2 ]
@@ -82,7 +82,7 @@ ID=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
   [ "$(lookup a upstream.dns.test)" = 10.204.99.9 ]
   [ -z "$(lookup a nothing.dns.test)" ]
   # A container that leaves takes its names along (the same resolver reloads).
-  net disconnect dns-n1 "$a"
+  net disconnect dns-n1 --id "$ID"
   [ -z "$(lookup b web)" ]
   [ -z "$(lookup b www)" ]
   [ "$(lookup b client)" = 10.204.1.3 ]
@@ -145,15 +145,20 @@ ID=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
   ip netns exec "$H" ip link add dns-br5 type bridge
   ip netns exec "$H" ip addr add 10.204.5.1/24 dev dns-br5
   ip netns exec "$H" ip link set dns-br5 up
-  ip netns exec "$H" busybox nc -u -l -p 53 -s 10.204.5.1 3>&- &
-  sleep 0.3
+  ip netns exec "$H" python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.204.5.1", 53))
+time.sleep(60)' 3>&- &
+  holder=$!
+  for _ in $(seq 50); do ip netns exec "$H" grep -q ' 0105CC0A:0035 ' /proc/net/udp && break; sleep 0.1; done
   net create --subnet 10.204.5.0/24 -o bridge=dns-br5 dns-n5
   run net connect dns-n5 "$a" --name x
+  echo "$output"
   [ "$status" -eq 1 ]
-  [[ "$output" == 'oci-net: error: network "dns-n5": start its resolver: '*"Address in use"* ]]
+  [ "$output" = 'oci-net: error: network "dns-n5": start its resolver: 10.204.5.1 port 53 is in use by another program' ]
   [ "$(inns a ip -br link | wc -l)" -eq 1 ]
   [ -z "$(resolver_pid dns-n5)" ]
-  kill %1 2>/dev/null || true
-  wait || true
+  kill "$holder"
+  wait "$holder" || true
   net rm dns-n5
 }

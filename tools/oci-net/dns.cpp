@@ -8,8 +8,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <set>
+#include <sstream>
 
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -76,8 +81,12 @@ bool reachable_by_others(const std::string& path) {
 
 // The account dnsmasq drops to: Debian's "dnsmasq" (dnsmasq-base makes it)
 // or "nobody"; root only when the hosts file is out of their reach (a data
-// dir under a private directory), as aardvark-dns always runs.
-std::pair<std::string, std::string> account_for(const std::string& dir) {
+// dir under a private directory), as aardvark-dns always runs. The data dir
+// itself is made searchable (not listable): what is private in it (leases/)
+// keeps its own mode.
+std::pair<std::string, std::string> account_for(netstore::Store& st, const std::string& dir) {
+  struct stat sb {};
+  if (stat(st.dir().c_str(), &sb) == 0 && (sb.st_mode & 011) != 011) chmod(st.dir().c_str(), (sb.st_mode & 07777) | 011);
   if (!reachable_by_others(dir)) {
     log::debug("dns: " + dir + " is not reachable by other users: dnsmasq keeps root");
     return {"root", "root"};
@@ -90,9 +99,46 @@ std::pair<std::string, std::string> account_for(const std::string& dir) {
   return {"root", "root"};
 }
 
+// True when process `pid` holds a UDP socket bound to `ip` port 53 in this
+// network namespace (/proc/net/udp lists "HEXADDR:0035" and the inode); with
+// pid 0, when any process holds it or the wildcard address's port 53.
+bool listens_udp(pid_t pid, const net::IpAddr& ip) {
+  char want[16];
+  uint32_t a;
+  memcpy(&a, ip.bytes.data(), 4);
+  snprintf(want, sizeof want, "%08X:0035", a);  // host byte order, as the kernel prints it
+  std::set<std::string> inodes;
+  std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+  if (DIR* d = pid > 0 ? opendir(fd_dir.c_str()) : nullptr) {
+    while (auto* e = readdir(d)) {
+      char buf[64];
+      ssize_t n = readlink((fd_dir + "/" + e->d_name).c_str(), buf, sizeof buf - 1);
+      if (n <= 0) continue;
+      std::string link(buf, static_cast<size_t>(n));
+      if (link.rfind("socket:[", 0) == 0) inodes.insert(link.substr(8, link.size() - 9));
+    }
+    closedir(d);
+  }
+  std::string table;
+  try {
+    table = fs::read_file("/proc/net/udp");
+  } catch (const Error&) {
+    return false;
+  }
+  std::istringstream in(table);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream ls(line);
+    std::string sl, local, remote, st, queues, tr, retr, uid, timeout, inode;
+    if (!(ls >> sl >> local >> remote >> st >> queues >> tr >> retr >> uid >> timeout >> inode)) continue;
+    if (pid <= 0 && (local == want || local == "00000000:0035")) return true;
+    if (local == want && inodes.count(inode)) return true;
+  }
+  return false;
+}
+
 void start(netstore::Store& st, const net::Network& n) {
   std::string dir = dns_dir(st);
-  auto [user, group] = account_for(dir);
+  auto [user, group] = account_for(st, dir);
   std::vector<std::string> argv = {find_dnsmasq(),
                                    "--conf-file=/dev/null",
                                    "--pid-file=" + pid_path(st, n.name),
@@ -124,6 +170,10 @@ void start(netstore::Store& st, const net::Network& n) {
     for (const auto& ns : net::all_nameservers(text))
       if (std::find(gateways.begin(), gateways.end(), ns) == gateways.end()) argv.push_back("--server=" + ns);
   }
+  for (const auto& s : n.subnets)
+    if (s.subnet.addr.family == AF_INET && listens_udp(0, s.gateway))
+      fail(Errc::io, "network \"" + n.name + "\": start its resolver: " + net::to_string(s.gateway) +
+                         " port 53 is in use by another program");
   process::Spec spec;
   spec.argv = argv;
   spec.reset_signals = true;
@@ -137,9 +187,18 @@ void start(netstore::Store& st, const net::Network& n) {
     std::string msg = out.err.empty() ? out.out : out.err;
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r')) msg.pop_back();
     if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-    fail(Errc::io, "network \"" + n.name + "\": start its resolver: " + (msg.empty() ? "dnsmasq failed" : msg));
+    fail(Errc::io, "network \"" + n.name + "\": start its resolver: " + (msg.empty() ? "dnsmasq exited with status " + std::to_string(out.status) : msg));
   }
-  log::debug("dns: network \"" + n.name + "\": dnsmasq pid " + std::to_string(live_pid(st, n.name)));
+  // With --bind-dynamic dnsmasq starts even when it cannot bind an address
+  // (an IPv6 one is tentative at first); an IPv4 gateway it must hold.
+  pid_t pid = live_pid(st, n.name);
+  for (const auto& s : n.subnets)
+    if (s.subnet.addr.family == AF_INET && !listens_udp(pid, s.gateway)) {
+      stop(st, n.name);
+      fail(Errc::io, "network \"" + n.name + "\": start its resolver: " + net::to_string(s.gateway) +
+                         " port 53 is in use by another program");
+    }
+  log::debug("dns: network \"" + n.name + "\": dnsmasq pid " + std::to_string(pid));
 }
 
 }  // namespace
