@@ -5,13 +5,15 @@
 # `ip netns exec` from /etc/netns/dns-h<pid>/) names a test upstream: a
 # second dnsmasq on 127.0.0.53 in that netns that knows upstream.dns.test, so
 # forwarded lookups stay on this machine. "Containers" are netns
-# dns-<n>-<pid>. Everything is removed in teardown.
+# dns-<n>-<pid>. The last case runs real containers with oci-run (its
+# network hooks) on the host. Everything is removed in teardown.
 
-load helpers
+load oci-run_manage_helpers
 
 setup() {
   skip_unless_root
   [ -x /usr/sbin/dnsmasq ] || skip "dnsmasq-base is not installed"
+  manage_setup
   S=$$
   H=dns-h$S
   D=$(mktemp -d)
@@ -29,8 +31,10 @@ setup() {
 
 teardown() {
   local f pid ns
+  "$OCI_RUN" --root "$ROOT" rm -f dns-web >/dev/null 2>&1 || true
+  OCIKIT_NET_DIR=$T/net "$OCI_NET" rm dns-run >/dev/null 2>&1 || true
   # Resolvers left by a failed test, then the upstream.
-  for f in "$D"/net/dns/*.pid "$D/upstream.pid"; do
+  for f in "$D"/net/dns/*.pid "$T"/net/dns/*.pid "$D/upstream.pid"; do
     [ -e "$f" ] || continue
     pid=$(cat "$f")
     grep -qa -- "--pid-file=$f" "/proc/$pid/cmdline" 2>/dev/null && kill "$pid"
@@ -40,6 +44,7 @@ teardown() {
     rm -rf "/etc/netns/$ns"
   done
   rm -rf "$D"
+  manage_teardown
 }
 
 net() { ip netns exec "$H" "$OCI_NET" --data-dir "$D/net" "$@"; }
@@ -78,6 +83,10 @@ ID=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
   [ "$(lookup b 0123456789ab)" = 10.204.1.2 ]
   [ "$(lookup a client)" = 10.204.1.3 ]
   inns b busybox ping -c1 -W2 www
+  # An AAAA query for a name with only an IPv4 address is answered here
+  # (no data), not forwarded (the test upstream would say REFUSED).
+  run inns b timeout 5 busybox nslookup -type=AAAA web
+  [[ "$output" != *REFUSED* ]]
   # Names it does not hold go to the host's nameservers.
   [ "$(lookup a upstream.dns.test)" = 10.204.99.9 ]
   [ -z "$(lookup a nothing.dns.test)" ]
@@ -161,4 +170,33 @@ time.sleep(60)' 3>&- &
   kill "$holder"
   wait "$holder" || true
   net rm dns-n5
+}
+
+@test "dns: oci-run containers on a user network find each other by name, --network-alias and short id" {
+  export OCIKIT_NET_DIR=$T/net
+  "$OCI_NET" create dns-run --subnet 10.204.30.0/24 -o bridge=dns-run0
+  R run -d --name dns-web --network dns-run --network-alias www --network-alias api.dns "$IMG" sleep 60
+  id=$(R inspect dns-web | jq -r '.[0].Id')
+  # Only names the network holds are looked up: others would go to the
+  # host's real nameservers.
+  run R run --rm --name dns-cli --network dns-run "$IMG" sh -c \
+    "cat /etc/resolv.conf; nslookup www; nslookup api.dns; nslookup dns-web; nslookup ${id:0:12}; ping -c1 -W2 www"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "nameserver 10.204.30.1"* ]]
+  [ "$(echo "$output" | grep -c '^Address: 10.204.30.2$')" -eq 4 ]
+  [[ "$output" == *"1 packets received"* ]]
+  [ -n "$(grep -l -- "--pid-file=$T/net/dns/dns-run.pid" /proc/[0-9]*/cmdline 2>/dev/null)" ]
+  # The last container leaves: the resolver goes with it.
+  R rm -f dns-web
+  [ ! -e "$T/net/dns/dns-run.pid" ]
+  [ -z "$(grep -l -- "--pid-file=$T/net/dns/dns-run.pid" /proc/[0-9]*/cmdline 2>/dev/null)" ]
+  "$OCI_NET" rm dns-run
+  # docker: aliases need a user-defined network.
+  run R run --rm --network-alias x "$IMG" true
+  [ "$status" -eq 125 ]
+  [ "$output" = "oci-run: error: network-scoped aliases are supported only for containers in user defined networks" ]
+  run R run --rm --network dns-run --network-alias 'a b' "$IMG" true
+  [ "$status" -eq 125 ]
+  [ "$output" = 'oci-run: error: invalid network alias "a b"' ]
 }

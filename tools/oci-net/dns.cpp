@@ -26,6 +26,7 @@ namespace {
 std::string dns_dir(netstore::Store& st) { return st.dir() + "/dns"; }
 std::string pid_path(netstore::Store& st, const std::string& name) { return dns_dir(st) + "/" + name + ".pid"; }
 std::string hosts_path(netstore::Store& st, const std::string& name) { return dns_dir(st) + "/" + name + ".hosts"; }
+std::string servers_path(netstore::Store& st, const std::string& name) { return dns_dir(st) + "/" + name + ".servers"; }
 
 std::string addr_only(const std::string& cidr) { return cidr.substr(0, cidr.find('/')); }
 
@@ -150,6 +151,10 @@ void start(netstore::Store& st, const net::Network& n) {
                                    "--port=53",
                                    "--no-hosts",
                                    "--addn-hosts=" + hosts_path(st, n.name),
+                                   // "server=/NAME/" per served name: answered
+                                   // here only (an AAAA query for a name with
+                                   // only an IPv4 address is not forwarded).
+                                   "--servers-file=" + servers_path(st, n.name),
                                    "--no-resolv",
                                    "--no-poll",
                                    "--cache-size=150"};
@@ -235,7 +240,7 @@ void sync(netstore::Store& st, const net::Network& n, const std::vector<netstore
   }
   pid_t pid = live_pid(st, n.name);
   if (!pid && !start_it) return;
-  std::string text;
+  std::string text, servers;
   for (const auto& l : leases) {
     if (!l.setting_up.empty() && l.addrs.empty()) continue;
     auto names = names_of(l);
@@ -245,14 +250,16 @@ void sync(netstore::Store& st, const net::Network& n, const std::vector<netstore
       for (const auto& x : names) text += " " + x;
       text += "\n";
     }
+    for (const auto& x : names) servers += "server=/" + x + "/\n";
   }
   std::string dir = dns_dir(st);
   fs::mkdir_p(dir, 0755);
   chmod(dir.c_str(), 0755);
-  fs::write_file_atomic(hosts_path(st, n.name), text);
-  chmod(hosts_path(st, n.name).c_str(), 0644);
+  fs::write_file_atomic(hosts_path(st, n.name), text, 0644);
+  fs::write_file_atomic(servers_path(st, n.name), servers, 0644);
   if (pid) {
-    // dnsmasq re-reads --addn-hosts (and clears its cache) on SIGHUP.
+    // dnsmasq re-reads --addn-hosts and --servers-file (and clears its
+    // cache) on SIGHUP.
     if (kill(pid, SIGHUP) != 0) throw_errno("network \"" + n.name + "\": reload its resolver");
     return;
   }
@@ -272,6 +279,7 @@ void stop(netstore::Store& st, const std::string& name) {
   }
   unlink(pid_path(st, name).c_str());
   unlink(hosts_path(st, name).c_str());
+  unlink(servers_path(st, name).c_str());
 }
 
 }  // namespace ocikit::dns
