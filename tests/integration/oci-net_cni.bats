@@ -135,6 +135,12 @@ cni() {
   [ "$status" -eq 0 ]
   [ "$output" = "unchanged $B/oci-net
 unchanged $N/10-ocikit.conflist" ]
+  # A plugin linked there by hand (to the same binary) is left alone.
+  ln -sf "$OCI_NET" "$B/oci-net"
+  run "$OCI_NET" cni install --bin-dir "$B" --conf-dir "$N"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "unchanged $B/oci-net"* ]]
+  [ -L "$B/oci-net" ]
   # Another network, then called as libcni calls each plugin of a conflist:
   # the plugin object with the list's name and cniVersion, the binary named
   # by "type" in CNI_PATH.

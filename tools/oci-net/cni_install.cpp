@@ -65,9 +65,12 @@ void check_options(const CniInstallOptions& o) {
 // file there is replaced only with --force. Returns what happened.
 std::string install_file(const std::string& path, const std::string& data, mode_t mode, bool force) {
   struct stat sb {};
+  // A symlink to the same content (an earlier `ln -s`) counts as installed.
   if (lstat(path.c_str(), &sb) == 0) {
-    if (S_ISREG(sb.st_mode) && fs::read_file(path) == data) {
-      if ((sb.st_mode & 07777) != mode && chmod(path.c_str(), mode) != 0) throw_errno("chmod " + path);
+    struct stat target {};
+    if (stat(path.c_str(), &target) == 0 && S_ISREG(target.st_mode) && fs::read_file(path) == data) {
+      if (S_ISREG(sb.st_mode) && (sb.st_mode & 07777) != mode && chmod(path.c_str(), mode) != 0)
+        throw_errno("chmod " + path);
       return "unchanged " + path;
     }
     if (!force) fail(Errc::exists, path + " exists and differs (use --force to replace it)");
@@ -88,8 +91,9 @@ int cni_install(const CniInstallOptions& o) {
   const std::string text = render_conflist(o);
   for (const auto& [path, want] : {std::pair<std::string, const std::string*>{o.bin_dir + "/oci-net", &self},
                                    std::pair<std::string, const std::string*>{conflist, &text}}) {
-    struct stat sb {};
-    if (!o.force && lstat(path.c_str(), &sb) == 0 && (!S_ISREG(sb.st_mode) || fs::read_file(path) != *want))
+    struct stat sb {}, target {};
+    if (!o.force && lstat(path.c_str(), &sb) == 0 &&
+        (stat(path.c_str(), &target) != 0 || !S_ISREG(target.st_mode) || fs::read_file(path) != *want))
       fail(Errc::exists, path + " exists and differs (use --force to replace it)");
   }
   std::string loopback = o.bin_dir + "/loopback";
