@@ -55,7 +55,8 @@ void check_options(const CniInstallOptions& o) {
   }
   if (net::to_string(c) != o.subnet) fail(Errc::usage, "--subnet " + o.subnet + ": want " + net::to_string(c));
   bool ok = !o.bridge.empty() && o.bridge.size() <= 15 && o.bridge != "." && o.bridge != "..";
-  for (char ch : o.bridge) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.');
+  for (char ch : o.bridge)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.');
   if (!ok) fail(Errc::usage, "invalid bridge name \"" + o.bridge + "\" (want 1-15 of A-Z a-z 0-9 _ . -)");
   for (const auto* d : {&o.bin_dir, &o.conf_dir})
     if (d->empty() || (*d)[0] != '/') fail(Errc::usage, "\"" + *d + "\" is not an absolute path");
@@ -91,7 +92,8 @@ int cni_install(const CniInstallOptions& o) {
   const std::string text = render_conflist(o);
   for (const auto& [path, want] : {std::pair<std::string, const std::string*>{o.bin_dir + "/oci-net", &self},
                                    std::pair<std::string, const std::string*>{conflist, &text}}) {
-    struct stat sb {}, target {};
+    struct stat sb {
+    }, target{};
     if (!o.force && lstat(path.c_str(), &sb) == 0 &&
         (stat(path.c_str(), &target) != 0 || !S_ISREG(target.st_mode) || fs::read_file(path) != *want))
       fail(Errc::exists, path + " exists and differs (use --force to replace it)");
@@ -99,8 +101,9 @@ int cni_install(const CniInstallOptions& o) {
   std::string loopback = o.bin_dir + "/loopback";
   bool need_loopback = !fs::exists(loopback);
   if (need_loopback && access(kLoopback, X_OK) != 0)
-    fail(Errc::not_found, std::string("the loopback plugin is missing from ") + o.bin_dir + " and " + kLoopback +
-                              " (Debian: apt-get install containernetworking-plugins)");
+    fail(Errc::not_found,
+         std::string("the loopback plugin is missing from ") + o.bin_dir + " and " + kLoopback +
+             " (Debian: apt-get install containernetworking-plugins)");
   fs::mkdir_p(o.bin_dir, 0755);
   fs::mkdir_p(o.conf_dir, 0755);
   std::cout << install_file(o.bin_dir + "/oci-net", self, 0755, o.force) << "\n";

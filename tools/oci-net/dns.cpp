@@ -62,8 +62,9 @@ std::string find_dnsmasq() {
       if (!dir.empty() && access((dir + "/dnsmasq").c_str(), X_OK) == 0) return dir + "/dnsmasq";
     }
   if (access("/usr/sbin/dnsmasq", X_OK) == 0) return "/usr/sbin/dnsmasq";
-  fail(Errc::not_found, "dnsmasq not found (Debian: apt-get install dnsmasq-base): containers on user networks need it "
-                        "to resolve each other's names");
+  fail(Errc::not_found,
+       "dnsmasq not found (Debian: apt-get install dnsmasq-base): containers on user networks need it "
+       "to resolve each other's names");
 }
 
 // True when user "nobody"-like accounts can reach `path`: every directory
@@ -87,7 +88,8 @@ bool reachable_by_others(const std::string& path) {
 // keeps its own mode.
 std::pair<std::string, std::string> account_for(netstore::Store& st, const std::string& dir) {
   struct stat sb {};
-  if (stat(st.dir().c_str(), &sb) == 0 && (sb.st_mode & 011) != 011) chmod(st.dir().c_str(), (sb.st_mode & 07777) | 011);
+  if (stat(st.dir().c_str(), &sb) == 0 && (sb.st_mode & 011) != 011)
+    chmod(st.dir().c_str(), (sb.st_mode & 07777) | 011);
   if (!reachable_by_others(dir)) {
     log::debug("dns: " + dir + " is not reachable by other users: dnsmasq keeps root");
     return {"root", "root"};
@@ -140,31 +142,23 @@ bool listens_udp(pid_t pid, const net::IpAddr& ip) {
 void start(netstore::Store& st, const net::Network& n) {
   std::string dir = dns_dir(st);
   auto [user, group] = account_for(st, dir);
-  std::vector<std::string> argv = {find_dnsmasq(),
-                                   "--conf-file=/dev/null",
-                                   "--pid-file=" + pid_path(st, n.name),
-                                   "--user=" + user,
-                                   "--group=" + group,
-                                   // Binds each listen address as it appears
-                                   // (an IPv6 gateway is tentative at first).
-                                   "--bind-dynamic",
-                                   "--port=53",
-                                   "--no-hosts",
-                                   "--addn-hosts=" + hosts_path(st, n.name),
-                                   // "server=/NAME/" per served name: answered
-                                   // here only (an AAAA query for a name with
-                                   // only an IPv4 address is not forwarded).
-                                   "--servers-file=" + servers_path(st, n.name),
-                                   "--no-resolv",
-                                   "--no-poll",
-                                   "--cache-size=150"};
+  std::vector<std::string> argv = {
+      find_dnsmasq(), "--conf-file=/dev/null", "--pid-file=" + pid_path(st, n.name), "--user=" + user,
+      "--group=" + group,
+      // Binds each listen address as it appears
+      // (an IPv6 gateway is tentative at first).
+      "--bind-dynamic", "--port=53", "--no-hosts", "--addn-hosts=" + hosts_path(st, n.name),
+      // "server=/NAME/" per served name: answered
+      // here only (an AAAA query for a name with
+      // only an IPv4 address is not forwarded).
+      "--servers-file=" + servers_path(st, n.name), "--no-resolv", "--no-poll", "--cache-size=150"};
   std::vector<std::string> gateways;
   for (const auto& s : n.subnets) {
     gateways.push_back(net::to_string(s.gateway));
     argv.push_back("--listen-address=" + gateways.back());
   }
-  // An internal network has no way out, and its resolver none either (docker
-  // does not forward the names of an internal network's containers' lookups).
+  // An internal network has no way out, and its resolver forwards nothing
+  // either: it answers only the names of the network's containers.
   if (!n.internal) {
     std::string text;
     try {
@@ -177,8 +171,9 @@ void start(netstore::Store& st, const net::Network& n) {
   }
   for (const auto& s : n.subnets)
     if (s.subnet.addr.family == AF_INET && listens_udp(0, s.gateway))
-      fail(Errc::io, "network \"" + n.name + "\": start its resolver: " + net::to_string(s.gateway) +
-                         " port 53 is in use by another program");
+      fail(Errc::io,
+           "network \"" + n.name + "\": start its resolver: " + net::to_string(s.gateway) +
+               " port 53 is in use by another program");
   process::Spec spec;
   spec.argv = argv;
   spec.reset_signals = true;
@@ -192,7 +187,9 @@ void start(netstore::Store& st, const net::Network& n) {
     std::string msg = out.err.empty() ? out.out : out.err;
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r')) msg.pop_back();
     if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-    fail(Errc::io, "network \"" + n.name + "\": start its resolver: " + (msg.empty() ? "dnsmasq exited with status " + std::to_string(out.status) : msg));
+    fail(Errc::io,
+         "network \"" + n.name + "\": start its resolver: " +
+             (msg.empty() ? "dnsmasq exited with status " + std::to_string(out.status) : msg));
   }
   // With --bind-dynamic dnsmasq starts even when it cannot bind an address
   // (an IPv6 one is tentative at first); an IPv4 gateway it must hold.
@@ -200,8 +197,9 @@ void start(netstore::Store& st, const net::Network& n) {
   for (const auto& s : n.subnets)
     if (s.subnet.addr.family == AF_INET && !listens_udp(pid, s.gateway)) {
       stop(st, n.name);
-      fail(Errc::io, "network \"" + n.name + "\": start its resolver: " + net::to_string(s.gateway) +
-                         " port 53 is in use by another program");
+      fail(Errc::io,
+           "network \"" + n.name + "\": start its resolver: " + net::to_string(s.gateway) +
+               " port 53 is in use by another program");
     }
   log::debug("dns: network \"" + n.name + "\": dnsmasq pid " + std::to_string(pid));
 }
