@@ -92,8 +92,8 @@ int cni_install(const CniInstallOptions& o) {
   const std::string text = render_conflist(o);
   for (const auto& [path, want] : {std::pair<std::string, const std::string*>{o.bin_dir + "/oci-net", &self},
                                    std::pair<std::string, const std::string*>{conflist, &text}}) {
-    struct stat sb {
-    }, target{};
+    struct stat sb {};
+    struct stat target {};
     if (!o.force && lstat(path.c_str(), &sb) == 0 &&
         (stat(path.c_str(), &target) != 0 || !S_ISREG(target.st_mode) || fs::read_file(path) != *want))
       fail(Errc::exists, path + " exists and differs (use --force to replace it)");
