@@ -410,6 +410,40 @@ std::vector<std::string> reachable_nameservers(std::string_view text) {
   return out;
 }
 
+std::vector<std::string> all_nameservers(std::string_view text) {
+  std::vector<std::string> out;
+  std::istringstream in{std::string(text)};
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream ls(line);
+    std::string key, val;
+    if (!(ls >> key >> val) || key != "nameserver") continue;
+    try {
+      parse_ip(val.substr(0, val.find('%')));  // fe80::1%eth0 keeps its scope
+    } catch (const Error&) {
+      continue;
+    }
+    out.push_back(val);
+  }
+  return out;
+}
+
+bool valid_hostname(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  size_t label = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char ch = name[i];
+    if (ch == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-') return false;
+    if (ch == '-' && label == 0) return false;
+    if (++label > 63) return false;
+  }
+  return label != 0;
+}
+
 std::string render_resolv(const std::vector<std::string>& nameservers, const std::vector<std::string>& search,
                           const std::vector<std::string>& options) {
   std::string s;

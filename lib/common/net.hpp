@@ -157,6 +157,12 @@ std::string render_hosts(const std::vector<HostEntry>& entries);
 /// The nameservers of a resolv.conf text that a container in its own network
 /// namespace can reach: loopback ones (127.0.0.0/8, ::1) are left out.
 std::vector<std::string> reachable_nameservers(std::string_view resolv_conf);
+/// Every nameserver of a resolv.conf text that is a valid IP address (for a
+/// resolver in the host's own namespace, which reaches loopback ones too).
+std::vector<std::string> all_nameservers(std::string_view resolv_conf);
+/// True for a host name a resolver may serve: 1-253 characters of dot
+/// separated labels, each 1-63 of A-Z a-z 0-9 _ - not starting with '-'.
+bool valid_hostname(std::string_view name);
 /// A resolv.conf text: "nameserver X" lines, then "search"/"options" when set.
 std::string render_resolv(const std::vector<std::string>& nameservers, const std::vector<std::string>& search = {},
                           const std::vector<std::string>& options = {});

@@ -65,10 +65,16 @@ net_host_setup() {
   ip netns exec "$H" ip link set lo up
 }
 
-# net_host_teardown: remove every okt-net2-*<pid> netns (with its
-# /etc/netns files) and $D.
+# net_host_teardown: stop the resolvers under $D, remove every
+# okt-net2-*<pid> netns (with its /etc/netns files) and $D.
 net_host_teardown() {
-  local ns
+  local ns f pid
+  # Resolvers of user networks (tools/oci-net/dns.*) a failed test left.
+  for f in "$D"/dns/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    grep -qa -- "--pid-file=$f" "/proc/$pid/cmdline" 2>/dev/null && kill "$pid"
+  done
   for ns in $(ip netns list | awk '{print $1}' | grep "^okt-net2-.*$S\$"); do
     ip netns del "$ns" 2>/dev/null || true
     rm -rf "/etc/netns/$ns"

@@ -121,3 +121,64 @@ cni() {
   [[ "$(echo "$output" | jq -r .msg)" == *"not a valid interface name"* ]]
   [ ! -e "$D/okt-net2-cni2.json" ]
 }
+
+@test "cni install: conflist, plugin and loopback in temp dirs; the conflist drives ADD and DEL; a different file is refused" {
+  B=$D/bin; N=$D/net.d
+  run "$OCI_NET" cni install --bin-dir "$B" --conf-dir "$N"
+  [ "$status" -eq 0 ]
+  # The defaults give the conflist the README and cri.bats use.
+  cmp "$N/10-ocikit.conflist" "$OCIKIT_SOURCE_ROOT/examples/kubernetes/10-ocikit.conflist"
+  cmp "$B/oci-net" "$OCI_NET"
+  [ -x "$B/oci-net" ]
+  [ "$(readlink "$B/loopback")" = /usr/lib/cni/loopback ]
+  run "$OCI_NET" cni install --bin-dir "$B" --conf-dir "$N"
+  [ "$status" -eq 0 ]
+  [ "$output" = "unchanged $B/oci-net
+unchanged $N/10-ocikit.conflist" ]
+  # A plugin linked there by hand (to the same binary) is left alone.
+  ln -sf "$OCI_NET" "$B/oci-net"
+  run "$OCI_NET" cni install --bin-dir "$B" --conf-dir "$N"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "unchanged $B/oci-net"* ]]
+  [ -L "$B/oci-net" ]
+  # Another network, then called as libcni calls each plugin of a conflist:
+  # the plugin object with the list's name and cniVersion, the binary named
+  # by "type" in CNI_PATH.
+  run "$OCI_NET" cni install --bin-dir "$B" --conf-dir "$N" --name dns-inst --subnet 10.204.20.0/24 --bridge dns-ibr
+  [ "$status" -eq 1 ]
+  [ "$output" = "oci-net: error: $N/10-ocikit.conflist exists and differs (use --force to replace it)" ]
+  cmp "$N/10-ocikit.conflist" "$OCIKIT_SOURCE_ROOT/examples/kubernetes/10-ocikit.conflist"
+  run "$OCI_NET" cni install --bin-dir "$B" --conf-dir "$N" --name dns-inst --subnet 10.204.20.0/24 --bridge dns-ibr --force
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .name "$N/10-ocikit.conflist")" = dns-inst ]
+  plugin() { # plugin INDEX COMMAND
+    local conf type
+    conf=$(jq -c ".plugins[$1] + {name: .name, cniVersion: .cniVersion}" "$N/10-ocikit.conflist")
+    type=$(jq -r ".plugins[$1].type" "$N/10-ocikit.conflist")
+    echo "$conf" | ip netns exec "$H" env CNI_COMMAND="$2" CNI_CONTAINERID=dns-inst-ctr \
+      CNI_NETNS="/var/run/netns/$C" CNI_IFNAME=eth0 CNI_PATH="$B" OCIKIT_NET_DIR="$D/state" "$B/$type"
+  }
+  lo() { # containerd's first call: the loopback plugin from bin-dir
+    echo '{"cniVersion":"1.0.0","name":"cni-loopback","type":"loopback"}' |
+      env CNI_COMMAND="$1" CNI_CONTAINERID=dns-inst-ctr CNI_NETNS="/var/run/netns/$C" CNI_IFNAME=lo CNI_PATH="$B" "$B/loopback"
+  }
+  lo ADD
+  run plugin 0 ADD
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | jq -r '.ips[0].address')" = 10.204.20.2/24 ]
+  [ "$(ip -n "$H" -br link show dns-ibr | awk '{print $1}')" = dns-ibr ]
+  ip netns exec "$C" busybox ping -c1 -W2 10.204.20.1
+  ip netns exec "$C" busybox ping -c1 -W2 127.0.0.1
+  run plugin 0 DEL
+  [ "$status" -eq 0 ]
+  lo DEL
+  [ "$(ip netns exec "$C" ip -br link | wc -l)" -eq 1 ]
+  # Bad input: one clear line, exit 2, nothing written.
+  run "$OCI_NET" cni install --bin-dir "$D/bin2" --conf-dir "$D/n2" --subnet 10.204.20.1/24
+  [ "$status" -eq 2 ]
+  [ "$output" = "oci-net: error: --subnet 10.204.20.1/24: want 10.204.20.0/24" ]
+  run "$OCI_NET" cni install --bin-dir "$D/bin2" --conf-dir "$D/n2" --bridge 'a"b'
+  [ "$status" -eq 2 ]
+  [ "$output" = 'oci-net: error: invalid bridge name "a"b" (want 1-15 of A-Z a-z 0-9 _ . -)' ]
+  [ ! -e "$D/bin2" ] && [ ! -e "$D/n2" ]
+}

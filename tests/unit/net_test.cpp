@@ -199,3 +199,30 @@ TEST_CASE("net: a CNI config's bridge name must be one the kernel takes") {
   n.subnets.push_back({net::parse_cidr("10.9.0.0/24"), {}, {}});
   CHECK_THROWS_WITH(net::validate_network(n, {}), doctest::Contains("not a valid interface name"));
 }
+
+TEST_CASE("net: resolver upstreams and served host names") {
+  CHECK(all_nameservers("# c\nnameserver 127.0.0.53\nnameserver fe80::1%eth0\nnameserver bad;x\nsearch a\n"
+                        "nameserver 10.0.0.1\n") == std::vector<std::string>{"127.0.0.53", "fe80::1%eth0", "10.0.0.1"});
+  struct Case {
+    std::string name;
+    bool ok;
+  };
+  for (const auto& c : std::vector<Case>{{"web", true},
+                                         {"db_1.local", true},
+                                         {"a-b", true},
+                                         {"0123456789ab", true},
+                                         {"", false},
+                                         {"-x", false},
+                                         {"a..b", false},
+                                         {"a.", false},
+                                         {".a", false},
+                                         {"a b", false},
+                                         {"a\nb", false},
+                                         {"a#b", false},
+                                         {std::string(63, 'a'), true},
+                                         {std::string(64, 'a'), false},
+                                         {std::string(300, 'a'), false}}) {
+    CAPTURE(c.name);
+    CHECK(valid_hostname(c.name) == c.ok);
+  }
+}

@@ -26,6 +26,7 @@ endpoint::ConnectOptions to_attach(const ConnectOptions& o) {
   a.ifname = o.ifname;
   a.ips = o.ips;
   a.dns = o.dns;
+  a.resolver = true;
   for (const auto& p : o.ports) {
     auto v = net::parse_port_spec(p);
     a.ports.insert(a.ports.end(), v.begin(), v.end());

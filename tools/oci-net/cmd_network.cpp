@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "dns.hpp"
 #include "endpoint.hpp"
 #include "commands.hpp"
 #include "common/error.hpp"
@@ -120,6 +121,7 @@ bool remove_one(netstore::Store& st, const std::string& name, bool quiet_if_used
     if (quiet_if_used) return false;
     fail("network \"" + name + "\" has " + std::to_string(leases.size()) + " connected container(s)");
   }
+  dns::stop(st, name);
   endpoint::teardown_network(n);
   st.remove(name);
   return true;

@@ -21,6 +21,13 @@ struct ConnectOptions {
   bool no_etc = false;
 };
 
+/// `oci-net cni install`.
+struct CniInstallOptions {
+  std::string bin_dir = "/opt/cni/bin", conf_dir = "/etc/cni/net.d", name = "ocikit-pods", subnet = "10.88.0.0/16",
+              bridge = "ocikit0";
+  bool force = false;
+};
+
 int create(const std::string& data_dir, const CreateOptions& o);
 int list(const std::string& data_dir, bool quiet, const std::string& format);
 int inspect(const std::string& data_dir, const std::vector<std::string>& names);
@@ -30,6 +37,11 @@ int connect(const std::string& data_dir, const ConnectOptions& o);
 int disconnect(const std::string& data_dir, const ConnectOptions& o);
 /// `oci-net hook createRuntime|prestart|poststop`: the OCI state JSON on stdin.
 int hook(const std::string& data_dir, const ConnectOptions& o);
+/// `oci-net cni install`: the conflist in conf_dir/10-ocikit.conflist, this
+/// binary as bin_dir/oci-net and bin_dir/loopback (a symlink to Debian's)
+/// when missing. Refuses (Errc::exists) to replace a different file without
+/// force, before changing anything.
+int cni_install(const CniInstallOptions& o);
 /// CNI plugin mode (CNI_COMMAND set): config on stdin, result on stdout.
 int cni_main();
 

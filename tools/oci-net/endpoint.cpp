@@ -15,6 +15,7 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "dns.hpp"
 #include "netlink.hpp"
 #include "nft.hpp"
 
@@ -198,7 +199,17 @@ std::vector<std::string> allocate(const net::Network& n, const ConnectOptions& o
   return out;
 }
 
-void wire(const net::Network& n, const netstore::Lease& l, const ConnectOptions& o, int ns) {
+// Tell the network's resolver (if it runs) that the leases are now
+// `leases`; best effort on paths that must not fail (disconnect, rollback).
+void sync_resolver(netstore::Store& st, const net::Network& n, const std::vector<netstore::Lease>& leases) {
+  try {
+    dns::sync(st, n, leases, false);
+  } catch (const Error& e) {
+    log::warn(std::string("network \"") + n.name + "\": resolver: " + e.what());
+  }
+}
+
+void wire(const net::Network& n, const netstore::Lease& l, const ConnectOptions& o, int ns, bool resolver) {
   netlink::Socket host;
   if (bridged(n)) {
     host.add_veth(l.host_if, n.bridge, l.ifname, ns, n.mtu);
@@ -219,7 +230,7 @@ void wire(const net::Network& n, const netstore::Lease& l, const ConnectOptions&
   }
   if (!l.etc_dir.empty()) {
     fs::mkdir_p(l.etc_dir);
-    auto dns = o.dns.empty() ? host_nameservers() : o.dns;
+    auto dns = !o.dns.empty() ? o.dns : resolver ? dns::nameservers(n) : host_nameservers();
     fs::write_file_atomic(l.etc_dir + "/resolv.conf", net::render_resolv(dns));
   }
 }
@@ -278,6 +289,7 @@ size_t release_stale(netstore::Store& st, const net::Network& n) {
   release(n, gone);
   st.save_leases(n.name, leases);
   write_hosts(leases);
+  sync_resolver(st, n, leases);
   return gone.size();
 }
 
@@ -329,6 +341,7 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
   l.etc_dir = o.etc_dir;
   l.owns_etc = o.owns_etc;
   if (bridged(n)) l.host_if = net::host_veth_name(o.id, n.name);
+  bool resolver = false;
   l.netns_id = namespace_id(ns.get());
   l.setting_up = process_token(::getpid());
   {
@@ -364,6 +377,19 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
         l.addrs = allocate(n, o, leases);
       }
       if (bridged(n)) ensure_infra(n);
+      if (o.resolver && dns::wanted(n)) {
+        auto with_new = leases;
+        with_new.push_back(l);
+        try {
+          dns::sync(st, n, with_new, true);
+          resolver = true;
+        } catch (const Error& e) {
+          // Without dnsmasq the containers still find each other through
+          // /etc/hosts; a resolver that fails to start is an error.
+          if (e.code() != Errc::not_found) throw;
+          log::warn(e.what());
+        }
+      }
     } catch (...) {
       // What was released stays released, even when this connect fails.
       if (!gone.empty()) st.save_leases(n.name, leases);
@@ -373,7 +399,7 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
     st.save_leases(n.name, leases);
   }
   try {
-    wire(n, l, o, ns.get());
+    wire(n, l, o, ns.get(), resolver);
     auto lock = st.lock_leases(n.name);
     auto leases = st.leases(n.name);
     // The hosts files first: the lease counts as wired only when they are written.
@@ -394,6 +420,7 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
       std::erase_if(leases, [&](const auto& x) { return x.container == o.id; });
       st.save_leases(n.name, leases);
       remove_etc(l);
+      sync_resolver(st, n, leases);
     } catch (const Error& e2) {
       log::warn(std::string("rollback: ") + e2.what());
     }
@@ -422,6 +449,7 @@ bool disconnect(netstore::Store& st, const std::string& network, const std::stri
   remove_etc(l);
   st.save_leases(n.name, leases);
   write_hosts(leases);
+  sync_resolver(st, n, leases);
   return true;
 }
 

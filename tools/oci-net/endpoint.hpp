@@ -9,8 +9,12 @@
 //             a lease whose namespace is gone is reclaimed first when it is
 //             in the way (same id or host port, requested address,
 //             exhausted range)
+//             the network's resolver (dns.hpp) is started or reloaded with
+//             the new lease before the wiring, and the container's
+//             resolv.conf names it
 //   disconnect: under the lock, delete ports, the host link, the lease and the
 //             files written, and rewrite the other containers' /etc/hosts
+//             and the resolver's names (it stops with the last lease)
 #include <string>
 #include <vector>
 
@@ -32,6 +36,11 @@ struct ConnectOptions {
   std::vector<std::string> dns;  ///< nameservers (default: the host's)
   std::string etc_dir;  ///< where to write hosts/resolv.conf ("" none)
   bool owns_etc = false;  ///< delete them on disconnect
+  /// Serve the container's names through the network's resolver (dns.hpp)
+  /// and make it the container's nameserver, on a network that has one
+  /// (oci-net connect and hook; not the CNI plugin, where the cluster's DNS
+  /// serves names).
+  bool resolver = false;
 };
 
 /// What connect made.

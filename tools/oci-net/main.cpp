@@ -79,6 +79,17 @@ int main(int argc, char** argv) {
     hook->add_option("--network", cn.network, "network name")->required();
     add_connect_flags(hook, cn);
 
+    netcmd::CniInstallOptions ci;
+    auto* cni = app.add_subcommand("cni", "set oci-net up as a node's CNI plugin (containerd's CRI)");
+    cni->require_subcommand(1);
+    auto* cni_install = cni->add_subcommand("install", "write the conflist, install the plugin and loopback");
+    cni_install->add_option("--bin-dir", ci.bin_dir, "CNI plugin directory")->capture_default_str();
+    cni_install->add_option("--conf-dir", ci.conf_dir, "CNI configuration directory")->capture_default_str();
+    cni_install->add_option("--name", ci.name, "network name")->capture_default_str();
+    cni_install->add_option("--subnet", ci.subnet, "the node's pod CIDR")->capture_default_str();
+    cni_install->add_option("--bridge", ci.bridge, "bridge device")->capture_default_str();
+    cni_install->add_flag("--force", ci.force, "replace files that differ");
+
     if (auto rc = cli::parse(app, argc, argv)) return *rc;
     cli::apply_log_flags(log_opts);
     if (*create) return netcmd::create(data_dir, co);
@@ -87,6 +98,7 @@ int main(int argc, char** argv) {
     if (*rm) return netcmd::remove(data_dir, names);
     if (*prune) return netcmd::prune(data_dir);
     if (*connect) return netcmd::connect(data_dir, cn);
+    if (*cni_install) return netcmd::cni_install(ci);
     if (*disconnect) {
       if (cn.target.empty() && cn.id.empty()) fail(Errc::usage, "disconnect needs TARGET or --id");
       return netcmd::disconnect(data_dir, cn);

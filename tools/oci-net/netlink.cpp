@@ -14,6 +14,7 @@
 #include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
 #include <sched.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -113,6 +114,15 @@ bool Socket::ensure_bridge(const std::string& name, int mtu, uint32_t group) {
   rtnl_link_set_mtu(l.get(), mtu);
   rtnl_link_set_group(l.get(), group);
   rtnl_link_set_flags(l.get(), IFF_UP);
+  // A fixed (locally administered) MAC: a bridge left to itself takes the
+  // lowest MAC of its ports, so it changes when a container leaves, and the
+  // others' ARP entries for the gateway go stale until they time out.
+  unsigned char mac[6];
+  if (getrandom(mac, sizeof mac, 0) != sizeof mac) throw_errno("getrandom");
+  mac[0] = static_cast<unsigned char>((mac[0] & 0xfe) | 0x02);
+  std::unique_ptr<nl_addr, decltype(&nl_addr_put)> addr(nl_addr_build(AF_LLC, mac, sizeof mac), nl_addr_put);
+  if (!addr) fail("netlink: out of memory");
+  rtnl_link_set_addr(l.get(), addr.get());
   int err = rtnl_link_add(sk_, l.get(), NLM_F_CREATE | NLM_F_EXCL);
   // Two concurrent first attaches may both try; the loser finds it made.
   if (err == -NLE_EXIST) {

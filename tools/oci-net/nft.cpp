@@ -56,6 +56,16 @@ void ensure_network(const net::Network& n) {
   s += "add chain " + t + " postrouting { type nat hook postrouting priority srcnat; policy accept; }\n";
   s += "add chain " + t + " prerouting { type nat hook prerouting priority dstnat; policy accept; }\n";
   s += "add chain " + t + " output { type nat hook output priority -100; policy accept; }\n";
+  // The network's resolver (dns.hpp) listens on the gateway: it answers the
+  // containers of this bridge (and the host itself), not those of another
+  // network that reach the address through the host's routing.
+  s += "add chain " + t + " input { type filter hook input priority filter; policy accept; }\n";
+  for (const auto& sub : n.subnets) {
+    std::string fam = sub.subnet.addr.family == AF_INET ? "ip" : "ip6";
+    for (const char* proto : {"udp", "tcp"})
+      s += "add rule " + t + " input " + fam + " daddr " + net::to_string(sub.gateway) + " " + proto +
+          " dport 53 iifname != { " + br + ", \"lo\" } drop\n";
+  }
   for (const char* fam : {"4", "6"}) {
     std::string addr = fam[0] == '4' ? "ipv4_addr" : "ipv6_addr";
     s += "add map " + t + " ports" + fam + " { type inet_proto . inet_service : " + addr + " . inet_service; }\n";

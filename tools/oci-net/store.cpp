@@ -14,6 +14,19 @@ namespace ocikit::netstore {
 
 using nlohmann::json;
 
+namespace {
+// The data dir and its leases/. Parents made here are 0755 and the data dir
+// 0711 (searchable, not listable), so that a network's resolver, which drops
+// root, reaches its files in dns/ (dns.cpp); leases/ stays private.
+void make_dirs(const std::string& dir) {
+  if (fs::exists(dir + "/leases")) return;
+  auto slash = dir.find_last_of('/');
+  if (slash != std::string::npos && slash > 0) fs::mkdir_p(dir.substr(0, slash), 0755);
+  fs::mkdir_p(dir, 0711);
+  fs::mkdir_p(dir + "/leases", 0700);
+}
+}  // namespace
+
 Store::Store(std::string dir) : dir_(std::move(dir)) {
   if (dir_.empty()) {
     const char* env = getenv("OCIKIT_NET_DIR");
@@ -66,7 +79,7 @@ net::Network Store::get(const std::string& name) {
 }
 
 void Store::create(net::Network& n) {
-  fs::mkdir_p(dir_ + "/leases", 0700);
+  make_dirs(dir_);
   auto lock = lock_defs();
   auto others = list();
   for (const auto& o : others)
@@ -91,12 +104,12 @@ void Store::remove(const std::string& name) {
 }
 
 fs::FileLock Store::lock_defs() {
-  fs::mkdir_p(dir_ + "/leases", 0700);
+  make_dirs(dir_);
   return fs::FileLock(dir_ + "/.lock");
 }
 
 fs::FileLock Store::lock_leases(const std::string& network) {
-  fs::mkdir_p(dir_ + "/leases", 0700);
+  make_dirs(dir_);
   return fs::FileLock(dir_ + "/leases/" + network + ".lock");
 }
 

@@ -21,6 +21,7 @@
 #include "common/fs.hpp"
 #include "common/layout.hpp"
 #include "common/log.hpp"
+#include "common/net.hpp"
 #include "common/platform.hpp"
 #include "common/process.hpp"
 #include "common/reference.hpp"
@@ -184,6 +185,11 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   if (network.empty() && !ports.empty()) network = "bridge";
   if (network == "host" && !ports.empty())
     fail(Errc::usage, "published ports are discarded when using host network mode");
+  // docker: "network-scoped alias is supported only for containers in user defined networks".
+  if (!o.network_aliases.empty() && (network.empty() || network == "host" || network == "none" || network == "bridge"))
+    fail(Errc::usage, "network-scoped aliases are supported only for containers in user defined networks");
+  for (const auto& a : o.network_aliases)
+    if (!net::valid_hostname(a)) fail(Errc::usage, "invalid network alias \"" + a + "\"");
   std::string oci_net;
   if (!network.empty() && network != "none" && network != "host")
     oci_net = cli::find_tool("oci-net", g.self_dir, "OCIKIT_NET", {"OCI_NET"});
@@ -263,6 +269,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   so.net_tool = oci_net;
   so.net_args = {"--name", r.name};
   for (const auto& p : ports) so.net_args.insert(so.net_args.end(), {"-p", p});
+  for (const auto& a : o.network_aliases) so.net_args.insert(so.net_args.end(), {"--alias", a});
   if (o.init) so.init = find_init(g.self_dir);
   nlohmann::ordered_json spec = runtime_spec::from_image(im.config, rootfs, "rootfs", so);
   // As docker: the working dir is made when the image lacks it (owned by the user).

@@ -62,6 +62,7 @@ struct RunOptions {
   std::optional<int> stop_timeout;  ///< --stop-timeout
   std::vector<std::string> publish;  ///< -p
   std::string network;  ///< --network
+  std::vector<std::string> network_aliases;  ///< --network-alias
   std::vector<std::string> ulimits;  ///< --ulimit name=soft[:hard]
   bool sig_proxy = true;  ///< --sig-proxy (foreground, without a tty)
   std::string detach_keys = "ctrl-p,ctrl-q";  ///< --detach-keys (foreground with -it)
