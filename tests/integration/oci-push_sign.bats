@@ -244,3 +244,19 @@ sig_manifest() {
   run "$OCI_FETCH" --policy "$T/missing.json" --verify-only docker://$R/ok/pushed:v1
   [ "$status" -eq 1 ]
 }
+
+@test "oci-build's FROM pulls satisfy --policy too" {
+  "$OCI_PUSH" --sign-by-sigstore-private-key "$WORK/k1.private" --sign-passphrase-file "$WORK/pass1" \
+    oci:"$WORK/src":v1 docker://$R/build/signed:v1 >/dev/null
+  push_unsigned "$WORK/src2" v2 build/unsigned:v1 >/dev/null
+  mkdir -p "$T/ok" "$T/bad"
+  printf 'FROM %s\nLABEL signed=yes\n' "$R/build/signed:v1" >"$T/ok/Dockerfile"
+  printf 'FROM %s\nLABEL signed=no\n' "$R/build/unsigned:v1" >"$T/bad/Dockerfile"
+  run "$OCI_BUILD" --store "$T/store" --policy "$WORK/policy-k1.json" -t sig-build/ok "$T/ok"
+  [ "$status" -eq 0 ]
+  run "$OCI_BUILD" --store "$T/store2" --policy "$WORK/policy-k1.json" -t sig-build/bad "$T/bad"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"build/unsigned:v1 rejected by policy"*"no signature exists"* ]]
+  # nothing of the refused image was stored
+  [ "$(find "$T/store2/blobs" -type f 2>/dev/null | wc -l)" -eq 0 ]
+}
