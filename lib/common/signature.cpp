@@ -303,6 +303,26 @@ std::pair<std::string, std::string> build_attachment(const std::vector<Attached>
   return {config_bytes, manifest.dump()};
 }
 
+namespace {
+
+// The Attached signatures of an attachment manifest, payloads read by `get`.
+std::vector<Attached> signatures_of(const image::Manifest& man, const std::string& where,
+                                    const std::function<std::string(const image::Descriptor&)>& get) {
+  std::vector<Attached> out;
+  for (const auto& l : man.layers) {
+    if (l.media_type != kPayloadMediaType) continue;
+    auto a = l.annotations.find(std::string(kSignatureAnnotation));
+    if (a == l.annotations.end()) continue;
+    if (out.size() >= kMaxSignatures) fail(Errc::invalid, "signatures " + where + ": too many signatures");
+    if (l.size < 0 || static_cast<uint64_t>(l.size) > kMaxPayloadSize)
+      fail(Errc::invalid, "signatures " + where + ": payload " + l.digest.str() + " too large");
+    out.push_back(Attached{get(l), a->second});
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<Attached> read_attached(registry::Client& c, const std::string& repo,
                                     const std::string& manifest_digest) {
   std::string tag = attachment_tag(manifest_digest);
@@ -314,31 +334,33 @@ std::vector<Attached> read_attached(registry::Client& c, const std::string& repo
     throw;
   }
   std::string where = c.host() + "/" + repo + ":" + tag;
+  if (m.body.size() > kMaxPayloadSize) fail(Errc::invalid, "signatures " + where + ": manifest too large");
   image::Manifest man = with_context("signatures " + where, [&] { return image::parse_manifest(m.body); });
-  std::vector<Attached> out;
-  for (const auto& l : man.layers) {
-    if (l.media_type != kPayloadMediaType) continue;
-    auto a = l.annotations.find(std::string(kSignatureAnnotation));
-    if (a == l.annotations.end()) continue;
-    if (out.size() >= kMaxSignatures) fail(Errc::invalid, "signatures " + where + ": too many signatures");
-    if (l.size < 0 || static_cast<uint64_t>(l.size) > kMaxPayloadSize)
-      fail(Errc::invalid, "signatures " + where + ": payload " + l.digest.str() + " too large");
-    Attached s;
-    s.signature = a->second;
+  return signatures_of(man, where, [&](const image::Descriptor& l) {
+    std::string payload;
     c.fetch_blob(repo, l.digest.str(), l.size, [&](const char* p, size_t n) {
-      if (s.payload.size() + n > kMaxPayloadSize) fail(Errc::invalid, "payload " + l.digest.str() + ": too large");
-      s.payload.append(p, n);
+      if (payload.size() + n > kMaxPayloadSize) fail(Errc::invalid, "payload " + l.digest.str() + ": too large");
+      payload.append(p, n);
     });
-    out.push_back(std::move(s));
-  }
-  return out;
+    return payload;
+  });
 }
 
+
 void attach(registry::Client& c, const std::string& repo, const std::string& manifest_digest, const Attached& sig) {
+  attach_all(c, repo, manifest_digest, {sig});
+}
+
+void attach_all(registry::Client& c, const std::string& repo, const std::string& manifest_digest,
+                const std::vector<Attached>& add) {
   std::vector<Attached> sigs = read_attached(c, repo, manifest_digest);
-  for (const auto& s : sigs)
-    if (s.payload == sig.payload && s.signature == sig.signature) return;  // already there
-  sigs.push_back(sig);
+  size_t before = sigs.size();
+  for (const auto& sig : add) {
+    bool there = false;
+    for (const auto& s : sigs) there = there || (s.payload == sig.payload && s.signature == sig.signature);
+    if (!there) sigs.push_back(sig);
+  }
+  if (sigs.size() == before) return;  // already there
   auto [config, manifest] = build_attachment(sigs);
   for (const auto& s : sigs) {
     std::string d = digest::of(s.payload).str();
@@ -347,6 +369,27 @@ void attach(registry::Client& c, const std::string& repo, const std::string& man
   std::string cd = digest::of(config).str();
   if (!c.head_blob(repo, cd)) c.push_blob_data(repo, cd, config);
   c.put_manifest(repo, attachment_tag(manifest_digest), image::media::kOciManifest, manifest);
+}
+
+void store_in_layout(layout::Layout& l, const std::string& manifest_digest, const std::vector<Attached>& sigs) {
+  auto [config, manifest] = build_attachment(sigs);
+  for (const auto& s : sigs) l.put_blob(s.payload, std::string(kPayloadMediaType));
+  l.put_blob(config, std::string(image::media::kOciConfig));
+  image::Descriptor d = l.put_blob(manifest, std::string(image::media::kOciManifest));
+  l.tag(attachment_tag(manifest_digest), d);
+}
+
+std::vector<Attached> load_from_layout(const layout::Layout& l, const std::string& manifest_digest) {
+  std::string tag = attachment_tag(manifest_digest);
+  for (const auto& e : l.list()) {
+    if (e.ref_name() != tag) continue;
+    std::string where = l.path() + ":" + tag;
+    if (e.size < 0 || static_cast<uint64_t>(e.size) > kMaxPayloadSize)
+      fail(Errc::invalid, "signatures " + where + ": manifest too large");
+    image::Manifest man = with_context("signatures " + where, [&] { return l.read_manifest(e); });
+    return signatures_of(man, where, [&](const image::Descriptor& d) { return l.read_blob(d); });
+  }
+  return {};
 }
 
 std::string read_passphrase(const std::string& file, const std::string& prompt, bool confirm) {

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/layout.hpp"
 #include "common/registry.hpp"
 
 typedef struct evp_pkey_st EVP_PKEY;
@@ -118,6 +119,19 @@ std::vector<Attached> read_attached(registry::Client& c, const std::string& repo
 /// config and payload blobs are uploaded first, then the manifest is put
 /// under the attachment tag.
 void attach(registry::Client& c, const std::string& repo, const std::string& manifest_digest, const Attached& sig);
+/// attach() for several signatures at once (one read, one manifest put);
+/// nothing is written when every one is already there.
+void attach_all(registry::Client& c, const std::string& repo, const std::string& manifest_digest,
+                const std::vector<Attached>& sigs);
+
+/// Keep `sigs` of `manifest_digest` in an OCI layout as the registry does:
+/// the attachment manifest, its config and payloads as blobs, tagged
+/// "sha256-<hex>.sig" (replacing an earlier one). Used for oci:DIR copies.
+void store_in_layout(layout::Layout& l, const std::string& manifest_digest, const std::vector<Attached>& sigs);
+
+/// The signatures an OCI layout keeps for `manifest_digest` (none when it
+/// has no "sha256-<hex>.sig" entry). Bounded and verified as read_attached.
+std::vector<Attached> load_from_layout(const layout::Layout& l, const std::string& manifest_digest);
 
 /// The attachment manifest and its config for `sigs` (exposed for tests):
 /// {config bytes, manifest bytes}.

@@ -260,3 +260,33 @@ sig_manifest() {
   # nothing of the refused image was stored
   [ "$(find "$T/store2/blobs" -type f 2>/dev/null | wc -l)" -eq 0 ]
 }
+
+@test "copies keep signatures: oci-fetch to oci:DIR and oci-push from it (--remove-signatures drops them)" {
+  d=$("$OCI_PUSH" --sign-by-sigstore-private-key "$WORK/k1.private" --sign-passphrase-file "$WORK/pass1" \
+    oci:"$WORK/src":v1 docker://$R/copy/orig:v1)
+  sigtag="sha256-${d#sha256:}.sig"
+  run "$OCI_FETCH" --policy "$WORK/policy-k1.json" docker://$R/copy/orig:v1 oci:"$T/lay":v1
+  [ "$status" -eq 0 ]
+  jq -e --arg t "$sigtag" '[.manifests[].annotations["org.opencontainers.image.ref.name"]] | index($t) != null' \
+    "$T/lay/index.json"
+  run "$OCI_FETCH" --remove-signatures docker://$R/copy/orig:v1 oci:"$T/nosig":v1
+  [ "$status" -eq 0 ]
+  jq -e --arg t "$sigtag" '[.manifests[].annotations["org.opencontainers.image.ref.name"]] | index($t) == null' \
+    "$T/nosig/index.json"
+  # pushed elsewhere, the signature still names copy/orig: a policy that
+  # accepts that signed repository takes the copy, the default rule does not
+  "$OCI_PUSH" oci:"$T/lay":v1 docker://$R/copy/moved:v1
+  [ "$(sig_manifest copy/moved "$d" | jq '.layers | length')" -eq 1 ]
+  jq -n --arg k "$WORK/k1.pub" --arg s "$R/copy" --arg r "$R/copy/orig" \
+    '{default:[{type:"reject"}], transports:{docker:{($s):[{type:"sigstoreSigned", keyPath:$k,
+      signedIdentity:{type:"exactRepository", dockerRepository:$r}}]}}}' >"$T/p.json"
+  run "$OCI_FETCH" --policy "$T/p.json" --verify-only docker://$R/copy/moved:v1
+  [ "$status" -eq 0 ]
+  refused $R/copy/moved:v1 "$WORK/policy-k1.json" "does not match"
+  "$OCI_PUSH" --remove-signatures oci:"$T/lay":v1 docker://$R/copy/bare:v1
+  run sig_manifest copy/bare "$d"
+  [ "$status" -ne 0 ]
+  # pushing again does not duplicate the signature
+  "$OCI_PUSH" oci:"$T/lay":v1 docker://$R/copy/moved:v1
+  [ "$(sig_manifest copy/moved "$d" | jq '.layers | length')" -eq 1 ]
+}

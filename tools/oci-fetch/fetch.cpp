@@ -124,8 +124,10 @@ int run(const Options& o) {
   std::optional<Dest> dest;
   std::optional<layout::Layout::Lease> lease;  // holds off gc between writing blobs and tagging them
   transfer::PullOptions po;
+  std::string signed_digest;  // the top manifest's, whose signatures an oci: copy keeps
   po.check_top = [&](const registry::Manifest& m) {
     check(m);
+    signed_digest = m.digest;
     dest.emplace(open_dest(o, ref.str()));
     lease.emplace(dest->layout);
   };
@@ -150,6 +152,18 @@ int run(const Options& o) {
   // Remember where it came from, so oci-push can mount instead of upload.
   tagged.annotations["io.ocikit.source.repository"] = ref.repository();
   finish_dest(*dest, tagged);
+  // An oci:DIR copy keeps the signatures beside the image, as the registry
+  // does ("sha256-<hex>.sig"), so that oci-push carries them on. They only
+  // apply when the stored image is the signed manifest (not one platform
+  // picked from a signed index).
+  if (!o.dest.empty() && dest->archive.transport != Transport::oci_archive &&
+      dest->archive.transport != Transport::docker_archive && !o.remove_signatures) {
+    std::vector<signature::Attached> sigs = signature::read_attached(client, ref.path, signed_digest);
+    if (!sigs.empty() && top.digest.str() == signed_digest)
+      signature::store_in_layout(dest->layout, signed_digest, sigs);
+    else if (!sigs.empty())
+      log::warn("signatures of " + signed_digest + " not copied: only one platform of the signed index was");
+  }
   events::emit({"image", "pull", ref.str(), {{"name", ref.str()}}});
   if (o.dest != "-") print_result(o, top);
   return 0;

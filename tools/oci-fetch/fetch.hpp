@@ -16,7 +16,8 @@ struct Options {
   bool tls_verify = true;  ///< --tls-verify
   std::string store;  ///< --store ("" = layout::default_store_path())
   std::string policy;  ///< --policy FILE ("" = /etc/containers/policy.json, accept when absent)
-  bool verify_only = false;  ///< --verify-only: evaluate the policy, store nothing
+  bool verify_only = false;
+  bool remove_signatures = false;  ///< --remove-signatures: do not copy signatures into an oci: destination  ///< --verify-only: evaluate the policy, store nothing
 };
 
 /// Copy the image; print its digest (or descriptor JSON) on stdout.

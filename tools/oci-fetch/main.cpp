@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
                    "accept anything when it does not exist)");
     app.add_flag("--verify-only", o.verify_only,
                  "only evaluate the policy for SRC: print its digest when accepted, store nothing");
+    app.add_flag("--remove-signatures", o.remove_signatures,
+                 "do not copy the image's sigstore signatures into an oci: destination");
     if (auto rc = ocikit::cli::parse(app, argc, argv)) return *rc;
     ocikit::cli::apply_log_flags(log_opts);
     return ocikit::fetch::run(o);

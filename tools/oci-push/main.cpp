@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
     app.add_option("--store", o.store, "image store directory (default: $OCIKIT_STORE or the standard path)");
     app.add_option("--mount-from", o.mount_from, "repository of the same registry to mount blobs from (repeatable)");
     add_sign_flags(app, o);
+    app.add_flag("--remove-signatures", o.remove_signatures,
+                 "do not push the sigstore signatures an oci: source keeps beside the image");
 
     ocikit::push::Options so;
     CLI::App* sign = app.add_subcommand("sign", "attach a sigstore signature to an image already in a registry");

@@ -147,6 +147,13 @@ int run(const Options& o) {
   std::string pushed = transfer::push_image(client, ref.path, tag, top, ps, po);
   if (ref.digest && ref.digest->str() != pushed)
     fail(Errc::invalid, "destination " + o.dest + ": the image's digest is " + pushed);
+  // Signatures kept beside the image in the source layout (oci-fetch to
+  // oci:DIR keeps them) go along, as skopeo copy does.
+  if (!o.remove_signatures) {
+    std::vector<signature::Attached> kept = signature::load_from_layout(*from, pushed);
+    if (!kept.empty())
+      with_context("copy signatures of " + pushed, [&] { signature::attach_all(client, ref.path, pushed, kept); });
+  }
   if (key) sign_pushed(client, ref, pushed, *key, o.sign.identity);
   events::emit({"image", "push", ref.str(), {{"name", ref.str()}}});
   if (o.format == "json") {

@@ -25,6 +25,7 @@ struct Options {
   std::string store;  ///< --store
   std::vector<std::string> mount_from;  ///< --mount-from REPO (extra mount sources)
   SignOptions sign;
+  bool remove_signatures = false;  ///< --remove-signatures: do not push the source layout's signatures
 };
 
 /// Push the image; print the pushed digest (or JSON) on stdout. Returns the
