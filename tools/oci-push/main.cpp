@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
     app.add_option("--format", o.format, "output: text (the digest) or json (the descriptor)")->default_val("text");
     add_registry_flags(app, o);
     app.add_option("--store", o.store, "image store directory (default: $OCIKIT_STORE or the standard path)");
-    app.add_option("--mount-from", o.mount_from, "repository of the same registry to mount blobs from (repeatable)");
+    app.add_option("--mount-from", o.mount_from, "repository of the same registry to mount blobs from (repeatable)")
+        ->allow_extra_args(false);
     add_sign_flags(app, o);
     app.add_flag("--remove-signatures", o.remove_signatures,
                  "do not push the sigstore signatures an oci: source keeps beside the image");
