@@ -108,13 +108,12 @@ Requirement parse_requirement(const json& j, const std::string& where) {
     if (path == data) fail(Errc::invalid, w + ": exactly one of keyPath and keyData is required");
     r.type = Requirement::Type::sigstore_signed;
     if (path) {
-      std::string p = string_field(j, "keyPath", w);
-      r.key_pem = read_bounded(p, kMaxKeySize, w + ": keyPath");
+      r.key_path = string_field(j, "keyPath", w);
     } else {
       std::string d = string_field(j, "keyData", w);
       r.key_pem = with_context(w + ": keyData", [&] { return auth::base64_decode(d); });
+      (void)with_context(w, [&] { return signature::load_public_key(r.key_pem); });
     }
-    (void)with_context(w, [&] { return signature::load_public_key(r.key_pem); });
     if (j.contains("signedIdentity")) r.identity = parse_identity(j["signedIdentity"], w);
   } else {
     fail(Errc::invalid, where + ": unknown requirement type \"" + r.name + "\"");
@@ -180,8 +179,8 @@ Policy parse(std::string_view text, const std::string& where) {
   return p;
 }
 
-Policy load(const std::string& path) {
-  std::string file = path.empty() ? kDefaultPath : path;
+Policy load(const std::string& path, const std::string& default_path) {
+  std::string file = path.empty() ? default_path : path;
   struct stat st{};
   if (path.empty() && stat(file.c_str(), &st) != 0) {
     Policy p;
@@ -264,7 +263,13 @@ void check(const Policy& p, const reference::Reference& image, const std::string
         if (!sigs) sigs = signatures();
         if (sigs->empty())
           fail(Errc::unauthorized, who + "requirement sigstoreSigned: a signature was required, but no signature exists");
-        signature::Key key = signature::load_public_key(r.key_pem);
+        signature::Key key;
+        try {
+          std::string pem = r.key_path.empty() ? r.key_pem : read_bounded(r.key_path, kMaxKeySize, "keyPath");
+          key = signature::load_public_key(pem);
+        } catch (const Error& e) {
+          fail(Errc::unauthorized, who + "requirement sigstoreSigned: " + e.what());
+        }
         std::string last;
         bool accepted = false;
         for (const auto& s : *sigs) {

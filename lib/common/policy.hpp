@@ -43,7 +43,8 @@ struct Requirement {
   enum class Type { accept, reject, sigstore_signed, unsupported };
   Type type = Type::reject;
   std::string name;  ///< the "type" as written ("sigstoreSigned", ...)
-  std::string key_pem;  ///< sigstoreSigned: the public key's PEM
+  std::string key_pem;  ///< sigstoreSigned: the public key's PEM (from keyData)
+  std::string key_path;  ///< sigstoreSigned: keyPath, read when the requirement is evaluated (as containers/image does)
   std::string why;  ///< unsupported: what is not supported
   Identity identity;
 };
@@ -55,14 +56,17 @@ struct Policy {
   std::map<std::string, std::vector<Requirement>> docker;  ///< scope -> requirements
 };
 
-/// Parse policy JSON. keyPath files are read at once (bounded). Throws
+/// Parse policy JSON. keyData keys are checked at once; keyPath files are
+/// read when a requirement naming them is evaluated, so a scope that does
+/// not apply cannot break other pulls. Throws
 /// Errc::invalid with `where` (usually the file name) and what is wrong.
 Policy parse(std::string_view text, const std::string& where = "policy");
 
 /// Load `path`; when `path` is empty use kDefaultPath, and when that does
 /// not exist return a policy that accepts anything (ocikit's behaviour
 /// before policies). An explicit path that does not exist is an error.
-Policy load(const std::string& path);
+/// `default_path` is for tests.
+Policy load(const std::string& path, const std::string& default_path = kDefaultPath);
 
 /// The scope that applies to `ref` ("default" when none of the docker scopes does).
 std::string scope_for(const Policy& p, const reference::Reference& ref);

@@ -7,7 +7,9 @@
 
 #include "common/auth.hpp"
 #include "common/error.hpp"
+#include "common/fs.hpp"
 #include "error_of.hpp"
+#include "temp_dir.hpp"
 
 using namespace ocikit;
 using nlohmann::json;
@@ -61,8 +63,6 @@ TEST_CASE("policy: malformed policies are refused with the reason") {
                "p: default: sigstoreSigned: exactly one of keyPath and keyData is required"},
            Row{R"({"default":[{"type":"sigstoreSigned","keyData":"AAAA"}]})",
                "p: default: sigstoreSigned: public key: not a \"PUBLIC KEY\" PEM block"},
-           Row{R"({"default":[{"type":"sigstoreSigned","keyPath":"/nonexistent/k.pub"}]})",
-               "p: default: sigstoreSigned: keyPath /nonexistent/k.pub: cannot open"},
            Row{R"({"default":[{"type":"reject"}],"transports":{"docker":{"a.io":[]}}})",
                "p: docker scope \"a.io\": must be a non-empty list of requirements"},
        }) {
@@ -77,6 +77,22 @@ TEST_CASE("policy: malformed policies are refused with the reason") {
         "p: default: sigstoreSigned: unknown signedIdentity type \"matchAnything\"");
   CHECK(testing::error_of([] { policy::load("/nonexistent/policy.json"); }, Errc::not_found) ==
         "policy /nonexistent/policy.json: cannot open");
+}
+
+TEST_CASE("policy: without a --policy, the default file, or accept anything when it is absent") {
+  testing::TempDir t;
+  auto verdict = [&](const policy::Policy& p) {
+    return testing::error_of([&] {
+      policy::check(p, reference::parse("a.io/app:v1"), kDigest, [] { return std::vector<signature::Attached>{}; });
+    });
+  };
+  std::string def = t.path + "/policy.json";
+  CHECK(verdict(policy::load("", def)) == "");  // no file: today's behaviour
+  fs::write_file_atomic(def, R"({"default":[{"type":"reject"}]})");
+  CHECK(verdict(policy::load("", def)).ends_with("requirement reject: images here are rejected"));
+  fs::write_file_atomic(def, "{");
+  CHECK(testing::error_of([&] { policy::load("", def); }) == "policy " + def + ": not a JSON object");
+  CHECK(verdict(policy::load("", t.path + "/absent.json")) == "");
 }
 
 TEST_CASE("policy: the most specific docker scope applies") {
@@ -180,6 +196,16 @@ TEST_CASE("policy: evaluation accepts, rejects and says why") {
   std::string junk = R"({"critical":{}})";
   signature::Attached bad{junk, signature::sign(signature::load_private_key(pair().private_pem, "pw"), junk)};
   CHECK(check(signed_pol, "a.io/app:v1", kDigest, {bad}).starts_with(who + "signature payload:"));
+
+  // a keyPath is read when its requirement is evaluated (a missing one
+  // rejects only the images it applies to)
+  json missing_key = {{"default", {{{"type", "insecureAcceptAnything"}}}},
+                      {"transports",
+                       {{"docker", {{"k.io", {{{"type", "sigstoreSigned"}, {"keyPath", "/nonexistent/k.pub"}}}}}}}}};
+  CHECK(check(missing_key, "a.io/app:v1", kDigest, {}) == "");
+  CHECK(check(missing_key, "k.io/app:v1", kDigest, {signed_by(pair(), "k.io/app:v1", kDigest)}) ==
+        "k.io/app:v1 rejected by policy (scope \"k.io\"): requirement sigstoreSigned: keyPath /nonexistent/k.pub: "
+        "cannot open");
 
   // every requirement of the list must accept
   json both = {{"default", {{{"type", "insecureAcceptAnything"}}, sigstore(pair())}}};
