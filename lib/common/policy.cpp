@@ -22,6 +22,9 @@ constexpr size_t kMaxPolicySize = 1u << 20;
 constexpr size_t kMaxKeySize = 64u << 10;
 
 std::string read_bounded(const std::string& path, size_t max, const std::string& what) {
+  // Regular files only: a FIFO or a device would block or never end.
+  struct stat st{};
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) fail(Errc::invalid, what + " " + path + ": not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(Errc::not_found, what + " " + path + ": cannot open");
   std::string s(max + 1, '\0');
@@ -184,7 +187,10 @@ Policy load(const std::string& path, const std::string& default_path) {
   struct stat st{};
   if (path.empty() && stat(file.c_str(), &st) != 0) {
     Policy p;
-    p.default_reqs.push_back(Requirement{Requirement::Type::accept, "insecureAcceptAnything", "", "", {}});
+    Requirement accept;
+    accept.type = Requirement::Type::accept;
+    accept.name = "insecureAcceptAnything";
+    p.default_reqs.push_back(accept);
     return p;
   }
   std::string text = read_bounded(file, kMaxPolicySize, "policy");
