@@ -109,6 +109,15 @@ sig_manifest() {
   [ -s "$T/store/blobs/sha256/${want#sha256:}" ]
   # the same signature, another key: refused
   refused $R/sk/signed:v1 "$WORK/policy-k2.json" "does not verify"
+  # oci-push sign adds a second signature to skopeo's attachment; skopeo
+  # reads both
+  "$OCI_PUSH" sign --sign-by-sigstore-private-key "$WORK/k2.private" --sign-passphrase-file "$WORK/pass2" \
+    docker://$R/sk/signed:v1
+  [ "$(sig_manifest sk/signed "$want" | jq '.layers | length')" -eq 2 ]
+  for k in k1 k2; do
+    "$SKOPEO_SIG" --policy "$WORK/policy-$k.json" --registries.d "$WORK/registries.d" copy -q --remove-signatures \
+      --src-tls-verify=false docker://$R/sk/signed:v1 oci:"$T/sk-$k":v1
+  done
 }
 
 @test "oci-push signs; skopeo's --policy accepts it, and rejects it with another key" {

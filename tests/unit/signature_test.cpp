@@ -8,7 +8,9 @@
 #include "common/auth.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
+#include "common/layout.hpp"
 #include "error_of.hpp"
+#include "temp_dir.hpp"
 
 using namespace ocikit;
 using nlohmann::json;
@@ -191,4 +193,21 @@ TEST_CASE("signature: attachment tag and manifest") {
   CHECK(m["layers"][1]["size"] == 11);
   CHECK(m["layers"][1]["annotations"]["dev.cosignproject.cosign/signature"] == "s2");
   CHECK(json::parse(config)["rootfs"]["diff_ids"][0] == digest::of("p1").str());
+}
+
+TEST_CASE("signature: an OCI layout keeps signatures beside the image") {
+  testing::TempDir t;
+  layout::Layout l = layout::Layout::open_or_create(t.path + "/lay");
+  CHECK(signature::load_from_layout(l, kDigest).empty());
+  std::vector<signature::Attached> sigs{{signature::make_payload("a.io/x:1", kDigest), "c2ln"}, {"{}", "c2lnMg=="}};
+  signature::store_in_layout(l, kDigest, sigs);
+  auto back = signature::load_from_layout(l, kDigest);
+  REQUIRE(back.size() == 2);
+  CHECK(back[0].payload == sigs[0].payload);
+  CHECK(back[1].signature == "c2lnMg==");
+  // stored again with one more: the tag points at the new attachment
+  sigs.push_back({"{\"x\":1}", "c2lnMw=="});
+  signature::store_in_layout(l, kDigest, sigs);
+  CHECK(signature::load_from_layout(l, kDigest).size() == 3);
+  CHECK(l.list().size() == 1);
 }
