@@ -299,3 +299,14 @@ sig_manifest() {
   "$OCI_PUSH" oci:"$T/lay":v1 docker://$R/copy/moved:v1
   [ "$(sig_manifest copy/moved "$d" | jq '.layers | length')" -eq 1 ]
 }
+
+@test "oci-run create/run pull under --signature-policy (podman's flag)" {
+  push_unsigned "$WORK/src2" v2 run/unsigned:v1 >/dev/null
+  export OCIKIT_STORE=$T/store OCIKIT_STATE_DIR=$T/state
+  run "$OCI_RUN" create --signature-policy "$WORK/policy-k1.json" --name sig-run-refused $R/run/unsigned:v1 true
+  echo "$output"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"run/unsigned:v1 rejected by policy"*"no signature exists"* ]]
+  [ "$(find "$T/store/blobs" -type f 2>/dev/null | wc -l)" -eq 0 ]
+  [ ! -e "$T/state/containers/sig-run-refused" ]
+}
