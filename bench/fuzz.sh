@@ -18,7 +18,7 @@ SECONDS_EACH=${1:-600}
 shift || true
 BUILD=${FUZZ_BUILD:-$here/build-fuzz}
 OUT=${OUT:-/tmp/okt-fuzz}
-all=(fuzz_dockerfile fuzz_dockerignore fuzz_reference fuzz_image_json fuzz_runtime_spec fuzz_layer_apply fuzz_auth fuzz_link fuzz_cni_config)
+all=(fuzz_dockerfile fuzz_dockerignore fuzz_reference fuzz_image_json fuzz_runtime_spec fuzz_layer_apply fuzz_auth fuzz_link fuzz_cni_config fuzz_signature fuzz_policy)
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
 

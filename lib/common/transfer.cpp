@@ -65,6 +65,7 @@ void check_child(const image::Descriptor& want, const registry::Manifest& got) {
 image::Descriptor pull_image(registry::Client& c, const std::string& repo, const std::string& ref,
                              const PullTarget& target, const PullOptions& o) {
   registry::Manifest top = c.get_manifest(repo, ref);
+  if (o.check_top) o.check_top(top);
   std::string where = c.host() + "/" + repo;
   image::Kind kind = image::detect_kind(top.media_type, top.body);
   image::Descriptor result = descriptor_of(top);

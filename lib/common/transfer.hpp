@@ -42,6 +42,10 @@ struct PullOptions {
   progress::Bars* bars = nullptr;  ///< per-blob progress (optional)
   /// When set, the image's blobs are recorded as held by the repository.
   blobloc::BlobLocations* locations = nullptr;
+  /// When set, called with the top manifest (as served for `ref`) before
+  /// anything is fetched or stored: the trust policy's check. Throwing
+  /// stops the pull with nothing stored.
+  std::function<void(const registry::Manifest& top)> check_top;
 };
 
 /// Pull `repo` at `ref` (tag or digest) into `target`. A blob the registry

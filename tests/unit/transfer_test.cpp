@@ -1,4 +1,5 @@
 #include "common/transfer.hpp"
+#include "error_of.hpp"
 
 #include <doctest/doctest.h>
 
@@ -94,6 +95,21 @@ TEST_CASE("transfer: pull picks the platform from an index, skips present blobs,
     CHECK(std::string(e.what()).ends_with(
         "no image for platform linux/s390x (the index has: linux/amd64, linux/arm64/v8)"));
   }
+
+  // check_top sees the top manifest (the index, as served for the tag)
+  // before anything is fetched; when it throws, nothing is stored.
+  stored.clear();
+  order.clear();
+  std::string seen;
+  o.platform = platform::parse("linux/arm64");
+  o.check_top = [&](const registry::Manifest& m) {
+    seen = m.digest;
+    fail(Errc::unauthorized, "rejected by policy");
+  };
+  CHECK(testing::error_of([&] { transfer::pull_image(c, "a/b", "v1", target, o); }, Errc::unauthorized) ==
+        "rejected by policy");
+  CHECK(seen == digest::of(idx).str());
+  CHECK(stored.empty());
 }
 
 TEST_CASE("transfer: blob locations: a pull records its blobs, a push mounts from them and records its own") {

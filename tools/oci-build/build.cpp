@@ -26,7 +26,9 @@
 #include "common/log.hpp"
 #include "common/process.hpp"
 #include "common/reference.hpp"
+#include "common/policy.hpp"
 #include "common/registry.hpp"
+#include "common/signature.hpp"
 #include "common/text.hpp"
 #include "common/transfer.hpp"
 #include "output.hpp"
@@ -523,6 +525,11 @@ image::Descriptor Builder::pull(const std::string& name, const platform::Platfor
     w.commit(d.digest, d.size);
   };
   target.verifies = true;
+  // The trust policy, checked on the top manifest before anything is stored.
+  policy::Policy pol = policy::load(o_.policy);
+  po.check_top = [&](const registry::Manifest& m) {
+    policy::check(pol, ref, m.digest, [&] { return signature::read_attached(client, ref.path, m.digest); });
+  };
   image::Descriptor top = with_context("pull " + ref.str(), [&] {
     return transfer::pull_image(client, ref.path, ref.digest ? ref.digest->str() : ref.tag, target, po);
   });

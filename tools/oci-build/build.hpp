@@ -40,6 +40,7 @@ struct Options {
   std::string iidfile;
   std::string output;  ///< --output (output.hpp), "" = the store only
   PullPolicy pull = PullPolicy::missing;
+  std::string policy;  ///< --policy: trust policy for FROM pulls ("" = /etc/containers/policy.json if present)
   std::map<std::string, std::string> secrets;  ///< --secret id -> file
   std::map<std::string, std::string> ssh;  ///< --ssh id -> agent socket
   std::string platform;  ///< --platform: "P[,P...]" ("" = the host)

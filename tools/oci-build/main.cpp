@@ -81,6 +81,9 @@ int main(int argc, char** argv) {
         "-o,--output", o.output,
         "also write the image to oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG] or - (an oci-archive on stdout)");
     app.add_option("--pull", pull, "pull FROM images: missing (default), always or never");
+    app.add_option("--policy,--signature-policy", o.policy,
+                   "trust policy (containers-policy.json) FROM pulls must satisfy (default: /etc/containers/policy.json; "
+                   "accept anything when it does not exist)");
     app.add_option("--secret", secrets, "id=ID,src=FILE: a secret for RUN --mount=type=secret (repeatable)")
         ->allow_extra_args(false);
     app.add_option("--ssh", ssh,

@@ -5,6 +5,7 @@
 #include <memory>
 #include <iostream>
 #include <mutex>
+#include <optional>
 
 #include "common/archive.hpp"
 #include "common/auth.hpp"
@@ -16,9 +17,11 @@
 #include "common/layout.hpp"
 #include "common/log.hpp"
 #include "common/platform.hpp"
+#include "common/policy.hpp"
 #include "common/progress.hpp"
 #include "common/reference.hpp"
 #include "common/registry.hpp"
+#include "common/signature.hpp"
 #include "common/transfer.hpp"
 
 namespace ocikit::fetch {
@@ -83,6 +86,8 @@ int run(const Options& o) {
   if (o.format != "text" && o.format != "json") fail(Errc::usage, "--format must be text or json");
   reference::ImageRef src = reference::parse_image_ref(o.src);
 
+  if (o.verify_only && src.transport != Transport::docker)
+    fail(Errc::usage, "--verify-only needs a docker:// source (policies are evaluated for registry images)");
   if (src.transport != Transport::docker) {
     archive::LocalImage from(src, o.src, o.store);
     std::string name = from.name();
@@ -100,8 +105,32 @@ int run(const Options& o) {
   auth::Credentials creds = o.creds.empty() ? auth::find_credentials(ref.domain) : auth::parse_creds_flag(o.creds);
   http::CurlTransport transport(http::TlsOptions{o.tls_verify, o.cert_dir});
   registry::Client client(ref.domain, transport, creds);
+  // The trust policy, evaluated on the top manifest before anything is
+  // fetched or stored; signatures are looked up only when it needs them.
+  policy::Policy pol = policy::load(o.policy);
+  auto check = [&](const registry::Manifest& m) {
+    policy::check(pol, ref, m.digest, [&] { return signature::read_attached(client, ref.path, m.digest); });
+  };
+  std::string want = ref.digest ? ref.digest->str() : ref.tag;
+  if (o.verify_only) {
+    registry::Manifest m = client.get_manifest(ref.path, want);
+    check(m);
+    std::cout << m.digest << "\n";
+    return 0;
+  }
 
+  // The destination is opened only once the policy accepted the image: a
+  // rejected pull leaves nothing behind, not even an empty layout.
+  std::optional<Dest> dest;
+  std::optional<layout::Layout::Lease> lease;  // holds off gc between writing blobs and tagging them
   transfer::PullOptions po;
+  std::string signed_digest;  // the top manifest's, whose signatures an oci: copy keeps
+  po.check_top = [&](const registry::Manifest& m) {
+    check(m);
+    signed_digest = m.digest;
+    dest.emplace(open_dest(o, ref.str()));
+    lease.emplace(dest->layout);
+  };
   if (!o.platform.empty()) po.platform = platform::parse(o.platform);
   po.all_platforms = o.all_platforms;
   po.jobs = o.jobs;
@@ -110,24 +139,31 @@ int run(const Options& o) {
   blobloc::BlobLocations locations(blobloc::default_path());
   po.locations = &locations;
 
-  Dest dest = open_dest(o, ref.str());
-  // Hold off gc between writing blobs and tagging them.
-  layout::Layout::Lease lease(dest.layout);
-  std::mutex log_mu;
   transfer::PullTarget target;
-  target.has_blob = [&](const image::Descriptor& d) { return dest.layout.has_blob(d.digest); };
+  target.has_blob = [&](const image::Descriptor& d) { return dest->layout.has_blob(d.digest); };
   target.write_blob = [&](const image::Descriptor& d, const std::function<void(const http::Sink&)>& fill) {
-    layout::BlobWriter w = dest.layout.begin_blob(d.media_type, d.digest.algorithm);
+    layout::BlobWriter w = dest->layout.begin_blob(d.media_type, d.digest.algorithm);
     fill([&](const char* p, size_t n) { w.write(p, n); });
     w.commit(d.digest, d.size);  // verifies digest and size before the blob is visible
   };
   target.verifies = true;
-  std::string want = ref.digest ? ref.digest->str() : ref.tag;
   image::Descriptor top = transfer::pull_image(client, ref.path, want, target, po);
   image::Descriptor tagged = top;
   // Remember where it came from, so oci-push can mount instead of upload.
   tagged.annotations["io.ocikit.source.repository"] = ref.repository();
-  finish_dest(dest, tagged);
+  finish_dest(*dest, tagged);
+  // An oci:DIR copy keeps the signatures beside the image, as the registry
+  // does ("sha256-<hex>.sig"), so that oci-push carries them on. They only
+  // apply when the stored image is the signed manifest (not one platform
+  // picked from a signed index).
+  if (!o.dest.empty() && dest->archive.transport != Transport::oci_archive &&
+      dest->archive.transport != Transport::docker_archive && !o.remove_signatures) {
+    std::vector<signature::Attached> sigs = signature::read_attached(client, ref.path, signed_digest);
+    if (!sigs.empty() && top.digest.str() == signed_digest)
+      signature::store_in_layout(dest->layout, signed_digest, sigs);
+    else if (!sigs.empty())
+      log::warn("signatures of " + signed_digest + " not copied: only one platform of the signed index was");
+  }
   events::emit({"image", "pull", ref.str(), {{"name", ref.str()}}});
   if (o.dest != "-") print_result(o, top);
   return 0;

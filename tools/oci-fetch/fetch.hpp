@@ -15,6 +15,9 @@ struct Options {
   std::string cert_dir;  ///< --cert-dir
   bool tls_verify = true;  ///< --tls-verify
   std::string store;  ///< --store ("" = layout::default_store_path())
+  std::string policy;  ///< --policy FILE ("" = /etc/containers/policy.json, accept when absent)
+  bool verify_only = false;
+  bool remove_signatures = false;  ///< --remove-signatures: do not copy signatures into an oci: destination  ///< --verify-only: evaluate the policy, store nothing
 };
 
 /// Copy the image; print its digest (or descriptor JSON) on stdout.

@@ -20,6 +20,13 @@ int main(int argc, char** argv) {
     app.add_option("--cert-dir", o.cert_dir, "directory with *.crt CAs and *.cert/*.key client certificates");
     app.add_option("--tls-verify", o.tls_verify, "verify TLS certificates (true|false)")->default_val(true);
     app.add_option("--store", o.store, "image store directory (default: $OCIKIT_STORE or the standard path)");
+    app.add_option("--policy", o.policy,
+                   "trust policy (containers-policy.json) checked before pulling (default: /etc/containers/policy.json; "
+                   "accept anything when it does not exist)");
+    app.add_flag("--verify-only", o.verify_only,
+                 "only evaluate the policy for SRC: print its digest when accepted, store nothing");
+    app.add_flag("--remove-signatures", o.remove_signatures,
+                 "do not copy the image's sigstore signatures into an oci: destination");
     if (auto rc = ocikit::cli::parse(app, argc, argv)) return *rc;
     ocikit::cli::apply_log_flags(log_opts);
     return ocikit::fetch::run(o);

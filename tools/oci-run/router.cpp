@@ -22,7 +22,7 @@ const std::set<std::string> kValueOpts = {
     "--volume", "--mount", "--tmpfs", "-m", "--memory", "--cpus", "--pids-limit", "--cap-add", "--cap-drop",
     "--security-opt", "--restart", "-l", "--label", "--stop-signal", "--stop-timeout", "-p", "--publish", "--network",
     "--network-alias",
-    "--net", "--pull", "--platform", "--ulimit", "--detach-keys", "--health-cmd", "--health-interval",
+    "--net", "--pull", "--platform", "--signature-policy", "--ulimit", "--detach-keys", "--health-cmd", "--health-interval",
     "--health-timeout", "--health-retries", "--health-start-period", "--health-start-interval",
     // docker ps, events; runc events
     "--filter", "--since", "--until", "--interval",

@@ -37,6 +37,8 @@ void add_run_flags(CLI::App* c, RunOptions& o) {
   c->add_flag("--rm", o.rm, "remove the container when it exits");
   c->add_option("--pull", o.pull, "missing, always or never")->capture_default_str();
   c->add_option("--platform", o.platform, "image platform (os/arch[/variant])");
+  c->add_option("--signature-policy", o.signature_policy,
+                "trust policy (containers-policy.json) a pulled image must satisfy (default: /etc/containers/policy.json)");
   multi(c->add_option("-e,--env", o.env, "KEY=VALUE (or KEY: taken from the environment)"));
   multi(c->add_option("--env-file", o.env_files, "file of KEY=VALUE lines"));
   c->add_option("-w,--workdir", o.workdir, "working directory in the container");

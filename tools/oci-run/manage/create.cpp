@@ -41,12 +41,14 @@ std::string store_path(const Globals& g) { return g.store.empty() ? layout::defa
 // Pull `name` from its registry into the store with the sibling oci-fetch
 // (so that oci-run itself needs no registry client); its error line
 // becomes ours.
-void pull_into_store(const Globals& g, const std::string& store, const std::string& name, const std::string& plat) {
+void pull_into_store(const Globals& g, const std::string& store, const std::string& name, const std::string& plat,
+                     const std::string& policy) {
   reference::Reference ref = with_context("image " + name, [&] { return reference::parse(name); });
   log::info("pulling " + ref.str());
   std::vector<std::string> args = {cli::find_tool("oci-fetch", g.self_dir, "OCIKIT_FETCH", {"OCI_FETCH"}), "--store",
                                    store};
   if (!plat.empty()) args.insert(args.end(), {"--platform", plat});
+  if (!policy.empty()) args.insert(args.end(), {"--policy", policy});
   args.push_back("docker://" + ref.str());
   auto r = process::capture({.argv = args, .in = process::kDevNull, .out = process::kDevNull}, false, true);
   if (r.status == 0) return;
@@ -91,7 +93,7 @@ Image resolve_image(const Globals& g, const RunOptions& o) {
   if (o.pull != "always") d = store->resolve(o.image);
   if (!d) {
     if (o.pull == "never") fail(Errc::not_found, "image \"" + o.image + "\" not found in " + dir);
-    with_context("pull " + o.image, [&] { pull_into_store(g, dir, o.image, o.platform); });
+    with_context("pull " + o.image, [&] { pull_into_store(g, dir, o.image, o.platform, o.signature_policy); });
     store = layout::Layout::open(dir);
     d = store->resolve(o.image);
     if (!d) fail(Errc::not_found, "image \"" + o.image + "\" not in " + dir + " after the pull");

@@ -39,6 +39,7 @@ struct RunOptions {
   bool rm = false;  ///< --rm
   std::string pull = "missing";  ///< --pull missing|always|never
   std::string platform;  ///< --platform
+  std::string signature_policy;  ///< --signature-policy (podman's): trust policy for the pull ("" = oci-fetch's default)
   std::vector<std::string> env;  ///< -e
   std::vector<std::string> env_files;  ///< --env-file
   std::string workdir;  ///< -w
