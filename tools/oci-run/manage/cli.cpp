@@ -200,6 +200,8 @@ int docker_main(int argc, char** argv) {
             ->capture_default_str();
         login->add_option("--cert-dir", lo.cert_dir, "directory of *.crt CAs and *.cert/*.key client pairs");
         login->add_option("server", lo.registry, "registry host[:port]");
+        auto* boot = app.get_subcommand("system")->add_subcommand(
+            "boot", "after a reboot: clean up stale runtime state, start the containers whose restart policy asks for it");
         std::string logout_server;
         auto* logout = app.add_subcommand("logout", "remove the credentials stored for a registry (default docker.io)");
         logout->add_option("server", logout_server, "registry host[:port]");
@@ -217,6 +219,7 @@ int docker_main(int argc, char** argv) {
         // (oci-net, oci-run-init) live beside it.
         g.self_exe = run::runtime_binary();
         g.self_dir = g.self_exe.substr(0, g.self_exe.rfind('/'));
+        if (*boot) return system_boot(g);
         if (auto rc = store_commands()) return *rc;
         if (*top) {
           auto rest = top->remaining();

@@ -163,6 +163,13 @@ int image_history(const Globals& g, const std::string& key, bool no_trunc, bool 
 /// snapshots (store_check), print each problem and a summary line; with
 /// `repair` remove what is broken or unreferenced. 1 when errors remain.
 int system_check(const Globals& g, bool quick, bool repair);
+/// `system boot` (boot.cpp): for a host that has just started (the runtime
+/// root empty, the records kept). Every container whose monitor is gone is
+/// marked exited (255, as dockerd's restore) and its stale runtime state and
+/// rootfs mount are removed; then the containers whose restart policy asks
+/// for it are started: always; unless-stopped unless stopped by hand;
+/// on-failure when it was running. Prints their names; 1 when one failed.
+int system_boot(const Globals& g);
 /// `image prune`: dangling (unnamed) images, with `all` every image no
 /// container uses; then gc blobs and snapshots.
 int image_prune(const Globals& g, bool all);
