@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <set>
@@ -78,6 +79,15 @@ void add_run_flags(CLI::App* c, RunOptions& o) {
 
 int docker_main(int argc, char** argv) {
   auto cl = run::scan(argc, argv);
+  if (cl.cmd == "context") return context_main(argc, argv);
+  // Another host's line (remote.cpp): ssh runs it there.
+  try {
+    if (std::string host = remote_host(cl.host, cl.context); !host.empty()) run_remote(host, argc, argv, cl.index);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "oci-run: error: %s\n", e.what());
+    bool own = cl.cmd == "run" || cl.cmd == "create" || cl.cmd == "exec" || cl.cmd == "start";
+    return own ? 125 : e.code() == Errc::usage ? 2 : 1;
+  }
   bool failure_125 = cl.cmd == "run" || cl.cmd == "create" || cl.cmd == "exec" || cl.cmd == "start";
   return cli::run_main(
       "oci-run",

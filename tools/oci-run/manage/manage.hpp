@@ -170,6 +170,17 @@ int system_check(const Globals& g, bool quick, bool repair);
 /// for it are started: always; unless-stopped unless stopped by hand;
 /// on-failure when it was running. Prints their names; 1 when one failed.
 int system_boot(const Globals& g);
+
+/// remote.cpp: the host a docker-style line runs on: `host_flag` (-H),
+/// else `context_flag`'s, else $OCIKIT_HOST, else $OCIKIT_CONTEXT's or the
+/// current context's; "" for this host.
+std::string remote_host(const std::string& host_flag, const std::string& context_flag);
+/// Exec ssh running argv (its global options but -H/--context, then the
+/// command from `command_index` on) on `host` (ssh://...); returns only by
+/// throwing (a host that is not ssh://, exec failure).
+[[noreturn]] int run_remote(const std::string& host, int argc, char** argv, int command_index);
+/// `context create|ls|use|rm|inspect|show` (docker context).
+int context_main(int argc, char** argv);
 /// `image prune`: dangling (unnamed) images, with `all` every image no
 /// container uses; then gc blobs and snapshots.
 int image_prune(const Globals& g, bool all);
