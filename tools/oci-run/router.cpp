@@ -76,6 +76,8 @@ const std::vector<DockerCommand> kDockerCommands = {
     {"logout", "remove a registry's stored credentials"},
 };
 
+bool global_option_takes_value(const std::string& name) { return global_takes_value(name); }
+
 std::string docker_commands_help() {
   std::string s = "Docker-style commands (managed containers, the image store; `oci-run COMMAND --help`):\n";
   for (const auto& c : kDockerCommands) {

@@ -48,6 +48,9 @@ inline constexpr GlobalOption kGlobalOptions[] = {
     {"--state-dir", true}, {"--store", true}, {"--debug", false},     {"--systemd-cgroup", false},
     {"-H", true},          {"--host", true},  {"--context", true}};
 
+/// True for a global option of kGlobalOptions that takes a value.
+bool global_option_takes_value(const std::string& name);
+
 /// The values of the global options.
 struct GlobalFlags {
   std::string root = "/run/ocikit";  ///< --root: runtime state

@@ -169,16 +169,21 @@ std::string remote_host(const std::string& host_flag, const std::string& context
 int run_remote(const std::string& host, int argc, char** argv, int command_index) {
   ssh::Address a = parse_host(host);
   std::vector<std::string> remote = {"oci-run", "--context", "default"};
-  // The global options but those choosing the host go along.
+  // Of the global options only --debug and --log-level go along: the
+  // others (--root, --store, --state-dir, --log) name this host's paths;
+  // the other host's defaults (its OCIKIT_* environment) apply there.
   for (int i = 1; i < command_index; i++) {
     std::string o = argv[i];
-    bool value = o.find('=') == std::string::npos && i + 1 < command_index;
-    if (o == "-H" || o == "--host" || o == "--context") {
-      if (value) i++;
-      continue;
+    bool inline_value = o.find('=') != std::string::npos;
+    if (o == "--debug") {
+      remote.push_back(o);
+    } else if (o == "--log-level" && i + 1 < command_index) {
+      remote.insert(remote.end(), {o, argv[++i]});
+    } else if (o.rfind("--log-level=", 0) == 0) {
+      remote.push_back(o);
+    } else if (!inline_value && run::global_option_takes_value(o)) {
+      i++;
     }
-    if (o.rfind("--host=", 0) == 0 || o.rfind("--context=", 0) == 0) continue;
-    remote.push_back(o);
   }
   for (int i = command_index; i < argc; i++) remote.push_back(argv[i]);
   ssh::Options so;
