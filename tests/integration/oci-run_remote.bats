@@ -207,3 +207,64 @@ setup() {
   [ "$status" -eq 2 ]
   [[ "$output" == *"only through ssh://"* ]]
 }
+
+@test "remote: oci-push to ssh:// and oci-fetch from ssh:// move an image, sending only missing blobs" {
+  # a second image here, on top of the shared base: one new layer
+  mkdir -p "$D/extra"
+  echo payload >"$D/extra/file"
+  printf 'FROM rem/busybox\nCOPY file /file\n' >"$D/extra/Dockerfile"
+  "$OCI_BUILD" -t rem/extra "$D/extra" >/dev/null 2>&1
+  run "$OCI_PUSH" --log-level info rem/extra ssh://root@$RHOST/rem/extra:pushed
+  [ "$status" -eq 0 ]
+  # base layer, config and manifest of rem/busybox are there already: the new layer, config, manifest
+  [[ "$output" == *"ssh: sending 3 of 4 blobs"* ]]
+  run L -H ssh://root@$RHOST run --rm rem/extra:pushed cat /file
+  [ "$output" = payload ]
+  # again: nothing to send
+  run "$OCI_PUSH" --log-level info rem/extra ssh://root@$RHOST/rem/extra:pushed
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"ssh: sending 0 of 4 blobs"* ]]
+  # back the other way, into an empty store
+  run env OCIKIT_STORE=$D/back/store "$OCI_FETCH" ssh://root@$RHOST/rem/extra:pushed
+  [ "$status" -eq 0 ]
+  [[ "$output" =~ ^sha256:[0-9a-f]{64}$ ]]
+  run env OCIKIT_STORE=$D/back/store "$OCI_RUN" --root "$D/local/root" run --rm rem/extra:pushed cat /file
+  [ "$output" = payload ]
+  run env OCIKIT_STORE=$D/back/store "$OCI_FETCH" --log-level info ssh://root@$RHOST/rem/extra:pushed
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"ssh: receiving 0 of 4 blobs"* ]]
+  # the same digest on every side
+  d1=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] | test("rem/extra")) | .digest' "$D/local/store/index.json")
+  d2=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] | test("extra:pushed")) | .digest' "$D/remote/store/index.json")
+  d3=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] | test("extra:pushed")) | .digest' "$D/back/store/index.json")
+  [ -n "$d1" ] && [ "$d1" = "$d2" ] && [ "$d2" = "$d3" ]
+}
+
+@test "remote: a receiver that gets a lying or cut stream stores no name and no bad blob" {
+  mkdir -p "$D/victim"
+  blob=$(printf 'not the content' | sha256sum | cut -d' ' -f1)
+  man='{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:'$blob'","size":15},"layers":[]}'
+  mdg=$(printf '%s' "$man" | sha256sum | cut -d' ' -f1)
+  line='{"ocikit-images":1,"top":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:'$mdg'","size":'${#man}'},"blobs":[{"digest":"sha256:'$blob'","size":15},{"digest":"sha256:'$mdg'","size":'${#man}'}]}'
+  # wrong bytes for the config blob
+  run bash -c "{ printf '%s\n' '$line'; printf 'not THE content'; printf '%s' '$man'; } | '$OCI_FETCH' --store '$D/victim/store' --receive-stdio rem/evil"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"sha256:$blob"* ]]
+  [ ! -e "$D/victim/store/blobs/sha256/$blob" ]
+  ! grep -q rem/evil "$D/victim/store/index.json"
+  # cut short after the first blob
+  run bash -c "{ printf '%s\n' '$line'; printf 'not the content'; printf 'abc'; } | '$OCI_FETCH' --store '$D/victim/store' --receive-stdio rem/evil"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"closed the connection"* ]]
+  [ ! -e "$D/victim/store/blobs/sha256/$mdg" ]
+  ! grep -q rem/evil "$D/victim/store/index.json"
+  # not a stream at all
+  run bash -c "echo garbage | '$OCI_FETCH' --store '$D/victim/store' --receive-stdio rem/evil"
+  [ "$status" -ne 0 ]
+  [ "${#lines[@]}" -eq 1 ]
+  # an unreachable host: one line, nothing stored
+  run env OCIKIT_STORE=$D/victim/store "$OCI_FETCH" ssh://root@$RHOST:$(free_port)/rem/busybox
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"Connection refused"* ]]
+  ! grep -q busybox "$D/victim/store/index.json"
+}

@@ -15,6 +15,7 @@ struct Options {
   std::string cert_dir;  ///< --cert-dir
   bool tls_verify = true;  ///< --tls-verify
   std::string store;  ///< --store ("" = layout::default_store_path())
+  bool receive_stdio = false;  ///< --receive-stdio: the other end of `oci-push ssh://` (ssh_images.hpp)
 };
 
 /// Copy the image; print its digest (or descriptor JSON) on stdout.

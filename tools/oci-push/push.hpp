@@ -15,6 +15,7 @@ struct Options {
   bool tls_verify = true;  ///< --tls-verify
   std::string store;  ///< --store
   std::vector<std::string> mount_from;  ///< --mount-from REPO (extra mount sources)
+  bool send_stdio = false;  ///< --send-stdio: the other end of `oci-fetch ssh://` (ssh_images.hpp)
 };
 
 /// Push the image; print the pushed digest (or JSON) on stdout. Returns the
