@@ -268,3 +268,15 @@ setup() {
   [[ "$output" == *"Connection refused"* ]]
   ! grep -q busybox "$D/victim/store/index.json"
 }
+
+@test "remote: on a terminal ssh gets -t: the container sees a tty of this window's size" {
+  [ -x /usr/bin/script ] || skip "no script(1)"
+  # script(1) gives oci-run a pty of 37 rows and 111 columns
+  run /usr/bin/script -qec "stty rows 37 cols 111; '$OCI_RUN' -H ssh://root@$RHOST run --rm -it rem/busybox sh -c 'stty size; tty'" /dev/null
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"37 111"* ]]
+  [[ "$output" == *"/dev/pts/"* ]] || [[ "$output" == *"/dev/console"* ]]
+  # the exit status comes through the pty too
+  run /usr/bin/script -qec "'$OCI_RUN' -H ssh://root@$RHOST run --rm -it rem/busybox sh -c 'exit 3'" /dev/null
+  [ "$status" -eq 3 ]
+}
