@@ -37,6 +37,7 @@ setup_file() {
   chmod +x "$D/rbin/oci-run"
   ln -s "$OCI_FETCH" "$D/rbin/oci-fetch"
   ln -s "$OCI_PUSH" "$D/rbin/oci-push"
+  ln -s "$OCI_BUILD" "$D/rbin/oci-build"
   local envs="environment=\"PATH=$D/rbin:/usr/sbin:/usr/bin:/sbin:/bin\",environment=\"OCIKIT_STORE=$D/remote/store\""
   envs+=",environment=\"OCIKIT_STATE_DIR=$D/remote/state\",environment=\"OCIKIT_NET_DIR=$D/remote/net\""
   envs+=",environment=\"OCIKIT_BLOB_LOCATIONS=$D/remote/blobloc\",environment=\"OCIKIT_CONTEXT_DIR=$D/remote/contexts\""
@@ -279,4 +280,30 @@ setup() {
   # the exit status comes through the pty too
   run /usr/bin/script -qec "'$OCI_RUN' -H ssh://root@$RHOST run --rm -it rem/busybox sh -c 'exit 3'" /dev/null
   [ "$status" -eq 3 ]
+}
+
+@test "remote: oci-build -H sends the context through ssh; - reads a context tar from stdin" {
+  mkdir -p "$D/bctx/sub"
+  echo "built far away" >"$D/bctx/sub/msg"
+  printf 'FROM rem/busybox\nCOPY sub/msg /msg\nRUN cat /msg > /copy\n' >"$D/bctx/Containerfile"
+  run "$OCI_BUILD" -H ssh://root@$RHOST -f "$D/bctx/Containerfile" -t rem/built --network none "$D/bctx"
+  [ "$status" -eq 0 ]
+  [[ "${lines[-1]}" =~ ^sha256:[0-9a-f]{64}$ ]]
+  run L -H ssh://root@$RHOST run --rm rem/built cat /copy
+  [ "$output" = "built far away" ]
+  # not here
+  run L run --rm --pull never rem/built true
+  [ "$status" -ne 0 ]
+  run "$OCI_BUILD" -H ssh://root@$RHOST -f /etc/hostname -t rem/x "$D/bctx"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"inside the context"* ]]
+  # a tar on stdin, locally
+  run bash -c "tar -C '$D/bctx' -cf - . | '$OCI_BUILD' -f Containerfile -t rem/fromtar --network none -"
+  [ "$status" -eq 0 ]
+  run L run --rm rem/fromtar cat /copy
+  [ "$output" = "built far away" ]
+  # an escaping entry is refused
+  run bash -c "python3 -c 'import tarfile,io,sys; t=tarfile.open(fileobj=sys.stdout.buffer,mode=\"w|\"); i=tarfile.TarInfo(\"../evil\"); d=b\"x\"; i.size=1; t.addfile(i,io.BytesIO(d)); t.close()' | '$OCI_BUILD' -t rem/evil -"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"escapes"* ]]
 }
