@@ -42,8 +42,9 @@ state_of() { R inspect "$1" | jq -r '.[0].State.Status'; }
   [ "$status" -eq 127 ]
   [[ "$output" == *"/no/such/program"* ]]
   wait_until sh -c "[ \$('$OCI_RUN' --root '$ROOT' inspect bad | jq -r '.[0].RestartCount') -ge 3 ]"
+  # between tries (the back-off is 400 ms and more by now) it is "restarting"
+  wait_until sh -c "[ \"\$('$OCI_RUN' --root '$ROOT' inspect bad | jq -r '.[0].State.Status')\" = restarting ]"
   run R inspect bad
-  [ "$(jq -r '.[0].State.Status' <<<"$output")" = restarting ]
   [ "$(jq -r '.[0].State.ExitCode' <<<"$output")" = 127 ]
   [[ "$(jq -r '.[0].State.Error' <<<"$output")" == *"/no/such/program"* ]]
   run R events --since "$START" --until "$(date +%s.%N)" --filter container=bad --filter event=restart --format json
