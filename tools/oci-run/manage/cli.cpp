@@ -83,6 +83,9 @@ int docker_main(int argc, char** argv) {
   // Another host's line (remote.cpp): ssh runs it there.
   try {
     if (std::string host = remote_host(cl.host, cl.context); !host.empty()) run_remote(host, argc, argv, cl.index);
+    // This host's line: nothing it starts (monitors, hooks) goes elsewhere.
+    unsetenv("OCIKIT_HOST");
+    setenv("OCIKIT_CONTEXT", "default", 1);
   } catch (const Error& e) {
     std::fprintf(stderr, "oci-run: error: %s\n", e.what());
     bool own = cl.cmd == "run" || cl.cmd == "create" || cl.cmd == "exec" || cl.cmd == "start";
