@@ -77,3 +77,26 @@ TEST_CASE("the entry point knows router.hpp's global options (its own copy: no g
     CHECK(wanted(line));
   }
 }
+
+TEST_CASE("-H/--host and --context send any command to oci-run-manage (runc's verbs have no other host)") {
+  using ocikit::run::Route;
+  struct Case {
+    std::vector<std::string> line;
+    Route want;
+  };
+  for (const Case& c : {Case{{"-H", "ssh://h", "ps"}, Route::docker}, Case{{"--host=ssh://h", "run", "img"}, Route::docker},
+                        Case{{"--root", "/r", "-H", "ssh://h", "create", "-b", "/b", "x"}, Route::docker},
+                        Case{{"--context", "far", "images"}, Route::docker},
+                        Case{{"--context", "default", "state", "x"}, Route::runtime},
+                        Case{{"state", "x"}, Route::runtime}}) {
+    std::vector<std::string> args = {"oci-run"};
+    args.insert(args.end(), c.line.begin(), c.line.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    auto cl = ocikit::run::scan(static_cast<int>(args.size()), argv.data());
+    cl.state_dir = "/nonexistent";
+    CAPTURE(args.back());
+    CHECK(ocikit::run::route(cl) == c.want);
+  }
+}

@@ -4,9 +4,12 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <memory>
 #include <string>
 
 #include "build.hpp"
+#include "remote.hpp"
 #include "common/cli.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
@@ -101,9 +104,45 @@ int main(int argc, char** argv) {
     app.add_option("--runtime", o.runtime, "OCI runtime binary for RUN (default: oci-run)");
     app.add_option("--iidfile", o.iidfile, "write the image id to this file");
     app.add_option("--store", o.store, "image store directory (default: $OCIKIT_STORE or the system store)");
-    app.add_option("CONTEXT", o.context, "build context directory")->capture_default_str();
+    std::string host;
+    app.add_option("-H,--host", host, "build on another host: ssh://[USER@]HOST[:PORT] (default $OCIKIT_HOST)");
+    app.add_option("CONTEXT", o.context, "build context directory, or - (a tar on stdin)")->capture_default_str();
     if (auto rc = ocikit::cli::parse(app, argc, argv)) return *rc;
     ocikit::cli::apply_log_flags(log_opts);
+    if (host.empty())
+      if (const char* h = std::getenv("OCIKIT_HOST"); h && *h) host = h;
+    if (!host.empty()) {
+      // The options that describe the build go along; those naming this
+      // host's files or store do not make sense there.
+      if (!secrets.empty() || !ssh.empty() || !o.iidfile.empty() || !o.output.empty() || !o.store.empty() ||
+          !o.runtime.empty())
+        ocikit::fail(ocikit::Errc::usage,
+                     "-H: --secret, --ssh, --iidfile, --output, --store and --runtime name this host's files");
+      if (o.context == "-") ocikit::fail(ocikit::Errc::usage, "-H: the context must be a directory");
+      std::vector<std::string> args;
+      if (!o.dockerfile.empty()) {
+        std::string ctx = std::filesystem::weakly_canonical(o.context).string() + "/";
+        std::string df = std::filesystem::weakly_canonical(o.dockerfile).string();
+        if (df.rfind(ctx, 0) != 0)
+          ocikit::fail(ocikit::Errc::usage, "-H: -f must name a file inside the context");
+        args.insert(args.end(), {"-f", df.substr(ctx.size())});
+      }
+      for (const auto& t : o.tags) args.insert(args.end(), {"-t", t});
+      for (const auto& b : build_args) args.insert(args.end(), {"--build-arg", b});
+      for (const auto& l : labels) args.insert(args.end(), {"--label", l});
+      for (const auto& a : allow) args.insert(args.end(), {"--allow", a});
+      if (!o.target.empty()) args.insert(args.end(), {"--target", o.target});
+      if (o.no_cache) args.push_back("--no-cache");
+      if (!o.platform.empty()) args.insert(args.end(), {"--platform", o.platform});
+      args.insert(args.end(), {"--pull", pull, "--network", o.network, "-j", std::to_string(o.jobs)});
+      return ocikit::build::build_remote(host, o.context, args);
+    }
+    std::unique_ptr<ocikit::fs::TempDir> stdin_context;
+    if (o.context == "-") {
+      stdin_context = ocikit::build::context_from_stdin();
+      o.context = stdin_context->path();
+      if (!o.dockerfile.empty() && o.dockerfile[0] != '/') o.dockerfile = o.context + "/" + o.dockerfile;
+    }
     o.pull = ocikit::build::parse_pull_policy(pull);
     if (o.jobs < 1) ocikit::fail(ocikit::Errc::usage, "--jobs must be at least 1");
     for (auto& sec : secrets) o.secrets.insert(parse_secret(sec));

@@ -1,6 +1,10 @@
 // oci-fetch: registry (or layout) to layout copies.
 #include "fetch.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 #include <iostream>
@@ -22,6 +26,9 @@
 #include "common/reference.hpp"
 #include "common/registry.hpp"
 #include "common/signature.hpp"
+#include "common/process.hpp"
+#include "common/ssh.hpp"
+#include "common/ssh_images.hpp"
 #include "common/transfer.hpp"
 
 namespace ocikit::fetch {
@@ -79,9 +86,58 @@ void print_result(const Options& o, const image::Descriptor& d) {
   }
 }
 
+// ssh://[user@]host[:port]/NAME: the other host's oci-push sends it
+// (ssh_images.hpp), only the blobs this store lacks.
+int fetch_ssh(const Options& o) {
+  ssh::Address a = ssh::parse_url(o.src);
+  if (a.path.empty()) fail(Errc::usage, "source " + o.src + ": the image is missing (ssh://HOST/NAME)");
+  std::string name = reference::parse(a.path).str();
+  Dest dest = open_dest(o, name);
+  auto argv = ssh::command(a, {"oci-push", "--send-stdio", a.path}, {false, false});
+  int to[2], from[2];
+  if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) throw_errno("pipe");
+  fs::UniqueFd to_w(to[1]), from_r(from[0]);
+  process::Spec sp;
+  sp.argv = argv;
+  sp.in = to[0];
+  sp.out = from[1];
+  pid_t pid = process::spawn(sp);
+  close(to[0]);
+  close(from[1]);
+  signal(SIGPIPE, SIG_IGN);
+  std::string err;
+  image::Descriptor top;
+  try {
+    layout::Layout::Lease lease(dest.layout);
+    top = ssh_images::receive_image(dest.layout, dest.name, from_r.get(), to_w.get());
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  to_w.reset();
+  from_r.reset();
+  int status = process::wait(pid);
+  if (status != 0)
+    fail("fetch from " + a.str() + ": " + (status == 255 ? "ssh failed" : "the remote oci-push failed") + " (status " +
+         std::to_string(status) + ")");
+  if (!err.empty()) fail("fetch from " + a.str() + ": " + err);
+  finish_dest(dest, top);
+  events::emit({"image", "pull", name, {{"name", name}}});
+  if (o.dest != "-") print_result(o, top);
+  return 0;
+}
+
 }  // namespace
 
 int run(const Options& o) {
+  if (o.receive_stdio) {
+    layout::Layout l = layout::Layout::open_or_create(o.store.empty() ? layout::default_store_path() : o.store);
+    std::string name = reference::parse(o.src).str();
+    signal(SIGPIPE, SIG_IGN);
+    ssh_images::receive_image(l, name, 0, 1);
+    events::emit({"image", "pull", name, {{"name", name}}});
+    return 0;
+  }
+  if (ssh::is_ssh_url(o.src)) return fetch_ssh(o);
   if (o.jobs < 1) fail(Errc::usage, "--jobs must be at least 1");
   if (o.format != "text" && o.format != "json") fail(Errc::usage, "--format must be text or json");
   reference::ImageRef src = reference::parse_image_ref(o.src);

@@ -17,7 +17,8 @@ struct Options {
   std::string store;  ///< --store ("" = layout::default_store_path())
   std::string policy;  ///< --policy FILE ("" = /etc/containers/policy.json, accept when absent)
   bool verify_only = false;
-  bool remove_signatures = false;  ///< --remove-signatures: do not copy signatures into an oci: destination  ///< --verify-only: evaluate the policy, store nothing
+  bool remove_signatures = false;  ///< --remove-signatures: do not copy signatures into an oci: destination
+  bool receive_stdio = false;  ///< --receive-stdio: the other end of `oci-push ssh://` (ssh_images.hpp)
 };
 
 /// Copy the image; print its digest (or descriptor JSON) on stdout.

@@ -10,7 +10,11 @@ int main(int argc, char** argv) {
     ocikit::cli::LogOptions log_opts;
     ocikit::cli::add_log_flags(app, log_opts);
     ocikit::fetch::Options o;
-    app.add_option("SRC", o.src, "source: docker://REF, oci:DIR[:TAG], or a store name")->required();
+    app.add_option("SRC", o.src, "source: docker://REF, oci:DIR[:TAG], ssh://[USER@]HOST[:PORT]/NAME, or a store name")
+        ->required();
+    app.add_flag("--receive-stdio", o.receive_stdio,
+                 "receive an image named SRC on stdin from an `oci-push ssh://` (run by it through ssh)")
+        ->group("");
     app.add_option("DEST", o.dest, "destination: oci:DIR[:TAG] (default: the local store)");
     app.add_option("--platform", o.platform, "os/arch[/variant] to pick from an index (default: the host)");
     app.add_flag("--all-platforms", o.all_platforms, "copy every platform of an index");

@@ -1,5 +1,6 @@
-// oci-push: push an image from the store or a layout to a registry; sign
-// images (sigstore) and generate signing keys.
+// oci-push: push an image from the store or a layout to a registry (or to
+// another host's store over ssh); sign images (sigstore) and generate
+// signing keys.
 #include "common/cli.hpp"
 #include "common/error.hpp"
 #include "push.hpp"
@@ -30,7 +31,9 @@ int main(int argc, char** argv) {
     ocikit::cli::add_log_flags(app, log_opts);
     ocikit::push::Options o;
     app.add_option("SRC", o.src, "source: NAME[:TAG] (the store) or oci:DIR[:TAG]");
-    app.add_option("DEST", o.dest, "destination: docker://HOST/REPO[:TAG]");
+    app.add_option("DEST", o.dest, "destination: docker://HOST/REPO[:TAG] or ssh://[USER@]HOST[:PORT][/NAME]");
+    app.add_flag("--send-stdio", o.send_stdio, "send SRC on stdout to an `oci-fetch ssh://` (run by it through ssh)")
+        ->group("");
     app.add_option("-j,--jobs", o.jobs, "blobs uploaded in parallel")->default_val(4);
     app.add_option("--format", o.format, "output: text (the digest) or json (the descriptor)")->default_val("text");
     add_registry_flags(app, o);
@@ -61,7 +64,8 @@ int main(int argc, char** argv) {
       if (so.sign.key.empty()) ocikit::fail(ocikit::Errc::usage, "sign: --sign-by-sigstore-private-key is required");
       return ocikit::push::run_sign(so);
     }
-    if (o.src.empty() || o.dest.empty()) ocikit::fail(ocikit::Errc::usage, "SRC and DEST are required");
+    if (o.src.empty()) ocikit::fail(ocikit::Errc::usage, "SRC is required");
+    if (o.dest.empty() && !o.send_stdio) ocikit::fail(ocikit::Errc::usage, "DEST is required");
     return ocikit::push::run(o);
   });
 }

@@ -1,6 +1,10 @@
 // oci-push: layout to registry.
 #include "push.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <ctime>
 #include <fstream>
@@ -20,6 +24,9 @@
 #include "common/reference.hpp"
 #include "common/registry.hpp"
 #include "common/signature.hpp"
+#include "common/process.hpp"
+#include "common/ssh.hpp"
+#include "common/ssh_images.hpp"
 #include "common/transfer.hpp"
 
 namespace ocikit::push {
@@ -109,7 +116,57 @@ int run_sign(const Options& o) {
   return 0;
 }
 
+namespace {
+
+// IMAGE to ssh://[user@]host[:port][/NAME]: the other host's oci-fetch
+// receives it (ssh_images.hpp), only the blobs its store lacks.
+int push_ssh(const Options& o) {
+  ssh::Address a = ssh::parse_url(o.dest);
+  reference::ImageRef src = reference::parse_image_ref(o.src);
+  archive::LocalImage local(src, o.src, o.store);
+  std::string name = a.path.empty() ? (src.transport == Transport::store ? src.ref.str() : local.name()) : a.path;
+  auto argv = ssh::command(a, {"oci-fetch", "--receive-stdio", name}, {false, false});
+  int to[2], from[2];
+  if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) throw_errno("pipe");
+  fs::UniqueFd to_w(to[1]), from_r(from[0]);
+  process::Spec sp;
+  sp.argv = argv;
+  sp.in = to[0];
+  sp.out = from[1];
+  pid_t pid = process::spawn(sp);
+  close(to[0]);
+  close(from[1]);
+  signal(SIGPIPE, SIG_IGN);
+  std::string err;
+  try {
+    ssh_images::send_image(local.layout(), local.top(), from_r.get(), to_w.get());
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  to_w.reset();
+  from_r.reset();
+  int status = process::wait(pid);
+  if (status != 0)
+    fail("push to " + a.str() + ": " + (status == 255 ? "ssh failed" : "the remote oci-fetch failed") + " (status " +
+         std::to_string(status) + ")");
+  if (!err.empty()) fail("push to " + a.str() + ": " + err);
+  image::Descriptor top = local.top();
+  events::emit({"image", "push", name, {{"name", name}}});
+  std::cout << top.digest.str() << "\n";
+  return 0;
+}
+
+}  // namespace
+
 int run(const Options& o) {
+  if (o.send_stdio) {
+    reference::ImageRef src = reference::parse_image_ref(o.src);
+    archive::LocalImage local(src, o.src, o.store);
+    signal(SIGPIPE, SIG_IGN);
+    ssh_images::send_image(local.layout(), local.top(), 0, 1);
+    return 0;
+  }
+  if (ssh::is_ssh_url(o.dest)) return push_ssh(o);
   if (o.jobs < 1) fail(Errc::usage, "--jobs must be at least 1");
   if (o.format != "text" && o.format != "json") fail(Errc::usage, "--format must be text or json");
   reference::ImageRef dst = reference::parse_image_ref(o.dest);

@@ -26,6 +26,7 @@ struct Options {
   std::vector<std::string> mount_from;  ///< --mount-from REPO (extra mount sources)
   SignOptions sign;
   bool remove_signatures = false;  ///< --remove-signatures: do not push the source layout's signatures
+  bool send_stdio = false;  ///< --send-stdio: the other end of `oci-fetch ssh://` (ssh_images.hpp)
 };
 
 /// Push the image; print the pushed digest (or JSON) on stdout. Returns the

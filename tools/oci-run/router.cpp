@@ -71,10 +71,13 @@ const std::vector<DockerCommand> kDockerCommands = {
     {"tag", "give an image another name"},
     {"history", "show an image's history"},
     {"volume", "create, ls, inspect, rm, prune"},
-    {"system", "check [--repair]: verify the image store"},
+    {"system", "check [--repair]: verify the image store; boot: start containers after a reboot"},
+    {"context", "create, ls, use, rm, inspect, show: named remote hosts (ssh://) for -H"},
     {"login", "log in to a registry (store its credentials as docker does)"},
     {"logout", "remove a registry's stored credentials"},
 };
+
+bool global_option_takes_value(const std::string& name) { return global_takes_value(name); }
 
 std::string docker_commands_help() {
   std::string s = "Docker-style commands (managed containers, the image store; `oci-run COMMAND --help`):\n";
@@ -92,6 +95,9 @@ void add_global_options(CLI::App& app, GlobalFlags& g) {
                  "managed containers and volumes (default $OCIKIT_STATE_DIR or /var/lib/ocikit)");
   app.add_flag("--systemd-cgroup", g.systemd_cgroup, "accepted for runc compatibility; cgroupfs is used");
   app.add_option("--rootless", g.rootless, "accepted for runc compatibility (true, false, auto)");
+  app.add_option("-H,--host", g.host,
+                 "docker-style commands: run them on ssh://[user@]host[:port] (default $OCIKIT_HOST, the context's)");
+  app.add_option("--context", g.context, "docker-style commands: run them on the host of this context (oci-run context)");
 }
 
 CommandLine scan(int argc, char** argv) {
@@ -100,9 +106,12 @@ CommandLine scan(int argc, char** argv) {
   for (; i < argc; i++) {
     std::string a = argv[i];
     if (a.empty() || a[0] != '-') break;
-    for (const char* name : {"--state-dir", "--store"}) {
+    for (const char* name : {"--state-dir", "--store", "-H", "--host", "--context"}) {
       std::string n = name;
-      std::string* dst = n == "--store" ? &cl.store : &cl.state_dir;
+      std::string* dst = n == "--store"       ? &cl.store
+                         : n == "--state-dir" ? &cl.state_dir
+                         : n == "--context"   ? &cl.context
+                                              : &cl.host;
       if (a == n && i + 1 < argc) *dst = argv[i + 1];
       else if (a.rfind(n + "=", 0) == 0) *dst = a.substr(n.size() + 1);
     }
@@ -119,6 +128,8 @@ CommandLine scan(int argc, char** argv) {
 Route route(const CommandLine& cl) {
   const std::string& cmd = cl.cmd;
   if (cmd.empty()) return Route::runtime;
+  // Another host's: oci-run-manage sends the line there (runc's verbs have no -H).
+  if (!cl.host.empty() || (!cl.context.empty() && cl.context != "default")) return Route::docker;
   if (!kRuntimeCommands.count(cmd)) {
     for (const auto& c : kDockerCommands)
       if (cmd == c.name) return Route::docker;

@@ -19,6 +19,8 @@
 //                 to extract goes on to oci-run-manage: spec-image)
 //   the other runc verbs: the runtime
 //   docker-only commands (kDockerCommands): docker-style
+//   any command with -H/--host or --context (but --context default):
+//                 docker-style (oci-run-manage runs it on that host)
 //   anything else: the runtime, whose CLI reports it
 // (runc compatibility first: podman and containerd always pass --bundle to
 // create/run, and name containers by ids no managed container has.)
@@ -43,7 +45,11 @@ struct GlobalOption {
 };
 inline constexpr GlobalOption kGlobalOptions[] = {
     {"--root", true},      {"--log", true},   {"--log-format", true}, {"--log-level", true},      {"--rootless", true},
-    {"--state-dir", true}, {"--store", true}, {"--debug", false},     {"--systemd-cgroup", false}};
+    {"--state-dir", true}, {"--store", true}, {"--debug", false},     {"--systemd-cgroup", false},
+    {"-H", true},          {"--host", true},  {"--context", true}};
+
+/// True for a global option of kGlobalOptions that takes a value.
+bool global_option_takes_value(const std::string& name);
 
 /// The values of the global options.
 struct GlobalFlags {
@@ -52,6 +58,8 @@ struct GlobalFlags {
   std::string state_dir;  ///< --state-dir ("" until defaulted)
   std::string rootless = "auto";  ///< --rootless (accepted for runc compatibility)
   bool systemd_cgroup = false;  ///< --systemd-cgroup (accepted; cgroupfs is used)
+  std::string host;  ///< -H/--host ssh://[user@]host[:port]: docker-style commands run there (manage/remote.cpp)
+  std::string context;  ///< --context NAME: the host of a named context ("default": this one)
 };
 
 /// Declare the global options on `app` but the logging ones (cli::add_log_flags).
@@ -73,6 +81,7 @@ struct CommandLine {
   std::string cmd;  ///< "" when there is none
   std::vector<std::string> args;  ///< what follows the command
   std::string state_dir, store;  ///< global --state-dir / --store when given
+  std::string host, context;  ///< global -H/--host / --context when given
 };
 CommandLine scan(int argc, char** argv);
 

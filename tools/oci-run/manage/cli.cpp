@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <set>
@@ -81,6 +82,18 @@ void add_run_flags(CLI::App* c, RunOptions& o) {
 
 int docker_main(int argc, char** argv) {
   auto cl = run::scan(argc, argv);
+  if (cl.cmd == "context") return context_main(argc, argv);
+  // Another host's line (remote.cpp): ssh runs it there.
+  try {
+    if (std::string host = remote_host(cl.host, cl.context); !host.empty()) run_remote(host, argc, argv, cl.index);
+    // This host's line: nothing it starts (monitors, hooks) goes elsewhere.
+    unsetenv("OCIKIT_HOST");
+    setenv("OCIKIT_CONTEXT", "default", 1);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "oci-run: error: %s\n", e.what());
+    bool own = cl.cmd == "run" || cl.cmd == "create" || cl.cmd == "exec" || cl.cmd == "start";
+    return own ? 125 : e.code() == Errc::usage ? 2 : 1;
+  }
   bool failure_125 = cl.cmd == "run" || cl.cmd == "create" || cl.cmd == "exec" || cl.cmd == "start";
   return cli::run_main(
       "oci-run",
@@ -203,6 +216,8 @@ int docker_main(int argc, char** argv) {
             ->capture_default_str();
         login->add_option("--cert-dir", lo.cert_dir, "directory of *.crt CAs and *.cert/*.key client pairs");
         login->add_option("server", lo.registry, "registry host[:port]");
+        auto* boot = app.get_subcommand("system")->add_subcommand(
+            "boot", "after a reboot: clean up stale runtime state, start the containers whose restart policy asks for it");
         std::string logout_server;
         auto* logout = app.add_subcommand("logout", "remove the credentials stored for a registry (default docker.io)");
         logout->add_option("server", logout_server, "registry host[:port]");
@@ -220,6 +235,7 @@ int docker_main(int argc, char** argv) {
         // (oci-net, oci-run-init) live beside it.
         g.self_exe = run::runtime_binary();
         g.self_dir = g.self_exe.substr(0, g.self_exe.rfind('/'));
+        if (*boot) return system_boot(g);
         if (auto rc = store_commands()) return *rc;
         if (*top) {
           auto rest = top->remaining();

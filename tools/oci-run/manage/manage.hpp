@@ -165,6 +165,24 @@ int image_history(const Globals& g, const std::string& key, bool no_trunc, bool 
 /// snapshots (store_check), print each problem and a summary line; with
 /// `repair` remove what is broken or unreferenced. 1 when errors remain.
 int system_check(const Globals& g, bool quick, bool repair);
+/// `system boot` (boot.cpp): for a host that has just started (the runtime
+/// root empty, the records kept). Every container whose monitor is gone is
+/// marked exited (255, as dockerd's restore) and its stale runtime state and
+/// rootfs mount are removed; then the containers whose restart policy asks
+/// for it are started: always; unless-stopped unless stopped by hand;
+/// on-failure when it was running. Prints their names; 1 when one failed.
+int system_boot(const Globals& g);
+
+/// remote.cpp: the host a docker-style line runs on: `host_flag` (-H),
+/// else `context_flag`'s, else $OCIKIT_HOST, else $OCIKIT_CONTEXT's or the
+/// current context's; "" for this host.
+std::string remote_host(const std::string& host_flag, const std::string& context_flag);
+/// Exec ssh running argv (its global options but -H/--context, then the
+/// command from `command_index` on) on `host` (ssh://...); returns only by
+/// throwing (a host that is not ssh://, exec failure).
+[[noreturn]] int run_remote(const std::string& host, int argc, char** argv, int command_index);
+/// `context create|ls|use|rm|inspect|show` (docker context).
+int context_main(int argc, char** argv);
 /// `image prune`: dangling (unnamed) images, with `all` every image no
 /// container uses; then gc blobs and snapshots.
 int image_prune(const Globals& g, bool all);

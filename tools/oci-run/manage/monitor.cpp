@@ -109,6 +109,22 @@ std::string start_error(const std::string& output, int code) {
   return docker_exec_error(line);
 }
 
+// Sleep `delay` in short steps; false as soon as the container is stopped
+// by hand (stop, kill, rm -f) or removed.
+bool wait_backoff(const StateDir& st, const std::string& id, std::chrono::milliseconds delay) {
+  auto end = std::chrono::steady_clock::now() + delay;
+  for (;;) {
+    try {
+      if (st.load(id).manually_stopped) return false;
+    } catch (const Error&) {
+      return false;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now >= end) return true;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(end - now, std::chrono::milliseconds(50)));
+  }
+}
+
 }  // namespace
 
 int supervise(const Globals& g, const StateDir& st, const std::string& id, std::vector<AttachClient> clients) {
@@ -124,6 +140,8 @@ int supervise(const Globals& g, const StateDir& st, const std::string& id, std::
   int code = 125;
   bool failed = false;
   std::string error;
+  std::chrono::milliseconds backoff{0};
+  auto started_at = std::chrono::steady_clock::now();
   for (;;) {
     try {
       mount_container_rootfs(st, r);
@@ -147,6 +165,7 @@ int supervise(const Globals& g, const StateDir& st, const std::string& id, std::
     t.pid_file = pid_file;
     pid_t checker = 0;
     t.on_started = [&](pid_t init) {
+      started_at = std::chrono::steady_clock::now();
       r = st.update(id, [&](Record& x) {
         if (init > 0) x.pid = init;
         x.started = log::now_rfc3339();
@@ -177,37 +196,56 @@ int supervise(const Globals& g, const StateDir& st, const std::string& id, std::
     });
     stop_health_checker(checker);  // a stopped container's checks stop
     code = res.status;
+    bool ran_long = false;
+    if (res.started) {
+      auto ran = std::chrono::steady_clock::now() - started_at;
+      ran_long = ran >= std::chrono::seconds(10);
+    }
     if (!res.started) {
       // The process never ran (not found, not executable, a hook or the
-      // runtime failed): docker leaves such a container "created".
-      failed = true;
+      // runtime failed): docker leaves such a container "created", unless
+      // its restart policy asks for another try (then "restarting", with
+      // the same back-off as after an exit).
       if (code == 0) code = 125;
       error = start_error(res.early_output, code);
       r = st.update(id, [&](Record& x) {
-        x.status = "created";
         x.exit_code = code;
         x.error = error;
         x.pid = 0;
+        x.finished = log::now_rfc3339();
+        x.status = should_restart(x, code) ? "restarting" : "created";
+        if (x.status == "restarting") x.restart_count++;
       });
+      if (r.status != "restarting") {
+        failed = true;
+        break;
+      }
+      container_event(r, "die", {{"exitCode", std::to_string(code)}});
+      // The clients waiting for this start learn that it failed; the
+      // monitor goes on trying.
+      tell_clients(clients, Frame::kFailed, std::to_string(code) + " " + error);
+      clients.clear();
+    } else {
+      container_event(r, "die", {{"exitCode", std::to_string(code)}});
+      r = st.update(id, [&](Record& x) {
+        x.exit_code = code;
+        x.finished = log::now_rfc3339();
+        x.pid = 0;
+        x.status = should_restart(x, code) ? "restarting" : "exited";
+        if (x.status == "restarting") x.restart_count++;
+      });
+      if (r.status != "restarting") break;
+    }
+    // dockerd's restart manager: 100 ms, doubling up to a minute, back to
+    // 100 ms after a run of 10 s or more.
+    backoff = (ran_long || backoff.count() == 0) ? std::chrono::milliseconds(100)
+                                                 : std::min(backoff * 2, std::chrono::milliseconds(60000));
+    if (!wait_backoff(st, id, backoff)) {
+      r = st.update(id, [&](Record& x) { x.status = x.status == "restarting" ? "exited" : x.status; });
       break;
     }
-    container_event(r, "die", {{"exitCode", std::to_string(code)}});
-    r = st.update(id, [&](Record& x) {
-      x.exit_code = code;
-      x.finished = log::now_rfc3339();
-      x.pid = 0;
-      x.status = should_restart(x, code) ? "restarting" : "exited";
-      if (x.status == "restarting") x.restart_count++;
-    });
-    if (r.status != "restarting") break;
-    // docker's back-off: 100ms doubling, here capped at 2s.
-    int delay = 100 << std::min(r.restart_count - 1, 4);
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(delay, 2000)));
     r = st.load(id);
-    if (r.manually_stopped) {
-      r = st.update(id, [&](Record& x) { x.status = "exited"; });
-      break;
-    }
+    container_event(r, "restart");
   }
   attach_fd.reset();
   unlink((st.container_dir(id) + "/attach.sock").c_str());
