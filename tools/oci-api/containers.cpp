@@ -178,6 +178,12 @@ int status_of_inspect(const std::string& id) {
   return r.status == 0 ? 200 : status_of(r);
 }
 
+// oci-run ps quotes the command as docker's table does; the API has it bare.
+std::string unquote(const std::string& s) {
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') return s.substr(1, s.size() - 2);
+  return s;
+}
+
 }  // namespace
 
 nlohmann::json inspect_container(const std::string& id) {
@@ -189,7 +195,15 @@ nlohmann::json inspect_container(const std::string& id) {
   try {
     auto j = json::parse(r.out);
     if (!j.is_array() || j.empty()) fail_api(404, "No such container: " + id);
-    return j[0];
+    json c = j[0];
+    // docker's maps (Go map types) must be objects, never [] or null.
+    auto as_object = [](json& v) {
+      if (!v.is_object()) v = json::object();
+    };
+    if (c.contains("HostConfig")) as_object(c["HostConfig"]["PortBindings"]);
+    if (c.contains("NetworkSettings")) as_object(c["NetworkSettings"]["Ports"]);
+    if (c.contains("Config")) as_object(c["Config"]["Labels"]);
+    return c;
   } catch (const json::exception& e) {
     fail_api(500, std::string("oci-run inspect: ") + e.what());
   }
@@ -250,7 +264,7 @@ void container_list(Exchange& x) {
                     {"Names", json::array({"/" + c.value("Names", "")})},
                     {"Image", c.value("Image", "")},
                     {"ImageID", ""},
-                    {"Command", c.value("Command", "")},
+                    {"Command", unquote(c.value("Command", ""))},
                     {"Created", unix_of(c.value("CreatedAt", ""))},
                     {"Ports", ports},
                     {"Labels", c.contains("Labels") && c["Labels"].is_object() ? c["Labels"] : json::object()},
@@ -296,7 +310,8 @@ void container_simple(Exchange& x, const std::string& id, const std::string& ver
 // was removed; the journal is read from before the state is looked at, so
 // an exit in between is not missed.
 void container_wait(Exchange& x, const std::string& id) {
-  std::string cond = x.q("condition", "not-running");
+  std::string cond = x.q("condition");
+  if (cond.empty()) cond = "not-running";
   if (cond != "not-running" && cond != "next-exit" && cond != "removed")
     fail_api(400, "invalid condition: \"" + cond + "\"");
   int64_t since = events::now_nano();
