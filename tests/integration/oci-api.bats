@@ -208,3 +208,32 @@ no_children() { [ -z "$(children)" ]; }
   kill $pid
   wait $pid || true
 }
+
+@test "oci-api: tcp with mutual TLS: the docker CLI with a client certificate is served, a client without one is not" {
+  local d=$T/tls port pid
+  mkdir -p "$d"
+  (
+    cd "$d"
+    key() { openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "$@" 2>/dev/null; }
+    key -x509 -keyout ca-key.pem -out ca.pem -days 1 -subj /CN=okt-api-ca
+    key -keyout server-key.pem -out server.csr -subj /CN=127.0.0.1
+    key -keyout key.pem -out client.csr -subj /CN=okt-api-client
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out server.pem -days 1 -extfile server.ext 2>/dev/null
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out cert.pem -days 1 -extfile client.ext 2>/dev/null
+  )
+  port=$(free_port)
+  "$OCI_API" -H tcp://127.0.0.1:$port --tlsverify --tlscacert "$d/ca.pem" --tlscert "$d/server.pem" \
+    --tlskey "$d/server-key.pem" --root "$ROOT" 2>"$T/tls.log" 3>&- &
+  pid=$!
+  wait_until curl -s --cacert "$d/ca.pem" --cert "$d/cert.pem" --key "$d/key.pem" https://127.0.0.1:$port/_ping
+  run env DOCKER_HOST=tcp://127.0.0.1:$port DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH="$d" $DOCKER run --rm $IMG echo over-tls
+  [ "$status" -eq 0 ] && [ "$output" = over-tls ]
+  run curl -s --cacert "$d/ca.pem" https://127.0.0.1:$port/_ping
+  [ "$status" -ne 0 ] && [ "$output" != OK ]
+  run curl -s http://127.0.0.1:$port/_ping
+  [ "$output" != OK ]
+  kill $pid
+  wait $pid || true
+}
