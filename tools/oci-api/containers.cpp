@@ -279,7 +279,13 @@ void container_list(Exchange& x) {
 
 void container_inspect(Exchange& x, const std::string& id) { x.json(200, inspect_container(id)); }
 
+bool is_full_id(const std::string& id) {
+  return id.size() == 64 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
 void container_start(Exchange& x, const std::string& id) {
+  // docker run starts by full id after attaching: the attach saw it created.
+  if (is_full_id(id) && start_pending_attach(id)) return x.reply(204);
   json c = inspect_container(id);
   std::string full = c.value("Id", id);
   if (c["State"].value("Running", false)) return x.reply(304);
@@ -315,16 +321,33 @@ void container_wait(Exchange& x, const std::string& id) {
   if (cond != "not-running" && cond != "next-exit" && cond != "removed")
     fail_api(400, "invalid condition: \"" + cond + "\"");
   int64_t since = events::now_nano();
-  json c = inspect_container(id);
-  std::string full = c.value("Id", id);
-  std::string status = c["State"].value("Status", "");
-  int code = c["State"].value("ExitCode", 0);
-  x.begin_stream("application/json");
+  // docker run waits (next-exit, removed) by full id before it starts the
+  // container and needs the headers first: no lookup before them then.
+  std::string full = id, status = "created";
+  int code = 0;
+  bool early = is_full_id(id) && cond != "not-running";
+  if (early) {
+    x.begin_stream("application/json");
+  } else {
+    json c = inspect_container(id);
+    full = c.value("Id", id);
+    status = c["State"].value("Status", "");
+    code = c["State"].value("ExitCode", 0);
+    x.begin_stream("application/json");
+  }
+
   bool done = false;
   if (cond == "not-running" && status != "running" && status != "restarting" && status != "created") done = true;
-  bool died = false;
+  bool died = false, missing = false;
+  auto last_check = std::chrono::steady_clock::now();
   auto gone_or_removed = [&] {
     if (x.client_gone()) return true;
+    // Early: a container that never existed (or vanished unseen) ends the
+    // wait with docker's error body; looked at every 2 s.
+    if (early && !died && std::chrono::steady_clock::now() - last_check > std::chrono::seconds(2)) {
+      last_check = std::chrono::steady_clock::now();
+      if (status_of_inspect(full) == 404) return missing = true, true;
+    }
     // An auto-removed container leaves no destroy event: gone after its die.
     if (died && cond == "removed" && status_of_inspect(full) == 404) return done = true, true;
     return false;
@@ -344,6 +367,10 @@ void container_wait(Exchange& x, const std::string& id) {
           return true;
         },
         gone_or_removed);
+  }
+  if (missing) {
+    x.chunk(json{{"StatusCode", -1}, {"Error", {{"Message", "No such container: " + id}}}}.dump() + "\n");
+    return x.end_stream();
   }
   if (!done) return;  // the client left
   x.chunk(json{{"StatusCode", code}, {"Error", nullptr}}.dump() + "\n");
