@@ -237,3 +237,15 @@ no_children() { [ -z "$(children)" ]; }
   kill $pid
   wait $pid || true
 }
+
+@test "oci-api: python3-docker containers.run and images.list" {
+  [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import docker' 2>/dev/null || skip "python3-docker not installed"
+  run /usr/bin/python3 - "$IMG" <<'PY'
+import os, sys, docker
+c = docker.DockerClient(base_url=os.environ["DOCKER_HOST"])
+print(c.containers.run(sys.argv[1], ["sh", "-c", "echo from-py"], remove=True).decode().strip())
+print(sys.argv[1] + ":latest" in [t for i in c.images.list() for t in i.tags])
+PY
+  [ "$status" -eq 0 ] && [ "${lines[0]}" = from-py ] && [ "${lines[1]}" = True ]
+  wait_until test -z "$(R ps -a -q)"
+}

@@ -200,7 +200,11 @@ nlohmann::json inspect_container(const std::string& id) {
     auto as_object = [](json& v) {
       if (!v.is_object()) v = json::object();
     };
-    if (c.contains("HostConfig")) as_object(c["HostConfig"]["PortBindings"]);
+    if (c.contains("HostConfig")) {
+      as_object(c["HostConfig"]["PortBindings"]);
+      // The monitor writes docker's json-file log (docker-py reads the driver).
+      if (!c["HostConfig"].contains("LogConfig")) c["HostConfig"]["LogConfig"] = {{"Type", "json-file"}, {"Config", json::object()}};
+    }
     if (c.contains("NetworkSettings")) as_object(c["NetworkSettings"]["Ports"]);
     if (c.contains("Config")) as_object(c["Config"]["Labels"]);
     return c;
