@@ -249,3 +249,31 @@ PY
   [ "$status" -eq 0 ] && [ "${lines[0]}" = from-py ] && [ "${lines[1]}" = True ]
   wait_until test -z "$(R ps -a -q)"
 }
+
+@test "oci-api: docker-compose up, logs, down of a small project" {
+  require_cmd /usr/bin/docker-compose
+  mkdir -p "$T/proj"
+  cat >"$T/proj/docker-compose.yml" <<YML
+version: "3"
+services:
+  web:
+    image: $IMG
+    command: sh -c "echo compose-up; sleep 100"
+networks:
+  default:
+    ipam:
+      config:
+        - subnet: 10.203.9.0/24
+YML
+  cd "$T/proj"
+  run timeout 60 /usr/bin/docker-compose -p apicompose up -d
+  [ "$status" -eq 0 ] || { echo "$output"; cat "$T/api.log"; false; }
+  [ "$($DOCKER ps --format '{{.Names}}')" = apicompose_web_1 ]
+  [ "$($DOCKER network inspect -f '{{(index .IPAM.Config 0).Subnet}}' apicompose_default)" = 10.203.9.0/24 ]
+  wait_until bash -c "/usr/bin/docker-compose -p apicompose logs --no-color | grep -q compose-up"
+  run timeout 60 /usr/bin/docker-compose -p apicompose down -t 1
+  [ "$status" -eq 0 ]
+  [ -z "$($DOCKER ps -a -q)" ]
+  run $DOCKER network inspect apicompose_default
+  [ "$status" -ne 0 ]
+}

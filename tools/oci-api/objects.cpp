@@ -4,7 +4,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -95,6 +97,54 @@ json network_of(const json& n) {
           {"Containers", containers},
           {"Options", n.contains("options") && n["options"].is_object() ? n["options"] : json::object()},
           {"Labels", json::object()}};
+}
+
+// An IPv4 CIDR as (network, mask); nullopt when it is not one.
+std::optional<std::pair<uint32_t, uint32_t>> parse_v4(const std::string& cidr) {
+  unsigned a, b, c, d, len;
+  char tail;
+  if (sscanf(cidr.c_str(), "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &len, &tail) != 5 || a > 255 || b > 255 || c > 255 ||
+      d > 255 || len > 32)
+    return std::nullopt;
+  uint32_t mask = len == 0 ? 0 : ~uint32_t{0} << (32 - len);
+  return std::make_pair(((a << 24) | (b << 16) | (c << 8) | d) & mask, mask);
+}
+
+// A subnet for a network created without one (as dockerd's default pools):
+// the first 172.18-31.0.0/16 that overlaps no oci-net network and no route
+// of this host (the default route aside).
+std::string pick_subnet(const json& networks) {
+  std::vector<std::pair<uint32_t, uint32_t>> used;
+  for (const auto& n : networks)
+    for (const auto& sn : n.value("subnets", json::array()))
+      if (auto v = parse_v4(sn.value("subnet", ""))) used.push_back(*v);
+  std::ifstream routes("/proc/net/route");
+  std::string line;
+  std::getline(routes, line);
+  while (std::getline(routes, line)) {
+    std::istringstream is(line);
+    std::string ifname, dst, gw, flags, refcnt, use, metric, mask;
+    if (!(is >> ifname >> dst >> gw >> flags >> refcnt >> use >> metric >> mask)) continue;
+    uint32_t d = __builtin_bswap32(static_cast<uint32_t>(std::stoul(dst, nullptr, 16)));
+    uint32_t m = __builtin_bswap32(static_cast<uint32_t>(std::stoul(mask, nullptr, 16)));
+    if (m != 0) used.push_back({d & m, m});
+  }
+  for (uint32_t b = 18; b <= 31; ++b) {
+    uint32_t net = (172u << 24) | (b << 16), mask = 0xffff0000u;
+    bool clash = false;
+    for (auto [un, um] : used) {
+      uint32_t common = mask & um;
+      if ((net & common) == (un & common)) clash = true;
+    }
+    if (!clash) return "172." + std::to_string(b) + ".0.0/16";
+  }
+  fail_api(500, "could not find an available, non-overlapping IPv4 address pool for the network");
+}
+
+// A string member, "" when missing or not a string (clients send null).
+std::string sval(const json& o, const char* k) {
+  auto it = o.find(k);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 }  // namespace
@@ -340,7 +390,7 @@ void volume_list(Exchange& x) {
 void volume_create(Exchange& x) {
   json b = x.body_json();
   if (!b.is_object()) fail_api(400, "invalid volume config: want a JSON object");
-  std::string driver = b.value("Driver", "local");
+  std::string driver = sval(b, "Driver");
   if (!driver.empty() && driver != "local") fail_api(400, "volume driver \"" + driver + "\" is not supported (only local)");
   std::vector<std::string> args{"volume", "create"};
   if (b.contains("Labels") && b["Labels"].is_object())
@@ -399,20 +449,26 @@ void network_inspect(Exchange& x, const std::string& name) {
 void network_create(Exchange& x) {
   json b = x.body_json();
   if (!b.is_object()) fail_api(400, "invalid network config: want a JSON object");
-  std::string name = b.value("Name", "");
+  std::string name = sval(b, "Name");
   if (name.empty()) fail_api(400, "network name is required");
   std::vector<std::string> args{"create"};
-  std::string driver = b.value("Driver", "bridge");
+  std::string driver = sval(b, "Driver");
   args.insert(args.end(), {"--driver", driver.empty() ? "bridge" : driver});
-  if (b.value("Internal", false)) args.push_back("--internal");
-  if (b.value("EnableIPv6", false)) args.push_back("--ipv6");
+  if ((b.contains("Internal") && b["Internal"].is_boolean() && b["Internal"].get<bool>())) args.push_back("--internal");
+  if ((b.contains("EnableIPv6") && b["EnableIPv6"].is_boolean() && b["EnableIPv6"].get<bool>())) args.push_back("--ipv6");
   if (b.contains("IPAM") && b["IPAM"].is_object() && b["IPAM"].contains("Config") && b["IPAM"]["Config"].is_array())
     for (const auto& c : b["IPAM"]["Config"]) {
       if (!c.is_object()) continue;
-      if (!c.value("Subnet", "").empty()) args.insert(args.end(), {"--subnet", c.value("Subnet", "")});
-      if (!c.value("Gateway", "").empty()) args.insert(args.end(), {"--gateway", c.value("Gateway", "")});
-      if (!c.value("IPRange", "").empty()) args.insert(args.end(), {"--ip-range", c.value("IPRange", "")});
+      if (!sval(c, "Subnet").empty()) args.insert(args.end(), {"--subnet", sval(c, "Subnet")});
+      if (!sval(c, "Gateway").empty()) args.insert(args.end(), {"--gateway", sval(c, "Gateway")});
+      if (!sval(c, "IPRange").empty()) args.insert(args.end(), {"--ip-range", sval(c, "IPRange")});
     }
+  bool has_subnet = std::find(args.begin(), args.end(), "--subnet") != args.end();
+  if (!has_subnet && (driver.empty() || driver == "bridge")) {
+    Result ls = run_net({"ls", "--format", "json"});
+    if (ls.status != 0) fail_api(500, ls.message());
+    args.insert(args.end(), {"--subnet", pick_subnet(parse_or_500(ls.out, "oci-net ls"))});
+  }
   if (b.contains("Options") && b["Options"].is_object())
     for (auto& [k, v] : b["Options"].items())
       if (v.is_string()) args.insert(args.end(), {"--opt", k + "=" + v.get<std::string>()});
@@ -430,10 +486,19 @@ void network_remove(Exchange& x, const std::string& name) {
 
 void network_connect(Exchange& x, const std::string& name, bool connect) {
   json b = x.body_json();
-  std::string cid = b.is_object() ? b.value("Container", "") : "";
+  std::string cid = b.is_object() ? sval(b, "Container") : "";
   if (cid.empty()) fail_api(400, "Container is required");
   json c = inspect_container(cid);
   std::string full = c.value("Id", cid);
+  // A container not running joins its network (HostConfig.NetworkMode) when
+  // it starts: docker-compose's disconnect + connect (for aliases) of a
+  // created container to that network changes nothing here.
+  bool running = c["State"].value("Running", false);
+  std::string mode = c.contains("HostConfig") ? c["HostConfig"].value("NetworkMode", "") : "";
+  if (!running) {
+    if (mode == name) return x.reply(200, "", "");
+    fail_api(409, "container " + cid + " is not running: oci-api connects running containers to other networks only");
+  }
   Result r;
   if (connect) {
     int pid = c["State"].value("Pid", 0);
