@@ -277,3 +277,18 @@ YML
   run $DOCKER network inspect apicompose_default
   [ "$status" -ne 0 ]
 }
+
+@test "oci-api: socket activation (LISTEN_FDS) serves the activated socket" {
+  require_cmd systemd-socket-activate
+  local pid
+  systemd-socket-activate -l "$T/act.sock" -E OCIKIT_STORE -E OCIKIT_STATE_DIR -E OCIKIT_EVENTS \
+    "$OCI_API" --root "$ROOT" 2>"$T/act.log" 3>&- &
+  pid=$!
+  wait_until test -S "$T/act.sock"
+  run curl -s --unix-socket "$T/act.sock" http://localhost/_ping
+  [ "$output" = OK ]
+  run env DOCKER_HOST=unix://$T/act.sock $DOCKER run --rm $IMG echo activated
+  [ "$output" = activated ]
+  kill $pid
+  wait $pid || true
+}
