@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# bench/api.sh: `docker run --rm --network none IMAGE true` with Debian's
+# docker CLI through oci-api and through `podman system service` (crun),
+# on the same busybox-static image, side by side with hyperfine; prints both
+# medians and the ratio.
+#
+# Both servers listen on private sockets with private stores (the image is
+# built with oci-build and loaded into a temp podman storage from an
+# oci-archive of that store). podman needs explicit ulimits on this host
+# (CAP_SYS_RESOURCE is missing), so both runs pass the same --ulimit flags;
+# crun 1.8 refuses the hybrid cgroup layout while /sys/fs/cgroup/unified is
+# mounted, so everything runs inside `unshare -m` with that mount gone.
+#
+#   bench/api.sh [RUNS]      (hyperfine runs per command, default 20)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=${1:-20}
+B=${OCIKIT_BUILD_ROOT:-$here/build}
+OCI_API=${OCI_API:-$B/tools/oci-api/oci-api}
+OCI_BUILD=${OCI_BUILD:-$B/tools/oci-build/oci-build}
+DOCKER=/usr/bin/docker
+[ "$(id -u)" -eq 0 ] || { echo "api.sh: needs root" >&2; exit 77; }
+for c in podman crun hyperfine jq $DOCKER; do
+  command -v "$c" >/dev/null || { echo "api.sh: $c not installed" >&2; exit 77; }
+done
+source "$here/tests/integration/helpers.bash"
+
+work=$(mktemp -d /tmp/okt-api-bench-XXXXXX)
+P=(podman --root "$work/podman" --runroot "$work/podman-run" --runtime crun --cgroup-manager cgroupfs
+   --events-backend none --storage-driver overlay)
+cleanup() {
+  [ ! -f "$work/api.pid" ] || kill "$(cat "$work/api.pid")" 2>/dev/null || true
+  [ ! -f "$work/podman.pid" ] || kill "$(cat "$work/podman.pid")" 2>/dev/null || true
+  sleep 0.5
+  "${P[@]}" rm -af >/dev/null 2>&1 || true
+  "${P[@]}" rmi -af >/dev/null 2>&1 || true
+  awk -v t="$work" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/ctx/rootfs"
+make_busybox_rootfs "$work/ctx/rootfs"
+printf 'FROM scratch\nCOPY rootfs/ /\nCMD ["/bin/sh"]\n' >"$work/ctx/Dockerfile"
+OCIKIT_STORE=$work/store "$OCI_BUILD" -t okt-bench/busybox "$work/ctx" >"$work/build.log" 2>&1 ||
+  { cat "$work/build.log" >&2; exit 1; }
+tar -C "$work/store" -cf "$work/busybox.tar" oci-layout index.json blobs
+"${P[@]}" load -q -i "$work/busybox.tar" >/dev/null
+
+run_args="run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 okt-bench/busybox true"
+cat >"$work/bench.sh" <<BENCH
+set -e
+umount /sys/fs/cgroup/unified 2>/dev/null || true
+OCIKIT_STORE=$work/store OCIKIT_STATE_DIR=$work/state OCIKIT_NET_DIR=$work/net \
+  "$OCI_API" -H unix://$work/api.sock --root $work/oci-root 2>$work/api.log 3>&- &
+echo \$! >$work/api.pid
+${P[*]} system service --time=0 unix://$work/podman.sock 2>$work/podman.log 3>&- &
+echo \$! >$work/podman.pid
+for i in \$(seq 100); do [ -S $work/api.sock ] && [ -S $work/podman.sock ] && break; sleep 0.1; done
+okt="env DOCKER_HOST=unix://$work/api.sock $DOCKER $run_args"
+pod="env DOCKER_HOST=unix://$work/podman.sock $DOCKER $run_args"
+\$okt || { echo "api.sh: docker run through oci-api failed" >&2; cat $work/api.log >&2; exit 1; }
+\$pod || { echo "api.sh: docker run through podman failed" >&2; cat $work/podman.log >&2; exit 1; }
+hyperfine -N -w 2 -r $RUNS --export-json $work/result.json -n oci-api "\$okt" -n podman "\$pod"
+BENCH
+unshare -m bash "$work/bench.sh"
+o=$(jq '.results[] | select(.command=="oci-api") | .median' "$work/result.json")
+p=$(jq '.results[] | select(.command=="podman") | .median' "$work/result.json")
+printf 'docker run --rm via oci-api: %.1f ms   via podman system service (crun): %.1f ms   oci-api/podman: %.2f (medians of %s)\n' \
+  "$(echo "$o * 1000" | bc -l)" "$(echo "$p * 1000" | bc -l)" "$(echo "$o / $p" | bc -l)" "$RUNS"

@@ -1,0 +1,267 @@
+// Container streams: logs, attach (hijacked), exec create/start/inspect.
+// Each runs an `oci-run` client (logs, attach, start -a, exec) with pipes
+// and copies its output to the client, framed as docker's multiplexed
+// stream when the container has no tty.
+#include <sys/socket.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "handlers.hpp"
+#include "tools.hpp"
+
+namespace ocikit::api {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::vector<std::string> oci_argv(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{tools().oci_run};
+  argv.insert(argv.end(), tools().run_globals.begin(), tools().run_globals.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+// A client attached to a created container, waiting for its start.
+struct PendingAttach {
+  std::mutex m;
+  std::condition_variable cv;
+  bool with_stdin = false;
+  std::optional<Child> child;
+};
+std::mutex g_pending_m;
+std::map<std::string, std::shared_ptr<PendingAttach>> g_pending;
+
+// Run the client `c` on a hijacked connection: stdin from the client (when
+// asked), output to it, then close the connection.
+void run_hijacked(Exchange& x, Child& c, bool tty, bool with_stdin, bool want_out, bool want_err) {
+  std::thread feeder;
+  if (with_stdin) feeder = feed_stdin(x, c, x.take_leftover());
+  // The client half-closes when its stdin ends (at once without stdin):
+  // only a full hang-up (or a failed write) says it is gone.
+  auto gone = [&]() { return x.client_gone(true); };
+  pump_output(c, tty ? Framing::raw : Framing::multiplexed, [&](std::string_view d) { return x.raw_write(d); }, gone,
+              want_out, want_err);
+  ::shutdown(x.io().fd(), SHUT_RDWR);
+  if (feeder.joinable()) feeder.join();
+}
+
+// An exec instance (docker keeps them in memory too).
+struct ExecInstance {
+  std::string id, container;
+  json config;
+  bool running = false;
+  std::optional<int> exit_code;
+  pid_t pid = 0;
+};
+std::mutex g_exec_m;
+std::map<std::string, std::shared_ptr<ExecInstance>> g_execs;
+
+std::string random_id() {
+  std::random_device rd;
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 64; ++i) s.push_back(hex[rd() % 16]);
+  return s;
+}
+
+std::shared_ptr<ExecInstance> find_exec(const std::string& id) {
+  std::lock_guard l(g_exec_m);
+  auto it = g_execs.find(id);
+  if (it == g_execs.end()) fail_api(404, "No such exec instance: " + id);
+  return it->second;
+}
+
+}  // namespace
+
+void container_logs(Exchange& x, const std::string& id) {
+  json c = inspect_container(id);
+  bool tty = c["Config"].value("Tty", false);
+  bool want_out = x.q_bool("stdout"), want_err = x.q_bool("stderr");
+  if (!want_out && !want_err) fail_api(400, "you must choose at least one stream");
+  std::vector<std::string> args{"logs"};
+  if (x.q_bool("follow")) args.push_back("--follow");
+  if (x.q_bool("timestamps")) args.push_back("--timestamps");
+  if (auto t = x.q("tail", "all"); t != "all" && !t.empty()) args.insert(args.end(), {"--tail", t});
+  args.push_back(c.value("Id", id));
+  Child ch = spawn_piped(oci_argv(args), false);
+  x.begin_stream("application/vnd.docker.raw-stream");
+  pump_output(ch, tty ? Framing::raw : Framing::multiplexed, [&](std::string_view d) { return x.chunk(d); },
+              [&] { return x.client_gone(); }, want_out, want_err);
+  x.end_stream();
+}
+
+void container_attach(Exchange& x, const std::string& id) {
+  json c = inspect_container(id);
+  std::string full = c.value("Id", id);
+  bool tty = c["Config"].value("Tty", false);
+  bool open_stdin = c["Config"].value("OpenStdin", false);
+  bool with_stdin = x.q_bool("stdin") && open_stdin;
+  bool want_out = x.q_bool("stdout"), want_err = x.q_bool("stderr");
+  if (!x.q_bool("stream")) {
+    // Logs only (attach?logs=1 without stream): what was written so far.
+    fail_api(400, "attach without stream=1 is not supported by oci-api");
+  }
+  std::string status = c["State"].value("Status", "");
+  if (status == "running") {
+    std::vector<std::string> args{"attach"};
+    if (!with_stdin) args.push_back("--no-stdin");
+    args.insert(args.end(), {"--sig-proxy=false", full});
+    Child ch = spawn_piped(oci_argv(args), with_stdin);
+    x.hijack();
+    run_hijacked(x, ch, tty, with_stdin, want_out, want_err);
+    return;
+  }
+  if (status != "created" && status != "exited")
+    fail_api(409, "container " + id + " is " + status + ": cannot attach");
+  // Not running: wait for the start request, which runs `oci-run start -a`
+  // for this connection (docker run attaches before it starts).
+  auto p = std::make_shared<PendingAttach>();
+  p->with_stdin = with_stdin;
+  {
+    std::lock_guard l(g_pending_m);
+    g_pending[full] = p;
+  }
+  x.hijack();
+  std::optional<Child> ch;
+  {
+    std::unique_lock l(p->m);
+    while (!p->child) {
+      if (p->cv.wait_for(l, std::chrono::milliseconds(250)) == std::cv_status::timeout && x.client_gone(true)) break;
+    }
+    if (p->child) ch = std::move(p->child);
+  }
+  {
+    std::lock_guard l(g_pending_m);
+    auto it = g_pending.find(full);
+    if (it != g_pending.end() && it->second == p) g_pending.erase(it);
+  }
+  if (!ch) return;
+  run_hijacked(x, *ch, tty, with_stdin, want_out, want_err);
+}
+
+bool start_pending_attach(const std::string& id) {
+  std::shared_ptr<PendingAttach> p;
+  {
+    std::lock_guard l(g_pending_m);
+    auto it = g_pending.find(id);
+    if (it == g_pending.end()) return false;
+    p = it->second;
+    g_pending.erase(it);
+  }
+  std::vector<std::string> args{"start", "--attach"};
+  if (p->with_stdin) args.push_back("--interactive");
+  args.push_back(id);
+  {
+    std::lock_guard l(p->m);
+    p->child = spawn_piped(oci_argv(args), p->with_stdin);
+  }
+  p->cv.notify_all();
+  // Answered at once: `start -a` reports a failed start on the stream (and
+  // its exit code through wait), as the client that attached expects.
+  return true;
+}
+
+void exec_create(Exchange& x, const std::string& id) {
+  json b = x.body_json();
+  if (!b.is_object()) fail_api(400, "invalid exec config: want a JSON object");
+  if (!b.contains("Cmd") || !b["Cmd"].is_array() || b["Cmd"].empty()) fail_api(400, "No exec command specified");
+  for (const auto& e : b["Cmd"])
+    if (!e.is_string()) fail_api(400, "Cmd: want an array of strings");
+  json c = inspect_container(id);
+  if (!c["State"].value("Running", false)) fail_api(409, "Container " + id + " is not running");
+  auto e = std::make_shared<ExecInstance>();
+  e->id = random_id();
+  e->container = c.value("Id", id);
+  e->config = b;
+  std::lock_guard l(g_exec_m);
+  if (g_execs.size() > 4096) {
+    // Finished instances are forgotten first (docker keeps them until the container goes).
+    for (auto it = g_execs.begin(); it != g_execs.end();)
+      it = it->second->exit_code ? g_execs.erase(it) : std::next(it);
+  }
+  g_execs[e->id] = e;
+  x.json(201, {{"Id", e->id}});
+}
+
+void exec_start(Exchange& x, const std::string& exec_id) {
+  auto e = find_exec(exec_id);
+  json b = x.body_json();
+  {
+    std::lock_guard l(g_exec_m);
+    if (e->running || e->exit_code) fail_api(409, "exec " + exec_id + " has already been started");
+    e->running = true;
+  }
+  const json& cf = e->config;
+  bool tty = b.value("Tty", cf.value("Tty", false));
+  bool detach = b.value("Detach", false);
+  bool with_stdin = cf.value("AttachStdin", false) && !detach;
+  std::vector<std::string> args{"exec"};
+  if (with_stdin) args.push_back("--interactive");
+  if (tty) args.push_back("--tty");
+  if (detach) args.push_back("--detach");
+  if (cf.contains("Env") && cf["Env"].is_array())
+    for (const auto& v : cf["Env"])
+      if (v.is_string()) args.insert(args.end(), {"--env", v.get<std::string>()});
+  if (cf.contains("User") && cf["User"].is_string() && !cf["User"].get<std::string>().empty())
+    args.insert(args.end(), {"--user", cf["User"].get<std::string>()});
+  if (cf.contains("WorkingDir") && cf["WorkingDir"].is_string() && !cf["WorkingDir"].get<std::string>().empty())
+    args.insert(args.end(), {"--workdir", cf["WorkingDir"].get<std::string>()});
+  args.push_back(e->container);
+  for (const auto& v : cf["Cmd"]) args.push_back(v.get<std::string>());
+  if (detach) {
+    Result r = run_oci(args);
+    std::lock_guard l(g_exec_m);
+    e->running = false;
+    e->exit_code = r.status;
+    if (r.status != 0) fail_api(status_of(r), r.message());
+    return x.reply(200, "", "");
+  }
+  Child ch = spawn_piped(oci_argv(args), with_stdin);
+  e->pid = ch.pid;
+  x.hijack(tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
+  std::thread feeder;
+  if (with_stdin) feeder = feed_stdin(x, ch, x.take_leftover());
+  auto gone = [&]() { return x.client_gone(true); };
+  int rc = pump_output(ch, tty ? Framing::raw : Framing::multiplexed, [&](std::string_view d) { return x.raw_write(d); },
+                       gone, cf.value("AttachStdout", true), cf.value("AttachStderr", true));
+  {
+    std::lock_guard l(g_exec_m);
+    e->running = false;
+    e->exit_code = rc < 0 ? 137 : rc;
+  }
+  ::shutdown(x.io().fd(), SHUT_RDWR);
+  if (feeder.joinable()) feeder.join();
+}
+
+void exec_inspect(Exchange& x, const std::string& exec_id) {
+  auto e = find_exec(exec_id);
+  std::lock_guard l(g_exec_m);
+  const json& cf = e->config;
+  std::vector<std::string> cmd = cf["Cmd"].get<std::vector<std::string>>();
+  x.json(200, {{"ID", e->id},
+               {"Running", e->running},
+               {"ExitCode", e->exit_code ? json(*e->exit_code) : json(nullptr)},
+               {"ProcessConfig",
+                {{"tty", cf.value("Tty", false)},
+                 {"entrypoint", cmd[0]},
+                 {"arguments", std::vector<std::string>(cmd.begin() + 1, cmd.end())},
+                 {"privileged", cf.value("Privileged", false)},
+                 {"user", cf.value("User", "")}}},
+               {"OpenStdin", cf.value("AttachStdin", false)},
+               {"OpenStderr", cf.value("AttachStderr", false)},
+               {"OpenStdout", cf.value("AttachStdout", false)},
+               {"CanRemove", false},
+               {"ContainerID", e->container},
+               {"DetachKeys", ""},
+               {"Pid", e->running ? e->pid : 0}});
+}
+
+}  // namespace ocikit::api

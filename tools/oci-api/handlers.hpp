@@ -1,0 +1,54 @@
+#pragma once
+// oci-api's endpoints (Docker Engine API v1.41), grouped by object. Each
+// takes the Exchange whose path matched and the path's parameters.
+
+#include <string>
+
+#include "server.hpp"
+
+namespace ocikit::api {
+
+/// Route a request to its endpoint; unknown ones get 404 in docker's shape.
+void route(Exchange& x);
+
+// containers.cpp
+void container_create(Exchange& x);
+void container_list(Exchange& x);
+void container_inspect(Exchange& x, const std::string& id);
+void container_start(Exchange& x, const std::string& id);
+void container_simple(Exchange& x, const std::string& id, const std::string& verb);  // stop, kill, restart
+void container_wait(Exchange& x, const std::string& id);
+void container_remove(Exchange& x, const std::string& id);
+// containers_io.cpp
+void container_logs(Exchange& x, const std::string& id);
+void container_attach(Exchange& x, const std::string& id);
+void exec_create(Exchange& x, const std::string& id);
+void exec_start(Exchange& x, const std::string& exec_id);
+void exec_inspect(Exchange& x, const std::string& exec_id);
+/// The pending attach of a created container, started by `start` (true
+/// when there was one and it now runs `oci-run start -a`).
+bool start_pending_attach(const std::string& id);
+// objects.cpp
+void system_ping(Exchange& x);
+void system_version(Exchange& x);
+void system_info(Exchange& x);
+void system_events(Exchange& x);
+void image_list(Exchange& x);
+void image_inspect(Exchange& x, const std::string& name);
+void image_create(Exchange& x);
+void image_tag(Exchange& x, const std::string& name);
+void image_remove(Exchange& x, const std::string& name);
+void volume_list(Exchange& x);
+void volume_create(Exchange& x);
+void volume_inspect(Exchange& x, const std::string& name);
+void volume_remove(Exchange& x, const std::string& name);
+void network_list(Exchange& x);
+void network_inspect(Exchange& x, const std::string& name);
+void network_create(Exchange& x);
+void network_remove(Exchange& x, const std::string& name);
+void network_connect(Exchange& x, const std::string& name, bool connect);
+
+/// The container's inspect object (`oci-run inspect`); 404 when missing.
+nlohmann::json inspect_container(const std::string& id);
+
+}  // namespace ocikit::api
