@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <optional>
 #include <set>
 
 #include "common/archive.hpp"
@@ -130,7 +131,7 @@ int image_import(const Globals& g, const ImportOptions& o) {
     fd = in.get();
   }
   auto store = layout::Layout::open_or_create(g.store);
-  layout::Layout::Lease lease(store);
+  std::optional<layout::Layout::Lease> lease(std::in_place, store);
   // The tar is stored as given (plain, gzip or zstd); it is checked to be a
   // tar on the way in and its diff_id computed from the stored blob.
   std::string head;
@@ -158,6 +159,7 @@ int image_import(const Globals& g, const ImportOptions& o) {
     }
     did = archive::diff_id(store, blob.digest, &size);
   } catch (const Error& e) {
+    lease.reset();  // remove_blob takes the gc lock exclusively
     if (w.created()) store.remove_blob(blob.digest);
     throw;
   }

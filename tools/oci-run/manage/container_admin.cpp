@@ -36,7 +36,7 @@ std::string runtime_root_of(const Globals& g, const Record& r) {
 // Write to `file` atomically (temp + rename), or to stdout when it is "":
 // docker refuses a terminal there.
 template <class F>
-void write_output(const std::string& file, const std::string& what, F&& fill) {
+void write_output(const std::string& file, F&& fill) {
   if (file.empty()) {
     if (isatty(STDOUT_FILENO)) fail(Errc::usage, "cowardly refusing to save to a terminal. Use the -o flag or redirect");
     fill(STDOUT_FILENO);
@@ -281,7 +281,7 @@ int container_export(const Globals& g, const std::string& key, const std::string
     fs::TempDir empty("ocikit-export");
     layer::DiffOptions o;
     o.compression = layer::Compression::none;
-    write_output(output, "export", [&](int fd) { layer::diff_trees(empty.path(), view, fd, o); });
+    write_output(output, [&](int fd) { layer::diff_trees(empty.path(), view, fd, o); });
   } catch (...) {
     cleanup();
     throw;
