@@ -112,6 +112,9 @@ A /new'
   tar -tf "$T/e.tar" | grep -qx 'bin/busybox'
   ! tar -tf "$T/e.tar" | grep -qx 'bin/ls'
   R export -o "$T/e2.tar" dock-e
+  run script -qec "'$OCI_RUN' --root '$ROOT' export dock-e" /dev/null
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"cowardly refusing to save to a terminal. Use the -o flag or redirect"* ]]
   [ "$(tar -xOf "$T/e2.tar" new)" = exported ]
   # nothing stays mounted after exporting a stopped container
   ! grep -q " $T/state/containers/.*/export-" /proc/self/mounts
@@ -147,7 +150,18 @@ A /new'
   SINCE=$(date +%s.%N)
   R tag "$IMG" dock/saved:v1
   R save -o "$T/s.tar" dock/saved:v1
+  # docker 20.10's layout: manifest.json, repositories, <id>.json, <layer id>/{layer.tar,VERSION,json}
   tar -tf "$T/s.tar" | grep -qx manifest.json
+  top=$(tar -xOf "$T/s.tar" manifest.json | jq -r '.[0].Layers[-1]')
+  [[ "$top" == */layer.tar ]]
+  [ "$(tar -xOf "$T/s.tar" repositories | jq -r '."dock/saved".v1')" = "${top%/layer.tar}" ]
+  [ "$(tar -xOf "$T/s.tar" "${top%/layer.tar}/VERSION")" = 1.0 ]
+  tar -tf "$T/s.tar" | grep -qx "$(tar -xOf "$T/s.tar" manifest.json | jq -r '.[0].Config')"
+  # stdout, but never a terminal (as docker)
+  R save dock/saved:v1 | cmp - "$T/s.tar"
+  run script -qec "'$OCI_RUN' --root '$ROOT' save dock/saved:v1" /dev/null
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"cowardly refusing to save to a terminal"* ]]
   [ "$(tar -xOf "$T/s.tar" manifest.json | jq -r '.[0].RepoTags[0]')" = dock/saved:v1 ]
   # skopeo reads it
   run /usr/bin/skopeo inspect --config docker-archive:"$T/s.tar"
