@@ -232,12 +232,8 @@ int container_diff(const Globals& g, const std::string& key) {
   }
   // A directory of the image is changed when something in it is (docker).
   for (const auto& d : dirs_same) {
-    auto next = changes.upper_bound(d + "/");
-    if (next != changes.end() && next->first.rfind(d + "/", 0) == 0) changes[d] = 'C';
-    else {
-      auto at = changes.lower_bound(d + "/");
-      if (at != changes.end() && at->first.rfind(d + "/", 0) == 0) changes[d] = 'C';
-    }
+    auto at = changes.lower_bound(d + "/");
+    if (at != changes.end() && at->first.rfind(d + "/", 0) == 0) changes[d] = 'C';
   }
   for (const auto& [p, c] : changes) std::cout << c << " " << p << "\n";
   return 0;
