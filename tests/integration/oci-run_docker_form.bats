@@ -77,6 +77,11 @@ has_event() { events_of | jq -s -e "any(.[]; $1)" >/dev/null; }
   [ "$status" -ne 0 ]
   has_event '.Action == "pause" and .Actor.Attributes.name == "dock-p"'
   has_event '.Action == "unpause" and .Actor.Attributes.name == "dock-p"'
+  # a paused container still stops (thawed first, as docker's stop does)
+  R pause dock-p >/dev/null
+  run R stop -t 1 dock-p
+  [ "$status" -eq 0 ]
+  [ "$(R inspect dock-p | jq -r '.[0].State.Status')" = exited ]
   # a stopped container cannot be paused
   R create --name dock-q "$IMG" true >/dev/null
   run R pause dock-q
