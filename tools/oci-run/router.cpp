@@ -74,7 +74,7 @@ const std::vector<DockerCommand> kDockerCommands = {
     {"save", "save images to a tar archive (docker-archive)"},
     {"load", "load images from a tar archive (docker-archive)"},
     {"images", "list the store's images"},
-    {"image", "ls, rm, tag, inspect, history, prune"},
+    {"image", "ls, rm, tag, inspect, history, prune, save, load, import"},
     {"rmi", "remove images"},
     {"tag", "give an image another name"},
     {"history", "show an image's history"},
