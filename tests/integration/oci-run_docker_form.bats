@@ -187,6 +187,15 @@ A /new'
   [ "$output" = "Loaded image: localhost/dock/frompodman:v2" ]
   run R run --rm localhost/dock/frompodman:v2 sh -c 'echo from-podman'
   [ "$output" = from-podman ]
+  # an OCI archive (podman's oci-archive; docker 25 saves OCI layouts too)
+  P save --format oci-archive -o "$T/o.tar" dock/frompodman:v2
+  R rmi localhost/dock/frompodman:v2 >/dev/null
+  run R load -i "$T/o.tar"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == "Loaded image: "* ]]
+  run R run --rm "${output#Loaded image: }" sh -c 'echo from-oci'
+  [ "$output" = from-oci ]
   # stdin, and -q
   R rmi dock/saved:v1 >/dev/null
   run sh -c "'$OCI_RUN' --root '$ROOT' load -q <'$T/s.tar'"

@@ -81,11 +81,40 @@ int image_load(const Globals& g, const std::string& input, bool quiet) {
   (void)quiet;  // there is no progress output to silence
   std::string file = input.empty() ? "-" : input;
   if (file == "-" && isatty(STDIN_FILENO)) fail(Errc::usage, "requested load from stdin, but stdin is empty");
+  // stdin is spooled to a temp file: the format is known only once the
+  // names of its entries are.
+  std::optional<fs::TempDir> spool;
+  if (file == "-") {
+    spool.emplace("ocikit-load");
+    file = spool->path() + "/in.tar";
+    fs::AtomicFile out(file);
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(STDIN_FILENO, buf, sizeof buf)) > 0) out.write(buf, static_cast<size_t>(n));
+    if (n < 0) throw_errno("load: read stdin");
+    out.commit();
+  }
+  // docker-archive (manifest.json), or an OCI layout tar (index.json) as
+  // docker 25 and podman's oci-archive write.
+  bool oci = false;
+  {
+    auto tr = archive::TarReader::open(file);
+    archive::Entry e;
+    bool docker = false, index = false;
+    while (tr.next(e)) {
+      std::string p = e.path.rfind("./", 0) == 0 ? e.path.substr(2) : e.path;
+      docker = docker || p == "manifest.json";
+      index = index || p == "index.json";
+    }
+    oci = index && !docker;
+  }
   auto store = layout::Layout::open_or_create(g.store);
   std::vector<archive::ArchiveImage> loaded;
   {
     layout::Layout::Lease lease(store);
-    loaded = with_context("load", [&] { return archive::import_docker_archive(file, store, true); });
+    loaded = with_context("load", [&] {
+      return oci ? archive::import_oci_archive(file, store, true) : archive::import_docker_archive(file, store, true);
+    });
   }
   if (loaded.empty()) fail(Errc::invalid, "load: the archive holds no image");
   for (const auto& ai : loaded) {

@@ -249,7 +249,8 @@ int container_export(const Globals& g, const std::string& key, const std::string
 
 /// `save [-o FILE] IMAGE...`: a docker-archive of the images.
 int image_save(const Globals& g, const std::vector<std::string>& keys, const std::string& output);
-/// `load [-i FILE] [-q]`: a docker-archive into the store; "Loaded image: NAME" lines.
+/// `load [-i FILE] [-q]`: a docker-archive (or an OCI layout tar) into the
+/// store; "Loaded image: NAME" lines.
 int image_load(const Globals& g, const std::string& input, bool quiet);
 /// Options of `import`.
 struct ImportOptions {
