@@ -160,8 +160,21 @@ namespace {
 
 // What the image's layers (lowest first) hold at `rel`: nullopt when no
 // layer has it (or the topmost that has it whites it out).
+// Each parent of `rel` is checked to be a real directory in the layer (no
+// symlink is ever followed: a layer's links point into the container, not
+// the host); a parent that is not one hides the lower layers, as overlayfs.
 std::optional<struct stat> lower_stat(const std::vector<std::string>& layers, const std::string& rel) {
   for (size_t i = layers.size(); i-- > 0;) {
+    bool missing = false;
+    for (size_t slash = rel.find('/'); slash != std::string::npos; slash = rel.find('/', slash + 1)) {
+      struct stat d{};
+      if (lstat((layers[i] + "/" + rel.substr(0, slash)).c_str(), &d) != 0) {
+        missing = true;
+        break;
+      }
+      if (!S_ISDIR(d.st_mode)) return std::nullopt;
+    }
+    if (missing) continue;
     struct stat s{};
     if (lstat((layers[i] + "/" + rel).c_str(), &s) != 0) continue;
     if (S_ISCHR(s.st_mode) && s.st_rdev == makedev(0, 0)) return std::nullopt;
