@@ -177,8 +177,9 @@ void export_oci_archive(const layout::Layout& src, const std::vector<ArchiveImag
 /// (normalised, e.g. "docker.io/library/alpine:latest") when `tag` is set.
 std::vector<ArchiveImage> import_docker_archive(const std::string& file, layout::Layout& dst, bool tag = true);
 
-/// Write a docker-archive (docker save format: manifest.json, "<hex>.json"
-/// configs, "<diff_id hex>.tar" uncompressed layers) of `images` (manifest
+/// Write a docker-archive (docker 20.10's save format: manifest.json,
+/// repositories, "<hex>.json" configs, and per layer a "<chain id hex>/"
+/// dir with the uncompressed layer.tar, VERSION and a v1 json) of `images` (manifest
 /// descriptors; an index is resolved to its host-platform manifest) with
 /// their names as RepoTags in docker's familiar form.
 void export_docker_archive(const layout::Layout& src, const std::vector<ArchiveImage>& images, const std::string& file);

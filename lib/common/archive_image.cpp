@@ -364,12 +364,13 @@ std::vector<ArchiveImage> import_docker_archive(const std::string& file, Layout&
 
 void export_docker_archive(const Layout& src, const std::vector<ArchiveImage>& images, const std::string& file) {
   struct Item {
-    std::string config_path;
+    std::string config_path, top_layer;
     std::vector<std::string> repo_tags, layer_paths;
   };
   std::vector<Item> items;
   std::map<std::string, digest::Digest> configs;  // path -> blob
   std::map<std::string, std::pair<digest::Digest, digest::Digest>> tars;  // path -> (blob, diff_id)
+  std::map<std::string, std::string> layer_meta;  // layer dir -> its v1 json
   for (const auto& img : images) {
     Descriptor md = img.desc;
     if (image::detect_kind(md.media_type) == image::Kind::index) {
@@ -392,11 +393,21 @@ void export_docker_archive(const Layout& src, const std::vector<ArchiveImage>& i
     Item it;
     it.config_path = m.config.digest.hex + ".json";
     configs.emplace(it.config_path, m.config.digest);
+    // docker 20.10's layout: one directory per layer, named by an id of
+    // the layer and those below it (the OCI ChainID here), holding
+    // layer.tar, VERSION and a v1 json that names its parent.
+    std::string parent;
     for (size_t k = 0; k < m.layers.size(); ++k) {
-      std::string p = cfg.diff_ids[k].hex + ".tar";
+      std::string id = k == 0 ? cfg.diff_ids[0].hex : digest::of("sha256:" + parent + " " + cfg.diff_ids[k].str()).hex;
+      std::string p = id + "/layer.tar";
       it.layer_paths.push_back(p);
       tars.emplace(p, std::make_pair(m.layers[k].digest, cfg.diff_ids[k]));
+      json v1 = {{"id", id}, {"created", "1970-01-01T00:00:00Z"}, {"container_config", json::object()}};
+      if (!parent.empty()) v1["parent"] = parent;
+      layer_meta.emplace(id, image::dump(v1));
+      parent = id;
     }
+    it.top_layer = parent;
     for (const auto& n : img.names) {
       auto ref = with_context("export", [&] { return reference::parse(n); });
       if (!ref.tag.empty()) it.repo_tags.push_back(ref.familiar_name() + ":" + ref.tag);
@@ -404,10 +415,22 @@ void export_docker_archive(const Layout& src, const std::vector<ArchiveImage>& i
     items.push_back(std::move(it));
   }
   json mj = json::array();
-  for (const auto& it : items)
+  // "repositories": {REPO: {TAG: top layer id}}, as docker 20.10 writes it.
+  json repos = json::object();
+  for (const auto& it : items) {
     mj.push_back({{"Config", it.config_path}, {"RepoTags", it.repo_tags}, {"Layers", it.layer_paths}});
+    for (const auto& rt : it.repo_tags) {
+      auto colon = rt.rfind(':');
+      if (!it.top_layer.empty()) repos[rt.substr(0, colon)][rt.substr(colon + 1)] = it.top_layer;
+    }
+  }
 
   write_archive(file, Compression::none, [&](TarWriter& w) {
+    for (const auto& [id, v1] : layer_meta) {
+      w.add_dir(id);
+      w.add_file(id + "/VERSION", "1.0");
+      w.add_file(id + "/json", v1);
+    }
     for (const auto& [p, bd] : tars) {
       const auto& [blob, want] = bd;
       int64_t size = 0;
@@ -423,6 +446,7 @@ void export_docker_archive(const Layout& src, const std::vector<ArchiveImage>& i
     }
     for (const auto& [p, d] : configs) copy_blob(src, d, p, w);
     w.add_file("manifest.json", image::dump(mj));
+    if (!repos.empty()) w.add_file("repositories", image::dump(repos));
   });
 }
 

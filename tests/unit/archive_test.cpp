@@ -396,13 +396,20 @@ TEST_CASE("archive: docker-archive import, export and bad input") {
     std::vector<std::string> names;
     while (r.next(e)) {
       names.push_back(e.path);
+      // docker 20.10's layout: a dir per layer named by its ChainID.
+      std::string id1 = digest::of(l1).hex;
+      std::string id2 = digest::of("sha256:" + id1 + " " + digest::of(l2).str()).hex;
+      std::string id3 = digest::of("sha256:" + id2 + " " + digest::of(l3plain).str()).hex;
       if (e.path == "manifest.json")
-        CHECK(r.read_all() ==
-              R"([{"Config":")" + cfg_name + R"(","Layers":[")" + digest::of(l1).hex + R"(.tar",")" +
-                  digest::of(l2).hex + R"(.tar",")" + digest::of(l3plain).hex +
-                  R"(.tar"],"RepoTags":["busybox:latest"]}])");
+        CHECK(r.read_all() == R"([{"Config":")" + cfg_name + R"(","Layers":[")" + id1 + R"(/layer.tar",")" + id2 +
+                                  R"(/layer.tar",")" + id3 + R"(/layer.tar"],"RepoTags":["busybox:latest"]}])");
+      if (e.path == "repositories") CHECK(r.read_all() == R"({"busybox":{"latest":")" + id3 + R"("}})");
+      if (e.path == id2 + "/json")
+        CHECK(r.read_all() == R"({"container_config":{},"created":"1970-01-01T00:00:00Z","id":")" + id2 +
+                                  R"(","parent":")" + id1 + R"("})");
     }
-    CHECK(names.size() == 5);
+    // config, manifest.json, repositories; per layer its dir, layer.tar, VERSION, json
+    CHECK(names.size() == 3 + 3 * 4);
   }
   auto dst2 = Layout::open_or_create(t.path + "/dst2");
   auto again = archive::import_docker_archive(out, dst2);

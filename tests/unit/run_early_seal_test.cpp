@@ -6,6 +6,11 @@
 #include <string>
 #include <vector>
 
+#include <stdlib.h>
+
+#include <cstdlib>
+
+#include "common/fs.hpp"
 #include "router.hpp"
 
 extern "C" bool ocikit_early_seal_wanted(long argc, char** argv);
@@ -99,4 +104,31 @@ TEST_CASE("-H/--host and --context send any command to oci-run-manage (runc's ve
     CAPTURE(args.back());
     CHECK(ocikit::run::route(cl) == c.want);
   }
+}
+
+TEST_CASE("router: pause names a managed container (docker's) or a runtime id (runc's); docker-only verbs") {
+  using ocikit::run::Route;
+  char tmpl[] = "/tmp/okt-route-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  std::string state = tmpl;
+  std::string id(64, 'a');
+  std::string dir = state + "/containers/" + id;
+  REQUIRE(std::system(("mkdir -p " + dir).c_str()) == 0);
+  ocikit::fs::write_file_atomic(dir + "/record.json", R"({"id":")" + id + R"(","name":"web"})");
+  auto route_of = [&](std::vector<std::string> line) {
+    ocikit::run::CommandLine cl;
+    cl.cmd = line[0];
+    cl.args.assign(line.begin() + 1, line.end());
+    cl.state_dir = state;
+    return ocikit::run::route(cl);
+  };
+  CHECK(route_of({"pause", "web"}) == Route::docker);
+  CHECK(route_of({"pause", id}) == Route::docker);
+  CHECK(route_of({"pause", "runc-only-id"}) == Route::runtime);
+  CHECK(route_of({"resume", "web"}) == Route::runtime);
+  for (const char* cmd : {"unpause", "rename", "port", "diff", "export", "import", "save", "load"}) {
+    CAPTURE(cmd);
+    CHECK(route_of({cmd, "x"}) == Route::docker);
+  }
+  std::system(("rm -rf " + state).c_str());
 }

@@ -19,7 +19,7 @@ namespace {
 const std::set<std::string> kValueOpts = {
     // docker run/create
     "--name", "-e", "--env", "--env-file", "-w", "--workdir", "-u", "--user", "--entrypoint", "-h", "--hostname", "-v",
-    "--volume", "--mount", "--tmpfs", "-m", "--memory", "--cpus", "--pids-limit", "--cap-add", "--cap-drop",
+    "--volume", "--mount", "--volumes-from", "--tmpfs", "-m", "--memory", "--cpus", "--pids-limit", "--cap-add", "--cap-drop",
     "--security-opt", "--restart", "-l", "--label", "--stop-signal", "--stop-timeout", "-p", "--publish", "--network",
     "--network-alias",
     "--net", "--pull", "--platform", "--signature-policy", "--ulimit", "--detach-keys", "--health-cmd", "--health-interval",
@@ -65,13 +65,22 @@ const std::vector<DockerCommand> kDockerCommands = {
     {"stats", "resource use of running containers"},
     {"cp", "copy files between a container and the host"},
     {"commit", "make an image of a container's changes"},
+    {"rename", "rename a container"},
+    {"port", "list a container's port mappings"},
+    {"pause", "pause containers' processes (pause ID: the runtime's)"},
+    {"unpause", "unpause containers' processes"},
+    {"diff", "changes to files on a container's filesystem (A, C, D)"},
+    {"export", "a container's filesystem as a tar archive"},
+    {"import", "a tarball's contents as a one-layer image"},
+    {"save", "save images to a tar archive (docker-archive)"},
+    {"load", "load images from a tar archive (docker-archive)"},
     {"images", "list the store's images"},
-    {"image", "ls, rm, tag, inspect, history, prune"},
+    {"image", "ls, rm, tag, inspect, history, prune, save, load, import"},
     {"rmi", "remove images"},
     {"tag", "give an image another name"},
     {"history", "show an image's history"},
     {"volume", "create, ls, inspect, rm, prune"},
-    {"system", "check [--repair]: verify the image store; boot: start containers after a reboot"},
+    {"system", "check [--repair]: verify the image store; df: disk usage; prune: remove unused data; boot: start containers after a reboot"},
     {"context", "create, ls, use, rm, inspect, show: named remote hosts (ssh://) for -H"},
     {"login", "log in to a registry (store its credentials as docker does)"},
     {"logout", "remove a registry's stored credentials"},
@@ -143,7 +152,8 @@ Route route(const CommandLine& cl) {
   if (cmd == "ps") return positionals(cl.args, {"-q"}).empty() ? Route::docker : Route::runtime;
   // docker's events has no operand; runc's names a container.
   if (cmd == "events") return positionals(cl.args, {}).empty() ? Route::docker : Route::runtime;
-  if (cmd == "start" || cmd == "kill" || cmd == "exec") {
+  // runc's pause names one container id; docker's names managed containers.
+  if (cmd == "start" || cmd == "kill" || cmd == "exec" || cmd == "pause") {
     auto pos = positionals(cl.args, {"-t"});
     if (pos.empty()) return Route::runtime;
     try {

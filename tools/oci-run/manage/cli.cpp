@@ -49,6 +49,7 @@ void add_run_flags(CLI::App* c, RunOptions& o) {
   multi(c->add_option("-v,--volume", o.volumes, "SRC:DST[:ro] (named volume or absolute host path) or DST"));
   multi(c->add_option("--mount", o.mounts, "type=bind|volume|tmpfs,source=..,target=..[,readonly]"));
   multi(c->add_option("--tmpfs", o.tmpfs, "DST[:OPTIONS] tmpfs mount"));
+  multi(c->add_option("--volumes-from", o.volumes_from, "CONTAINER[:ro|:rw]: mount that container's volumes and binds"));
   c->add_flag("--read-only", o.read_only, "mount the root filesystem read-only");
   c->add_option("-m,--memory", o.memory, "memory limit (b, k, m, g)");
   c->add_option("--cpus", o.cpus, "number of CPUs (1.5)");
@@ -218,6 +219,22 @@ int docker_main(int argc, char** argv) {
         login->add_option("server", lo.registry, "registry host[:port]");
         auto* boot = app.get_subcommand("system")->add_subcommand(
             "boot", "after a reboot: clean up stale runtime state, start the containers whose restart policy asks for it");
+        std::string new_name, private_port, output;
+        auto* rename = app.add_subcommand("rename", "rename a container");
+        rename->add_option("CONTAINER", src)->required();
+        rename->add_option("NEW_NAME", new_name)->required();
+        auto* port = app.add_subcommand("port", "list a container's port mappings, or the one of PRIVATE_PORT");
+        port->add_option("CONTAINER", src)->required();
+        port->add_option("PRIVATE_PORT", private_port, "PORT[/PROTO]");
+        auto* pause = app.add_subcommand("pause", "pause all processes within containers");
+        pause->add_option("CONTAINER", names)->required();
+        auto* unpause = app.add_subcommand("unpause", "unpause all processes within containers");
+        unpause->add_option("CONTAINER", names)->required();
+        auto* diff = app.add_subcommand("diff", "inspect changes to files or directories on a container's filesystem");
+        diff->add_option("CONTAINER", src)->required();
+        auto* export_cmd = app.add_subcommand("export", "export a container's filesystem as a tar archive");
+        export_cmd->add_option("-o,--output", output, "write to a file, instead of STDOUT");
+        export_cmd->add_option("CONTAINER", src)->required();
         std::string logout_server;
         auto* logout = app.add_subcommand("logout", "remove the credentials stored for a registry (default docker.io)");
         logout->add_option("server", logout_server, "registry host[:port]");
@@ -248,6 +265,11 @@ int docker_main(int argc, char** argv) {
         if (*cp) return container_cp(g, src, dst, follow);
         if (*commit) return container_commit(g, cmo);
         if (*login) return registry_login(lo);
+        if (*rename) return container_rename(g, src, new_name);
+        if (*port) return container_port(g, src, private_port);
+        if (*pause || *unpause) return container_pause(g, names, static_cast<bool>(*pause));
+        if (*diff) return container_diff(g, src);
+        if (*export_cmd) return container_export(g, src, output);
         if (*logout) return registry_logout(logout_server);
 
         auto image_and_cmd = [](CLI::App* c, RunOptions& o) {

@@ -21,6 +21,10 @@ std::function<std::optional<int>()> add_store_commands(CLI::App& app, const Glob
     bool quiet = false, force = false, all = false, no_trunc = false, quick = false, repair = false;
     std::vector<std::string> names, labels;
     ImagesOptions io;
+    std::string output, input;
+    bool verbose = false, volumes = false;
+    std::vector<std::string> filters;
+    ImportOptions imp;
   };
   auto o = std::make_shared<Opts>();
   auto& format = o->format;
@@ -106,7 +110,7 @@ std::function<std::optional<int>()> add_store_commands(CLI::App& app, const Glob
   iprune->add_flag("-f,--force", force, "do not prompt (there is no prompt)");
 
   // ---- system ----
-  auto* sys = app.add_subcommand("system", "manage the store as a whole");
+  auto* sys = app.add_subcommand("system", "manage the store as a whole: check, df, prune");
   sys->require_subcommand(1);
   auto& quick = o->quick;
   auto& repair = o->repair;
@@ -118,8 +122,61 @@ std::function<std::optional<int>()> add_store_commands(CLI::App& app, const Glob
       "-r,--repair", repair,
       "remove corrupt blobs, broken images (pull or build them again), unreferenced blobs and snapshots, stale temp files");
 
+  // ---- archives ----
+  auto add_save = [&](CLI::App* c) {
+    c->add_option("-o,--output", o->output, "write to a file, instead of STDOUT");
+    c->add_option("images", names, "IMAGE...")->required();
+  };
+  auto* save = app.add_subcommand("save", "save images to a tar archive (docker-archive; stdout by default)");
+  add_save(save);
+  auto* isave = image->add_subcommand("save", "save images to a tar archive");
+  add_save(isave);
+  auto add_load = [&](CLI::App* c) {
+    c->add_option("-i,--input", o->input, "read from a tar archive file, instead of STDIN");
+    c->add_flag("-q,--quiet", quiet, "suppress the load output (only the loaded names)");
+  };
+  auto* load = app.add_subcommand("load", "load images from a tar archive (docker-archive) or STDIN");
+  add_load(load);
+  auto* iload = image->add_subcommand("load", "load images from a tar archive or STDIN");
+  add_load(iload);
+  auto add_import = [&](CLI::App* c) {
+    c->add_option("-c,--change", o->imp.changes, "apply a Dockerfile instruction to the image")
+        ->allow_extra_args(false);
+    c->add_option("-m,--message", o->imp.message, "set the commit message of the image");
+    c->add_option("file", o->imp.source, "FILE or - (a URL is refused)")->required();
+    c->add_option("repository", o->imp.repository, "REPOSITORY[:TAG]");
+  };
+  auto* import = app.add_subcommand("import", "import a tarball's contents as a filesystem image");
+  add_import(import);
+  auto* iimport = image->add_subcommand("import", "import a tarball's contents as a filesystem image");
+  add_import(iimport);
+
+  // ---- system df, prune ----
+  auto* sdf = sys->add_subcommand("df", "show disk usage: images, containers, local volumes, build cache");
+  sdf->add_flag("-v,--verbose", o->verbose, "show detailed information on space usage");
+  auto* sprune = sys->add_subcommand(
+      "prune", "remove stopped containers, unused networks, dangling images (-a: unused) and build cache");
+  sprune->add_flag("-a,--all", all, "remove all unused images, not just dangling ones");
+  sprune->add_flag("--volumes", o->volumes, "prune anonymous volumes");
+  sprune->add_flag("-f,--force", force, "do not prompt for confirmation (there is no prompt)");
+  sprune->add_option("--filter", o->filters, "until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE]")
+      ->allow_extra_args(false);
+
   return [=, &env]() -> std::optional<int> {
-    auto& [format, vname, driver, src, dst, quiet, force, all, no_trunc, quick, repair, names, labels, io] = *o;
+    auto& [format, vname, driver, src, dst, quiet, force, all, no_trunc, quick, repair, names, labels, io, output,
+           input, verbose, volumes, filters, imp] = *o;
+    if (*save || *isave) return image_save(env, names, output);
+    if (*load || *iload) return image_load(env, input, quiet);
+    if (*import || *iimport) return image_import(env, imp);
+    if (*sdf) return system_df(env, verbose);
+    if (*sprune) {
+      PruneOptions p;
+      p.all = all;
+      p.volumes = volumes;
+      p.force = force;
+      p.filters = filters;
+      return system_prune(env, p);
+    }
     if (*vcreate) {
       if (driver != "local")
         fail(Errc::usage, "volume create: driver \"" + driver + "\" is not supported (only local)");

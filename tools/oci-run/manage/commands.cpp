@@ -77,6 +77,20 @@ void wait_runtime(const StateDir& st, const std::string& id) {
       5000);
 }
 
+// A paused container gets the stop signal once thawed: stop and rm -f
+// unpause it first, as docker's stop does.
+void thaw_if_paused(const Record& r) {
+  try {
+    if (!runtime_has(r)) return;
+    if (run::status_of(run::container_dir(r.runtime_root, r.id), run::load_state(r.runtime_root, r.id)) == "paused") {
+      run::pause_container(r.runtime_root, r.id, false);
+      container_event(r, "unpause");
+    }
+  } catch (const Error& e) {
+    log::debug(e.what());
+  }
+}
+
 }  // namespace
 
 int run_image(const Globals& g, const RunOptions& o) {
@@ -165,6 +179,7 @@ void stop_managed(const Globals& g, const std::string& name_or_id, std::optional
     } catch (const Error& e) {
       log::debug(e.what());
     }
+    thaw_if_paused(r);
   }
   if (wait_for(stopped, t * 1000)) return;
   try {
@@ -198,6 +213,7 @@ void remove_managed(const Globals& g, const std::string& name_or_id, bool force,
       x.manually_stopped = true;
       x.auto_remove = false;  // rm removes it below, not the monitor
     });
+    thaw_if_paused(r);
     if (runtime_has(r)) {
       try {
         run::kill_container(r.runtime_root, id, "SIGKILL", true);

@@ -148,6 +148,26 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   for (const auto& v : o.volumes) mounts.push_back(parse_volume(v));
   for (const auto& m : o.mounts) mounts.push_back(parse_mount(m));
   for (const auto& t : o.tmpfs) mounts.push_back(parse_tmpfs(t));
+  // --volumes-from: that container's volumes (named and anonymous) and
+  // binds at the same destinations; an explicit mount there wins (docker).
+  for (const auto& spec : o.volumes_from) {
+    std::string key = spec, mode;
+    if (auto colon = spec.rfind(':'); colon != std::string::npos) {
+      key = spec.substr(0, colon);
+      mode = spec.substr(colon + 1);
+      if (mode != "ro" && mode != "rw") fail(Errc::usage, "invalid mode: " + mode + " (--volumes-from " + spec + ")");
+    }
+    StateDir from_st(g.state_dir.empty() ? default_state_dir() : g.state_dir);
+    Record from = from_st.load(from_st.find(key));
+    for (auto m : from.mounts) {
+      if (m.type != "volume" && m.type != "bind") continue;
+      bool covered = false;
+      for (const auto& x : mounts) covered = covered || fs::clean_path(x.destination) == fs::clean_path(m.destination);
+      if (covered) continue;
+      if (!mode.empty()) m.read_only = mode == "ro";
+      mounts.push_back(m);
+    }
+  }
   auto [policy, max_retries] = parse_restart(o.restart);
   HealthFlags hf{o.health_cmd, o.health_interval, o.health_timeout, o.health_start_period, o.health_start_interval,
                  o.health_retries, o.no_healthcheck};
@@ -306,6 +326,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
                    {"SecurityOpt", o.security_opts},
                    {"NetworkMode", network.empty() ? "none" : network},
                    {"Init", o.init},
+                   {"VolumesFrom", o.volumes_from},
                    {"Ulimits", nlohmann::json::array()}};
   for (const auto& u : ulimits) {
     std::string n = u["type"].get<std::string>().substr(7);

@@ -1,5 +1,6 @@
 // `oci-run images|image ...|rmi|tag|history`: the store's images in docker's shapes.
 #include <cstdio>
+#include <functional>
 #include <ctime>
 #include <iostream>
 #include <set>
@@ -245,20 +246,24 @@ int image_history(const Globals& env, const std::string& key, bool no_trunc, boo
   return 0;
 }
 
-int image_prune(const Globals& env, bool all) {
+uint64_t prune_images(const Globals& env, bool all, std::vector<std::string>& lines,
+                      const std::function<bool(const Image&)>& selected, size_t* snapshots) {
   auto store = layout::Layout::open_or_create(env.store);
   auto uses = container_uses(env);
-  std::vector<std::string> lines;
   for (auto& img : list_images(store)) {
     if (user_of(uses, img)) continue;
     if (!all && !is_dangling(img)) continue;
+    if (selected && !selected(img)) continue;
     for (auto& n : img.names) {
       store.untag(n);
       auto [repo, tag] = split_name(n);
       if (!is_id_name(n)) lines.push_back("untagged: " + repo + ":" + tag);
+      if (!is_id_name(n))
+        events::emit({"image", "untag", img.manifest.config.digest.str(), {{"name", repo + ":" + tag}}});
     }
     if (img.names.empty()) store.delete_image(img.target.digest.str());
     lines.push_back("deleted: " + img.manifest.config.digest.str());
+    events::emit({"image", "delete", img.manifest.config.digest.str(), {}});
   }
   auto roots = container_roots(store, env);
   auto res = store.gc(roots);
@@ -270,13 +275,21 @@ int image_prune(const Globals& env, bool all) {
     for (auto& c : container_chain_ids(store, roots)) keep.insert(c);
     snaps = snapshot::Store::open(sdir).gc(keep);
   }
+  if (snapshots) *snapshots = snaps;
+  return res.bytes;
+}
+
+int image_prune(const Globals& env, bool all) {
+  std::vector<std::string> lines;
+  size_t snaps = 0;
+  uint64_t bytes = prune_images(env, all, lines, {}, &snaps);
   if (!lines.empty()) {
     std::cout << "Deleted Images:\n";
     for (auto& l : lines) std::cout << l << "\n";
     std::cout << "\n";
   }
   if (snaps) std::cout << "Deleted snapshots: " << snaps << "\n";
-  std::cout << "Total reclaimed space: " << human_size(res.bytes) << "\n";
+  std::cout << "Total reclaimed space: " << human_size(bytes) << "\n";
   return 0;
 }
 

@@ -5,6 +5,7 @@
 // the config digest, as docker's.
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -77,5 +78,12 @@ image::Descriptor platform_manifest(const layout::Layout& store, const image::De
 /// Errc::not_found for a missing blob, Errc::invalid for a malformed one.
 std::pair<image::Manifest, image::ImageConfig> read_image_by_digest(const layout::Layout& store,
                                                                     const std::string& digest);
+
+struct Globals;
+/// image prune's work: untag and delete unused images (dangling ones unless
+/// `all`; only those `selected` accepts when given), gc blobs and snapshots.
+/// Appends docker's "untagged: / deleted:" lines; returns the bytes freed.
+uint64_t prune_images(const Globals& env, bool all, std::vector<std::string>& lines,
+                      const std::function<bool(const Image&)>& selected = {}, size_t* snapshots = nullptr);
 
 }  // namespace ocikit::manage

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -48,6 +49,7 @@ struct RunOptions {
   std::string hostname;  ///< -h/--hostname
   std::vector<std::string> volumes;  ///< -v SRC:DST[:ro]
   std::vector<std::string> mounts;  ///< --mount type=..,src=..,dst=..
+  std::vector<std::string> volumes_from;  ///< --volumes-from CONTAINER[:ro|:rw]
   std::vector<std::string> tmpfs;  ///< --tmpfs DST[:OPTS]
   bool read_only = false;  ///< --read-only
   std::string memory;  ///< --memory 64m
@@ -245,6 +247,54 @@ struct CommitOptions {
 };
 /// `commit`: prints the new image id (sha256:<config digest>).
 int container_commit(const Globals& g, const CommitOptions& o);
+
+// ---- container_admin.cpp ----
+
+/// `rename CONTAINER NEW_NAME`: docker's conflict error when the name is taken.
+int container_rename(const Globals& g, const std::string& key, const std::string& new_name);
+/// `port CONTAINER [PRIVATE_PORT[/PROTO]]`: "80/tcp -> 0.0.0.0:8080" lines
+/// of a running container (or the host addresses of one port).
+int container_port(const Globals& g, const std::string& key, const std::string& private_port);
+/// `pause`/`unpause CONTAINER...`: freeze or thaw (the runtime's cgroup
+/// freezer), printing each name; 1 when one failed.
+int container_pause(const Globals& g, const std::vector<std::string>& keys, bool pause);
+/// True when the runtime says the container is paused.
+bool container_paused(const Globals& g, const Record& r);
+/// `diff CONTAINER`: "A|C|D /path" lines of its upper layer against its image.
+int container_diff(const Globals& g, const std::string& key);
+/// `export [-o FILE] CONTAINER`: its merged filesystem as a tar.
+int container_export(const Globals& g, const std::string& key, const std::string& output);
+
+// ---- archive_cmds.cpp ----
+
+/// `save [-o FILE] IMAGE...`: a docker-archive of the images.
+int image_save(const Globals& g, const std::vector<std::string>& keys, const std::string& output);
+/// `load [-i FILE] [-q]`: a docker-archive (or an OCI layout tar) into the
+/// store; "Loaded image: NAME" lines.
+int image_load(const Globals& g, const std::string& input, bool quiet);
+/// Options of `import`.
+struct ImportOptions {
+  std::string source;  ///< FILE or "-"
+  std::string repository;  ///< REPOSITORY[:TAG]
+  std::string message;  ///< -m
+  std::vector<std::string> changes;  ///< -c
+};
+/// `import`: a filesystem tar as a one-layer image; prints its id.
+int image_import(const Globals& g, const ImportOptions& o);
+
+// ---- system_cmds.cpp ----
+
+
+/// `system df [-v]`: TYPE TOTAL ACTIVE SIZE RECLAIMABLE.
+int system_df(const Globals& g, bool verbose);
+/// Options of `system prune`.
+struct PruneOptions {
+  bool all = false, volumes = false, force = false;
+  std::vector<std::string> filters;  ///< until=..., label=...
+};
+/// `system prune`: stopped containers, unused networks, dangling (all: unused)
+/// images, build cache (and with volumes, unused anonymous volumes).
+int system_prune(const Globals& g, const PruneOptions& o);
 
 // ---- registries (login.cpp) ----
 

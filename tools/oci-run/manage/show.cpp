@@ -130,6 +130,8 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
     if (!show_all && live != "running" && live != "restarting") continue;
     if (!matches(r, live)) continue;
     std::string id = no_trunc ? r.id : r.id.substr(0, 12);
+    bool paused = live == "running" && container_paused(g, r);
+    std::string status = status_text(st, r, live) + (paused ? " (Paused)" : "");
     if (quiet) {
       std::cout << id << "\n";
       continue;
@@ -140,8 +142,8 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
                                   {"Command", command_text(r, true)},
                                   {"CreatedAt", r.created},
                                   {"RunningFor", human_duration(seconds_since(r.created)) + " ago"},
-                                  {"Status", status_text(st, r, live)},
-                                  {"State", live},
+                                  {"Status", status},
+                                  {"State", paused ? "paused" : live},
                                   {"Ports", ports_text(r)},
                                   {"Names", r.name},
                                   {"Labels", r.labels},
@@ -150,7 +152,7 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
       continue;
     }
     rows.push_back({id, r.image, command_text(r, no_trunc), human_duration(seconds_since(r.created)) + " ago",
-                    status_text(st, r, live), ports_text(r), r.name});
+                    status, ports_text(r), r.name});
   }
   if (quiet || format == "json") return;
   std::vector<std::string> head = {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"};
@@ -237,6 +239,7 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names) {
   for (const auto& n : names) {
     Record r = st.load(st.find(n));
     std::string live = live_status(r);
+    bool paused = live == "running" && container_paused(g, r);
     nlohmann::json spec = nlohmann::json::object();
     try {
       spec = nlohmann::json::parse(fs::read_file(st.bundle_dir(r.id) + "/config.json"));
@@ -267,9 +270,9 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names) {
         {"Path", args.empty() ? "" : args[0]},
         {"Args", args.size() > 1 ? std::vector<std::string>(args.begin() + 1, args.end()) : std::vector<std::string>{}},
         {"State",
-         {{"Status", live},
+         {{"Status", paused ? "paused" : live},
           {"Running", live == "running"},
-          {"Paused", false},
+          {"Paused", paused},
           {"Restarting", live == "restarting"},
           {"OOMKilled", false},
           {"Dead", false},
