@@ -30,6 +30,10 @@ events_json() { R events --since "$START" --until "$(date +%s.%N)" --format json
   run R events --since "$START" --until "$(date +%s.%N)" --filter event=die
   [ "${#lines[@]}" -eq 1 ]
   [[ "${lines[0]}" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z\ container\ die\ [0-9a-f]{64}\ \(exitCode=3,\ image=$IMG,\ name=ev,\ team=a\)$ ]]
+  # run --rm: the monitor removes it, and says so with destroy (as dockerd)
+  START=$(date +%s.%N)
+  R run --rm --name evrm "$IMG" true
+  [ "$(events_json --filter container=evrm | jq -r .Action | tr '\n' ' ')" = "create start die destroy " ]
 }
 
 @test "events: stop, kill, exec, volumes, images and networks; filters" {

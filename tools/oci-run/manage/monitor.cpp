@@ -257,6 +257,9 @@ int supervise(const Globals& g, const StateDir& st, const std::string& id, std::
     last.monitor_start = 0;
     if (last.auto_remove) {
       release_container(st, last, true);
+      // As dockerd after an AutoRemove: "destroy" says the name is free
+      // (clients such as docker run --rm wait for it).
+      container_event(last, "destroy");
     } else {
       st.save(last);
       release_container(st, last, false);
