@@ -352,8 +352,12 @@ void container_wait(Exchange& x, const std::string& id) {
       last_check = std::chrono::steady_clock::now();
       if (status_of_inspect(full) == 404) return missing = true, true;
     }
-    // An auto-removed container leaves no destroy event: gone after its die.
-    if (died && cond == "removed" && status_of_inspect(full) == 404) return done = true, true;
+    // An auto-removed container's monitor emits destroy; should that be
+    // lost (the monitor killed), the container is looked up every 2 s.
+    if (died && cond == "removed" && std::chrono::steady_clock::now() - last_check > std::chrono::seconds(2)) {
+      last_check = std::chrono::steady_clock::now();
+      if (status_of_inspect(full) == 404) return done = true, true;
+    }
     return false;
   };
   if (!done) {
@@ -366,6 +370,7 @@ void container_wait(Exchange& x, const std::string& id) {
             if (it != e.attributes.end()) code = std::atoi(it->second.c_str());
             if (cond != "removed") return done = true, false;
             died = true;
+            last_check = std::chrono::steady_clock::now();
           }
           if (e.action == "destroy" && cond == "removed") return done = true, false;
           return true;
