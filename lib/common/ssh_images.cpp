@@ -1,15 +1,18 @@
 // ocikit::ssh_images (ssh_images.hpp).
 #include "common/ssh_images.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
+#include "common/process.hpp"
 
 namespace ocikit::ssh_images {
 
@@ -160,6 +163,37 @@ image::Descriptor receive_image(layout::Layout& l, const std::string& name, int 
   l.tag(name, top);
   if (sent) *sent = want.size();
   return top;
+}
+
+void converse(const ssh::Address& a, const std::vector<std::string>& remote, const std::string& what,
+              const std::function<void(int from_fd, int to_fd)>& talk) {
+  auto argv = ssh::command(a, remote, {false, false});
+  int to[2], from[2];
+  if (pipe2(to, O_CLOEXEC) != 0) throw_errno("pipe");
+  fs::UniqueFd to_r(to[0]), to_w(to[1]);
+  if (pipe2(from, O_CLOEXEC) != 0) throw_errno("pipe");
+  fs::UniqueFd from_r(from[0]), from_w(from[1]);
+  process::Spec sp;
+  sp.argv = argv;
+  sp.in = to_r.get();
+  sp.out = from_w.get();
+  pid_t pid = process::spawn(sp);
+  to_r.reset();
+  from_w.reset();
+  signal(SIGPIPE, SIG_IGN);  // a remote end that quits is an error of talk, not a signal
+  std::string err;
+  try {
+    talk(from_r.get(), to_w.get());
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  to_w.reset();
+  from_r.reset();
+  int status = process::wait(pid);
+  if (status != 0)
+    fail(what + ": " + (status == 255 ? std::string("ssh failed") : "the remote " + remote.at(0) + " failed") +
+         " (status " + std::to_string(status) + ")");
+  if (!err.empty()) fail(what + ": " + err);
 }
 
 }  // namespace ocikit::ssh_images

@@ -18,11 +18,13 @@
 // the receiving store before it is tagged, so a cut or lying sender leaves
 // no name and no unverified blob (only verified blobs that gc removes).
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "common/image.hpp"
 #include "common/layout.hpp"
+#include "common/ssh.hpp"
 
 namespace ocikit::ssh_images {
 
@@ -38,5 +40,12 @@ size_t send_image(const layout::Layout& l, const image::Descriptor& top, int in_
 /// image's top descriptor. `sent` gets how many blobs came.
 image::Descriptor receive_image(layout::Layout& l, const std::string& name, int in_fd, int out_fd,
                                 size_t* sent = nullptr);
+
+/// Run `remote` (the other tool and its words) on the host of `a` through
+/// ssh, hand `talk` the read end of its stdout and the write end of its
+/// stdin, close both, and wait for it. A failure of `talk`, of ssh or of the
+/// remote program is one Error: "WHAT: ...", naming which.
+void converse(const ssh::Address& a, const std::vector<std::string>& remote, const std::string& what,
+              const std::function<void(int from_fd, int to_fd)>& talk);
 
 }  // namespace ocikit::ssh_images

@@ -93,33 +93,11 @@ int fetch_ssh(const Options& o) {
   if (a.path.empty()) fail(Errc::usage, "source " + o.src + ": the image is missing (ssh://HOST/NAME)");
   std::string name = reference::parse(a.path).str();
   Dest dest = open_dest(o, name);
-  auto argv = ssh::command(a, {"oci-push", "--send-stdio", a.path}, {false, false});
-  int to[2], from[2];
-  if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) throw_errno("pipe");
-  fs::UniqueFd to_w(to[1]), from_r(from[0]);
-  process::Spec sp;
-  sp.argv = argv;
-  sp.in = to[0];
-  sp.out = from[1];
-  pid_t pid = process::spawn(sp);
-  close(to[0]);
-  close(from[1]);
-  signal(SIGPIPE, SIG_IGN);
-  std::string err;
   image::Descriptor top;
-  try {
+  ssh_images::converse(a, {"oci-push", "--send-stdio", a.path}, "fetch from " + a.str(), [&](int from, int to) {
     layout::Layout::Lease lease(dest.layout);
-    top = ssh_images::receive_image(dest.layout, dest.name, from_r.get(), to_w.get());
-  } catch (const Error& e) {
-    err = e.what();
-  }
-  to_w.reset();
-  from_r.reset();
-  int status = process::wait(pid);
-  if (status != 0)
-    fail("fetch from " + a.str() + ": " + (status == 255 ? "ssh failed" : "the remote oci-push failed") + " (status " +
-         std::to_string(status) + ")");
-  if (!err.empty()) fail("fetch from " + a.str() + ": " + err);
+    top = ssh_images::receive_image(dest.layout, dest.name, from, to);
+  });
   finish_dest(dest, top);
   events::emit({"image", "pull", name, {{"name", name}}});
   if (o.dest != "-") print_result(o, top);

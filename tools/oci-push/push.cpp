@@ -125,31 +125,8 @@ int push_ssh(const Options& o) {
   reference::ImageRef src = reference::parse_image_ref(o.src);
   archive::LocalImage local(src, o.src, o.store);
   std::string name = a.path.empty() ? (src.transport == Transport::store ? src.ref.str() : local.name()) : a.path;
-  auto argv = ssh::command(a, {"oci-fetch", "--receive-stdio", name}, {false, false});
-  int to[2], from[2];
-  if (pipe2(to, O_CLOEXEC) != 0 || pipe2(from, O_CLOEXEC) != 0) throw_errno("pipe");
-  fs::UniqueFd to_w(to[1]), from_r(from[0]);
-  process::Spec sp;
-  sp.argv = argv;
-  sp.in = to[0];
-  sp.out = from[1];
-  pid_t pid = process::spawn(sp);
-  close(to[0]);
-  close(from[1]);
-  signal(SIGPIPE, SIG_IGN);
-  std::string err;
-  try {
-    ssh_images::send_image(local.layout(), local.top(), from_r.get(), to_w.get());
-  } catch (const Error& e) {
-    err = e.what();
-  }
-  to_w.reset();
-  from_r.reset();
-  int status = process::wait(pid);
-  if (status != 0)
-    fail("push to " + a.str() + ": " + (status == 255 ? "ssh failed" : "the remote oci-fetch failed") + " (status " +
-         std::to_string(status) + ")");
-  if (!err.empty()) fail("push to " + a.str() + ": " + err);
+  ssh_images::converse(a, {"oci-fetch", "--receive-stdio", name}, "push to " + a.str(),
+                       [&](int from, int to) { ssh_images::send_image(local.layout(), local.top(), from, to); });
   image::Descriptor top = local.top();
   events::emit({"image", "push", name, {{"name", name}}});
   std::cout << top.digest.str() << "\n";
