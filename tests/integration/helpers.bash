@@ -67,14 +67,22 @@ net_host_setup() {
 
 # net_host_teardown: stop the resolvers under $D, remove every
 # okt-net2-*<pid> netns (with its /etc/netns files) and $D.
-net_host_teardown() {
-  local ns f pid
-  # Resolvers of user networks (tools/oci-net/dns.*) a failed test left.
-  for f in "$D"/dns/*.pid; do
+# kill_resolvers PIDFILE...: stop the dnsmasq each pid file names (the
+# resolvers of user networks, tools/oci-net/dns.*, a failed test left), when
+# that process is the one started with that pid file.
+kill_resolvers() {
+  local f pid
+  for f in "$@"; do
     [ -e "$f" ] || continue
     pid=$(cat "$f")
     grep -qa -- "--pid-file=$f" "/proc/$pid/cmdline" 2>/dev/null && kill "$pid"
   done
+  return 0
+}
+
+net_host_teardown() {
+  local ns
+  kill_resolvers "$D"/dns/*.pid
   for ns in $(ip netns list | awk '{print $1}' | grep "^okt-net2-.*$S\$"); do
     ip netns del "$ns" 2>/dev/null || true
     rm -rf "/etc/netns/$ns"

@@ -30,15 +30,11 @@ setup() {
 }
 
 teardown() {
-  local f pid ns
+  local ns
   "$OCI_RUN" --root "$ROOT" rm -f dns-web >/dev/null 2>&1 || true
   OCIKIT_NET_DIR=$T/net "$OCI_NET" rm dns-run >/dev/null 2>&1 || true
   # Resolvers left by a failed test, then the upstream.
-  for f in "$D"/net/dns/*.pid "$T"/net/dns/*.pid "$D/upstream.pid"; do
-    [ -e "$f" ] || continue
-    pid=$(cat "$f")
-    grep -qa -- "--pid-file=$f" "/proc/$pid/cmdline" 2>/dev/null && kill "$pid"
-  done
+  kill_resolvers "$D"/net/dns/*.pid "$T"/net/dns/*.pid "$D/upstream.pid"
   for ns in $(ip netns list | awk '{print $1}' | grep "^dns-.*$S\$"); do
     ip netns del "$ns" 2>/dev/null || true
     rm -rf "/etc/netns/$ns"

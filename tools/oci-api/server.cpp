@@ -470,37 +470,37 @@ int serve(const std::vector<std::string>& hosts_in, const ListenSpec& opts, cons
   std::vector<std::string> hosts = hosts_in;
   if (hosts.empty()) hosts.push_back(activated.empty() ? "unix:///run/ocikit/docker.sock" : "fd://");
 
-  auto add_unix_acceptor = [&](net::local::stream_protocol::acceptor a) {
-    acceptors.emplace_back([a = std::move(a), &limits, &handler]() mutable {
-      for (;;) {
-        error_code ec;
-        auto s = a.accept(ec);
-        if (ec) {
-          if (ec == net::error::bad_descriptor) return;
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-          continue;
-        }
-        start_connection(std::make_unique<PlainIo<net::local::stream_protocol::socket>>(std::move(s)), limits, handler);
+  // One thread per listener: accept until the acceptor is closed, hand
+  // each socket to `serve`; other errors (EMFILE, ...) are waited out.
+  auto accept_loop = [](auto& a, auto serve) {
+    for (;;) {
+      error_code ec;
+      auto s = a.accept(ec);
+      if (ec) {
+        if (ec == net::error::bad_descriptor) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
       }
+      serve(std::move(s));
+    }
+  };
+  auto add_unix_acceptor = [&](net::local::stream_protocol::acceptor a) {
+    acceptors.emplace_back([a = std::move(a), &limits, &handler, accept_loop]() mutable {
+      accept_loop(a, [&](net::local::stream_protocol::socket s) {
+        start_connection(std::make_unique<PlainIo<net::local::stream_protocol::socket>>(std::move(s)), limits, handler);
+      });
     });
   };
   auto add_tcp_acceptor = [&](net::ip::tcp::acceptor a) {
-    acceptors.emplace_back([a = std::move(a), &limits, &handler, &tls]() mutable {
-      for (;;) {
-        error_code ec;
-        auto s = a.accept(ec);
-        if (ec) {
-          if (ec == net::error::bad_descriptor) return;
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-          continue;
-        }
+    acceptors.emplace_back([a = std::move(a), &limits, &handler, &tls, accept_loop]() mutable {
+      accept_loop(a, [&](net::ip::tcp::socket s) {
         if (tls) {
           start_connection(std::make_unique<TlsIo>(std::move(s), *tls), limits, handler,
                            [](Io& io) { return static_cast<TlsIo&>(io).handshake(); });
         } else {
           start_connection(std::make_unique<PlainIo<net::ip::tcp::socket>>(std::move(s)), limits, handler);
         }
-      }
+      });
     });
   };
 
