@@ -25,27 +25,16 @@ for c in podman crun hyperfine jq $DOCKER; do
 done
 source "$here/tests/integration/helpers.bash"
 
-work=$(mktemp -d /tmp/okt-api-bench-XXXXXX)
-P=(podman --root "$work/podman" --runroot "$work/podman-run" --runtime crun --cgroup-manager cgroupfs
-   --events-backend none --storage-driver overlay)
+source "$here/bench/podman_helpers.bash"
+bench_podman_init okt-api-bench
 cleanup() {
   [ ! -f "$work/api.pid" ] || kill "$(cat "$work/api.pid")" 2>/dev/null || true
   [ ! -f "$work/podman.pid" ] || kill "$(cat "$work/podman.pid")" 2>/dev/null || true
   sleep 0.5
-  "${P[@]}" rm -af >/dev/null 2>&1 || true
-  "${P[@]}" rmi -af >/dev/null 2>&1 || true
-  awk -v t="$work" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "$work"
+  bench_podman_cleanup
 }
 trap cleanup EXIT
-
-mkdir -p "$work/ctx/rootfs"
-make_busybox_rootfs "$work/ctx/rootfs"
-printf 'FROM scratch\nCOPY rootfs/ /\nCMD ["/bin/sh"]\n' >"$work/ctx/Dockerfile"
-OCIKIT_STORE=$work/store "$OCI_BUILD" -t okt-bench/busybox "$work/ctx" >"$work/build.log" 2>&1 ||
-  { cat "$work/build.log" >&2; exit 1; }
-tar -C "$work/store" -cf "$work/busybox.tar" oci-layout index.json blobs
-"${P[@]}" load -q -i "$work/busybox.tar" >/dev/null
+bench_busybox_image
 
 run_args="run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 okt-bench/busybox true"
 cat >"$work/bench.sh" <<BENCH

@@ -22,25 +22,11 @@ for c in podman crun hyperfine jq; do
 done
 source "$here/tests/integration/helpers.bash"
 
-work=$(mktemp -d /tmp/okt-manage2-bench-XXXXXX)
-P=(podman --root "$work/podman" --runroot "$work/podman-run" --runtime crun --cgroup-manager cgroupfs
-   --events-backend none --storage-driver overlay)
-cleanup() {
-  "${P[@]}" rm -af >/dev/null 2>&1 || true
-  "${P[@]}" rmi -af >/dev/null 2>&1 || true
-  awk -v t="$work" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
+source "$here/bench/podman_helpers.bash"
+bench_podman_init okt-manage2-bench
+trap bench_podman_cleanup EXIT
 # The image, once, in a private store; then the same bytes for podman.
-mkdir -p "$work/ctx/rootfs"
-make_busybox_rootfs "$work/ctx/rootfs"
-printf 'FROM scratch\nCOPY rootfs/ /\nCMD ["/bin/sh"]\n' >"$work/ctx/Dockerfile"
-OCIKIT_STORE=$work/store "$OCI_BUILD" -t okt-bench/busybox "$work/ctx" >"$work/build.log" 2>&1 ||
-  { cat "$work/build.log" >&2; exit 1; }
-tar -C "$work/store" -cf "$work/busybox.tar" oci-layout index.json blobs
-"${P[@]}" load -q -i "$work/busybox.tar" >/dev/null  # named docker.io/okt-bench/busybox:latest
+bench_busybox_image
 
 okt="$OCI_RUN --root $work/oci-root --store $work/store --state-dir $work/state run --rm --network none okt-bench/busybox true"
 pod="${P[*]} run --rm --network none --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 docker.io/okt-bench/busybox true"
