@@ -228,36 +228,90 @@ bool Authenticator::handle_challenge(const http::Response& r, const std::string&
   return false;
 }
 
+void Authenticator::request_offline_token() {
+  std::lock_guard lk(mu_);
+  offline_ = true;
+}
+
+std::string Authenticator::refresh_token() {
+  std::lock_guard lk(mu_);
+  return refresh_token_;
+}
+
 std::string Authenticator::fetch_token(const Challenge& c, const std::string& scope) {
   auto realm = c.params.find("realm");
   if (realm == c.params.end() || realm->second.empty()) fail(Errc::invalid, "bearer challenge without a realm");
-  std::string url = realm->second;
-  std::string q;
-  if (auto s = c.params.find("service"); s != c.params.end()) q += "service=" + url_escape(s->second);
+  const std::string& where = realm->second;
+  std::string service;
+  if (auto s = c.params.find("service"); s != c.params.end()) service = s->second;
   std::string sc = scope.empty() ? (c.params.count("scope") ? c.params.at("scope") : "") : scope;
-  // Several scopes (a mount needs push here and pull there) are separate
-  // scope parameters, as the token spec and docker send them.
+  std::vector<std::string> scopes;
   for (size_t b = 0; b < sc.size();) {
     size_t e = sc.find(' ', b);
     if (e == std::string::npos) e = sc.size();
-    if (e > b) q += (q.empty() ? "" : "&") + std::string("scope=") + url_escape(sc.substr(b, e - b));
+    if (e > b) scopes.push_back(sc.substr(b, e - b));
     b = e + 1;
   }
-  if (!q.empty()) url += (url.find('?') == std::string::npos ? "?" : "&") + q;
+  bool offline;
+  {
+    std::lock_guard lk(mu_);
+    offline = offline_ && !creds_.empty() && !creds_.identity_token();
+  }
   http::Request req;
-  req.url = url;
-  if (!creds_.empty())
-    req.headers.emplace_back("Authorization", "Basic " + base64_encode(creds_.username + ":" + creds_.password));
-  log::debug("fetching token from " + url);
+  if (creds_.identity_token()) {
+    // OAuth2 refresh_token grant, form-encoded, as docker does with an
+    // identity token (the token spec's "OAuth2 Token Authentication"); the
+    // scopes go space-separated in one parameter.
+    std::string joined;
+    for (const auto& s : scopes) joined += (joined.empty() ? "" : " ") + s;
+    req.method = "POST";
+    req.url = where;
+    req.body = "grant_type=refresh_token&refresh_token=" + url_escape(creds_.password) +
+        "&client_id=" + std::string(kClientId);
+    if (!service.empty()) req.body += "&service=" + url_escape(service);
+    if (!joined.empty()) req.body += "&scope=" + url_escape(joined);
+    req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    log::debug("fetching token from " + where + " with the identity token (refresh_token grant)");
+  } else {
+    std::string q;
+    if (!service.empty()) q += "service=" + url_escape(service);
+    // Several scopes (a mount needs push here and pull there) are separate
+    // scope parameters, as the token spec and docker send them.
+    for (const auto& s : scopes) q += (q.empty() ? "" : "&") + std::string("scope=") + url_escape(s);
+    if (offline) q += std::string(q.empty() ? "" : "&") + "offline_token=true&client_id=" + std::string(kClientId);
+    req.url = where;
+    if (!q.empty()) req.url += (where.find('?') == std::string::npos ? "?" : "&") + q;
+    if (!creds_.empty())
+      req.headers.emplace_back("Authorization", "Basic " + base64_encode(creds_.username + ":" + creds_.password));
+    log::debug("fetching token from " + req.url);
+  }
   http::Response resp = http::perform_with_retry(transport_, req, retry_);
+  if (creds_.identity_token() && !resp.ok()) {
+    // A refused token (401, 403, or OAuth2's 400 invalid_grant) means log in
+    // again; another status means the server has no OAuth2 POST endpoint
+    // (docker falls back to GET only with a password, which is not kept).
+    auto j = nlohmann::json::parse(resp.body, nullptr, false);
+    bool refused = resp.status == 401 || resp.status == 403 ||
+        (resp.status == 400 && j.is_object() && j.value("error", nlohmann::json()) == "invalid_grant");
+    if (refused)
+      fail(Errc::unauthorized, "token endpoint " + where + " refused the identity token: " +
+                                   http::describe_status(resp) + "; log in again");
+    fail("token endpoint " + where + " does not accept the OAuth2 POST form needed with an identity token: " +
+         http::describe_status(resp));
+  }
   if (resp.status == 401 || resp.status == 403)
-    fail(Errc::unauthorized, "token endpoint " + realm->second + ": " + http::describe_status(resp));
-  if (!resp.ok()) fail("token endpoint " + realm->second + ": " + http::describe_status(resp));
+    fail(Errc::unauthorized, "token endpoint " + where + ": " + http::describe_status(resp));
+  if (!resp.ok()) fail("token endpoint " + where + ": " + http::describe_status(resp));
   auto j = nlohmann::json::parse(resp.body, nullptr, false);
-  if (!j.is_object()) fail(Errc::invalid, "token endpoint " + realm->second + ": response is not a JSON object");
+  if (!j.is_object()) fail(Errc::invalid, "token endpoint " + where + ": response is not a JSON object");
+  if (offline)
+    if (auto r = j.find("refresh_token"); r != j.end() && r->is_string() && !r->get<std::string>().empty()) {
+      std::lock_guard lk(mu_);
+      refresh_token_ = r->get<std::string>();
+    }
   for (const char* k : {"token", "access_token"})
     if (j.contains(k) && j[k].is_string() && !j[k].get<std::string>().empty()) return j[k].get<std::string>();
-  fail(Errc::invalid, "token endpoint " + realm->second + ": response has no token");
+  fail(Errc::invalid, "token endpoint " + where + ": response has no token");
 }
 
 }  // namespace ocikit::auth

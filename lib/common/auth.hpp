@@ -32,7 +32,15 @@ struct Credentials {
   std::string username;
   std::string password;
   bool empty() const { return username.empty() && password.empty(); }
+  /// An identity token (an OAuth2 refresh token, docker's "identitytoken";
+  /// helpers carry it with the username "<token>"): Bearer flows trade it
+  /// for access tokens with the refresh_token grant instead of Basic auth.
+  bool identity_token() const { return username == kIdentityTokenUser && !password.empty(); }
+  static constexpr std::string_view kIdentityTokenUser = "<token>";
 };
+
+/// The OAuth2 client_id ocikit sends to token servers (docker sends "docker").
+inline constexpr std::string_view kClientId = "ocikit";
 
 /// Parse --creds "user:pass" (the password may contain ':'). Throws Errc::usage.
 Credentials parse_creds_flag(std::string_view s);
@@ -82,6 +90,15 @@ class Authenticator {
   /// hitting their first 401 together make one token request, not N).
   bool handle_challenge(const http::Response& r, const std::string& scope, const std::string& sent = {});
 
+  /// Ask token servers for an offline token as docker login does (GET with
+  /// offline_token=true&client_id=ocikit and Basic auth); a "refresh_token"
+  /// in the answer is kept for refresh_token(). Not used with an identity
+  /// token (it already is one).
+  void request_offline_token();
+  /// The refresh token a token server gave since request_offline_token(),
+  /// "" when none.
+  std::string refresh_token();
+
  private:
   std::string fetch_token(const Challenge& c, const std::string& scope);
 
@@ -91,6 +108,8 @@ class Authenticator {
   std::mutex mu_;
   std::mutex fetch_mu_;  // one token request at a time
   bool basic_ = false;  // the registry wants Basic
+  bool offline_ = false;  // ask for an offline (refresh) token
+  std::string refresh_token_;
   std::map<std::string, std::string> tokens_;  // scope -> "Bearer ..."
 };
 

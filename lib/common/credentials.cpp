@@ -172,12 +172,15 @@ std::optional<auth::Credentials> auths_lookup(const nlohmann::json& auths, const
   for (const auto& k : auth_keys(registry)) {
     auto it = auths.find(k);
     if (it == auths.end() || !it->is_object()) continue;
-    auto a = it->find("auth");
-    if (a == it->end() || !a->is_string() || a->get<std::string>().empty()) {
-      if (auto t = it->find("identitytoken"); t != it->end() && t->is_string() && !t->get<std::string>().empty())
-        return auth::Credentials{"<token>", t->get<std::string>()};
-      continue;
+    // An identity token wins over "auth" (docker then uses the token, and
+    // its "auth" holds at most the user name).
+    if (auto t = it->find("identitytoken"); t != it->end() && !t->is_null()) {
+      if (!t->is_string()) fail(Errc::invalid, "identitytoken entry for " + k + " is not a string");
+      if (!t->get<std::string>().empty())
+        return auth::Credentials{std::string(auth::Credentials::kIdentityTokenUser), t->get<std::string>()};
     }
+    auto a = it->find("auth");
+    if (a == it->end() || !a->is_string() || a->get<std::string>().empty()) continue;
     std::string dec = auth::base64_decode(a->get<std::string>());
     auto c = dec.find(':');
     if (c == std::string::npos) fail(Errc::invalid, "auth entry for " + k + " is not base64 of user:password");
@@ -322,7 +325,10 @@ StoredIn store_login(const std::string& registry, const auth::Credentials& c) {
     // As docker: the file names the registry, the helper holds the secret.
     j["auths"][key] = ordered_json::object();
   } else {
-    j["auths"][key] = ordered_json{{"auth", auth::base64_encode(c.username + ":" + c.password)}};
+    // An identity token goes alone in "identitytoken" (no password to keep).
+    j["auths"][key] = c.identity_token()
+        ? ordered_json{{"identitytoken", c.password}}
+        : ordered_json{{"auth", auth::base64_encode(c.username + ":" + c.password)}};
   }
   write_config(path, j);
   return helper.empty() ? StoredIn::config : StoredIn::helper;

@@ -51,9 +51,10 @@ DockerConfig parse_docker_config(std::string_view text);
 std::string helper_for(const DockerConfig& c, const std::string& registry);
 
 /// The credentials in "auths" for `registry`, matched as docker does (see
-/// auth::lookup_in_auth_file); an entry without "auth" or "identitytoken"
-/// (what a helper-backed login leaves) is none. Throws Errc::invalid on a
-/// malformed entry.
+/// auth::lookup_in_auth_file); an "identitytoken" wins (as user "<token>",
+/// see auth::Credentials::identity_token); an entry without "auth" or
+/// "identitytoken" (what a helper-backed login leaves) is none. Throws
+/// Errc::invalid on a malformed entry.
 std::optional<auth::Credentials> auths_lookup(const nlohmann::json& auths, const std::string& registry);
 
 // ---- the helper protocol's messages ----
@@ -114,7 +115,8 @@ std::optional<auth::Credentials> lookup(const std::string& registry);
 enum class StoredIn { config, helper };
 
 /// Store credentials for `registry` as docker login does: through its helper
-/// (config.json then gets an empty "auths" entry) or base64 in "auths". The
+/// (config.json then gets an empty "auths" entry) or base64 in "auths"
+/// (an identity token as "identitytoken", without "auth"). The
 /// file is replaced atomically, mode 0600 (its directory made 0700 when
 /// missing), every other key kept. Returns where they went.
 StoredIn store_login(const std::string& registry, const auth::Credentials& c);

@@ -324,6 +324,17 @@ std::string describe_status(const Response& r) {
       std::string code = e.value("code", ""), msg = e.value("message", "");
       out += " (" + code + (msg.empty() ? "" : ": " + msg) + ")";
     }
+  } else if (j.is_object() && j.contains("error") && j["error"].is_string()) {
+    // An OAuth2 error answer (RFC 6749 5.2): {"error":"invalid_grant","error_description":".."}.
+    auto printable = [](const std::string& s) {
+      std::string o;
+      for (unsigned char c : s.substr(0, 200)) o += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+      return o;
+    };
+    std::string desc = j.contains("error_description") && j["error_description"].is_string()
+        ? j["error_description"].get<std::string>()
+        : "";
+    out += " (" + printable(j["error"].get<std::string>()) + (desc.empty() ? "" : ": " + printable(desc)) + ")";
   }
   return out;
 }

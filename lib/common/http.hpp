@@ -106,7 +106,8 @@ std::string default_scheme(std::string_view host);
 
 /// A short description of a non-2xx response for error messages:
 /// "HTTP 404 (MANIFEST_UNKNOWN: manifest unknown)" from a distribution-spec
-/// error body, else "HTTP 404".
+/// error body, "HTTP 401 (invalid_grant: ...)" from an OAuth2 one, else
+/// "HTTP 404".
 std::string describe_status(const Response& r);
 
 /// The target of the rel="next" link in a Link header (RFC 8288:

@@ -113,6 +113,9 @@ class Client {
   /// Throws Errc::unauthorized when they keep coming.
   http::Response send(http::Request req, const std::string& scope);
 
+  /// The authenticator answering this registry's challenges.
+  auth::Authenticator& authenticator() { return auth_; }
+
   /// Whether `url` is on the registry's own scheme, host and port (the only
   /// place its credentials go).
   bool same_origin(const std::string& url) const;

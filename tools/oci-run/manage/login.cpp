@@ -75,10 +75,13 @@ std::string read_password(const std::string& prompt) {
 }
 
 // GET /v2/ with the credentials; the registry's 401 challenge decides
-// between Basic and the token flow.
-void verify(const std::string& host, const auth::Credentials& creds, const LoginOptions& o) {
+// between Basic and the token flow. In the token flow the token server is
+// asked for an offline token, as docker login does: the refresh token it
+// may give (an identity token) is returned, "" when none.
+std::string verify(const std::string& host, const auth::Credentials& creds, const LoginOptions& o) {
   http::CurlTransport transport(http::TlsOptions{o.tls_verify, o.cert_dir});
   registry::Client client(host, transport, creds);
+  client.authenticator().request_offline_token();
   http::Request req;
   req.url = "/v2/";
   http::Response r;
@@ -92,6 +95,7 @@ void verify(const std::string& host, const auth::Credentials& creds, const Login
   if (r.status == 401 || r.status == 403)
     fail(Errc::unauthorized, "login " + host + ": unauthorized: incorrect username or password");
   if (!r.ok()) fail("login " + host + ": " + http::describe_status(r));
+  return client.authenticator().refresh_token();
 }
 
 }  // namespace
@@ -139,7 +143,9 @@ int registry_login(const LoginOptions& o) {
       if (creds.password.empty()) fail(Errc::usage, "a password is required");
     }
   }
-  verify(host, creds, o);
+  // As docker: an identity token is stored instead of the password.
+  if (std::string token = verify(host, creds, o); !token.empty())
+    creds = auth::Credentials{std::string(auth::Credentials::kIdentityTokenUser), token};
   std::string path = credentials::docker_config_path();
   if (credentials::store_login(host, creds) == credentials::StoredIn::config)
     std::cerr << "WARNING! Your password will be stored unencrypted in " << path
