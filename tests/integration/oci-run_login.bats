@@ -224,19 +224,41 @@ wait_for() {
   grep -q ' echo ' "$T/ts"  # on again after the password (stty -a)
 }
 
-@test "login through the token server: success, refusal; fetch and push then use it" {
+# token_log_since N: the token server's log after its first N lines.
+token_log_since() { tail -n +$(($1 + 1)) "$WORK/tok/token.log"; }
+
+@test "login through the token server: an identitytoken, no password; push and fetch use the refresh_token grant" {
   before=$(wc -l <"$WORK/tok/token.log")
   login bob t0ken-pass "$TOK"
   [ "$status" -eq 0 ]
   [[ "$output" == *"Login Succeeded"* ]]
-  tail -n +$((before + 1)) "$WORK/tok/token.log" | grep -q 'user=bob '
-  [ "$(jq -r --arg h "$TOK" '.auths[$h].auth' "$DOCKER_CONFIG/config.json" | base64 -d)" = bob:t0ken-pass ]
+  # As docker login: an offline token asked for with Basic credentials.
+  token_log_since "$before" | grep 'offline_token=true&client_id=ocikit' | grep 'user=bob ' | grep -q 'refresh_token issued'
+  # config.json keeps the identity token, no "auth", no password.
+  run jq -c --arg h "$TOK" '.auths[$h] | keys' "$DOCKER_CONFIG/config.json"
+  [ "$output" = '["identitytoken"]' ]
+  idt=$(jq -r --arg h "$TOK" '.auths[$h].identitytoken' "$DOCKER_CONFIG/config.json")
+  [ -n "$idt" ] && [ "$idt" != null ]
+  grep -q "^$idt bob\$" "$WORK/tok/token.log.refresh"
+  run ! grep -q -e t0ken-pass -e "$(printf bob:t0ken-pass | base64)" "$DOCKER_CONFIG/config.json"
 
+  before=$(wc -l <"$WORK/tok/token.log")
   run "$OCI_PUSH" oci:"$WORK/src":v1 docker://$TOK/login/tok:v1
   [ "$status" -eq 0 ]
   run "$OCI_FETCH" docker://$TOK/login/tok:v1 oci:"$T/out":v1
   [ "$status" -eq 0 ]
   [ "$(layout_digest "$T/out" v1)" = "$WANT" ]
+  # Every token came from the refresh_token grant, none from Basic auth.
+  token_log_since "$before" | grep -q 'POST /token grant_type=refresh_token client_id=ocikit user=bob .*"pull","push"'
+  token_log_since "$before" | grep -q 'POST /token grant_type=refresh_token client_id=ocikit user=bob .*actions":\["pull"\]'
+  run ! grep -q '^GET ' <(token_log_since "$before")
+
+  # login without arguments checks the stored identity token.
+  before=$(wc -l <"$WORK/tok/token.log")
+  run "$OCI_RUN" login "$TOK" </dev/null
+  [ "$status" -eq 0 ]
+  [ "${lines[-1]}" = "Login Succeeded" ]
+  token_log_since "$before" | grep -q 'grant_type=refresh_token client_id=ocikit user=bob '
 
   cp -p "$DOCKER_CONFIG/config.json" "$T/before.json"
   login bob wrong "$TOK"
@@ -249,6 +271,49 @@ wait_for() {
   run "$OCI_FETCH" docker://$TOK/login/tok:v1 oci:"$T/anon":v1
   [ "$status" -ne 0 ]
   [[ "$output" == *"unauthorized"* ]]
+}
+
+@test "a tampered identitytoken: one clear line, non-zero; the token server refuses it" {
+  login bob t0ken-pass "$TOK"
+  [ "$status" -eq 0 ]
+  run "$OCI_PUSH" oci:"$WORK/src":v1 docker://$TOK/login/tamper:v1
+  [ "$status" -eq 0 ]
+  jq --arg h "$TOK" '.auths[$h].identitytoken |= "x" + .' "$DOCKER_CONFIG/config.json" >"$T/c.json"
+  mv "$T/c.json" "$DOCKER_CONFIG/config.json"
+  before=$(wc -l <"$WORK/tok/token.log")
+  run "$OCI_FETCH" docker://$TOK/login/tamper:v1 oci:"$T/out":v1
+  [ "$status" -ne 0 ]
+  [ "${#lines[@]}" -eq 1 ]
+  [ "$output" = "oci-fetch: error: token endpoint http://127.0.0.1:$TOKEN_PORT/token refused the identity token: HTTP 401 (invalid_grant: unknown refresh token); log in again" ]
+  token_log_since "$before" | grep -q 'POST /token grant_type=refresh_token user=? denied'
+  [ ! -e "$T/out" ] || [ -z "$(ls "$T/out/blobs/sha256" 2>/dev/null)" ]
+}
+
+@test "credsStore with the token server: the helper stores Username <token> and the refresh token; push and fetch use it" {
+  make_helper testhelper
+  mkdir -p "$DOCKER_CONFIG"
+  echo '{"credsStore":"testhelper"}' >"$DOCKER_CONFIG/config.json"
+  login bob t0ken-pass "$TOK"
+  [ "$status" -eq 0 ]
+  [ "$output" = "Login Succeeded" ]
+  run jq -c --arg h "$TOK" '.auths[$h]' "$DOCKER_CONFIG/config.json"
+  [ "$output" = '{}' ]
+  rec=$(cat "$T/creds-testhelper"/*)
+  [ "$(jq -r .Username <<<"$rec")" = "<token>" ]
+  secret=$(jq -r .Secret <<<"$rec")
+  grep -q "^$secret bob\$" "$WORK/tok/token.log.refresh"
+  [ "$("$T/bin/docker-credential-testhelper" list </dev/null | jq -r --arg h "$TOK" '.[$h]')" = "<token>" ]
+
+  before=$(wc -l <"$WORK/tok/token.log")
+  : >"$T/testhelper.log"
+  run "$OCI_PUSH" oci:"$WORK/src":v1 docker://$TOK/login/tokhelper:v1
+  [ "$status" -eq 0 ]
+  run "$OCI_FETCH" docker://$TOK/login/tokhelper:v1 oci:"$T/out":v1
+  [ "$status" -eq 0 ]
+  [ "$(layout_digest "$T/out" v1)" = "$WANT" ]
+  [ "$(grep -cx "get $TOK" "$T/testhelper.log")" -eq 2 ]
+  token_log_since "$before" | grep -q 'POST /token grant_type=refresh_token client_id=ocikit user=bob '
+  run ! grep -q '^GET ' <(token_log_since "$before")
 }
 
 @test "credsStore: login stores through the helper (config.json keeps no secret), fetch gets, logout erases" {

@@ -260,3 +260,58 @@ TEST_CASE("credentials: login storage in config.json, lookup order of find_crede
   CHECK_FALSE(credentials::Helper("okt").get("h.io"));
   CHECK(nlohmann::json::parse(fs::read_file(file))["auths"].empty());
 }
+
+TEST_CASE("credentials: identity tokens in config.json and helpers") {
+  // Parsing: "identitytoken" wins over "auth" (docker's login may leave the
+  // user name there), comes back as user "<token>".
+  auto c = credentials::parse_docker_config(R"({"auths":{
+    "a.io":{"auth":"Ym9iOg==","identitytoken":"rt-1"},
+    "b.io":{"auth":"Ym9iOnB3","identitytoken":""},
+    "c.io":{"identitytoken":7},
+    "https://d.io":{"identitytoken":"rt-d"}}})");
+  auto a = credentials::auths_lookup(c.auths, "a.io");
+  REQUIRE(a);
+  CHECK(a->username == "<token>");
+  CHECK(a->password == "rt-1");
+  CHECK(a->identity_token());
+  auto b = credentials::auths_lookup(c.auths, "b.io");  // an empty token: the password
+  REQUIRE(b);
+  CHECK(b->username == "bob");
+  CHECK_FALSE(b->identity_token());
+  CHECK_THROWS_WITH(credentials::auths_lookup(c.auths, "c.io"), "identitytoken entry for c.io is not a string");
+  CHECK(credentials::auths_lookup(c.auths, "d.io")->password == "rt-d");
+  CHECK_FALSE((auth::Credentials{"<token>", ""}).identity_token());
+  CHECK_FALSE((auth::Credentials{"token", "x"}).identity_token());
+
+  testing::TempDir t;
+  write_helper(t.path, "okt");
+  ScopedEnv path("PATH", t.path + ":" + std::getenv("PATH"));
+  ScopedEnv cfg("DOCKER_CONFIG", t.path + "/cfg");
+  ScopedEnv xdg("XDG_RUNTIME_DIR", t.path + "/xdg");
+  ScopedEnv raf("REGISTRY_AUTH_FILE", t.path + "/auth.json");
+  std::string file = t.path + "/cfg/config.json";
+
+  // Writing: the token alone under "identitytoken", no "auth"; a later
+  // password login replaces it.
+  CHECK(credentials::store_login("q.io", {"<token>", "rt-q"}) == credentials::StoredIn::config);
+  auto j = nlohmann::json::parse(fs::read_file(file));
+  CHECK(j["auths"]["q.io"] == nlohmann::json{{"identitytoken", "rt-q"}});
+  auto found = auth::find_credentials("q.io");
+  CHECK(found.identity_token());
+  CHECK(found.password == "rt-q");
+  credentials::store_login("q.io", {"bob", "pw"});
+  j = nlohmann::json::parse(fs::read_file(file));
+  CHECK(j["auths"]["q.io"] == nlohmann::json{{"auth", auth::base64_encode("bob:pw")}});
+  CHECK_FALSE(auth::find_credentials("q.io").identity_token());
+
+  // Through a helper: Username "<token>", the refresh token as Secret.
+  fs::write_file_atomic(file, R"({"credsStore":"okt"})");
+  CHECK(credentials::store_login("h.io", {"<token>", "rt-h"}) == credentials::StoredIn::helper);
+  CHECK(fs::read_file(file).find("rt-h") == std::string::npos);
+  auto stored = nlohmann::json::parse(credentials::helper_store_request("h.io", {"<token>", "rt-h"}));
+  CHECK(stored["Username"] == "<token>");
+  CHECK(stored["Secret"] == "rt-h");
+  found = auth::find_credentials("h.io");
+  CHECK(found.identity_token());
+  CHECK(found.password == "rt-h");
+}
