@@ -257,22 +257,45 @@ std::string Authenticator::fetch_token(const Challenge& c, const std::string& sc
     std::lock_guard lk(mu_);
     offline = offline_ && !creds_.empty() && !creds_.identity_token();
   }
-  http::Request req;
-  if (creds_.identity_token()) {
-    // OAuth2 refresh_token grant, form-encoded, as docker does with an
-    // identity token (the token spec's "OAuth2 Token Authentication"); the
-    // scopes go space-separated in one parameter.
+  // The OAuth2 form (the token spec's "OAuth2 Token Authentication"):
+  // POST to the realm, form-encoded, the scopes space-separated in one
+  // parameter.
+  auto oauth_form = [&](const std::string& grant) {
     std::string joined;
     for (const auto& s : scopes) joined += (joined.empty() ? "" : " ") + s;
-    req.method = "POST";
-    req.url = where;
-    req.body = "grant_type=refresh_token&refresh_token=" + url_escape(creds_.password) +
-        "&client_id=" + std::string(kClientId);
-    if (!service.empty()) req.body += "&service=" + url_escape(service);
-    if (!joined.empty()) req.body += "&scope=" + url_escape(joined);
-    req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    http::Request r;
+    r.method = "POST";
+    r.url = where;
+    r.body = grant + "&client_id=" + std::string(kClientId);
+    if (!service.empty()) r.body += "&service=" + url_escape(service);
+    if (!joined.empty()) r.body += "&scope=" + url_escape(joined);
+    r.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+    return r;
+  };
+  // OAuth2 refuses a grant with 400 invalid_grant, a token server with 401/403.
+  auto refused = [](const http::Response& r) {
+    if (r.status == 401 || r.status == 403) return true;
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    return r.status == 400 && j.is_object() && j.value("error", nlohmann::json()) == "invalid_grant";
+  };
+  std::optional<http::Response> got;
+  http::Request req;
+  if (creds_.identity_token()) {
+    // The refresh_token grant, as docker does with an identity token.
+    req = oauth_form("grant_type=refresh_token&refresh_token=" + url_escape(creds_.password));
     log::debug("fetching token from " + where + " with the identity token (refresh_token grant)");
   } else {
+    if (offline) {
+      // docker login: the password grant with access_type=offline first;
+      // a server without the OAuth2 POST endpoint gets the GET below.
+      http::Request p = oauth_form("grant_type=password&username=" + url_escape(creds_.username) +
+                                   "&password=" + url_escape(creds_.password) + "&access_type=offline");
+      log::debug("fetching an offline token from " + where + " (password grant)");
+      http::Response pr = http::perform_with_retry(transport_, p, retry_);
+      if (pr.ok()) got = std::move(pr);
+      else if (refused(pr)) fail(Errc::unauthorized, "token endpoint " + where + ": " + http::describe_status(pr));
+      else log::debug("token endpoint " + where + ": no OAuth2 password grant (" + http::describe_status(pr) + "), using GET");
+    }
     std::string q;
     if (!service.empty()) q += "service=" + url_escape(service);
     // Several scopes (a mount needs push here and pull there) are separate
@@ -283,17 +306,14 @@ std::string Authenticator::fetch_token(const Challenge& c, const std::string& sc
     if (!q.empty()) req.url += (where.find('?') == std::string::npos ? "?" : "&") + q;
     if (!creds_.empty())
       req.headers.emplace_back("Authorization", "Basic " + base64_encode(creds_.username + ":" + creds_.password));
-    log::debug("fetching token from " + req.url);
+    if (!got) log::debug("fetching token from " + req.url);
   }
-  http::Response resp = http::perform_with_retry(transport_, req, retry_);
+  http::Response resp = got ? std::move(*got) : http::perform_with_retry(transport_, req, retry_);
   if (creds_.identity_token() && !resp.ok()) {
     // A refused token (401, 403, or OAuth2's 400 invalid_grant) means log in
     // again; another status means the server has no OAuth2 POST endpoint
     // (docker falls back to GET only with a password, which is not kept).
-    auto j = nlohmann::json::parse(resp.body, nullptr, false);
-    bool refused = resp.status == 401 || resp.status == 403 ||
-        (resp.status == 400 && j.is_object() && j.value("error", nlohmann::json()) == "invalid_grant");
-    if (refused)
+    if (refused(resp))
       fail(Errc::unauthorized, "token endpoint " + where + " refused the identity token: " +
                                    http::describe_status(resp) + "; log in again");
     fail("token endpoint " + where + " does not accept the OAuth2 POST form needed with an identity token: " +

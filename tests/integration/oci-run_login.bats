@@ -232,7 +232,10 @@ token_log_since() { tail -n +$(($1 + 1)) "$WORK/tok/token.log"; }
   login bob t0ken-pass "$TOK"
   [ "$status" -eq 0 ]
   [[ "$output" == *"Login Succeeded"* ]]
-  # As docker login: an offline token asked for with Basic credentials.
+  # As docker login: the OAuth2 password grant first (this server has none:
+  # 400 unsupported_grant_type), then an offline token asked for with Basic
+  # credentials.
+  token_log_since "$before" | grep -q '^POST /token grant_type=password denied'
   token_log_since "$before" | grep 'offline_token=true&client_id=ocikit' | grep 'user=bob ' | grep -q 'refresh_token issued'
   # config.json keeps the identity token, no "auth", no password.
   run jq -c --arg h "$TOK" '.auths[$h] | keys' "$DOCKER_CONFIG/config.json"

@@ -7,7 +7,9 @@
 # credentials also gets a "refresh_token", remembered in TOKEN_LOG.refresh;
 # the OAuth2 form (`POST /token`, grant_type=refresh_token, refresh_token,
 # client_id, service, scope space-separated) trades one for an access token,
-# an unknown one gets 401 {"error":"invalid_grant"}. The token is a JWT
+# an unknown one gets 401 {"error":"invalid_grant"}; other grants (docker
+# login's grant_type=password) get 400 {"error":"unsupported_grant_type"},
+# as from a server without them, so clients fall back to GET. The token is a JWT
 # signed RS256 with TOKEN_KEY, its certificate TOKEN_CERT in the x5c header
 # (the registry trusts it through its rootcertbundle). Every request is
 # appended to TOKEN_LOG.
