@@ -3,6 +3,9 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
+#include <tuple>
+#include <vector>
+
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "fake_transport.hpp"
@@ -154,4 +157,121 @@ TEST_CASE("auth: basic challenge uses credentials once") {
   CHECK(a.handle_challenge(challenge, "s"));
   CHECK(a.authorization("s") == "Basic dTpw");
   CHECK_FALSE(a.handle_challenge(challenge, "s"));
+}
+
+namespace {
+std::string header_of(const http::Request& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers)
+    if (k == name) return v;
+  return "";
+}
+}  // namespace
+
+TEST_CASE("auth: an identity token is traded with the OAuth2 refresh_token grant, not Basic") {
+  FakeTransport t;
+  t.handler = [&](const http::Request& r) {
+    CHECK(r.method == "POST");
+    CHECK(r.url == "https://auth.example/token");
+    CHECK(r.body ==
+          "grant_type=refresh_token&refresh_token=rt%2B1&client_id=ocikit&service=reg"
+          "&scope=repository%3Ax%3Apull%2Cpush%20repository%3Ay%3Apull");
+    CHECK(header_of(r, "Content-Type") == "application/x-www-form-urlencoded");
+    CHECK(header_of(r, "Authorization") == "");
+    return resp(200, R"({"access_token":"A1","expires_in":300})");
+  };
+  auth::Authenticator a(t, {"<token>", "rt+1"}, {1, 1, 1});
+  a.request_offline_token();  // an identity token is not traded for another
+  std::string scope = auth::repository_scope("x", true) + " " + auth::repository_scope("y", false);
+  auto challenge = resp(401, "", {{"WWW-Authenticate", R"(Bearer realm="https://auth.example/token",service="reg")"}});
+  CHECK(a.handle_challenge(challenge, scope));
+  CHECK(a.authorization(scope) == "Bearer A1");
+  CHECK(a.refresh_token() == "");
+  CHECK(t.seen.size() == 1);
+}
+
+TEST_CASE("auth: a refused identity token, a server without the POST form: one line each") {
+  FakeTransport t;
+  auto challenge = resp(401, "", {{"WWW-Authenticate", R"(Bearer realm="https://auth.example/token")"}});
+  for (auto [status, body, code, msg] : std::vector<std::tuple<long, std::string, Errc, std::string>>{
+           {400, R"({"error":"invalid_grant","error_description":"bad\ntoken"})", Errc::unauthorized,
+            "token endpoint https://auth.example/token refused the identity token: HTTP 400 (invalid_grant: "
+            "bad?token); log in again"},
+           {401, R"({"error":"invalid_grant"})", Errc::unauthorized,
+            "token endpoint https://auth.example/token refused the identity token: HTTP 401 (invalid_grant); log "
+            "in again"},
+           {405, "", Errc::failure,
+            "token endpoint https://auth.example/token does not accept the OAuth2 POST form needed with an "
+            "identity token: HTTP 405"}}) {
+    t.handler = [&](const http::Request&) { return resp(status, body); };
+    auth::Authenticator a(t, {"<token>", "rt"}, {1, 1, 1});
+    try {
+      a.handle_challenge(challenge, "repository:x:pull");
+      FAIL("no error");
+    } catch (const Error& e) {
+      CHECK(e.code() == code);
+      CHECK(std::string(e.what()) == msg);
+    }
+  }
+}
+
+TEST_CASE("auth: login's offline token: the password grant first, GET with offline_token when refused") {
+  FakeTransport t;
+  // A server with the OAuth2 password grant: its refresh_token is kept.
+  t.handler = [&](const http::Request& r) {
+    CHECK(r.method == "POST");
+    CHECK(r.body ==
+          "grant_type=password&username=u&password=p%26q&access_type=offline&client_id=ocikit&service=reg"
+          "&scope=repository%3Ax%3Apull");
+    return resp(200, R"({"access_token":"A","refresh_token":"R1"})");
+  };
+  auto challenge = resp(401, "", {{"WWW-Authenticate", R"(Bearer realm="https://a/t",service="reg")"}});
+  {
+    auth::Authenticator a(t, {"u", "p&q"}, {1, 1, 1});
+    a.request_offline_token();
+    CHECK(a.handle_challenge(challenge, "repository:x:pull"));
+    CHECK(a.authorization("repository:x:pull") == "Bearer A");
+    CHECK(a.refresh_token() == "R1");
+  }
+  // A server without it (400 unsupported_grant_type): docker's GET.
+  t.seen.clear();
+  t.handler = [&](const http::Request& r) {
+    if (r.method == "POST") return resp(400, R"({"error":"unsupported_grant_type"})");
+    CHECK(r.url == "https://a/t?service=reg&scope=repository%3Ax%3Apull&offline_token=true&client_id=ocikit");
+    CHECK(header_of(r, "Authorization") == "Basic " + auth::base64_encode("u:p&q"));
+    return resp(200, R"({"token":"G","refresh_token":"R2"})");
+  };
+  {
+    auth::Authenticator a(t, {"u", "p&q"}, {1, 1, 1});
+    a.request_offline_token();
+    CHECK(a.handle_challenge(challenge, "repository:x:pull"));
+    CHECK(a.authorization("repository:x:pull") == "Bearer G");
+    CHECK(a.refresh_token() == "R2");
+    CHECK(t.seen.size() == 2);
+  }
+  // Refused credentials on the password grant: unauthorized, no GET.
+  t.seen.clear();
+  t.handler = [&](const http::Request&) { return resp(401, R"({"error":"invalid_grant"})"); };
+  {
+    auth::Authenticator a(t, {"u", "bad"}, {1, 1, 1});
+    a.request_offline_token();
+    try {
+      a.handle_challenge(challenge, "repository:x:pull");
+      FAIL("no error");
+    } catch (const Error& e) {
+      CHECK(e.code() == Errc::unauthorized);
+    }
+    CHECK(t.seen.size() == 1);
+  }
+  // Without request_offline_token (every tool but login): the GET alone,
+  // and a refresh_token in the answer is not kept.
+  t.seen.clear();
+  t.handler = [&](const http::Request& r) {
+    CHECK(r.method == "GET");
+    CHECK(r.url == "https://a/t?service=reg&scope=repository%3Ax%3Apull");
+    return resp(200, R"({"token":"G","refresh_token":"R3"})");
+  };
+  auth::Authenticator a(t, {"u", "p"}, {1, 1, 1});
+  CHECK(a.handle_challenge(challenge, "repository:x:pull"));
+  CHECK(a.refresh_token() == "");
+  CHECK(t.seen.size() == 1);
 }
