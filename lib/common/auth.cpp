@@ -294,7 +294,9 @@ std::string Authenticator::fetch_token(const Challenge& c, const std::string& sc
       http::Response pr = http::perform_with_retry(transport_, p, retry_);
       if (pr.ok()) got = std::move(pr);
       else if (refused(pr)) fail(Errc::unauthorized, "token endpoint " + where + ": " + http::describe_status(pr));
-      else log::debug("token endpoint " + where + ": no OAuth2 password grant (" + http::describe_status(pr) + "), using GET");
+      else
+        log::debug("token endpoint " + where + ": no OAuth2 password grant (" + http::describe_status(pr) +
+                   "), using GET");
     }
     std::string q;
     if (!service.empty()) q += "service=" + url_escape(service);
@@ -314,10 +316,11 @@ std::string Authenticator::fetch_token(const Challenge& c, const std::string& sc
     // again; another status means the server has no OAuth2 POST endpoint
     // (docker falls back to GET only with a password, which is not kept).
     if (refused(resp))
-      fail(Errc::unauthorized, "token endpoint " + where + " refused the identity token: " +
-                                   http::describe_status(resp) + "; log in again");
-    fail("token endpoint " + where + " does not accept the OAuth2 POST form needed with an identity token: " +
-         http::describe_status(resp));
+      fail(
+          Errc::unauthorized,
+          "token endpoint " + where + " refused the identity token: " + http::describe_status(resp) + "; log in again");
+    fail("token endpoint " + where +
+         " does not accept the OAuth2 POST form needed with an identity token: " + http::describe_status(resp));
   }
   if (resp.status == 401 || resp.status == 403)
     fail(Errc::unauthorized, "token endpoint " + where + ": " + http::describe_status(resp));

@@ -326,9 +326,8 @@ StoredIn store_login(const std::string& registry, const auth::Credentials& c) {
     j["auths"][key] = ordered_json::object();
   } else {
     // An identity token goes alone in "identitytoken" (no password to keep).
-    j["auths"][key] = c.identity_token()
-        ? ordered_json{{"identitytoken", c.password}}
-        : ordered_json{{"auth", auth::base64_encode(c.username + ":" + c.password)}};
+    j["auths"][key] = c.identity_token() ? ordered_json{{"identitytoken", c.password}}
+                                         : ordered_json{{"auth", auth::base64_encode(c.username + ":" + c.password)}};
   }
   write_config(path, j);
   return helper.empty() ? StoredIn::config : StoredIn::helper;
