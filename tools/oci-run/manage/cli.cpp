@@ -86,7 +86,8 @@ int docker_main(int argc, char** argv) {
   if (cl.cmd == "context") return context_main(argc, argv);
   // Another host's line (remote.cpp): ssh runs it there.
   try {
-    if (std::string host = remote_host(cl.host, cl.context); !host.empty()) return run_remote(host, argc, argv, cl.index);
+    if (std::string host = remote_host(cl.host, cl.context); !host.empty())
+      return run_remote(host, argc, argv, cl.index);
     // This host's line: nothing it starts (monitors, hooks) goes elsewhere.
     unsetenv("OCIKIT_HOST");
     setenv("OCIKIT_CONTEXT", "default", 1);

@@ -369,7 +369,8 @@ int run_remote(const std::string& host, int argc, char** argv, int command_index
     if (s == SIGINT) {
       timespec now{};
       clock_gettime(CLOCK_MONOTONIC, &now);
-      bool again = last_int.tv_sec && (now.tv_sec - last_int.tv_sec) * 1000 + (now.tv_nsec - last_int.tv_nsec) / 1000000 < 1000;
+      long ms = (now.tv_sec - last_int.tv_sec) * 1000 + (now.tv_nsec - last_int.tv_nsec) / 1000000;
+      bool again = last_int.tv_sec && ms < 1000;
       last_int = now;
       if (again) {
         std::fprintf(stderr, "oci-run: a second SIGINT: ending the ssh connection\n");
