@@ -1,7 +1,10 @@
 // ocikit::ssh (ssh.hpp).
 #include "common/ssh.hpp"
 
+#include <sys/random.h>
+
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 
 #include "common/error.hpp"
@@ -121,6 +124,30 @@ std::vector<std::string> command(const Address& a, const std::vector<std::string
   for (const auto& w : remote) line += (line.empty() ? "" : " ") + shell_quote(w);
   argv.push_back(line);
   return argv;
+}
+
+std::string new_session_token() {
+  unsigned char b[kSessionTokenSize / 2];
+  size_t got = 0;
+  while (got < sizeof b) {
+    ssize_t r = getrandom(b + got, sizeof b - got, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("getrandom");
+    }
+    got += static_cast<size_t>(r);
+  }
+  static const char hex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : b) s += hex[c >> 4], s += hex[c & 15];
+  return s;
+}
+
+bool is_session_token(std::string_view s) {
+  if (s.size() != kSessionTokenSize) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
 }
 
 }  // namespace ocikit::ssh

@@ -57,4 +57,16 @@ struct Options {
 /// quoted words of `remote` as one line.
 std::vector<std::string> command(const Address& a, const std::vector<std::string>& remote, const Options& o = {});
 
+/// A session token: what names one `-H ssh://` line on the other host, so
+/// that a second ssh can send a signal to it (oci-run's remote.cpp). 32
+/// lowercase hex characters.
+inline constexpr size_t kSessionTokenSize = 32;
+
+/// A new session token from getrandom(2).
+std::string new_session_token();
+
+/// True when `s` is exactly kSessionTokenSize characters of [0-9a-f]
+/// (so that it is safe as a file name).
+bool is_session_token(std::string_view s);
+
 }  // namespace ocikit::ssh

@@ -307,3 +307,71 @@ setup() {
   [ "$status" -ne 0 ]
   [[ "$output" == *"escapes"* ]]
 }
+
+# Start `oci-run [-H ...] run` of a container trapping TERM and INT, without
+# a terminal, in the background; wait for "ready"; send SIG to oci-run
+# itself; echo oci-run's exit status.
+sp_signal_run() {
+  local sig=$1 out=$2
+  shift 2
+  local body='trap "echo got-term; exit 5" TERM; trap "echo got-int; exit 6" INT; echo ready; while :; do sleep 1 & wait $!; done'
+  "$OCI_RUN" --root "$D/local/root" "$@" run --rm --name sp-sig rem/busybox sh -c "$body" </dev/null >"$out" 2>&1 3>&- &
+  local pid=$! i rc=0
+  for i in $(seq 300); do grep -q ready "$out" && break; sleep 0.1; done
+  grep -q ready "$out" || { kill -9 "$pid"; echo "no ready: $(cat "$out")" >&2; return 1; }
+  kill -"$sig" "$pid"
+  for i in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -9 "$pid"
+    echo "oci-run still runs after SIG$sig: $(cat "$out")" >&2
+    return 1
+  fi
+  wait "$pid" || rc=$?
+  echo "$rc"
+}
+
+@test "remote: without a terminal, SIGTERM and SIGINT to oci-run reach the container there, as here" {
+  local sig want word rc
+  for sig in TERM INT; do
+    [ "$sig" = TERM ] && want=5 word=got-term || { want=6; word=got-int; }
+    # here: oci-run proxies the signal to the container (--sig-proxy)
+    rc=$(sp_signal_run "$sig" "$D/sp-local.out")
+    [ "$rc" -eq "$want" ]
+    grep -qx "$word" "$D/sp-local.out"
+    # there: the same, through the second ssh (remote-signal)
+    rc=$(sp_signal_run "$sig" "$D/sp-remote.out" -H ssh://root@$RHOST)
+    echo "SIG$sig: $rc: $(cat "$D/sp-remote.out")"
+    [ "$rc" -eq "$want" ]
+    grep -qx "$word" "$D/sp-remote.out"
+    run L -H ssh://root@$RHOST ps -aq
+    [ -z "$output" ]
+    # the remote oci-run's session record is gone with it
+    [ -z "$(ls -A "$D/remote/state/remote")" ]
+  done
+  [ "$(stat -c %a "$D/remote/state/remote")" = 700 ]
+}
+
+@test "remote: --remote-token and remote-signal refuse bad tokens and unknown sessions" {
+  run L --remote-token ../../etc/passwd ps
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"invalid remote token"* ]]
+  run L --remote-token 0123456789ABCDEF0123456789abcdef ps
+  [ "$status" -eq 2 ]
+  run L remote-signal ../x SIGTERM
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"invalid remote token"* ]]
+  run L remote-signal 0123456789abcdef0123456789abcdef SIGTERM
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"no remote session"* ]]
+  # a record whose process is gone (a recycled pid would have another start time) is never signalled
+  mkdir -p -m 700 "$D/local/state/remote"
+  sleep 100 3>&- &
+  local victim=$!
+  echo "$victim 1" >"$D/local/state/remote/00000000000000000000000000000001"
+  run L remote-signal 00000000000000000000000000000001 SIGTERM
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"has ended"* ]]
+  kill -0 "$victim"
+  kill "$victim"
+  [ ! -e "$D/local/state/remote/00000000000000000000000000000001" ]
+}

@@ -66,3 +66,20 @@ TEST_CASE("ssh: command puts the host after -- and the remote words on one quote
   CHECK(argv == want);
   unsetenv("OCIKIT_SSH_CONFIG");
 }
+
+TEST_CASE("ssh: session tokens are 32 lowercase hex characters, fresh each time; nothing else passes") {
+  std::string a = ssh::new_session_token(), b = ssh::new_session_token();
+  CHECK(a.size() == 32);
+  CHECK(ssh::is_session_token(a));
+  CHECK(ssh::is_session_token(b));
+  CHECK(a != b);
+  CHECK(ssh::is_session_token("0123456789abcdef0123456789abcdef"));
+  for (const char* bad : {"", "0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdef0",
+                          "0123456789ABCDEF0123456789abcdef", "../../../../etc/passwd/aaaaaaaaaa",
+                          "0123456789abcdef0123456789abcde/", "0123456789abcdef0123456789abcde\n",
+                          "0123456789abcdef 123456789abcdef", "g123456789abcdef0123456789abcdef"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ssh::is_session_token(bad));
+  }
+  CHECK_FALSE(ssh::is_session_token(std::string_view("0123456789abcdef\0" "123456789abcdef", 32)));
+}

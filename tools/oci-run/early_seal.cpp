@@ -43,7 +43,7 @@ bool starts(const char* a, const char* prefix) {
 bool global_takes_value(const char* a) {
   return str_eq(a, "--root") || str_eq(a, "--log") || str_eq(a, "--log-format") || str_eq(a, "--log-level") ||
       str_eq(a, "--rootless") || str_eq(a, "--state-dir") || str_eq(a, "--store") || str_eq(a, "-H") ||
-      str_eq(a, "--host") || str_eq(a, "--context");
+      str_eq(a, "--host") || str_eq(a, "--context") || str_eq(a, "--remote-token");
 }
 
 // router.cpp's has_bundle_flag: such a create or run is runc's, whatever else

@@ -107,6 +107,8 @@ void add_global_options(CLI::App& app, GlobalFlags& g) {
   app.add_option("-H,--host", g.host,
                  "docker-style commands: run them on ssh://[user@]host[:port] (default $OCIKIT_HOST, the context's)");
   app.add_option("--context", g.context, "docker-style commands: run them on the host of this context (oci-run context)");
+  // Set by another host's oci-run on the line it sends through ssh.
+  app.add_option("--remote-token", g.remote_token)->group("");
 }
 
 CommandLine scan(int argc, char** argv) {
@@ -115,12 +117,13 @@ CommandLine scan(int argc, char** argv) {
   for (; i < argc; i++) {
     std::string a = argv[i];
     if (a.empty() || a[0] != '-') break;
-    for (const char* name : {"--state-dir", "--store", "-H", "--host", "--context"}) {
+    for (const char* name : {"--state-dir", "--store", "-H", "--host", "--context", "--remote-token"}) {
       std::string n = name;
-      std::string* dst = n == "--store"       ? &cl.store
-                         : n == "--state-dir" ? &cl.state_dir
-                         : n == "--context"   ? &cl.context
-                                              : &cl.host;
+      std::string* dst = n == "--store"          ? &cl.store
+                         : n == "--state-dir"    ? &cl.state_dir
+                         : n == "--context"      ? &cl.context
+                         : n == "--remote-token" ? &cl.remote_token
+                                                 : &cl.host;
       if (a == n && i + 1 < argc) *dst = argv[i + 1];
       else if (a.rfind(n + "=", 0) == 0) *dst = a.substr(n.size() + 1);
     }
@@ -139,6 +142,7 @@ Route route(const CommandLine& cl) {
   if (cmd.empty()) return Route::runtime;
   // Another host's: oci-run-manage sends the line there (runc's verbs have no -H).
   if (!cl.host.empty() || (!cl.context.empty() && cl.context != "default")) return Route::docker;
+  if (cmd == "remote-signal") return Route::docker;  // hidden: remote.cpp's second ssh
   if (!kRuntimeCommands.count(cmd)) {
     for (const auto& c : kDockerCommands)
       if (cmd == c.name) return Route::docker;

@@ -46,7 +46,7 @@ struct GlobalOption {
 inline constexpr GlobalOption kGlobalOptions[] = {
     {"--root", true},      {"--log", true},   {"--log-format", true}, {"--log-level", true},      {"--rootless", true},
     {"--state-dir", true}, {"--store", true}, {"--debug", false},     {"--systemd-cgroup", false},
-    {"-H", true},          {"--host", true},  {"--context", true}};
+    {"-H", true},          {"--host", true},  {"--context", true}, {"--remote-token", true}};
 
 /// True for a global option of kGlobalOptions that takes a value.
 bool global_option_takes_value(const std::string& name);
@@ -60,6 +60,7 @@ struct GlobalFlags {
   bool systemd_cgroup = false;  ///< --systemd-cgroup (accepted; cgroupfs is used)
   std::string host;  ///< -H/--host ssh://[user@]host[:port]: docker-style commands run there (manage/remote.cpp)
   std::string context;  ///< --context NAME: the host of a named context ("default": this one)
+  std::string remote_token;  ///< hidden --remote-token TOKEN: this line came through ssh (manage/remote.cpp)
 };
 
 /// Declare the global options on `app` but the logging ones (cli::add_log_flags).
@@ -82,6 +83,7 @@ struct CommandLine {
   std::vector<std::string> args;  ///< what follows the command
   std::string state_dir, store;  ///< global --state-dir / --store when given
   std::string host, context;  ///< global -H/--host / --context when given
+  std::string remote_token;  ///< global --remote-token when given
 };
 CommandLine scan(int argc, char** argv);
 

@@ -86,10 +86,18 @@ int docker_main(int argc, char** argv) {
   if (cl.cmd == "context") return context_main(argc, argv);
   // Another host's line (remote.cpp): ssh runs it there.
   try {
-    if (std::string host = remote_host(cl.host, cl.context); !host.empty()) run_remote(host, argc, argv, cl.index);
+    if (std::string host = remote_host(cl.host, cl.context); !host.empty())
+      return run_remote(host, argc, argv, cl.index);
     // This host's line: nothing it starts (monitors, hooks) goes elsewhere.
     unsetenv("OCIKIT_HOST");
     setenv("OCIKIT_CONTEXT", "default", 1);
+    std::string state_dir = cl.state_dir.empty() ? default_state_dir() : cl.state_dir;
+    if (cl.cmd == "remote-signal") {
+      if (cl.args.size() != 2) fail(Errc::usage, "remote-signal: want TOKEN SIGNAL");
+      return remote_signal(state_dir, cl.args[0], cl.args[1]);
+    }
+    // A line sent from another host's oci-run (remote.cpp): signals for it come by token.
+    if (!cl.remote_token.empty()) register_remote_session(state_dir, cl.remote_token);
   } catch (const Error& e) {
     std::fprintf(stderr, "oci-run: error: %s\n", e.what());
     bool own = cl.cmd == "run" || cl.cmd == "create" || cl.cmd == "exec" || cl.cmd == "start";

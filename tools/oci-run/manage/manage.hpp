@@ -179,10 +179,19 @@ int system_boot(const Globals& g);
 /// else `context_flag`'s, else $OCIKIT_HOST, else $OCIKIT_CONTEXT's or the
 /// current context's; "" for this host.
 std::string remote_host(const std::string& host_flag, const std::string& context_flag);
-/// Exec ssh running argv (its global options but -H/--context, then the
-/// command from `command_index` on) on `host` (ssh://...); returns only by
-/// throwing (a host that is not ssh://, exec failure).
-[[noreturn]] int run_remote(const std::string& host, int argc, char** argv, int command_index);
+/// Run argv (its global options but -H/--context, then the command from
+/// `command_index` on) on `host` (ssh://...) through ssh: exec'd with -t on
+/// a terminal; else as a child whose exit code is returned, the signals this
+/// process gets carried to the other side (remote-signal). Throws for a host
+/// that is not ssh:// or a failed exec/fork.
+int run_remote(const std::string& host, int argc, char** argv, int command_index);
+/// The other side of run_remote without a terminal: record this process
+/// (pid, start time) for `token` in STATE_DIR/remote (0700), removed at
+/// exit. Errc::usage for a token that is not 32 hex characters.
+void register_remote_session(const std::string& state_dir, const std::string& token);
+/// Hidden `remote-signal TOKEN SIGNAME`: send the signal to the process
+/// recorded for `token`, if it still runs (same start time).
+int remote_signal(const std::string& state_dir, const std::string& token, const std::string& signame);
 /// `context create|ls|use|rm|inspect|show` (docker context).
 int context_main(int argc, char** argv);
 /// `image prune`: dangling (unnamed) images, with `all` every image no

@@ -7,6 +7,23 @@
 // remote oci-run's. `--context default` keeps the other side from going on
 // to a further host of its own.
 //
+// Without a terminal there is no pty to carry ^C, and a signal to the local
+// oci-run would only end the local ssh, the line going on over there. So,
+// as docker's --sig-proxy, ssh is a child instead: the line carries a
+// per-invocation random token (hidden global option --remote-token; 32 hex
+// characters, common/ssh.hpp), with which the remote oci-run-manage records
+// "PID STARTTIME" in STATE_DIR/remote/TOKEN (directory 0700, removed at
+// exit). The local side waits for ssh with SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+// SIGUSR1 and SIGUSR2 blocked; for each it receives, a second, short ssh
+// runs the hidden `oci-run --context default remote-signal TOKEN SIGNAME`
+// there, which sends the signal to the recorded pid if /proc still shows
+// that process's start time (a recycled pid is never signalled). The remote
+// oci-run then does what it does locally (an attached run/start/attach
+// proxies it to the container, monitor_protocol.cpp). If that second ssh
+// fails, or SIGINT comes again within a second, the local ssh gets SIGTERM
+// (the line is cut as before). ssh runs in its own process group when stdin
+// is not a terminal, so that a terminal's ^C reaches only this process.
+//
 // Contexts are kept as docker keeps them, but in ocikit's own directory so
 // that `oci-run context use` does not change the docker CLI's:
 //   $OCIKIT_CONTEXT_DIR, else ${XDG_CONFIG_HOME:-~/.config}/ocikit/contexts
@@ -15,10 +32,18 @@
 // The host of a line: -H, else --context, else $OCIKIT_HOST, else
 // $OCIKIT_CONTEXT, else the current context; "default" is this host.
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -27,6 +52,7 @@
 #include "common/error.hpp"
 #include "common/fs.hpp"
 #include "common/ssh.hpp"
+#include "container.hpp"
 #include "manage/format.hpp"
 #include "manage/manage.hpp"
 #include "router.hpp"
@@ -157,7 +183,108 @@ nlohmann::ordered_json inspect_json(const Context& c) {
           {"Storage", {{"MetadataPath", c.name == "default" ? "<IN MEMORY>" : meta_dir(c.name)}}}};
 }
 
+// Field 22 of /proc/PID/stat (start time in clock ticks since boot), "" when
+// the process is gone.
+std::string start_time(pid_t pid) {
+  std::string stat;
+  try {
+    stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
+  } catch (const Error&) {
+    return "";
+  }
+  size_t p = stat.rfind(')');
+  if (p == std::string::npos) return "";
+  // after ") ": state is field 3; start time is field 22
+  size_t i = p + 2;
+  for (int field = 3; field < 22; field++) {
+    i = stat.find(' ', i);
+    if (i == std::string::npos) return "";
+    i++;
+  }
+  size_t e = stat.find(' ', i);
+  return stat.substr(i, e == std::string::npos ? std::string::npos : e - i);
+}
+
+std::string session_path(const std::string& state_dir, const std::string& token) {
+  if (!ssh::is_session_token(token)) fail(Errc::usage, "invalid remote token (want 32 hex characters)");
+  return state_dir + "/remote/" + token;
+}
+
+std::string g_session_file;
+pid_t g_session_pid = 0;
+
+void remove_session() {
+  if (g_session_pid == getpid() && !g_session_file.empty()) unlink(g_session_file.c_str());
+}
+
+const struct {
+  int no;
+  const char* name;
+} kForwarded[] = {{SIGINT, "SIGINT"},   {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"},
+                  {SIGQUIT, "SIGQUIT"}, {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}};
+
+// Fork and exec `args` with the signal mask `mask`; stdin from /dev/null
+// when `null_stdin`; in a process group of its own when `own_group`.
+pid_t spawn(const std::vector<std::string>& args, const sigset_t& mask, bool null_stdin, bool own_group) {
+  std::vector<std::string> a = args;
+  std::vector<char*> cargv;
+  for (auto& x : a) cargv.push_back(x.data());
+  cargv.push_back(nullptr);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) throw_errno("fork");
+  if (pid == 0) {
+    if (own_group) setpgid(0, 0);
+    if (null_stdin) {
+      int fd = open("/dev/null", O_RDONLY);
+      if (fd >= 0) dup2(fd, 0), close(fd);
+    }
+    sigprocmask(SIG_SETMASK, &mask, nullptr);
+    execvp(cargv[0], cargv.data());
+    std::fprintf(stderr, "oci-run: error: exec %s: %s\n", cargv[0], std::strerror(errno));
+    _exit(127);
+  }
+  if (own_group) setpgid(pid, pid);
+  return pid;
+}
+
+int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
 }  // namespace
+
+void register_remote_session(const std::string& state_dir, const std::string& token) {
+  std::string path = session_path(state_dir, token);
+  std::string dir = state_dir + "/remote";
+  fs::mkdir_p(dir);
+  if (chmod(dir.c_str(), 0700) != 0) throw_errno("chmod " + dir);
+  fs::UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (fd.get() < 0) throw_errno("remote session " + path);
+  std::string line = std::to_string(getpid()) + " " + start_time(getpid()) + "\n";
+  if (write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) throw_errno("write " + path);
+  g_session_file = path;
+  g_session_pid = getpid();
+  std::atexit(remove_session);
+}
+
+int remote_signal(const std::string& state_dir, const std::string& token, const std::string& signame) {
+  int sig = run::parse_signal(signame);
+  std::string path = session_path(state_dir, token);
+  struct stat sb;
+  if (lstat(path.c_str(), &sb) != 0) fail(Errc::not_found, "no remote session " + token);
+  if (!S_ISREG(sb.st_mode) || sb.st_size > 64) fail(Errc::invalid, "remote session " + token + ": malformed");
+  std::string text = fs::read_file(path);
+  long pid = 0;
+  char st[32] = {0};
+  if (std::sscanf(text.c_str(), "%ld %31s", &pid, st) != 2 || pid <= 1)
+    fail(Errc::invalid, "remote session " + token + ": malformed");
+  if (start_time(static_cast<pid_t>(pid)) != st) {
+    unlink(path.c_str());  // its process is gone: a stale record
+    fail(Errc::not_found, "remote session " + token + " has ended");
+  }
+  if (kill(static_cast<pid_t>(pid), sig) != 0) throw_errno("kill " + std::to_string(pid));
+  return 0;
+}
 
 std::string remote_host(const std::string& host_flag, const std::string& context_flag) {
   if (!host_flag.empty()) return host_flag;
@@ -169,6 +296,12 @@ std::string remote_host(const std::string& host_flag, const std::string& context
 int run_remote(const std::string& host, int argc, char** argv, int command_index) {
   ssh::Address a = parse_host(host);
   std::vector<std::string> remote = {"oci-run", "--context", "default"};
+  bool tty = isatty(0) && isatty(1);
+  std::string token;
+  if (!tty) {
+    token = ssh::new_session_token();
+    remote.insert(remote.end(), {"--remote-token", token});
+  }
   // Of the global options only --debug and --log-level go along: the
   // others (--root, --store, --state-dir, --log) name this host's paths;
   // the other host's defaults (its OCIKIT_* environment) apply there.
@@ -187,14 +320,77 @@ int run_remote(const std::string& host, int argc, char** argv, int command_index
   }
   for (int i = command_index; i < argc; i++) remote.push_back(argv[i]);
   ssh::Options so;
-  so.tty = isatty(0) && isatty(1);
+  so.tty = tty;
   auto args = ssh::command(a, remote, so);
-  std::vector<char*> cargv;
-  for (auto& s : args) cargv.push_back(s.data());
-  cargv.push_back(nullptr);
-  std::fflush(stdout);
-  execvp(cargv[0], cargv.data());
-  throw_errno("exec " + args[0]);
+  if (tty) {
+    std::vector<char*> cargv;
+    for (auto& s : args) cargv.push_back(s.data());
+    cargv.push_back(nullptr);
+    std::fflush(stdout);
+    execvp(cargv[0], cargv.data());
+    throw_errno("exec " + args[0]);
+  }
+  // No terminal: ssh as a child, signals carried by a second ssh.
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  for (const auto& f : kForwarded) sigaddset(&set, f.no);
+  sigprocmask(SIG_BLOCK, &set, &old);
+  // A signal ignored on entry (SIGINT of a background job) would be
+  // discarded rather than queued: take the default (blocked, so it queues).
+  for (const auto& f : kForwarded) signal(f.no, SIG_DFL);
+  bool own_group = !isatty(0);
+  pid_t ssh_pid = spawn(args, old, false, own_group);
+  std::vector<pid_t> helpers;
+  timespec last_int{};
+  for (;;) {
+    siginfo_t si;
+    int s = sigwaitinfo(&set, &si);
+    if (s < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("sigwaitinfo");
+    }
+    if (s == SIGCHLD) {
+      int status;
+      pid_t w;
+      while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (w == ssh_pid) {
+          for (pid_t h : helpers) kill(h, SIGTERM);
+          for (pid_t h : helpers) waitpid(h, nullptr, 0);
+          sigprocmask(SIG_SETMASK, &old, nullptr);
+          return exit_code(status);
+        }
+        helpers.erase(std::remove(helpers.begin(), helpers.end(), w), helpers.end());
+        // the signal did not get there: cut the line as ssh alone would
+        if (exit_code(status) != 0) kill(ssh_pid, SIGTERM);
+      }
+      continue;
+    }
+    if (s == SIGINT) {
+      timespec now{};
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      long ms = (now.tv_sec - last_int.tv_sec) * 1000 + (now.tv_nsec - last_int.tv_nsec) / 1000000;
+      bool again = last_int.tv_sec && ms < 1000;
+      last_int = now;
+      if (again) {
+        std::fprintf(stderr, "oci-run: a second SIGINT: ending the ssh connection\n");
+        kill(ssh_pid, SIGTERM);
+        continue;
+      }
+    }
+    const char* name = "";
+    for (const auto& f : kForwarded)
+      if (f.no == s) name = f.name;
+    ssh::Options ho;
+    ho.batch = true;
+    auto hargs = ssh::command(a, {"oci-run", "--context", "default", "remote-signal", token, name}, ho);
+    try {
+      helpers.push_back(spawn(hargs, old, true, own_group));
+    } catch (const Error& e) {
+      std::fprintf(stderr, "oci-run: error: %s\n", e.what());
+      kill(ssh_pid, SIGTERM);
+    }
+  }
 }
 
 int context_main(int argc, char** argv) {
