@@ -317,7 +317,12 @@ void Builder::copy(const df::Instruction& e, StageState& s, size_t index, bool a
     }
   }
   std::string dest = abs_in_workdir(s, co.dest);
-  bool dest_dir = co.dest.back() == '/' || co.sources.size() > 1 ||
+  // As BuildKit: a dest ending in "/" or "." ("." and ".." included) is a directory.
+  auto ends_dot = [](const std::string& d) {
+    return d == "." || d == ".." || (d.size() >= 2 && d.compare(d.size() - 2, 2, "/.") == 0) ||
+           (d.size() >= 3 && d.compare(d.size() - 3, 3, "/..") == 0);
+  };
+  bool dest_dir = co.dest.back() == '/' || ends_dot(co.dest) || co.sources.size() > 1 ||
       (!is_url(co.sources[0]) && co.sources[0].find_first_of("*?[") != std::string::npos);
 
   // ADD URL: --checksum pins the content; otherwise the ETag (or the content) keys it.
