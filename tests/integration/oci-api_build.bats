@@ -58,8 +58,9 @@ hello-ctx" ]
   [ "$($DOCKER image inspect -f '{{index .Config.Labels "api2.label"}}' api2/x:2)" = yes ]
   R images | grep -q '^api2/x *1 '
   # -q prints the id alone
-  run --separate-stderr $DOCKER build -q --network none --build-arg WHO=api2 "$T/ctx"
-  [ "$status" -eq 0 ] && [[ "$output" == "sha256:$short"* ]]
+  run --separate-stderr $DOCKER build -q --network none --build-arg WHO=api2 -t api2/x:2 "$T/ctx"
+  [ "$status" -eq 0 ] && [[ "$output" =~ ^sha256:[0-9a-f]{64}$ ]] || { echo "-q: $output / $stderr"; false; }
+  [ "$($DOCKER image inspect -f '{{.Id}}' api2/x:2)" = "$output" ]
 }
 
 @test "oci-api build: a failing RUN fails docker build with the error; -f, --target, a gzip context" {
@@ -77,7 +78,7 @@ RUN echo one > /stage
 FROM stage1
 RUN echo two > /stage
 EOF
-  run --separate-stderr $DOCKER build --network none -f sub/Dockerfile.other --target stage1 -t api2/stage1 "$T/ctx"
+  run --separate-stderr $DOCKER build --network none -f "$T/ctx/sub/Dockerfile.other" --target stage1 -t api2/stage1 "$T/ctx"
   [ "$status" -eq 0 ] || { echo "$output $stderr"; false; }
   [ "$($DOCKER run --rm api2/stage1 cat /stage)" = one ]
   # a compressed context, as docker-py sends with gzip=True
@@ -85,7 +86,7 @@ EOF
   run curl -s --unix-socket "$SOCK" -X POST -H 'Content-Type: application/x-tar' --data-binary @"$T/ctx.tgz" \
     "http://localhost/v1.41/build?dockerfile=sub/Dockerfile.other&t=api2/other&networkmode=none"
   [ "$status" -eq 0 ]
-  jq -e 'select(.aux) | .aux.ID | startswith("sha256:")' <<<"$output"
+  jq -s -e 'map(select(.aux))[0].aux.ID | startswith("sha256:")' <<<"$output"
   [ "$($DOCKER run --rm api2/other cat /stage)" = two ]
   # a bad query gets a 400 before anything runs
   run curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X POST --data-binary @"$T/ctx.tgz" \

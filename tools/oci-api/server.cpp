@@ -28,6 +28,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -402,7 +403,9 @@ void serve_connection(Io& io, const Limits& limits, const Handler& handler) {
     // (bounded by max_body) or streamed to the handler (a build context).
     http::request_parser<http::empty_body> hp;
     hp.header_limit(static_cast<std::uint32_t>(limits.max_header));
-    hp.body_limit(boost::none);
+    // Not boost::none: Beast compares Content-Length > body_limit with the
+    // optional, and anything is greater than none.
+    hp.body_limit(std::numeric_limits<std::uint64_t>::max());
     error_code ec;
     set_deadline(id, limits.read_timeout_s);
     http::read_header(stream, buf, hp, ec);
@@ -416,7 +419,7 @@ void serve_connection(Io& io, const Limits& limits, const Handler& handler) {
     std::optional<http::request_parser<http::buffer_body>> bp;
     if (g_streams_body && g_streams_body(x)) {
       bp.emplace(std::move(hp));
-      bp->body_limit(boost::none);
+      bp->body_limit(std::numeric_limits<std::uint64_t>::max());
       auto* p = &*bp;
       x.set_body_reader([p, &stream, &buf, id, &limits](char* out, size_t n) -> size_t {
         while (!p->is_done()) {
