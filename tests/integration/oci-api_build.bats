@@ -3,6 +3,7 @@
 # GET /system/df, driven by Debian's docker CLI and docker-compose; no dockerd.
 # RUN steps use --network none (no bridge is made).
 load oci-run_manage_helpers
+load registry_helpers
 
 : "${OCI_API:=$OCIKIT_BUILD_ROOT/tools/oci-api/oci-api}"
 DOCKER=/usr/bin/docker
@@ -133,4 +134,18 @@ YML
   run timeout 60 /usr/bin/docker-compose -p api2proj down -t 1
   [ "$status" -eq 0 ]
   [ -z "$($DOCKER ps -a -q)" ]
+}
+
+@test "oci-api: containers/json has Ports, Mounts and ImageID" {
+  port=$(free_port)
+  $DOCKER network create --subnet 10.205.7.0/24 api2net >/dev/null
+  $DOCKER run -d --name api2-ports --network api2net -p 127.0.0.1:$port:80 -v api2vol:/data $IMG sleep 100 >/dev/null
+  [ "$($DOCKER ps --format '{{.Ports}}')" = "127.0.0.1:$port->80/tcp" ]
+  [ "$($DOCKER ps --format '{{.Mounts}}')" = api2vol ]
+  run curl -s --unix-socket "$SOCK" http://localhost/containers/json
+  [ "$(jq -c '.[0].Ports | map([.IP, .PrivatePort, .PublicPort, .Type])' <<<"$output")" = "[[\"127.0.0.1\",80,$port,\"tcp\"]]" ]
+  [ "$(jq -r '.[0].ImageID' <<<"$output")" = "$($DOCKER inspect -f '{{.Image}}' api2-ports)" ]
+  $DOCKER rm -f api2-ports >/dev/null
+  $DOCKER volume rm api2vol >/dev/null
+  $DOCKER network rm api2net >/dev/null
 }
