@@ -102,6 +102,10 @@ EOF
   run --separate-stderr $DOCKER build -t api2/x:1 "$T/big"
   [ "$status" -eq 0 ] || { echo "$output $stderr"; false; }
   [ "$($DOCKER run --rm api2/x:1 wc -c /blob | awk '{print $1}')" = 20971520 ]
+  # other routes keep the 16 MiB limit
+  run curl -s -o /dev/null -w '%{http_code}' --unix-socket "$SOCK" -X POST -H 'Content-Type: application/json' \
+    --data-binary @"$T/big/blob" http://localhost/containers/create
+  [ "$output" = 413 ]
 }
 
 @test "oci-api build: docker-compose build, up -d, down; docker system df" {
