@@ -404,7 +404,10 @@ void Builder::copy(const df::Instruction& e, StageState& s, size_t index, bool a
   if (!gits.empty())
     url_key += "git " + gits[0].url + std::string(1, '\0') + git_commit + std::string(1, '\0') + gits[0].subdir +
         (co.keep_git_dir ? std::string(1, '\0') + "keep-git-dir" : "");
-  std::string key = sha256_str(s.key + "\n" + text + "\n" + h.finish().str() + (url_key.empty() ? "" : "\n" + url_key));
+  // A dest ending in "." was copied as a file by older oci-builds: such
+  // keys differ, so that their cache entries are not reused.
+  std::string key = sha256_str(s.key + "\n" + text + "\n" + h.finish().str() + (url_key.empty() ? "" : "\n" + url_key) +
+                               (ends_dot(co.dest) ? "\ndest-dir" : ""));
   std::string created_by = "/bin/sh -c #(nop) " + text;
   if (cache_hit(s, key, created_by)) return;
   for (size_t i = 0; i < urls.size(); ++i) {
