@@ -254,6 +254,61 @@ void container_list(Exchange& x) {
   std::istringstream is(out);
   std::string line;
   long limit = x.q("limit").empty() ? -1 : std::atol(x.q("limit").c_str());
+  // Ports, Mounts and ImageID from one `oci-run inspect` of all of them (a
+  // container removed meanwhile fails it: those fields stay empty then).
+  std::map<std::string, json> details;
+  {
+    std::vector<std::string> args{"inspect"};
+    std::istringstream ids(out);
+    for (std::string l; std::getline(ids, l);) {
+      json c = json::parse(l, nullptr, false);
+      if (c.is_object() && !c.value("ID", "").empty()) args.push_back(c.value("ID", ""));
+    }
+    if (args.size() > 1) {
+      Result r = run_oci(args);
+      json arr = json::parse(r.out, nullptr, false);
+      if (r.status == 0 && arr.is_array())
+        for (const auto& c : arr)
+          if (c.is_object()) details[c.value("Id", "")] = c;
+    }
+  }
+  // oci-run keeps the -p specs as given: [IP:]HOST:CONTAINER[/PROTO], or
+  // CONTAINER alone (a host port oci-api cannot see: PrivatePort only).
+  auto ports_of = [](const json& c) {
+    json ports = json::array();
+    const json* specs = nullptr;
+    if (c.contains("HostConfig") && c["HostConfig"].contains("PortBindings") && c["HostConfig"]["PortBindings"].is_array())
+      specs = &c["HostConfig"]["PortBindings"];
+    if (!specs) return ports;
+    for (const auto& sj : *specs) {
+      if (!sj.is_string()) continue;
+      std::string spec = sj.get<std::string>(), type = "tcp", ip = "0.0.0.0";
+      if (auto slash = spec.rfind('/'); slash != std::string::npos) type = spec.substr(slash + 1), spec.resize(slash);
+      if (spec.size() > 1 && spec[0] == '[') {  // [v6]:HOST:CONTAINER
+        auto close = spec.find(']');
+        if (close == std::string::npos) continue;
+        ip = spec.substr(1, close - 1);
+        spec = spec.substr(std::min(spec.size(), close + 2));
+      }
+      std::vector<std::string> parts;
+      for (size_t start = 0;;) {
+        auto colon = spec.find(':', start);
+        parts.push_back(spec.substr(start, colon - start));
+        if (colon == std::string::npos) break;
+        start = colon + 1;
+      }
+      if (parts.size() == 3) ip = parts[0].empty() ? ip : parts[0], parts.erase(parts.begin());
+      auto num = [](const std::string& n) {
+        return !n.empty() && n.size() <= 5 && n.find_first_not_of("0123456789") == std::string::npos ? std::atoi(n.c_str()) : -1;
+      };
+      int priv = num(parts.back());
+      if (priv < 0) continue;  // ranges are left out
+      json p = {{"PrivatePort", priv}, {"Type", type}};
+      if (parts.size() == 2 && num(parts[0]) > 0) p["IP"] = ip, p["PublicPort"] = num(parts[0]);
+      ports.push_back(p);
+    }
+    return ports;
+  };
   while (std::getline(is, line)) {
     if (line.empty()) continue;
     json c;
@@ -263,11 +318,14 @@ void container_list(Exchange& x) {
       continue;
     }
     if (limit >= 0 && static_cast<long>(list.size()) >= limit) break;
-    json ports = json::array();
+    auto d = details.find(c.value("ID", ""));
+    json detail = d == details.end() ? json::object() : d->second;
+    json ports = ports_of(detail);
+    json mounts = detail.contains("Mounts") && detail["Mounts"].is_array() ? detail["Mounts"] : json::array();
     list.push_back({{"Id", c.value("ID", "")},
                     {"Names", json::array({"/" + c.value("Names", "")})},
                     {"Image", c.value("Image", "")},
-                    {"ImageID", ""},
+                    {"ImageID", detail.value("Image", "")},
                     {"Command", unquote(c.value("Command", ""))},
                     {"Created", unix_of(c.value("CreatedAt", ""))},
                     {"Ports", ports},
@@ -276,7 +334,7 @@ void container_list(Exchange& x) {
                     {"Status", c.value("Status", "")},
                     {"HostConfig", {{"NetworkMode", "default"}}},
                     {"NetworkSettings", {{"Networks", json::object()}}},
-                    {"Mounts", json::array()}});
+                    {"Mounts", mounts}});
   }
   x.json(200, list);
 }

@@ -28,7 +28,12 @@ void exec_inspect(Exchange& x, const std::string& exec_id);
 /// The pending attach of a created container, started by `start` (true
 /// when there was one and it now runs `oci-run start -a`).
 bool start_pending_attach(const std::string& id);
+// build.cpp
+/// True for the routes whose body is streamed (POST /build).
+bool build_streams_body(const Exchange& x);
+void image_build(Exchange& x);
 // objects.cpp
+void system_df(Exchange& x);
 void system_ping(Exchange& x);
 void system_version(Exchange& x);
 void system_info(Exchange& x);

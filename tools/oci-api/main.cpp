@@ -43,6 +43,11 @@ int main(int argc, char** argv) {
     t.oci_run = ocikit::cli::find_tool("oci-run", dir, "OCIKIT_RUN");
     t.oci_fetch = ocikit::cli::find_tool("oci-fetch", dir, "OCIKIT_FETCH");
     t.oci_net = ocikit::cli::find_tool("oci-net", dir, "OCIKIT_NET");
+    try {  // only POST /build needs it: the API serves without
+      t.oci_build = ocikit::cli::find_tool("oci-build", dir, "OCIKIT_BUILD");
+    } catch (const ocikit::Error&) {
+      t.oci_build = "oci-build";
+    }
     if (!root.empty()) t.run_globals = {"--root", root};
 
     // Every thread inherits this mask: serve() takes SIGTERM/SIGINT with
@@ -53,6 +58,6 @@ int main(int argc, char** argv) {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    return ocikit::api::serve(hosts, ls, limits, ocikit::api::route);
+    return ocikit::api::serve(hosts, ls, limits, ocikit::api::route, ocikit::api::build_streams_body);
   });
 }

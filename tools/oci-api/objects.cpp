@@ -272,6 +272,13 @@ void system_events(Exchange& x) {
   if (ok && !x.client_gone()) x.end_stream();
 }
 
+// docker system df: oci-run's disk usage object is docker's already.
+void system_df(Exchange& x) {
+  json d = parse_or_500(check_oci({"system", "df", "--format", "json"}), "oci-run system df");
+  if (!d.is_object()) fail_api(500, "oci-run system df: not a JSON object");
+  x.json(200, d);
+}
+
 void image_list(Exchange& x) {
   auto ids = lines_of(check_oci({"images", "--quiet", "--no-trunc"}));
   json list = json::array();

@@ -38,6 +38,8 @@ void route(Exchange& x) {
   if (p == "/version" && get) return system_version(x);
   if (p == "/info" && get) return system_info(x);
   if (p == "/events" && get) return system_events(x);
+  if (p == "/system/df" && get) return system_df(x);
+  if (p == "/build" && post) return image_build(x);
 
   if (p == "/containers/json" && get) return container_list(x);
   if (p == "/containers/create" && post) return container_create(x);

@@ -23,10 +23,14 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <limits>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/error.hpp"
@@ -221,6 +225,7 @@ Exchange::Exchange(Io& io, const http::request<http::string_body>& r, boost::bea
       auto eq = kv.find('=');
       std::string k = url_decode(kv.substr(0, eq), true);
       query[k] = eq == std::string_view::npos ? "" : url_decode(kv.substr(eq + 1), true);
+      query_list.emplace_back(k, query[k]);
       if (amp == std::string_view::npos) break;
       qs.remove_prefix(amp + 1);
     }
@@ -237,6 +242,15 @@ std::string Exchange::q(const std::string& k, const std::string& def) const {
   auto it = query.find(k);
   return it == query.end() ? def : it->second;
 }
+
+std::vector<std::string> Exchange::q_all(const std::string& k) const {
+  std::vector<std::string> v;
+  for (const auto& [key, val] : query_list)
+    if (key == k) v.push_back(val);
+  return v;
+}
+
+size_t Exchange::read_body(char* p, size_t n) { return body_reader_ ? body_reader_(p, n) : 0; }
 
 bool Exchange::q_bool(const std::string& k, bool def) const {
   auto it = query.find(k);
@@ -358,41 +372,89 @@ namespace {
 std::atomic<uint64_t> g_next_conn{1};
 std::atomic<int> g_connections{0};
 
+StreamsBody g_streams_body;  // set once by serve()
+
+// A request that broke a limit or the grammar gets docker's error (and the
+// connection ends); a client that closed between requests gets nothing.
+void answer_read_error(Io& io, uint64_t id, const Limits& limits, const error_code& ec) {
+  int status = 0;
+  std::string msg;
+  if (ec == http::error::header_limit) status = 431, msg = "request header too large (limit " + std::to_string(limits.max_header) + " bytes)";
+  else if (ec == http::error::body_limit) status = 413, msg = "request body too large (limit " + std::to_string(limits.max_body) + " bytes)";
+  else if (ec.category() == boost::beast::http::make_error_code(http::error::end_of_stream).category() && ec != http::error::end_of_stream &&
+           ec != http::error::partial_message)
+    status = 400, msg = "malformed HTTP request: " + ec.message();
+  if (!status) return;
+  std::string body = nlohmann::json{{"message", msg}}.dump() + "\n";
+  std::string h = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\n" + common_headers() +
+                  "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                  "\r\nConnection: close\r\n\r\n" + body;
+  set_deadline(id, limits.write_timeout_s);
+  io.write_all(h.data(), h.size());
+}
+
 void serve_connection(Io& io, const Limits& limits, const Handler& handler) {
   uint64_t id = g_next_conn++;
   watchdog_register(id, io.fd());
   BeastStream stream(io);
   boost::beast::flat_buffer buf;
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(limits.max_header));
-    parser.body_limit(limits.max_body);
+    // The header first: the route decides whether the body is read whole
+    // (bounded by max_body) or streamed to the handler (a build context).
+    http::request_parser<http::empty_body> hp;
+    hp.header_limit(static_cast<std::uint32_t>(limits.max_header));
+    // Not boost::none: Beast compares Content-Length > body_limit with the
+    // optional, and anything is greater than none.
+    hp.body_limit(std::numeric_limits<std::uint64_t>::max());
     error_code ec;
     set_deadline(id, limits.read_timeout_s);
-    http::read(stream, buf, parser, ec);
+    http::read_header(stream, buf, hp, ec);
     set_deadline(id, 0);
     if (ec) {
-      // A client that closed between requests (or stalled and was cut) gets
-      // nothing; a request that broke a limit or the grammar gets docker's error.
-      int status = 0;
-      std::string msg;
-      if (ec == http::error::header_limit) status = 431, msg = "request header too large (limit " + std::to_string(limits.max_header) + " bytes)";
-      else if (ec == http::error::body_limit) status = 413, msg = "request body too large (limit " + std::to_string(limits.max_body) + " bytes)";
-      else if (ec.category() == boost::beast::http::make_error_code(http::error::end_of_stream).category() && ec != http::error::end_of_stream &&
-               ec != http::error::partial_message)
-        status = 400, msg = "malformed HTTP request: " + ec.message();
-      if (status) {
-        std::string body = nlohmann::json{{"message", msg}}.dump() + "\n";
-        std::string h = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\n" + common_headers() +
-                        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                        "\r\nConnection: close\r\n\r\n" + body;
-        set_deadline(id, limits.write_timeout_s);
-        io.write_all(h.data(), h.size());
-      }
+      answer_read_error(io, id, limits, ec);
       break;
     }
-    auto req = parser.release();
+    http::request<http::string_body> req(http::request_header<>(hp.get().base()));
     Exchange x(io, req, buf, id, limits);
+    std::optional<http::request_parser<http::buffer_body>> bp;
+    if (g_streams_body && g_streams_body(x)) {
+      bp.emplace(std::move(hp));
+      bp->body_limit(std::numeric_limits<std::uint64_t>::max());
+      auto* p = &*bp;
+      x.set_body_reader([p, &stream, &buf, id, &limits](char* out, size_t n) -> size_t {
+        while (!p->is_done()) {
+          p->get().body().data = out;
+          p->get().body().size = n;
+          p->get().body().more = true;
+          error_code rec;
+          set_deadline(id, limits.read_timeout_s);
+          http::read_some(stream, buf, *p, rec);
+          set_deadline(id, 0);
+          if (rec == http::error::need_buffer) rec = {};
+          if (rec) fail_api(400, "reading the request body: " + rec.message());
+          size_t got = n - p->get().body().size;
+          if (got > 0) return got;
+        }
+        return 0;
+      });
+    } else {
+      if (hp.content_length() && *hp.content_length() > limits.max_body) {
+        answer_read_error(io, id, limits, http::error::body_limit);
+        break;
+      }
+      http::request_parser<http::string_body> sp(std::move(hp));
+      sp.body_limit(limits.max_body);
+      if (!sp.is_done()) {
+        set_deadline(id, limits.read_timeout_s);
+        http::read(stream, buf, sp, ec);
+        set_deadline(id, 0);
+      }
+      if (ec) {
+        answer_read_error(io, id, limits, ec);
+        break;
+      }
+      req.body() = std::move(sp.get().body());
+    }
     log::debug(x.method + " " + std::string(req.target()));
     try {
       handler(x);
@@ -402,7 +464,9 @@ void serve_connection(Io& io, const Limits& limits, const Handler& handler) {
       if (!x.responded()) x.error(500, e.what());
     }
     if (!x.responded()) x.error(500, "no response");
-    if (x.close_after()) break;
+    // A streamed body the handler did not read to its end leaves the
+    // connection mid-request: it is not reused.
+    if (x.close_after() || (bp && !bp->is_done())) break;
   }
   watchdog_unregister(id);
 }
@@ -438,7 +502,9 @@ bool is_loopback(const net::ip::address& a) {
 
 }  // namespace
 
-int serve(const std::vector<std::string>& hosts_in, const ListenSpec& opts, const Limits& limits, const Handler& handler) {
+int serve(const std::vector<std::string>& hosts_in, const ListenSpec& opts, const Limits& limits, const Handler& handler,
+          const StreamsBody& streams_body) {
+  g_streams_body = streams_body;
   net::io_context ctx;
   std::vector<std::thread> acceptors;
   std::vector<std::string> unlink_paths;

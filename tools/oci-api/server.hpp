@@ -53,7 +53,7 @@ class Io {
 /// Limits and timeouts of connections.
 struct Limits {
   size_t max_header = 16 * 1024;  ///< request line + headers
-  size_t max_body = 16 * 1024 * 1024;  ///< JSON bodies
+  size_t max_body = 16 * 1024 * 1024;  ///< JSON bodies (streamed bodies are not bounded here)
   int read_timeout_s = 60;  ///< a request must arrive whole within this (and idle keep-alive)
   int write_timeout_s = 60;  ///< one write may stall this long
   int max_connections = 512;
@@ -70,11 +70,20 @@ class Exchange {
   std::string method;  ///< GET, POST, ...
   std::string path;  ///< decoded, without the /vX.Y prefix
   std::map<std::string, std::string> query;  ///< decoded query parameters (last one wins)
+  std::vector<std::pair<std::string, std::string>> query_list;  ///< all of them, in order
 
   /// Query parameter `k` or `def`.
   std::string q(const std::string& k, const std::string& def = "") const;
   /// docker's boolean query values: 1/true/True (anything else is false).
   bool q_bool(const std::string& k, bool def = false) const;
+  /// Every value of a repeated query parameter (docker's `t` of build).
+  std::vector<std::string> q_all(const std::string& k) const;
+  /// A streamed body (routes that serve() was told stream, e.g. /build):
+  /// up to `n` bytes of it, 0 at its end; ApiError 400 when the client
+  /// breaks the framing or stalls past the read timeout. Other routes have
+  /// the body whole in `req.body()` and get 0 here.
+  size_t read_body(char* p, size_t n);
+  void set_body_reader(std::function<size_t(char*, size_t)> r) { body_reader_ = std::move(r); }
   /// The request body as JSON (an empty body is `{}`); 400 when malformed.
   nlohmann::json body_json() const;
 
@@ -109,6 +118,7 @@ class Exchange {
   uint64_t conn_id_;
   const Limits& limits_;
   bool responded_ = false, close_after_ = false, streaming_ = false;
+  std::function<size_t(char*, size_t)> body_reader_;
 };
 
 /// A route handler.
@@ -123,10 +133,15 @@ struct ListenSpec {
   bool insecure_tcp = false;
 };
 
+/// Which requests have their body streamed to the handler (Exchange::
+/// read_body) instead of read whole under Limits::max_body.
+using StreamsBody = std::function<bool(const Exchange&)>;
+
 /// Listen on every `hosts` entry and serve with `handler` until SIGTERM/
-/// SIGINT. Errc::usage for a refused address (non-loopback TCP without mutual
+/// SIGINT; requests for which `streams_body` says so get a streamed body. Errc::usage for a refused address (non-loopback TCP without mutual
 /// TLS and without insecure_tcp), Errc::io when binding fails.
-int serve(const std::vector<std::string>& hosts, const ListenSpec& opts, const Limits& limits, const Handler& handler);
+int serve(const std::vector<std::string>& hosts, const ListenSpec& opts, const Limits& limits, const Handler& handler,
+          const StreamsBody& streams_body = {});
 
 /// The connection's deadline: arm (seconds from now) or disarm (0).
 void set_deadline(uint64_t conn_id, int seconds);

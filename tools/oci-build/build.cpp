@@ -696,6 +696,9 @@ Result build(const Options& in) {
   res.wrote_stdout = out && output_is_stdout(*out);
   if (out) write_output(store, top, refs, *out);
   for (auto& r : refs) store.tag(r, top);
+  // Without a name (and no --output), the image is kept under its id, as
+  // docker keeps a dangling image: `oci-run run ID` finds it, prune removes it.
+  if (refs.empty() && !out) store.tag(res.image_id, top);
   if (!o.iidfile.empty()) fs::write_file_atomic(o.iidfile, res.image_id);
   return res;
 }

@@ -317,7 +317,12 @@ void Builder::copy(const df::Instruction& e, StageState& s, size_t index, bool a
     }
   }
   std::string dest = abs_in_workdir(s, co.dest);
-  bool dest_dir = co.dest.back() == '/' || co.sources.size() > 1 ||
+  // As BuildKit: a dest ending in "/" or "." ("." and ".." included) is a directory.
+  auto ends_dot = [](const std::string& d) {
+    return d == "." || d == ".." || (d.size() >= 2 && d.compare(d.size() - 2, 2, "/.") == 0) ||
+           (d.size() >= 3 && d.compare(d.size() - 3, 3, "/..") == 0);
+  };
+  bool dest_dir = co.dest.back() == '/' || ends_dot(co.dest) || co.sources.size() > 1 ||
       (!is_url(co.sources[0]) && co.sources[0].find_first_of("*?[") != std::string::npos);
 
   // ADD URL: --checksum pins the content; otherwise the ETag (or the content) keys it.
@@ -399,7 +404,10 @@ void Builder::copy(const df::Instruction& e, StageState& s, size_t index, bool a
   if (!gits.empty())
     url_key += "git " + gits[0].url + std::string(1, '\0') + git_commit + std::string(1, '\0') + gits[0].subdir +
         (co.keep_git_dir ? std::string(1, '\0') + "keep-git-dir" : "");
-  std::string key = sha256_str(s.key + "\n" + text + "\n" + h.finish().str() + (url_key.empty() ? "" : "\n" + url_key));
+  // A dest ending in "." was copied as a file by older oci-builds: such
+  // keys differ, so that their cache entries are not reused.
+  std::string key = sha256_str(s.key + "\n" + text + "\n" + h.finish().str() + (url_key.empty() ? "" : "\n" + url_key) +
+                               (ends_dot(co.dest) ? "\ndest-dir" : ""));
   std::string created_by = "/bin/sh -c #(nop) " + text;
   if (cache_hit(s, key, created_by)) return;
   for (size_t i = 0; i < urls.size(); ++i) {

@@ -154,6 +154,7 @@ std::function<std::optional<int>()> add_store_commands(CLI::App& app, const Glob
   // ---- system df, prune ----
   auto* sdf = sys->add_subcommand("df", "show disk usage: images, containers, local volumes, build cache");
   sdf->add_flag("-v,--verbose", o->verbose, "show detailed information on space usage");
+  sdf->add_option("--format", o->format, "table (default) or json (docker's disk usage object, as the API's /system/df)");
   auto* sprune = sys->add_subcommand(
       "prune", "remove stopped containers, unused networks, dangling images (-a: unused) and build cache");
   sprune->add_flag("-a,--all", all, "remove all unused images, not just dangling ones");
@@ -168,7 +169,7 @@ std::function<std::optional<int>()> add_store_commands(CLI::App& app, const Glob
     if (*save || *isave) return image_save(env, names, output);
     if (*load || *iload) return image_load(env, input, quiet);
     if (*import || *iimport) return image_import(env, imp);
-    if (*sdf) return system_df(env, verbose);
+    if (*sdf) return system_df(env, verbose, format);
     if (*sprune) {
       PruneOptions p;
       p.all = all;

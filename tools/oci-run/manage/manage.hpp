@@ -295,7 +295,7 @@ int image_import(const Globals& g, const ImportOptions& o);
 
 
 /// `system df [-v]`: TYPE TOTAL ACTIVE SIZE RECLAIMABLE.
-int system_df(const Globals& g, bool verbose);
+int system_df(const Globals& g, bool verbose, const std::string& format = "");
 /// Options of `system prune`.
 struct PruneOptions {
   bool all = false, volumes = false, force = false;

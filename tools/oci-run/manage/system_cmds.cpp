@@ -5,6 +5,7 @@
 
 #include <ctime>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/cli.hpp"
@@ -110,7 +111,9 @@ Filters parse_filters(const std::vector<std::string>& fs) {
 
 }  // namespace
 
-int system_df(const Globals& g, bool verbose) {
+int system_df(const Globals& g, bool verbose, const std::string& format) {
+  if (!format.empty() && format != "json" && format != "table")
+    fail(Errc::usage, "system df --format " + format + ": want table or json");
   StateDir st(g.state_dir);
   auto recs = st.list();
   auto imgs = images_of(g.store);
@@ -149,6 +152,83 @@ int system_df(const Globals& g, bool verbose) {
   uint64_t bc_size = 0;
   for (const auto& rec : bc_records) bc_size += disk_usage(bc + "/" + rec);
 
+  if (format == "json") {
+    // docker's disk usage object (the Engine API's GET /system/df), verbose.
+    using json = nlohmann::ordered_json;
+    auto unix_of = [](const std::string& t) { return parse_rfc3339(t).value_or(0); };
+    json out{{"LayersSize", img_size}, {"Images", json::array()}, {"Containers", json::array()},
+             {"Volumes", json::array()}, {"BuildCache", json::array()}};
+    for (const auto& i : imgs) {
+      uint64_t size = blob_bytes({&i});
+      std::vector<const Image*> others, with_me;
+      for (const auto& o : imgs)
+        if (&o != &i) others.push_back(&o);
+      with_me = others;
+      with_me.push_back(&i);
+      uint64_t unique = blob_bytes(with_me) - blob_bytes(others);
+      size_t users = 0;
+      for (const auto& r : recs)
+        if (r.image_digest == i.target.digest.str() || r.image_digest == i.manifest_desc.digest.str()) users++;
+      json tags = json::array(), digests = json::array();
+      for (const auto& n : i.names) {
+        if (is_id_name(n)) continue;
+        auto [repo, tag] = split_name(n);
+        if (tag != "<none>") tags.push_back(repo + ":" + tag);
+      }
+      json labels = json::object();
+      for (const auto& [k, v] : i.config.config.labels) labels[k] = v;
+      out["Images"].push_back({{"Id", "sha256:" + i.id()}, {"ParentId", ""}, {"RepoTags", tags},
+                               {"RepoDigests", digests}, {"Created", unix_of(i.config.created)},
+                               {"Size", size}, {"SharedSize", size - unique}, {"VirtualSize", size},
+                               {"Labels", labels}, {"Containers", users}});
+    }
+    for (size_t k = 0; k < recs.size(); k++) {
+      const auto& r = recs[k];
+      std::string cmd, image_id;
+      for (const auto& a : r.command) cmd += (cmd.empty() ? "" : " ") + a;
+      for (const auto& i : imgs)
+        if (r.image_digest == i.target.digest.str() || r.image_digest == i.manifest_desc.digest.str())
+          image_id = "sha256:" + i.id();
+      json mounts = json::array();
+      for (const auto& m : r.mounts)
+        mounts.push_back({{"Type", m.type}, {"Name", m.type == "volume" ? m.source : ""},
+                          {"Source", m.type == "volume" ? "" : m.source}, {"Destination", m.destination},
+                          {"RW", !m.read_only}});
+      std::string live = live_status(r);
+      json labels = json::object();
+      for (const auto& [lk, lv] : r.labels) labels[lk] = lv;
+      out["Containers"].push_back({{"Id", r.id}, {"Names", json::array({"/" + r.name})}, {"Image", r.image},
+                                   {"ImageID", image_id}, {"Command", cmd}, {"Created", unix_of(r.created)},
+                                   {"Ports", json::array()}, {"SizeRw", ct_sizes[k]}, {"SizeRootFs", 0},
+                                   {"Labels", labels}, {"State", live}, {"Status", live},
+                                   {"Mounts", mounts}});
+    }
+    for (size_t k = 0; k < vols.size(); k++) {
+      json v = to_json(vols[k]);
+      v["UsageData"] = {{"Size", vol_rows[k].second}, {"RefCount", vol_rows[k].first}};
+      out["Volumes"].push_back(v);
+    }
+    auto rfc = [](time_t t) {
+      char b[64];
+      struct tm tm{};
+      gmtime_r(&t, &tm);
+      strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
+      return std::string(b);
+    };
+    for (const auto& rec : bc_records) {
+      struct stat s{};
+      std::string p = bc + "/" + rec;
+      lstat(p.c_str(), &s);
+      std::string kind = rec.substr(0, rec.find('/'));
+      std::string type = kind == "layers" ? "regular" : kind == "mounts" ? "exec.cachemount" : "source.local";
+      out["BuildCache"].push_back({{"ID", rec.substr(rec.find('/') + 1)}, {"Parent", ""}, {"Type", type},
+                                   {"Description", rec}, {"InUse", false}, {"Shared", false},
+                                   {"Size", disk_usage(p)}, {"CreatedAt", rfc(s.st_mtime)},
+                                   {"LastUsedAt", rfc(s.st_atime)}, {"UsageCount", 0}});
+    }
+    std::cout << out.dump() << "\n";
+    return 0;
+  }
   if (!verbose) {
     std::vector<std::vector<std::string>> t{{"TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"}};
     t.push_back({"Images", std::to_string(imgs.size()), std::to_string(used_imgs.size()), human_size(img_size),
