@@ -77,7 +77,7 @@ DF
   [ "$(tar -tzf "$OCIKIT_STORE/blobs/sha256/$l" | sort | tr '\n' ' ')" = "srv/ srv/sub/ " ]
 }
 
-@test "COPY: dirs, files, wildcards, --chown/--chmod, .dockerignore; ADD extracts a tar" {
+@test "COPY: dirs, files, wildcards, into an existing dir, --chown/--chmod, .dockerignore; ADD extracts a tar" {
   mkdir -p "$T/ctx/d/sub" "$T/ctx/t"
   echo a >"$T/ctx/a.txt"; echo b >"$T/ctx/b.txt"; echo s >"$T/ctx/d/sub/s"; echo secret >"$T/ctx/d/secret"
   echo inner >"$T/ctx/t/inner"; tar -C "$T/ctx/t" -czf "$T/ctx/arch.tgz" inner
@@ -86,6 +86,7 @@ DF
 FROM scratch
 COPY *.txt /w/
 COPY d /dd
+COPY a.txt /dd
 COPY --chown=7:8 --chmod=600 a.txt /owned
 WORKDIR /rel
 COPY a.txt here
@@ -98,6 +99,8 @@ DF
   [ "$(cat "$T/out/w/a.txt" "$T/out/w/b.txt")" = "$(printf 'a\nb')" ]
   [ "$(cat "$T/out/dd/sub/s")" = s ]
   [ ! -e "$T/out/dd/secret" ]
+  # a dest that is a directory in the image is one, however it is spelled
+  [ "$(cat "$T/out/dd/a.txt")" = a ]
   [ "$(stat -c '%u:%g %a' "$T/out/owned")" = "7:8 600" ]
   [ "$(cat "$T/out/rel/here")" = a ]
   [ "$(cat "$T/out/x/inner")" = inner ]

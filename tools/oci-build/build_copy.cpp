@@ -406,8 +406,10 @@ void Builder::copy(const df::Instruction& e, StageState& s, size_t index, bool a
         (co.keep_git_dir ? std::string(1, '\0') + "keep-git-dir" : "");
   // A dest ending in "." was copied as a file by older oci-builds: such
   // keys differ, so that their cache entries are not reused.
+  // A dest spelled as a file that is a directory in the image was replaced
+  // by the file by older oci-builds: such keys differ too ("dest-v2").
   std::string key = sha256_str(s.key + "\n" + text + "\n" + h.finish().str() + (url_key.empty() ? "" : "\n" + url_key) +
-                               (ends_dot(co.dest) ? "\ndest-dir" : ""));
+                               (ends_dot(co.dest) ? "\ndest-dir" : "") + (dest_dir ? "" : "\ndest-v2"));
   std::string created_by = "/bin/sh -c #(nop) " + text;
   if (cache_hit(s, key, created_by)) return;
   for (size_t i = 0; i < urls.size(); ++i) {
@@ -436,6 +438,17 @@ void Builder::copy(const df::Instruction& e, StageState& s, size_t index, bool a
   } else {
     cx.root = context_;
     cx.use_ignore = true;
+  }
+  // As BuildKit and buildah: a dest that is a directory in the image is
+  // one, however it is spelled (COPY f /etc puts /etc/f). The stage's file
+  // system is looked at (read-only overlay) only when that can matter.
+  if (!dest_dir && s.layers.size() > 0) {
+    Mounts view;
+    fs::mkdir_p(stage.path + "/dest-scratch");
+    mount_state(s, stage.path + "/dest-view", stage.path + "/dest-scratch", view);
+    struct stat dst {};
+    std::string in_view = stage.path + "/dest-view/" + resolve_in_root(stage.path + "/dest-view", dest);
+    if (::lstat(in_view.c_str(), &dst) == 0 && S_ISDIR(dst.st_mode)) dest_dir = true;
   }
   std::string upper = stage.path + "/upper";
   fs::mkdir_p(upper);
