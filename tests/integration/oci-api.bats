@@ -109,6 +109,21 @@ no_children() { [ -z "$(children)" ]; }
   run bash -c "echo piped | $DOCKER exec -i api-web cat"
   [ "$output" = piped ]
   [ "$($DOCKER inspect -f '{{.State.Status}} {{.Name}} {{.Config.Labels.tier}}' api-web)" = "running /api-web web" ]
+  # pause, unpause, diff (docker's changes), rename
+  $DOCKER pause api-web
+  [ "$(R inspect api-web | jq -r '.[0].State.Status')" = paused ]
+  $DOCKER unpause api-web
+  [ "$(R inspect api-web | jq -r '.[0].State.Status')" = running ]
+  $DOCKER exec api-web sh -c 'echo x >/new-file; rm /bin/vi'
+  run $DOCKER diff api-web
+  [[ "$output" == *"A /new-file"* ]] && [[ "$output" == *"D /bin/vi"* ]] && [[ "$output" == *"C /bin"* ]]
+  $DOCKER rename api-web api-web2
+  [ "$(R inspect api-web2 | jq -r '.[0].Name')" = /api-web2 ]
+  run $DOCKER rename api-web2 api-web2
+  [ "$status" -ne 0 ]
+  $DOCKER rename api-web2 api-web
+  run $DOCKER pause no-such-container
+  [ "$status" -ne 0 ] && [[ "$output" == *"No such container"* ]]
   $DOCKER kill api-web
   run $DOCKER wait api-web
   [ "$output" = 137 ] || { echo "wait: $output"; cat "$T/api.log"; false; }

@@ -358,6 +358,7 @@ void container_start(Exchange& x, const std::string& id) {
 }
 
 void container_simple(Exchange& x, const std::string& id, const std::string& verb) {
+  if (verb == "pause" || verb == "unpause") inspect_container(id);  // 404 before runc's pause could see the id
   std::vector<std::string> args{verb};
   if (verb == "kill") args.insert(args.end(), {"--signal", x.q("signal", "SIGKILL")});
   if ((verb == "stop" || verb == "restart") && !x.q("t").empty()) args.insert(args.end(), {"--time", x.q("t")});
@@ -372,6 +373,33 @@ void container_simple(Exchange& x, const std::string& id, const std::string& ver
     fail_api(st, st == 404 ? "No such container: " + id : r.message());
   }
   x.reply(204);
+}
+
+// rename?name=NEW: oci-run rename (409 when the name is taken).
+void container_rename(Exchange& x, const std::string& id) {
+  std::string name = x.q("name");
+  if (name.empty()) fail_api(400, "name is required");
+  inspect_container(id);
+  check_oci({"rename", id, name});
+  x.reply(204);
+}
+
+// changes: oci-run diff's "A|C|D PATH" lines as docker's [{Path, Kind}]
+// (Kind 0 modified, 1 added, 2 deleted); null when nothing changed.
+void container_changes(Exchange& x, const std::string& id) {
+  inspect_container(id);
+  std::string out = check_oci({"diff", id});
+  json list = json::array();
+  size_t pos = 0;
+  while (pos < out.size()) {
+    size_t nl = out.find('\n', pos);
+    std::string line = out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? out.size() : nl + 1;
+    if (line.size() < 3 || line[1] != ' ') continue;
+    int kind = line[0] == 'C' ? 0 : line[0] == 'A' ? 1 : line[0] == 'D' ? 2 : -1;
+    if (kind >= 0) list.push_back({{"Path", line.substr(2)}, {"Kind", kind}});
+  }
+  x.reply(200, list.empty() ? "null" : list.dump());
 }
 
 // wait: the events journal says when the container died (its exitCode) or

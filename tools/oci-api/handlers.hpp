@@ -16,7 +16,9 @@ void container_create(Exchange& x);
 void container_list(Exchange& x);
 void container_inspect(Exchange& x, const std::string& id);
 void container_start(Exchange& x, const std::string& id);
-void container_simple(Exchange& x, const std::string& id, const std::string& verb);  // stop, kill, restart
+void container_simple(Exchange& x, const std::string& id, const std::string& verb);  // stop, kill, restart, (un)pause
+void container_rename(Exchange& x, const std::string& id);
+void container_changes(Exchange& x, const std::string& id);
 void container_wait(Exchange& x, const std::string& id);
 void container_remove(Exchange& x, const std::string& id);
 // containers_io.cpp

@@ -47,7 +47,10 @@ void route(Exchange& x) {
     if (verb.empty() && del) return container_remove(x, id);
     if (verb == "json" && get) return container_inspect(x, id);
     if (verb == "start" && post) return container_start(x, id);
-    if ((verb == "stop" || verb == "kill" || verb == "restart") && post) return container_simple(x, id, verb);
+    if ((verb == "stop" || verb == "kill" || verb == "restart" || verb == "pause" || verb == "unpause") && post)
+      return container_simple(x, id, verb);
+    if (verb == "rename" && post) return container_rename(x, id);
+    if (verb == "changes" && get) return container_changes(x, id);
     if (verb == "wait" && post) return container_wait(x, id);
     if (verb == "logs" && get) return container_logs(x, id);
     if (verb == "attach" && post) return container_attach(x, id);
