@@ -55,6 +55,7 @@
 #include "container.hpp"
 #include "manage/format.hpp"
 #include "manage/manage.hpp"
+#include "manage/record.hpp"
 #include "router.hpp"
 
 namespace ocikit::manage {
@@ -183,28 +184,6 @@ nlohmann::ordered_json inspect_json(const Context& c) {
           {"Storage", {{"MetadataPath", c.name == "default" ? "<IN MEMORY>" : meta_dir(c.name)}}}};
 }
 
-// Field 22 of /proc/PID/stat (start time in clock ticks since boot), "" when
-// the process is gone.
-std::string start_time(pid_t pid) {
-  std::string stat;
-  try {
-    stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat");
-  } catch (const Error&) {
-    return "";
-  }
-  size_t p = stat.rfind(')');
-  if (p == std::string::npos) return "";
-  // after ") ": state is field 3; start time is field 22
-  size_t i = p + 2;
-  for (int field = 3; field < 22; field++) {
-    i = stat.find(' ', i);
-    if (i == std::string::npos) return "";
-    i++;
-  }
-  size_t e = stat.find(' ', i);
-  return stat.substr(i, e == std::string::npos ? std::string::npos : e - i);
-}
-
 std::string session_path(const std::string& state_dir, const std::string& token) {
   if (!ssh::is_session_token(token)) fail(Errc::usage, "invalid remote token (want 32 hex characters)");
   return state_dir + "/remote/" + token;
@@ -260,7 +239,7 @@ void register_remote_session(const std::string& state_dir, const std::string& to
   if (chmod(dir.c_str(), 0700) != 0) throw_errno("chmod " + dir);
   fs::UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (fd.get() < 0) throw_errno("remote session " + path);
-  std::string line = std::to_string(getpid()) + " " + start_time(getpid()) + "\n";
+  std::string line = std::to_string(getpid()) + " " + std::to_string(pid_start_time(getpid())) + "\n";
   if (write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) throw_errno("write " + path);
   g_session_file = path;
   g_session_pid = getpid();
@@ -278,7 +257,8 @@ int remote_signal(const std::string& state_dir, const std::string& token, const 
   char st[32] = {0};
   if (std::sscanf(text.c_str(), "%ld %31s", &pid, st) != 2 || pid <= 1)
     fail(Errc::invalid, "remote session " + token + ": malformed");
-  if (start_time(static_cast<pid_t>(pid)) != st) {
+  uint64_t now = pid_start_time(static_cast<pid_t>(pid));  // 0: gone
+  if (now == 0 || std::to_string(now) != st) {
     unlink(path.c_str());  // its process is gone: a stale record
     fail(Errc::not_found, "remote session " + token + " has ended");
   }
