@@ -34,6 +34,15 @@ teardown() {
   [[ "$(jq -r .Status <<<"$output")" == "Exited (5)"* ]]
   # a stopped container is not mounted
   ! grep -q " $T" /proc/self/mounts
+  # docker's Go-template forms of ps and inspect
+  run R ps -a --format '{{.Names}}:{{.State}}'
+  [ "$status" -eq 0 ] && [ "$output" = keep:exited ]
+  run R ps -a --format 'table {{.Names}}\t{{.State}}'
+  [ "${lines[0]}" = "NAMES     STATE" ] && [ "${lines[1]}" = "keep      exited" ]
+  run R inspect -f '{{.State.ExitCode}} {{.Name}} {{json .State.Running}} {{index .Config.Cmd 0}}' keep
+  [ "$status" -eq 0 ] && [ "$output" = "5 /keep false sh" ]
+  run R inspect --format '{{.Nope}}' keep
+  [ "$status" -ne 0 ] && [[ "$output" == *"can't evaluate field Nope"* ]]
   run R rm keep
   [ "$status" -eq 0 ]
   no_leftovers

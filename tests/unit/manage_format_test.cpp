@@ -92,7 +92,21 @@ TEST_CASE("manage_format: --format templates") {
   CHECK(render_template("n={{.Size}}", o) == "n=3");
   CHECK(render_template("{{json .Labels}}", o) == "{\"a\":\"b\"}");
   CHECK(render_template("{{json .}}", o) == o.dump());
-  for (const char* bad : {"{{.Nope}}", "{{.Name", "{{len .Name}}"}) {
+  nlohmann::json c = {{"State", {{"Pid", 42}, {"Running", true}}},
+                      {"Config", {{"Cmd", {"sh", "-c", "x"}}, {"Labels", {{"com.x/y", "v"}, {"a", "b"}}}}},
+                      {"Name", "/web"}, {"Gone", nullptr}};
+  CHECK(render_template("{{.State.Pid}} {{.State.Running}}", c) == "42 true");
+  CHECK(render_template("{{.Config.Cmd}}", c) == "[sh -c x]");
+  CHECK(render_template("{{.Config.Labels}}", c) == "map[a:b com.x/y:v]");
+  CHECK(render_template("{{index .Config.Labels \"com.x/y\"}}", c) == "v");
+  CHECK(render_template("{{index .Config.Cmd 2}}", c) == "x");
+  CHECK(render_template("{{join .Config.Cmd \",\"}}", c) == "sh,-c,x");
+  CHECK(render_template("{{upper .Name}}", c) == "/WEB");
+  CHECK(render_template("{{.Config.Nope}}|{{.Gone}}", c) == "<no value>|<nil>");
+  CHECK(render_template("{{json .State}}", c) == R"({"Pid":42,"Running":true})");
+  CHECK(render_template_table("table {{.ID}}\t{{.Names}}", {{{"ID", "abc"}, {"Names", "web"}}}, {{"ID", "CONTAINER ID"}}) ==
+        "CONTAINER ID   NAMES\nabc            web\n");
+  for (const char* bad : {"{{.Nope}}", "{{.Name", "{{len .Name}}", "{{index .Name}}", "{{.}}x{{", "{{.A..B}}"}) {
     CAPTURE(bad);
     CHECK_THROWS_AS(render_template(bad, o), Error);
   }

@@ -167,7 +167,8 @@ int docker_main(int argc, char** argv) {
         ps->add_flag("-a,--all", all, "show stopped containers too");
         ps->add_flag("-q,--quiet", quiet, "ids only");
         ps->add_flag("--no-trunc", no_trunc, "full ids and commands");
-        ps->add_option("--format", format, "table or json")->capture_default_str();
+        ps->add_option("--format", format, "table, json, a {{.Field}} template or \"table TEMPLATE\"")
+            ->capture_default_str();
         std::vector<std::string> ps_filters;
         multi(ps->add_option("-f,--filter", ps_filters, "KEY=VALUE: id, name, label, status, health, exited"));
         bool no_stdin = false, sig_proxy = true;
@@ -179,6 +180,8 @@ int docker_main(int argc, char** argv) {
         attach->add_option("CONTAINER", names)->required()->expected(1);
         auto* inspect = app.add_subcommand("inspect", "container details as JSON");
         inspect->add_option("CONTAINER", names)->required();
+        std::string inspect_format;
+        inspect->add_option("-f,--format", inspect_format, "a Go template ({{.State.Pid}}), else the JSON array");
         ExecOptions eo;
         auto* exec = app.add_subcommand("exec", "run a command in a running container");
         exec->add_flag("-i,--interactive", eo.interactive, "keep stdin open");
@@ -328,7 +331,7 @@ int docker_main(int argc, char** argv) {
           }
           return print_logs(g, names[0], follow, n, ts), 0;
         }
-        if (*inspect) return print_inspect(g, names), 0;
+        if (*inspect) return print_inspect(g, names, inspect_format), 0;
         if (*attach) return attach_managed(g, names[0], no_stdin, sig_proxy, detach_keys);
         if (*start && (start_attach || start_interactive)) {
           if (names.size() != 1) fail(Errc::usage, "you cannot start and attach multiple containers at once");

@@ -133,30 +133,120 @@ std::optional<size_t> match_id_prefix(const std::vector<std::string>& ids, std::
   return found;
 }
 
+namespace {
+
+// Go's fmt of a value decoded from JSON, as docker's templates print them:
+// strings bare, lists "[a b]", maps "map[k:v]" (keys sorted), null "<nil>".
+std::string go_print(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "<nil>";
+  if (v.is_array()) {
+    std::string out = "[";
+    for (size_t i = 0; i < v.size(); i++) out += (i ? " " : "") + go_print(v[i]);
+    return out + "]";
+  }
+  if (v.is_object()) {
+    std::vector<std::string> keys;
+    for (auto it = v.begin(); it != v.end(); ++it) keys.push_back(it.key());
+    std::sort(keys.begin(), keys.end());
+    std::string out = "map[";
+    for (size_t i = 0; i < keys.size(); i++) out += (i ? " " : "") + keys[i] + ":" + go_print(v.at(keys[i]));
+    return out + "]";
+  }
+  return v.dump();
+}
+
+// The words of an action: bare words and "quoted strings" (quotes kept, so
+// a literal is told from a field).
+std::vector<std::string> action_words(std::string_view a) {
+  std::vector<std::string> words;
+  for (size_t i = 0; i < a.size();) {
+    if (a[i] == ' ') {
+      i++;
+      continue;
+    }
+    size_t j = i;
+    if (a[i] == '"') {
+      j = a.find('"', i + 1);
+      if (j == std::string_view::npos) fail(Errc::usage, "template: unterminated quoted string");
+      j++;
+    } else {
+      while (j < a.size() && a[j] != ' ') j++;
+    }
+    words.emplace_back(a.substr(i, j - i));
+    i = j;
+  }
+  return words;
+}
+
+}  // namespace
+
 std::string render_template(std::string_view t, const nlohmann::json& obj) {
-  auto field_of = [&](std::string_view expr) -> const nlohmann::json& {
+  static const nlohmann::json kNoValue = "<no value>";
+  // ".A.B": a field of the object, then of the field's value; a top-level
+  // name the object lacks is an error (a struct field in Go), a missing key
+  // further down prints "<no value>" (a map's).
+  auto field_of = [&](const std::string& expr) -> const nlohmann::json& {
     if (expr == ".") return obj;
     if (expr.size() < 2 || expr[0] != '.')
-      fail(Errc::usage, "template: unsupported expression \"" + std::string(expr) + "\"");
-    auto name = std::string(expr.substr(1));
-    if (!obj.is_object() || !obj.contains(name)) fail(Errc::usage, "template: can't evaluate field " + name);
-    return obj.at(name);
+      fail(Errc::usage, "template: unsupported expression \"" + expr + "\"");
+    const nlohmann::json* cur = &obj;
+    size_t pos = 1;
+    bool top = true;
+    while (pos <= expr.size()) {
+      size_t dot = expr.find('.', pos);
+      std::string name = expr.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+      if (name.empty()) fail(Errc::usage, "template: unsupported expression \"" + expr + "\"");
+      if (!cur->is_object() || !cur->contains(name)) {
+        if (top) fail(Errc::usage, "template: can't evaluate field " + name);
+        return kNoValue;
+      }
+      cur = &cur->at(name);
+      top = false;
+      if (dot == std::string::npos) break;
+      pos = dot + 1;
+    }
+    return *cur;
   };
+  auto literal = [](const std::string& w) { return w.size() >= 2 && w.front() == '"' ? w.substr(1, w.size() - 2) : w; };
   std::string out;
   for (size_t i = 0; i < t.size();) {
     if (t.compare(i, 2, "{{") == 0) {
       auto end = t.find("}}", i + 2);
       if (end == std::string_view::npos) fail(Errc::usage, "template: unclosed action");
-      std::string_view a = t.substr(i + 2, end - i - 2);
-      while (!a.empty() && a.front() == ' ') a.remove_prefix(1);
-      while (!a.empty() && a.back() == ' ') a.remove_suffix(1);
-      if (a.rfind("json ", 0) == 0) {
-        auto e = a.substr(5);
-        while (!e.empty() && e.front() == ' ') e.remove_prefix(1);
-        out += field_of(e).dump();
+      auto w = action_words(t.substr(i + 2, end - i - 2));
+      if (w.empty()) fail(Errc::usage, "template: empty action");
+      if (w[0] == "json" && w.size() == 2) {
+        out += field_of(w[1]).dump();
+      } else if (w[0] == "index" && w.size() >= 3) {
+        // index .Map "key" / index .List N
+        const nlohmann::json* cur = &field_of(w[1]);
+        for (size_t k = 2; k < w.size(); k++) {
+          std::string key = literal(w[k]);
+          if (cur->is_object()) {
+            cur = cur->contains(key) ? &cur->at(key) : &kNoValue;
+          } else if (cur->is_array() && !key.empty() && key.find_first_not_of("0123456789") == std::string::npos &&
+                     std::stoul(key) < cur->size()) {
+            cur = &(*cur)[std::stoul(key)];
+          } else {
+            fail(Errc::usage, "template: index of untyped nil or out of range: " + key);
+          }
+        }
+        out += go_print(*cur);
+      } else if (w[0] == "join" && w.size() == 3) {
+        const auto& list = field_of(w[1]);
+        if (!list.is_array()) fail(Errc::usage, "template: join wants a list");
+        std::string sep = literal(w[2]);
+        for (size_t k = 0; k < list.size(); k++) out += (k ? sep : "") + go_print(list[k]);
+      } else if ((w[0] == "upper" || w[0] == "lower") && w.size() == 2) {
+        std::string v = go_print(field_of(w[1]));
+        for (auto& c : v) c = static_cast<char>(w[0] == "upper" ? std::toupper(static_cast<unsigned char>(c))
+                                                                : std::tolower(static_cast<unsigned char>(c)));
+        out += v;
+      } else if (w.size() == 1) {
+        out += go_print(field_of(w[0]));
       } else {
-        const auto& v = field_of(a);
-        out += v.is_string() ? v.get<std::string>() : v.dump();
+        fail(Errc::usage, "template: unsupported action \"" + std::string(t.substr(i + 2, end - i - 2)) + "\"");
       }
       i = end + 2;
     } else if (t[i] == '\\' && i + 1 < t.size() && (t[i + 1] == 't' || t[i + 1] == 'n')) {
@@ -167,6 +257,44 @@ std::string render_template(std::string_view t, const nlohmann::json& obj) {
     }
   }
   return out;
+}
+
+std::string render_template_table(std::string_view t, const std::vector<nlohmann::json>& objs,
+                                   const std::map<std::string, std::string>& headers) {
+  auto tmpl = t.substr(5);  // after "table"
+  while (!tmpl.empty() && tmpl.front() == ' ') tmpl.remove_prefix(1);
+  // The header: each {{.Field}} becomes its column name.
+  std::string head;
+  for (size_t i = 0; i < tmpl.size();) {
+    if (tmpl.compare(i, 2, "{{") == 0) {
+      auto end = tmpl.find("}}", i + 2);
+      if (end == std::string_view::npos) fail(Errc::usage, "template: unclosed action");
+      auto w = action_words(tmpl.substr(i + 2, end - i - 2));
+      std::string f = w.empty() ? "" : w.back();
+      if (!f.empty() && f[0] == '.') f = f.substr(1);
+      auto it = headers.find(f);
+      std::string name = it != headers.end() ? it->second : f;
+      if (it == headers.end())
+        for (auto& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      head += name;
+      i = end + 2;
+    } else if (tmpl[i] == '\\' && i + 1 < tmpl.size() && (tmpl[i + 1] == 't' || tmpl[i + 1] == 'n')) {
+      head += tmpl[i + 1] == 't' ? '\t' : '\n';
+      i += 2;
+    } else {
+      head += tmpl[i++];
+    }
+  }
+  auto cells = [](const std::string& line) {
+    std::vector<std::string> c;
+    size_t s = 0;
+    for (size_t p; (p = line.find('\t', s)) != std::string::npos; s = p + 1) c.push_back(line.substr(s, p - s));
+    c.push_back(line.substr(s));
+    return c;
+  };
+  std::vector<std::vector<std::string>> rows{cells(head)};
+  for (const auto& o : objs) rows.push_back(cells(render_template(tmpl, o)));
+  return format_table(rows);
 }
 
 namespace {

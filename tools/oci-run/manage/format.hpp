@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,12 +52,21 @@ std::string now_rfc3339_nanos();
 /// an empty key.
 std::optional<size_t> match_id_prefix(const std::vector<std::string>& ids, std::string_view key);
 
-/// Render a docker-style `--format` template over the object `obj`:
-/// "{{.Field}}" gives the field (strings bare, other values as JSON),
-/// "{{json .}}" the whole object, "{{json .Field}}" a field as JSON; "\t"
-/// and "\n" escapes become tab and newline. Throws Errc::usage for an
+/// Render a docker-style `--format` template (Go's text/template subset)
+/// over the object `obj`: "{{.Field}}" and "{{.A.B}}" give a field (strings
+/// bare, numbers and booleans as JSON, lists "[a b]", maps "map[k:v]", as
+/// Go prints them; a missing key below the top "<no value>"), "{{json .}}"
+/// and "{{json .A}}" as JSON, "{{index .Map \"key\"}}", "{{join .List \",\"}}",
+/// "{{upper .A}}", "{{lower .A}}"; "\t" and "\n" escapes become tab and
+/// newline. Throws Errc::usage for an unknown top-level field, an
 /// unterminated "{{" or an unsupported action.
 std::string render_template(std::string_view tmpl, const nlohmann::json& obj);
+
+/// docker's "table TEMPLATE": a header row (each {{.Field}} named by
+/// `headers`, else upper-cased) and a row per object, split on tabs and laid
+/// out as format_table does. `tmpl` starts with "table".
+std::string render_template_table(std::string_view tmpl, const std::vector<nlohmann::json>& objs,
+                                  const std::map<std::string, std::string>& headers);
 
 /// Apply one `commit --change` Dockerfile instruction (CMD, ENTRYPOINT,
 /// ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL) to

@@ -105,12 +105,14 @@ void remove_managed(const Globals& g, const std::string& name_or_id, bool force,
 int wait_managed(const Globals& g, const std::string& name_or_id);
 /// `logs NAME`: print the json-file log (follow, tail -1 = all, timestamps).
 void print_logs(const Globals& g, const std::string& name_or_id, bool follow, long tail, bool timestamps);
-/// `ps`: docker's table, ids only with quiet, JSON lines with format "json".
+/// `ps`: docker's table, ids only with quiet, JSON lines with format "json",
+/// a line per container with a Go template, "table TEMPLATE" as a table.
 /// `filters`: docker's --filter KEY=VALUE (id, name, label, status, health, exited).
 void print_ps(const Globals& g, bool all, bool quiet, const std::string& format, bool no_trunc,
               const std::vector<std::string>& filters = {});
-/// `inspect NAME...`: a JSON array in docker's shape.
-void print_inspect(const Globals& g, const std::vector<std::string>& names);
+/// `inspect NAME...`: a JSON array in docker's shape: a JSON array, or with `format` (a Go template) one
+/// rendered line per container.
+void print_inspect(const Globals& g, const std::vector<std::string>& names, const std::string& format = "");
 
 /// Options of docker-style `exec`.
 struct ExecOptions {

@@ -15,6 +15,7 @@
 
 #include "common/error.hpp"
 #include "common/fs.hpp"
+#include "manage/format.hpp"
 #include "manage/health.hpp"
 #include "manage/manage.hpp"
 
@@ -89,8 +90,12 @@ void print_entry(const nlohmann::json& e, bool timestamps) {
 void print_ps(const Globals& g, bool all, bool quiet, const std::string& format, bool no_trunc,
               const std::vector<std::string>& filters) {
   StateDir st = state_of(g);
-  if (format != "table" && format != "json")
-    fail(Errc::usage, "unknown --format \"" + format + "\" (want table or json)");
+  // table, json, a Go template ("{{.Names}}") or "table TEMPLATE".
+  bool tmpl = format != "table" && format != "json";
+  if (tmpl && format.find("{{") == std::string::npos)
+    fail(Errc::usage, "unknown --format \"" + format + "\" (want table, json or a {{.Field}} template)");
+  bool tmpl_table = tmpl && format.rfind("table", 0) == 0;
+  std::vector<nlohmann::json> tmpl_rows;
   // docker's --filter KEY=VALUE: the same key ORs, different keys AND.
   std::map<std::string, std::vector<std::string>> by_key;
   for (const auto& f : filters) {
@@ -136,7 +141,7 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
       std::cout << id << "\n";
       continue;
     }
-    if (format == "json") {
+    if (format == "json" || tmpl) {
       nlohmann::ordered_json j = {{"ID", id},
                                   {"Image", r.image},
                                   {"Command", command_text(r, true)},
@@ -148,13 +153,20 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
                                   {"Names", r.name},
                                   {"Labels", r.labels},
                                   {"ExitCode", r.exit_code}};
-      std::cout << j.dump() << "\n";
+      if (tmpl_table) tmpl_rows.push_back(nlohmann::json::parse(j.dump()));
+      else if (tmpl) std::cout << render_template(format, nlohmann::json::parse(j.dump())) << "\n";
+      else std::cout << j.dump() << "\n";
       continue;
     }
     rows.push_back({id, r.image, command_text(r, no_trunc), human_duration(seconds_since(r.created)) + " ago",
                     status, ports_text(r), r.name});
   }
-  if (quiet || format == "json") return;
+  if (tmpl_table && !quiet) {
+    static const std::map<std::string, std::string> kHeaders = {
+        {"ID", "CONTAINER ID"}, {"RunningFor", "CREATED"}, {"CreatedAt", "CREATED AT"}};
+    std::cout << render_template_table(format, tmpl_rows, kHeaders);
+  }
+  if (quiet || format == "json" || tmpl) return;
   std::vector<std::string> head = {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"};
   std::vector<size_t> w(head.size());
   auto width = [](const std::string& s) {
@@ -233,7 +245,7 @@ void print_logs(const Globals& g, const std::string& name_or_id, bool follow, lo
   }
 }
 
-void print_inspect(const Globals& g, const std::vector<std::string>& names) {
+void print_inspect(const Globals& g, const std::vector<std::string>& names, const std::string& format) {
   StateDir st = state_of(g);
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   for (const auto& n : names) {
@@ -317,9 +329,11 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names) {
       j["State"]["Health"] = h ? *h : nlohmann::json{{"Status", "starting"}, {"FailingStreak", 0}, {"Log", nlohmann::json::array()}};
     }
     if (r.healthcheck.is_object()) j["Config"]["Healthcheck"] = r.healthcheck;
+    // -f TEMPLATE: one line per container, as docker inspect -f.
+    if (!format.empty() && format != "json") std::cout << render_template(format, nlohmann::json::parse(j.dump())) << "\n";
     out.push_back(j);
   }
-  std::cout << out.dump(4) << "\n";
+  if (format.empty() || format == "json") std::cout << out.dump(4) << "\n";
 }
 
 }  // namespace ocikit::manage
