@@ -31,7 +31,7 @@ setup() {
 
 teardown() {
   local ns
-  "$OCI_RUN" --root "$ROOT" rm -f dns-web >/dev/null 2>&1 || true
+  "$OCI_RUN" --root "$ROOT" rm -f dns-web dns-site >/dev/null 2>&1 || true
   OCIKIT_NET_DIR=$T/net "$OCI_NET" rm dns-run >/dev/null 2>&1 || true
   # Resolvers left by a failed test, then the upstream.
   kill_resolvers "$D"/net/dns/*.pid "$T"/net/dns/*.pid "$D/upstream.pid"
@@ -183,8 +183,18 @@ time.sleep(60)' 3>&- &
   [ "$(echo "$output" | grep -c '^Address: 10.204.30.2$')" -eq 4 ]
   [[ "$output" == *"1 packets received"* ]]
   [ -n "$(grep -l -- "--pid-file=$T/net/dns/dns-run.pid" /proc/[0-9]*/cmdline 2>/dev/null)" ]
+  # rename: the new name resolves (resolver and /etc/hosts), the old one no longer does;
+  # the new name stays after a restart.
+  R rename dns-web dns-site
+  run R run --rm --network dns-run "$IMG" sh -c "nslookup dns-site; grep -w dns-site /etc/hosts; ! nslookup dns-web"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | grep -c '^Address: 10.204.30.2$')" -eq 1 ]
+  R restart -t 0 dns-site
+  run R run --rm --network dns-run "$IMG" nslookup dns-site
+  [ "$status" -eq 0 ] && [[ "$output" == *"Address: 10.204.30."* ]]
   # The last container leaves: the resolver goes with it.
-  R rm -f dns-web
+  R rm -f dns-site
   [ ! -e "$T/net/dns/dns-run.pid" ]
   [ -z "$(grep -l -- "--pid-file=$T/net/dns/dns-run.pid" /proc/[0-9]*/cmdline 2>/dev/null)" ]
   "$OCI_NET" rm dns-run

@@ -1,4 +1,4 @@
-// oci-net connect, disconnect and hook (OCI runtime hooks).
+// oci-net connect, disconnect, rename-endpoint and hook (OCI runtime hooks).
 #include <iostream>
 #include <iterator>
 
@@ -53,6 +53,12 @@ int disconnect(const std::string& data_dir, const ConnectOptions& o) {
   std::string id = o.id.empty() ? endpoint::id_for_target(o.target) : o.id;
   endpoint::disconnect(st, o.network, id, false);
   network_event("disconnect", o.network, id);
+  return 0;
+}
+
+int rename_endpoint(const std::string& data_dir, const std::string& id, const std::string& name) {
+  netstore::Store st(data_dir);
+  endpoint::rename(st, id, name);
   return 0;
 }
 

@@ -35,6 +35,9 @@ int remove(const std::string& data_dir, const std::vector<std::string>& names);
 int prune(const std::string& data_dir);
 int connect(const std::string& data_dir, const ConnectOptions& o);
 int disconnect(const std::string& data_dir, const ConnectOptions& o);
+/// `oci-net rename-endpoint ID NAME`: the name container ID is known by on
+/// every network it is connected to (oci-run rename).
+int rename_endpoint(const std::string& data_dir, const std::string& id, const std::string& name);
 /// `oci-net hook createRuntime|prestart|poststop`: the OCI state JSON on stdin.
 int hook(const std::string& data_dir, const ConnectOptions& o);
 /// `oci-net cni install`: the conflist in conf_dir/10-ocikit.conflist, this

@@ -453,6 +453,24 @@ bool disconnect(netstore::Store& st, const std::string& network, const std::stri
   return true;
 }
 
+size_t rename(netstore::Store& st, const std::string& id, const std::string& hostname) {
+  if (hostname.empty()) fail(Errc::usage, "an endpoint's name cannot be empty");
+  size_t changed = 0;
+  for (const auto& n : st.list()) {
+    if (n.driver == "host" || n.driver == "none") continue;
+    auto lock = st.lock_leases(n.name);
+    auto leases = st.leases(n.name);
+    auto it = std::find_if(leases.begin(), leases.end(), [&](const auto& x) { return x.container == id; });
+    if (it == leases.end() || it->hostname == hostname) continue;
+    it->hostname = hostname;
+    st.save_leases(n.name, leases);
+    write_hosts(leases);
+    sync_resolver(st, n, leases);
+    changed++;
+  }
+  return changed;
+}
+
 void teardown_network(const net::Network& n) {
   if (!bridged(n)) return;
   netlink::Socket host;

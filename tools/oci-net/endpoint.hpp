@@ -68,6 +68,12 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o);
 /// connected and `missing_ok`; throws Errc::not_found otherwise.
 bool disconnect(netstore::Store& st, const std::string& network, const std::string& id, bool missing_ok);
 
+/// Give container `id` the name `hostname` on every network it is connected
+/// to (docker rename): its leases, the other containers' /etc/hosts and the
+/// networks' resolvers (which serve it only when it is a valid host name, as
+/// any name). Returns how many networks changed. Throws Errc::usage for "".
+size_t rename(netstore::Store& st, const std::string& id, const std::string& hostname);
+
 /// True unless the namespace of lease `l` is certainly gone: its path (or
 /// /proc/PID/ns/net) no longer exists, or now names another namespace than
 /// the one connected.

@@ -74,6 +74,10 @@ int main(int argc, char** argv) {
     disconnect->add_option("NETWORK", cn.network)->required();
     disconnect->add_option("TARGET", cn.target, "netns path or pid");
     disconnect->add_option("--id", cn.id, "container id");
+    std::string rename_id, rename_name;
+    auto* rename = app.add_subcommand("rename-endpoint", "give a connected container another name on its networks");
+    rename->add_option("ID", rename_id, "container id")->required();
+    rename->add_option("NAME", rename_name, "the name other containers resolve")->required();
     auto* hook = app.add_subcommand("hook", "run as an OCI hook (container state JSON on stdin)");
     hook->add_option("STAGE", cn.stage, "createRuntime, prestart or poststop")->required();
     hook->add_option("--network", cn.network, "network name")->required();
@@ -99,6 +103,7 @@ int main(int argc, char** argv) {
     if (*prune) return netcmd::prune(data_dir);
     if (*connect) return netcmd::connect(data_dir, cn);
     if (*cni_install) return netcmd::cni_install(ci);
+    if (*rename) return netcmd::rename_endpoint(data_dir, rename_id, rename_name);
     if (*disconnect) {
       if (cn.target.empty() && cn.id.empty()) fail(Errc::usage, "disconnect needs TARGET or --id");
       return netcmd::disconnect(data_dir, cn);

@@ -17,6 +17,7 @@
 #include "common/layer.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
+#include "common/process.hpp"
 #include "common/snapshot.hpp"
 #include "container.hpp"
 #include "manage/manage.hpp"
@@ -47,6 +48,41 @@ void write_output(const std::string& file, F&& fill) {
   out.commit();
 }
 
+// rename: the name follows onto the container's networks. The oci-net
+// hooks in its bundle name it for its next start, and a running container
+// is renamed on its networks now (`oci-net rename-endpoint`), so the others
+// resolve the new name, as docker's embedded DNS does.
+void rename_on_networks(const StateDir& st, const Record& r, const std::string& name) {
+  std::string path = st.bundle_dir(r.id) + "/config.json";
+  nlohmann::json cfg;
+  try {
+    cfg = nlohmann::json::parse(fs::read_file(path));
+  } catch (const std::exception&) {
+    return;  // no bundle: nothing is networked
+  }
+  if (!cfg.contains("hooks") || !cfg["hooks"].is_object()) return;
+  std::optional<process::Spec> call;
+  for (auto& [stage, list] : cfg["hooks"].items()) {
+    if (!list.is_array()) continue;
+    for (auto& h : list) {
+      auto& args = h["args"];
+      if (!args.is_array() || args.size() < 2 || args[0] != "oci-net" || args[1] != "hook") continue;
+      for (size_t i = 0; i + 1 < args.size(); i++)
+        if (args[i] == "--name") args[i + 1] = name;
+      if (!call) {
+        call.emplace();
+        call->argv = {h.value("path", ""), "rename-endpoint", r.id, name};
+        if (h.contains("env") && h["env"].is_array()) call->env = h["env"].get<std::vector<std::string>>();
+      }
+    }
+  }
+  if (!call) return;
+  fs::write_file_atomic(path, cfg.dump(2));
+  if (live_status(r) != "running") return;
+  auto out = process::capture(*call, true, true);
+  if (out.status != 0) log::warn("rename: the networks still know the old name: " + out.err);
+}
+
 }  // namespace
 
 // ---- rename ----
@@ -69,6 +105,7 @@ int container_rename(const Globals& g, const std::string& key, const std::string
     r.name = new_name;
     st.save(r);
   }
+  rename_on_networks(st, r, new_name);
   container_event(r, "rename", {{"oldName", "/" + old}});
   return 0;
 }
