@@ -2,6 +2,7 @@
 # oci-build: heredocs, ONBUILD, RUN --mount (bind, cache, tmpfs, secret),
 # --network, concurrent stages, --platform, exact cache invalidation.
 load helpers
+bats_require_minimum_version 1.5.0
 
 setup() {
   build_setup okt-build3/busybox
@@ -209,6 +210,22 @@ DF
   [ "$status" -eq 1 ]
   [[ "$output" == *"Dockerfile:3: RUN /bin/sh -c exit 42: exit code 42"* ]]
   ! grep -q okt-build3/failing "$OCIKIT_STORE/index.json"
+}
+
+@test "cache: a fully cached rebuild is the same image (same id), as with docker's builders; --no-cache is a new one" {
+  echo 1 >"$T/ctx/a"
+  printf 'FROM okt-build3/busybox\nENV A=1\nCOPY a /a\nRUN echo ran >/r\nLABEL l=v\nCMD ["sh"]\n' >"$T/ctx/Dockerfile"
+  id1=$("$OCI_BUILD" -t okt-build3/same "$T/ctx" 2>/dev/null)
+  [[ "$id1" == sha256:* ]]
+  sleep 1.1  # the times are in seconds: a new time would show
+  run --separate-stderr "$OCI_BUILD" -t okt-build3/same "$T/ctx"
+  [ "$status" -eq 0 ] && [ "$output" = "$id1" ]
+  [ "$(grep -c 'Using cache' <<<"$stderr")" -eq 2 ]
+  # the image's time is its last step's
+  [ "$(image_config okt-build3/same | jq -r .created)" = "$(image_config okt-build3/same | jq -r '.history[-1].created')" ]
+  sleep 1.1
+  run --separate-stderr "$OCI_BUILD" --no-cache -t okt-build3/same "$T/ctx"
+  [ "$status" -eq 0 ] && [[ "$output" == sha256:* ]] && [ "$output" != "$id1" ]
 }
 
 @test "cache: a rebuild does not read unchanged context files again (stat cache); a changed one is" {

@@ -574,8 +574,9 @@ void Builder::commit_layer(StageState& s, const std::string& upper, const std::s
     }
   }
   auto d = w.commit(r.digest, static_cast<int64_t>(r.size));
-  cache_.put(key, CacheRecord{d, r.diff_id});
-  add_layer(s, d, r.diff_id, key, created_by);
+  std::string created = now_rfc3339(o_.source_date_epoch);
+  cache_.put(key, CacheRecord{d, r.diff_id, created});
+  add_layer(s, d, r.diff_id, key, created_by, created);
   adopt_snapshot(s, upper);
 }
 
@@ -594,18 +595,23 @@ void Builder::adopt_snapshot(const StageState& s, const std::string& upper) {
 }
 
 void Builder::add_layer(StageState& s, const image::Descriptor& d, const digest::Digest& diff_id, const std::string& key,
-                        const std::string& created_by) {
+                        const std::string& created_by, const std::string& created) {
   s.layers.push_back(d);
   s.config.diff_ids.push_back(diff_id);
   s.key = key;
-  add_history(s, created_by, false);
+  add_history(s, created_by, false, created);
 }
 
 bool Builder::cache_hit(StageState& s, const std::string& key, const std::string& created_by) {
   if (o_.no_cache) return false;
   auto r = cache_.find(key, store_);
   if (!r) return false;
-  add_layer(s, r->layer, r->diff_id, key, created_by);
+  if (r->created.empty()) {
+    // A record from before times were kept: it gets this build's.
+    r->created = now_rfc3339(std::nullopt);
+    cache_.put(key, *r);
+  }
+  add_layer(s, r->layer, r->diff_id, key, created_by, r->created);
   log::info("cache hit: " + created_by);
   std::fprintf(stderr, "--> Using cache %s\n", key.c_str());
   return true;
@@ -668,7 +674,10 @@ Result build(const Options& in) {
     StageState s = b.build_all(last);
     b.finish();
     for (auto& [k, v] : o.labels) s.config.config.labels[k] = v;
-    s.config.created = now_rfc3339(o.source_date_epoch);
+    // The image's time is its last step's, so that a fully cached rebuild
+    // is the same image (same id), as with docker's builders.
+    s.config.created = s.config.history.empty() || o.source_date_epoch ? now_rfc3339(o.source_date_epoch)
+                                                                       : s.config.history.back().created;
     auto cfg = store.put_json(image::to_json(s.config), std::string(image::media::kOciConfig));
     image::Manifest m;
     m.media_type = image::media::kOciManifest;

@@ -18,7 +18,10 @@ std::string cache_dir(const std::string& store_dir) {
   return s + ".build-cache";
 }
 
-LayerCache::LayerCache(std::string dir) : dir_(std::move(dir) + "/layers") { fs::mkdir_p(dir_); }
+LayerCache::LayerCache(std::string dir) : dir_(dir + "/layers"), steps_(dir + "/steps") {
+  fs::mkdir_p(dir_);
+  fs::mkdir_p(steps_);
+}
 
 std::string LayerCache::path(const std::string& key) const {
   auto p = key.find(':');
@@ -38,7 +41,8 @@ std::optional<CacheRecord> LayerCache::find(const std::string& key, const layout
   }
   try {
     auto j = nlohmann::json::parse(text);
-    CacheRecord r{image::descriptor_from_json(j.at("layer")), digest::parse(j.at("diff_id").get<std::string>())};
+    CacheRecord r{image::descriptor_from_json(j.at("layer")), digest::parse(j.at("diff_id").get<std::string>()),
+                  j.value("created", "")};
     if (store.has_blob(r.layer.digest)) return r;
   } catch (const std::exception&) {
   }
@@ -48,7 +52,22 @@ std::optional<CacheRecord> LayerCache::find(const std::string& key, const layout
 
 void LayerCache::put(const std::string& key, const CacheRecord& r) const {
   nlohmann::json j = {{"layer", image::to_json(r.layer)}, {"diff_id", r.diff_id.str()}};
+  if (!r.created.empty()) j["created"] = r.created;
   fs::write_file_atomic(path(key), j.dump());
+}
+
+std::string LayerCache::step_time(const std::string& key, const std::string& now, bool reuse) const {
+  std::string p = steps_ + path(key).substr(dir_.size());
+  if (reuse) {
+    try {
+      std::string t = fs::read_file(p);
+      // "YYYY-MM-DDTHH:MM:SSZ" and nothing else: a damaged record is rewritten.
+      if (t.size() == 20 && t[4] == '-' && t[10] == 'T' && t.back() == 'Z') return t;
+    } catch (const Error&) {
+    }
+  }
+  fs::write_file_atomic(p, now);
+  return now;
 }
 
 size_t LayerCache::prune(const layout::Layout& store) const {

@@ -59,9 +59,9 @@ void Builder::set_env(StageState& s, const std::string& k, const std::string& v)
   env.push_back(pre + v);
 }
 
-void Builder::add_history(StageState& s, const std::string& created_by, bool empty) {
+void Builder::add_history(StageState& s, const std::string& created_by, bool empty, const std::string& created) {
   image::History h;
-  h.created = now_rfc3339(o_.source_date_epoch);
+  h.created = created.empty() || o_.source_date_epoch ? now_rfc3339(o_.source_date_epoch) : created;
   h.created_by = created_by;
   h.empty_layer = empty;
   s.config.history.push_back(h);
@@ -69,7 +69,9 @@ void Builder::add_history(StageState& s, const std::string& created_by, bool emp
 
 void Builder::nop(StageState& s, const std::string& text) {
   s.key = sha256_str(s.key + "\n" + text);
-  add_history(s, "/bin/sh -c #(nop)  " + text, true);
+  std::string now = now_rfc3339(o_.source_date_epoch);
+  add_history(s, "/bin/sh -c #(nop)  " + text, true,
+              o_.source_date_epoch ? now : cache_.step_time(s.key, now, !o_.no_cache));
 }
 
 void Builder::workdir(StageState& s, const std::string& dir) {

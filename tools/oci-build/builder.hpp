@@ -113,7 +113,8 @@ class Builder {
   void step(const df::Instruction& raw, StageState& s, size_t index);
   df::EnvLookup env_lookup(const StageState& s) const;
   void set_env(StageState& s, const std::string& k, const std::string& v);
-  void add_history(StageState& s, const std::string& created_by, bool empty);
+  /// A history entry; `created` "" means now (or SOURCE_DATE_EPOCH).
+  void add_history(StageState& s, const std::string& created_by, bool empty, const std::string& created = "");
   void nop(StageState& s, const std::string& text);
   /// WORKDIR: make `dir` in the image when it is missing (a layer holding
   /// it, as docker does), else only the config changes.
@@ -149,7 +150,7 @@ class Builder {
   void adopt_snapshot(const StageState& s, const std::string& upper);
   bool cache_hit(StageState& s, const std::string& key, const std::string& created_by);
   void add_layer(StageState& s, const image::Descriptor& d, const digest::Digest& diff_id, const std::string& key,
-                 const std::string& created_by);
+                 const std::string& created_by, const std::string& created);
   /// The snapshot dirs of `s`'s layers (extracted on first use), lowest first.
   std::vector<std::string> lowers(const StageState& s);
   /// Mount the rootfs of `s` at `target`, writable into `upper`/`work`
