@@ -48,6 +48,8 @@ EOF
   run --separate-stderr $DOCKER build --network none --build-arg WHO=api2 -t api2/x:1 -t api2/x:2 "$T/ctx"
   [ "$status" -eq 0 ] || { echo "$output $stderr"; cat "$T/api.log"; false; }
   [[ "$output" == *hello-ctx* ]]
+  # dockerd's builder's words
+  [[ "$output" == *"Step 1/6 : FROM $IMG"*"Step 6/6 : RUN echo"* ]]
   [[ "$output" == *"Successfully built "* ]]
   [[ "$output" == *"Successfully tagged api2/x:1"* ]] && [[ "$output" == *"Successfully tagged api2/x:2"* ]]
   short=$(sed -n 's/^Successfully built \([0-9a-f]\{12\}\)$/\1/p' <<<"$output")
@@ -58,6 +60,10 @@ built-by-api2
 hello-ctx" ]
   [ "$($DOCKER image inspect -f '{{index .Config.Labels "api2.label"}}' api2/x:2)" = yes ]
   R images | grep -q '^api2/x *1 '
+  # a rebuild is all cache (WORKDIR, COPY, RUN), and the same image
+  run --separate-stderr $DOCKER build --network none --build-arg WHO=api2 -t api2/x:1 "$T/ctx"
+  [ "$status" -eq 0 ] && [ "$(grep -c '^ ---> Using cache$' <<<"$output")" -eq 3 ]
+  [[ "$output" == *"Successfully built $short"* ]]
   # -q prints the id alone; an image built without -t is kept under it
   run --separate-stderr $DOCKER build -q --network none --build-arg WHO=other "$T/ctx"
   [ "$status" -eq 0 ] && [[ "$output" =~ ^sha256:[0-9a-f]{64}$ ]] || { echo "-q: $output / $stderr"; false; }

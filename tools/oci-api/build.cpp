@@ -48,6 +48,24 @@ std::string tag_shown(const std::string& t) {
 
 json stream_msg(const std::string& s) { return json{{"stream", s}}; }
 
+// oci-build's progress lines in the words of dockerd's builder:
+// "[2/3] STEP 1/4: RUN x" -> "[2/3] Step 1/4 : RUN x",
+// "--> Using cache sha256:KEY" -> " ---> Using cache".
+std::string docker_progress(const std::string& line) {
+  size_t at = 0;
+  if (!line.empty() && line[0] == '[') {
+    size_t close = line.find("] ");
+    if (close != std::string::npos && close < 16) at = close + 2;
+  }
+  if (line.compare(at, 5, "STEP ") == 0) {
+    size_t colon = line.find(": ", at + 5);
+    if (colon != std::string::npos && colon < at + 32)
+      return line.substr(0, at) + "Step " + line.substr(at + 5, colon - at - 5) + " : " + line.substr(colon + 2);
+  }
+  if (line.rfind("--> Using cache", 0) == 0) return " ---> Using cache\n";
+  return line;
+}
+
 }  // namespace
 
 bool build_streams_body(const Exchange& x) { return x.method == "POST" && x.path == "/build"; }
@@ -125,7 +143,7 @@ void image_build(Exchange& x) {
     // oci-build's own last stdout line is the image id: the aux message says it.
     if (stream == 1 && line.size() == 72 && line.rfind("sha256:", 0) == 0) return true;
     if (quiet) return true;
-    return send(stream_msg(line));
+    return send(stream_msg(docker_progress(line)));
   };
   int rc = pump_output(
       c, Framing::multiplexed,

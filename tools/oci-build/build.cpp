@@ -447,8 +447,22 @@ StageState Builder::run_stage(size_t index) {
   } else {
     with_context(loc(st.line), [&] { load_image(base, plat, s); });
   }
+  // Progress as buildah prints it ("[2/3] STEP 1/4: FROM ..." with several
+  // stages); oci-api turns these lines into docker's "Step 1/4 : ...".
+  std::string stage_tag =
+      file_.stages.size() > 1 ? "[" + std::to_string(index + 1) + "/" + std::to_string(file_.stages.size()) + "] " : "";
+  size_t n = st.instructions.size() + 1;
+  auto announce = [&](size_t i, const std::string& text) {
+    std::fprintf(stderr, "%sSTEP %zu/%zu: %s\n", stage_tag.c_str(), i, n, text.c_str());
+    std::fflush(stderr);
+  };
+  announce(1, st.from.original.empty() ? "FROM " + st.base : st.from.original);
   run_onbuild(s, st.line, index);
-  for (auto& inst : st.instructions) with_context(loc(inst.line), [&] { step(inst, s, index); });
+  for (size_t i = 0; i < st.instructions.size(); i++) {
+    const auto& inst = st.instructions[i];
+    announce(i + 2, inst.original);
+    with_context(loc(inst.line), [&] { step(inst, s, index); });
+  }
   return s;
 }
 

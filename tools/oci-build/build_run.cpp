@@ -123,8 +123,6 @@ void Builder::run(const df::Instruction& e, StageState& s, size_t index) {
   // A foreign platform runs through a qemu-user binfmt handler (registered
   // with the F flag, so it works inside the container's root too).
   check_runnable(s.platform);
-  std::fprintf(stderr, "STEP %s\n", text.c_str());
-  std::fflush(stderr);
 
   TempDir b(tmp_);
   std::string upper = b.path + "/upper", wk = b.path + "/work", rootfs = b.path + "/rootfs";
