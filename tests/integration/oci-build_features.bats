@@ -223,6 +223,9 @@ DF
   [ "$(grep -c 'Using cache' <<<"$stderr")" -eq 2 ]
   # the image's time is its last step's
   [ "$(image_config okt-build3/same | jq -r .created)" = "$(image_config okt-build3/same | jq -r '.history[-1].created')" ]
+  [[ "$stderr" == *"STEP 4/6: RUN echo ran >/r"* ]]
+  run --separate-stderr "$OCI_BUILD" -q -t okt-build3/same "$T/ctx"
+  [ "$status" -eq 0 ] && [ "$output" = "$id1" ] && [ -z "$stderr" ]
   sleep 1.1
   run --separate-stderr "$OCI_BUILD" --no-cache -t okt-build3/same "$T/ctx"
   [ "$status" -eq 0 ] && [[ "$output" == sha256:* ]] && [ "$output" != "$id1" ]

@@ -453,6 +453,7 @@ StageState Builder::run_stage(size_t index) {
       file_.stages.size() > 1 ? "[" + std::to_string(index + 1) + "/" + std::to_string(file_.stages.size()) + "] " : "";
   size_t n = st.instructions.size() + 1;
   auto announce = [&](size_t i, const std::string& text) {
+    if (o_.quiet) return;
     std::fprintf(stderr, "%sSTEP %zu/%zu: %s\n", stage_tag.c_str(), i, n, text.c_str());
     std::fflush(stderr);
   };
@@ -627,7 +628,7 @@ bool Builder::cache_hit(StageState& s, const std::string& key, const std::string
   }
   add_layer(s, r->layer, r->diff_id, key, created_by, r->created);
   log::info("cache hit: " + created_by);
-  std::fprintf(stderr, "--> Using cache %s\n", key.c_str());
+  if (!o_.quiet) std::fprintf(stderr, "--> Using cache %s\n", key.c_str());
   return true;
 }
 

@@ -34,6 +34,7 @@ struct Options {
   std::map<std::string, std::string> labels;  ///< --label, added to the final config
   std::string target;  ///< --target stage name ("" = last)
   bool no_cache = false;
+  bool quiet = false;  ///< -q: no STEP and cache lines (RUN's own output still shows)
   std::string runtime;  ///< runtime binary (oci-run, runc, crun)
   std::string store;  ///< image store layout directory
   std::optional<int64_t> source_date_epoch;

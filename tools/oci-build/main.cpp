@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
     app.add_option("--label", labels, "KEY=VALUE label added to the image (repeatable)")->allow_extra_args(false);
     app.add_option("--target", o.target, "build up to this stage");
     app.add_flag("--no-cache", o.no_cache, "do not reuse cached layers");
+    app.add_flag("-q,--quiet", o.quiet, "do not announce the instructions and cache hits (the id is still printed)");
     app.add_option(
         "-o,--output", o.output,
         "also write the image to oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG] or - (an oci-archive on stdout)");
@@ -133,6 +134,7 @@ int main(int argc, char** argv) {
       for (const auto& a : allow) args.insert(args.end(), {"--allow", a});
       if (!o.target.empty()) args.insert(args.end(), {"--target", o.target});
       if (o.no_cache) args.push_back("--no-cache");
+      if (o.quiet) args.push_back("--quiet");
       if (!o.platform.empty()) args.insert(args.end(), {"--platform", o.platform});
       args.insert(args.end(), {"--pull", pull, "--network", o.network, "-j", std::to_string(o.jobs)});
       return ocikit::build::build_remote(host, o.context, args);
