@@ -104,6 +104,11 @@ no_children() { [ -z "$(children)" ]; }
   [ -z "$($DOCKER ps --filter label=tier=db -q)" ]
   wait_until bash -c "$DOCKER logs api-web 2>/dev/null | grep -qx started"
   [ "$($DOCKER logs api-web 2>&1 >/dev/null)" = warn ]
+  # --since/--until: a bound after the lines hides them, one before keeps them
+  [ -z "$($DOCKER logs --since "$(date -d '+1 hour' +%s)" api-web 2>&1)" ]
+  [ "$($DOCKER logs --since 10m api-web 2>/dev/null)" = started ]
+  [ -z "$($DOCKER logs --until 2020-01-01T00:00:00Z api-web 2>&1)" ]
+  [ "$(R logs --since 10m --until "$(date -d '+1 hour' +%s)" api-web 2>/dev/null)" = started ]
   run $DOCKER exec api-web sh -c 'echo in-exec; exit 5'
   [ "$status" -eq 5 ] && [ "$output" = in-exec ]
   run bash -c "echo piped | $DOCKER exec -i api-web cat"

@@ -90,6 +90,9 @@ void container_logs(Exchange& x, const std::string& id) {
   if (x.q_bool("follow")) args.push_back("--follow");
   if (x.q_bool("timestamps")) args.push_back("--timestamps");
   if (auto t = x.q("tail", "all"); t != "all" && !t.empty()) args.insert(args.end(), {"--tail", t});
+  // docker sends Unix times; since=0 / until=0 mean no bound.
+  if (auto v = x.q("since", "0"); v != "0" && !v.empty()) args.insert(args.end(), {"--since", v});
+  if (auto v = x.q("until", "0"); v != "0" && !v.empty()) args.insert(args.end(), {"--until", v});
   args.push_back(c.value("Id", id));
   Child ch = spawn_piped(oci_argv(args), false);
   x.begin_stream("application/vnd.docker.raw-stream");

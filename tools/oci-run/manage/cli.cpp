@@ -161,7 +161,10 @@ int docker_main(int argc, char** argv) {
         auto* logs = app.add_subcommand("logs", "print a container's log");
         logs->add_flag("-f,--follow", follow, "follow the log until the container stops");
         logs->add_option("-n,--tail", tail, "lines from the end (or \"all\")")->capture_default_str();
-        logs->add_flag("--timestamps", ts, "prefix each line with its time");
+        logs->add_flag("-t,--timestamps", ts, "prefix each line with its time");
+        std::string logs_since, logs_until;
+        logs->add_option("--since", logs_since, "only entries since a time (RFC 3339, Unix time, or a duration: 10m)");
+        logs->add_option("--until", logs_until, "only entries before a time (same forms)");
         logs->add_option("CONTAINER", names)->required()->expected(1);
         auto* ps = app.add_subcommand("ps", "list containers");
         ps->add_flag("-a,--all", all, "show stopped containers too");
@@ -329,7 +332,7 @@ int docker_main(int argc, char** argv) {
               fail(Errc::usage, "invalid --tail \"" + tail + "\"");
             }
           }
-          return print_logs(g, names[0], follow, n, ts), 0;
+          return print_logs(g, names[0], follow, n, ts, logs_since, logs_until), 0;
         }
         if (*inspect) return print_inspect(g, names, inspect_format), 0;
         if (*attach) return attach_managed(g, names[0], no_stdin, sig_proxy, detach_keys);

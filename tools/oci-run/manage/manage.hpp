@@ -104,7 +104,9 @@ void remove_managed(const Globals& g, const std::string& name_or_id, bool force,
 /// `wait NAME`: block until it is not running; returns its exit code.
 int wait_managed(const Globals& g, const std::string& name_or_id);
 /// `logs NAME`: print the json-file log (follow, tail -1 = all, timestamps).
-void print_logs(const Globals& g, const std::string& name_or_id, bool follow, long tail, bool timestamps);
+/// `since`/`until`: docker's forms (Unix time, RFC 3339, a duration ago).
+void print_logs(const Globals& g, const std::string& name_or_id, bool follow, long tail, bool timestamps,
+                const std::string& since = "", const std::string& until = "");
 /// `ps`: docker's table, ids only with quiet, JSON lines with format "json",
 /// a line per container with a Go template, "table TEMPLATE" as a table.
 /// `filters`: docker's --filter KEY=VALUE (id, name, label, status, health, exited).

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/events.hpp"
 #include "common/fs.hpp"
 #include "manage/format.hpp"
 #include "manage/health.hpp"
@@ -189,16 +190,33 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
   for (auto& row : rows) line(row);
 }
 
-void print_logs(const Globals& g, const std::string& name_or_id, bool follow, long tail, bool timestamps) {
+void print_logs(const Globals& g, const std::string& name_or_id, bool follow, long tail, bool timestamps,
+                const std::string& since, const std::string& until) {
   StateDir st = state_of(g);
   std::string id = st.find(name_or_id);
   std::string path = st.log_path(id);
+  // docker's --since/--until: entries written in [since, until].
+  int64_t now = events::now_nano();
+  std::optional<int64_t> from, to;
+  if (!since.empty()) from = events::parse_time(since, now);
+  if (!until.empty()) to = events::parse_time(until, now);
+  auto in_range = [&](const std::string& l) {
+    if (!from && !to) return true;
+    try {
+      auto e = nlohmann::json::parse(l);
+      int64_t t = events::parse_time(e.value("time", ""), now);
+      return (!from || t >= *from) && (!to || t <= *to);
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
   std::ifstream in(path);
   std::deque<std::string> lines;
   std::string line;
   // Read what is there; keep the last `tail` complete lines.
   while (std::getline(in, line)) {
     if (in.eof()) break;  // a line still being written: read it again later
+    if (!in_range(line)) continue;
     lines.push_back(line);
     if (tail >= 0 && static_cast<long>(lines.size()) > tail) lines.pop_front();
   }
@@ -233,6 +251,7 @@ void print_logs(const Globals& g, const std::string& name_or_id, bool follow, lo
       partial += chunk;
       size_t start = 0;
       for (size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
+        if (!in_range(partial.substr(start, nl - start))) continue;
         try {
           print_entry(nlohmann::json::parse(partial.substr(start, nl - start)), timestamps);
         } catch (const nlohmann::json::exception&) {
@@ -241,6 +260,7 @@ void print_logs(const Globals& g, const std::string& name_or_id, bool follow, lo
       partial.erase(0, start);
     }
     if (!alive) return;  // read once more after the exit, then stop
+    if (to && events::now_nano() > *to) return;  // --until: docker stops following there
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
