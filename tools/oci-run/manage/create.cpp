@@ -204,6 +204,9 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   std::vector<nlohmann::json> ulimits;
   for (const auto& u : o.ulimits) ulimits.push_back(parse_ulimit(u));
   std::string network = o.network;
+  // docker's "default" network mode is its default network, "bridge".
+  bool docker_default = network == "default";
+  if (docker_default) network = "bridge";
   if (network.empty() && !ports.empty()) network = "bridge";
   if (network == "host" && !ports.empty())
     fail(Errc::usage, "published ports are discarded when using host network mode");
@@ -324,7 +327,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
                    {"CapAdd", o.cap_add},
                    {"CapDrop", o.cap_drop},
                    {"SecurityOpt", o.security_opts},
-                   {"NetworkMode", network.empty() ? "none" : network},
+                   {"NetworkMode", docker_default ? "default" : network.empty() ? "none" : network},
                    {"Init", o.init},
                    {"VolumesFrom", o.volumes_from},
                    {"Ulimits", nlohmann::json::array()}};
