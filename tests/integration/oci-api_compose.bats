@@ -140,23 +140,37 @@ YML
   [ "$(dc ps --services --filter status=running | sort | tr '\n' ' ')" = "db web worker " ]
   run dc ps
   [[ "$output" == *apicmp_worker_3* ]]
-  run dc up -d --scale worker=1
+  run dc up -d --scale worker=1 -t 1
   [ "$status" -eq 0 ]
   [ "$(dc ps -q worker | wc -l)" = 1 ]
   [ "$($DOCKER ps -a --filter label=com.docker.compose.service=worker -q | wc -l)" = 1 ]
+  # labels filter as docker's: every label given must match (compose numbers
+  # a service's containers from this list)
+  [ "$($DOCKER ps -a --filter label=com.docker.compose.project=apicmp --filter label=com.docker.compose.service=web --format '{{.Names}}')" = apicmp_web_1 ]
   # logs
   run dc logs --no-color db worker
   [[ "$output" == *"db_1"*"db-ready"* ]] && [[ "$output" == *worker-up* ]]
-  # down -v: nothing left
+  # down -v: nothing left (the network's bridge, the containers' veths and
+  # netns, its nft table and resolver gone too)
+  local info br links netns
+  info=$(OCIKIT_NET_DIR=$T/net "$OCI_NET" inspect apicmp_back)
+  br=$(jq -r '.[0].bridge' <<<"$info")
+  links=$(jq -r '.[0].containers[].host_interface' <<<"$info")
+  netns=$(jq -r '.[0].containers[].netns' <<<"$info")
+  [ -n "$br" ] && [ "$(wc -l <<<"$links")" = 3 ]
+  ip link show "$br" >/dev/null
+  pgrep -f "dnsmasq.*$T/" >/dev/null
   run dc down -v -t 1
   [ "$status" -eq 0 ] || { echo "$output"; cat "$T/api.log"; false; }
   [ -z "$(R ps -a -q)" ]
   [ -z "$(R volume ls -q)" ]
   [ "$(OCIKIT_NET_DIR=$T/net "$OCI_NET" ls -q | tr '\n' ' ')" = "bridge " ]
   ! nft list tables | grep -q 'ocikit-apicmp_back'
-  ! ip link show | grep -q "$(OCIKIT_NET_DIR=$T/net "$OCI_NET" inspect bridge | jq -r '.[0].bridge')x"
-  ! ip -o link show | grep -q okbr-
-  ! pgrep -f "$T/" >/dev/null || { pgrep -af "$T/"; false; }
+  ! ip link show "$br" 2>/dev/null
+  local l
+  for l in $links; do ! ip link show "$l" 2>/dev/null; done
+  for l in $netns; do [ ! -e "$l" ] || [ "$(stat -f -c %T "$l")" != nsfs ]; done
+  [ "$(pgrep -f "$T/" | grep -vx "$API_PID")" = "" ] || { pgrep -af "$T/"; false; }
   no_leftovers
 }
 

@@ -172,7 +172,8 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
   StateDir st = state_of(g);
   if (format != "table" && format != "json")
     fail(Errc::usage, "unknown --format \"" + format + "\" (want table or json)");
-  // docker's --filter KEY=VALUE: the same key ORs, different keys AND.
+  // docker's --filter KEY=VALUE: the same key ORs, different keys AND;
+  // labels AND too (every label given must be there, as docker's).
   std::map<std::string, std::vector<std::string>> by_key;
   for (const auto& f : filters) {
     auto eq = f.find('=');
@@ -188,7 +189,7 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
   bool show_all = all || by_key.count("status") || by_key.count("exited");
   auto matches = [&](const Record& r, const std::string& live) {
     for (const auto& [k, vals] : by_key) {
-      bool any = false;
+      bool any = false, all_labels = true;
       for (const auto& v : vals) {
         if (k == "id") any = any || r.id.rfind(v, 0) == 0;
         else if (k == "name") any = any || r.name.find(v) != std::string::npos;
@@ -198,7 +199,8 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
         else if (k == "label") {
           auto eq = v.find('=');
           auto it = r.labels.find(v.substr(0, eq));
-          any = any || (it != r.labels.end() && (eq == std::string::npos || it->second == v.substr(eq + 1)));
+          all_labels = all_labels && it != r.labels.end() && (eq == std::string::npos || it->second == v.substr(eq + 1));
+          any = all_labels;
         }
       }
       if (!any) return false;
