@@ -199,12 +199,13 @@ YML
 @test "oci-api compose: inspect shapes of ports and image; docker port and inspect -f print what docker prints" {
   local hp
   hp=$(free_port)
-  $DOCKER run -d --name apicmp-p -p "$hp:80" $IMG httpd -f -p 80 -h /
+  $DOCKER run -d --name apicmp-p -p "$hp:80" --expose 81 $IMG httpd -f -p 80 -h /
   run $DOCKER inspect apicmp-p
   local j=$output
   [ "$(jq -c '.[0].HostConfig.PortBindings' <<<"$j")" = "{\"80/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"$hp\"}]}" ]
   [ "$(jq -c '.[0].NetworkSettings.Ports["80/tcp"]' <<<"$j")" = "[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"$hp\"}]" ]
-  [ "$(jq -c '.[0].Config.ExposedPorts' <<<"$j")" = '{"80/tcp":{}}' ]
+  [ "$(jq -c '.[0].NetworkSettings.Ports["81/tcp"]' <<<"$j")" = null ]
+  [ "$(jq -cS '.[0].Config.ExposedPorts' <<<"$j")" = '{"80/tcp":{},"81/tcp":{}}' ]
   [ "$(jq -r '.[0].Image' <<<"$j")" = "$($DOCKER image inspect -f '{{.Id}}' $IMG)" ]
   [[ "$(jq -r '.[0].Image' <<<"$j")" == sha256:* ]]
   [ "$(jq -r '.[0].Config.Image' <<<"$j")" = $IMG ]

@@ -65,6 +65,8 @@ std::vector<std::string> create_args(const json& b, const std::string& name, std
   if (image.empty()) fail_api(400, "no image specified (Config.Image)");
   if (!name.empty()) a.insert(a.end(), {"--name", name});
   if (bool_of(b, "Tty")) a.push_back("--tty");
+  if (b.contains("ExposedPorts") && b["ExposedPorts"].is_object())
+    for (auto& [port, v] : b["ExposedPorts"].items()) a.insert(a.end(), {"--expose", port});
   if (bool_of(b, "OpenStdin")) a.push_back("--interactive");
   for (const auto& e : strings_of(b.value("Env", json()), "Env")) a.insert(a.end(), {"--env", e});
   if (auto w = str_of(b, "WorkingDir"); !w.empty()) a.insert(a.end(), {"--workdir", w});

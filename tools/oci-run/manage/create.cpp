@@ -175,6 +175,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   if (o.rm && policy != "no") fail(Errc::usage, "conflicting options: --restart and --rm");
   std::vector<std::string> ports;
   for (const auto& p : o.publish) ports.push_back(check_publish(p));
+  std::vector<std::string> exposed = parse_expose(o.expose);
   runtime_spec::Options so;
   so.cmd = o.cmd;
   if (o.entrypoint) {
@@ -249,6 +250,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   r.interactive = o.interactive;
   r.labels = labels;
   r.ports = ports;
+  r.exposed = exposed;
   r.network = network;
   r.stop_signal = !o.stop_signal.empty()      ? o.stop_signal
       : !im.config.config.stop_signal.empty() ? im.config.config.stop_signal

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <deque>
@@ -146,8 +147,12 @@ nlohmann::ordered_json endpoint_of(const Record& r, const std::string& network, 
   if (!info.is_object() || !info.contains("containers") || !info["containers"].contains(r.id)) return e;
   const auto& lease = info["containers"][r.id];
   e["EndpointID"] = r.id.substr(0, 12) + "-" + network;
-  if (lease.contains("aliases") && lease["aliases"].is_array() && !lease["aliases"].empty())
-    e["Aliases"] = lease["aliases"];
+  // docker lists the short id among a user network's aliases (its
+  // resolver answers it, as oci-net's does).
+  nlohmann::json aliases = lease.contains("aliases") && lease["aliases"].is_array() ? lease["aliases"] : nlohmann::json::array();
+  if (network != "bridge" && std::find(aliases.begin(), aliases.end(), r.id.substr(0, 12)) == aliases.end())
+    aliases.push_back(r.id.substr(0, 12));
+  if (!aliases.empty()) e["Aliases"] = aliases;
   for (const auto& a : lease.value("addresses", std::vector<std::string>{})) {
     auto slash = a.find('/');
     std::string ip = a.substr(0, slash);
@@ -361,6 +366,7 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names) {
     }
     bool up = live == "running" || live == "restarting";
     nlohmann::ordered_json ports = up ? port_map(r, true) : nlohmann::ordered_json::object();
+    for (const auto& p : r.exposed) exposed[p] = nlohmann::json::object();
     nlohmann::ordered_json bindings = port_map(r, false);
     hc["PortBindings"] = bindings;
     for (auto& [k, v] : bindings.items()) exposed[k] = nlohmann::json::object();
