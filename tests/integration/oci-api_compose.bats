@@ -117,6 +117,7 @@ YML
   [ "$($DOCKER port apicmp_web_1 80)" = "0.0.0.0:$HOSTPORT" ]
   [ "$($DOCKER inspect -f '{{json .Config.ExposedPorts}}' apicmp_web_1)" = '{"80/tcp":{}}' ]
   # service discovery: by service name and by container name
+  [[ "$($DOCKER inspect -f '{{json (index .NetworkSettings.Networks "apicmp_back").Aliases}}' apicmp_db_1)" == *'"db"'* ]]
   run dc exec -T web nslookup db
   [ "$status" -eq 0 ] && [[ "$output" == *10.216.2.* ]] || { echo "$output"; false; }
   run $DOCKER exec apicmp_web_1 sh -c 'nc db 5432 </dev/null'
