@@ -138,7 +138,8 @@ std::vector<std::string> create_args(const json& b, const std::string& name, std
     if (eps.size() > 1) fail_api(400, "Container cannot be connected to network endpoints: only one at create");
     for (auto& [net, ep] : eps.items()) {
       if (!ep.is_object() || net != nm || nm == "default" || nm == "bridge" || nm == "host" || nm == "none") continue;
-      for (const auto& al : strings_of(ep.value("Aliases", json()), "Aliases")) a.insert(a.end(), {"--network-alias", al});
+      for (const auto& al : strings_of(ep.value("Aliases", json()), "Aliases"))
+        a.insert(a.end(), {"--network-alias", al});
     }
   }
   if (int64_t m = int_of(hc, "Memory")) a.insert(a.end(), {"--memory", std::to_string(m)});
@@ -320,19 +321,26 @@ void container_list(Exchange& x) {
     json detail = d == details.end() ? json::object() : d->second;
     json ports = ports_of(detail);
     json mounts = detail.contains("Mounts") && detail["Mounts"].is_array() ? detail["Mounts"] : json::array();
-    list.push_back({{"Id", c.value("ID", "")},
-                    {"Names", json::array({"/" + c.value("Names", "")})},
-                    {"Image", c.value("Image", "")},
-                    {"ImageID", detail.value("Image", "")},
-                    {"Command", unquote(c.value("Command", ""))},
-                    {"Created", unix_of(c.value("CreatedAt", ""))},
-                    {"Ports", ports},
-                    {"Labels", c.contains("Labels") && c["Labels"].is_object() ? c["Labels"] : json::object()},
-                    {"State", c.value("State", "")},
-                    {"Status", c.value("Status", "")},
-                    {"HostConfig", {{"NetworkMode", detail.contains("HostConfig") ? detail["HostConfig"].value("NetworkMode", "default") : "default"}}},
-                    {"NetworkSettings", {{"Networks", detail.contains("NetworkSettings") && detail["NetworkSettings"].contains("Networks") ? detail["NetworkSettings"]["Networks"] : json::object()}}},
-                    {"Mounts", mounts}});
+    list.push_back(
+        {{"Id", c.value("ID", "")},
+         {"Names", json::array({"/" + c.value("Names", "")})},
+         {"Image", c.value("Image", "")},
+         {"ImageID", detail.value("Image", "")},
+         {"Command", unquote(c.value("Command", ""))},
+         {"Created", unix_of(c.value("CreatedAt", ""))},
+         {"Ports", ports},
+         {"Labels", c.contains("Labels") && c["Labels"].is_object() ? c["Labels"] : json::object()},
+         {"State", c.value("State", "")},
+         {"Status", c.value("Status", "")},
+         {"HostConfig",
+          {{"NetworkMode",
+            detail.contains("HostConfig") ? detail["HostConfig"].value("NetworkMode", "default") : "default"}}},
+         {"NetworkSettings",
+          {{"Networks",
+            detail.contains("NetworkSettings") && detail["NetworkSettings"].contains("Networks")
+                ? detail["NetworkSettings"]["Networks"]
+                : json::object()}}},
+         {"Mounts", mounts}});
   }
   x.json(200, list);
 }

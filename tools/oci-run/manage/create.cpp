@@ -209,6 +209,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   bool docker_default = network == "default";
   if (docker_default) network = "bridge";
   if (network.empty() && !ports.empty()) network = "bridge";
+  std::string network_mode = docker_default ? "default" : network.empty() ? "none" : network;
   if (network == "host" && !ports.empty())
     fail(Errc::usage, "published ports are discarded when using host network mode");
   // docker: "network-scoped alias is supported only for containers in user defined networks".
@@ -329,7 +330,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
                    {"CapAdd", o.cap_add},
                    {"CapDrop", o.cap_drop},
                    {"SecurityOpt", o.security_opts},
-                   {"NetworkMode", docker_default ? "default" : network.empty() ? "none" : network},
+                   {"NetworkMode", network_mode},
                    {"Init", o.init},
                    {"VolumesFrom", o.volumes_from},
                    {"Ulimits", nlohmann::json::array()}};

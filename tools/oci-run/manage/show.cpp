@@ -139,9 +139,9 @@ const nlohmann::json& network_info(const Globals& g, const std::string& name,
 // its address, prefix and gateway from its lease while it runs (empty
 // while it does not, as docker's).
 nlohmann::ordered_json endpoint_of(const Record& r, const std::string& network, const nlohmann::json& info) {
-  nlohmann::ordered_json e = {{"IPAMConfig", nullptr}, {"Links", nullptr}, {"Aliases", nullptr},
-                              {"NetworkID", network}, {"EndpointID", ""}, {"Gateway", ""},
-                              {"IPAddress", ""}, {"IPPrefixLen", 0}, {"IPv6Gateway", ""},
+  nlohmann::ordered_json e = {{"IPAMConfig", nullptr},   {"Links", nullptr},         {"Aliases", nullptr},
+                              {"NetworkID", network},    {"EndpointID", ""},         {"Gateway", ""},
+                              {"IPAddress", ""},         {"IPPrefixLen", 0},         {"IPv6Gateway", ""},
                               {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"MacAddress", ""},
                               {"DriverOpts", nullptr}};
   if (!info.is_object() || !info.contains("containers") || !info["containers"].contains(r.id)) return e;
@@ -149,7 +149,8 @@ nlohmann::ordered_json endpoint_of(const Record& r, const std::string& network, 
   e["EndpointID"] = r.id.substr(0, 12) + "-" + network;
   // docker lists the short id among a user network's aliases (its
   // resolver answers it, as oci-net's does).
-  nlohmann::json aliases = lease.contains("aliases") && lease["aliases"].is_array() ? lease["aliases"] : nlohmann::json::array();
+  nlohmann::json aliases =
+      lease.contains("aliases") && lease["aliases"].is_array() ? lease["aliases"] : nlohmann::json::array();
   if (network != "bridge" && std::find(aliases.begin(), aliases.end(), r.id.substr(0, 12)) == aliases.end())
     aliases.push_back(r.id.substr(0, 12));
   if (!aliases.empty()) e["Aliases"] = aliases;
@@ -204,7 +205,8 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
         else if (k == "label") {
           auto eq = v.find('=');
           auto it = r.labels.find(v.substr(0, eq));
-          all_labels = all_labels && it != r.labels.end() && (eq == std::string::npos || it->second == v.substr(eq + 1));
+          all_labels =
+              all_labels && it != r.labels.end() && (eq == std::string::npos || it->second == v.substr(eq + 1));
           any = all_labels;
         }
       }
@@ -375,8 +377,7 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names) {
         if (!ports.contains(k)) ports[k] = nullptr;
     // Its network: docker's top-level address fields are those on the
     // default network "bridge" only.
-    nlohmann::ordered_json network_settings = {{"Bridge", ""}, {"SandboxID", ""}, {"SandboxKey", ""},
-                                               {"Ports", ports}};
+    nlohmann::ordered_json network_settings = {{"Bridge", ""}, {"SandboxID", ""}, {"SandboxKey", ""}, {"Ports", ports}};
     nlohmann::ordered_json networks = nlohmann::ordered_json::object();
     if (!r.network.empty() && r.network != "none" && r.network != "host") {
       static const nlohmann::json none;
