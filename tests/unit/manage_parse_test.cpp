@@ -48,6 +48,18 @@ TEST_CASE("manage_parse: --mount, --tmpfs, --restart") {
   CHECK_FALSE(error_of([] { parse_restart("always:2"); }).empty());
 }
 
+TEST_CASE("manage_parse: --expose as docker's ExposedPorts keys") {
+  CHECK(parse_expose({"80", "53/udp", "80/tcp", "8000-8002/sctp"}) ==
+        std::vector<std::string>{"80/tcp", "53/udp", "8000/sctp", "8001/sctp", "8002/sctp"});
+  CHECK(parse_expose({}).empty());
+  CHECK(parse_expose({"1-65535"}).size() == 65535);
+  for (const char* bad : {"", "0", "65536", "80/icmp", "9-1", "a", "80-", "-80", "1234567"}) {
+    CAPTURE(bad);
+    CHECK(error_of([&] { parse_expose({bad}); }) ==
+          "invalid --expose \"" + std::string(bad) + "\" (want PORT[-PORT][/tcp|udp|sctp])");
+  }
+}
+
 TEST_CASE("manage_parse: -p specs and resources") {
   for (const char* ok : {"80", "8080:80", "127.0.0.1:8080:80/udp", "8000-8001:8000-8001", "[::1]:80:80", ":80"}) {
     CAPTURE(ok);

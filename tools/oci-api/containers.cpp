@@ -65,6 +65,8 @@ std::vector<std::string> create_args(const json& b, const std::string& name, std
   if (image.empty()) fail_api(400, "no image specified (Config.Image)");
   if (!name.empty()) a.insert(a.end(), {"--name", name});
   if (bool_of(b, "Tty")) a.push_back("--tty");
+  if (b.contains("ExposedPorts") && b["ExposedPorts"].is_object())
+    for (auto& [port, v] : b["ExposedPorts"].items()) a.insert(a.end(), {"--expose", port});
   if (bool_of(b, "OpenStdin")) a.push_back("--interactive");
   for (const auto& e : strings_of(b.value("Env", json()), "Env")) a.insert(a.end(), {"--env", e});
   if (auto w = str_of(b, "WorkingDir"); !w.empty()) a.insert(a.end(), {"--workdir", w});
@@ -125,8 +127,21 @@ std::vector<std::string> create_args(const json& b, const std::string& name, std
     int64_t max = int_of(hc["RestartPolicy"], "MaximumRetryCount");
     if (!n.empty() && n != "no") a.insert(a.end(), {"--restart", n == "on-failure" && max > 0 ? n + ":" + std::to_string(max) : n});
   }
+  // docker's default network mode ("default", or none given) is its network
+  // "bridge": oci-run's --network default. The mode's entry in
+  // NetworkingConfig may name aliases (compose: the service's name).
   std::string nm = str_of(hc, "NetworkMode");
-  if (!nm.empty() && nm != "default") a.insert(a.end(), {"--network", nm});
+  a.insert(a.end(), {"--network", nm.empty() ? "default" : nm});
+  if (b.contains("NetworkingConfig") && b["NetworkingConfig"].is_object()) {
+    const json& eps = b["NetworkingConfig"].value("EndpointsConfig", json::object());
+    if (!eps.is_object()) fail_api(400, "NetworkingConfig.EndpointsConfig: want an object");
+    if (eps.size() > 1) fail_api(400, "Container cannot be connected to network endpoints: only one at create");
+    for (auto& [net, ep] : eps.items()) {
+      if (!ep.is_object() || net != nm || nm == "default" || nm == "bridge" || nm == "host" || nm == "none") continue;
+      for (const auto& al : strings_of(ep.value("Aliases", json()), "Aliases"))
+        a.insert(a.end(), {"--network-alias", al});
+    }
+  }
   if (int64_t m = int_of(hc, "Memory")) a.insert(a.end(), {"--memory", std::to_string(m)});
   if (int64_t n = int_of(hc, "NanoCpus")) {
     std::ostringstream os;
@@ -272,40 +287,24 @@ void container_list(Exchange& x) {
           if (c.is_object()) details[c.value("Id", "")] = c;
     }
   }
-  // oci-run keeps the -p specs as given: [IP:]HOST:CONTAINER[/PROTO], or
-  // CONTAINER alone (a host port oci-api cannot see: PrivatePort only).
+  // docker's Ports list from the inspect's HostConfig.PortBindings
+  // ({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}).
   auto ports_of = [](const json& c) {
     json ports = json::array();
-    const json* specs = nullptr;
-    if (c.contains("HostConfig") && c["HostConfig"].contains("PortBindings") && c["HostConfig"]["PortBindings"].is_array())
-      specs = &c["HostConfig"]["PortBindings"];
-    if (!specs) return ports;
-    for (const auto& sj : *specs) {
-      if (!sj.is_string()) continue;
-      std::string spec = sj.get<std::string>(), type = "tcp", ip = "0.0.0.0";
-      if (auto slash = spec.rfind('/'); slash != std::string::npos) type = spec.substr(slash + 1), spec.resize(slash);
-      if (spec.size() > 1 && spec[0] == '[') {  // [v6]:HOST:CONTAINER
-        auto close = spec.find(']');
-        if (close == std::string::npos) continue;
-        ip = spec.substr(1, close - 1);
-        spec = spec.substr(std::min(spec.size(), close + 2));
+    if (!c.contains("HostConfig") || !c["HostConfig"].contains("PortBindings")) return ports;
+    const json& pb = c["HostConfig"]["PortBindings"];
+    if (!pb.is_object()) return ports;
+    for (auto& [key, binds] : pb.items()) {
+      auto slash = key.find('/');
+      int priv = std::atoi(key.substr(0, slash).c_str());
+      std::string type = slash == std::string::npos ? "tcp" : key.substr(slash + 1);
+      if (priv <= 0 || !binds.is_array()) continue;
+      for (const auto& b : binds) {
+        std::string ip = b.is_object() ? b.value("HostIp", "") : "", hp = b.is_object() ? b.value("HostPort", "") : "";
+        json p = {{"PrivatePort", priv}, {"Type", type}};
+        if (std::atoi(hp.c_str()) > 0) p["IP"] = ip.empty() ? "0.0.0.0" : ip, p["PublicPort"] = std::atoi(hp.c_str());
+        ports.push_back(p);
       }
-      std::vector<std::string> parts;
-      for (size_t start = 0;;) {
-        auto colon = spec.find(':', start);
-        parts.push_back(spec.substr(start, colon - start));
-        if (colon == std::string::npos) break;
-        start = colon + 1;
-      }
-      if (parts.size() == 3) ip = parts[0].empty() ? ip : parts[0], parts.erase(parts.begin());
-      auto num = [](const std::string& n) {
-        return !n.empty() && n.size() <= 5 && n.find_first_not_of("0123456789") == std::string::npos ? std::atoi(n.c_str()) : -1;
-      };
-      int priv = num(parts.back());
-      if (priv < 0) continue;  // ranges are left out
-      json p = {{"PrivatePort", priv}, {"Type", type}};
-      if (parts.size() == 2 && num(parts[0]) > 0) p["IP"] = ip, p["PublicPort"] = num(parts[0]);
-      ports.push_back(p);
     }
     return ports;
   };
@@ -322,19 +321,26 @@ void container_list(Exchange& x) {
     json detail = d == details.end() ? json::object() : d->second;
     json ports = ports_of(detail);
     json mounts = detail.contains("Mounts") && detail["Mounts"].is_array() ? detail["Mounts"] : json::array();
-    list.push_back({{"Id", c.value("ID", "")},
-                    {"Names", json::array({"/" + c.value("Names", "")})},
-                    {"Image", c.value("Image", "")},
-                    {"ImageID", detail.value("Image", "")},
-                    {"Command", unquote(c.value("Command", ""))},
-                    {"Created", unix_of(c.value("CreatedAt", ""))},
-                    {"Ports", ports},
-                    {"Labels", c.contains("Labels") && c["Labels"].is_object() ? c["Labels"] : json::object()},
-                    {"State", c.value("State", "")},
-                    {"Status", c.value("Status", "")},
-                    {"HostConfig", {{"NetworkMode", "default"}}},
-                    {"NetworkSettings", {{"Networks", json::object()}}},
-                    {"Mounts", mounts}});
+    list.push_back(
+        {{"Id", c.value("ID", "")},
+         {"Names", json::array({"/" + c.value("Names", "")})},
+         {"Image", c.value("Image", "")},
+         {"ImageID", detail.value("Image", "")},
+         {"Command", unquote(c.value("Command", ""))},
+         {"Created", unix_of(c.value("CreatedAt", ""))},
+         {"Ports", ports},
+         {"Labels", c.contains("Labels") && c["Labels"].is_object() ? c["Labels"] : json::object()},
+         {"State", c.value("State", "")},
+         {"Status", c.value("Status", "")},
+         {"HostConfig",
+          {{"NetworkMode",
+            detail.contains("HostConfig") ? detail["HostConfig"].value("NetworkMode", "default") : "default"}}},
+         {"NetworkSettings",
+          {{"Networks",
+            detail.contains("NetworkSettings") && detail["NetworkSettings"].contains("Networks")
+                ? detail["NetworkSettings"]["Networks"]
+                : json::object()}}},
+         {"Mounts", mounts}});
   }
   x.json(200, list);
 }

@@ -510,7 +510,13 @@ void network_connect(Exchange& x, const std::string& name, bool connect) {
   if (connect) {
     int pid = c["State"].value("Pid", 0);
     if (!c["State"].value("Running", false) || pid <= 0) fail_api(409, "container " + cid + " is not running");
-    r = run_net({"connect", "--id", full, name, std::to_string(pid)});
+    std::vector<std::string> args{"connect", "--id", full, "--name", c.value("Name", "/").substr(1)};
+    if (b.contains("EndpointConfig") && b["EndpointConfig"].is_object() && b["EndpointConfig"].contains("Aliases") &&
+        b["EndpointConfig"]["Aliases"].is_array())
+      for (const auto& al : b["EndpointConfig"]["Aliases"])
+        if (al.is_string()) args.insert(args.end(), {"--alias", al.get<std::string>()});
+    args.insert(args.end(), {name, std::to_string(pid)});
+    r = run_net(args);
   } else {
     r = run_net({"disconnect", "--id", full, name});
   }

@@ -99,6 +99,7 @@ int inspect(const std::string& data_dir, const std::vector<std::string>& names) 
     nlohmann::json cs = nlohmann::json::object();
     for (const auto& l : st.leases(name))
       cs[l.container] = {{"name", l.hostname},
+                         {"aliases", l.aliases},
                          {"addresses", l.addrs},
                          {"interface", l.ifname},
                          {"host_interface", l.host_if},

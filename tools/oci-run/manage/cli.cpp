@@ -64,7 +64,9 @@ void add_run_flags(CLI::App* c, RunOptions& o) {
   c->add_option("--stop-signal", o.stop_signal, "signal that stops the container");
   c->add_option("--stop-timeout", o.stop_timeout, "seconds before stop kills");
   multi(c->add_option("-p,--publish", o.publish, "[ip:][hostport:]port[/proto] (through oci-net)"));
-  c->add_option("--network,--net", o.network, "oci-net network name, host or none");
+  multi(c->add_option("--expose", o.expose, "port[-port][/proto] the container exposes (not published)"));
+  c->add_option("--network,--net", o.network,
+                "oci-net network name, host, none, or default (docker's: the network \"bridge\")");
   multi(c->add_option("--network-alias", o.network_aliases, "another name the container has on its network"));
   multi(c->add_option("--ulimit", o.ulimits, "name=soft[:hard] resource limit (nofile, nproc, core ...)"));
   c->add_option("--sig-proxy", o.sig_proxy, "forward signals to the container (without -t)")->capture_default_str();

@@ -175,6 +175,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   if (o.rm && policy != "no") fail(Errc::usage, "conflicting options: --restart and --rm");
   std::vector<std::string> ports;
   for (const auto& p : o.publish) ports.push_back(check_publish(p));
+  std::vector<std::string> exposed = parse_expose(o.expose);
   runtime_spec::Options so;
   so.cmd = o.cmd;
   if (o.entrypoint) {
@@ -204,7 +205,11 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   std::vector<nlohmann::json> ulimits;
   for (const auto& u : o.ulimits) ulimits.push_back(parse_ulimit(u));
   std::string network = o.network;
+  // docker's "default" network mode is its default network, "bridge".
+  bool docker_default = network == "default";
+  if (docker_default) network = "bridge";
   if (network.empty() && !ports.empty()) network = "bridge";
+  std::string network_mode = docker_default ? "default" : network.empty() ? "none" : network;
   if (network == "host" && !ports.empty())
     fail(Errc::usage, "published ports are discarded when using host network mode");
   // docker: "network-scoped alias is supported only for containers in user defined networks".
@@ -246,6 +251,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   r.interactive = o.interactive;
   r.labels = labels;
   r.ports = ports;
+  r.exposed = exposed;
   r.network = network;
   r.stop_signal = !o.stop_signal.empty()      ? o.stop_signal
       : !im.config.config.stop_signal.empty() ? im.config.config.stop_signal
@@ -324,7 +330,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
                    {"CapAdd", o.cap_add},
                    {"CapDrop", o.cap_drop},
                    {"SecurityOpt", o.security_opts},
-                   {"NetworkMode", network.empty() ? "none" : network},
+                   {"NetworkMode", network_mode},
                    {"Init", o.init},
                    {"VolumesFrom", o.volumes_from},
                    {"Ulimits", nlohmann::json::array()}};

@@ -64,6 +64,7 @@ struct RunOptions {
   std::string stop_signal;  ///< --stop-signal
   std::optional<int> stop_timeout;  ///< --stop-timeout
   std::vector<std::string> publish;  ///< -p
+  std::vector<std::string> expose;  ///< --expose PORT[-PORT][/PROTO]
   std::string network;  ///< --network
   std::vector<std::string> network_aliases;  ///< --network-alias
   std::vector<std::string> ulimits;  ///< --ulimit name=soft[:hard]

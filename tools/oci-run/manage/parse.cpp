@@ -131,6 +131,32 @@ std::pair<std::string, int> parse_restart(const std::string& spec) {
   return {p, n};
 }
 
+std::vector<std::string> parse_expose(const std::vector<std::string>& specs) {
+  std::vector<std::string> out;
+  for (const auto& spec : specs) {
+    auto bad = [&] { fail(Errc::usage, "invalid --expose \"" + spec + "\" (want PORT[-PORT][/tcp|udp|sctp])"); };
+    std::string s = spec, proto = "tcp";
+    if (auto slash = s.find('/'); slash != std::string::npos) {
+      proto = s.substr(slash + 1);
+      s.resize(slash);
+      if (proto != "tcp" && proto != "udp" && proto != "sctp") bad();
+    }
+    auto dash = s.find('-');
+    std::string a = s.substr(0, dash), b = dash == std::string::npos ? a : s.substr(dash + 1);
+    auto port = [&](const std::string& n) {
+      if (n.empty() || n.size() > 5 || !all_digits(n) || std::stoi(n) < 1 || std::stoi(n) > 65535) bad();
+      return std::stoi(n);
+    };
+    int lo = port(a), hi = port(b);
+    if (hi < lo) bad();
+    for (int p = lo; p <= hi; ++p) {
+      std::string k = std::to_string(p) + "/" + proto;
+      if (std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
+    }
+  }
+  return out;
+}
+
 std::string check_publish(const std::string& spec) {
   auto bad = [&]() -> std::string { fail(Errc::usage, "invalid publish spec \"" + spec + "\""); };
   std::string s = spec;

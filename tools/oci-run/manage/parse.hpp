@@ -28,6 +28,10 @@ std::pair<std::string, int> parse_restart(const std::string& spec);
 /// Check a `-p [ip:][hostport:]containerport[/proto]` spec (ranges A-B);
 /// returns it unchanged. Errc::usage "invalid publish spec \"X\"".
 std::string check_publish(const std::string& spec);
+/// `--expose PORT[-PORT][/tcp|udp|sctp]`... as docker's Config.ExposedPorts
+/// keys ("80/tcp"; a range gives one per port, at most 65535 in all).
+/// Errc::usage "invalid --expose \"X\"".
+std::vector<std::string> parse_expose(const std::vector<std::string>& specs);
 /// KEY=VALUE lines of an --env-file ('#' comments and blank lines skipped;
 /// a bare KEY is passed on). Errc::not_found for a missing file.
 std::vector<std::string> read_env_file(const std::string& path);

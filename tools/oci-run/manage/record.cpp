@@ -59,6 +59,7 @@ nlohmann::json to_json(const Record& r) {
           {"labels", r.labels},
           {"mounts", mounts},
           {"ports", r.ports},
+          {"exposed", r.exposed},
           {"network", r.network},
           {"volumes_created", r.volumes_created},
           {"host_config", r.host_config},
@@ -99,6 +100,7 @@ Record record_from_json(const nlohmann::json& j) {
       r.mounts.push_back({m.value("type", ""), m.value("source", ""), m.value("destination", ""),
                           m.value("read_only", false), m.value("options", "")});
     r.ports = j.value("ports", std::vector<std::string>{});
+    r.exposed = j.value("exposed", std::vector<std::string>{});
     r.network = j.value("network", "");
     r.volumes_created = j.value("volumes_created", std::vector<std::string>{});
     r.host_config = j.value("host_config", nlohmann::json::object());

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <deque>
@@ -13,9 +14,14 @@
 #include <sstream>
 #include <thread>
 
+#include "common/cli.hpp"
 #include "common/error.hpp"
 #include "common/events.hpp"
 #include "common/fs.hpp"
+#include "common/log.hpp"
+#include "common/net.hpp"
+#include "common/process.hpp"
+#include "images.hpp"
 #include "manage/format.hpp"
 #include "manage/health.hpp"
 #include "manage/manage.hpp"
@@ -86,6 +92,87 @@ void print_entry(const nlohmann::json& e, bool timestamps) {
   os.flush();
 }
 
+// docker's port maps from the -p specs: HostConfig.PortBindings as given
+// ({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}) or, with `live`,
+// NetworkSettings.Ports with the address bound ("0.0.0.0" for every one).
+nlohmann::ordered_json port_map(const Record& r, bool live) {
+  nlohmann::ordered_json m = nlohmann::ordered_json::object();
+  for (const auto& spec : r.ports) {
+    std::vector<net::PortMapping> maps;
+    try {
+      maps = net::parse_port_spec(spec);
+    } catch (const Error&) {
+      continue;
+    }
+    for (const auto& p : maps) {
+      std::string key = std::to_string(p.container_port) + "/" + (p.proto.empty() ? "tcp" : p.proto);
+      std::string ip = p.host_ip.empty() && live ? "0.0.0.0" : p.host_ip;
+      m[key].push_back({{"HostIp", ip}, {"HostPort", std::to_string(p.host_port)}});
+    }
+  }
+  return m;
+}
+
+// A network's definition and its leases (`oci-net inspect NAME`), looked up
+// once per network for all the containers inspected; null when oci-net
+// cannot tell (not found, or the network is gone).
+const nlohmann::json& network_info(const Globals& g, const std::string& name,
+                                   std::map<std::string, nlohmann::json>& cache) {
+  auto it = cache.find(name);
+  if (it != cache.end()) return it->second;
+  nlohmann::json info;
+  try {
+    process::Spec s;
+    s.argv = {cli::find_tool("oci-net", g.self_dir, "OCIKIT_NET", {"OCI_NET"}), "inspect", name};
+    auto out = process::capture(s, true, true);
+    if (out.status == 0) {
+      auto arr = nlohmann::json::parse(out.out);
+      if (arr.is_array() && !arr.empty()) info = arr[0];
+    } else {
+      log::debug("inspect: oci-net inspect " + name + ": " + out.err);
+    }
+  } catch (const std::exception& e) {
+    log::debug(std::string("inspect: network ") + name + ": " + e.what());
+  }
+  return cache[name] = info;
+}
+
+// docker's NetworkSettings.Networks entry of the container on `network`:
+// its address, prefix and gateway from its lease while it runs (empty
+// while it does not, as docker's).
+nlohmann::ordered_json endpoint_of(const Record& r, const std::string& network, const nlohmann::json& info) {
+  nlohmann::ordered_json e = {{"IPAMConfig", nullptr},   {"Links", nullptr},         {"Aliases", nullptr},
+                              {"NetworkID", network},    {"EndpointID", ""},         {"Gateway", ""},
+                              {"IPAddress", ""},         {"IPPrefixLen", 0},         {"IPv6Gateway", ""},
+                              {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"MacAddress", ""},
+                              {"DriverOpts", nullptr}};
+  if (!info.is_object() || !info.contains("containers") || !info["containers"].contains(r.id)) return e;
+  const auto& lease = info["containers"][r.id];
+  e["EndpointID"] = r.id.substr(0, 12) + "-" + network;
+  // docker lists the short id among a user network's aliases (its
+  // resolver answers it, as oci-net's does).
+  nlohmann::json aliases =
+      lease.contains("aliases") && lease["aliases"].is_array() ? lease["aliases"] : nlohmann::json::array();
+  if (network != "bridge" && std::find(aliases.begin(), aliases.end(), r.id.substr(0, 12)) == aliases.end())
+    aliases.push_back(r.id.substr(0, 12));
+  if (!aliases.empty()) e["Aliases"] = aliases;
+  for (const auto& a : lease.value("addresses", std::vector<std::string>{})) {
+    auto slash = a.find('/');
+    std::string ip = a.substr(0, slash);
+    int len = slash == std::string::npos ? 0 : std::atoi(a.c_str() + slash + 1);
+    bool v6 = ip.find(':') != std::string::npos;
+    std::string gw;
+    for (const auto& sn : info.value("subnets", nlohmann::json::array())) {
+      std::string sub = sn.value("subnet", "");
+      if ((sub.find(':') != std::string::npos) == v6) gw = sn.value("gateway", "");
+    }
+    if (!v6 && e["IPAddress"] == "") e["IPAddress"] = ip, e["IPPrefixLen"] = len, e["Gateway"] = gw;
+    if (v6 && e["GlobalIPv6Address"] == "")
+      e["GlobalIPv6Address"] = ip, e["GlobalIPv6PrefixLen"] = len, e["IPv6Gateway"] = gw;
+  }
+  return e;
+}
+
 }  // namespace
 
 void print_ps(const Globals& g, bool all, bool quiet, const std::string& format, bool no_trunc,
@@ -97,7 +184,8 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
     fail(Errc::usage, "unknown --format \"" + format + "\" (want table, json or a {{.Field}} template)");
   bool tmpl_table = tmpl && format.rfind("table", 0) == 0;
   std::vector<nlohmann::json> tmpl_rows;
-  // docker's --filter KEY=VALUE: the same key ORs, different keys AND.
+  // docker's --filter KEY=VALUE: the same key ORs, different keys AND;
+  // labels AND too (every label given must be there, as docker's).
   std::map<std::string, std::vector<std::string>> by_key;
   for (const auto& f : filters) {
     auto eq = f.find('=');
@@ -113,7 +201,7 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
   bool show_all = all || by_key.count("status") || by_key.count("exited");
   auto matches = [&](const Record& r, const std::string& live) {
     for (const auto& [k, vals] : by_key) {
-      bool any = false;
+      bool any = false, all_labels = true;
       for (const auto& v : vals) {
         if (k == "id") any = any || r.id.rfind(v, 0) == 0;
         else if (k == "name") any = any || r.name.find(v) != std::string::npos;
@@ -123,7 +211,9 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
         else if (k == "label") {
           auto eq = v.find('=');
           auto it = r.labels.find(v.substr(0, eq));
-          any = any || (it != r.labels.end() && (eq == std::string::npos || it->second == v.substr(eq + 1)));
+          all_labels =
+              all_labels && it != r.labels.end() && (eq == std::string::npos || it->second == v.substr(eq + 1));
+          any = all_labels;
         }
       }
       if (!any) return false;
@@ -268,6 +358,7 @@ void print_logs(const Globals& g, const std::string& name_or_id, bool follow, lo
 void print_inspect(const Globals& g, const std::vector<std::string>& names, const std::string& format) {
   StateDir st = state_of(g);
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  std::map<std::string, nlohmann::json> net_cache;
   for (const auto& n : names) {
     Record r = st.load(st.find(n));
     std::string live = live_status(r);
@@ -294,8 +385,43 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names, cons
     }
     nlohmann::ordered_json hc = {{"RestartPolicy", {{"Name", r.restart_policy}, {"MaximumRetryCount", r.restart_max}}},
                                  {"AutoRemove", r.auto_remove},
-                                 {"PortBindings", r.ports}};
+                                 {"PortBindings", nlohmann::ordered_json::object()}};
     for (auto& [k, v] : r.host_config.items()) hc[k] = v;
+    // The image: docker's "Image" is its id (the config digest) and
+    // Config.ExposedPorts its EXPOSE with the published ports.
+    std::string image_id = r.image_digest;
+    nlohmann::ordered_json exposed = nlohmann::ordered_json::object();
+    try {
+      auto [manifest, config] = read_image_by_digest(layout::Layout::open(r.store), r.image_digest);
+      image_id = manifest.config.digest.str();
+      for (const auto& p : config.config.exposed_ports) exposed[p] = nlohmann::json::object();
+    } catch (const Error& e) {
+      log::debug("inspect " + r.id + ": image " + r.image_digest + ": " + e.what());
+    }
+    bool up = live == "running" || live == "restarting";
+    nlohmann::ordered_json ports = up ? port_map(r, true) : nlohmann::ordered_json::object();
+    for (const auto& p : r.exposed) exposed[p] = nlohmann::json::object();
+    nlohmann::ordered_json bindings = port_map(r, false);
+    hc["PortBindings"] = bindings;
+    for (auto& [k, v] : bindings.items()) exposed[k] = nlohmann::json::object();
+    if (up)
+      for (auto& [k, v] : exposed.items())
+        if (!ports.contains(k)) ports[k] = nullptr;
+    // Its network: docker's top-level address fields are those on the
+    // default network "bridge" only.
+    nlohmann::ordered_json network_settings = {{"Bridge", ""}, {"SandboxID", ""}, {"SandboxKey", ""}, {"Ports", ports}};
+    nlohmann::ordered_json networks = nlohmann::ordered_json::object();
+    if (!r.network.empty() && r.network != "none" && r.network != "host") {
+      static const nlohmann::json none;
+      networks[r.network] = endpoint_of(r, r.network, up ? network_info(g, r.network, net_cache) : none);
+    } else if (!r.network.empty()) {
+      networks[r.network] = endpoint_of(r, r.network, nlohmann::json());
+    }
+    nlohmann::ordered_json top = networks.contains("bridge") ? networks["bridge"] : endpoint_of(r, "", nullptr);
+    for (const char* k : {"EndpointID", "Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen", "IPAddress",
+                          "IPPrefixLen", "IPv6Gateway", "MacAddress"})
+      network_settings[k] = top[k];
+    network_settings["Networks"] = networks;
     nlohmann::ordered_json j = {
         {"Id", r.id},
         {"Created", r.created},
@@ -313,7 +439,7 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names, cons
           {"Error", r.error},
           {"StartedAt", r.started.empty() ? "0001-01-01T00:00:00Z" : r.started},
           {"FinishedAt", r.finished.empty() ? "0001-01-01T00:00:00Z" : r.finished}}},
-        {"Image", r.image_digest},
+        {"Image", image_id},
         {"ResolvConfPath", ""},
         {"LogPath", st.log_path(r.id)},
         {"Name", "/" + r.name},
@@ -335,14 +461,12 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names, cons
           {"Env", proc.value("env", std::vector<std::string>{})},
           {"Cmd", args},
           {"Image", r.image},
+          {"ExposedPorts", exposed},
           {"WorkingDir", proc.value("cwd", "/")},
           {"Labels", r.labels},
           {"StopSignal", r.stop_signal},
           {"StopTimeout", r.stop_timeout}}},
-        {"NetworkSettings",
-         {{"Ports", r.ports},
-          {"Networks",
-           r.network.empty() ? nlohmann::json::object() : nlohmann::json{{r.network, nlohmann::json::object()}}}}},
+        {"NetworkSettings", network_settings},
         {"Bundle", st.bundle_dir(r.id)}};
     if (has_active_healthcheck(r)) {
       auto h = load_health(st, r.id);
