@@ -271,3 +271,40 @@ api() {
   run api POST /networks/prune
   [ "${lines[-1]}" = 200 ] && [ "$(jq -c .NetworksDeleted <<<"${lines[0]}")" = '["apiimg-n2"]' ]
 }
+
+@test "oci-api images: python3-docker login, push with auth_config, save/load, history, prunes" {
+  [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import docker' 2>/dev/null || skip "python3-docker not installed"
+  run /usr/bin/python3 - "$IMG" "$REG" <<'PY'
+import os, sys, docker
+img, reg = sys.argv[1], sys.argv[2]
+c = docker.DockerClient(base_url=os.environ["DOCKER_HOST"])
+try:
+    c.login(username="alice", password="wrong", registry=reg)
+    print("login-wrong-accepted")
+except docker.errors.APIError as e:
+    print("login-refused", e.status_code)
+print(c.login(username="alice", password="s3cret", registry=reg)["Status"])
+c.images.get(img).tag(reg + "/apiimg/py", "v1")
+last = None
+for m in c.images.push(reg + "/apiimg/py", "v1", stream=True, decode=True,
+                       auth_config={"username": "alice", "password": "s3cret"}):
+    last = m
+print("aux-digest", last.get("aux", {}).get("Digest", "none")[:7])
+data = b"".join(c.images.get(reg + "/apiimg/py:v1").save())
+c.images.remove(reg + "/apiimg/py:v1")
+print("loaded", [i.tags for i in c.images.load(data)])
+print("history", len(c.images.get(img).history()) > 0)
+print("volumes", c.volumes.prune()["VolumesDeleted"])
+print("networks", c.networks.prune()["NetworksDeleted"])
+print("images", c.images.prune(filters={"dangling": True})["SpaceReclaimed"] >= 0)
+PY
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "login-refused 401" ]
+  [ "${lines[1]}" = "Login Succeeded" ]
+  [ "${lines[2]}" = "aux-digest sha256:" ]
+  # Image.save() saves by id: oci-run save keeps every name of the image.
+  [[ "${lines[3]}" == "loaded [['$REG/apiimg/py:v1', "* ]]
+  [ "${lines[4]}" = "history True" ]
+  [ "${lines[5]}" = "volumes []" ] && [ "${lines[6]}" = "networks []" ] && [ "${lines[7]}" = "images True" ]
+  [ -z "$(ls -A "$T/server-home")" ]
+}
