@@ -122,9 +122,12 @@ api() {
   grep -q '^AUTHFILE 600 root$' "$T/push-seen"
   grep -q '^AUTHDIR 700$' "$T/push-seen"
   [ ! -e "$(awk '/^AUTHPATH/{print $2}' "$T/push-seen")" ]
-  # Pushed again: every layer is already there.
-  run $DOCKER push "$REG/apiimg/busybox:v1"
+  # Pushed again: every layer is already there. --all-tags: each tag.
+  $DOCKER tag $IMG "$REG/apiimg/busybox:v2"
+  run $DOCKER push --all-tags "$REG/apiimg/busybox"
   [ "$status" -eq 0 ] && [[ "$output" == *"Layer already exists"* ]]
+  [[ "$output" == *"v1: digest: $digest"* ]] && [[ "$output" == *"v2: digest: $digest"* ]]
+  [ "$($SKOPEO inspect --tls-verify=false --creds alice:s3cret "docker://$REG/apiimg/busybox:v2" | jq -r .Digest)" = "$digest" ]
   # The JSON stream as the API gives it: aux with Tag, Digest, Size.
   auth=$(printf '{"username":"alice","password":"s3cret","serveraddress":"%s"}' "$REG" | base64 -w0 | tr '+/' '-_')
   run api POST "/images/$REG/apiimg/busybox/push?tag=v1" -H "X-Registry-Auth: $auth"
@@ -303,7 +306,7 @@ PY
   [ "${lines[1]}" = "Login Succeeded" ]
   [ "${lines[2]}" = "aux-digest sha256:" ]
   # Image.save() saves by id: oci-run save keeps every name of the image.
-  [[ "${lines[3]}" == "loaded [['$REG/apiimg/py:v1', "* ]]
+  [[ "${lines[3]}" == "loaded [["*"'$REG/apiimg/py:v1'"* ]]
   [ "${lines[4]}" = "history True" ]
   [ "${lines[5]}" = "volumes []" ] && [ "${lines[6]}" = "networks []" ] && [ "${lines[7]}" = "images True" ]
   [ -z "$(ls -A "$T/server-home")" ]
