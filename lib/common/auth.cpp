@@ -185,7 +185,8 @@ Credentials find_credentials(const std::string& registry) {
   return {};
 }
 
-Credentials select_credentials(const std::string& creds_flag, const std::string& authfile, const std::string& registry) {
+Credentials select_credentials(const std::string& creds_flag, const std::string& authfile,
+                               const std::string& registry) {
   if (!creds_flag.empty() && !authfile.empty()) fail(Errc::usage, "--creds and --authfile are mutually exclusive");
   if (!creds_flag.empty()) return parse_creds_flag(creds_flag);
   if (authfile.empty()) return find_credentials(registry);

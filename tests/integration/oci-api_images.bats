@@ -144,6 +144,10 @@ api() {
   run api POST "/images/$REG/apiimg/busybox/push?tag=v1" -H "X-Registry-Auth: $bad"
   [ "${lines[-1]}" = 200 ]
   jq -se 'map(select(.errorDetail)) | length == 1 and (.[0].error | test("unauthorized|401"))' <<<"${output%$'\n'*}"
+  run api POST "/images/$REG/apiimg/busybox/push?tag=v1" -H 'X-Registry-Auth: %%%'
+  [ "${lines[-1]}" = 400 ] && jq -e '.message | contains("X-Registry-Auth")' <<<"${lines[0]}"
+  run api POST "/images/-x/push?tag=v1"
+  [ "${lines[-1]}" = 400 ]
   $DOCKER logout "$REG"
   run $DOCKER push "$REG/apiimg/busybox:v1"
   [ "$status" -ne 0 ] && [[ "$output" == *"authentication required (no credentials for this registry)"* ]]

@@ -97,7 +97,8 @@ class RequestAuthFile {
   RequestAuthFile(const AuthConfig& a, const std::string& domain) : dir_("oci-api-auth") {
     json entry = json::object();
     if (!a.identitytoken.empty()) entry["identitytoken"] = a.identitytoken;
-    else if (!a.username.empty() || !a.password.empty()) entry["auth"] = auth::base64_encode(a.username + ":" + a.password);
+    else if (!a.username.empty() || !a.password.empty())
+      entry["auth"] = auth::base64_encode(a.username + ":" + a.password);
     json file{{"auths", json::object()}};
     if (!entry.empty()) file["auths"][domain] = entry;
     path_ = dir_.path() + "/auth.json";
@@ -166,7 +167,10 @@ Transfer run_transfer(Exchange& x, const std::vector<std::string>& argv, bool pu
     json m{{"id", id}, {"progressDetail", json::object()}};
     if (p.contains("status")) {
       std::string s = p.value("status", "");
-      if (push) m["status"] = s == "exists" ? "Layer already exists" : s == "mounted" ? "Mounted from another repository" : "Pushed";
+      if (push)
+        m["status"] = s == "exists" ? "Layer already exists"
+            : s == "mounted"        ? "Mounted from another repository"
+                                    : "Pushed";
       else m["status"] = s == "exists" ? "Already exists" : "Pull complete";
     } else if (p.contains("current")) {
       uint64_t cur = p.value("current", uint64_t{0}), total = p.value("total", uint64_t{0});
@@ -289,10 +293,10 @@ void image_push(Exchange& x, const std::string& name) {
       if (ok) ok = x.chunk(json_line(error_msg("An image does not exist locally with the tag: " + src)));
       break;
     }
-    Transfer tr = run_transfer(x,
-                               {tools().oci_push, "--progress=json", "--format=json", "--authfile=" + af.path(), "--",
-                                src, "docker://" + src},
-                               true, ok);
+    Transfer tr = run_transfer(
+        x,
+        {tools().oci_push, "--progress=json", "--format=json", "--authfile=" + af.path(), "--", src, "docker://" + src},
+        true, ok);
     if (tr.rc < 0) return;  // the client left
     if (tr.rc != 0) {
       if (ok) ok = x.chunk(json_line(error_msg(tr.message)));
@@ -303,8 +307,8 @@ void image_push(Exchange& x, const std::string& name) {
     int64_t size = d.is_object() ? d.value("size", int64_t{0}) : 0;
     if (ok) ok = x.chunk(json_line({{"status", t + ": digest: " + digest + " size: " + std::to_string(size)}}));
     if (ok)
-      ok = x.chunk(json_line(
-          {{"progressDetail", json::object()}, {"aux", {{"Tag", t}, {"Digest", digest}, {"Size", size}}}}));
+      ok = x.chunk(
+          json_line({{"progressDetail", json::object()}, {"aux", {{"Tag", t}, {"Digest", digest}, {"Size", size}}}}));
   }
   if (ok) x.end_stream();
 }
@@ -320,7 +324,7 @@ void image_create(Exchange& x) {
   // fromImage may carry the tag itself (docker-py's pull("name:tag")).
   auto slash = from.rfind('/');
   bool tagged = from.find('@') != std::string::npos ||
-                from.find(':', slash == std::string::npos ? 0 : slash) != std::string::npos;
+      from.find(':', slash == std::string::npos ? 0 : slash) != std::string::npos;
   if (!tag.empty() && !tagged) ref = with_tag(from, tag);
   else if (!tagged) ref += ":latest";
   AuthConfig a = registry_auth(x);
@@ -363,8 +367,8 @@ void system_auth(Exchange& x) {
   std::string secret = a.identitytoken.empty() ? a.password : a.identitytoken;
   if (user.empty() || secret.empty()) fail_api(400, "username and password (or identitytoken) are required");
   if (user.find_first_of("\r\n") != std::string::npos || user.size() > 1024) fail_api(400, "invalid username");
-  Result r = run_oci({"login", "--verify-only", "--username=" + user, "--password-stdin", "--", server}, secret + "\n",
-                     60000);
+  Result r =
+      run_oci({"login", "--verify-only", "--username=" + user, "--password-stdin", "--", server}, secret + "\n", 60000);
   if (r.status != 0) {
     std::string m = r.message();
     fail_api(m.find("unauthorized") != std::string::npos ? 401 : status_of(r), m);
@@ -383,7 +387,8 @@ void image_save(Exchange& x, const std::vector<std::string>& names) {
   for (const auto& n : names) {
     check_name(n);
     Result r = run_oci({"image", "inspect", n}, "", 60000);
-    if (r.status != 0) fail_api(status_of(r) == 404 ? 404 : status_of(r), status_of(r) == 404 ? "No such image: " + n : r.message());
+    if (r.status != 0)
+      fail_api(status_of(r) == 404 ? 404 : status_of(r), status_of(r) == 404 ? "No such image: " + n : r.message());
   }
   std::vector<std::string> argv{tools().oci_run};
   argv.insert(argv.end(), tools().run_globals.begin(), tools().run_globals.end());
@@ -444,7 +449,8 @@ void image_load(Exchange& x) {
 void image_history(Exchange& x, const std::string& name) {
   check_name(name);
   Result r = run_oci({"image", "inspect", name}, "", 60000);
-  if (r.status != 0) fail_api(status_of(r) == 404 ? 404 : status_of(r), status_of(r) == 404 ? "No such image: " + name : r.message());
+  if (r.status != 0)
+    fail_api(status_of(r) == 404 ? 404 : status_of(r), status_of(r) == 404 ? "No such image: " + name : r.message());
   json info = json::parse(r.out, nullptr, false);
   if (!info.is_array() || info.empty()) fail_api(404, "No such image: " + name);
   std::string out = check_oci({"history", "--no-trunc", "--human=false", "--format=json", "--", name});

@@ -147,7 +147,8 @@ int prune(const std::string& data_dir, const std::vector<std::string>& filters) 
     if (f.rfind("until=", 0) == 0) until = events::parse_time(f.substr(6), events::now_nano());
     else if (f.rfind("label=", 0) == 0) none = true;
     else if (f.rfind("label!=", 0) != 0)
-      fail(Errc::usage, "invalid filter '" + f.substr(0, f.find_first_of("!=")) + "' (want until=TIME or label=KEY[=VALUE])");
+      fail(Errc::usage,
+           "invalid filter '" + f.substr(0, f.find_first_of("!=")) + "' (want until=TIME or label=KEY[=VALUE])");
   }
   netstore::Store st(data_dir);
   // Leases of containers whose namespace is gone first: that may leave

@@ -241,8 +241,7 @@ int image_history(const Globals& env, const std::string& key, bool no_trunc, boo
     if (format == "json") std::cout << j.dump() << "\n";
     else if (!format.empty() && format != "table") std::cout << render_template(format, j) << "\n";
     else
-      table.push_back(
-          {id, since, no_trunc ? r.created_by : truncate_text(r.created_by, 45), size, r.comment});
+      table.push_back({id, since, no_trunc ? r.created_by : truncate_text(r.created_by, 45), size, r.comment});
   }
   if (!quiet && (format.empty() || format == "table")) std::cout << format_table(table);
   return 0;

@@ -99,13 +99,15 @@ struct Filters {
   }
 };
 
-Filters parse_filters(const std::vector<std::string>& fs, const std::vector<std::string>& allowed = {"until", "label"}) {
+Filters parse_filters(const std::vector<std::string>& fs,
+                      const std::vector<std::string>& allowed = {"until", "label"}) {
   Filters f;
   for (const auto& s : fs) {
     std::string key = s.substr(0, s.find_first_of("!="));
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       std::string want;
-      for (const auto& a : allowed) want += (want.empty() ? "" : " or ") + a + (a == "until" ? "=TIME" : "=KEY[=VALUE]");
+      for (const auto& a : allowed)
+        want += (want.empty() ? "" : " or ") + a + (a == "until" ? "=TIME" : "=KEY[=VALUE]");
       fail(Errc::usage, "invalid filter '" + key + "' (want " + want + ")");
     }
     if (s.rfind("until=", 0) == 0) f.until = events::parse_time(s.substr(6), events::now_nano());
