@@ -185,6 +185,15 @@ Credentials find_credentials(const std::string& registry) {
   return {};
 }
 
+Credentials select_credentials(const std::string& creds_flag, const std::string& authfile,
+                               const std::string& registry) {
+  if (!creds_flag.empty() && !authfile.empty()) fail(Errc::usage, "--creds and --authfile are mutually exclusive");
+  if (!creds_flag.empty()) return parse_creds_flag(creds_flag);
+  if (authfile.empty()) return find_credentials(registry);
+  if (!fs::exists(authfile)) fail(Errc::not_found, "--authfile " + authfile + ": no such file");
+  return lookup_in_auth_file(authfile, registry).value_or(Credentials{});
+}
+
 std::string repository_scope(std::string_view repo, bool push) {
   return "repository:" + std::string(repo) + (push ? ":pull,push" : ":pull");
 }

@@ -65,6 +65,13 @@ std::optional<Credentials> lookup_in_auth_file(const std::string& path, const st
 /// that has nothing for the registry is not a failure).
 Credentials find_credentials(const std::string& registry);
 
+/// The credentials a tool's flags choose for `registry`: --creds USER:PASS
+/// when given, else --authfile FILE's entry alone (as skopeo's --authfile:
+/// docker's config.json or containers' auth.json "auths"; anonymous when
+/// it has none), else find_credentials(). Both flags at once is
+/// Errc::usage; an --authfile that does not exist is Errc::not_found.
+Credentials select_credentials(const std::string& creds_flag, const std::string& authfile, const std::string& registry);
+
 /// The scope a token must carry for `repo`: "repository:REPO:pull" or
 /// "repository:REPO:pull,push".
 std::string repository_scope(std::string_view repo, bool push);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 namespace ocikit::progress {
 
@@ -23,16 +24,30 @@ std::string human_size(uint64_t b) {
 Bars::Bars() : Bars(isatty(STDERR_FILENO) == 1) {}
 Bars::Bars(bool enabled) : enabled_(enabled) {}
 
+Bars::Bars(JsonLines) : enabled_(true), json_(true) {}
+
+void Bars::emit_json(size_t id, bool with_current) {
+  const Bar& b = bars_[id];
+  nlohmann::json j{{"id", b.label}};
+  if (!b.state.empty()) j["status"] = b.state;
+  else if (with_current) j["current"] = b.done;
+  if (b.state.empty()) j["total"] = b.total;
+  std::string line = j.dump() + "\n";
+  fwrite(line.data(), 1, line.size(), stderr);
+  fflush(stderr);
+}
+
 Bars::~Bars() {
-  if (!enabled_) return;
+  if (!enabled_ || json_) return;
   std::lock_guard lk(mu_);
   draw(true);
 }
 
 size_t Bars::add(std::string label, uint64_t total) {
   std::lock_guard lk(mu_);
-  bars_.push_back(Bar{std::move(label), total, 0, ""});
-  if (enabled_) draw(true);
+  bars_.push_back(Bar{std::move(label), total, 0, "", {}});
+  if (json_) emit_json(bars_.size() - 1, false);
+  else if (enabled_) draw(true);
   return bars_.size() - 1;
 }
 
@@ -40,6 +55,13 @@ void Bars::update(size_t id, uint64_t done) {
   if (!enabled_) return;
   std::lock_guard lk(mu_);
   bars_.at(id).done = done;
+  if (json_) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - bars_[id].last < std::chrono::milliseconds(100)) return;
+    bars_[id].last = now;
+    emit_json(id, true);
+    return;
+  }
   draw(false);
 }
 
@@ -47,7 +69,8 @@ void Bars::finish(size_t id, std::string word) {
   std::lock_guard lk(mu_);
   bars_.at(id).state = std::move(word);
   if (bars_[id].total) bars_[id].done = bars_[id].total;
-  if (enabled_) draw(true);
+  if (json_) emit_json(id, false);
+  else if (enabled_) draw(true);
 }
 
 void Bars::draw(bool force) {

@@ -1,6 +1,7 @@
 #pragma once
 // ocikit::progress: per-transfer progress bars on stderr, drawn only when
-// stderr is a terminal (quiet otherwise, so logs and pipes stay clean).
+// stderr is a terminal (quiet otherwise, so logs and pipes stay clean), or
+// as JSON lines for a program reading them (oci-api's docker progress).
 
 #include <chrono>
 #include <cstdint>
@@ -17,6 +18,13 @@ class Bars {
   /// `enabled` false makes every call a no-op; default: isatty(stderr).
   Bars();
   explicit Bars(bool enabled);
+  /// Tag for the JSON lines constructor.
+  struct JsonLines {};
+  /// JSON lines on stderr instead of bars, one object per event:
+  /// {"id":LABEL,"total":N} when a bar is added, {"id","current","total"}
+  /// as it advances (at most every 100 ms per bar), {"id","status":WORD}
+  /// when it finishes.
+  explicit Bars(JsonLines);
   ~Bars();
   /// Add a bar labelled `label` for `total` bytes (0: unknown); returns its id.
   size_t add(std::string label, uint64_t total);
@@ -29,12 +37,15 @@ class Bars {
 
  private:
   void draw(bool force);
+  void emit_json(size_t id, bool with_current);
   struct Bar {
     std::string label;
     uint64_t total = 0, done = 0;
     std::string state;
+    std::chrono::steady_clock::time_point last;  // JSON: last progress line
   };
   bool enabled_;
+  bool json_ = false;
   std::mutex mu_;
   std::vector<Bar> bars_;
   size_t drawn_lines_ = 0;

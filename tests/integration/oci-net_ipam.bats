@@ -100,3 +100,19 @@ sleeper() {
   [ "$status" -ne 0 ]
   [[ "$output" == *"already connected"* ]]
 }
+
+@test "prune --filter: until keeps newer networks, label= prunes nothing (no labels), unknown keys are refused" {
+  net create --subnet 10.215.40.0/24 apiimg-p1
+  net create --subnet 10.215.41.0/24 apiimg-p2
+  run net prune --filter until=1h
+  [ "$status" -eq 0 ] && [ -z "$output" ]
+  run net prune --filter label=x
+  [ "$status" -eq 0 ] && [ -z "$output" ]
+  run net prune --filter bogus=1
+  [ "$status" -eq 2 ] && [[ "$output" == *"invalid filter 'bogus'"* ]]
+  [ "$(net ls -q | grep -c apiimg-)" -eq 2 ]
+  run net prune --filter "until=$(($(date +%s) + 5))" --filter 'label!=x'
+  [ "$status" -eq 0 ]
+  [ "$(sort <<<"$output" | tr '\n' ' ')" = "apiimg-p1 apiimg-p2 " ]
+  [ "$(net ls -q | grep -c apiimg-)" -eq 0 ]
+}

@@ -3,6 +3,7 @@
 
 load helpers
 load registry_helpers
+bats_require_minimum_version 1.5.0
 
 setup_file() {
   require_cmd docker-registry skopeo jq curl htpasswd
@@ -118,6 +119,29 @@ setup() {
   run "$OCI_PUSH" --creds alice:nope oci:"$WORK/src":v1 docker://127.0.0.1:$AUTH_PORT/a/c:v1
   [ "$status" -eq 1 ]
   [[ "$output" == "oci-push: error: "*"unauthorized"* ]]
+}
+
+@test "--authfile alone gives the credentials (oci-fetch too); --progress json prints JSON lines" {
+  printf '{"auths":{"127.0.0.1:%s":{"auth":"%s"}}}' "$AUTH_PORT" "$(printf alice:s3cret | base64)" >"$T/auth.json"
+  chmod 600 "$T/auth.json"
+  run --separate-stderr "$OCI_PUSH" --authfile "$T/auth.json" --progress json oci:"$WORK/src":v1 docker://127.0.0.1:$AUTH_PORT/a/af:v1
+  [ "$status" -eq 0 ]
+  # Two blobs (config, layer): each added, then finished as pushed (or
+  # mounted from the repository an earlier test pushed them to).
+  [ "$(jq -sc '[.[] | select(.total != null and .current == null)] | length' <<<"$stderr")" = 2 ]
+  [ "$(jq -sc '[.[] | select(.status == "pushed" or .status == "mounted")] | length' <<<"$stderr")" = 2 ]
+  run --separate-stderr "$OCI_PUSH" --authfile "$T/auth.json" --progress json oci:"$WORK/src":v1 docker://127.0.0.1:$AUTH_PORT/a/af:v1
+  [ "$(jq -sc '[.[] | select(.status == "exists")] | length' <<<"$stderr")" = 2 ]
+  run "$OCI_FETCH" --authfile "$T/auth.json" docker://127.0.0.1:$AUTH_PORT/a/af:v1 oci:"$T/out":v1
+  [ "$status" -eq 0 ]
+  # A file without the registry: anonymous (refused), not another source.
+  echo '{"auths":{}}' >"$T/empty.json"
+  REGISTRY_AUTH_FILE=$T/auth.json run "$OCI_PUSH" --authfile "$T/empty.json" oci:"$WORK/src":v1 docker://127.0.0.1:$AUTH_PORT/a/af:v2
+  [ "$status" -eq 1 ] && [[ "$output" == *"authentication required"* ]]
+  run "$OCI_PUSH" --authfile "$T/none.json" oci:"$WORK/src":v1 docker://127.0.0.1:$AUTH_PORT/a/af:v2
+  [ "$status" -ne 0 ] && [[ "$output" == *"--authfile $T/none.json: no such file"* ]]
+  run "$OCI_PUSH" --progress bars oci:"$WORK/src":v1 docker://127.0.0.1:$AUTH_PORT/a/af:v2
+  [ "$status" -eq 2 ] && [[ "$output" == *"--progress must be auto or json"* ]]
 }
 
 @test "bad sources and destinations" {

@@ -118,6 +118,11 @@ config_id() {
   [ "${#lines[@]}" -eq 4 ]
   run okt history --format json okt-manage2/hist
   [ "$(echo "${lines[0]}" | jq -r .Size)" != 0B ]
+  # --human=false: bytes and RFC 3339 times (docker's -H=false).
+  run okt history --human=false --format json okt-manage2/hist
+  [[ "$(jq -r .Size <<<"${lines[0]}")" =~ ^[1-9][0-9]*$ ]]
+  [ "$(jq -r .Size <<<"${lines[1]}")" = 0 ]
+  [[ "$(jq -r .CreatedSince <<<"${lines[0]}")" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T ]]
 }
 
 @test "image prune removes unused images, blobs and snapshots; the store validates" {
@@ -140,6 +145,26 @@ config_id() {
   [ "$(ls "$T/store/blobs/sha256" | wc -l)" -eq 0 ]
   [ "$(ls "$T/store.snapshots" | wc -l)" -eq 0 ]
   [ "$(jq -r '.manifests | length' "$T/store/index.json")" -eq 0 ]
+}
+
+@test "image prune --filter label/until and --format json (docker's API answer)" {
+  mkdir -p "$T/ctx"
+  printf 'FROM okt-manage2/busybox\nLABEL keep=no\nRUN echo x >/x\n' >"$T/ctx/Dockerfile"
+  OCIKIT_STORE=$T/store "$OCI_BUILD" -t okt-manage2/labeled "$T/ctx" >"$T/b.log" 2>&1 || { cat "$T/b.log"; false; }
+  run okt image prune -a --filter label=keep=yes --format json
+  [ "$status" -eq 0 ] && [ "$(jq -c .ImagesDeleted <<<"$output")" = "[]" ]
+  run okt image prune -a --filter until=1h --format json
+  [ "$(jq -c .ImagesDeleted <<<"$output")" = "[]" ]
+  run okt image prune -a --filter label=keep=no --format json
+  [ "$status" -eq 0 ]
+  [ "$(jq -r '.ImagesDeleted[0].Untagged' <<<"$output")" = okt-manage2/labeled:latest ]
+  [[ "$(jq -r '.ImagesDeleted[1].Deleted' <<<"$output")" == sha256:* ]]
+  [ "$(jq -r .SpaceReclaimed <<<"$output")" -gt 0 ]
+  [ "$(okt images -q | wc -l)" -eq 1 ]
+  run okt image prune --filter dangling=true
+  [ "$status" -eq 2 ] && [[ "$output" == *"invalid filter 'dangling'"* ]]
+  run okt image prune --format yaml
+  [ "$status" -eq 2 ]
 }
 
 # blob path of the image named $1's layer $2 (-1: the top one), or of its manifest with "manifest"

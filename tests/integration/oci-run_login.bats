@@ -417,3 +417,22 @@ token_log_since() { tail -n +$(($1 + 1)) "$WORK/tok/token.log"; }
   [ "$status" -eq 0 ]
   [[ "$output" == *"--password-stdin"* ]]
 }
+
+@test "login --verify-only: checks Basic and token logins, prints docker's /auth JSON, stores nothing" {
+  run bash -c 'printf "s3cret\n" | "$OCI_RUN" login --verify-only -u alice --password-stdin "$BASIC"'
+  [ "$status" -eq 0 ]
+  [ "$(jq -c . <<<"$output")" = '{"Status":"Login Succeeded"}' ]
+  run bash -c 'printf "nope\n" | "$OCI_RUN" login --verify-only -u alice --password-stdin "$BASIC"'
+  [ "$status" -eq 1 ] && [[ "$output" == *"unauthorized: incorrect username or password"* ]]
+  run bash -c 'printf "t0ken-pass\n" | "$OCI_RUN" login --verify-only -u bob --password-stdin "$TOK"'
+  [ "$status" -eq 0 ]
+  idt=$(jq -r .IdentityToken <<<"$output")
+  [ -n "$idt" ] && [ "$idt" != null ]
+  grep -q "^$idt bob\$" "$WORK/tok/token.log.refresh"
+  # The identity token itself logs in (user <token>).
+  run bash -c 'printf "%s\n" "$1" | "$OCI_RUN" login --verify-only -u "<token>" --password-stdin "$TOK"' _ "$idt"
+  [ "$status" -eq 0 ] && [ "$(jq -r .Status <<<"$output")" = "Login Succeeded" ]
+  run "$OCI_RUN" login --verify-only "$BASIC" </dev/null
+  [ "$status" -eq 2 ] && [[ "$output" == *"--verify-only needs --username and a password"* ]]
+  [ ! -e "$DOCKER_CONFIG" ] && [ -z "$(ls -A "$T/home")" ]
+}

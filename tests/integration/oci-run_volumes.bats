@@ -103,6 +103,20 @@ fake_user() {
   [ ! -e "$T/state/volumes/okt-used" ]
 }
 
+@test "volume prune --filter label and --format json" {
+  okt volume create --label tier=db okt-db >/dev/null
+  okt volume create --label tier=web okt-web >/dev/null
+  run okt volume prune --all --filter label=tier=db --format json
+  [ "$status" -eq 0 ]
+  [ "$(jq -c .VolumesDeleted <<<"$output")" = '["okt-db"]' ]
+  run okt volume prune --all --filter 'label!=tier=web' --format json
+  [ "$(jq -c .VolumesDeleted <<<"$output")" = '[]' ]
+  run okt volume prune --all --format json
+  [ "$(jq -c .VolumesDeleted <<<"$output")" = '["okt-web"]' ]
+  run okt volume prune --filter until=1h
+  [ "$status" -eq 2 ] && [[ "$output" == *"invalid filter 'until'"* ]]
+}
+
 @test "image VOLUMEs get anonymous volumes seeded from the image; rm -v removes them" {
   mkdir -p "$T/vimg/rootfs"
   make_busybox_rootfs "$T/vimg/rootfs"

@@ -76,6 +76,44 @@ TEST_CASE("auth: credentials from auth files in docker's order") {
   fs::remove_all(dir);
 }
 
+TEST_CASE("auth: --authfile alone decides, --creds wins, both at once is a usage error") {
+  char tmpl[] = "/tmp/okt-registry-authfileXXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  fs::write_file_atomic(dir + "/a.json",
+                        R"({"auths":{"127.0.0.1:5000":{"auth":"YTpi"},"tok.io":{"identitytoken":"rt-1"}}})");
+  fs::mkdir_p(dir + "/home/.docker");
+  fs::write_file_atomic(dir + "/home/.docker/config.json", R"({"auths":{"other.io":{"auth":"eDp5"}}})");
+  unsetenv("REGISTRY_AUTH_FILE");
+  unsetenv("DOCKER_CONFIG");
+  setenv("XDG_RUNTIME_DIR", (dir + "/none").c_str(), 1);
+  setenv("HOME", (dir + "/home").c_str(), 1);
+  auto c = auth::select_credentials("", dir + "/a.json", "127.0.0.1:5000");
+  CHECK(c.username == "a");
+  CHECK(c.password == "b");
+  c = auth::select_credentials("", dir + "/a.json", "tok.io");
+  CHECK(c.identity_token());
+  CHECK(c.password == "rt-1");
+  // Nothing for the registry in the file: anonymous, docker's config not consulted.
+  CHECK(auth::select_credentials("", dir + "/a.json", "other.io").empty());
+  CHECK(auth::select_credentials("", "", "other.io").username == "x");
+  CHECK(auth::select_credentials("u:p", "", "other.io").username == "u");
+  try {
+    auth::select_credentials("u:p", dir + "/a.json", "other.io");
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::usage);
+    CHECK(std::string(e.what()) == "--creds and --authfile are mutually exclusive");
+  }
+  try {
+    auth::select_credentials("", dir + "/missing.json", "other.io");
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::not_found);
+    CHECK(std::string(e.what()) == "--authfile " + dir + "/missing.json: no such file");
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("auth: bearer token fetched per scope and cached") {
   FakeTransport t;
   int token_calls = 0;

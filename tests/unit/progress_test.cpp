@@ -62,3 +62,16 @@ TEST_CASE("progress: disabled bars print nothing") {
   });
   CHECK(out.empty());
 }
+
+TEST_CASE("progress: JSON lines: one object per added, advancing and finished bar") {
+  std::string out = stderr_of([] {
+    progress::Bars b(progress::Bars::JsonLines{});
+    auto id = b.add("abc123", 1000);
+    b.update(id, 400);
+    b.update(id, 500);  // within 100 ms of the last line: not printed
+    b.finish(id, "exists");
+  });
+  CHECK(out == "{\"id\":\"abc123\",\"total\":1000}\n"
+               "{\"current\":400,\"id\":\"abc123\",\"total\":1000}\n"
+               "{\"id\":\"abc123\",\"status\":\"exists\"}\n");
+}

@@ -102,31 +102,9 @@ void image_build(Exchange& x) {
 
   Child c = spawn_piped(argv, true);
   // The context: from the client to oci-build's stdin on a thread, while
-  // this one streams the output back. oci-build stops reading when it
-  // fails early (EPIPE): the rest of the body is dropped with the connection.
-  int in = c.in.release();
+  // this one streams the output back.
   std::string feed_error;
-  std::thread feeder([&x, in, &feed_error] {
-    std::vector<char> buf(65536);
-    try {
-      for (;;) {
-        size_t n = x.read_body(buf.data(), buf.size());
-        if (n == 0) break;
-        const char* p = buf.data();
-        while (n > 0) {
-          ssize_t w = ::write(in, p, n);
-          if (w < 0 && errno == EINTR) continue;
-          if (w <= 0) throw std::runtime_error("oci-build stopped reading the context");
-          p += w;
-          n -= static_cast<size_t>(w);
-        }
-      }
-    } catch (const ApiError& e) {
-      feed_error = e.message;
-    } catch (const std::exception&) {
-    }
-    ::close(in);
-  });
+  std::thread feeder = feed_body(x, c, feed_error);
 
   x.begin_stream("application/json");
   std::string pending[2], err_tail;

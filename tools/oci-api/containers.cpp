@@ -108,6 +108,21 @@ std::vector<std::string> create_args(const json& b, const std::string& name, std
       a.insert(a.end(), {"--mount", spec});
     }
   }
+  // Config.Volumes: anonymous volumes (docker run -v /path), but for the
+  // paths a bind or mount already covers (docker-compose lists those too).
+  if (b.contains("Volumes") && b["Volumes"].is_object()) {
+    std::set<std::string> covered;
+    for (const auto& v : strings_of(hc.value("Binds", json()), "HostConfig.Binds")) {
+      auto c1 = v.find(':');
+      if (c1 != std::string::npos) covered.insert(v.substr(c1 + 1, v.find(':', c1 + 1) - c1 - 1));
+    }
+    if (hc.contains("Mounts") && hc["Mounts"].is_array())
+      for (const auto& m : hc["Mounts"]) covered.insert(str_of(m, "Target"));
+    if (hc.contains("Tmpfs") && hc["Tmpfs"].is_object())
+      for (auto& [dst, opts] : hc["Tmpfs"].items()) covered.insert(dst);
+    for (auto& [dst, unused] : b["Volumes"].items())
+      if (!dst.empty() && !covered.count(dst)) a.insert(a.end(), {"--volume", dst});
+  }
   if (hc.contains("Tmpfs") && hc["Tmpfs"].is_object())
     for (auto& [dst, opts] : hc["Tmpfs"].items()) {
       std::string o = opts.is_string() ? opts.get<std::string>() : "";

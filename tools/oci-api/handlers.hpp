@@ -42,7 +42,6 @@ void system_info(Exchange& x);
 void system_events(Exchange& x);
 void image_list(Exchange& x);
 void image_inspect(Exchange& x, const std::string& name);
-void image_create(Exchange& x);
 void image_tag(Exchange& x, const std::string& name);
 void image_remove(Exchange& x, const std::string& name);
 void volume_list(Exchange& x);
@@ -54,6 +53,20 @@ void network_inspect(Exchange& x, const std::string& name);
 void network_create(Exchange& x);
 void network_remove(Exchange& x, const std::string& name);
 void network_connect(Exchange& x, const std::string& name, bool connect);
+
+// images.cpp
+/// True for the routes whose body is streamed (POST /build, POST /images/load).
+bool streams_body(const Exchange& x);
+void image_create(Exchange& x);
+void image_push(Exchange& x, const std::string& name);
+void image_save(Exchange& x, const std::vector<std::string>& names);
+void image_load(Exchange& x);
+void image_history(Exchange& x, const std::string& name);
+void image_prune(Exchange& x);
+void image_search(Exchange& x);
+void system_auth(Exchange& x);
+void volume_prune(Exchange& x);
+void network_prune(Exchange& x);
 
 /// The container's inspect object (`oci-run inspect`); 404 when missing.
 nlohmann::json inspect_container(const std::string& id);

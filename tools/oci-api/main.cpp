@@ -48,6 +48,11 @@ int main(int argc, char** argv) {
     } catch (const ocikit::Error&) {
       t.oci_build = "oci-build";
     }
+    try {  // only POST /images/{name}/push needs it
+      t.oci_push = ocikit::cli::find_tool("oci-push", dir, "OCIKIT_PUSH");
+    } catch (const ocikit::Error&) {
+      t.oci_push = "oci-push";
+    }
     if (!root.empty()) t.run_globals = {"--root", root};
 
     // Every thread inherits this mask: serve() takes SIGTERM/SIGINT with
@@ -58,6 +63,6 @@ int main(int argc, char** argv) {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    return ocikit::api::serve(hosts, ls, limits, ocikit::api::route, ocikit::api::build_streams_body);
+    return ocikit::api::serve(hosts, ls, limits, ocikit::api::route, ocikit::api::streams_body);
   });
 }

@@ -333,33 +333,6 @@ void image_inspect(Exchange& x, const std::string& name) {
   x.json(200, arr[0]);
 }
 
-// pull: oci-fetch into the store, reported as docker's JSON progress stream.
-void image_create(Exchange& x) {
-  std::string from = x.q("fromImage"), tag = x.q("tag");
-  if (from.empty()) fail_api(400, "fromSrc (import) is not supported by oci-api; want fromImage");
-  if (from.find_first_of(" \t\n\"'") != std::string::npos || from[0] == '-') fail_api(400, "invalid reference format");
-  std::string ref = from;
-  if (!tag.empty()) ref += (tag.rfind("sha256:", 0) == 0 ? "@" : ":") + tag;
-  else if (from.find('@') == std::string::npos && from.substr(from.rfind('/') == std::string::npos ? 0 : from.rfind('/')).find(':') == std::string::npos)
-    ref += ":latest";
-  std::vector<std::string> argv{tools().oci_fetch, "--format", "json"};
-  if (auto p = x.q("platform"); !p.empty()) argv.insert(argv.end(), {"--platform", p});
-  argv.push_back("docker://" + ref);
-  x.begin_stream("application/json");
-  x.chunk(json{{"status", "Pulling from " + from}, {"id", tag.empty() ? "latest" : tag}}.dump() + "\r\n");
-  Result r = run_tool(argv);
-  if (r.status != 0) {
-    std::string m = r.message();
-    x.chunk(json{{"errorDetail", {{"message", m}}}, {"error", m}}.dump() + "\r\n");
-  } else {
-    json d = json::parse(r.out, nullptr, false);
-    std::string digest = d.is_object() ? d.value("digest", "") : "";
-    if (!digest.empty()) x.chunk(json{{"status", "Digest: " + digest}}.dump() + "\r\n");
-    x.chunk(json{{"status", "Status: Downloaded newer image for " + ref}}.dump() + "\r\n");
-  }
-  x.end_stream();
-}
-
 void image_tag(Exchange& x, const std::string& name) {
   std::string repo = x.q("repo"), tag = x.q("tag");
   if (repo.empty()) fail_api(400, "repository name must have at least one component");

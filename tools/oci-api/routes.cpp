@@ -69,8 +69,18 @@ void route(Exchange& x) {
 
   if (p == "/images/json" && get) return image_list(x);
   if (p == "/images/create" && post) return image_create(x);
+  if (p == "/auth" && post) return system_auth(x);
+  if (p == "/images/get" && get) return image_save(x, x.q_all("names"));
+  if (p == "/images/load" && post) return image_load(x);
+  if (p == "/images/prune" && post) return image_prune(x);
+  if (p == "/images/search" && get) return image_search(x);
+  if (p == "/volumes/prune" && post) return volume_prune(x);
+  if (p == "/networks/prune" && post) return network_prune(x);
   if (starts(p, "/images/") && p.size() > 8) {
     std::string rest = p.substr(8);
+    if (get && ends(rest, "/get") && rest.size() > 4) return image_save(x, {rest.substr(0, rest.size() - 4)});
+    if (get && ends(rest, "/history") && rest.size() > 8) return image_history(x, rest.substr(0, rest.size() - 8));
+    if (post && ends(rest, "/push") && rest.size() > 5) return image_push(x, rest.substr(0, rest.size() - 5));
     if (get && ends(rest, "/json") && rest.size() > 5) return image_inspect(x, rest.substr(0, rest.size() - 5));
     if (post && ends(rest, "/tag") && rest.size() > 4) return image_tag(x, rest.substr(0, rest.size() - 4));
     if (del) return image_remove(x, rest);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <stdexcept>
 #include <thread>
 
 #include "common/error.hpp"
@@ -154,6 +155,31 @@ int pump_output(Child& c, Framing f, const std::function<bool(std::string_view)>
     }
   }
   return reap_child(c);
+}
+
+std::thread feed_body(Exchange& x, Child& c, std::string& error) {
+  int in = c.in.release();
+  return std::thread([&x, in, &error] {
+    std::vector<char> buf(65536);
+    try {
+      for (;;) {
+        size_t n = x.read_body(buf.data(), buf.size());
+        if (n == 0) break;
+        const char* p = buf.data();
+        while (n > 0) {
+          ssize_t w = ::write(in, p, n);
+          if (w < 0 && errno == EINTR) continue;
+          if (w <= 0) throw std::runtime_error("the tool stopped reading the body");
+          p += w;
+          n -= static_cast<size_t>(w);
+        }
+      }
+    } catch (const ApiError& e) {
+      error = e.message;
+    } catch (const std::exception&) {
+    }
+    ::close(in);
+  });
 }
 
 std::thread feed_stdin(Exchange& x, Child& c, std::string leftover) {

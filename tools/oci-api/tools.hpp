@@ -18,7 +18,7 @@ namespace ocikit::api {
 
 /// Where the tools are, and the global flags oci-run gets.
 struct Tools {
-  std::string oci_run, oci_fetch, oci_net, oci_build;
+  std::string oci_run, oci_fetch, oci_net, oci_build, oci_push;
   std::vector<std::string> run_globals;  ///< e.g. --root DIR
 };
 /// The process-wide tool locations (set once by main).
@@ -72,6 +72,13 @@ int pump_output(Child& c, Framing f, const std::function<bool(std::string_view)>
 /// `leftover`) to the child's stdin on a thread; the child's stdin is closed
 /// when the client half-closes. Returns the thread to join.
 std::thread feed_stdin(Exchange& x, Child& c, std::string leftover);
+
+/// A streamed request body (Exchange::read_body) into the child's stdin on
+/// a thread; the child's stdin is closed at the body's end. A child that
+/// stops reading (it failed early) ends the copy; the rest of the body is
+/// dropped with the connection. A broken or stalled body sets `error`
+/// (read once the thread is joined).
+std::thread feed_body(Exchange& x, Child& c, std::string& error);
 
 /// One docker stream frame.
 std::string frame(int stream, std::string_view data);

@@ -118,6 +118,7 @@ int run(const Options& o) {
   if (ssh::is_ssh_url(o.src)) return fetch_ssh(o);
   if (o.jobs < 1) fail(Errc::usage, "--jobs must be at least 1");
   if (o.format != "text" && o.format != "json") fail(Errc::usage, "--format must be text or json");
+  if (o.progress != "auto" && o.progress != "json") fail(Errc::usage, "--progress must be auto or json");
   reference::ImageRef src = reference::parse_image_ref(o.src);
 
   if (o.verify_only && src.transport != Transport::docker)
@@ -136,7 +137,7 @@ int run(const Options& o) {
   }
 
   const reference::Reference& ref = src.ref;
-  auth::Credentials creds = o.creds.empty() ? auth::find_credentials(ref.domain) : auth::parse_creds_flag(o.creds);
+  auth::Credentials creds = auth::select_credentials(o.creds, o.authfile, ref.domain);
   http::CurlTransport transport(http::TlsOptions{o.tls_verify, o.cert_dir});
   registry::Client client(ref.domain, transport, creds);
   // The trust policy, evaluated on the top manifest before anything is
@@ -168,8 +169,10 @@ int run(const Options& o) {
   if (!o.platform.empty()) po.platform = platform::parse(o.platform);
   po.all_platforms = o.all_platforms;
   po.jobs = o.jobs;
-  progress::Bars bars;
-  po.bars = &bars;
+  std::optional<progress::Bars> bars;
+  if (o.progress == "json") bars.emplace(progress::Bars::JsonLines{});
+  else bars.emplace();
+  po.bars = &*bars;
   blobloc::BlobLocations locations(blobloc::default_path());
   po.locations = &locations;
 

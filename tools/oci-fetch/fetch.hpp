@@ -12,6 +12,8 @@ struct Options {
   int jobs = 4;  ///< --jobs
   std::string format = "text";  ///< --format text|json
   std::string creds;  ///< --creds USER:PASS
+  std::string authfile;  ///< --authfile FILE: credentials from this auth file only
+  std::string progress = "auto";  ///< --progress auto (bars on a terminal) | json (JSON lines on stderr)
   std::string cert_dir;  ///< --cert-dir
   bool tls_verify = true;  ///< --tls-verify
   std::string store;  ///< --store ("" = layout::default_store_path())

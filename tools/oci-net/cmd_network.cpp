@@ -139,13 +139,30 @@ int remove(const std::string& data_dir, const std::vector<std::string>& names) {
   return 0;
 }
 
-int prune(const std::string& data_dir) {
+int prune(const std::string& data_dir, const std::vector<std::string>& filters) {
+  // docker's network prune filters. oci-net keeps no labels: label=K
+  // selects nothing, label!=K everything.
+  int64_t until = 0;
+  bool none = false;
+  for (const auto& f : filters) {
+    if (f.rfind("until=", 0) == 0) until = events::parse_time(f.substr(6), events::now_nano());
+    else if (f.rfind("label=", 0) == 0) none = true;
+    else if (f.rfind("label!=", 0) != 0)
+      fail(Errc::usage,
+           "invalid filter '" + f.substr(0, f.find_first_of("!=")) + "' (want until=TIME or label=KEY[=VALUE])");
+  }
   netstore::Store st(data_dir);
   // Leases of containers whose namespace is gone first: that may leave
   // their networks unused.
   for (const auto& n : st.list()) endpoint::release_stale(st, n);
-  for (const auto& n : st.list())
-    if (n.name != "bridge" && remove_one(st, n.name, true)) std::cout << n.name << "\n";
+  if (none) return 0;
+  for (const auto& n : st.list()) {
+    if (n.name == "bridge") continue;
+    if (until && (n.created.empty() || events::parse_time(n.created, 0) >= until)) continue;
+    if (!remove_one(st, n.name, true)) continue;
+    events::emit({"network", "destroy", n.name, {{"name", n.name}}});
+    std::cout << n.name << "\n";
+  }
   return 0;
 }
 

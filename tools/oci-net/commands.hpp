@@ -32,7 +32,7 @@ int create(const std::string& data_dir, const CreateOptions& o);
 int list(const std::string& data_dir, bool quiet, const std::string& format);
 int inspect(const std::string& data_dir, const std::vector<std::string>& names);
 int remove(const std::string& data_dir, const std::vector<std::string>& names);
-int prune(const std::string& data_dir);
+int prune(const std::string& data_dir, const std::vector<std::string>& filters = {});
 int connect(const std::string& data_dir, const ConnectOptions& o);
 int disconnect(const std::string& data_dir, const ConnectOptions& o);
 /// `oci-net rename-endpoint ID NAME`: the name container ID is known by on

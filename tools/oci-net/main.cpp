@@ -64,6 +64,11 @@ int main(int argc, char** argv) {
     auto* rm = app.add_subcommand("rm", "remove networks");
     rm->add_option("NAME", names)->required();
     auto* prune = app.add_subcommand("prune", "release leases of vanished containers, remove all unused networks");
+    std::vector<std::string> prune_filters;
+    prune->add_option("--filter", prune_filters,
+                      "only networks created before until=TIME; label=KEY[=VALUE] (networks have no labels: "
+                      "matches none), label!=KEY[=VALUE] (matches all)")
+        ->allow_extra_args(false);
 
     netcmd::ConnectOptions cn;
     auto* connect = app.add_subcommand("connect", "connect a network namespace to a network");
@@ -100,7 +105,7 @@ int main(int argc, char** argv) {
     if (*ls) return netcmd::list(data_dir, quiet, format);
     if (*inspect) return netcmd::inspect(data_dir, names);
     if (*rm) return netcmd::remove(data_dir, names);
-    if (*prune) return netcmd::prune(data_dir);
+    if (*prune) return netcmd::prune(data_dir, prune_filters);
     if (*connect) return netcmd::connect(data_dir, cn);
     if (*cni_install) return netcmd::cni_install(ci);
     if (*rename) return netcmd::rename_endpoint(data_dir, rename_id, rename_name);

@@ -9,6 +9,8 @@ namespace {
 
 void add_registry_flags(CLI::App& app, ocikit::push::Options& o) {
   app.add_option("--creds", o.creds, "registry credentials USER:PASSWORD");
+  app.add_option("--authfile", o.authfile,
+                 "read the credentials from this auth file only (docker config.json or containers auth.json)");
   app.add_option("--cert-dir", o.cert_dir, "directory with *.crt CAs and *.cert/*.key client certificates");
   app.add_option("--tls-verify", o.tls_verify, "verify TLS certificates (true|false)")->default_val(true);
 }
@@ -36,6 +38,8 @@ int main(int argc, char** argv) {
         ->group("");
     app.add_option("-j,--jobs", o.jobs, "blobs uploaded in parallel")->default_val(4);
     app.add_option("--format", o.format, "output: text (the digest) or json (the descriptor)")->default_val("text");
+    app.add_option("--progress", o.progress, "progress on stderr: auto (bars on a terminal) or json (JSON lines)")
+        ->default_val("auto");
     add_registry_flags(app, o);
     app.add_option("--store", o.store, "image store directory (default: $OCIKIT_STORE or the standard path)");
     app.add_option("--mount-from", o.mount_from, "repository of the same registry to mount blobs from (repeatable)")

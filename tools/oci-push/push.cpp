@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <ctime>
 #include <fstream>
+#include <optional>
 #include <iostream>
 #include <sstream>
 #include <sys/stat.h>
@@ -105,7 +106,7 @@ int run_sign(const Options& o) {
   if (dst.transport != Transport::docker) fail(Errc::usage, "image " + o.dest + ": must be docker://HOST/REPO[:TAG]");
   signature::Key key = load_signing_key(o.sign);
   const reference::Reference& ref = dst.ref;
-  auth::Credentials creds = o.creds.empty() ? auth::find_credentials(ref.domain) : auth::parse_creds_flag(o.creds);
+  auth::Credentials creds = auth::select_credentials(o.creds, o.authfile, ref.domain);
   http::CurlTransport transport(http::TlsOptions{o.tls_verify, o.cert_dir});
   registry::Options ro;
   ro.push = true;
@@ -146,6 +147,7 @@ int run(const Options& o) {
   if (ssh::is_ssh_url(o.dest)) return push_ssh(o);
   if (o.jobs < 1) fail(Errc::usage, "--jobs must be at least 1");
   if (o.format != "text" && o.format != "json") fail(Errc::usage, "--format must be text or json");
+  if (o.progress != "auto" && o.progress != "json") fail(Errc::usage, "--progress must be auto or json");
   reference::ImageRef dst = reference::parse_image_ref(o.dest);
   if (dst.transport != Transport::docker)
     fail(Errc::usage, "destination " + o.dest + ": destination must be docker://HOST/REPO[:TAG]");
@@ -158,7 +160,7 @@ int run(const Options& o) {
   image::Descriptor top = local.top();
 
   const reference::Reference& ref = dst.ref;
-  auth::Credentials creds = o.creds.empty() ? auth::find_credentials(ref.domain) : auth::parse_creds_flag(o.creds);
+  auth::Credentials creds = auth::select_credentials(o.creds, o.authfile, ref.domain);
   http::CurlTransport transport(http::TlsOptions{o.tls_verify, o.cert_dir});
   registry::Options ro;
   ro.push = true;
@@ -170,8 +172,10 @@ int run(const Options& o) {
   for (auto& r : mount_candidates(*from, top, ref.domain))
     if (r != ref.path && std::find(po.mount_from.begin(), po.mount_from.end(), r) == po.mount_from.end())
       po.mount_from.push_back(r);
-  progress::Bars bars;
-  po.bars = &bars;
+  std::optional<progress::Bars> bars;
+  if (o.progress == "json") bars.emplace(progress::Bars::JsonLines{});
+  else bars.emplace();
+  po.bars = &*bars;
   blobloc::BlobLocations locations(blobloc::default_path());
   po.locations = &locations;
   transfer::PushSource ps;

@@ -232,6 +232,9 @@ int docker_main(int argc, char** argv) {
         login->add_option("--tls-verify", lo.tls_verify, "verify the registry's TLS certificate")
             ->capture_default_str();
         login->add_option("--cert-dir", lo.cert_dir, "directory of *.crt CAs and *.cert/*.key client pairs");
+        login->add_flag("--verify-only", lo.verify_only,
+                        "only check the credentials with the registry (no prompt, nothing stored); print docker's "
+                        "/auth answer as JSON (with the identity token the registry issued)");
         login->add_option("server", lo.registry, "registry host[:port]");
         auto* boot = app.get_subcommand("system")->add_subcommand(
             "boot", "after a reboot: clean up stale runtime state, start the containers whose restart policy asks for it");

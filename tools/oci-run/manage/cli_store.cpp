@@ -22,7 +22,7 @@ std::function<std::optional<int>()> add_store_commands(CLI::App& app, const Glob
     std::vector<std::string> names, labels;
     ImagesOptions io;
     std::string output, input;
-    bool verbose = false, volumes = false;
+    bool verbose = false, volumes = false, human = true;
     std::vector<std::string> filters;
     ImportOptions imp;
   };
@@ -55,6 +55,8 @@ std::function<std::optional<int>()> add_store_commands(CLI::App& app, const Glob
   auto* vprune = vol->add_subcommand("prune", "remove unused anonymous volumes (-a: all unused)");
   vprune->add_flag("-a,--all", all, "remove unused named volumes too");
   vprune->add_flag("-f,--force", force, "do not prompt (there is no prompt)");
+  vprune->add_option("--filter", o->filters, "label=KEY[=VALUE], label!=KEY[=VALUE]")->allow_extra_args(false);
+  vprune->add_option("--format", format, "table (default) or json (docker's API answer)");
 
   // ---- images ----
   auto& io = o->io;
@@ -98,6 +100,8 @@ std::function<std::optional<int>()> add_store_commands(CLI::App& app, const Glob
     c->add_flag("--no-trunc", no_trunc, "do not truncate CREATED BY");
     c->add_flag("-q,--quiet", quiet, "only ids");
     c->add_option("--format", format, "table, json or a {{.Field}} template");
+    c->add_option("--human", o->human, "sizes and dates in human readable form (--human=false: bytes, RFC 3339)")
+        ->capture_default_str();
     c->add_option("image", src, "image name or id")->required();
   };
   auto* history = app.add_subcommand("history", "show an image's history");
@@ -108,6 +112,9 @@ std::function<std::optional<int>()> add_store_commands(CLI::App& app, const Glob
       "prune", "remove unnamed images (-a: every image no container uses), then unused blobs and snapshots");
   iprune->add_flag("-a,--all", all, "remove every image no container uses");
   iprune->add_flag("-f,--force", force, "do not prompt (there is no prompt)");
+  iprune->add_option("--filter", o->filters, "until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE]")
+      ->allow_extra_args(false);
+  iprune->add_option("--format", format, "table (default) or json (docker's API answer)");
 
   // ---- system ----
   auto* sys = app.add_subcommand("system", "manage the store as a whole: check, df, prune");
@@ -165,7 +172,7 @@ std::function<std::optional<int>()> add_store_commands(CLI::App& app, const Glob
 
   return [=, &env]() -> std::optional<int> {
     auto& [format, vname, driver, src, dst, quiet, force, all, no_trunc, quick, repair, names, labels, io, output,
-           input, verbose, volumes, filters, imp] = *o;
+           input, verbose, volumes, human, filters, imp] = *o;
     if (*save || *isave) return image_save(env, names, output);
     if (*load || *iload) return image_load(env, input, quiet);
     if (*import || *iimport) return image_import(env, imp);
@@ -188,13 +195,13 @@ std::function<std::optional<int>()> add_store_commands(CLI::App& app, const Glob
     if (*vls) return volume_ls(env, quiet, format);
     if (*vinspect) return volume_inspect(env, names, format);
     if (*vrm) return volume_rm(env, names, force);
-    if (*vprune) return volume_prune(env, all);
+    if (*vprune) return volume_prune(env, all, filters, format);
     if (*images || *ils) return images_ls(env, io);
     if (*rmi || *irm) return image_rm(env, names, force);
     if (*tag || *itag) return image_tag(env, src, dst);
     if (*iinspect) return image_inspect(env, names, format);
-    if (*history || *ihistory) return image_history(env, src, no_trunc, quiet, format);
-    if (*iprune) return image_prune(env, all);
+    if (*history || *ihistory) return image_history(env, src, no_trunc, quiet, format, human);
+    if (*iprune) return image_prune(env, all, filters, format);
     if (*scheck) return system_check(env, quick, repair);
     return std::nullopt;
   };

@@ -203,7 +203,8 @@ int image_inspect(const Globals& env, const std::vector<std::string>& keys, cons
   return rc;
 }
 
-int image_history(const Globals& env, const std::string& key, bool no_trunc, bool quiet, const std::string& format) {
+int image_history(const Globals& env, const std::string& key, bool no_trunc, bool quiet, const std::string& format,
+                  bool human) {
   auto store = layout::Layout::open(env.store);
   auto img = find_image(store, key);
   struct Row {
@@ -225,7 +226,8 @@ int image_history(const Globals& env, const std::string& key, bool no_trunc, boo
   for (size_t i = rows.size(); i-- > 0;) {
     auto& r = rows[i];
     std::string id = i + 1 == rows.size() ? top : "<missing>";
-    auto since = human_ago(parse_rfc3339(r.created), now());
+    auto since = human ? human_ago(parse_rfc3339(r.created), now()) : r.created;
+    std::string size = human ? human_size(r.size) : std::to_string(r.size);
     if (quiet) {
       std::cout << id << "\n";
       continue;
@@ -234,13 +236,12 @@ int image_history(const Globals& env, const std::string& key, bool no_trunc, boo
                         {"CreatedAt", r.created},
                         {"CreatedSince", since},
                         {"CreatedBy", r.created_by},
-                        {"Size", human_size(r.size)},
+                        {"Size", size},
                         {"Comment", r.comment}};
     if (format == "json") std::cout << j.dump() << "\n";
     else if (!format.empty() && format != "table") std::cout << render_template(format, j) << "\n";
     else
-      table.push_back(
-          {id, since, no_trunc ? r.created_by : truncate_text(r.created_by, 45), human_size(r.size), r.comment});
+      table.push_back({id, since, no_trunc ? r.created_by : truncate_text(r.created_by, 45), size, r.comment});
   }
   if (!quiet && (format.empty() || format == "table")) std::cout << format_table(table);
   return 0;
@@ -279,10 +280,23 @@ uint64_t prune_images(const Globals& env, bool all, std::vector<std::string>& li
   return res.bytes;
 }
 
-int image_prune(const Globals& env, bool all) {
+int image_prune(const Globals& env, bool all, const std::vector<std::string>& filters, const std::string& format) {
+  if (!format.empty() && format != "json" && format != "table")
+    fail(Errc::usage, "image prune --format " + format + ": want table or json");
+  auto selected = prune_filter(filters);
   std::vector<std::string> lines;
   size_t snaps = 0;
-  uint64_t bytes = prune_images(env, all, lines, {}, &snaps);
+  uint64_t bytes = prune_images(
+      env, all, lines, [&](const Image& i) { return selected(i.config.created, i.config.config.labels); }, &snaps);
+  if (format == "json") {
+    nlohmann::json deleted = nlohmann::json::array();
+    for (auto& l : lines) {
+      auto colon = l.find(": ");
+      deleted.push_back({{l.rfind("untagged", 0) == 0 ? "Untagged" : "Deleted", l.substr(colon + 2)}});
+    }
+    std::cout << nlohmann::json{{"ImagesDeleted", deleted}, {"SpaceReclaimed", bytes}}.dump() << "\n";
+    return 0;
+  }
   if (!lines.empty()) {
     std::cout << "Deleted Images:\n";
     for (auto& l : lines) std::cout << l << "\n";

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <iostream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 
 #include "common/auth.hpp"
 #include "common/credentials.hpp"
@@ -113,6 +114,14 @@ int registry_login(const LoginOptions& o) {
     std::cerr << "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n";
   }
 
+  if (o.verify_only) {
+    if (creds.username.empty() || (!o.password && !o.password_stdin))
+      fail(Errc::usage, "--verify-only needs --username and a password (--password-stdin)");
+    nlohmann::json j{{"Status", "Login Succeeded"}};
+    if (std::string token = verify(host, creds, o); !token.empty()) j["IdentityToken"] = token;
+    std::cout << j.dump() << std::endl;
+    return 0;
+  }
   std::optional<auth::Credentials> stored;
   if (o.username.empty() && !o.password) {
     stored = credentials::lookup(host);

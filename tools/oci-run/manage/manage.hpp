@@ -146,8 +146,11 @@ int volume_ls(const Globals& g, bool quiet, const std::string& format);
 int volume_inspect(const Globals& g, const std::vector<std::string>& names, const std::string& format);
 /// `volume rm NAME...`: prints each name removed; 1 when one failed.
 int volume_rm(const Globals& g, const std::vector<std::string>& names, bool force);
-/// `volume prune`: prints the removed names and the space reclaimed.
-int volume_prune(const Globals& g, bool all);
+/// `volume prune`: prints the removed names and the space reclaimed; only
+/// volumes `filters` select (label=K[=V], label!=K[=V]); with `format`
+/// "json" docker's API answer {"VolumesDeleted":[...],"SpaceReclaimed":N}.
+int volume_prune(const Globals& g, bool all, const std::vector<std::string>& filters = {},
+                 const std::string& format = "");
 
 // ---- images (image_cmds.cpp) ----
 
@@ -167,7 +170,9 @@ int image_tag(const Globals& g, const std::string& source, const std::string& ta
 /// `image inspect`: a JSON array (or a template per image).
 int image_inspect(const Globals& g, const std::vector<std::string>& keys, const std::string& format);
 /// `history IMAGE`: IMAGE CREATED CREATED BY SIZE COMMENT, newest first.
-int image_history(const Globals& g, const std::string& key, bool no_trunc, bool quiet, const std::string& format);
+/// `human` false (docker's --human=false): CREATED as RFC 3339, SIZE in bytes.
+int image_history(const Globals& g, const std::string& key, bool no_trunc, bool quiet, const std::string& format,
+                  bool human = true);
 /// `system check [--quick] [--repair]`: verify the image store and its
 /// snapshots (store_check), print each problem and a summary line; with
 /// `repair` remove what is broken or unreferenced. 1 when errors remain.
@@ -200,8 +205,16 @@ int remote_signal(const std::string& state_dir, const std::string& token, const 
 /// `context create|ls|use|rm|inspect|show` (docker context).
 int context_main(int argc, char** argv);
 /// `image prune`: dangling (unnamed) images, with `all` every image no
-/// container uses; then gc blobs and snapshots.
-int image_prune(const Globals& g, bool all);
+/// container uses, of those `filters` select (until=TIME, label=K[=V],
+/// label!=K[=V]); then gc blobs and snapshots. With `format` "json":
+/// docker's API answer {"ImagesDeleted":[{"Untagged"|"Deleted":..}],"SpaceReclaimed":N}.
+int image_prune(const Globals& g, bool all, const std::vector<std::string>& filters = {},
+                const std::string& format = "");
+/// docker's prune filters (until=TIME, label=K[=V], label!=K[=V]) as a
+/// predicate on (created RFC 3339, labels); `allowed` names the keys the
+/// command takes. Errc::usage for another key or a bad time.
+std::function<bool(const std::string&, const std::map<std::string, std::string>&)> prune_filter(
+    const std::vector<std::string>& filters, const std::vector<std::string>& allowed = {"until", "label"});
 
 // ---- events (events.cpp) ----
 
@@ -320,11 +333,17 @@ struct LoginOptions {
   bool password_stdin = false;  ///< --password-stdin
   bool tls_verify = true;  ///< --tls-verify
   std::string cert_dir;  ///< --cert-dir
+  bool verify_only = false;  ///< --verify-only: check, store nothing, print docker's /auth JSON
 };
 /// `login [SERVER]`: check the credentials with the registry (GET /v2/,
 /// Basic or Bearer as it asks), then store them as docker does
 /// (credentials.hpp); prompt on a terminal for what was not given.
 /// Prints "Login Succeeded". Errc::unauthorized when they are refused.
+/// With verify_only (for oci-api's POST /auth) nothing is looked up,
+/// prompted for or stored: -u and the password (user "<token>" for an
+/// identity token) are checked and docker's answer printed as JSON,
+/// {"Status":"Login Succeeded","IdentityToken":TOKEN} (the token when the
+/// token server issued a refresh token).
 int registry_login(const LoginOptions& o);
 /// `logout [SERVER]`: remove the stored credentials ("Removing login
 /// credentials for HOST", or "Not logged in to HOST").

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -98,9 +99,17 @@ struct Filters {
   }
 };
 
-Filters parse_filters(const std::vector<std::string>& fs) {
+Filters parse_filters(const std::vector<std::string>& fs,
+                      const std::vector<std::string>& allowed = {"until", "label"}) {
   Filters f;
   for (const auto& s : fs) {
+    std::string key = s.substr(0, s.find_first_of("!="));
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string want;
+      for (const auto& a : allowed)
+        want += (want.empty() ? "" : " or ") + a + (a == "until" ? "=TIME" : "=KEY[=VALUE]");
+      fail(Errc::usage, "invalid filter '" + key + "' (want " + want + ")");
+    }
     if (s.rfind("until=", 0) == 0) f.until = events::parse_time(s.substr(6), events::now_nano());
     else if (s.rfind("label=", 0) == 0) f.labels.push_back({s.substr(6), false});
     else if (s.rfind("label!=", 0) == 0) f.labels.push_back({s.substr(7), true});
@@ -110,6 +119,14 @@ Filters parse_filters(const std::vector<std::string>& fs) {
 }
 
 }  // namespace
+
+std::function<bool(const std::string&, const std::map<std::string, std::string>&)> prune_filter(
+    const std::vector<std::string>& filters, const std::vector<std::string>& allowed) {
+  Filters f = parse_filters(filters, allowed);
+  return [f](const std::string& created, const std::map<std::string, std::string>& labels) {
+    return f.match(created, labels);
+  };
+}
 
 int system_df(const Globals& g, bool verbose, const std::string& format) {
   if (!format.empty() && format != "json" && format != "table")

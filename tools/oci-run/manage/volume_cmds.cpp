@@ -1,6 +1,7 @@
 // `oci-run volume ...` output, in docker's shapes.
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
 #include "common/events.hpp"
@@ -89,9 +90,19 @@ int volume_rm(const Globals& env, const std::vector<std::string>& names, bool fo
   return rc;
 }
 
-int volume_prune(const Globals& env, bool all) {
+int volume_prune(const Globals& env, bool all, const std::vector<std::string>& filters, const std::string& format) {
+  if (!format.empty() && format != "json" && format != "table")
+    fail(Errc::usage, "volume prune --format " + format + ": want table or json");
+  auto selected = prune_filter(filters, {"label"});
   uint64_t reclaimed = 0;
-  auto removed = VolumeStore(env.state_dir).prune(all, reclaimed);
+  auto removed = VolumeStore(env.state_dir).prune(all, reclaimed, [&](const Volume& v) {
+    return selected(v.created_at, v.labels);
+  });
+  for (auto& n : removed) events::emit({"volume", "destroy", n, {{"driver", "local"}}});
+  if (format == "json") {
+    std::cout << nlohmann::json{{"VolumesDeleted", removed}, {"SpaceReclaimed", reclaimed}}.dump() << "\n";
+    return 0;
+  }
   if (!removed.empty()) {
     std::cout << "Deleted Volumes:\n";
     for (auto& n : removed) std::cout << n << "\n";

@@ -187,10 +187,12 @@ void VolumeStore::remove(const std::string& name, bool force) {
   fs::remove_all(gone);
 }
 
-std::vector<std::string> VolumeStore::prune(bool all, uint64_t& reclaimed) {
+std::vector<std::string> VolumeStore::prune(bool all, uint64_t& reclaimed,
+                                            const std::function<bool(const Volume&)>& selected) {
   std::vector<std::string> removed;
   for (auto& v : list()) {
     if (!all && !v.anonymous()) continue;
+    if (selected && !selected(v)) continue;
     if (!users(v.name).empty()) continue;
     uint64_t size = disk_usage(v.mountpoint);
     try {

@@ -11,6 +11,7 @@
 // removal renames it away before deleting it.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -71,9 +72,11 @@ class VolumeStore {
   /// container uses it, unless `force`.
   void remove(const std::string& name, bool force = false);
 
-  /// Remove the unused volumes (only anonymous ones unless `all`). Returns
-  /// the names removed and adds the bytes freed to `reclaimed`.
-  std::vector<std::string> prune(bool all, uint64_t& reclaimed);
+  /// Remove the unused volumes (only anonymous ones unless `all`; only
+  /// those `selected` accepts when given). Returns the names removed and
+  /// adds the bytes freed to `reclaimed`.
+  std::vector<std::string> prune(bool all, uint64_t& reclaimed,
+                                 const std::function<bool(const Volume&)>& selected = {});
 
   /// <state>/volumes/<name>/_data (whether or not it exists).
   std::string data_path(const std::string& name) const;
