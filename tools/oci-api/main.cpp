@@ -58,6 +58,8 @@ int main(int argc, char** argv) {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    return ocikit::api::serve(hosts, ls, limits, ocikit::api::route, ocikit::api::build_streams_body);
+    return ocikit::api::serve(hosts, ls, limits, ocikit::api::route, [](const ocikit::api::Exchange& x) {
+      return ocikit::api::build_streams_body(x) || ocikit::api::archive_streams_body(x);
+    });
   });
 }
