@@ -49,8 +49,13 @@ cg() {
   # A symlink out of the root, then a write through it; "../" names.
   ln -s "$T/host" "$T/src/out"
   tar -C "$T/src" -cf "$T/evil.tar" out && echo pwned >"$T/p" && tar -C "$T" -rf "$T/evil.tar" --transform 's,^p,out/p,' p
-  R cp - apictr-c:/ <"$T/evil.tar"
-  [ -z "$(ls -A "$T/host")" ] && [ "$(R exec apictr-c cat "$T/host/p")" = pwned ]
+  run R cp - apictr-c:/ <"$T/evil.tar"
+  [ "$status" -ne 0 ] && [ -z "$(ls -A "$T/host")" ]
+  # A link to / resolves to the extraction directory.
+  mkdir "$T/src2" && ln -s / "$T/src2/r" && tar -C "$T/src2" -cf "$T/abs.tar" r
+  tar -C "$T" -rf "$T/abs.tar" --transform 's,^p,r/apictr-p,' p
+  R cp - apictr-c:/tmp <"$T/abs.tar"
+  [ ! -e /apictr-p ] && [ "$(R exec apictr-c cat /tmp/apictr-p)" = pwned ]
   tar -C "$T" -cf "$T/dotdot.tar" --transform 's,^p,../../../../../../..'"$T"'/host/p,' p
   run R cp - apictr-c:/tmp <"$T/dotdot.tar"
   [ "$status" -ne 0 ] && [[ "$output" == *"escapes the root"* ]] && [ -z "$(ls -A "$T/host")" ]
