@@ -59,7 +59,7 @@ cg() {
 }
 
 @test "oci-api: docker update puts the limits in the container's cgroup and record; docker top" {
-  $DOCKER run -d --name apictr-up -m 32m $IMG sleep 1000
+  $DOCKER run -d --name apictr-up -m 32m $IMG sh -c 'sleep 777 & sleep 1000' 
   run $DOCKER update --memory 64m --memory-swap 128m --cpu-shares 512 --cpus 0.5 --pids-limit 50 \
     --restart on-failure:3 apictr-up
   [ "$status" -eq 0 ] && [ "$output" = apictr-up ]
@@ -89,13 +89,14 @@ cg() {
   run $DOCKER update --cpus 1 nosuch-apictr
   [ "$status" -ne 0 ] && [[ "$output" == *"No such container: nosuch-apictr"* ]]
 
-  $DOCKER exec -d apictr-up sh -c 'sleep 777'
-  wait_until bash -c "$DOCKER top apictr-up | grep -q 'sleep 777'"
   run $DOCKER top apictr-up
   [ "$status" -eq 0 ] && [[ "${lines[0]}" == UID*PID*PPID*CMD ]] && [[ "$output" == *"sleep 1000"* ]]
+  [[ "$output" == *"sleep 777"* ]] || { echo "$output"; false; }
   run $DOCKER top apictr-up -o pid,comm
-  [ "${lines[0]}" = "PID COMMAND" ] || [[ "${lines[0]}" =~ ^PID\ +COMMAND$ ]]
-  [ "${#lines[@]}" -eq 3 ]
+  [[ "${lines[0]}" =~ ^PID\ +COMMAND$ ]] && [ "${#lines[@]}" -ge 3 ]
+  run api GET '/containers/apictr-up/top?ps_args=-o%20pid,args'
+  [ "${lines[1]}" = 200 ] && [ "$(jq -c '.Titles' <<<"${lines[0]}")" = '["PID","COMMAND"]' ]
+  jq -e '[.Processes[][1]] | index("sleep 777") != null' <<<"${lines[0]}"
   $DOCKER stop -t 1 apictr-up
   run $DOCKER top apictr-up
   [ "$status" -ne 0 ] && [[ "$output" == *"is not running"* ]]
