@@ -391,8 +391,9 @@ void Applier::entry(struct archive* a, struct archive_entry* e) {
   struct stat st;
   bool exists = ::fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
   if (exists && opts_.no_overwrite_dir_non_dir && (type == AE_IFDIR) != S_ISDIR(st.st_mode))
-    fail(Errc::exists, S_ISDIR(st.st_mode) ? "cannot overwrite directory \"" + path + "\" with non-directory"
-                                           : "cannot overwrite non-directory \"" + path + "\" with directory");
+    fail(Errc::exists,
+         S_ISDIR(st.st_mode) ? "cannot overwrite directory \"" + path + "\" with non-directory"
+                             : "cannot overwrite non-directory \"" + path + "\" with directory");
 
   switch (type) {
     case AE_IFDIR: {

@@ -281,13 +281,20 @@ json empty_stats(const json& c) {
   json cpu = {{"cpu_usage", {{"total_usage", 0}, {"usage_in_kernelmode", 0}, {"usage_in_usermode", 0}}},
               {"throttling_data", {{"periods", 0}, {"throttled_periods", 0}, {"throttled_time", 0}}}};
   json blkio = json::object();
-  for (const char* k : {"io_service_bytes_recursive", "io_serviced_recursive", "io_queue_recursive",
-                        "io_service_time_recursive", "io_wait_time_recursive", "io_merged_recursive",
-                        "io_time_recursive", "sectors_recursive"})
+  for (const char* k :
+       {"io_service_bytes_recursive", "io_serviced_recursive", "io_queue_recursive", "io_service_time_recursive",
+        "io_wait_time_recursive", "io_merged_recursive", "io_time_recursive", "sectors_recursive"})
     blkio[k] = nullptr;
-  return {{"read", "0001-01-01T00:00:00Z"}, {"preread", "0001-01-01T00:00:00Z"}, {"pids_stats", json::object()},
-          {"blkio_stats", blkio}, {"num_procs", 0}, {"storage_stats", json::object()}, {"cpu_stats", cpu},
-          {"precpu_stats", cpu}, {"memory_stats", json::object()}, {"name", c.value("Name", "")},
+  return {{"read", "0001-01-01T00:00:00Z"},
+          {"preread", "0001-01-01T00:00:00Z"},
+          {"pids_stats", json::object()},
+          {"blkio_stats", blkio},
+          {"num_procs", 0},
+          {"storage_stats", json::object()},
+          {"cpu_stats", cpu},
+          {"precpu_stats", cpu},
+          {"memory_stats", json::object()},
+          {"name", c.value("Name", "")},
           {"id", c.value("Id", "")}};
 }
 
@@ -350,7 +357,7 @@ std::vector<std::string> config_changes(const json& cfg) {
 bool archive_streams_body(const Exchange& x) {
   const std::string& p = x.path;
   return x.method == "PUT" && p.rfind("/containers/", 0) == 0 && p.size() > 20 &&
-         p.compare(p.size() - 8, 8, "/archive") == 0;
+      p.compare(p.size() - 8, 8, "/archive") == 0;
 }
 
 // update: docker's UpdateConfig (Resources + RestartPolicy) as `oci-run update` flags.
@@ -359,9 +366,13 @@ void container_update(Exchange& x, const std::string& id) {
   if (!b.is_object()) fail_api(400, "invalid update config: want a JSON object");
   json c = inspect_container(id);
   std::vector<std::string> a{"update"};
-  for (auto [k, flag] : {std::pair{"Memory", "--memory"}, {"MemorySwap", "--memory-swap"},
-                         {"MemoryReservation", "--memory-reservation"}, {"CpuShares", "--cpu-shares"},
-                         {"CpuQuota", "--cpu-quota"}, {"CpuPeriod", "--cpu-period"}, {"BlkioWeight", "--blkio-weight"}})
+  for (auto [k, flag] : {std::pair{"Memory", "--memory"},
+                         {"MemorySwap", "--memory-swap"},
+                         {"MemoryReservation", "--memory-reservation"},
+                         {"CpuShares", "--cpu-shares"},
+                         {"CpuQuota", "--cpu-quota"},
+                         {"CpuPeriod", "--cpu-period"},
+                         {"BlkioWeight", "--blkio-weight"}})
     if (int64_t v = num_of(b, k)) a.insert(a.end(), {flag, std::to_string(v)});
   if (int64_t n = num_of(b, "NanoCpus")) {
     if (n < 0) fail_api(400, "NanoCpus: must not be negative");

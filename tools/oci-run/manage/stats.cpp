@@ -146,7 +146,8 @@ nlohmann::json api_stats(const Running& c, const Sample& s, const Sample* before
   const auto& m = s.stats.contains("memory") ? s.stats["memory"] : nlohmann::json::object();
   uint64_t limit = u64(m, {"usage", "limit"});
   if (limit == 0 || (host_mem && limit > host_mem)) limit = host_mem;  // unlimited: the host's (dockerd)
-  nlohmann::json mem = {{"usage", u64(m, {"usage", "usage"})}, {"limit", limit},
+  nlohmann::json mem = {{"usage", u64(m, {"usage", "usage"})},
+                        {"limit", limit},
                         {"stats", m.contains("raw") ? m["raw"] : nlohmann::json::object()}};
   if (u64(m, {"usage", "max"})) mem["max_usage"] = u64(m, {"usage", "max"});
   if (u64(m, {"usage", "failcnt"})) mem["failcnt"] = u64(m, {"usage", "failcnt"});
