@@ -209,6 +209,11 @@ void TarWriter::header(std::string_view path, unsigned type, mode_t mode, int64_
   check(rc, path);
 }
 
+void TarWriter::add_entry(struct ::archive_entry* e) {
+  const char* p = archive_entry_pathname(e);
+  check(archive_write_header(a_, e), p ? p : "");
+}
+
 void TarWriter::add_file(std::string_view path, std::string_view data, mode_t mode) {
   begin_file(path, static_cast<int64_t>(data.size()), mode);
   write_data(data.data(), data.size());

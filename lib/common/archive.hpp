@@ -121,6 +121,9 @@ class TarWriter {
   void add_dir(std::string_view path, mode_t mode = 0755);
   /// Start a regular file of `size` bytes; feed it with write_data().
   void begin_file(std::string_view path, int64_t size, mode_t mode = 0644);
+  /// A header with the caller's metadata (type, owner, times, link
+  /// target, size); a regular file's data follows with write_data().
+  void add_entry(struct ::archive_entry* e);
   /// Data of the file begun last; exactly its size in total.
   void write_data(const void* data, size_t len);
   /// Write the end-of-archive marker and flush. Must be called for a

@@ -60,6 +60,11 @@ struct ApplyOptions {
   /// trusted.overlay.opaque=y xattr for .wh..wh..opq) instead of only
   /// deleting, for snapshot dirs used as overlay lower layers.
   bool overlay_whiteouts = false;
+  /// false: .wh.NAME entries are plain files (docker cp's archives, not layers).
+  bool whiteouts = true;
+  /// Refuse to replace a directory with a non-directory or the reverse
+  /// (docker's noOverwriteDirNonDir): Errc::exists "cannot overwrite ...".
+  bool no_overwrite_dir_non_dir = false;
 };
 
 /// What apply() read.
@@ -80,6 +85,9 @@ struct ApplyResult {
 /// Errc::invalid. On error, root may hold part of the layer (callers extract
 /// into a fresh snapshot dir and remove it on failure).
 ApplyResult apply(int fd, const std::string& root, const ApplyOptions& opts = {});
+/// apply() onto the directory open as `root_fd` (not closed), e.g. one a
+/// caller resolved inside a container's root with fs::open_in_root.
+ApplyResult apply(int fd, int root_fd, const ApplyOptions& opts = {});
 
 /// How the diff functions write a layer.
 struct DiffOptions {

@@ -346,7 +346,7 @@ void Applier::entry(struct archive* a, struct archive_entry* e) {
   std::string path = clean_entry_path(raw);
   auto [dir, base] = split_path(path);
 
-  if (std::string_view(base).starts_with(kWhiteoutPrefix)) {
+  if (opts_.whiteouts && std::string_view(base).starts_with(kWhiteoutPrefix)) {
     if (base == kOpaque) opaque(dir);
     else whiteout(dir, base.substr(kWhiteoutPrefix.size()));
     return;
@@ -390,6 +390,10 @@ void Applier::entry(struct archive* a, struct archive_entry* e) {
   const char* name = base.c_str();
   struct stat st;
   bool exists = ::fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (exists && opts_.no_overwrite_dir_non_dir && (type == AE_IFDIR) != S_ISDIR(st.st_mode))
+    fail(Errc::exists,
+         S_ISDIR(st.st_mode) ? "cannot overwrite directory \"" + path + "\" with non-directory"
+                             : "cannot overwrite non-directory \"" + path + "\" with directory");
 
   switch (type) {
     case AE_IFDIR: {
@@ -481,6 +485,10 @@ void Applier::finish_dirs() {
 ApplyResult apply(int fd, const std::string& root, const ApplyOptions& opts) {
   fs::UniqueFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root_fd) throw_errno("open " + root);
+  return apply(fd, root_fd.get(), opts);
+}
+
+ApplyResult apply(int fd, int root_fd, const ApplyOptions& opts) {
   ReadCtx ctx(fd);
   struct archive* a = archive_read_new();
   if (!a) fail("layer: out of memory");
@@ -497,7 +505,7 @@ ApplyResult apply(int fd, const std::string& root, const ApplyOptions& opts) {
   };
   check(archive_read_open(a, &ctx, nullptr, read_cb, nullptr), "open");
 
-  Applier applier(root_fd.get(), opts);
+  Applier applier(root_fd, opts);
   for (;;) {
     struct archive_entry* e;
     int rc = archive_read_next_header(a, &e);

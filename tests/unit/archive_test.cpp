@@ -479,3 +479,28 @@ TEST_CASE("archive: docker-archive import, export and bad input") {
             .rfind(t.path + "/cut.tar: truncated tar archive", 0) == 0);
   CHECK(snapshot(dst.path()) == before);
 }
+
+TEST_CASE("archive: add_entry keeps the caller's metadata") {
+  std::string out;
+  {
+    TarWriter w([&](const void* d, size_t n) { out.append(static_cast<const char*>(d), n); });
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, "l");
+    archive_entry_set_filetype(e, AE_IFLNK);
+    archive_entry_set_perm(e, 0777);
+    archive_entry_set_symlink(e, "target");
+    archive_entry_set_uid(e, 1234);
+    archive_entry_set_mtime(e, 1700000000, 0);
+    w.add_entry(e);
+    archive_entry_free(e);
+    w.finish();
+  }
+  TarReader r(out, "mem");
+  archive::Entry e;
+  REQUIRE(r.next(e));
+  CHECK(e.path == "l");
+  CHECK(e.type == archive::Entry::Type::symlink);
+  CHECK(e.linkname == "target");
+  CHECK(e.uid == 1234);
+  CHECK(e.mtime == 1700000000);
+}

@@ -609,3 +609,45 @@ TEST_CASE("layer: apply runs concurrently on different roots") {
   CHECK(e2 == "");
   CHECK(describe(r1.path) == describe(r2.path));
 }
+
+TEST_CASE("layer: docker cp archives: plain .wh. names, no dir/non-dir replacement, a root fd") {
+  TempDir root;
+  const std::string& R = root.path;
+  fs::mkdir_p(R + "/into/d", 0755);
+  fs::write_file_atomic(R + "/into/f", "old");
+  fs::write_file_atomic(R + "/outside", "keep");
+  fs::UniqueFd into(::open((R + "/into").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(into);
+  layer::ApplyOptions o;
+  o.whiteouts = false;
+  o.no_overwrite_dir_non_dir = true;
+  {
+    TempDir t;
+    auto fd = as_fd(t.path, TarBuilder().file(".wh.outside", "w").file("f", "new").symlink("up", "/").file("up/x", "x").finish());
+    layer::apply(fd.get(), into.get(), o);
+  }
+  CHECK(fs::read_file(R + "/into/.wh.outside") == "w");
+  CHECK(fs::read_file(R + "/into/f") == "new");
+  CHECK(fs::read_file(R + "/into/x") == "x");  // "/" is the root fd's directory
+  CHECK(fs::read_file(R + "/outside") == "keep");
+  struct Case {
+    std::string tar, error;
+  };
+  for (const auto& c : std::vector<Case>{
+           {TarBuilder().file("d", "x").finish(), "cannot overwrite directory \"d\" with non-directory"},
+           {TarBuilder().dir("f").finish(), "cannot overwrite non-directory \"f\" with directory"},
+           {TarBuilder().file("../outside", "x").finish(), "path escapes the root"}}) {
+    CAPTURE(c.error);
+    TempDir t;
+    auto fd = as_fd(t.path, c.tar);
+    std::string err;
+    try {
+      layer::apply(fd.get(), into.get(), o);
+    } catch (const Error& e) {
+      err = e.what();
+    }
+    CHECK(err.find(c.error) != std::string::npos);
+  }
+  CHECK(fs::read_file(R + "/outside") == "keep");
+  CHECK(fs::read_file(R + "/into/f") == "new");
+}

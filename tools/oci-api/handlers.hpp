@@ -30,6 +30,16 @@ void exec_inspect(Exchange& x, const std::string& exec_id);
 /// The pending attach of a created container, started by `start` (true
 /// when there was one and it now runs `oci-run start -a`).
 bool start_pending_attach(const std::string& id);
+// containers_ops.cpp
+void container_update(Exchange& x, const std::string& id);
+void container_top(Exchange& x, const std::string& id);
+void container_stats(Exchange& x, const std::string& id);
+void container_archive(Exchange& x, const std::string& id);  // HEAD, GET, PUT
+void container_export(Exchange& x, const std::string& id);
+void container_commit(Exchange& x);
+void container_prune(Exchange& x);
+/// True for PUT /containers/{id}/archive (its tar body is streamed).
+bool archive_streams_body(const Exchange& x);
 // build.cpp
 /// True for the routes whose body is streamed (POST /build).
 bool build_streams_body(const Exchange& x);
@@ -55,7 +65,8 @@ void network_remove(Exchange& x, const std::string& name);
 void network_connect(Exchange& x, const std::string& name, bool connect);
 
 // images.cpp
-/// True for the routes whose body is streamed (POST /build, POST /images/load).
+/// True for the routes whose body is streamed (POST /build, POST
+/// /images/load, PUT /containers/{id}/archive).
 bool streams_body(const Exchange& x);
 void image_create(Exchange& x);
 void image_push(Exchange& x, const std::string& name);

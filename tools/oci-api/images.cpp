@@ -261,7 +261,7 @@ std::string with_tag(const std::string& name, const std::string& tag) {
 }  // namespace
 
 bool streams_body(const Exchange& x) {
-  return build_streams_body(x) || (x.method == "POST" && x.path == "/images/load");
+  return build_streams_body(x) || archive_streams_body(x) || (x.method == "POST" && x.path == "/images/load");
 }
 
 // ---- push, pull's credentials, auth ----

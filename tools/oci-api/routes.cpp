@@ -41,6 +41,8 @@ void route(Exchange& x) {
   if (p == "/system/df" && get) return system_df(x);
   if (p == "/build" && post) return image_build(x);
 
+  if (p == "/containers/prune" && post) return container_prune(x);
+  if (p == "/commit" && post) return container_commit(x);
   if (p == "/containers/json" && get) return container_list(x);
   if (p == "/containers/create" && post) return container_create(x);
   if (split2(p, "/containers/", id, verb)) {
@@ -55,6 +57,11 @@ void route(Exchange& x) {
     if (verb == "logs" && get) return container_logs(x, id);
     if (verb == "attach" && post) return container_attach(x, id);
     if (verb == "exec" && post) return exec_create(x, id);
+    if (verb == "update" && post) return container_update(x, id);
+    if (verb == "top" && get) return container_top(x, id);
+    if (verb == "stats" && get) return container_stats(x, id);
+    if (verb == "archive" && (get || m == "PUT")) return container_archive(x, id);
+    if (verb == "export" && get) return container_export(x, id);
     if (verb == "resize" && post) {
       // No resize path from oci-api to a container's pty: accepted, no effect.
       inspect_container(id);

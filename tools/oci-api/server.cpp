@@ -282,7 +282,8 @@ bool Exchange::write_timed(std::string_view data) {
 void Exchange::reply(int status, std::string body, const std::string& content_type) {
   responded_ = true;
   if (!req.keep_alive()) close_after_ = true;
-  std::string h = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\n" + common_headers();
+  std::string h =
+      "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\n" + common_headers() + extra_headers_;
   if (status != 204 && status != 304) {
     if (!content_type.empty()) h += "Content-Type: " + content_type + "\r\n";
     h += "Content-Length: " + std::to_string(body.size()) + "\r\n";
@@ -303,8 +304,8 @@ void Exchange::begin_stream(const std::string& content_type) {
   responded_ = true;
   streaming_ = true;
   if (!req.keep_alive()) close_after_ = true;
-  std::string h = "HTTP/1.1 200 OK\r\n" + common_headers() + "Content-Type: " + content_type +
-                  "\r\nTransfer-Encoding: chunked\r\n";
+  std::string h = "HTTP/1.1 200 OK\r\n" + common_headers() + extra_headers_ + "Content-Type: " + content_type +
+      "\r\nTransfer-Encoding: chunked\r\n";
   if (close_after_) h += "Connection: close\r\n";
   h += "\r\n";
   if (!write_timed(h)) close_after_ = true;

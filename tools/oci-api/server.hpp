@@ -87,6 +87,8 @@ class Exchange {
   /// The request body as JSON (an empty body is `{}`); 400 when malformed.
   nlohmann::json body_json() const;
 
+  /// One more response header (name: value) for the reply or stream that follows.
+  void add_header(const std::string& name, const std::string& value) { extra_headers_ += name + ": " + value + "\r\n"; }
   void reply(int status, std::string body = "", const std::string& content_type = "application/json");
   void json(int status, const nlohmann::json& j);
   void error(int status, const std::string& message);
@@ -119,6 +121,7 @@ class Exchange {
   const Limits& limits_;
   bool responded_ = false, close_after_ = false, streaming_ = false;
   std::function<size_t(char*, size_t)> body_reader_;
+  std::string extra_headers_;
 };
 
 /// A route handler.

@@ -26,6 +26,10 @@ const std::set<std::string> kValueOpts = {
     "--health-timeout", "--health-retries", "--health-start-period", "--health-start-interval",
     // docker ps, events; runc events
     "--filter", "--since", "--until", "--interval",
+    // docker update; runc update
+    "--memory-swap", "--memory-reservation", "--cpu-shares", "--cpu-share", "--cpu-quota", "--cpu-period",
+    "--cpuset-cpus", "--cpuset-mems", "--blkio-weight", "--cpu-rt-period", "--cpu-rt-runtime", "--kernel-memory",
+    "--kernel-memory-tcp", "-r", "--resources",
     // runc create/run/exec/kill/ps
     "-b", "--bundle", "--pid-file", "--console-socket", "--preserve-fds", "--process", "--cwd", "-g",
     "--additional-gids", "-c", "--cap", "-f", "--format", "-s", "--signal", "-t", "--time"};
@@ -71,6 +75,8 @@ const std::vector<DockerCommand> kDockerCommands = {
     {"unpause", "unpause containers' processes"},
     {"diff", "changes to files on a container's filesystem (A, C, D)"},
     {"export", "a container's filesystem as a tar archive"},
+    {"update", "update managed containers' resource limits and restart policy (update ID: the runtime's)"},
+    {"container", "prune: remove stopped containers"},
     {"import", "a tarball's contents as a one-layer image"},
     {"save", "save images to a tar archive (docker-archive)"},
     {"load", "load images from a tar archive (docker-archive)"},
@@ -157,7 +163,11 @@ Route route(const CommandLine& cl) {
   // docker's events has no operand; runc's names a container.
   if (cmd == "events") return positionals(cl.args, {}).empty() ? Route::docker : Route::runtime;
   // runc's pause names one container id; docker's names managed containers.
-  if (cmd == "start" || cmd == "kill" || cmd == "exec" || cmd == "pause") {
+  // runc's update with --resources (engines pass it) is always the runtime's.
+  if (cmd == "update")
+    for (const auto& a : cl.args)
+      if (a == "-r" || a == "--resources" || a.rfind("--resources=", 0) == 0) return Route::runtime;
+  if (cmd == "start" || cmd == "kill" || cmd == "exec" || cmd == "pause" || cmd == "update") {
     auto pos = positionals(cl.args, {"-t"});
     if (pos.empty()) return Route::runtime;
     try {

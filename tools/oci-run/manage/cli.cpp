@@ -254,6 +254,29 @@ int docker_main(int argc, char** argv) {
         auto* export_cmd = app.add_subcommand("export", "export a container's filesystem as a tar archive");
         export_cmd->add_option("-o,--output", output, "write to a file, instead of STDOUT");
         export_cmd->add_option("CONTAINER", src)->required();
+        UpdateOptions uo;
+        auto* update = app.add_subcommand("update", "update the resource limits and restart policy of containers");
+        update->add_option("-m,--memory", uo.memory, "memory limit (b, k, m, g)");
+        update->add_option("--memory-swap", uo.memory_swap, "memory plus swap limit (-1: unlimited swap)");
+        update->add_option("--memory-reservation", uo.memory_reservation, "memory soft limit");
+        update->add_option("--cpus", uo.cpus, "number of CPUs (1.5)");
+        update->add_option("-c,--cpu-shares", uo.cpu_shares, "CPU shares (relative weight)");
+        update->add_option("--cpu-quota", uo.cpu_quota, "CPU CFS quota in microseconds");
+        update->add_option("--cpu-period", uo.cpu_period, "CPU CFS period in microseconds");
+        update->add_option("--cpuset-cpus", uo.cpuset_cpus, "CPUs in which to allow execution (0-3, 0,1)");
+        update->add_option("--cpuset-mems", uo.cpuset_mems, "memory nodes in which to allow execution");
+        update->add_option("--blkio-weight", uo.blkio_weight, "block IO weight (10-1000, 0 to disable)");
+        update->add_option("--pids-limit", uo.pids_limit, "maximum number of processes (-1: unlimited)");
+        update->add_option("--restart", uo.restart, "no, on-failure[:N], always or unless-stopped");
+        update->add_option("CONTAINER", names)->required();
+        auto* container_cmd = app.add_subcommand("container", "manage containers: prune");
+        container_cmd->require_subcommand(1);
+        std::vector<std::string> prune_filters;
+        auto* cprune = container_cmd->add_subcommand("prune", "remove all stopped containers");
+        cprune->add_flag("-f,--force", force, "do not prompt for confirmation (there is no prompt)");
+        multi(cprune->add_option("--filter", prune_filters, "until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE]"));
+        std::string prune_format;
+        cprune->add_option("--format", prune_format, "json: the API's {\"ContainersDeleted\", \"SpaceReclaimed\"}");
         std::string logout_server;
         auto* logout = app.add_subcommand("logout", "remove the credentials stored for a registry (default docker.io)");
         logout->add_option("server", logout_server, "registry host[:port]");
@@ -290,6 +313,8 @@ int docker_main(int argc, char** argv) {
         if (*diff) return container_diff(g, src);
         if (*export_cmd) return container_export(g, src, output);
         if (*logout) return registry_logout(logout_server);
+        if (*update) return container_update(g, uo, names);
+        if (*cprune) return container_prune(g, prune_filters, prune_format);
 
         auto image_and_cmd = [](CLI::App* c, RunOptions& o) {
           auto rest = c->remaining();

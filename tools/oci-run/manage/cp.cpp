@@ -12,14 +12,19 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <archive_entry.h>
+
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <sstream>
 #include <fstream>
 #include <iostream>
 
+#include "common/archive.hpp"
 #include "common/error.hpp"
 #include "common/fs.hpp"
+#include "common/layer.hpp"
 #include "common/layout.hpp"
 #include "common/log.hpp"
 #include "common/snapshot.hpp"
@@ -135,6 +140,87 @@ void copy_entry(int sdir, const std::string& sname, int ddir, const std::string&
   log::warn("cp: skipping socket " + shown);
 }
 
+// Write the entry `sname` of `sdir`, and everything below it, to `w` named
+// `apath`, never following a symlink: owners, modes, mtimes, link targets
+// and devices as they are; a second name of a file already written is a
+// hard link to the first (docker's archives do the same).
+void tar_entry(archive::TarWriter& w, int sdir, const std::string& sname, const std::string& apath,
+               std::map<std::pair<dev_t, ino_t>, std::string>& links) {
+  struct stat st;
+  if (fstatat(sdir, sname.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("stat " + apath);
+  if (S_ISSOCK(st.st_mode)) {
+    log::warn("cp: skipping socket " + apath);
+    return;
+  }
+  std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(), archive_entry_free);
+  archive_entry_copy_stat(e.get(), &st);
+  archive_entry_unset_atime(e.get());
+  archive_entry_unset_ctime(e.get());
+  archive_entry_set_mtime(e.get(), st.st_mtim.tv_sec, 0);  // whole seconds: plain ustar headers
+  archive_entry_set_pathname(e.get(), apath.c_str());
+  if (!S_ISREG(st.st_mode)) archive_entry_set_size(e.get(), 0);
+  if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+    auto [it, fresh] = links.emplace(std::pair{st.st_dev, st.st_ino}, apath);
+    if (!fresh) {
+      archive_entry_set_hardlink(e.get(), it->second.c_str());
+      archive_entry_set_size(e.get(), 0);
+      w.add_entry(e.get());
+      return;
+    }
+  }
+  if (S_ISLNK(st.st_mode)) {
+    std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+    ssize_t n = readlinkat(sdir, sname.c_str(), target.data(), target.size());
+    if (n < 0) throw_errno("readlink " + apath);
+    target.resize(static_cast<size_t>(n));
+    archive_entry_set_symlink(e.get(), target.c_str());
+    w.add_entry(e.get());
+    return;
+  }
+  if (S_ISREG(st.st_mode)) {
+    UniqueFd in(openat(sdir, sname.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!in) throw_errno("open " + apath);
+    struct stat now;
+    if (fstat(in.get(), &now) != 0) throw_errno("stat " + apath);
+    if (!S_ISREG(now.st_mode) || now.st_ino != st.st_ino || now.st_dev != st.st_dev)
+      fail(Errc::failure, "cp: " + apath + " changed while it was copied");
+    w.add_entry(e.get());
+    // Exactly the size the header says, even when the file changes meanwhile.
+    char buf[1 << 16];
+    auto left = static_cast<uint64_t>(st.st_size);
+    while (left > 0) {
+      ssize_t n = read(in.get(), buf, std::min<uint64_t>(sizeof buf, left));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_errno("read " + apath);
+      if (n == 0) {
+        std::memset(buf, 0, sizeof buf);
+        n = static_cast<ssize_t>(std::min<uint64_t>(sizeof buf, left));
+      }
+      w.write_data(buf, static_cast<size_t>(n));
+      left -= static_cast<uint64_t>(n);
+    }
+    return;
+  }
+  w.add_entry(e.get());
+  if (!S_ISDIR(st.st_mode)) return;
+  auto d = open_dir(sdir, sname, apath);
+  int dup_fd = fcntl(d.get(), F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) throw_errno("dup");
+  DIR* dir = fdopendir(dup_fd);
+  if (!dir) {
+    close(dup_fd);
+    throw_errno("read " + apath);
+  }
+  std::vector<std::string> names;
+  while (auto* de = readdir(dir)) {
+    std::string n = de->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  closedir(dir);
+  std::sort(names.begin(), names.end());
+  for (auto& n : names) tar_entry(w, d.get(), n, apath + "/" + n, links);
+}
+
 // "a/b/c" -> {"a/b", "c"}; "c" -> {".", "c"}; "/" -> {"/", "."}.
 std::pair<std::string, std::string> split_path(const std::string& p) {
   std::string c = fs::clean_path(p);
@@ -186,6 +272,75 @@ class RootfsView {
   std::string path_, tmp_;
 };
 
+// `cp - CONTAINER:DIR`: a tar (plain, gzip or zstd) from stdin extracted
+// into DIR, which must exist (a symlink to one is followed inside the
+// root). Every entry is resolved beneath DIR (layer::apply: "../x" is
+// refused, symlinks resolve as if DIR were "/"), .wh. names are plain
+// files, and a directory is never replaced by a non-directory or the
+// reverse (as docker cp).
+static int container_cp_in(const Globals& env, const std::string& key, const std::string& path) {
+  StateDir sd(env.state_dir);
+  Record r = sd.load(sd.find(key));
+  RootfsView view(env, r);
+  UniqueFd rootfd(open(view.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!rootfd) throw_errno("open " + view.path());
+  std::string cpath = path[0] == '/' ? path : "/" + path;
+  UniqueFd dir;
+  try {
+    dir = fs::open_in_root(rootfd.get(), cpath, O_PATH | O_CLOEXEC);
+  } catch (const Error& e) {
+    if (e.code() == Errc::not_found || e.sys_errno() == ENOENT || e.sys_errno() == ENOTDIR)
+      fail(Errc::not_found, "cp: " + key + ":" + path + ": no such file or directory");
+    throw;
+  }
+  struct stat st;
+  if (fstat(dir.get(), &st) != 0) throw_errno("cp: stat " + path);
+  if (!S_ISDIR(st.st_mode)) fail(Errc::invalid, "cp: " + key + ":" + path + ": extraction point is not a directory");
+  dir = fs::open_in_root(rootfd.get(), cpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  layer::ApplyOptions o;
+  o.whiteouts = false;
+  o.no_overwrite_dir_non_dir = true;
+  with_context("cp: extract into " + key + ":" + path, [&] { layer::apply(STDIN_FILENO, dir.get(), o); });
+  return 0;
+}
+
+// `cp CONTAINER:PATH -`: PATH as a tar on stdout, its entries named after
+// PATH's last component ("." for PATH/. and /: the contents), as docker's
+// archive of a path.
+static int container_cp_out(const Globals& env, const std::string& key, const std::string& path, bool follow) {
+  if (isatty(STDOUT_FILENO)) fail(Errc::usage, "cp: cowardly refusing to write a tar to a terminal");
+  StateDir sd(env.state_dir);
+  Record r = sd.load(sd.find(key));
+  RootfsView view(env, r);
+  UniqueFd rootfd(open(view.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!rootfd) throw_errno("open " + view.path());
+  std::string cpath = path[0] == '/' ? path : "/" + path;
+  bool contents = ends_with_dot(cpath);
+  if (follow) {
+    std::string full = fs::secure_join(view.path(), cpath);
+    cpath = full.size() > view.path().size() ? full.substr(view.path().size()) : "/";
+  }
+  auto [parent, name] = split_path(cpath);
+  auto missing = [&] { return Error(Errc::not_found, "cp: " + key + ":" + path + ": no such file or directory"); };
+  UniqueFd pdir;
+  try {
+    pdir = fs::open_in_root(rootfd.get(), parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  } catch (const Error&) {
+    throw missing();
+  }
+  struct stat st;
+  if (fstatat(pdir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) throw missing();
+    throw_errno("cp: " + path);
+  }
+  if (contents && !S_ISDIR(st.st_mode)) fail(Errc::failure, "cp: " + path + ": not a directory");
+  archive::TarWriter w(STDOUT_FILENO);
+  std::map<std::pair<dev_t, ino_t>, std::string> links;
+  tar_entry(w, pdir.get(), name, contents || name == "." ? "." : name, links);
+  w.finish();
+  return 0;
+}
+
 int container_cp(const Globals& env, const std::string& src, const std::string& dst, bool follow) {
   auto split_spec = [](const std::string& s) -> std::pair<std::string, std::string> {
     // CONTAINER:PATH; a path starting with "/" or "." is a host path even with a colon.
@@ -196,6 +351,8 @@ int container_cp(const Globals& env, const std::string& src, const std::string& 
   };
   auto [sc, sp] = split_spec(src);
   auto [dc, dp] = split_spec(dst);
+  if (src == "-" && !dc.empty()) return container_cp_in(env, dc, dp);
+  if (dst == "-" && !sc.empty()) return container_cp_out(env, sc, sp, follow);
   if (sc.empty() == dc.empty())
     fail(Errc::usage,
          sc.empty() ? "cp: one of SRC and DEST must be CONTAINER:PATH"

@@ -261,7 +261,9 @@ int container_top(const Globals& g, const std::string& key, const std::vector<st
 int container_stats(const Globals& g, const std::vector<std::string>& keys, const std::string& format,
                     bool stream = false);
 /// `cp SRC DEST`, one of them CONTAINER:PATH; `follow` (-L) follows a
-/// symlink at the end of SRC (inside the container's root).
+/// symlink at the end of SRC (inside the container's root). SRC "-": a tar
+/// on stdin extracted into the directory CONTAINER:PATH (entries resolved
+/// beneath it); DEST "-": CONTAINER:PATH as a tar on stdout.
 int container_cp(const Globals& g, const std::string& src, const std::string& dst, bool follow);
 
 /// Options of `commit`.
@@ -274,6 +276,21 @@ struct CommitOptions {
 };
 /// `commit`: prints the new image id (sha256:<config digest>).
 int container_commit(const Globals& g, const CommitOptions& o);
+
+/// Options of docker-style `update` (empty / unset: unchanged).
+struct UpdateOptions {
+  std::string memory, memory_swap, memory_reservation, cpus, cpuset_cpus, cpuset_mems, restart;
+  std::optional<int64_t> cpu_shares, cpu_quota, cpu_period, blkio_weight, pids_limit;
+};
+/// `update [OPTIONS] CONTAINER...` (update.cpp): new limits into a running
+/// container's cgroup (the runtime's update) and, for later starts, into its
+/// config.json and record; the restart policy into the record. Prints each
+/// name; 1 when one of several failed.
+int container_update(const Globals& g, const UpdateOptions& o, const std::vector<std::string>& names);
+/// `container prune [--filter until=|label=]`: remove stopped containers;
+/// "Deleted Containers:" and the space reclaimed, or with format "json"
+/// the API's {"ContainersDeleted": [...], "SpaceReclaimed": N}.
+int container_prune(const Globals& g, const std::vector<std::string>& filters, const std::string& format);
 
 // ---- container_admin.cpp ----
 

@@ -68,8 +68,22 @@ std::pair<uint64_t, uint64_t> net_io(pid_t pid) {
   return {rx, tx};
 }
 
+// The host's CPU time in ns (/proc/stat's first line, USER_HZ ticks), as
+// dockerd's system_cpu_usage.
+uint64_t system_cpu_ns() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  in >> cpu;
+  if (cpu != "cpu") return 0;
+  uint64_t total = 0, v = 0;
+  for (int i = 0; i < 8 && in >> v; i++) total += v;  // user .. steal (guest is in user)
+  return total * (1000000000ull / static_cast<uint64_t>(sysconf(_SC_CLK_TCK)));
+}
+
 struct Sample {
   uint64_t cpu_ns = 0;
+  uint64_t system_ns = 0;
+  std::string read;  ///< RFC 3339 with nanoseconds
   std::chrono::steady_clock::time_point at;
   nlohmann::json stats;
 };
@@ -78,8 +92,88 @@ Sample sample(const cgroup::Manager& cg) {
   Sample s;
   s.stats = cg.stats();
   s.at = std::chrono::steady_clock::now();
+  s.system_ns = system_cpu_ns();
+  s.read = now_rfc3339_nanos();
   s.cpu_ns = u64(s.stats, {"cpu", "usage", "total"});
   return s;
+}
+
+// Per-interface counters (but lo) of pid's network namespace, as docker's
+// "networks" of the stats API.
+nlohmann::json api_networks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/net/dev");
+  std::string line;
+  nlohmann::json nets = nlohmann::json::object();
+  while (std::getline(in, line)) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string ifname = line.substr(0, colon);
+    ifname.erase(0, ifname.find_first_not_of(' '));
+    if (ifname == "lo") continue;
+    std::istringstream ls(line.substr(colon + 1));
+    uint64_t f[16] = {};
+    for (auto& x : f) ls >> x;
+    nets[ifname] = {{"rx_bytes", f[0]}, {"rx_packets", f[1]}, {"rx_errors", f[2]},  {"rx_dropped", f[3]},
+                    {"tx_bytes", f[8]}, {"tx_packets", f[9]}, {"tx_errors", f[10]}, {"tx_dropped", f[11]}};
+  }
+  return nets;
+}
+
+// docker's cpu_stats from a sample (zeros for none).
+nlohmann::json api_cpu(const Sample* s, uint64_t online) {
+  nlohmann::json usage = {{"total_usage", 0}, {"usage_in_kernelmode", 0}, {"usage_in_usermode", 0}};
+  nlohmann::json thr = {{"periods", 0}, {"throttled_periods", 0}, {"throttled_time", 0}};
+  nlohmann::json j = {{"cpu_usage", usage}, {"throttling_data", thr}};
+  if (!s) return j;
+  const auto& c = s->stats.contains("cpu") ? s->stats["cpu"] : nlohmann::json::object();
+  j["cpu_usage"]["total_usage"] = s->cpu_ns;
+  j["cpu_usage"]["usage_in_kernelmode"] = u64(c, {"usage", "kernel"});
+  j["cpu_usage"]["usage_in_usermode"] = u64(c, {"usage", "user"});
+  if (c.contains("usage") && c["usage"].contains("percpu") && !c["usage"]["percpu"].empty())
+    j["cpu_usage"]["percpu_usage"] = c["usage"]["percpu"];
+  j["system_cpu_usage"] = s->system_ns;
+  j["online_cpus"] = online;
+  j["throttling_data"] = {{"periods", u64(c, {"throttling", "periods"})},
+                          {"throttled_periods", u64(c, {"throttling", "throttledPeriods"})},
+                          {"throttled_time", u64(c, {"throttling", "throttledTime"})}};
+  return j;
+}
+
+// One object of the Docker Engine API's GET /containers/ID/stats, from a
+// sample and the one before it (precpu; none for the first).
+nlohmann::json api_stats(const Running& c, const Sample& s, const Sample* before, uint64_t host_mem) {
+  uint64_t online = static_cast<uint64_t>(sysconf(_SC_NPROCESSORS_ONLN));
+  const auto& m = s.stats.contains("memory") ? s.stats["memory"] : nlohmann::json::object();
+  uint64_t limit = u64(m, {"usage", "limit"});
+  if (limit == 0 || (host_mem && limit > host_mem)) limit = host_mem;  // unlimited: the host's (dockerd)
+  nlohmann::json mem = {{"usage", u64(m, {"usage", "usage"})},
+                        {"limit", limit},
+                        {"stats", m.contains("raw") ? m["raw"] : nlohmann::json::object()}};
+  if (u64(m, {"usage", "max"})) mem["max_usage"] = u64(m, {"usage", "max"});
+  if (u64(m, {"usage", "failcnt"})) mem["failcnt"] = u64(m, {"usage", "failcnt"});
+  nlohmann::json blkio = {{"io_service_bytes_recursive", nullptr}, {"io_serviced_recursive", nullptr},
+                          {"io_queue_recursive", nullptr},         {"io_service_time_recursive", nullptr},
+                          {"io_wait_time_recursive", nullptr},     {"io_merged_recursive", nullptr},
+                          {"io_time_recursive", nullptr},          {"sectors_recursive", nullptr}};
+  if (s.stats.contains("blkio"))
+    for (auto [from, to] : {std::pair{"ioServiceBytesRecursive", "io_service_bytes_recursive"},
+                            std::pair{"ioServicedRecursive", "io_serviced_recursive"}})
+      if (s.stats["blkio"].contains(from) && !s.stats["blkio"][from].empty()) blkio[to] = s.stats["blkio"][from];
+  nlohmann::json pids = {{"current", u64(s.stats, {"pids", "current"})}};
+  if (u64(s.stats, {"pids", "limit"})) pids["limit"] = u64(s.stats, {"pids", "limit"});
+  nlohmann::json j = {{"read", s.read},
+                      {"preread", before ? before->read : "0001-01-01T00:00:00Z"},
+                      {"pids_stats", pids},
+                      {"blkio_stats", blkio},
+                      {"num_procs", 0},
+                      {"storage_stats", nlohmann::json::object()},
+                      {"cpu_stats", api_cpu(&s, online)},
+                      {"precpu_stats", api_cpu(before, online)},
+                      {"memory_stats", mem},
+                      {"name", "/" + c.rec.name},
+                      {"id", c.rec.id}};
+  if (auto nets = api_networks(c.init); !nets.empty()) j["networks"] = nets;
+  return j;
 }
 
 std::string percent(double v) {
@@ -136,8 +230,13 @@ int container_stats(const Globals& env, const std::vector<std::string>& keys, co
     for (size_t i = 0; i < cs.size(); i++) {
       auto s = sample(cs[i].cg);
       auto it = prev.find(cs[i].rec.id);
-      Sample before = it != prev.end() ? it->second : s;
+      bool had = it != prev.end();
+      Sample before = had ? it->second : s;
       prev[cs[i].rec.id] = s;
+      if (format == "api") {
+        std::cout << api_stats(cs[i], s, had ? &before : nullptr, host_mem).dump() << "\n";
+        continue;
+      }
       double wall = std::chrono::duration<double, std::nano>(s.at - before.at).count();
       double cpu = wall > 0 && s.cpu_ns >= before.cpu_ns ? (s.cpu_ns - before.cpu_ns) / wall * 100.0 : 0.0;
       const auto& m = s.stats["memory"];

@@ -314,11 +314,12 @@ int system_df(const Globals& g, bool verbose, const std::string& format) {
   return 0;
 }
 
-int system_prune(const Globals& g, const PruneOptions& o) {
-  Filters f = parse_filters(o.filters);
+namespace {
+
+// Remove the stopped containers `f` matches; their ids, and their changes'
+// size added to `total`.
+std::vector<std::string> prune_containers(const Globals& g, const Filters& f, uint64_t& total) {
   StateDir st(g.state_dir);
-  uint64_t total = 0;
-  // 1. Stopped containers.
   std::vector<std::string> containers;
   for (const auto& r : st.list()) {
     std::string live = live_status(r);
@@ -333,6 +334,35 @@ int system_prune(const Globals& g, const PruneOptions& o) {
       log::warn(std::string("prune: ") + e.what());
     }
   }
+  return containers;
+}
+
+}  // namespace
+
+int container_prune(const Globals& g, const std::vector<std::string>& filters, const std::string& format) {
+  Filters f = parse_filters(filters);
+  uint64_t total = 0;
+  auto ids = prune_containers(g, f, total);
+  if (format == "json") {
+    std::cout << nlohmann::json{{"ContainersDeleted", ids}, {"SpaceReclaimed", total}}.dump() << "\n";
+    return 0;
+  }
+  if (!format.empty()) fail(Errc::usage, "container prune: --format json only");
+  if (!ids.empty()) {
+    std::cout << "Deleted Containers:\n";
+    for (const auto& c : ids) std::cout << c << "\n";
+    std::cout << "\n";
+  }
+  std::cout << "Total reclaimed space: " << human_size(total) << "\n";
+  return 0;
+}
+
+int system_prune(const Globals& g, const PruneOptions& o) {
+  Filters f = parse_filters(o.filters);
+  StateDir st(g.state_dir);
+  uint64_t total = 0;
+  // 1. Stopped containers.
+  std::vector<std::string> containers = prune_containers(g, f, total);
   if (!containers.empty()) {
     std::cout << "Deleted Containers:\n";
     for (const auto& c : containers) std::cout << c << "\n";
