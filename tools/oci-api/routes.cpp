@@ -55,16 +55,12 @@ void route(Exchange& x) {
     if (verb == "logs" && get) return container_logs(x, id);
     if (verb == "attach" && post) return container_attach(x, id);
     if (verb == "exec" && post) return exec_create(x, id);
-    if (verb == "resize" && post) {
-      // No resize path from oci-api to a container's pty: accepted, no effect.
-      inspect_container(id);
-      return x.reply(200, "", "");
-    }
+    if (verb == "resize" && post) return container_resize(x, id);
   }
   if (split2(p, "/exec/", id, verb)) {
     if (verb == "start" && post) return exec_start(x, id);
     if (verb == "json" && get) return exec_inspect(x, id);
-    if (verb == "resize" && post) return x.reply(200, "", "");  // as containers' resize
+    if (verb == "resize" && post) return exec_resize(x, id);
   }
 
   if (p == "/images/json" && get) return image_list(x);
