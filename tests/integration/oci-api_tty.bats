@@ -39,23 +39,34 @@ api() {
   curl -s --unix-socket "$SOCK" -X "$m" -w '\n%{http_code}' "$@" "http://localhost$p"
 }
 
+# code: the HTTP status of the last `run api` (its last line; an empty body
+# leaves no line of its own).
+code() { echo "${lines[${#lines[@]}-1]}"; }
+
 need_py() { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import docker' 2>/dev/null || skip "python3-docker not installed"; }
 
-# py_exec_tty CONTAINER INPUT CMD...: a tty exec with stdin through
+# py_exec_tty CONTAINER READY INPUT CMD...: a tty exec with stdin through
 # python3-docker's low-level API: resized to 33x111 once started, INPUT
-# (Python escapes) sent, its raw output printed as a Python bytes repr.
+# (Python escapes) sent once READY (when not empty) was output, its raw
+# output printed as a Python bytes repr, then its exit code.
 py_exec_tty() {
   /usr/bin/python3 - "$@" <<'PY'
 import os, socket, sys, time, docker
 api = docker.APIClient(base_url=os.environ["DOCKER_HOST"])
-cid, data, cmd = sys.argv[1], sys.argv[2].encode().decode("unicode_escape").encode("latin-1"), sys.argv[3:]
+cid, ready, cmd = sys.argv[1], sys.argv[2].encode(), sys.argv[4:]
+data = sys.argv[3].encode().decode("unicode_escape").encode("latin-1")
 ex = api.exec_create(cid, cmd, stdin=True, tty=True)["Id"]
 sock = api.exec_start(ex, tty=True, socket=True)
 s = sock._sock
 api.exec_resize(ex, height=33, width=111)
-s.sendall(data)
 s.settimeout(20)
 out = b""
+while ready and ready not in out:
+    b = s.recv(4096)
+    if not b:
+        break
+    out += b
+s.sendall(data)
 while True:
     try:
         b = s.recv(4096)
@@ -65,7 +76,12 @@ while True:
         break
     out += b
 print(repr(out))
-print(api.exec_inspect(ex)["ExitCode"])
+for i in range(50):
+    r = api.exec_inspect(ex)
+    if not r["Running"]:
+        break
+    time.sleep(0.1)
+print(r["ExitCode"])
 PY
 }
 
@@ -74,34 +90,34 @@ PY
   local id
   id=$($DOCKER run -dit $IMG sh)
   # a shell on the exec's terminal: the size is there before it reads a command
-  run py_exec_tty "$id" 'stty size; exit 3\n' sh
+  run py_exec_tty "$id" "" 'stty size; exit 3\n' sh
   [ "$status" -eq 0 ] || { echo "$output"; cat "$T/api.log"; false; }
   [[ "${lines[0]}" == *"33 111\\r\\n"* ]] || { echo "$output"; false; }
   [ "${lines[1]}" = 3 ]
   # oci-api's terminal is raw: \r and ^C (0x03) arrive unchanged in the
   # container (a cooked one would make \n and a SIGINT of oci-run of them),
   # and output bytes are the container pty's own (\n -> \r\n there, nothing more).
-  run py_exec_tty "$id" 'a\rb\x03c' sh -c 'stty raw -echo; head -c 5 | od -An -tx1; printf "x\ny\r\n"'
+  run py_exec_tty "$id" ready 'a\rb\x03c' sh -c 'stty raw -echo; echo ready; head -c 5 | od -An -tx1; printf "x\ny\r\n"'
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [[ "${lines[0]}" == *" 61 0d 62 03 63"* ]] || { echo "$output"; false; }
   [[ "${lines[0]}" == *'x\ny\r\n'* ]] || { echo "$output"; false; }
   [ "${lines[1]}" = 0 ]
-  wait_until test -z "$(pgrep -P "$API_PID")"
+  wait_until bash -c "! pgrep -P $API_PID"
 }
 
 @test "oci-api tty: a tty container's resize reaches its terminal, attached or not; oci-run resize" {
   local id
   id=$($DOCKER run -dit --name tty-c $IMG sh)
   run api POST "/containers/tty-c/resize?h=33&w=111"
-  [ "${lines[1]}" = 200 ] || { echo "$output"; cat "$T/api.log"; false; }
+  [ "$(code)" = 200 ] || { echo "$output"; cat "$T/api.log"; false; }
   # the container's own terminal (its sh's stdin), seen from an exec
   [ "$($DOCKER exec tty-c stty -F /proc/1/fd/0 size)" = "33 111" ]
-  # with a client attached (docker attach without a terminal)
-  $DOCKER attach --no-stdin tty-c >/dev/null 2>&1 3>&- &
+  # with a client attached (its oci-run attach's hello carries no size)
+  curl -s -N --unix-socket "$SOCK" -X POST "http://localhost/containers/tty-c/attach?stream=1&stdout=1" >/dev/null 3>&- &
   local att=$!
-  wait_until test -n "$(pgrep -P "$API_PID")"
+  wait_until pgrep -P "$API_PID"
   run api POST "/containers/$id/resize?h=20&w=50"
-  [ "${lines[1]}" = 200 ]
+  [ "$(code)" = 200 ]
   [ "$($DOCKER exec tty-c stty -F /proc/1/fd/0 size)" = "20 50" ]
   kill $att
   wait $att 2>/dev/null || true
@@ -128,7 +144,7 @@ PY
   # no tty: nothing to resize, success as dockerd (containerd's shim) answers
   $DOCKER run -d --name plain $IMG sleep 100
   run api POST "/containers/plain/resize?h=10&w=10"
-  [ "${lines[1]}" = 200 ]
+  [ "$(code)" = 200 ]
   # a container that does not run: 409
   local id
   id=$($DOCKER create --name stopped -t $IMG sh)
@@ -144,7 +160,7 @@ PY
   local ex
   ex=$(api POST /containers/plain/exec -H 'Content-Type: application/json' -d '{"Cmd":["true"]}' | head -1 | jq -r .Id)
   run api POST "/exec/$ex/resize?h=10&w=10"
-  [ "${lines[1]}" = 200 ]
+  [ "$(code)" = 200 ]
   run api POST "/exec/$ex/start" -H 'Content-Type: application/json' -d '{"Detach":false,"Tty":false}'
   run api POST "/exec/$ex/resize?h=10&w=10"
   [ "${lines[1]}" = 409 ] && jq -e '.message | contains("is not running")' <<<"${lines[0]}"
