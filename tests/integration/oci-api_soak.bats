@@ -35,7 +35,8 @@ teardown() {
 }
 
 @test "oci-api soak: 40 mixed requests, clients killed at random, leave oci-api and the host as they were" {
-  soak_warmup 6
+  # a short warm-up (bench/api-soak.sh runs every kind): one of each family
+  soak_warmup 6 run_d run_tty exec exec_tty logs_f attach events_f py_list py_exec bad_json half_header volume ps
   soak_quiesce 3 || { pgrep -a -P "$API_PID"; soak_metrics; false; }
   local rss0 fd0 thr0 rss1 fd1 thr1
   read -r rss0 fd0 thr0 <<<"$(soak_metrics)"

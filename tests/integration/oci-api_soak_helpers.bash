@@ -179,11 +179,14 @@ soak_run() {
   soak_throttle 1
 }
 
-# Every kind once, none killed (the warm-up: thread stacks, malloc arenas).
+# soak_warmup CONCURRENCY [KIND...]: every kind (or those given) once, none
+# killed but streams (the warm-up: thread stacks, malloc arenas).
 soak_warmup() {
-  local conc=$1 kind
+  local conc=$1 kind kinds=("${SOAK_KINDS[@]}")
+  shift
+  [ $# -eq 0 ] || kinds=("$@")
   SOAK_PIDS=()
-  for kind in "${SOAK_KINDS[@]}"; do
+  for kind in "${kinds[@]}"; do
     soak_throttle "$conc"
     if [[ "$SOAK_STREAMS" == *" $kind "* ]]; then soak_launch "$kind" 1 3>&- &
     else soak_launch "$kind" 0 3>&- &

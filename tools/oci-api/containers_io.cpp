@@ -235,7 +235,16 @@ void exec_start(Exchange& x, const std::string& exec_id) {
   }
   // A tty exec's `oci-run exec --tty` gets a terminal of ours as its stdin:
   // resize sets its size there, and oci-run's relay passes it on.
-  Child ch = spawn_piped(oci_argv(args), with_stdin, tty);
+  Child ch;
+  try {
+    ch = spawn_piped(oci_argv(args), with_stdin, tty);
+  } catch (...) {
+    // Not started (no fds, no processes left): not "running" for ever.
+    std::lock_guard l(g_exec_m);
+    e->running = false;
+    e->exit_code = 126;
+    throw;
+  }
   {
     std::lock_guard l(g_exec_m);
     e->pid = ch.pid;
