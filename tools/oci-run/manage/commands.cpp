@@ -280,7 +280,8 @@ int attach_managed(const Globals& g, const std::string& name_or_id, bool no_stdi
 
 void resize_managed(const Globals& g, const std::string& name_or_id, unsigned rows, unsigned cols) {
   if (rows == 0 || cols == 0 || rows > 65535 || cols > 65535)
-    fail(Errc::usage, "invalid window size " + std::to_string(rows) + "x" + std::to_string(cols) + ": want 1-65535 rows and columns");
+    fail(Errc::usage, "invalid window size " + std::to_string(rows) + "x" + std::to_string(cols) +
+                          ": want 1-65535 rows and columns");
   StateDir st = state_of(g);
   std::string id = st.find(name_or_id);
   Record r = st.load(id);
