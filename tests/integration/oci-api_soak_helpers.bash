@@ -231,8 +231,22 @@ soak_container_procs() {
   done
 }
 
-# A container's monitor (`oci-run start ID`, detached) and its runtime.
-SOAK_MONITOR_RE=' start [0-9a-f]{64} $| run --bundle '
+# The containers' monitors (their records' monitor_pid; a monitor keeps
+# the command line of the oci-run that forked it: start, restart, run).
+soak_monitor_pids() {
+  cat "$OCIKIT_STATE_DIR"/containers/*/record.json 2>/dev/null | jq -r 'select(.monitor_pid > 0) | "\(.monitor_pid)"' 2>/dev/null
+}
+
+# soak_tool_procs without the monitors and their runtimes (`run --bundle`).
+soak_other_procs() {
+  local mons pid ppid args
+  mons=" $(soak_monitor_pids | tr '\n' ' ') "
+  soak_tool_procs | while read -r pid ppid args; do
+    [[ "$mons" == *" $pid "* ]] && continue
+    [[ "$mons" == *" $ppid "* && "$args" == *" run --bundle "* ]] && continue
+    echo "$pid $ppid $args"
+  done
+}
 
 # soak_quiesce THREADS: wait (up to 60 s) until oci-api has no children and
 # no more than THREADS threads (keep-alive connections end with the read
@@ -242,7 +256,7 @@ soak_quiesce() {
   local end=$((SECONDS + 60))
   while [ "$SECONDS" -lt "$end" ]; do
     if [ -z "$(pgrep -P "$API_PID")" ] && [ "$(soak_metrics | cut -d' ' -f3)" -le "$1" ] &&
-      [ -z "$(soak_tool_procs | grep -v -E "$SOAK_MONITOR_RE")" ]; then
+      [ -z "$(soak_other_procs)" ]; then
       return 0
     fi
     sleep 0.2
@@ -272,13 +286,19 @@ soak_check_state() {
   fi
   running=" $(awk '$2 == "running" || $2 == "restarting" || $2 == "paused" {print $1}' <<<"$oci" | tr '\n' ' ') "
   local pid ppid args id
+  # monitors (and their runtimes) only for running containers
   while read -r pid ppid args; do
     [ -n "$pid" ] || continue
     id=$(grep -o '[0-9a-f]\{64\}' <<<"$args" | tail -1)
-    if grep -q -E "$SOAK_MONITOR_RE" <<<"$args " && [[ "$running" == *" $id "* ]]; then continue; fi
-    echo "FAIL: a process left behind: $pid (parent $ppid) $args"
+    [[ "$running" == *" $id "* ]] && continue
+    echo "FAIL: the monitor or runtime of a container that does not run: $pid (parent $ppid) $args"
     bad=1
   done <<<"$(soak_tool_procs)"
+  while read -r pid ppid args; do
+    [ -n "$pid" ] || continue
+    echo "FAIL: a process left behind: $pid (parent $ppid) $args"
+    bad=1
+  done <<<"$(soak_other_procs)"
   while read -r pid id; do
     [ -n "$pid" ] || continue
     [[ "$running" == *" $id "* ]] && continue
