@@ -49,7 +49,7 @@ teardown() {
   kill -0 "$API_PID"
   [ -z "$(pgrep -P "$API_PID")" ]
   [ "$thr1" -le "$thr0" ] && [ "$fd1" -le "$fd0" ]
-  [ "$rss1" -le $((rss0 + 16384 + rss0 / 4)) ]
+  [ "$rss1" -le $((rss0 + 8192 + rss0 / 4)) ]
   [ ! -s "$T/violations" ] || { cat "$T/violations"; false; }
   soak_check_state
   soak_remove_all
