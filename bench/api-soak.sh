@@ -13,8 +13,9 @@
 # through the API, the script waits for quiescence and checks: RSS within
 # the bound (SOAK_RSS_SLACK_KB, default 8192, plus 25 %; 300 and 600
 # requests here both grow it by about 2.7 MiB: malloc arenas of the
-# connection threads, a plateau), the same fd and thread counts, no child processes of oci-api, the API's container list
-# equal to `oci-run ps -a` (ids and states), no process, mount or runtime
+# connection threads, a plateau), the same fd and thread counts, no child
+# processes of oci-api, the API's container list equal to `oci-run ps -a`
+# (ids and states), no process, mount or runtime
 # state of a container that does not run, and none of anything at the end.
 # Prints a summary; exits 1 when a check failed.
 #
