@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -88,6 +89,11 @@ pid_t spawn(const Spec& s) {
     child_fd(s.in, 0, null_fd.get());
     child_fd(s.out, 1, null_fd.get());
     child_fd(s.err, 2, null_fd.get());
+    if (s.controlling_tty && (::setsid() < 0 || ::ioctl(0, TIOCSCTTY, 0) != 0)) {
+      int e = errno;
+      (void)!::write(err_w.get(), &e, sizeof e);
+      ::_exit(127);
+    }
     ::execve(prog.c_str(), argv.data(), env);
     int e = errno;
     (void)!::write(err_w.get(), &e, sizeof e);

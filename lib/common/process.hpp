@@ -31,6 +31,10 @@ struct Spec {
   bool reset_signals = false;
   /// The program when it is not argv[0] (argv[0] is then only its name).
   std::string path{};
+  /// Start a new session in the child with stdin (a terminal) as its
+  /// controlling terminal: a window size set on that terminal's master sends
+  /// it SIGWINCH, as a terminal emulator's does.
+  bool controlling_tty = false;
 };
 
 /// Start the program. Returns its pid. Throws Errc::io when fork fails or

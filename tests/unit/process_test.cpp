@@ -1,6 +1,9 @@
 #include "common/process.hpp"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -95,4 +98,47 @@ TEST_CASE("process: capture_bounded gives stdin, and kills a child that talks to
 
   b.input.assign((1 << 20) + 1, 'x');
   CHECK_THROWS_WITH(process::capture_bounded({{"true"}}, b), "process: input larger than 1 MiB");
+}
+
+TEST_CASE("process: controlling_tty gives the child a session whose terminal is its stdin (SIGWINCH on resize)") {
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  REQUIRE(master >= 0);
+  REQUIRE(grantpt(master) == 0);
+  REQUIRE(unlockpt(master) == 0);
+  int slave = ::open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  REQUIRE(slave >= 0);
+  struct stat st {};
+  REQUIRE(fstat(slave, &st) == 0);
+  int out[2];
+  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  // Field 7 of /proc/PID/stat is the controlling terminal's device number;
+  // a window size set on the master reaches the child as SIGWINCH.
+  pid_t pid = process::spawn({.argv = {"/bin/sh", "-c",
+                                       "trap 'echo winch; exit 0' WINCH; cut -d' ' -f7 /proc/$$/stat; "
+                                       "i=0; while [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; exit 1"},
+                              .in = slave,
+                              .out = out[1],
+                              .controlling_tty = true});
+  ::close(out[1]);
+  ::close(slave);
+  std::string got;
+  char buf[256];
+  while (got.find('\n') == std::string::npos) {
+    ssize_t n = ::read(out[0], buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  CHECK(got == std::to_string(st.st_rdev) + "\n");
+  struct winsize ws {};
+  ws.ws_row = 33;
+  ws.ws_col = 111;
+  REQUIRE(ioctl(master, TIOCSWINSZ, &ws) == 0);
+  CHECK(process::wait(pid) == 0);
+  while (ssize_t n = ::read(out[0], buf, sizeof buf)) {
+    if (n < 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  CHECK(got == std::to_string(st.st_rdev) + "\nwinch\n");
+  ::close(out[0]);
+  ::close(master);
 }

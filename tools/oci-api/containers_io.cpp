@@ -34,6 +34,7 @@ struct PendingAttach {
   std::mutex m;
   std::condition_variable cv;
   bool with_stdin = false;
+  bool abandoned = false;  ///< its client left before the start came
   std::optional<Child> child;
 };
 std::mutex g_pending_m;
@@ -60,6 +61,8 @@ struct ExecInstance {
   bool running = false;
   std::optional<int> exit_code;
   pid_t pid = 0;
+  int pty = -1;  ///< a running tty exec's terminal (Child::pty), under g_exec_m
+  unsigned rows = 0, cols = 0;  ///< the last resize (applied when it starts)
 };
 std::mutex g_exec_m;
 std::map<std::string, std::shared_ptr<ExecInstance>> g_execs;
@@ -137,7 +140,10 @@ void container_attach(Exchange& x, const std::string& id) {
   {
     std::unique_lock l(p->m);
     while (!p->child) {
-      if (p->cv.wait_for(l, std::chrono::milliseconds(250)) == std::cv_status::timeout && x.client_gone(true)) break;
+      if (p->cv.wait_for(l, std::chrono::milliseconds(250)) == std::cv_status::timeout && x.client_gone(true)) {
+        p->abandoned = true;  // a start now must not run `start -a` for nobody
+        break;
+      }
     }
     if (p->child) ch = std::move(p->child);
   }
@@ -163,7 +169,10 @@ bool start_pending_attach(const std::string& id) {
   if (p->with_stdin) args.push_back("--interactive");
   args.push_back(id);
   {
+    // Its client may have left meanwhile: then the container is started
+    // detached (`start -a` here would have nobody to reap or read it).
     std::lock_guard l(p->m);
+    if (p->abandoned) return false;
     p->child = spawn_piped(oci_argv(args), p->with_stdin);
   }
   p->cv.notify_all();
@@ -227,8 +236,26 @@ void exec_start(Exchange& x, const std::string& exec_id) {
     if (r.status != 0) fail_api(status_of(r), r.message());
     return x.reply(200, "", "");
   }
-  Child ch = spawn_piped(oci_argv(args), with_stdin);
-  e->pid = ch.pid;
+  // A tty exec's `oci-run exec --tty` gets a terminal of ours as its stdin:
+  // resize sets its size there, and oci-run's relay passes it on.
+  Child ch;
+  try {
+    ch = spawn_piped(oci_argv(args), with_stdin, tty);
+  } catch (...) {
+    // Not started (no fds, no processes left): not "running" for ever.
+    std::lock_guard l(g_exec_m);
+    e->running = false;
+    e->exit_code = 126;
+    throw;
+  }
+  {
+    std::lock_guard l(g_exec_m);
+    e->pid = ch.pid;
+    if (ch.pty) {
+      e->pty = ch.pty.get();
+      if (e->rows && e->cols) set_window(e->pty, e->rows, e->cols);
+    }
+  }
   x.hijack(tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
   std::thread feeder;
   if (with_stdin) feeder = feed_stdin(x, ch, x.take_leftover());
@@ -239,6 +266,7 @@ void exec_start(Exchange& x, const std::string& exec_id) {
     std::lock_guard l(g_exec_m);
     e->running = false;
     e->exit_code = rc < 0 ? 137 : rc;
+    e->pty = -1;  // closed with `ch`
   }
   ::shutdown(x.io().fd(), SHUT_RDWR);
   if (feeder.joinable()) feeder.join();
@@ -265,6 +293,60 @@ void exec_inspect(Exchange& x, const std::string& exec_id) {
                {"ContainerID", e->container},
                {"DetachKeys", ""},
                {"Pid", e->running ? e->pid : 0}});
+}
+
+namespace {
+
+// docker's ?h=ROWS&w=COLS of a resize: numbers in 0-65535, else 400.
+std::pair<unsigned, unsigned> window_query(const Exchange& x) {
+  auto num = [&](const char* k) {
+    std::string v = x.q(k);
+    if (v.empty() || v.size() > 5 || v.find_first_not_of("0123456789") != std::string::npos || std::stoul(v) > 65535)
+      fail_api(400, std::string("invalid resize parameter ") + k + "=\"" + v + "\": want a number 0-65535");
+    return static_cast<unsigned>(std::stoul(v));
+  };
+  unsigned h = num("h"), w = num("w");
+  return {h, w};
+}
+
+}  // namespace
+
+// As dockerd: a container that does not run is a conflict; one without a
+// tty has no terminal to resize, which containerd's shim answers with
+// success (and so does docker). A tty one is resized by `oci-run resize`
+// through its monitor, attached or not (and while it is being started).
+void container_resize(Exchange& x, const std::string& id) {
+  auto [rows, cols] = window_query(x);
+  json c = inspect_container(id);
+  std::string full = c.value("Id", id), status = c["State"].value("Status", "");
+  bool tty = c["Config"].value("Tty", false);
+  if (status != "running" && status != "paused" && !(tty && status == "created"))
+    fail_api(409, "Container " + full + " is not running");
+  if (tty && rows && cols) {
+    Result r = run_oci({"resize", "--height", std::to_string(rows), "--width", std::to_string(cols), full});
+    if (r.status != 0) {
+      int st = status_of(r);
+      fail_api(st, st == 409 ? "Container " + full + " is not running" : r.message());
+    }
+  }
+  x.reply(200, "", "");
+}
+
+// An exec's size is kept for its start and set on its terminal while it
+// runs (a non-tty exec has none: success, as docker's).
+void exec_resize(Exchange& x, const std::string& exec_id) {
+  auto e = find_exec(exec_id);
+  auto [rows, cols] = window_query(x);
+  {
+    std::lock_guard l(g_exec_m);
+    if (e->exit_code) fail_api(409, "exec " + exec_id + " is not running (it has exited)");
+    if (rows && cols) {
+      e->rows = rows;
+      e->cols = cols;
+      if (e->pty >= 0) set_window(e->pty, rows, cols);
+    }
+  }
+  x.reply(200, "", "");
 }
 
 }  // namespace ocikit::api

@@ -27,6 +27,8 @@ void container_attach(Exchange& x, const std::string& id);
 void exec_create(Exchange& x, const std::string& id);
 void exec_start(Exchange& x, const std::string& exec_id);
 void exec_inspect(Exchange& x, const std::string& exec_id);
+void container_resize(Exchange& x, const std::string& id);  // ?h=ROWS&w=COLS
+void exec_resize(Exchange& x, const std::string& exec_id);
 /// The pending attach of a created container, started by `start` (true
 /// when there was one and it now runs `oci-run start -a`).
 bool start_pending_attach(const std::string& id);

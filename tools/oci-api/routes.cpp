@@ -62,16 +62,12 @@ void route(Exchange& x) {
     if (verb == "stats" && get) return container_stats(x, id);
     if (verb == "archive" && (get || m == "PUT")) return container_archive(x, id);
     if (verb == "export" && get) return container_export(x, id);
-    if (verb == "resize" && post) {
-      // No resize path from oci-api to a container's pty: accepted, no effect.
-      inspect_container(id);
-      return x.reply(200, "", "");
-    }
+    if (verb == "resize" && post) return container_resize(x, id);
   }
   if (split2(p, "/exec/", id, verb)) {
     if (verb == "start" && post) return exec_start(x, id);
     if (verb == "json" && get) return exec_inspect(x, id);
-    if (verb == "resize" && post) return x.reply(200, "", "");  // as containers' resize
+    if (verb == "resize" && post) return exec_resize(x, id);
   }
 
   if (p == "/images/json" && get) return image_list(x);

@@ -4,8 +4,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <stdexcept>
@@ -78,24 +80,57 @@ std::string check_oci(const std::vector<std::string>& args, const std::string& i
   return r.out;
 }
 
-Child spawn_piped(const std::vector<std::string>& argv, bool with_stdin) {
-  int in[2] = {-1, -1}, out[2], err[2];
-  if (with_stdin && pipe2(in, O_CLOEXEC) != 0) throw_errno("pipe");
-  if (pipe2(out, O_CLOEXEC) != 0) throw_errno("pipe");
-  if (pipe2(err, O_CLOEXEC) != 0) throw_errno("pipe");
-  fs::UniqueFd in_r(in[0]), in_w(in[1]), out_r(out[0]), out_w(out[1]), err_r(err[0]), err_w(err[1]);
+Child spawn_piped(const std::vector<std::string>& argv, bool with_stdin, bool tty_stdin) {
+  // Every descriptor owned at once: a failure on the way leaks none.
+  auto make_pipe = [](fs::UniqueFd& r, fs::UniqueFd& w) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe");
+    r.reset(p[0]);
+    w.reset(p[1]);
+  };
+  fs::UniqueFd in_r, in_w, out_r, out_w, err_r, err_w, pty, pty_slave;
+  if (tty_stdin) {
+    pty.reset(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!pty || grantpt(pty.get()) != 0 || unlockpt(pty.get()) != 0) throw_errno("posix_openpt");
+    char name[64];
+    if (ptsname_r(pty.get(), name, sizeof name) != 0) throw_errno("ptsname");
+    pty_slave.reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!pty_slave) throw_errno(std::string("open ") + name);
+    // Raw: no echo back into the master, no ^C or newline translation.
+    termios t{};
+    if (tcgetattr(pty_slave.get(), &t) != 0) throw_errno("tcgetattr");
+    cfmakeraw(&t);
+    if (tcsetattr(pty_slave.get(), TCSANOW, &t) != 0) throw_errno("tcsetattr");
+    if (with_stdin) {
+      in_w.reset(fcntl(pty.get(), F_DUPFD_CLOEXEC, 0));
+      if (!in_w) throw_errno("dup");
+    }
+  } else if (with_stdin) {
+    make_pipe(in_r, in_w);
+  }
+  make_pipe(out_r, out_w);
+  make_pipe(err_r, err_w);
   process::Spec s;
   s.argv = argv;
   s.reset_signals = true;
-  s.in = with_stdin ? in_r.get() : process::kDevNull;
+  s.in = tty_stdin ? pty_slave.get() : with_stdin ? in_r.get() : process::kDevNull;
   s.out = out_w.get();
   s.err = err_w.get();
+  s.controlling_tty = tty_stdin;
   Child c;
   c.pid = process::spawn(s);
   c.in = std::move(in_w);
   c.out = std::move(out_r);
   c.err = std::move(err_r);
+  c.pty = std::move(pty);
   return c;
+}
+
+void set_window(int pty, unsigned rows, unsigned cols) {
+  winsize ws{};
+  ws.ws_row = static_cast<unsigned short>(rows);
+  ws.ws_col = static_cast<unsigned short>(cols);
+  if (pty >= 0) ioctl(pty, TIOCSWINSZ, &ws);
 }
 
 void kill_child(Child& c) {

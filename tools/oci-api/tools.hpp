@@ -46,9 +46,17 @@ std::string check_oci(const std::vector<std::string>& args, const std::string& i
 struct Child {
   pid_t pid = -1;
   fs::UniqueFd in, out, err;
+  fs::UniqueFd pty;  ///< the master of the terminal on its stdin (tty_stdin), else none
 };
-/// Start a tool with stdin (when `with_stdin`, else /dev/null), stdout and stderr piped.
-Child spawn_piped(const std::vector<std::string>& argv, bool with_stdin);
+/// Start a tool with stdin (when `with_stdin`, else /dev/null), stdout and
+/// stderr piped. With `tty_stdin` its stdin is a pseudo-terminal of ours
+/// instead, in raw mode (bytes pass unchanged, nothing echoes) and its
+/// controlling terminal: set_window on `pty` sends it SIGWINCH, and
+/// oci-run's relay passes the size on to the container's pty; `in` (with
+/// `with_stdin`) writes to that terminal. Its output stays on pipes.
+Child spawn_piped(const std::vector<std::string>& argv, bool with_stdin, bool tty_stdin = false);
+/// Set the window size of a child's terminal (`Child::pty`).
+void set_window(int pty, unsigned rows, unsigned cols);
 /// Kill a child (SIGKILL: the tools here are clients of the container's
 /// monitor, the container is not affected) and reap it.
 void kill_child(Child& c);

@@ -63,6 +63,7 @@ const std::vector<DockerCommand> kDockerCommands = {
     {"events", "what happens to containers, images, volumes, networks (events ID: the runtime's)"},
     {"logs", "print a container's log"},
     {"attach", "attach to a running container"},
+    {"resize", "set a tty container's terminal size (rows, columns), attached or not"},
     {"inspect", "container details as JSON"},
     {"exec", "run a command in a managed container"},
     {"top", "a container's processes"},

@@ -183,6 +183,11 @@ int docker_main(int argc, char** argv) {
             ->capture_default_str();
         attach->add_option("--detach-keys", detach_keys, "keys that detach (with a tty)")->capture_default_str();
         attach->add_option("CONTAINER", names)->required()->expected(1);
+        unsigned resize_rows = 0, resize_cols = 0;
+        auto* resize = app.add_subcommand("resize", "set a tty container's terminal size (as the API's resize)");
+        resize->add_option("--height", resize_rows, "rows")->required();
+        resize->add_option("--width", resize_cols, "columns")->required();
+        resize->add_option("CONTAINER", names)->required()->expected(1);
         auto* inspect = app.add_subcommand("inspect", "container details as JSON");
         inspect->add_option("CONTAINER", names)->required();
         std::string inspect_format;
@@ -366,6 +371,7 @@ int docker_main(int argc, char** argv) {
         }
         if (*inspect) return print_inspect(g, names, inspect_format), 0;
         if (*attach) return attach_managed(g, names[0], no_stdin, sig_proxy, detach_keys);
+        if (*resize) return resize_managed(g, names[0], resize_rows, resize_cols), 0;
         if (*start && (start_attach || start_interactive)) {
           if (names.size() != 1) fail(Errc::usage, "you cannot start and attach multiple containers at once");
           return start_attached(g, names[0], start_interactive, detach_keys);

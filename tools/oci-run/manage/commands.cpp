@@ -1,9 +1,12 @@
 // oci-run manage/commands: run, start, stop, kill, restart, rm, wait, exec.
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/error.hpp"
@@ -273,6 +276,43 @@ int attach_managed(const Globals& g, const std::string& name_or_id, bool no_stdi
   a.sig_proxy = sig_proxy;
   a.detach_keys = keys;
   return attach_session(fd.get(), a);
+}
+
+void resize_managed(const Globals& g, const std::string& name_or_id, unsigned rows, unsigned cols) {
+  if (rows == 0 || cols == 0 || rows > 65535 || cols > 65535)
+    fail(Errc::usage, "invalid window size " + std::to_string(rows) + "x" + std::to_string(cols) +
+                          ": want 1-65535 rows and columns");
+  StateDir st = state_of(g);
+  std::string id = st.find(name_or_id);
+  Record r = st.load(id);
+  if (!r.tty) fail("cannot resize container " + name_or_id + ": it has no terminal (created without -t)");
+  // The monitor owns the pty master: a client's hello carries a window size
+  // (monitor_protocol.hpp). A container being started (start -a, run) has
+  // its monitor listening a moment later: wait for it while the record says
+  // created.
+  fs::UniqueFd fd;
+  for (int i = 0;; ++i) {
+    try {
+      fd.reset(connect_attach(st.container_dir(id)));
+      break;
+    } catch (const Error&) {
+      std::string s = live_status(st.load(id));
+      if ((s != "created" && s != "creating") || i >= 20) fail("container " + name_or_id + " is not running");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  std::string hello = nlohmann::json{{"stdin", false}, {"rows", rows}, {"cols", cols}}.dump();
+  if (!write_frame(fd.get(), Frame::kHello, hello)) fail("container " + name_or_id + " is not running");
+  // Done once the monitor let go of us: it handles a client's frames before
+  // it drops the client at its end of file (output frames meanwhile are dropped).
+  ::shutdown(fd.get(), SHUT_WR);
+  char buf[4096];
+  for (;;) {
+    pollfd p{fd.get(), POLLIN, 0};
+    if (poll(&p, 1, 5000) <= 0) break;
+    ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n <= 0 && !(n < 0 && errno == EINTR)) break;
+  }
 }
 
 int exec_managed(const Globals& g, const ExecOptions& o) {

@@ -94,6 +94,11 @@ int start_attached(const Globals& g, const std::string& name_or_id, bool interac
 /// not no_stdin) until it exits (its exit code) or the detach keys (0).
 int attach_managed(const Globals& g, const std::string& name_or_id, bool no_stdin, bool sig_proxy,
                    const std::string& detach_keys);
+/// `resize --height ROWS --width COLS NAME`: set the window size of a tty
+/// container's terminal through its monitor (attached or not), as docker's
+/// POST /containers/{id}/resize. Errc::usage for a size out of 1-65535,
+/// Errc::failure when it has no tty or does not run.
+void resize_managed(const Globals& g, const std::string& name_or_id, unsigned rows, unsigned cols);
 /// `stop [-t N] NAME`: the stop signal, then SIGKILL after the timeout.
 void stop_managed(const Globals& g, const std::string& name_or_id, std::optional<int> timeout);
 /// `kill [-s SIG] NAME`.

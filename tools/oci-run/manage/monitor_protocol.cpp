@@ -140,16 +140,10 @@ void write_out(int fd, const std::string& s) {
 }  // namespace
 
 int attach_session(int fd, const AttachOptions& o) {
-  nlohmann::json hello = {{"stdin", o.stdin}};
-  if (std::string w = window_json(0); !w.empty()) {
-    auto j = nlohmann::json::parse(w);
-    hello["rows"] = j["rows"];
-    hello["cols"] = j["cols"];
-  }
-  if (!write_frame(fd, Frame::kHello, hello.dump())) throw_errno("talk to the container monitor");
-
   // Signals arrive through a signalfd: SIGWINCH always, the proxied ones
   // without a tty (with one, ^C is a byte the pty turns into SIGINT).
+  // Blocked before the hello reads the window size, so that a resize in
+  // between is not lost.
   sigset_t set, old;
   sigemptyset(&set);
   sigaddset(&set, SIGWINCH);
@@ -163,6 +157,16 @@ int attach_session(int fd, const AttachOptions& o) {
   if (proxy)
     for (int s : proxied) signal(s, SIG_DFL);
   fs::UniqueFd sfd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  nlohmann::json hello = {{"stdin", o.stdin}};
+  if (std::string w = window_json(0); !w.empty()) {
+    auto j = nlohmann::json::parse(w);
+    hello["rows"] = j["rows"];
+    hello["cols"] = j["cols"];
+  }
+  if (!write_frame(fd, Frame::kHello, hello.dump())) {
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    throw_errno("talk to the container monitor");
+  }
   struct Restore {
     sigset_t old;
     termios saved{};

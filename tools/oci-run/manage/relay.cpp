@@ -108,8 +108,13 @@ int recv_fd(int sock) {
 void apply_window(const std::string& json, WindowSize& w, int pty_fd) {
   try {
     auto j = nlohmann::json::parse(json);
-    w.rows = j.value("rows", static_cast<unsigned short>(0));
-    w.cols = j.value("cols", static_cast<unsigned short>(0));
+    auto rows = j.value("rows", static_cast<unsigned short>(0));
+    auto cols = j.value("cols", static_cast<unsigned short>(0));
+    // A hello without a size (a client whose stdin is no terminal) keeps
+    // the size another client (or `oci-run resize`) set.
+    if (!rows || !cols) return;
+    w.rows = rows;
+    w.cols = cols;
   } catch (const std::exception&) {
     return;  // a malformed frame changes nothing
   }

@@ -71,7 +71,8 @@ int spawn_and_relay(const std::string& exe,
 RelayResult relay_process(const std::string& exe,
                           const std::function<std::vector<std::string>(const std::string&)>& make_argv,
                           const RelayTarget& t, const std::function<void(pid_t)>& on_spawn = {});
-/// Apply a client frame's window size {"rows","cols"} to `w` (and `pty_fd` when >= 0).
+/// Apply a client frame's window size {"rows","cols"} to `w` (and `pty_fd` when >= 0);
+/// a frame without one (or a malformed one) changes nothing.
 void apply_window(const std::string& json, WindowSize& w, int pty_fd);
 
 }  // namespace ocikit::manage
