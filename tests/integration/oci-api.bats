@@ -111,6 +111,13 @@ no_children() { [ -z "$(children)" ]; }
   [ "$(R logs --since 10m --until "$(date -d '+1 hour' +%s)" api-web 2>/dev/null)" = started ]
   run $DOCKER exec api-web sh -c 'echo in-exec; exit 5'
   [ "$status" -eq 5 ] && [ "$output" = in-exec ]
+  # exec -d returns while its process runs (which writes on, to nowhere)
+  run timeout 20 $DOCKER exec -d api-web sh -c 'while :; do echo out; echo err >&2; sleep 0.1; done'
+  [ "$status" -eq 0 ]
+  sleep 0.5
+  R top api-web | grep -q 'while'
+  run timeout 20 $DOCKER exec -d api-web /no/such/binary
+  [ "$status" -ne 0 ] && [[ "$output" == *"/no/such/binary"* ]]
   run bash -c "echo piped | $DOCKER exec -i api-web cat"
   [ "$output" = piped ]
   [ "$($DOCKER inspect -f '{{.State.Status}} {{.Name}} {{.Config.Labels.tier}}' api-web)" = "running /api-web web" ]

@@ -33,9 +33,11 @@ struct Result {
 };
 
 /// Run a tool with bounded output and time; stdin from `input`.
-Result run_tool(const std::vector<std::string>& argv, const std::string& input = "", int timeout_ms = 600000);
+Result run_tool(const std::vector<std::string>& argv, const std::string& input = "", int timeout_ms = 600000,
+                bool until_exit = false);
 /// `oci-run GLOBALS ARGS...`.
-Result run_oci(const std::vector<std::string>& args, const std::string& input = "", int timeout_ms = 600000);
+Result run_oci(const std::vector<std::string>& args, const std::string& input = "", int timeout_ms = 600000,
+               bool until_exit = false);
 /// The HTTP status of a failed tool run (404 for "no such ...", 409 for
 /// conflicts, 400 for usage errors, else 500).
 int status_of(const Result& r);

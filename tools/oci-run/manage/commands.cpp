@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <iostream>
+#include <optional>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -13,6 +15,7 @@
 #include "common/events.hpp"
 #include "common/fs.hpp"
 #include "common/log.hpp"
+#include "common/process.hpp"
 #include "common/users.hpp"
 #include "container.hpp"
 #include "manage/monitor_protocol.hpp"
@@ -324,6 +327,14 @@ int exec_managed(const Globals& g, const ExecOptions& o) {
   if (o.cmd.empty()) fail(Errc::usage, "exec: missing command");
   std::vector<std::string> a = {"oci-run", "--root", r.runtime_root};
   for (const auto& f : g.runtime_flags) a.push_back(f);
+  // docker's exec -d: the process's stdio is /dev/null, not ours (a caller
+  // reading our output to its end would wait for the process); the
+  // runtime's reason for a failure comes through its --log.
+  std::optional<fs::TempDir> detach_log;
+  if (o.detach && !o.tty) {
+    detach_log.emplace(std::string("oci-run-exec"));
+    a.insert(a.end(), {"--log", detach_log->path() + "/log", "--log-format", "json"});
+  }
   a.push_back("exec");
   std::vector<std::string> env;
   for (const auto& f : o.env_files)
@@ -349,6 +360,29 @@ int exec_managed(const Globals& g, const ExecOptions& o) {
   for (const auto& c : o.cmd) shown += (shown.empty() ? "" : " ") + c;
   container_event(r, "exec_create: " + shown);
   container_event(r, "exec_start: " + shown);
+  if (detach_log) {
+    a.push_back(id);
+    a.insert(a.end(), o.cmd.begin(), o.cmd.end());
+    process::Spec s;
+    s.path = g.self_exe;
+    s.argv = a;
+    s.in = s.out = s.err = process::kDevNull;
+    setenv(run::kRouteEnv, run::route_name(run::Route::runtime), 1);
+    int rc = process::run(s);
+    if (rc == 0) return 0;
+    std::string why;
+    try {
+      std::istringstream lines(fs::read_file(detach_log->path() + "/log"));
+      for (std::string l; std::getline(lines, l);) {
+        auto j = nlohmann::json::parse(l, nullptr, false);
+        if (j.is_object() && j.value("level", "") == "error") why = j.value("msg", why);
+      }
+    } catch (const Error&) {
+    }
+    std::fprintf(stderr, "oci-run: error: %s\n",
+                 (why.empty() ? "exec failed (exit status " + std::to_string(rc) + ")" : why).c_str());
+    return rc;
+  }
   if (!o.tty) {
     a.push_back(id);
     a.insert(a.end(), o.cmd.begin(), o.cmd.end());
