@@ -154,7 +154,6 @@ Output drain(pid_t pid, fs::UniqueFd (&pipes)[2][2], const Bounds& b) {
       }
       wait_ms = static_cast<int>(left);
     }
-    if (b.until_exit && (wait_ms < 0 || wait_ms > 50)) wait_ms = 50;
     int n = ::poll(p, 2, wait_ms);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -177,22 +176,6 @@ Output drain(pid_t pid, fs::UniqueFd (&pipes)[2][2], const Bounds& b) {
     if (b.max_output > 0 && r.out.size() + r.err.size() > b.max_output) {
       r.too_large = true;
       break;
-    }
-    if (b.until_exit) {
-      int status = 0;
-      if (::waitpid(pid, &status, WNOHANG) == pid) {
-        // Exited: take what is already in the pipes, then stop.
-        for (int i = 0; i < 2; ++i)
-          while (p[i].fd >= 0) {
-            struct pollfd q = {p[i].fd, POLLIN, 0};
-            if (::poll(&q, 1, 0) <= 0 || !(q.revents & POLLIN)) break;
-            ssize_t got = ::read(p[i].fd, buf, sizeof buf);
-            if (got <= 0) break;
-            sink[i]->append(buf, static_cast<size_t>(got));
-          }
-        r.status = exit_status(status);
-        return r;
-      }
     }
   }
   if (!r.timed_out && !r.too_large && b.timeout_ms >= 0) {

@@ -72,10 +72,6 @@ struct Bounds {
   /// The child is killed (SIGKILL) when it runs longer, and
   /// Output::timed_out is set. Negative: no limit.
   int timeout_ms = -1;
-  /// Stop reading once the child itself has exited (what it wrote is still
-  /// read): for a child that leaves a process behind holding its output,
-  /// such as a detached exec.
-  bool until_exit = false;
 };
 
 /// capture() of stdout and stderr for a program that is not trusted to be

@@ -40,7 +40,7 @@ std::string Result::message() const {
   return last;
 }
 
-Result run_tool(const std::vector<std::string>& argv, const std::string& input, int timeout_ms, bool until_exit) {
+Result run_tool(const std::vector<std::string>& argv, const std::string& input, int timeout_ms) {
   process::Spec s;
   s.argv = argv;
   s.reset_signals = true;
@@ -48,18 +48,17 @@ Result run_tool(const std::vector<std::string>& argv, const std::string& input, 
   b.input = input;
   b.max_output = 256 << 20;
   b.timeout_ms = timeout_ms;
-  b.until_exit = until_exit;
   auto o = process::capture_bounded(s, b);
   Result r{o.status, std::move(o.out), std::move(o.err)};
   if (o.timed_out) r.err += "\n" + argv[0] + ": error: timed out";
   return r;
 }
 
-Result run_oci(const std::vector<std::string>& args, const std::string& input, int timeout_ms, bool until_exit) {
+Result run_oci(const std::vector<std::string>& args, const std::string& input, int timeout_ms) {
   std::vector<std::string> argv{tools().oci_run};
   argv.insert(argv.end(), tools().run_globals.begin(), tools().run_globals.end());
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_tool(argv, input, timeout_ms, until_exit);
+  return run_tool(argv, input, timeout_ms);
 }
 
 int status_of(const Result& r) {

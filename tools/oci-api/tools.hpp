@@ -33,11 +33,9 @@ struct Result {
 };
 
 /// Run a tool with bounded output and time; stdin from `input`.
-Result run_tool(const std::vector<std::string>& argv, const std::string& input = "", int timeout_ms = 600000,
-                bool until_exit = false);
+Result run_tool(const std::vector<std::string>& argv, const std::string& input = "", int timeout_ms = 600000);
 /// `oci-run GLOBALS ARGS...`.
-Result run_oci(const std::vector<std::string>& args, const std::string& input = "", int timeout_ms = 600000,
-               bool until_exit = false);
+Result run_oci(const std::vector<std::string>& args, const std::string& input = "", int timeout_ms = 600000);
 /// The HTTP status of a failed tool run (404 for "no such ...", 409 for
 /// conflicts, 400 for usage errors, else 500).
 int status_of(const Result& r);
