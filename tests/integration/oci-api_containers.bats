@@ -238,6 +238,17 @@ EOF
   [ "$($DOCKER run --rm apictr/committed:v1)" = committed ]
   [ "$($DOCKER run --rm apictr/committed:v1 sh -c 'echo $APICTR')" = one ]
   [ "$($DOCKER image inspect -f '{{.Author}}' apictr/committed:v1)" = me ]
+  # without changes the image takes the container's config, as dockerd's:
+  # its command, -e, -w and labels
+  $DOCKER run -d --name apictr-cm2 -e RUNENV=r1 -w /tmp -l made=here $IMG sh -c 'sleep 1000'
+  $DOCKER commit apictr-cm2 apictr/committed:v3 >/dev/null
+  [ "$($DOCKER image inspect -f '{{json .Config.Cmd}} {{.Config.WorkingDir}} {{.Config.Labels.made}}' apictr/committed:v3)" = '["sh","-c","sleep 1000"] /tmp here' ]
+  [ "$($DOCKER image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' apictr/committed:v3 | grep -c '^RUNENV=r1$')" = 1 ]
+  ! $DOCKER image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' apictr/committed:v3 | grep -q '^HOSTNAME='
+  [ "$($DOCKER run --rm apictr/committed:v3 sh -c 'echo $RUNENV; pwd')" = "r1
+/tmp" ]
+  $DOCKER rm -f apictr-cm2 >/dev/null
+  $DOCKER rmi apictr/committed:v3 >/dev/null
   # docker-py: the body is a Config whose fields replace the image's.
   run $PY -c "
 import docker

@@ -6,7 +6,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/cgroup.hpp"
 #include "common/error.hpp"
@@ -63,6 +66,52 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
+// docker commit starts from the container's own config, not the image's:
+// its environment (the image's plus -e, without what the runtime adds),
+// its command (with an --entrypoint), working dir, labels and ports.
+void merge_container_config(const StateDir& sd, const Record& r, image::ContainerConfig& c) {
+  nlohmann::json spec;
+  try {
+    spec = nlohmann::json::parse(fs::read_file(sd.bundle_dir(r.id) + "/config.json"));
+  } catch (const std::exception&) {
+    return;  // no bundle: the image's config stays
+  }
+  const auto& proc = spec.value("process", nlohmann::json::object());
+  if (proc.contains("env") && proc["env"].is_array()) {
+    auto has = [&](const std::string& key) {
+      return std::any_of(c.env.begin(), c.env.end(), [&](const std::string& e) { return e.rfind(key + "=", 0) == 0; });
+    };
+    std::vector<std::string> env;
+    for (const auto& e : proc["env"]) {
+      if (!e.is_string()) continue;
+      std::string v = e.get<std::string>();
+      std::string key = v.substr(0, v.find('='));
+      // HOSTNAME and a tty's TERM come from the runtime, not the container's config.
+      if ((key == "HOSTNAME" || (key == "TERM" && r.tty)) && !has(key)) continue;
+      env.push_back(v);
+    }
+    c.env = env;
+  }
+  std::vector<std::string> args = proc.value("args", std::vector<std::string>{});
+  if (args.size() >= 2 && args[0] == "/dev/init" && args[1] == "--") args.erase(args.begin(), args.begin() + 2);
+  if (!args.empty()) {
+    std::vector<std::string> ep = c.entrypoint.value_or(std::vector<std::string>{});
+    if (args.size() >= ep.size() && std::equal(ep.begin(), ep.end(), args.begin())) {
+      std::vector<std::string> cmd(args.begin() + static_cast<long>(ep.size()), args.end());
+      if (!cmd.empty() || c.cmd) c.cmd = cmd;
+    } else {
+      c.entrypoint = std::vector<std::string>{args[0]};
+      c.cmd = std::vector<std::string>(args.begin() + 1, args.end());
+    }
+  }
+  if (std::string cwd = proc.value("cwd", ""); !cwd.empty() && !(cwd == "/" && c.working_dir.empty()))
+    c.working_dir = cwd;
+  for (const auto& [k, v] : r.labels) c.labels[k] = v;
+  std::set<std::string> ports(c.exposed_ports.begin(), c.exposed_ports.end());
+  for (const auto& p : r.exposed) ports.insert(p);
+  c.exposed_ports.assign(ports.begin(), ports.end());
+}
+
 }  // namespace
 
 int container_commit(const Globals& env, const CommitOptions& o) {
@@ -77,6 +126,7 @@ int container_commit(const Globals& env, const CommitOptions& o) {
   }
   auto store = layout::Layout::open(env.store);
   auto [manifest, config] = read_image_by_digest(store, r.image_digest);
+  merge_container_config(sd, r, config.config);
   for (auto& c : o.changes) apply_change(config.config, c);
 
   // Hold the store's gc lock from the first blob to the tag.
