@@ -117,7 +117,7 @@ DF
 
 @test "RUN: the upper dir becomes a layer; a failing RUN shows its exit code and tags nothing" {
   mkdir -p "$T/ctx"
-  printf 'FROM okt-build/busybox\nRUN echo built > /etc/marker && echo RUNMARKER >&2\n' >"$T/ctx/Dockerfile"
+  printf 'FROM okt-build/busybox\nRUN echo built > /etc/marker && echo RUN""MARKER >&2\n' >"$T/ctx/Dockerfile"
   run "$OCI_BUILD" -t okt-build/run "$T/ctx"
   [ "$status" -eq 0 ]
   [[ "$output" == *RUNMARKER* ]]
@@ -174,7 +174,7 @@ DF
 @test "cache: a changed COPY source reruns the steps after it; a touched one does not" {
   mkdir -p "$T/ctx"
   echo one >"$T/ctx/f"
-  printf 'FROM okt-build/busybox\nCOPY f /f\nRUN cat /f >&2 && echo CACHEMARK >&2\n' >"$T/ctx/Dockerfile"
+  printf 'FROM okt-build/busybox\nCOPY f /f\nRUN cat /f >&2 && echo CACHE""MARK >&2\n' >"$T/ctx/Dockerfile"
   run "$OCI_BUILD" -t okt-build/cache "$T/ctx"
   [ "$status" -eq 0 ]
   [[ "$output" == *CACHEMARK* ]]

@@ -189,7 +189,7 @@ DF
 @test "cache: changing one file reruns exactly the steps from its COPY on" {
   echo 1 >"$T/ctx/a"
   echo 1 >"$T/ctx/b"
-  printf 'FROM okt-build3/busybox\nCOPY a /a\nRUN echo STEP-A >&2\nCOPY b /b\nRUN echo STEP-B >&2\n' >"$T/ctx/Dockerfile"
+  printf 'FROM okt-build3/busybox\nCOPY a /a\nRUN echo STEP""-A >&2\nCOPY b /b\nRUN echo STEP""-B >&2\n' >"$T/ctx/Dockerfile"
   run "$OCI_BUILD" -t okt-build3/inv "$T/ctx"
   [ "$status" -eq 0 ]
   [[ "$output" == *STEP-A*STEP-B* ]]
