@@ -308,7 +308,7 @@ YML
 @test "oci-api: socket activation (LISTEN_FDS) serves the activated socket" {
   require_cmd systemd-socket-activate
   local pid
-  systemd-socket-activate -l "$T/act.sock" -E OCIKIT_STORE -E OCIKIT_STATE_DIR -E OCIKIT_EVENTS \
+  systemd-socket-activate -l "$T/act.sock" -E OCIKIT_STORE -E OCIKIT_STATE_DIR -E OCIKIT_EVENTS -E OCIKIT_NET_DIR \
     "$OCI_API" --root "$ROOT" 2>"$T/act.log" 3>&- &
   pid=$!
   wait_until test -S "$T/act.sock"
