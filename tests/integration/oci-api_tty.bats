@@ -30,6 +30,7 @@ setup() {
 teardown() {
   [ -n "${T:-}" ] || return 0
   [ -z "${API_PID:-}" ] || { kill "$API_PID" 2>/dev/null; wait "$API_PID" 2>/dev/null || true; }
+  net_cleanup "$T"  # docker run's default bridge (ocikit0, its nft table)
   manage_teardown
 }
 
