@@ -3,11 +3,9 @@
 # docker CLI (/usr/bin/docker 20.10; no dockerd) and curl on a private socket.
 # Each test has its own state dir, runtime root and oci-api; the busybox
 # image is built once per file.
-load oci-run_manage_helpers
+load oci-api_helpers
 load registry_helpers
 
-: "${OCI_API:=$OCIKIT_BUILD_ROOT/tools/oci-api/oci-api}"
-DOCKER=/usr/bin/docker
 
 setup_file() {
   require_cmd /usr/bin/docker curl
@@ -16,35 +14,15 @@ setup_file() {
 
 setup() {
   manage_setup
-  export OCIKIT_NET_DIR=$T/net
-  export OCIKIT_EVENTS=$T/state/events.log
-  mkdir -p "$T/state"
-  SOCK=$T/api.sock
-  export DOCKER_HOST=unix://$SOCK
-  "$OCI_API" -H "unix://$SOCK" --root "$ROOT" --read-timeout 3 2>"$T/api.log" 3>&- &
-  API_PID=$!
-  wait_until test -S "$SOCK"
+  api_start --read-timeout 3
 }
 
 teardown() {
   [ -n "${T:-}" ] || return 0
-  [ -z "${API_PID:-}" ] || { kill "$API_PID" 2>/dev/null; wait "$API_PID" 2>/dev/null || true; }
+  api_stop
   [ -z "${REG_DIR:-}" ] || stop_registry "$REG_DIR"
-  net_cleanup "$T"
   manage_teardown
 }
-
-# api METHOD PATH [curl args...]: a request on the socket; prints the body
-# and, on the last line, the status code.
-api() {
-  local m=$1 p=$2
-  shift 2
-  curl -s --unix-socket "$SOCK" -X "$m" -w '\n%{http_code}' "$@" "http://localhost$p"
-}
-
-# children: the processes oci-api has running now.
-children() { pgrep -P "$API_PID" || true; }
-no_children() { [ -z "$(children)" ]; }
 
 @test "oci-api: ping, version and info through the docker CLI; socket mode 0660" {
   [ "$(stat -c %a "$SOCK")" = 660 ]

@@ -2,11 +2,9 @@
 # oci-api's POST /build (the classic builder's API: DOCKER_BUILDKIT=0) and
 # GET /system/df, driven by Debian's docker CLI and docker-compose; no dockerd.
 # RUN steps use --network none (no bridge is made).
-load oci-run_manage_helpers
+load oci-api_helpers
 load registry_helpers
 
-: "${OCI_API:=$OCIKIT_BUILD_ROOT/tools/oci-api/oci-api}"
-DOCKER=/usr/bin/docker
 export DOCKER_BUILDKIT=0
 
 setup_file() {
@@ -17,20 +15,14 @@ teardown_file() { manage_teardown_file; }
 
 setup() {
   manage_setup
-  export OCIKIT_NET_DIR=$T/net OCIKIT_EVENTS=$T/state/events.log OCIKIT_BUILD=$OCI_BUILD
-  mkdir -p "$T/state"
-  SOCK=$T/api.sock
-  export DOCKER_HOST=unix://$SOCK
-  "$OCI_API" -H "unix://$SOCK" --root "$ROOT" --read-timeout 5 2>"$T/api.log" 3>&- &
-  API_PID=$!
-  wait_until test -S "$SOCK"
+  export OCIKIT_BUILD=$OCI_BUILD
+  api_start --read-timeout 5
 }
 
 teardown() {
   [ -n "${T:-}" ] || return 0
-  [ -z "${API_PID:-}" ] || { kill "$API_PID" 2>/dev/null; wait "$API_PID" 2>/dev/null || true; }
+  api_stop
   R rmi -f api2/x:1 api2/x:2 api2/other api2/stage1 api2proj_app >/dev/null 2>&1 || true
-  net_cleanup "$T"
   manage_teardown
 }
 

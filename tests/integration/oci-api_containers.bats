@@ -3,11 +3,9 @@
 # stats, archive, export, commit, prune), driven by Debian's docker CLI
 # (/usr/bin/docker 20.10; no dockerd), python3-docker and curl on a private
 # socket. Setup as oci-api.bats: own state dir, runtime root and oci-api per test.
-load oci-run_manage_helpers
+load oci-api_helpers
 load registry_helpers
 
-: "${OCI_API:=$OCIKIT_BUILD_ROOT/tools/oci-api/oci-api}"
-DOCKER=/usr/bin/docker
 PY=/usr/bin/python3
 
 setup_file() {
@@ -18,31 +16,15 @@ setup_file() {
 
 setup() {
   manage_setup
-  export OCIKIT_NET_DIR=$T/net
-  export OCIKIT_EVENTS=$T/state/events.log
-  mkdir -p "$T/state"
-  SOCK=$T/api.sock
-  export DOCKER_HOST=unix://$SOCK
-  "$OCI_API" -H "unix://$SOCK" --root "$ROOT" --read-timeout 5 2>"$T/api.log" 3>&- &
-  API_PID=$!
-  wait_until test -S "$SOCK"
+  api_start --read-timeout 5
 }
 
 teardown() {
   [ -n "${T:-}" ] || return 0
-  [ -z "${API_PID:-}" ] || { kill "$API_PID" 2>/dev/null; wait "$API_PID" 2>/dev/null || true; }
-  net_cleanup "$T"
+  api_stop
   manage_teardown
 }
 
-# api METHOD PATH [curl args...]: the body, then the status code on the last line.
-api() {
-  local m=$1 p=$2
-  shift 2
-  curl -s --unix-socket "$SOCK" -X "$m" -w '\n%{http_code}' "$@" "http://localhost$p"
-}
-children() { pgrep -P "$API_PID" || true; }
-no_children() { [ -z "$(children)" ]; }
 
 # cg CONTAINER CONTROLLER FILE: a cgroup file of the container's init
 # (cgroup v1: the controller's hierarchy; v2: the unified one).

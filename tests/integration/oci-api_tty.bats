@@ -6,10 +6,8 @@
 # attached or not; the docker CLI's own resize of `docker run -it`; docker's
 # answers for what cannot be resized. python3-docker and curl on a private
 # socket, as oci-api.bats.
-load oci-run_manage_helpers
+load oci-api_helpers
 
-: "${OCI_API:=$OCIKIT_BUILD_ROOT/tools/oci-api/oci-api}"
-DOCKER=/usr/bin/docker
 
 setup_file() {
   require_cmd /usr/bin/docker curl jq
@@ -18,26 +16,13 @@ setup_file() {
 
 setup() {
   manage_setup
-  export OCIKIT_NET_DIR=$T/net OCIKIT_EVENTS=$T/state/events.log
-  mkdir -p "$T/state"
-  SOCK=$T/api.sock
-  export DOCKER_HOST=unix://$SOCK
-  "$OCI_API" -H "unix://$SOCK" --root "$ROOT" --read-timeout 3 2>"$T/api.log" 3>&- &
-  API_PID=$!
-  wait_until test -S "$SOCK"
+  api_start --read-timeout 3
 }
 
 teardown() {
   [ -n "${T:-}" ] || return 0
-  [ -z "${API_PID:-}" ] || { kill "$API_PID" 2>/dev/null; wait "$API_PID" 2>/dev/null || true; }
-  net_cleanup "$T"  # docker run's default bridge (ocikit0, its nft table)
+  api_stop
   manage_teardown
-}
-
-api() {
-  local m=$1 p=$2
-  shift 2
-  curl -s --unix-socket "$SOCK" -X "$m" -w '\n%{http_code}' "$@" "http://localhost$p"
 }
 
 # code: the HTTP status of the last `run api` (its last line; an empty body
