@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -48,11 +49,12 @@ uint64_t host_memory() {
   return 0;
 }
 
-// rx and tx bytes of every interface but lo in pid's network namespace.
-std::pair<uint64_t, uint64_t> net_io(pid_t pid) {
+// The counters of every interface but lo in pid's network namespace
+// (/proc/PID/net/dev: 8 receive then 8 transmit fields).
+std::vector<std::pair<std::string, std::array<uint64_t, 16>>> net_dev(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/net/dev");
   std::string line;
-  uint64_t rx = 0, tx = 0;
+  std::vector<std::pair<std::string, std::array<uint64_t, 16>>> out;
   while (std::getline(in, line)) {
     auto colon = line.find(':');
     if (colon == std::string::npos) continue;
@@ -60,8 +62,17 @@ std::pair<uint64_t, uint64_t> net_io(pid_t pid) {
     ifname.erase(0, ifname.find_first_not_of(' '));
     if (ifname == "lo") continue;
     std::istringstream ls(line.substr(colon + 1));
-    uint64_t f[9] = {};
+    std::array<uint64_t, 16> f{};
     for (auto& x : f) ls >> x;
+    out.emplace_back(ifname, f);
+  }
+  return out;
+}
+
+// rx and tx bytes of every interface but lo in pid's network namespace.
+std::pair<uint64_t, uint64_t> net_io(pid_t pid) {
+  uint64_t rx = 0, tx = 0;
+  for (const auto& [name, f] : net_dev(pid)) {
     rx += f[0];
     tx += f[8];
   }
@@ -101,21 +112,10 @@ Sample sample(const cgroup::Manager& cg) {
 // Per-interface counters (but lo) of pid's network namespace, as docker's
 // "networks" of the stats API.
 nlohmann::json api_networks(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/net/dev");
-  std::string line;
   nlohmann::json nets = nlohmann::json::object();
-  while (std::getline(in, line)) {
-    auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string ifname = line.substr(0, colon);
-    ifname.erase(0, ifname.find_first_not_of(' '));
-    if (ifname == "lo") continue;
-    std::istringstream ls(line.substr(colon + 1));
-    uint64_t f[16] = {};
-    for (auto& x : f) ls >> x;
+  for (const auto& [ifname, f] : net_dev(pid))
     nets[ifname] = {{"rx_bytes", f[0]}, {"rx_packets", f[1]}, {"rx_errors", f[2]},  {"rx_dropped", f[3]},
                     {"tx_bytes", f[8]}, {"tx_packets", f[9]}, {"tx_errors", f[10]}, {"tx_dropped", f[11]}};
-  }
   return nets;
 }
 
