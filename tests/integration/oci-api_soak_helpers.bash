@@ -18,6 +18,10 @@ SOAK_MAX_RUNNING=${SOAK_MAX_RUNNING:-5}
 SOAK_MAX_CONTAINERS=${SOAK_MAX_CONTAINERS:-10}
 
 # Every client kind; streams always end by SIGKILL (or their own timeout).
+# A client's `timeout` runs with --foreground: a plain timeout(1) puts its
+# command in a process group of its own, where the SIGKILL of the client's
+# session does not reach it (the "killed" stream then went on to its 30 s
+# timeout and ended politely).
 SOAK_KINDS=(ping version info ps ps_curl images inspect logs logs_f attach exec exec_i exec_long exec_tty
   wait stop kill restart rm run_d run_tty run_rm run_i create_start events_f events_range stats
   volume network bad_json bad_type bad_path bad_header garbage half_body half_header exec_missing
@@ -61,13 +65,13 @@ soak_client() {
     images) $d images -q; soak_curl http://x/images/json | jq length ;;
     inspect) id=$(soak_pick) && [ -n "$id" ] && $d inspect -f '{{.State.Status}}' "$id" ;;
     logs) id=$(soak_pick) && [ -n "$id" ] && $d logs --tail 3 "$id" ;;
-    logs_f) id=$(soak_pick running) && [ -n "$id" ] && timeout 30 $d logs -f "$id" ;;
-    attach) id=$(soak_pick running) && [ -n "$id" ] && timeout 30 $d attach --no-stdin --sig-proxy=false "$id" ;;
+    logs_f) id=$(soak_pick running) && [ -n "$id" ] && timeout --foreground 30 $d logs -f "$id" ;;
+    attach) id=$(soak_pick running) && [ -n "$id" ] && timeout --foreground 30 $d attach --no-stdin --sig-proxy=false "$id" ;;
     exec) id=$(soak_pick running) && [ -n "$id" ] && $d exec "$id" sh -c 'echo in-exec' ;;
     exec_i) id=$(soak_pick running) && [ -n "$id" ] && echo piped | $d exec -i "$id" cat ;;
     exec_long) id=$(soak_pick running) && [ -n "$id" ] && $d exec "$id" sh -c 'echo long; sleep 2' ;;
     exec_tty) id=$(soak_pick running) && [ -n "$id" ] && $d exec -t "$id" sh -c 'echo tty' ;;
-    wait) id=$(soak_pick running) && [ -n "$id" ] && timeout 30 $d wait "$id" ;;
+    wait) id=$(soak_pick running) && [ -n "$id" ] && timeout --foreground 30 $d wait "$id" ;;
     stop) id=$(soak_pick running) && [ -n "$id" ] && $d stop -t 1 "$id" ;;
     kill) id=$(soak_pick running) && [ -n "$id" ] && $d kill "$id" ;;
     restart) id=$(soak_pick) && [ -n "$id" ] && $d restart -t 1 "$id" ;;
@@ -91,7 +95,7 @@ soak_client() {
       esac ;;
     run_rm) $d run --rm "$IMG" sh -c 'echo hi; sleep 0.5' ;;
     run_i) echo stdin-data | $d run -i --rm "$IMG" cat ;;
-    events_f) timeout 30 $d events ;;
+    events_f) timeout --foreground 30 $d events ;;
     events_range) soak_curl "http://x/events?since=$(($(date +%s) - 5))&until=$(date +%s)" | wc -l ;;
     stats) id=$(soak_pick running) && [ -n "$id" ] && soak_curl "http://x/containers/$id/stats?stream=false" | head -c 200 ;;
     volume)
@@ -107,16 +111,16 @@ soak_client() {
     exec_missing) soak_expect_error exec_missing 404 -X POST -H 'Content-Type: application/json' -d '{}' http://x/exec/nosuch/start ;;
     garbage)
       local out
-      out=$(printf 'NOT HTTP AT ALL\r\n\r\n' | timeout 20 socat -t 10 - "UNIX-CONNECT:$SOCK")
+      out=$(printf 'NOT HTTP AT ALL\r\n\r\n' | timeout --foreground 20 socat -t 10 - "UNIX-CONNECT:$SOCK")
       [ -z "$out" ] || [[ "$out" == "HTTP/1.1 400"* ]] || soak_violation "garbage: answered $out" ;;
     half_body)
       { printf 'POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"Ima'; sleep 30; } |
-        timeout 30 socat -t 30 - "UNIX-CONNECT:$SOCK" ;;
-    half_header) { printf 'GET /containers/json HTTP/1.1\r\nHost: x\r\nX-Hal'; sleep 30; } | timeout 30 socat -t 30 - "UNIX-CONNECT:$SOCK" ;;
+        timeout --foreground 30 socat -t 30 - "UNIX-CONNECT:$SOCK" ;;
+    half_header) { printf 'GET /containers/json HTTP/1.1\r\nHost: x\r\nX-Hal'; sleep 30; } | timeout --foreground 30 socat -t 30 - "UNIX-CONNECT:$SOCK" ;;
     py_list) $SOAK_PY -c 'import docker,os; c=docker.DockerClient(base_url=os.environ["DOCKER_HOST"]); print(len(c.containers.list(all=True)), len(c.images.list()), len(c.volumes.list()), len(c.networks.list()))' ;;
     py_logs_f)
       id=$(soak_pick running) && [ -n "$id" ] &&
-        timeout 30 $SOAK_PY -c 'import docker,os,sys; c=docker.DockerClient(base_url=os.environ["DOCKER_HOST"])
+        timeout --foreground 30 $SOAK_PY -c 'import docker,os,sys; c=docker.DockerClient(base_url=os.environ["DOCKER_HOST"])
 for l in c.containers.get(sys.argv[1]).logs(stream=True, follow=True): pass' "$id" ;;
     py_exec)
       id=$(soak_pick running) && [ -n "$id" ] &&
@@ -270,8 +274,23 @@ soak_oci_states() { "$OCI_RUN" --root "$ROOT" ps -a --no-trunc --format json | j
 
 # soak_check_state: the API lists what oci-run ps -a lists (ids, states), and
 # every process, mount and runtime dir of ours belongs to a running container.
-# Prints what is wrong; 1 then.
+# A container may still be ending when the clients are done (a `docker kill`
+# returns once the signal is sent; a killed `docker run --rm` client leaves
+# its container to finish and be removed; its monitor then cleans up), so
+# the host gets up to 20 s to settle; what is still wrong then is printed, and
+# 1 returned.
 soak_check_state() {
+  local end=$((SECONDS + 20)) out
+  while :; do
+    out=$(soak_check_state_once) && return 0
+    [ "$SECONDS" -lt "$end" ] || break
+    sleep 0.5
+  done
+  echo "$out"
+  return 1
+}
+
+soak_check_state_once() {
   local api oci i bad=0 running
   for i in 1 2 3 4 5; do
     api=$(soak_api_states)
