@@ -181,6 +181,12 @@ YML
   [[ "$ip_a" == 10.216.1.* ]] && [[ "$ip_b" == 10.216.1.* ]] && [ "$ip_a" != "$ip_b" ]
   [ "$($DOCKER inspect -f '{{.HostConfig.NetworkMode}} {{.NetworkSettings.Gateway}} {{.NetworkSettings.IPPrefixLen}}' apicmp-a)" = "default 10.216.1.1 24" ]
   [ "$($DOCKER inspect -f '{{.HostConfig.NetworkMode}}' apicmp-b)" = bridge ]
+  # the MAC docker reports is the container's eth0, in the container and the network
+  local mac
+  mac=$($DOCKER exec apicmp-a cat /sys/class/net/eth0/address)
+  [[ "$mac" =~ ^[0-9a-f]{2}(:[0-9a-f]{2}){5}$ ]]
+  [ "$($DOCKER inspect -f '{{.NetworkSettings.MacAddress}} {{.NetworkSettings.Networks.bridge.MacAddress}}' apicmp-a)" = "$mac $mac" ]
+  [ "$($DOCKER network inspect -f '{{range .Containers}}{{if eq .Name "apicmp-a"}}{{.MacAddress}}{{end}}{{end}}' bridge)" = "$mac" ]
   # they reach each other by IP
   run $DOCKER exec apicmp-a ping -c 1 -W 2 "$ip_b"
   [ "$status" -eq 0 ] || { echo "$output"; false; }

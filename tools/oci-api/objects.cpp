@@ -81,7 +81,7 @@ json network_of(const json& n) {
       std::string v4, v6;
       for (const auto& a : c.value("addresses", json::array()))
         if (a.is_string()) (a.get<std::string>().find(':') != std::string::npos ? v6 : v4) = a.get<std::string>();
-      containers[id] = {{"Name", c.value("name", "")}, {"IPv4Address", v4}, {"IPv6Address", v6}, {"MacAddress", ""}};
+      containers[id] = {{"Name", c.value("name", "")}, {"IPv4Address", v4}, {"IPv6Address", v6}, {"MacAddress", c.value("mac", "")}};
     }
   std::string name = n.value("name", "");
   return {{"Name", name},

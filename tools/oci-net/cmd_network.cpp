@@ -101,6 +101,7 @@ int inspect(const std::string& data_dir, const std::vector<std::string>& names) 
       cs[l.container] = {{"name", l.hostname},
                          {"aliases", l.aliases},
                          {"addresses", l.addrs},
+                         {"mac", l.mac},
                          {"interface", l.ifname},
                          {"host_interface", l.host_if},
                          {"netns", l.netns}};

@@ -400,12 +400,13 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
   }
   try {
     wire(n, l, o, ns.get(), resolver);
+    r.mac = netlink::Socket(ns.get()).link_mac(l.ifname);
     auto lock = st.lock_leases(n.name);
     auto leases = st.leases(n.name);
     // The hosts files first: the lease counts as wired only when they are written.
     write_hosts(leases);
     for (auto& x : leases)
-      if (x.container == o.id) x.setting_up.clear();
+      if (x.container == o.id) x.setting_up.clear(), x.mac = r.mac;
     st.save_leases(n.name, leases);
     l.setting_up.clear();
   } catch (...) {
@@ -429,7 +430,6 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
   netlink::Socket host;
   if (!l.host_if.empty()) r.host_mac = host.link_mac(l.host_if);
   if (bridged(n)) r.bridge_mac = host.link_mac(n.bridge);
-  r.mac = netlink::Socket(ns.get()).link_mac(l.ifname);
   return r;
 }
 

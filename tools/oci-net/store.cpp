@@ -129,6 +129,7 @@ std::vector<Lease> Store::leases(const std::string& network) {
       l.netns = j.value("netns", "");
       l.netns_id = j.value("netns_id", "");
       l.addrs = j.value("addrs", std::vector<std::string>{});
+      l.mac = j.value("mac", "");
       for (const auto& p : j.value("ports", json::array())) l.ports.push_back(net::port_from_json(p));
       l.etc_dir = j.value("etc_dir", "");
       l.owns_etc = j.value("owns_etc", false);
@@ -155,6 +156,7 @@ void Store::save_leases(const std::string& network, const std::vector<Lease>& le
                    {"ports", ports},
                    {"etc_dir", l.etc_dir},
                    {"owns_etc", l.owns_etc}});
+    if (!l.mac.empty()) arr.back()["mac"] = l.mac;
     if (!l.setting_up.empty()) arr.back()["setting_up"] = l.setting_up;
   }
   std::string path = dir_ + "/leases/" + network + ".json";

@@ -23,6 +23,7 @@ struct Lease {
   std::string netns;  ///< the target as given
   std::string netns_id;  ///< "dev:inode" of that namespace when connected
   std::vector<std::string> addrs;  ///< "ADDR/LEN" per subnet
+  std::string mac;  ///< the container interface's MAC once wired ("" before)
   std::vector<net::PortMapping> ports;
   std::string etc_dir;  ///< where hosts/resolv.conf were written ("" none)
   bool owns_etc = false;  ///< etc_dir files are ours to delete

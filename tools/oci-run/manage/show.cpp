@@ -149,6 +149,7 @@ nlohmann::ordered_json endpoint_of(const Record& r, const std::string& network, 
   if (!info.is_object() || !info.contains("containers") || !info["containers"].contains(r.id)) return e;
   const auto& lease = info["containers"][r.id];
   e["EndpointID"] = r.id.substr(0, 12) + "-" + network;
+  if (lease.contains("mac") && lease["mac"].is_string()) e["MacAddress"] = lease["mac"];
   // docker lists the short id among a user network's aliases (its
   // resolver answers it, as oci-net's does).
   nlohmann::json aliases =
