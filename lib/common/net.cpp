@@ -9,6 +9,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "common/digest.hpp"
 #include "common/error.hpp"
 
 namespace ocikit::net {
@@ -172,13 +173,14 @@ std::vector<PortMapping> parse_port_spec(std::string_view spec_in) {
     }
   }
   PortRange c = parse_range(parts.back(), spec);
-  PortRange h = parts.size() == 2 ? parse_range(parts[0], spec) : c;
-  if (parts.size() == 2 && parts[0].empty()) bad("empty host port");
+  // no host port (or an empty one): any free port, picked at connect
+  bool any = parts.size() == 1 || parts[0].empty();
+  PortRange h = any ? c : parse_range(parts[0], spec);
   uint32_t hn = h.hi - h.lo + 1, cn = c.hi - c.lo + 1;
   if (hn != cn) bad("host range has " + std::to_string(hn) + " ports, container range " + std::to_string(cn));
   std::vector<PortMapping> out;
   for (uint32_t i = 0; i < cn; ++i)
-    out.push_back({host_ip, static_cast<uint16_t>(h.lo + i), static_cast<uint16_t>(c.lo + i), proto});
+    out.push_back({host_ip, static_cast<uint16_t>(any ? 0 : h.lo + i), static_cast<uint16_t>(c.lo + i), proto});
   return out;
 }
 
@@ -238,8 +240,9 @@ nlohmann::json to_json(const Network& n) {
   for (const auto& s : n.subnets)
     subs.push_back(
         {{"subnet", to_string(s.subnet)}, {"gateway", to_string(s.gateway)}, {"ip_range", to_string(s.range)}});
-  nlohmann::json j = {{"name", n.name}, {"driver", n.driver},   {"subnets", subs},     {"internal", n.internal},
-                      {"mtu", n.mtu},   {"options", n.options}, {"created", n.created}};
+  nlohmann::json j = {{"name", n.name}, {"id", n.id},           {"driver", n.driver},   {"subnets", subs},
+                      {"internal", n.internal}, {"mtu", n.mtu}, {"options", n.options}, {"labels", n.labels},
+                      {"created", n.created}};
   if (!n.bridge.empty()) j["bridge"] = n.bridge;
   if (!n.parent.empty()) j["parent"] = n.parent;
   if (n.driver == "overlay") {
@@ -263,6 +266,10 @@ Network network_from_json(const nlohmann::json& j) {
   n.local = j.value("local", "");
   n.options = j.value("options", std::map<std::string, std::string>{});
   n.created = j.value("created", "");
+  n.labels = j.value("labels", std::map<std::string, std::string>{});
+  n.id = j.value("id", "");
+  if (n.id.size() != 64 || n.id.find_first_not_of("0123456789abcdef") != std::string::npos)
+    n.id = digest::of("ocikit-network\n" + n.name + "\n" + n.created).hex;
   for (const auto& s : j.value("subnets", nlohmann::json::array())) {
     Subnet sub;
     sub.subnet = parse_cidr(s.at("subnet").get<std::string>());

@@ -72,8 +72,10 @@ struct PortMapping {
 
 /// Parse a docker -p spec "[hostip:]hostport:containerport[/tcp|udp]" where
 /// each port may be a range "A-B" (both ranges the same length, or a host
-/// range to one container port is refused); "containerport" alone publishes
-/// the same port number. IPv6 host addresses go in brackets "[::1]:80:80".
+/// range to one container port is refused); "containerport" alone or an
+/// empty host port ("127.0.0.1::80") gives host_port 0: a free port is
+/// picked at connect, as docker's. IPv6 host addresses go in brackets
+/// "[::1]:80:80".
 /// Returns one mapping per port. Throws Errc::invalid 'bad port spec "<s>": <why>'.
 std::vector<PortMapping> parse_port_spec(std::string_view spec);
 /// The integer member `key` of `j` (`def` when absent), checked to be an
@@ -99,6 +101,9 @@ struct Subnet {
 /// A network definition as stored in <data-dir>/<name>.json.
 struct Network {
   std::string name;
+  /// 64 hex digits, made at creation (docker's network ID); a network
+  /// stored without one gets one derived from its name and creation time.
+  std::string id;
   std::string driver = "bridge";  ///< bridge, macvlan, overlay, host, none
   std::string bridge;  ///< bridge device (bridge, overlay)
   std::vector<Subnet> subnets;  ///< IPv4 and/or IPv6
@@ -109,6 +114,7 @@ struct Network {
   std::vector<std::string> peers;  ///< overlay: underlay addresses of other hosts
   std::string local;  ///< overlay: this host's underlay address
   std::map<std::string, std::string> options;  ///< --opt K=V as given
+  std::map<std::string, std::string> labels;  ///< --label K=V
   std::string created;  ///< RFC 3339 creation time
 };
 

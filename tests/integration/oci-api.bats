@@ -191,10 +191,26 @@ teardown() {
   [ -z "$($DOCKER volume ls -q)" ]
   run $DOCKER volume inspect api-vol
   [ "$status" -ne 0 ]
-  $DOCKER network create --subnet 10.203.7.0/24 api-net
-  [ "$($DOCKER network inspect -f '{{.Driver}} {{(index .IPAM.Config 0).Subnet}}' api-net)" = "bridge 10.203.7.0/24" ]
+  local nid
+  nid=$($DOCKER network create --subnet 10.203.7.0/24 --label tier=web api-net)
+  [[ "$nid" =~ ^[0-9a-f]{64}$ ]]
+  [ "$($DOCKER network inspect -f '{{.Driver}} {{(index .IPAM.Config 0).Subnet}} {{.Id}} {{.Labels.tier}}' api-net)" = "bridge 10.203.7.0/24 $nid web" ]
   [[ "$($DOCKER network ls --format '{{.Name}}')" == *api-net* ]]
-  $DOCKER network rm api-net
+  # docker's network ls filters: label, id prefix, type, driver
+  [ "$($DOCKER network ls -q --filter label=tier=web)" = "${nid:0:12}" ]
+  [ -z "$($DOCKER network ls -q --filter label=tier=db)" ]
+  [ "$($DOCKER network ls --format '{{.Name}}' --filter id="${nid:0:5}")" = api-net ]
+  [ "$($DOCKER network ls --format '{{.Name}}' --filter type=custom --filter driver=bridge)" = api-net ]
+  [ "$($DOCKER network ls --format '{{.Name}}' --filter dangling=true)" = api-net ]
+  run $DOCKER network ls --filter bogus=1
+  [ "$status" -ne 0 ] && [[ "$output" == *"invalid filter 'bogus'"* ]]
+  [ "$($DOCKER network inspect -f '{{.Name}}' "${nid:0:12}")" = api-net ]
+  # a container on it names the network's id
+  $DOCKER run -d --name api-onnet --network api-net $IMG sleep 100
+  [ "$($DOCKER inspect -f '{{(index .NetworkSettings.Networks "api-net").NetworkID}}' api-onnet)" = "$nid" ]
+  [ -z "$($DOCKER network ls -q --filter dangling=true)" ]
+  $DOCKER rm -f api-onnet
+  $DOCKER network rm "${nid:0:12}"
   run $DOCKER network inspect api-net
   [ "$status" -ne 0 ]
 }

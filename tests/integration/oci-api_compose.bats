@@ -224,6 +224,23 @@ YML
   [[ "$($DOCKER inspect -f '{{.NetworkSettings.IPAddress}}' apicmp-p)" == 10.216.1.* ]]
   [ "$($DOCKER ps --format '{{.Ports}}' --filter name=apicmp-p)" = "0.0.0.0:$hp->80/tcp" ]
   wait_until curl -sf "http://127.0.0.1:$hp/etc/passwd"
+  # -p 80 and -p 127.0.0.1::80: a free host port each (docker's), in the
+  # kernel's ephemeral range, reached from the host; PortBindings keep ""
+  local lo hi p1 p2
+  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+  $DOCKER run -d --name apicmp-e -p 80 -p 127.0.0.1::8080 $IMG httpd -f -p 80 -h /
+  p1=$($DOCKER port apicmp-e 80/tcp)
+  p1=${p1##*:}
+  p2=$($DOCKER inspect -f '{{(index (index .NetworkSettings.Ports "8080/tcp") 0).HostIp}}:{{(index (index .NetworkSettings.Ports "8080/tcp") 0).HostPort}}' apicmp-e)
+  [[ "$p2" == 127.0.0.1:* ]] && p2=${p2#127.0.0.1:}
+  [ "$p1" -ge "$lo" ] && [ "$p1" -le "$hi" ] && [ "$p2" -ge "$lo" ] && [ "$p2" -le "$hi" ] && [ "$p1" != "$p2" ]
+  [ "$($DOCKER inspect apicmp-e | jq -cS ".[0].HostConfig.PortBindings")" = '{"80/tcp":[{"HostIp":"","HostPort":""}],"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":""}]}' ] || { $DOCKER inspect apicmp-e | jq -c ".[0].HostConfig.PortBindings"; false; }
+  [[ "$($DOCKER ps --format '{{.Ports}}' --filter name=apicmp-e)" == *"0.0.0.0:$p1->80/tcp"* ]]
+  wait_until curl -sf "http://127.0.0.1:$p1/etc/passwd"
+  # a second one gets another port
+  $DOCKER run -d --name apicmp-e2 -p 80 $IMG httpd -f -p 80 -h /
+  [ "$($DOCKER port apicmp-e2 80/tcp)" != "0.0.0.0:$p1" ]
+  $DOCKER rm -f apicmp-e apicmp-e2
   # a user network: no top-level IPAddress (as docker), the network's entry has it
   $DOCKER network create --subnet 10.216.3.0/24 apicmp-net
   $DOCKER run -d --name apicmp-u --network apicmp-net --network-alias apicmp-alias $IMG sleep 100

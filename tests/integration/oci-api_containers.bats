@@ -221,14 +221,18 @@ EOF
   [ "$($DOCKER run --rm apictr/committed:v1 sh -c 'echo $APICTR')" = one ]
   [ "$($DOCKER image inspect -f '{{.Author}}' apictr/committed:v1)" = me ]
   # without changes the image takes the container's config, as dockerd's:
-  # its command, -e, -w and labels
-  $DOCKER run -d --name apictr-cm2 -e RUNENV=r1 -w /tmp -l made=here $IMG sh -c 'sleep 1000'
+  # its command, -e, -w, -u, labels, and its published and exposed ports
+  [ "$($DOCKER inspect -f '[{{.Config.User}}]' apictr-cm)" = "[]" ]
+  $DOCKER run -d --name apictr-cm2 -e RUNENV=r1 -w /tmp -u 1000:1000 -l made=here -p 127.0.0.1::8080 --expose 9090/udp $IMG sh -c 'sleep 1000'
+  [ "$($DOCKER inspect -f '{{.Config.User}}' apictr-cm2)" = 1000:1000 ]
   $DOCKER commit apictr-cm2 apictr/committed:v3 >/dev/null
-  [ "$($DOCKER image inspect -f '{{json .Config.Cmd}} {{.Config.WorkingDir}} {{.Config.Labels.made}}' apictr/committed:v3)" = '["sh","-c","sleep 1000"] /tmp here' ]
+  [ "$($DOCKER image inspect -f '{{json .Config.Cmd}} {{.Config.WorkingDir}} {{.Config.Labels.made}} {{.Config.User}}' apictr/committed:v3)" = '["sh","-c","sleep 1000"] /tmp here 1000:1000' ]
+  [ "$($DOCKER image inspect -f '{{json .Config.ExposedPorts}}' apictr/committed:v3)" = '{"8080/tcp":{},"9090/udp":{}}' ]
   [ "$($DOCKER image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' apictr/committed:v3 | grep -c '^RUNENV=r1$')" = 1 ]
   ! $DOCKER image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' apictr/committed:v3 | grep -q '^HOSTNAME='
-  [ "$($DOCKER run --rm apictr/committed:v3 sh -c 'echo $RUNENV; pwd')" = "r1
-/tmp" ]
+  [ "$($DOCKER run --rm apictr/committed:v3 sh -c 'echo $RUNENV; pwd; id -u')" = "r1
+/tmp
+1000" ]
   $DOCKER rm -f apictr-cm2 >/dev/null
   $DOCKER rmi apictr/committed:v3 >/dev/null
   # docker-py: the body is a Config whose fields replace the image's.

@@ -101,18 +101,50 @@ sleeper() {
   [[ "$output" == *"already connected"* ]]
 }
 
-@test "prune --filter: until keeps newer networks, label= prunes nothing (no labels), unknown keys are refused" {
-  net create --subnet 10.215.40.0/24 apiimg-p1
-  net create --subnet 10.215.41.0/24 apiimg-p2
+@test "prune --filter: until keeps newer networks, label= and label!= select by the networks' labels, unknown keys are refused" {
+  net create --subnet 10.215.40.0/24 --label tier=web --label keep apiimg-p1
+  net create --subnet 10.215.41.0/24 --label tier=db apiimg-p2
+  net create --subnet 10.215.42.0/24 apiimg-p3
+  [ "$(net inspect apiimg-p1 | jq -c '.[0].labels')" = '{"keep":"","tier":"web"}' ]
   run net prune --filter until=1h
   [ "$status" -eq 0 ] && [ -z "$output" ]
   run net prune --filter label=x
   [ "$status" -eq 0 ] && [ -z "$output" ]
+  run net prune --filter label=tier=web --filter label=nope
+  [ "$status" -eq 0 ] && [ -z "$output" ]
   run net prune --filter bogus=1
   [ "$status" -eq 2 ] && [[ "$output" == *"invalid filter 'bogus'"* ]]
-  [ "$(net ls -q | grep -c apiimg-)" -eq 2 ]
-  run net prune --filter "until=$(($(date +%s) + 5))" --filter 'label!=x'
-  [ "$status" -eq 0 ]
-  [ "$(sort <<<"$output" | tr '\n' ' ')" = "apiimg-p1 apiimg-p2 " ]
+  [ "$(net ls -q | grep -c apiimg-)" -eq 3 ]
+  run net prune --filter label=tier=db
+  [ "$status" -eq 0 ] && [ "$output" = apiimg-p2 ]
+  run net prune --filter "until=$(($(date +%s) + 5))" --filter 'label!=keep'
+  [ "$status" -eq 0 ] && [ "$output" = apiimg-p3 ]
+  run net prune --filter label=tier
+  [ "$status" -eq 0 ] && [ "$output" = apiimg-p1 ]
   [ "$(net ls -q | grep -c apiimg-)" -eq 0 ]
+}
+
+@test "a network has docker's 64-hex id: inspect, connect, disconnect and rm take it or a unique prefix" {
+  net create --subnet 10.215.43.0/24 okt-net2-id1
+  net create --subnet 10.215.44.0/24 okt-net2-id2
+  local id1 id2
+  id1=$(net inspect okt-net2-id1 | jq -r '.[0].id')
+  id2=$(net ls --format json | jq -r '.[] | select(.name == "okt-net2-id2") | .id')
+  [[ "$id1" =~ ^[0-9a-f]{64}$ ]] && [[ "$id2" =~ ^[0-9a-f]{64}$ ]] && [ "$id1" != "$id2" ]
+  # the id stays with the network
+  [ "$(net inspect okt-net2-id1 | jq -r '.[0].id')" = "$id1" ]
+  [ "$(net inspect "$id1" | jq -r '.[0].name')" = okt-net2-id1 ]
+  [ "$(net inspect "${id2:0:12}" | jq -r '.[0].name')" = okt-net2-id2 ]
+  a=$(ctr a)
+  run net connect "${id1:0:12}" "$a"
+  [ "$status" -eq 0 ] && [ "$output" = 10.215.43.2/24 ]
+  [ "$(net inspect okt-net2-id1 | jq -r '.[0].containers | keys | join(",")')" = "okt-net2-a-$S" ]
+  net disconnect "$id1" "$a"
+  [ "$(net inspect okt-net2-id1 | jq -r '.[0].containers | length')" = 0 ]
+  run net inspect 0123456789abcdef0123
+  [ "$status" -ne 0 ] && [[ "$output" == *'network "0123456789abcdef0123" not found'* ]]
+  run net rm "${id1:0:12}"
+  [ "$status" -eq 0 ] && [ "$output" = "${id1:0:12}" ]
+  net rm "$id2"
+  [ -z "$(net ls -q | grep okt-net2-id)" ]
 }

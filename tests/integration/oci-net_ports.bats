@@ -12,7 +12,10 @@ setup() {
   net_host_setup h
 }
 
-teardown() { net_host_teardown; }
+teardown() {
+  [ -z "${holder:-}" ] || kill "$holder" 2>/dev/null || true
+  net_host_teardown
+}
 
 net() { ip netns exec "$H" "$OCI_NET" --data-dir "$D" "$@"; }
 ctr() { ip netns add "okt-net2-$1-$S"; echo "/var/run/netns/okt-net2-$1-$S"; }
@@ -123,4 +126,41 @@ fetch() {
   inns a busybox ping -c1 -W2 "$ipb"
   net disconnect okt-net2-u "$a"; net disconnect okt-net2-u "$b"
   net rm okt-net2-u
+}
+
+@test "ports: -p 80 and -p 127.0.0.1::81 get free host ports (not one a host program holds), reached and removed" {
+  net create --subnet 10.213.14.0/24 okt-net2-e
+  a=$(ctr a); b=$(ctr b)
+  local lo hi
+  read -r lo hi <"/proc/sys/net/ipv4/ip_local_port_range"
+  net connect okt-net2-e "$a" --no-etc -p 80 -p 127.0.0.1::81/udp
+  local ports p1 p2
+  ports=$(net inspect okt-net2-e | jq -c '.[0].containers[].ports')
+  p1=$(jq -r '.[] | select(.container_port == 80) | .host_port' <<<"$ports")
+  p2=$(jq -r '.[] | select(.container_port == 81) | "\(.host_ip) \(.proto) \(.host_port)"' <<<"$ports")
+  [ "$p1" -ge "$lo" ] && [ "$p1" -le "$hi" ]
+  [[ "$p2" == "127.0.0.1 udp "* ]] && [ "${p2##* }" -ge "$lo" ]
+  [[ "$(ip netns exec "$H" nft list map inet ocikit-okt-net2-e ports4)" == *"$p1"* ]]
+  serve a 80 hello-any
+  [ "$(fetch ip netns exec "$H" "127.0.0.1:$p1")" = hello-any ]
+  # a second container never gets a port taken by a lease
+  net connect okt-net2-e "$b" --no-etc -p 80
+  [ "$(net inspect okt-net2-e | jq -r --arg p "$p1" '[.[0].containers[].ports[] | select(.host_port == ($p | tonumber))] | length')" = 1 ]
+  net disconnect okt-net2-e "$a"
+  [[ "$(ip netns exec "$H" nft list map inet ocikit-okt-net2-e ports4)" != *"$p1"* ]]
+  net disconnect okt-net2-e "$b"
+  # the range is the namespace's own: two ports, one held by a host program
+  ip netns exec "$H" sysctl -q -w net.ipv4.ip_local_port_range="40100 40101"
+  ip netns exec "$H" timeout 20 socat TCP4-LISTEN:40100,reuseaddr - >/dev/null 3>&- &
+  holder=$!
+  local i
+  for i in $(seq 50); do [ -n "$(ip netns exec "$H" ss -Hltn "sport = :40100")" ] && break; sleep 0.1; done
+  net connect okt-net2-e "$a" --no-etc -p 80
+  [ "$(net inspect okt-net2-e | jq -r '.[0].containers[].ports[].host_port')" = 40101 ]
+  run net connect okt-net2-e "$b" --no-etc -p 80
+  [ "$status" -ne 0 ] && [[ "$output" == *"no free host port in 40100-40101 for 80/tcp"* ]]
+  [ "$(net inspect okt-net2-e | jq -r '.[0].containers | length')" = 1 ]
+  kill "$holder"
+  net disconnect okt-net2-e "$a"
+  net rm okt-net2-e
 }

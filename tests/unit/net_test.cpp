@@ -84,7 +84,13 @@ TEST_CASE("net: port specs") {
   CHECK(one[0] == PortMapping{"", 8080, 80, "tcp"});
   CHECK(parse_port_spec("127.0.0.1:53:5353/udp")[0] == PortMapping{"127.0.0.1", 53, 5353, "udp"});
   CHECK(parse_port_spec("[::1]:8080:80")[0] == PortMapping{"::1", 8080, 80, "tcp"});
-  CHECK(parse_port_spec("80")[0] == PortMapping{"", 80, 80, "tcp"});
+  // no host port, or an empty one: host_port 0, any free port (docker's -p 80)
+  CHECK(parse_port_spec("80")[0] == PortMapping{"", 0, 80, "tcp"});
+  CHECK(parse_port_spec("127.0.0.1::53/udp")[0] == PortMapping{"127.0.0.1", 0, 53, "udp"});
+  CHECK(parse_port_spec(":80")[0] == PortMapping{"", 0, 80, "tcp"});
+  auto anyrange = parse_port_spec("7000-7001");
+  REQUIRE(anyrange.size() == 2);
+  CHECK(anyrange[1] == PortMapping{"", 0, 7001, "tcp"});
   auto range = parse_port_spec("9000-9002:7000-7002/udp");
   REQUIRE(range.size() == 3);
   CHECK(range[2] == PortMapping{"", 9002, 7002, "udp"});
@@ -141,6 +147,31 @@ TEST_CASE("net: validate_network fills defaults and rejects bad definitions") {
   auto round = network_from_json(to_json(n));
   CHECK(to_string(round.subnets[0].gateway) == "10.213.7.1");
   CHECK(round.bridge == n.bridge);
+}
+
+TEST_CASE("net: a network's id and labels survive a round trip; one stored without an id gets a stable one") {
+  Network n = bridge_net("okt-id", "10.213.7.0/24");
+  validate_network(n, {});
+  n.id = std::string(64, 'a');
+  n.labels = {{"tier", "web"}, {"keep", ""}};
+  n.created = "2026-12-07T10:00:00Z";
+  auto round = network_from_json(to_json(n));
+  CHECK(round.id == n.id);
+  CHECK(round.labels == n.labels);
+  // older definitions have neither: no labels, an id from name and creation time
+  auto j = to_json(n);
+  j.erase("id");
+  j.erase("labels");
+  auto old = network_from_json(j);
+  CHECK(old.labels.empty());
+  CHECK(old.id.size() == 64);
+  CHECK(old.id.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(old.id == network_from_json(j).id);
+  j["created"] = "2026-12-07T10:00:01Z";
+  CHECK(network_from_json(j).id != old.id);
+  // an id that is not 64 lowercase hex digits is not kept
+  j["id"] = "../../etc";
+  CHECK(network_from_json(j).id.size() == 64);
 }
 
 TEST_CASE("net: host names and veth names") {

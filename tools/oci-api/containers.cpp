@@ -302,13 +302,20 @@ void container_list(Exchange& x) {
           if (c.is_object()) details[c.value("Id", "")] = c;
     }
   }
-  // docker's Ports list from the inspect's HostConfig.PortBindings
+  // docker's Ports list from the inspect's NetworkSettings.Ports while it
+  // runs (the host ports it got), else HostConfig.PortBindings
   // ({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}).
   auto ports_of = [](const json& c) {
     json ports = json::array();
-    if (!c.contains("HostConfig") || !c["HostConfig"].contains("PortBindings")) return ports;
-    const json& pb = c["HostConfig"]["PortBindings"];
-    if (!pb.is_object()) return ports;
+    const json* pbp = nullptr;
+    if (c.contains("NetworkSettings") && c["NetworkSettings"].is_object() &&
+        c["NetworkSettings"].contains("Ports") && c["NetworkSettings"]["Ports"].is_object() &&
+        !c["NetworkSettings"]["Ports"].empty())
+      pbp = &c["NetworkSettings"]["Ports"];
+    else if (c.contains("HostConfig") && c["HostConfig"].contains("PortBindings"))
+      pbp = &c["HostConfig"]["PortBindings"];
+    if (!pbp || !pbp->is_object()) return ports;
+    const json& pb = *pbp;
     for (auto& [key, binds] : pb.items()) {
       auto slash = key.find('/');
       int priv = std::atoi(key.substr(0, slash).c_str());

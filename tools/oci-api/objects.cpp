@@ -83,9 +83,9 @@ json network_of(const json& n) {
         if (a.is_string()) (a.get<std::string>().find(':') != std::string::npos ? v6 : v4) = a.get<std::string>();
       containers[id] = {{"Name", c.value("name", "")}, {"IPv4Address", v4}, {"IPv6Address", v6}, {"MacAddress", c.value("mac", "")}};
     }
-  std::string name = n.value("name", "");
+  std::string name = n.value("name", ""), id = n.value("id", "");
   return {{"Name", name},
-          {"Id", name},
+          {"Id", id.empty() ? name : id},
           {"Created", n.value("created", "")},
           {"Scope", "local"},
           {"Driver", n.value("driver", "")},
@@ -96,7 +96,7 @@ json network_of(const json& n) {
           {"Ingress", false},
           {"Containers", containers},
           {"Options", n.contains("options") && n["options"].is_object() ? n["options"] : json::object()},
-          {"Labels", json::object()}};
+          {"Labels", n.contains("labels") && n["labels"].is_object() ? n["labels"] : json::object()}};
 }
 
 // An IPv4 CIDR as (network, mask); nullopt when it is not one.
@@ -406,12 +406,45 @@ void network_list(Exchange& x) {
   json arr = parse_or_500(r.out, "oci-net ls");
   json list = json::array();
   auto filters = parse_filters(x.q("filters"));
+  static const std::set<std::string> kKeys = {"name", "id", "label", "driver", "type", "scope", "dangling"};
+  for (const auto& [k, v] : filters)
+    if (!kKeys.count(k)) fail_api(400, "invalid filter '" + k + "'");
+  if (filters.count("dangling") && !arr.empty()) {
+    // whether a network is in use: its leases, from oci-net inspect
+    std::vector<std::string> args{"inspect"};
+    for (const auto& n : arr) args.push_back(n.value("name", ""));
+    Result i = run_net(args);
+    if (i.status != 0) fail_api(500, i.message());
+    arr = parse_or_500(i.out, "oci-net inspect");
+  }
+  // docker's: values of one key OR, keys AND; every label given must match.
+  auto any = [&](const std::string& k, auto&& match) {
+    auto it = filters.find(k);
+    if (it == filters.end()) return true;
+    return std::any_of(it->second.begin(), it->second.end(), match);
+  };
   for (const auto& n : arr) {
     json d = network_of(n);
-    if (filters.count("name")) {
-      bool hit = false;
-      for (const auto& f : filters["name"]) hit = hit || d["Name"].get<std::string>().find(f) != std::string::npos;
-      if (!hit) continue;
+    std::string name = d["Name"], id = d["Id"], driver = d["Driver"];
+    bool builtin = name == "bridge" || name == "host" || name == "none";
+    if (!any("name", [&](const std::string& f) { return name.find(f) != std::string::npos; })) continue;
+    if (!any("id", [&](const std::string& f) { return id.rfind(f, 0) == 0; })) continue;
+    if (!any("driver", [&](const std::string& f) { return driver == f; })) continue;
+    if (!any("scope", [&](const std::string& f) { return f == "local"; })) continue;
+    if (!any("type", [&](const std::string& f) { return f == (builtin ? "builtin" : "custom"); })) continue;
+    if (filters.count("label")) {
+      const json& labels = d["Labels"];
+      bool all = std::all_of(filters["label"].begin(), filters["label"].end(), [&](const std::string& l) {
+        auto eq = l.find('=');
+        std::string k = l.substr(0, eq);
+        return labels.contains(k) && (eq == std::string::npos || labels[k] == l.substr(eq + 1));
+      });
+      if (!all) continue;
+    }
+    if (filters.count("dangling")) {
+      bool want = filters["dangling"].front() == "true" || filters["dangling"].front() == "1";
+      bool dangling = !builtin && (!n.contains("containers") || n["containers"].empty());
+      if (want != dangling) continue;
     }
     list.push_back(d);
   }
@@ -452,10 +485,16 @@ void network_create(Exchange& x) {
   if (b.contains("Options") && b["Options"].is_object())
     for (auto& [k, v] : b["Options"].items())
       if (v.is_string()) args.insert(args.end(), {"--opt", k + "=" + v.get<std::string>()});
+  if (b.contains("Labels") && b["Labels"].is_object())
+    for (auto& [k, v] : b["Labels"].items())
+      if (v.is_string()) args.insert(args.end(), {"--label", k + "=" + v.get<std::string>()});
   args.push_back(name);
   Result r = run_net(args);
   if (r.status != 0) fail_api(status_of(r), r.message());
-  x.json(201, {{"Id", name}, {"Warning", ""}});
+  Result i = run_net({"inspect", name});
+  json arr = i.status == 0 ? json::parse(i.out, nullptr, false) : json();
+  std::string id = arr.is_array() && !arr.empty() && arr[0].is_object() ? arr[0].value("id", name) : name;
+  x.json(201, {{"Id", id}, {"Warning", ""}});
 }
 
 void network_remove(Exchange& x, const std::string& name) {
@@ -476,7 +515,13 @@ void network_connect(Exchange& x, const std::string& name, bool connect) {
   bool running = c["State"].value("Running", false);
   std::string mode = c.contains("HostConfig") ? c["HostConfig"].value("NetworkMode", "") : "";
   if (!running) {
-    if (mode == name) return x.reply(200, "", "");
+    std::string net_name = name;  // `name` may be the network's id
+    if (mode != name) {
+      Result i = run_net({"inspect", name});
+      json arr = i.status == 0 ? json::parse(i.out, nullptr, false) : json();
+      if (arr.is_array() && !arr.empty() && arr[0].is_object()) net_name = arr[0].value("name", name);
+    }
+    if (mode == net_name) return x.reply(200, "", "");
     fail_api(409, "container " + cid + " is not running: oci-api connects running containers to other networks only");
   }
   Result r;

@@ -43,7 +43,7 @@ endpoint::ConnectOptions to_attach(const ConnectOptions& o) {
 int connect(const std::string& data_dir, const ConnectOptions& o) {
   netstore::Store st(data_dir);
   auto r = endpoint::connect(st, to_attach(o));
-  network_event("connect", o.network, r.lease.container);
+  network_event("connect", r.network.name, r.lease.container);
   for (const auto& a : r.lease.addrs) std::cout << a << "\n";
   return 0;
 }
@@ -51,8 +51,9 @@ int connect(const std::string& data_dir, const ConnectOptions& o) {
 int disconnect(const std::string& data_dir, const ConnectOptions& o) {
   netstore::Store st(data_dir);
   std::string id = o.id.empty() ? endpoint::id_for_target(o.target) : o.id;
-  endpoint::disconnect(st, o.network, id, false);
-  network_event("disconnect", o.network, id);
+  std::string name = st.get(o.network).name;  // o.network may be an id
+  endpoint::disconnect(st, name, id, false);
+  network_event("disconnect", name, id);
   return 0;
 }
 

@@ -30,6 +30,11 @@ int create(const std::string& data_dir, const CreateOptions& o) {
     if (eq == std::string::npos || eq == 0) fail(Errc::usage, "bad --opt \"" + kv + "\" (want KEY=VALUE)");
     n.options[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  for (const auto& kv : o.labels) {
+    auto eq = kv.find('=');
+    if (eq == 0 || kv.empty()) fail(Errc::usage, "bad --label \"" + kv + "\" (want KEY=VALUE or KEY)");
+    n.labels[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
+  }
   if (auto it = n.options.find("parent"); it != n.options.end() && n.parent.empty()) n.parent = it->second;
   if (auto it = n.options.find("bridge"); it != n.options.end() && n.bridge.empty()) n.bridge = it->second;
   if (auto it = n.options.find("mtu"); it != n.options.end()) n.mtu = std::stoi(it->second);
@@ -95,16 +100,20 @@ int inspect(const std::string& data_dir, const std::vector<std::string>& names) 
   for (const auto& name : names) {
     auto n = st.get(name);
     auto j = net::to_json(n);
-    auto lock = st.lock_leases(name);
+    auto lock = st.lock_leases(n.name);
     nlohmann::json cs = nlohmann::json::object();
-    for (const auto& l : st.leases(name))
+    for (const auto& l : st.leases(n.name)) {
+      nlohmann::json ports = nlohmann::json::array();
+      for (const auto& p : l.ports) ports.push_back(net::to_json(p));
       cs[l.container] = {{"name", l.hostname},
                          {"aliases", l.aliases},
                          {"addresses", l.addrs},
                          {"mac", l.mac},
                          {"interface", l.ifname},
                          {"host_interface", l.host_if},
-                         {"netns", l.netns}};
+                         {"netns", l.netns},
+                         {"ports", ports}};
+    }
     j["containers"] = cs;
     arr.push_back(j);
   }
@@ -113,54 +122,63 @@ int inspect(const std::string& data_dir, const std::vector<std::string>& names) 
 }
 
 namespace {
-// Remove one network; `force_unused` false makes a connected network an error.
-bool remove_one(netstore::Store& st, const std::string& name, bool quiet_if_used) {
+// Remove one network (a name or an id); `quiet_if_used` false makes a
+// connected network an error. Its name, or "" when it is in use.
+std::string remove_one(netstore::Store& st, const std::string& ref, bool quiet_if_used) {
   auto defs = st.lock_defs();
-  auto n = st.get(name);
+  auto n = st.get(ref);
+  const std::string& name = n.name;
   auto lock = st.lock_leases(name);
   auto leases = st.leases(name);
   if (!leases.empty()) {
-    if (quiet_if_used) return false;
+    if (quiet_if_used) return "";
     fail("network \"" + name + "\" has " + std::to_string(leases.size()) + " connected container(s)");
   }
   dns::stop(st, name);
   endpoint::teardown_network(n);
   st.remove(name);
-  return true;
+  return name;
 }
 }  // namespace
 
 int remove(const std::string& data_dir, const std::vector<std::string>& names) {
   netstore::Store st(data_dir);
-  for (const auto& name : names) {
-    remove_one(st, name, false);
+  for (const auto& ref : names) {
+    std::string name = remove_one(st, ref, false);
     events::emit({"network", "destroy", name, {{"name", name}}});
-    std::cout << name << "\n";
+    std::cout << ref << "\n";
   }
   return 0;
 }
 
 int prune(const std::string& data_dir, const std::vector<std::string>& filters) {
-  // docker's network prune filters. oci-net keeps no labels: label=K
-  // selects nothing, label!=K everything.
+  // docker's network prune filters: until=TIME, label=KEY[=VALUE] (every
+  // one given must match), label!=KEY[=VALUE] (none may).
   int64_t until = 0;
-  bool none = false;
+  std::vector<std::string> with, without;
   for (const auto& f : filters) {
     if (f.rfind("until=", 0) == 0) until = events::parse_time(f.substr(6), events::now_nano());
-    else if (f.rfind("label=", 0) == 0) none = true;
-    else if (f.rfind("label!=", 0) != 0)
+    else if (f.rfind("label=", 0) == 0) with.push_back(f.substr(6));
+    else if (f.rfind("label!=", 0) == 0) without.push_back(f.substr(7));
+    else
       fail(Errc::usage,
            "invalid filter '" + f.substr(0, f.find_first_of("!=")) + "' (want until=TIME or label=KEY[=VALUE])");
   }
+  auto has = [](const net::Network& n, const std::string& kv) {
+    auto eq = kv.find('=');
+    auto it = n.labels.find(kv.substr(0, eq));
+    return it != n.labels.end() && (eq == std::string::npos || it->second == kv.substr(eq + 1));
+  };
   netstore::Store st(data_dir);
   // Leases of containers whose namespace is gone first: that may leave
   // their networks unused.
   for (const auto& n : st.list()) endpoint::release_stale(st, n);
-  if (none) return 0;
   for (const auto& n : st.list()) {
     if (n.name == "bridge") continue;
     if (until && (n.created.empty() || events::parse_time(n.created, 0) >= until)) continue;
-    if (!remove_one(st, n.name, true)) continue;
+    if (!std::all_of(with.begin(), with.end(), [&](const auto& kv) { return has(n, kv); })) continue;
+    if (std::any_of(without.begin(), without.end(), [&](const auto& kv) { return has(n, kv); })) continue;
+    if (remove_one(st, n.name, true).empty()) continue;
     events::emit({"network", "destroy", n.name, {{"name", n.name}}});
     std::cout << n.name << "\n";
   }

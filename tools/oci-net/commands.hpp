@@ -9,7 +9,7 @@ namespace ocikit::netcmd {
 /// `oci-net create`.
 struct CreateOptions {
   std::string name, driver = "bridge", gateway, ip_range, bridge, parent, local;
-  std::vector<std::string> subnets, opts, peers;
+  std::vector<std::string> subnets, opts, peers, labels;
   bool internal = false, ipv6 = false;
   int mtu = 0;
   uint32_t vni = 0;

@@ -1,6 +1,8 @@
 #include "endpoint.hpp"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -119,6 +121,67 @@ std::string addr_only(const std::string& cidr) { return cidr.substr(0, cidr.find
 
 // Rewrite /etc/hosts of every container on the network (lock held): each
 // lists every container's names, so they resolve each other by name.
+// True when `port` of `proto` can be bound on the host at `ip` ("" every
+// address) now: no host program listens there.
+bool bindable(const std::string& proto, const std::string& ip, uint16_t port) {
+  bool v6 = ip.find(':') != std::string::npos;
+  int fd = socket(v6 ? AF_INET6 : AF_INET, (proto == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    if (inet_pton(AF_INET6, ip.c_str(), &a->sin6_addr) != 1) a->sin6_addr = in6addr_any;
+    len = sizeof *a;
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    if (ip.empty() || inet_pton(AF_INET, ip.c_str(), &a->sin_addr) != 1) a->sin_addr.s_addr = htonl(INADDR_ANY);
+    len = sizeof *a;
+  }
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+  close(fd);
+  return ok;
+}
+
+// Host port 0 (docker's `-p 80`, `-p 127.0.0.1::80`): a free port of the
+// kernel's ephemeral range (ip_local_port_range), published by no lease of
+// any network and bindable on the host, starting at a random place.
+void pick_host_ports(netstore::Store& st, std::vector<net::PortMapping>& ports) {
+  if (std::none_of(ports.begin(), ports.end(), [](const auto& p) { return p.host_port == 0; })) return;
+  std::set<std::pair<std::string, uint16_t>> used;
+  for (const auto& n : st.list())
+    for (const auto& l : st.leases(n.name))
+      for (const auto& p : l.ports) used.insert({p.proto, p.host_port});
+  for (const auto& p : ports)
+    if (p.host_port) used.insert({p.proto, p.host_port});
+  unsigned lo = 32768, hi = 60999;
+  if (FILE* f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re")) {
+    unsigned a, b;
+    if (fscanf(f, "%u %u", &a, &b) == 2 && a >= 1 && a <= b && b <= 65535) lo = a, hi = b;
+    fclose(f);
+  }
+  uint32_t rnd = 0;
+  if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd) rnd = static_cast<uint32_t>(getpid());
+  unsigned span = hi - lo + 1;
+  for (auto& p : ports) {
+    if (p.host_port) continue;
+    for (unsigned i = 0; i < span && !p.host_port; ++i) {
+      auto port = static_cast<uint16_t>(lo + (rnd + i) % span);
+      if (used.count({p.proto, port}) || !bindable(p.proto, p.host_ip, port)) continue;
+      p.host_port = port;
+      used.insert({p.proto, port});
+    }
+    if (!p.host_port)
+      fail(Errc::exists, "no free host port in " + std::to_string(lo) + "-" + std::to_string(hi) + " for " +
+                             std::to_string(p.container_port) + "/" + p.proto);
+    rnd = rnd * 1103515245u + 12345u;
+  }
+}
+
 void write_hosts(const std::vector<netstore::Lease>& leases) {
   std::vector<net::HostEntry> entries;
   for (const auto& l : leases)
@@ -338,6 +401,7 @@ ConnectResult connect(netstore::Store& st, const ConnectOptions& o) {
   }
   l.netns = o.target;
   l.ports = o.ports;
+  pick_host_ports(st, l.ports);
   l.etc_dir = o.etc_dir;
   l.owns_etc = o.owns_etc;
   if (bridged(n)) l.host_if = net::host_veth_name(o.id, n.name);

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
     create->add_option("-o,--opt", co.opts,
                        "driver option KEY=VALUE (bridge=, parent=, mtu=, underlay=, masquerade=false, peers-file=)");
     create->add_option("--mtu", co.mtu, "MTU");
+    create->add_option("--label", co.labels, "set metadata on the network (KEY=VALUE, repeatable)");
     create->add_option("--parent", co.parent, "macvlan: parent link");
     create->add_option("--vni", co.vni, "overlay: VXLAN network id");
     create->add_option("--peer", co.peers, "overlay: another host's underlay address");
@@ -60,14 +61,14 @@ int main(int argc, char** argv) {
 
     std::vector<std::string> names;
     auto* inspect = app.add_subcommand("inspect", "show networks as JSON");
-    inspect->add_option("NAME", names)->required();
+    inspect->add_option("NETWORK", names, "a network's name or id (or a unique id prefix)")->required();
     auto* rm = app.add_subcommand("rm", "remove networks");
-    rm->add_option("NAME", names)->required();
+    rm->add_option("NETWORK", names, "a network's name or id (or a unique id prefix)")->required();
     auto* prune = app.add_subcommand("prune", "release leases of vanished containers, remove all unused networks");
     std::vector<std::string> prune_filters;
     prune->add_option("--filter", prune_filters,
-                      "only networks created before until=TIME; label=KEY[=VALUE] (networks have no labels: "
-                      "matches none), label!=KEY[=VALUE] (matches all)")
+                      "only networks created before until=TIME, with label=KEY[=VALUE], without "
+                      "label!=KEY[=VALUE]")
         ->allow_extra_args(false);
 
     netcmd::ConnectOptions cn;

@@ -1,6 +1,7 @@
 #include "store.hpp"
 
 #include <dirent.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "common/digest.hpp"
 #include "common/error.hpp"
 
 namespace ocikit::netstore {
@@ -63,6 +65,16 @@ std::optional<net::Network> Store::find(const std::string& name) {
 
 net::Network Store::get(const std::string& name) {
   if (auto n = find(name)) return *n;
+  // docker's order: a name, then a full id, then a unique id prefix.
+  if (!name.empty() && name.size() <= 64 && name.find_first_not_of("0123456789abcdef") == std::string::npos) {
+    std::vector<net::Network> hits;
+    for (auto& n : list())
+      if (n.id.compare(0, name.size(), name) == 0) hits.push_back(std::move(n));
+    if (hits.size() == 1) return hits[0];
+    if (hits.size() > 1)
+      fail(Errc::invalid, "network id prefix \"" + name + "\" is ambiguous (" + std::to_string(hits.size()) +
+                              " networks match)");
+  }
   if (name == "bridge") {
     // docker's docker0 equivalent, made on first use.
     net::Network n;
@@ -93,6 +105,11 @@ void Store::create(net::Network& n) {
     time_t t = time(nullptr);
     strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
     n.created = buf;
+  }
+  if (n.id.empty()) {
+    unsigned char rnd[16];
+    if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd) fail(Errc::io, "getrandom failed");
+    n.id = digest::of(n.name + "\n" + n.created + "\n" + std::string(reinterpret_cast<char*>(rnd), sizeof rnd)).hex;
   }
   fs::write_file_atomic(dir_ + "/" + n.name + ".json", net::to_json(n).dump(2) + "\n");
 }

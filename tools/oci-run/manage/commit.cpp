@@ -17,6 +17,7 @@
 #include "common/layer.hpp"
 #include "common/layout.hpp"
 #include "common/log.hpp"
+#include "common/net.hpp"
 #include "common/reference.hpp"
 #include "manage/manage.hpp"
 #include "format.hpp"
@@ -107,8 +108,17 @@ void merge_container_config(const StateDir& sd, const Record& r, image::Containe
   if (std::string cwd = proc.value("cwd", ""); !cwd.empty() && !(cwd == "/" && c.working_dir.empty()))
     c.working_dir = cwd;
   for (const auto& [k, v] : r.labels) c.labels[k] = v;
+  if (!r.user.empty()) c.user = r.user;
+  // ExposedPorts: the image's, --expose and the published (-p) ports.
   std::set<std::string> ports(c.exposed_ports.begin(), c.exposed_ports.end());
   for (const auto& p : r.exposed) ports.insert(p);
+  for (const auto& spec : r.ports) {
+    try {
+      for (const auto& m : net::parse_port_spec(spec))
+        ports.insert(std::to_string(m.container_port) + "/" + (m.proto.empty() ? "tcp" : m.proto));
+    } catch (const Error&) {
+    }
+  }
   c.exposed_ports.assign(ports.begin(), ports.end());
 }
 

@@ -128,9 +128,7 @@ int container_port(const Globals& g, const std::string& key, const std::string& 
   // As docker: a container's ports are published while it runs.
   std::string live = live_status(r);
   std::vector<net::PortMapping> maps;
-  if (live == "running" || live == "restarting")
-    for (const auto& spec : r.ports)
-      for (auto& m : net::parse_port_spec(spec)) maps.push_back(m);
+  if (live == "running" || live == "restarting") maps = live_ports(g, r);
   std::sort(maps.begin(), maps.end(), [](const net::PortMapping& a, const net::PortMapping& b) {
     return std::tie(a.container_port, a.proto, a.host_ip, a.host_port) <
            std::tie(b.container_port, b.proto, b.host_ip, b.host_port);

@@ -252,6 +252,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
   r.labels = labels;
   r.ports = ports;
   r.exposed = exposed;
+  r.user = o.user;
   r.network = network;
   r.stop_signal = !o.stop_signal.empty()      ? o.stop_signal
       : !im.config.config.stop_signal.empty() ? im.config.config.stop_signal

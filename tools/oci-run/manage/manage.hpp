@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/cgroup.hpp"
+#include "common/net.hpp"
 #include "manage/record.hpp"
 
 namespace ocikit::manage {
@@ -113,6 +114,9 @@ int wait_managed(const Globals& g, const std::string& name_or_id);
 /// `since`/`until`: docker's forms (Unix time, RFC 3339, a duration ago).
 void print_logs(const Globals& g, const std::string& name_or_id, bool follow, long tail, bool timestamps,
                 const std::string& since = "", const std::string& until = "");
+/// The ports a running container publishes: the host ports its network
+/// lease got (a "-p 80" gets a free one) or, without a lease, its -p specs.
+std::vector<net::PortMapping> live_ports(const Globals& g, const Record& r);
 /// `ps`: docker's table, ids only with quiet, JSON lines with format "json",
 /// a line per container with a Go template, "table TEMPLATE" as a table.
 /// `filters`: docker's --filter KEY=VALUE (id, name, label, status, health, exited).

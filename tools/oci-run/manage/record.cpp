@@ -60,6 +60,7 @@ nlohmann::json to_json(const Record& r) {
           {"mounts", mounts},
           {"ports", r.ports},
           {"exposed", r.exposed},
+          {"user", r.user},
           {"network", r.network},
           {"volumes_created", r.volumes_created},
           {"host_config", r.host_config},
@@ -101,6 +102,7 @@ Record record_from_json(const nlohmann::json& j) {
                           m.value("read_only", false), m.value("options", "")});
     r.ports = j.value("ports", std::vector<std::string>{});
     r.exposed = j.value("exposed", std::vector<std::string>{});
+    r.user = j.value("user", "");
     r.network = j.value("network", "");
     r.volumes_created = j.value("volumes_created", std::vector<std::string>{});
     r.host_config = j.value("host_config", nlohmann::json::object());

@@ -76,6 +76,7 @@ struct Record {
   std::vector<MountRecord> mounts;
   std::vector<std::string> ports;  ///< -p specs as given
   std::vector<std::string> exposed;  ///< --expose, as "PORT/PROTO" (docker's Config.ExposedPorts keys)
+  std::string user;  ///< -u as given ("" = the image's USER)
   std::string network;  ///< --network ("" = none given)
   std::vector<std::string> volumes_created;  ///< anonymous volumes removed by rm -v
   nlohmann::json host_config = nlohmann::json::object();  ///< other docker HostConfig fields, for inspect

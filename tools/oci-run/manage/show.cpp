@@ -92,23 +92,35 @@ void print_entry(const nlohmann::json& e, bool timestamps) {
   os.flush();
 }
 
-// docker's port maps from the -p specs: HostConfig.PortBindings as given
-// ({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}) or, with `live`,
-// NetworkSettings.Ports with the address bound ("0.0.0.0" for every one).
-nlohmann::ordered_json port_map(const Record& r, bool live) {
-  nlohmann::ordered_json m = nlohmann::ordered_json::object();
-  for (const auto& spec : r.ports) {
-    std::vector<net::PortMapping> maps;
-    try {
-      maps = net::parse_port_spec(spec);
+// The ports published for `r`: those its lease got (`lease_ports`, from
+// oci-net inspect: the host ports picked for "-p 80") or else its -p specs.
+std::vector<net::PortMapping> published_ports(const Record& r, const nlohmann::json& lease_ports) {
+  std::vector<net::PortMapping> maps;
+  if (lease_ports.is_array() && !lease_ports.empty()) {
+    for (const auto& p : lease_ports) try {
+        maps.push_back(net::port_from_json(p));
+      } catch (const Error&) {
+      }
+    return maps;
+  }
+  for (const auto& spec : r.ports) try {
+      auto v = net::parse_port_spec(spec);
+      maps.insert(maps.end(), v.begin(), v.end());
     } catch (const Error&) {
-      continue;
     }
-    for (const auto& p : maps) {
-      std::string key = std::to_string(p.container_port) + "/" + (p.proto.empty() ? "tcp" : p.proto);
-      std::string ip = p.host_ip.empty() && live ? "0.0.0.0" : p.host_ip;
-      m[key].push_back({{"HostIp", ip}, {"HostPort", std::to_string(p.host_port)}});
-    }
+  return maps;
+}
+
+// docker's port maps: HostConfig.PortBindings from the -p specs as given
+// ({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}, HostPort "" for any
+// port) or, with `live`, NetworkSettings.Ports with the address bound
+// ("0.0.0.0" for every one) and the host port the lease got.
+nlohmann::ordered_json port_map(const Record& r, bool live, const nlohmann::json& lease_ports = nullptr) {
+  nlohmann::ordered_json m = nlohmann::ordered_json::object();
+  for (const auto& p : published_ports(r, live ? lease_ports : nlohmann::json())) {
+    std::string key = std::to_string(p.container_port) + "/" + (p.proto.empty() ? "tcp" : p.proto);
+    std::string ip = p.host_ip.empty() && live ? "0.0.0.0" : p.host_ip;
+    m[key].push_back({{"HostIp", ip}, {"HostPort", p.host_port ? std::to_string(p.host_port) : ""}});
   }
   return m;
 }
@@ -146,6 +158,8 @@ nlohmann::ordered_json endpoint_of(const Record& r, const std::string& network, 
                               {"IPAddress", ""},         {"IPPrefixLen", 0},         {"IPv6Gateway", ""},
                               {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"MacAddress", ""},
                               {"DriverOpts", nullptr}};
+  if (info.is_object() && info.contains("id") && info["id"].is_string() && !info["id"].get<std::string>().empty())
+    e["NetworkID"] = info["id"];
   if (!info.is_object() || !info.contains("containers") || !info["containers"].contains(r.id)) return e;
   const auto& lease = info["containers"][r.id];
   e["EndpointID"] = r.id.substr(0, 12) + "-" + network;
@@ -390,17 +404,28 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names, cons
     for (auto& [k, v] : r.host_config.items()) hc[k] = v;
     // The image: docker's "Image" is its id (the config digest) and
     // Config.ExposedPorts its EXPOSE with the published ports.
-    std::string image_id = r.image_digest;
+    std::string image_id = r.image_digest, user = r.user;
     nlohmann::ordered_json exposed = nlohmann::ordered_json::object();
     try {
       auto [manifest, config] = read_image_by_digest(layout::Layout::open(r.store), r.image_digest);
       image_id = manifest.config.digest.str();
+      if (user.empty()) user = config.config.user;
       for (const auto& p : config.config.exposed_ports) exposed[p] = nlohmann::json::object();
     } catch (const Error& e) {
       log::debug("inspect " + r.id + ": image " + r.image_digest + ": " + e.what());
     }
     bool up = live == "running" || live == "restarting";
-    nlohmann::ordered_json ports = up ? port_map(r, true) : nlohmann::ordered_json::object();
+    // its network's view (leases: addresses, MAC, the host ports it got)
+    nlohmann::json info;
+    if (!r.network.empty() && r.network != "none" && r.network != "host") {
+      info = network_info(g, r.network, net_cache);
+      // A stopped container gets the network's id, not a (stale) lease.
+      if (!up && info.is_object()) info.erase("containers");
+    }
+    nlohmann::json lease_ports;
+    if (info.is_object() && info.contains("containers") && info["containers"].contains(r.id))
+      lease_ports = info["containers"][r.id].value("ports", nlohmann::json());
+    nlohmann::ordered_json ports = up ? port_map(r, true, lease_ports) : nlohmann::ordered_json::object();
     for (const auto& p : r.exposed) exposed[p] = nlohmann::json::object();
     nlohmann::ordered_json bindings = port_map(r, false);
     hc["PortBindings"] = bindings;
@@ -413,8 +438,7 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names, cons
     nlohmann::ordered_json network_settings = {{"Bridge", ""}, {"SandboxID", ""}, {"SandboxKey", ""}, {"Ports", ports}};
     nlohmann::ordered_json networks = nlohmann::ordered_json::object();
     if (!r.network.empty() && r.network != "none" && r.network != "host") {
-      static const nlohmann::json none;
-      networks[r.network] = endpoint_of(r, r.network, up ? network_info(g, r.network, net_cache) : none);
+      networks[r.network] = endpoint_of(r, r.network, info);
     } else if (!r.network.empty()) {
       networks[r.network] = endpoint_of(r, r.network, nlohmann::json());
     }
@@ -454,9 +478,7 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names, cons
         {"Mounts", mounts},
         {"Config",
          {{"Hostname", spec.value("hostname", "")},
-          {"User",
-           std::to_string(proc.value("/user/uid"_json_pointer, 0)) + ":" +
-               std::to_string(proc.value("/user/gid"_json_pointer, 0))},
+          {"User", user},  // as docker's: -u as given, else the image's USER
           {"Tty", r.tty},
           {"OpenStdin", r.interactive},
           {"Env", proc.value("env", std::vector<std::string>{})},
@@ -479,6 +501,17 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names, cons
     out.push_back(j);
   }
   if (format.empty() || format == "json") std::cout << out.dump(4) << "\n";
+}
+
+std::vector<net::PortMapping> live_ports(const Globals& g, const Record& r) {
+  nlohmann::json lease_ports;
+  if (!r.network.empty() && r.network != "none" && r.network != "host" && !r.ports.empty()) {
+    std::map<std::string, nlohmann::json> cache;
+    const auto& info = network_info(g, r.network, cache);
+    if (info.is_object() && info.contains("containers") && info["containers"].contains(r.id))
+      lease_ports = info["containers"][r.id].value("ports", nlohmann::json());
+  }
+  return published_ports(r, lease_ports);
 }
 
 }  // namespace ocikit::manage
