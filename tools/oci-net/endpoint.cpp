@@ -119,8 +119,6 @@ std::vector<std::string> host_nameservers() {
 
 std::string addr_only(const std::string& cidr) { return cidr.substr(0, cidr.find('/')); }
 
-// Rewrite /etc/hosts of every container on the network (lock held): each
-// lists every container's names, so they resolve each other by name.
 // True when `port` of `proto` can be bound on the host at `ip` ("" every
 // address) now: no host program listens there.
 bool bindable(const std::string& proto, const std::string& ip, uint16_t port) {
@@ -182,6 +180,8 @@ void pick_host_ports(netstore::Store& st, std::vector<net::PortMapping>& ports) 
   }
 }
 
+// Rewrite /etc/hosts of every container on the network (lock held): each
+// lists every container's names, so they resolve each other by name.
 void write_hosts(const std::vector<netstore::Lease>& leases) {
   std::vector<net::HostEntry> entries;
   for (const auto& l : leases)
