@@ -240,7 +240,16 @@ YML
   # a second one gets another port
   $DOCKER run -d --name apicmp-e2 -p 80 $IMG httpd -f -p 80 -h /
   [ "$($DOCKER port apicmp-e2 80/tcp)" != "0.0.0.0:$p1" ]
-  $DOCKER rm -f apicmp-e apicmp-e2
+  # -P: every exposed port (here --expose) on a free host port
+  $DOCKER run -d --name apicmp-P -P --expose 80 --expose 90/udp $IMG httpd -f -p 80 -h /
+  [ "$($DOCKER inspect -f '{{.HostConfig.PublishAllPorts}}' apicmp-P)" = true ]
+  local pp
+  pp=$($DOCKER port apicmp-P 80/tcp)
+  pp=${pp##*:}
+  [ "$pp" -ge "$lo" ] && [ "$pp" -le "$hi" ] && [ "$pp" != "$p1" ]
+  [[ "$($DOCKER port apicmp-P 90/udp)" == 0.0.0.0:* ]]
+  wait_until curl -sf "http://127.0.0.1:$pp/etc/passwd"
+  $DOCKER rm -f apicmp-e apicmp-e2 apicmp-P
   # a user network: no top-level IPAddress (as docker), the network's entry has it
   $DOCKER network create --subnet 10.216.3.0/24 apicmp-net
   $DOCKER run -d --name apicmp-u --network apicmp-net --network-alias apicmp-alias $IMG sleep 100

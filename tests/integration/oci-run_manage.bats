@@ -150,5 +150,14 @@ teardown() {
   [ "$output" -gt 1 ]
   run R run --rm --network host -p 80 "$IMG" true
   [ "$status" -eq 125 ]
+  # -p 80 and -P: free host ports, shown by port and inspect
+  R run -d --name netp --network okt-mgnet -p 80 -P --expose 81 "$IMG" sleep 100
+  local p80 p81
+  p80=$(R port netp 80/tcp)
+  p81=$(R port netp 81)
+  [[ "$p80" == 0.0.0.0:* ]] && [[ "$p81" == 0.0.0.0:* ]] && [ "$p80" != "$p81" ]
+  [ "$(R inspect netp | jq -r '.[0].NetworkSettings.Ports["80/tcp"][0].HostPort')" = "${p80#0.0.0.0:}" ]
+  [ "$(R inspect -f '{{.HostConfig.PublishAllPorts}}' netp)" = true ]
+  R rm -f netp
   no_leftovers
 }

@@ -137,6 +137,8 @@ std::vector<std::string> create_args(const json& b, const std::string& name, std
         a.insert(a.end(), {"--publish", spec});
       }
     }
+  if (hc.contains("PublishAllPorts") && hc["PublishAllPorts"].is_boolean() && hc["PublishAllPorts"].get<bool>())
+    a.push_back("--publish-all");
   if (hc.contains("RestartPolicy") && hc["RestartPolicy"].is_object()) {
     std::string n = str_of(hc["RestartPolicy"], "Name");
     int64_t max = int_of(hc["RestartPolicy"], "MaximumRetryCount");

@@ -64,6 +64,7 @@ void add_run_flags(CLI::App* c, RunOptions& o) {
   c->add_option("--stop-signal", o.stop_signal, "signal that stops the container");
   c->add_option("--stop-timeout", o.stop_timeout, "seconds before stop kills");
   multi(c->add_option("-p,--publish", o.publish, "[ip:][hostport:]port[/proto] (through oci-net)"));
+  c->add_flag("-P,--publish-all", o.publish_all, "publish every exposed port (EXPOSE, --expose) on a free host port");
   multi(c->add_option("--expose", o.expose, "port[-port][/proto] the container exposes (not published)"));
   c->add_option("--network,--net", o.network,
                 "oci-net network name, host, none, or default (docker's: the network \"bridge\")");

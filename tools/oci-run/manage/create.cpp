@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "common/cli.hpp"
@@ -223,6 +224,31 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
 
   // 2. The image (pulled when asked or missing).
   Image im = resolve_image(g, o);
+  // -P: every port the image EXPOSEs and every --expose not published yet,
+  // each on a free host port, as docker's (not on host or none).
+  if (o.publish_all && network != "host" && network != "none") {
+    std::set<std::string> have;
+    auto key = [](const net::PortMapping& m) { return std::to_string(m.container_port) + "/" + m.proto; };
+    for (const auto& p : ports)
+      for (const auto& m : net::parse_port_spec(p)) have.insert(key(m));
+    std::vector<std::string> all = im.config.config.exposed_ports;
+    all.insert(all.end(), exposed.begin(), exposed.end());
+    for (const auto& e : all) {
+      std::vector<net::PortMapping> maps;
+      try {
+        maps = net::parse_port_spec(e);
+      } catch (const Error& err) {
+        log::warn(std::string("-P: skipping exposed port: ") + err.what());
+        continue;
+      }
+      for (const auto& m : maps)
+        if (have.insert(key(m)).second) ports.push_back(key(m));
+    }
+    if (network.empty() && !ports.empty()) {
+      network = network_mode = "bridge";
+      oci_net = cli::find_tool("oci-net", g.self_dir, "OCIKIT_NET", {"OCI_NET"});
+    }
+  }
   so.annotations = labels;
 
   // 3. The record: name reserved and id chosen under the lock.
@@ -332,6 +358,7 @@ std::string create_from_image(const Globals& g, const RunOptions& o, bool keep_m
                    {"CapDrop", o.cap_drop},
                    {"SecurityOpt", o.security_opts},
                    {"NetworkMode", network_mode},
+                   {"PublishAllPorts", o.publish_all},
                    {"Init", o.init},
                    {"VolumesFrom", o.volumes_from},
                    {"Ulimits", nlohmann::json::array()}};

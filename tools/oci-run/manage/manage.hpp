@@ -65,6 +65,7 @@ struct RunOptions {
   std::string stop_signal;  ///< --stop-signal
   std::optional<int> stop_timeout;  ///< --stop-timeout
   std::vector<std::string> publish;  ///< -p
+  bool publish_all = false;  ///< -P: every exposed port on a free host port
   std::vector<std::string> expose;  ///< --expose PORT[-PORT][/PROTO]
   std::string network;  ///< --network
   std::vector<std::string> network_aliases;  ///< --network-alias
