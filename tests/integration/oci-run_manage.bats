@@ -158,6 +158,13 @@ teardown() {
   [[ "$p80" == 0.0.0.0:* ]] && [[ "$p81" == 0.0.0.0:* ]] && [ "$p80" != "$p81" ]
   [ "$(R inspect netp | jq -r '.[0].NetworkSettings.Ports["80/tcp"][0].HostPort')" = "${p80#0.0.0.0:}" ]
   [ "$(R inspect -f '{{.HostConfig.PublishAllPorts}}' netp)" = true ]
-  R rm -f netp
+  # ps shows the ports as docker ps does, with the picked host ports
+  run R ps --format '{{.Ports}}' --filter name=netp
+  [ "$output" = "$p80->80/tcp, $p81->81/tcp" ] || { echo "$output"; false; }
+  R run -d --name netq --network okt-mgnet -p 127.0.0.1:18090:80/udp "$IMG" sleep 100
+  [ "$(R ps --format '{{.Ports}}' --filter name=netq)" = "127.0.0.1:18090->80/udp" ]
+  R stop -t 0 netq
+  [ -z "$(R ps -a --format '{{.Ports}}' --filter name=netq)" ]
+  R rm -f netp netq
   no_leftovers
 }

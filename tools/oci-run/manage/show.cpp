@@ -78,11 +78,6 @@ std::string command_text(const Record& r, bool no_trunc) {
   return "\"" + c + "\"";
 }
 
-std::string ports_text(const Record& r) {
-  std::string p;
-  for (const auto& s : r.ports) p += (p.empty() ? "" : ", ") + s;
-  return p;
-}
 
 void print_entry(const nlohmann::json& e, bool timestamps) {
   std::string text = e.value("log", "");
@@ -147,6 +142,34 @@ const nlohmann::json& network_info(const Globals& g, const std::string& name,
     log::debug(std::string("inspect: network ") + name + ": " + e.what());
   }
   return cache[name] = info;
+}
+
+// docker ps's PORTS of a running container ("0.0.0.0:8080->80/tcp, ...";
+// nothing while it does not run): the host ports its lease got when a -p
+// left the host port to oci-net (one `oci-net inspect` per network), else
+// its -p specs.
+std::string ports_text(const Globals& g, const Record& r, const std::string& live,
+                       std::map<std::string, nlohmann::json>& net_cache) {
+  if ((live != "running" && live != "restarting") || r.ports.empty()) return "";
+  bool picked = false;
+  for (const auto& spec : r.ports) try {
+      for (const auto& m : net::parse_port_spec(spec)) picked = picked || m.host_port == 0;
+    } catch (const Error&) {
+    }
+  nlohmann::json lease_ports;
+  if (picked && !r.network.empty() && r.network != "none" && r.network != "host") {
+    const auto& info = network_info(g, r.network, net_cache);
+    if (info.is_object() && info.contains("containers") && info["containers"].contains(r.id))
+      lease_ports = info["containers"][r.id].value("ports", nlohmann::json());
+  }
+  std::string out;
+  for (const auto& m : published_ports(r, lease_ports)) {
+    std::string ip = m.host_ip.empty() ? "0.0.0.0" : m.host_ip;
+    if (ip.find(':') != std::string::npos) ip = "[" + ip + "]";
+    out += (out.empty() ? "" : ", ") + ip + ":" + (m.host_port ? std::to_string(m.host_port) : "") + "->" +
+           std::to_string(m.container_port) + "/" + (m.proto.empty() ? "tcp" : m.proto);
+  }
+  return out;
 }
 
 // docker's NetworkSettings.Networks entry of the container on `network`:
@@ -236,6 +259,7 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
     return true;
   };
   std::vector<std::vector<std::string>> rows;
+  std::map<std::string, nlohmann::json> net_cache;  // oci-net inspect per network
   for (const auto& r : st.list()) {
     std::string live = live_status(r);
     if (!show_all && live != "running" && live != "restarting") continue;
@@ -255,7 +279,7 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
                                   {"RunningFor", human_duration(seconds_since(r.created)) + " ago"},
                                   {"Status", status},
                                   {"State", paused ? "paused" : live},
-                                  {"Ports", ports_text(r)},
+                                  {"Ports", ports_text(g, r, live, net_cache)},
                                   {"Names", r.name},
                                   {"Labels", r.labels},
                                   {"ExitCode", r.exit_code}};
@@ -265,7 +289,7 @@ void print_ps(const Globals& g, bool all, bool quiet, const std::string& format,
       continue;
     }
     rows.push_back({id, r.image, command_text(r, no_trunc), human_duration(seconds_since(r.created)) + " ago",
-                    status, ports_text(r), r.name});
+                    status, ports_text(g, r, live, net_cache), r.name});
   }
   if (tmpl_table && !quiet) {
     static const std::map<std::string, std::string> kHeaders = {
