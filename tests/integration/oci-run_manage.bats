@@ -157,6 +157,10 @@ teardown() {
   p81=$(R port netp 81)
   [[ "$p80" == 0.0.0.0:* ]] && [[ "$p81" == 0.0.0.0:* ]] && [ "$p80" != "$p81" ]
   [ "$(R inspect netp | jq -r '.[0].NetworkSettings.Ports["80/tcp"][0].HostPort')" = "${p80#0.0.0.0:}" ]
+  # docker's inspect -f idioms: a field after parentheses, range over a map
+  [ "$(R inspect -f '{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}' netp)" = "${p80#0.0.0.0:}" ]
+  [[ "$(R inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' netp)" == 10.213.77.* ]]
+  [ "$(R inspect -f '{{if .State.Running}}up{{else}}down{{end}}' netp)" = up ]
   [ "$(R inspect -f '{{.HostConfig.PublishAllPorts}}' netp)" = true ]
   # ps shows the ports as docker ps does, with the picked host ports
   run R ps --format '{{.Ports}}' --filter name=netp

@@ -106,7 +106,26 @@ TEST_CASE("manage_format: --format templates") {
   CHECK(render_template("{{json .State}}", c) == R"({"Pid":42,"Running":true})");
   CHECK(render_template_table("table {{.ID}}\t{{.Names}}", {{{"ID", "abc"}, {"Names", "web"}}}, {{"ID", "CONTAINER ID"}}) ==
         "CONTAINER ID   NAMES\nabc            web\n");
-  for (const char* bad : {"{{.Nope}}", "{{.Name", "{{len .Name}}", "{{index .Name}}", "{{.}}x{{", "{{.A..B}}"}) {
+  // what docker users write with inspect -f: range, if/else, with,
+  // parentheses with a field after them, pipelines, len, $
+  nlohmann::json n = {
+      {"NetworkSettings",
+       {{"Networks", {{"b", {{"IPAddress", "10.0.0.3"}}}, {"a", {{"IPAddress", "10.0.0.2"}}}}},
+        {"Ports", {{"80/tcp", {{{"HostIp", "0.0.0.0"}, {"HostPort", "49153"}}}}, {"81/tcp", nullptr}}}}},
+      {"Mounts", {{{"Source", "/s1"}, {"Destination", "/d1"}}, {{"Source", "/s2"}, {"Destination", "/d2"}}}},
+      {"Name", "/web"},
+      {"State", {{"Running", false}, {"ExitCode", 3}}},
+      {"Empty", nlohmann::json::array()}};
+  CHECK(render_template("{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", n) == "10.0.0.2 10.0.0.3 ");
+  CHECK(render_template("{{range .Mounts}}{{.Source}}:{{.Destination}},{{end}}", n) == "/s1:/d1,/s2:/d2,");
+  CHECK(render_template("{{(index (index .NetworkSettings.Ports \"80/tcp\") 0).HostPort}}", n) == "49153");
+  CHECK(render_template("{{if .State.Running}}up{{else}}down {{.State.ExitCode}}{{end}}", n) == "down 3");
+  CHECK(render_template("{{with .State}}{{.ExitCode}}{{end}}|{{with .Empty}}x{{else}}none{{end}}", n) == "3|none");
+  CHECK(render_template("{{range .Empty}}x{{else}}empty{{end}}", n) == "empty");
+  CHECK(render_template("{{.Name | upper}} {{len .Mounts}} {{json (index .Mounts 1).Source}}", n) == "/WEB 2 \"/s2\"");
+  CHECK(render_template("{{range .Mounts}}{{$.Name}}{{end}}", n) == "/web/web");
+  for (const char* bad : {"{{.Nope}}", "{{.Name", "{{nosuch .Name}}", "{{index .Name}}", "{{.}}x{{", "{{.A..B}}",
+                          "{{range .Name}}x{{end}}", "{{if .Name}}x", "{{end}}", "{{(index .Labels \"a\"}}"}) {
     CAPTURE(bad);
     CHECK_THROWS_AS(render_template(bad, o), Error);
   }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -181,25 +182,217 @@ std::vector<std::string> action_words(std::string_view a) {
 
 }  // namespace
 
-std::string render_template(std::string_view t, const nlohmann::json& obj) {
-  static const nlohmann::json kNoValue = "<no value>";
-  // ".A.B": a field of the object, then of the field's value; a top-level
-  // name the object lacks is an error (a struct field in Go), a missing key
-  // further down prints "<no value>" (a map's).
-  auto field_of = [&](const std::string& expr) -> const nlohmann::json& {
-    if (expr == ".") return obj;
-    if (expr.size() < 2 || expr[0] != '.')
-      fail(Errc::usage, "template: unsupported expression \"" + expr + "\"");
-    const nlohmann::json* cur = &obj;
+namespace {
+
+// A small evaluator of Go's text/template, as docker's --format uses it:
+// text and actions; fields (.A.B, relative to dot); functions json, index,
+// join, upper, lower, len; parenthesized commands with fields after them
+// ((index .Ports "80/tcp" 0).HostPort); pipelines (.Name | upper); range,
+// if and with, each with else and end. A missing map key is "<no value>"; a
+// field the top-level object lacks is an error (a struct field in Go).
+class Template {
+ public:
+  Template(std::string_view t, const nlohmann::json& root) : t_(t), root_(root) {}
+
+  std::string render() {
+    size_t pos = 0;
+    std::string out;
+    auto stop = run(pos, root_, out, true);
+    if (!stop.empty()) fail(Errc::usage, "template: unexpected {{" + stop + "}}");
+    return out;
+  }
+
+ private:
+  std::string_view t_;
+  const nlohmann::json& root_;
+  static inline const nlohmann::json kMissing = nlohmann::json(nlohmann::json::value_t::discarded);
+
+  static std::string trim(std::string_view a) {
+    while (!a.empty() && a.front() == ' ') a.remove_prefix(1);
+    while (!a.empty() && a.back() == ' ') a.remove_suffix(1);
+    return std::string(a);
+  }
+
+  // Execute (emit when `emit`) from `pos` up to an {{end}} or {{else}},
+  // which is returned ("" at the end of the text).
+  std::string run(size_t& pos, const nlohmann::json& dot, std::string& out, bool emit) {
+    while (pos < t_.size()) {
+      if (t_.compare(pos, 2, "{{") == 0) {
+        auto end = t_.find("}}", pos + 2);
+        if (end == std::string_view::npos) fail(Errc::usage, "template: unclosed action");
+        std::string a = trim(t_.substr(pos + 2, end - pos - 2));
+        pos = end + 2;
+        if (a.empty()) fail(Errc::usage, "template: empty action");
+        if (a == "end" || a == "else") return a;
+        std::string kw = a.substr(0, a.find(' '));
+        if (kw == "range" || kw == "if" || kw == "with") {
+          std::string expr = trim(a.substr(kw.size()));
+          if (expr.empty()) fail(Errc::usage, "template: missing value for " + kw);
+          nlohmann::json v = emit ? eval_pipeline(expr, dot) : nlohmann::json();
+          block(kw, v, pos, dot, out, emit);
+          continue;
+        }
+        if (emit) out += go_print_v(eval_pipeline(a, dot));
+      } else if (t_[pos] == '\\' && pos + 1 < t_.size() && (t_[pos + 1] == 't' || t_[pos + 1] == 'n')) {
+        if (emit) out += t_[pos + 1] == 't' ? '\t' : '\n';
+        pos += 2;
+      } else {
+        if (emit) out += t_[pos];
+        pos++;
+      }
+    }
+    return "";
+  }
+
+  // A range/if/with body (and its else) from `pos`, run per the value.
+  void block(const std::string& kw, const nlohmann::json& v, size_t& pos, const nlohmann::json& dot, std::string& out,
+             bool emit) {
+    size_t body = pos;
+    std::string stop;
+    std::vector<const nlohmann::json*> items;
+    if (emit && kw == "range") {
+      if (v.is_array())
+        for (const auto& e : v) items.push_back(&e);
+      else if (v.is_object()) {
+        std::vector<std::string> keys;
+        for (auto it = v.begin(); it != v.end(); ++it) keys.push_back(it.key());
+        std::sort(keys.begin(), keys.end());
+        for (const auto& k : keys) items.push_back(&v.at(k));
+      } else if (!v.is_null() && !v.is_discarded()) {
+        fail(Errc::usage, "template: range can't iterate over " + go_print_v(v));
+      }
+    }
+    bool then = emit && (kw == "range" ? !items.empty() : truth(v));
+    if (kw == "range" && then) {
+      for (const auto* e : items) {
+        pos = body;
+        stop = run(pos, *e, out, true);
+      }
+    } else {
+      stop = run(pos, kw == "with" && then ? v : dot, out, then);
+    }
+    if (stop == "else") {
+      stop = run(pos, dot, out, emit && !then);
+    }
+    if (stop != "end") fail(Errc::usage, "template: unexpected EOF in " + kw);
+  }
+
+  static bool truth(const nlohmann::json& v) {
+    if (v.is_null() || v.is_discarded()) return false;
+    if (v.is_boolean()) return v.get<bool>();
+    if (v.is_number()) return v.get<double>() != 0;
+    if (v.is_string()) return !v.get<std::string>().empty();
+    return !v.empty();
+  }
+
+  static std::string go_print_v(const nlohmann::json& v) { return v.is_discarded() ? "<no value>" : go_print(v); }
+
+  // Tokens: ( ) | "strings" and words; a word right after ')' that starts
+  // with '.' is a field of the parenthesized value (marked by a leading ')').
+  static std::vector<std::string> tokens(const std::string& a) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < a.size();) {
+      char c = a[i];
+      if (c == ' ') {
+        i++;
+      } else if (c == '(' || c == '|') {
+        out.emplace_back(1, c);
+        i++;
+      } else if (c == ')') {
+        out.emplace_back(")");
+        i++;
+        if (i < a.size() && a[i] == '.') {
+          size_t j = i;
+          while (j < a.size() && a[j] != ' ' && a[j] != ')' && a[j] != '(' && a[j] != '|') j++;
+          out.push_back(")" + a.substr(i, j - i));
+          i = j;
+        }
+      } else if (c == '"') {
+        size_t j = a.find('"', i + 1);
+        if (j == std::string::npos) fail(Errc::usage, "template: unterminated quoted string");
+        out.push_back(a.substr(i, j - i + 1));
+        i = j + 1;
+      } else {
+        size_t j = i;
+        while (j < a.size() && a[j] != ' ' && a[j] != ')' && a[j] != '(' && a[j] != '|') j++;
+        out.push_back(a.substr(i, j - i));
+        i = j;
+      }
+    }
+    return out;
+  }
+
+  nlohmann::json eval_pipeline(const std::string& a, const nlohmann::json& dot) {
+    auto tk = tokens(a);
+    size_t i = 0;
+    nlohmann::json v = command(tk, i, dot, nullptr);
+    while (i < tk.size() && tk[i] == "|") {
+      i++;
+      v = command(tk, i, dot, &v);
+    }
+    if (i != tk.size()) fail(Errc::usage, "template: unexpected \"" + tk[i] + "\" in \"" + a + "\"");
+    return v;
+  }
+
+  // One command up to ')' or '|' or the end: a function call or an operand.
+  nlohmann::json command(const std::vector<std::string>& tk, size_t& i, const nlohmann::json& dot,
+                         const nlohmann::json* piped) {
+    if (i >= tk.size() || tk[i] == ")" || tk[i] == "|") fail(Errc::usage, "template: missing command");
+    static const std::set<std::string> kFuncs = {"json", "index", "join", "upper", "lower", "len"};
+    if (kFuncs.count(tk[i])) {
+      std::string f = tk[i++];
+      std::vector<nlohmann::json> args;
+      while (i < tk.size() && tk[i] != ")" && tk[i] != "|" && tk[i][0] != ')') args.push_back(operand(tk, i, dot));
+      if (piped) args.push_back(*piped);
+      return call(f, args);
+    }
+    if (piped) fail(Errc::usage, "template: can't give a pipeline's value to " + tk[i]);
+    nlohmann::json v = operand(tk, i, dot);
+    if (i < tk.size() && tk[i] != ")" && tk[i] != "|" && tk[i][0] != ')')
+      fail(Errc::usage, "template: " + tk[i - 1] + " is not a function");
+    return v;
+  }
+
+  nlohmann::json operand(const std::vector<std::string>& tk, size_t& i, const nlohmann::json& dot) {
+    const std::string& w = tk[i];
+    if (w == "(") {
+      i++;
+      nlohmann::json v = command(tk, i, dot, nullptr);
+      while (i < tk.size() && tk[i] == "|") {
+        i++;
+        v = command(tk, i, dot, &v);
+      }
+      if (i >= tk.size() || tk[i] != ")") fail(Errc::usage, "template: unclosed (");
+      i++;
+      if (i < tk.size() && tk[i].size() > 1 && tk[i][0] == ')') return field(tk[i++].substr(1), v, false);
+      return v;
+    }
+    i++;
+    if (w.size() >= 2 && w.front() == '"') return w.substr(1, w.size() - 2);
+    if (w == "true" || w == "false") return w == "true";
+    if (!w.empty() && (std::isdigit(static_cast<unsigned char>(w[0])) || w[0] == '-') &&
+        w.find_first_not_of("-0123456789") == std::string::npos)
+      return std::stoll(w);
+    if (w == ".") return dot;
+    if (w[0] == '.') return field(w, dot, &dot == &root_);
+    if (w[0] == '$' && (w == "$" || w[1] == '.')) return w == "$" ? root_ : field(w.substr(1), root_, true);
+    fail(Errc::usage, "template: function \"" + w + "\" not defined");
+  }
+
+  // ".A.B" on `v`; `strict`: a top-level name `v` lacks is an error.
+  static nlohmann::json field(const std::string& expr, const nlohmann::json& v, bool strict) {
+    if (expr.size() < 2 || expr[0] != '.') fail(Errc::usage, "template: unsupported expression \"" + expr + "\"");
+    const nlohmann::json* cur = &v;
     size_t pos = 1;
-    bool top = true;
+    bool top = strict;
     while (pos <= expr.size()) {
       size_t dot = expr.find('.', pos);
       std::string name = expr.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
       if (name.empty()) fail(Errc::usage, "template: unsupported expression \"" + expr + "\"");
       if (!cur->is_object() || !cur->contains(name)) {
         if (top) fail(Errc::usage, "template: can't evaluate field " + name);
-        return kNoValue;
+        if (cur->is_null() || cur->is_discarded() || cur->is_object()) return kMissing;
+        fail(Errc::usage, "template: can't evaluate field " + name + " in " + go_print_v(*cur));
       }
       cur = &cur->at(name);
       top = false;
@@ -207,57 +400,57 @@ std::string render_template(std::string_view t, const nlohmann::json& obj) {
       pos = dot + 1;
     }
     return *cur;
-  };
-  auto literal = [](const std::string& w) { return w.size() >= 2 && w.front() == '"' ? w.substr(1, w.size() - 2) : w; };
-  std::string out;
-  for (size_t i = 0; i < t.size();) {
-    if (t.compare(i, 2, "{{") == 0) {
-      auto end = t.find("}}", i + 2);
-      if (end == std::string_view::npos) fail(Errc::usage, "template: unclosed action");
-      auto w = action_words(t.substr(i + 2, end - i - 2));
-      if (w.empty()) fail(Errc::usage, "template: empty action");
-      if (w[0] == "json" && w.size() == 2) {
-        out += field_of(w[1]).dump();
-      } else if (w[0] == "index" && w.size() >= 3) {
-        // index .Map "key" / index .List N
-        const nlohmann::json* cur = &field_of(w[1]);
-        for (size_t k = 2; k < w.size(); k++) {
-          std::string key = literal(w[k]);
-          if (cur->is_object()) {
-            cur = cur->contains(key) ? &cur->at(key) : &kNoValue;
-          } else if (cur->is_array() && !key.empty() && key.find_first_not_of("0123456789") == std::string::npos &&
-                     std::stoul(key) < cur->size()) {
-            cur = &(*cur)[std::stoul(key)];
-          } else {
-            fail(Errc::usage, "template: index of untyped nil or out of range: " + key);
-          }
-        }
-        out += go_print(*cur);
-      } else if (w[0] == "join" && w.size() == 3) {
-        const auto& list = field_of(w[1]);
-        if (!list.is_array()) fail(Errc::usage, "template: join wants a list");
-        std::string sep = literal(w[2]);
-        for (size_t k = 0; k < list.size(); k++) out += (k ? sep : "") + go_print(list[k]);
-      } else if ((w[0] == "upper" || w[0] == "lower") && w.size() == 2) {
-        std::string v = go_print(field_of(w[1]));
-        for (auto& c : v) c = static_cast<char>(w[0] == "upper" ? std::toupper(static_cast<unsigned char>(c))
-                                                                : std::tolower(static_cast<unsigned char>(c)));
-        out += v;
-      } else if (w.size() == 1) {
-        out += go_print(field_of(w[0]));
-      } else {
-        fail(Errc::usage, "template: unsupported action \"" + std::string(t.substr(i + 2, end - i - 2)) + "\"");
-      }
-      i = end + 2;
-    } else if (t[i] == '\\' && i + 1 < t.size() && (t[i + 1] == 't' || t[i + 1] == 'n')) {
-      out += t[i + 1] == 't' ? '\t' : '\n';
-      i += 2;
-    } else {
-      out += t[i++];
-    }
   }
-  return out;
-}
+
+  static nlohmann::json call(const std::string& f, const std::vector<nlohmann::json>& a) {
+    auto want = [&](size_t n) {
+      if (a.size() != n) fail(Errc::usage, "template: wrong number of args for " + f);
+    };
+    if (f == "json") {
+      want(1);
+      return a[0].is_discarded() ? "null" : a[0].dump();
+    }
+    if (f == "upper" || f == "lower") {
+      want(1);
+      std::string v = go_print_v(a[0]);
+      for (auto& c : v) c = static_cast<char>(f == "upper" ? std::toupper(static_cast<unsigned char>(c))
+                                                           : std::tolower(static_cast<unsigned char>(c)));
+      return v;
+    }
+    if (f == "len") {
+      want(1);
+      if (a[0].is_string()) return a[0].get<std::string>().size();
+      if (a[0].is_array() || a[0].is_object()) return a[0].size();
+      fail(Errc::usage, "template: len of " + go_print_v(a[0]));
+    }
+    if (f == "join") {
+      want(2);
+      if (!a[0].is_array()) fail(Errc::usage, "template: join wants a list");
+      std::string out, sep = go_print_v(a[1]);
+      for (size_t k = 0; k < a[0].size(); k++) out += (k ? sep : "") + go_print(a[0][k]);
+      return out;
+    }
+    // index X K...
+    if (a.size() < 2) fail(Errc::usage, "template: wrong number of args for index");
+    nlohmann::json cur = a[0];
+    for (size_t k = 1; k < a.size(); k++) {
+      const auto& key = a[k];
+      if (cur.is_object() && key.is_string()) {
+        cur = cur.contains(key.get<std::string>()) ? cur.at(key.get<std::string>()) : kMissing;
+      } else if (cur.is_array() && key.is_number_integer() && key.get<int64_t>() >= 0 &&
+                 static_cast<size_t>(key.get<int64_t>()) < cur.size()) {
+        cur = cur[static_cast<size_t>(key.get<int64_t>())];
+      } else {
+        fail(Errc::usage, "template: index of untyped nil or out of range: " + go_print_v(key));
+      }
+    }
+    return cur;
+  }
+};
+
+}  // namespace
+
+std::string render_template(std::string_view t, const nlohmann::json& obj) { return Template(t, obj).render(); }
 
 std::string render_template_table(std::string_view t, const std::vector<nlohmann::json>& objs,
                                    const std::map<std::string, std::string>& headers) {
