@@ -1,5 +1,6 @@
 #include "common/fs.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/file.h>
@@ -7,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -47,6 +49,27 @@ std::string read_file(const std::string& path) {
 bool exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::vector<std::string> dir_names(int dirfd, const std::string& shown) {
+  int dup_fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) throw_errno("read " + shown);
+  DIR* dir = fdopendir(dup_fd);
+  if (!dir) {
+    int err = errno;
+    close(dup_fd);
+    throw_errno("read " + shown, err);
+  }
+  // The dup shares the offset: start at the top whatever read it before.
+  rewinddir(dir);
+  std::vector<std::string> names;
+  while (auto* e = readdir(dir)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 void mkdir_p(const std::string& path, mode_t mode) {

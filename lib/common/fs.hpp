@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace ocikit::fs {
@@ -46,6 +47,9 @@ class UniqueFd {
 std::string read_file(const std::string& path);
 /// True when `path` exists (lstat; a dangling symlink exists).
 bool exists(const std::string& path);
+/// The names in the open directory `dirfd` (sorted, without . and ..; the
+/// fd stays open and usable). `shown` names it in errors. Throws Errc::io.
+std::vector<std::string> dir_names(int dirfd, const std::string& shown);
 /// Create `path` and its parents (like mkdir -p). Throws Errc::io.
 void mkdir_p(const std::string& path, mode_t mode = 0755);
 /// fsync the directory `path` so a rename in it is durable. Throws Errc::io.

@@ -36,25 +36,6 @@ namespace ocikit::manage {
 
 namespace {
 
-// The names in directory `dirfd` (not . and ..), sorted; `shown` names it in errors.
-std::vector<std::string> dir_names(int dirfd, const std::string& shown) {
-  int dup_fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) throw_errno("dup");
-  DIR* dir = fdopendir(dup_fd);
-  if (!dir) {
-    close(dup_fd);
-    throw_errno("read " + shown);
-  }
-  std::vector<std::string> names;
-  while (auto* e = readdir(dir)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 using fs::UniqueFd;
 
 bool is_mount_point(const std::string& path) {
@@ -91,7 +72,7 @@ void copy_entry(int sdir, const std::string& sname, int ddir, const std::string&
     if (!dexists && mkdirat(ddir, dname.c_str(), 0700) != 0) throw_errno("mkdir " + shown);
     auto s = open_dir(sdir, sname, shown);
     auto d = open_dir(ddir, dname, shown);
-    for (auto& n : dir_names(s.get(), shown)) copy_entry(s.get(), n, d.get(), n, shown + "/" + n, keep_owner);
+    for (auto& n : fs::dir_names(s.get(), shown)) copy_entry(s.get(), n, d.get(), n, shown + "/" + n, keep_owner);
     if (keep_owner && fchown(d.get(), st.st_uid, st.st_gid) != 0) throw_errno("chown " + shown);
     if (dname != ".") {  // an existing destination dir keeps its own mode
       fchmod(d.get(), st.st_mode & 07777);
@@ -210,7 +191,7 @@ void tar_entry(archive::TarWriter& w, int sdir, const std::string& sname, const 
   w.add_entry(e.get());
   if (!S_ISDIR(st.st_mode)) return;
   auto d = open_dir(sdir, sname, apath);
-  for (auto& n : dir_names(d.get(), apath)) tar_entry(w, d.get(), n, apath + "/" + n, links);
+  for (auto& n : fs::dir_names(d.get(), apath)) tar_entry(w, d.get(), n, apath + "/" + n, links);
 }
 
 // "a/b/c" -> {"a/b", "c"}; "c" -> {".", "c"}; "/" -> {"/", "."}.

@@ -23,20 +23,14 @@ namespace {
 
 constexpr const char* kMeta = "volume.json";
 
+// The names in `dir` (sorted); none when it does not exist.
 std::vector<std::string> dir_entries(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = opendir(dir.c_str());
+  fs::UniqueFd d(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!d) {
-    if (errno == ENOENT) return out;
+    if (errno == ENOENT) return {};
     throw_errno("open " + dir);
   }
-  while (auto* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
+  return fs::dir_names(d.get(), dir);
 }
 
 Volume volume_from_json(const nlohmann::json& j) {
