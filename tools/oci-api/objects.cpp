@@ -451,6 +451,18 @@ void network_list(Exchange& x) {
   x.json(200, list);
 }
 
+namespace {
+
+// oci-net's object for the network `ref` (a name or an id), null when
+// oci-net does not know it.
+json net_object(const std::string& ref) {
+  Result r = run_net({"inspect", ref});
+  json arr = r.status == 0 ? json::parse(r.out, nullptr, false) : json();
+  return arr.is_array() && !arr.empty() && arr[0].is_object() ? arr[0] : json();
+}
+
+}  // namespace
+
 void network_inspect(Exchange& x, const std::string& name) {
   Result r = run_net({"inspect", name});
   if (r.status != 0) fail_api(status_of(r) == 500 ? 404 : status_of(r), "network " + name + " not found");
@@ -491,10 +503,8 @@ void network_create(Exchange& x) {
   args.push_back(name);
   Result r = run_net(args);
   if (r.status != 0) fail_api(status_of(r), r.message());
-  Result i = run_net({"inspect", name});
-  json arr = i.status == 0 ? json::parse(i.out, nullptr, false) : json();
-  std::string id = arr.is_array() && !arr.empty() && arr[0].is_object() ? arr[0].value("id", name) : name;
-  x.json(201, {{"Id", id}, {"Warning", ""}});
+  json n = net_object(name);
+  x.json(201, {{"Id", n.is_object() ? n.value("id", name) : name}, {"Warning", ""}});
 }
 
 void network_remove(Exchange& x, const std::string& name) {
@@ -515,13 +525,9 @@ void network_connect(Exchange& x, const std::string& name, bool connect) {
   bool running = c["State"].value("Running", false);
   std::string mode = c.contains("HostConfig") ? c["HostConfig"].value("NetworkMode", "") : "";
   if (!running) {
-    std::string net_name = name;  // `name` may be the network's id
-    if (mode != name) {
-      Result i = run_net({"inspect", name});
-      json arr = i.status == 0 ? json::parse(i.out, nullptr, false) : json();
-      if (arr.is_array() && !arr.empty() && arr[0].is_object()) net_name = arr[0].value("name", name);
-    }
-    if (mode == net_name) return x.reply(200, "", "");
+    // `name` may be the network's id
+    if (mode == name) return x.reply(200, "", "");
+    if (json n = net_object(name); n.is_object() && n.value("name", "") == mode) return x.reply(200, "", "");
     fail_api(409, "container " + cid + " is not running: oci-api connects running containers to other networks only");
   }
   Result r;

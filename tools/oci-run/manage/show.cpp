@@ -144,26 +144,36 @@ const nlohmann::json& network_info(const Globals& g, const std::string& name,
   return cache[name] = info;
 }
 
-// docker ps's PORTS of a running container ("0.0.0.0:8080->80/tcp, ...";
-// nothing while it does not run): the host ports its lease got when a -p
-// left the host port to oci-net (one `oci-net inspect` per network), else
-// its -p specs.
-std::string ports_text(const Globals& g, const Record& r, const std::string& live,
-                       std::map<std::string, nlohmann::json>& net_cache) {
-  if ((live != "running" && live != "restarting") || r.ports.empty()) return "";
+// The ports container `id` got on a network (oci-net inspect's lease), null
+// when it has no lease there.
+nlohmann::json lease_ports_of(const nlohmann::json& info, const std::string& id) {
+  if (!info.is_object() || !info.contains("containers") || !info["containers"].contains(id)) return nullptr;
+  return info["containers"][id].value("ports", nlohmann::json());
+}
+
+// The ports a running container publishes: when a -p left the host port to
+// oci-net, those its lease got (one `oci-net inspect` per network, cached),
+// else its -p specs.
+std::vector<net::PortMapping> running_ports(const Globals& g, const Record& r,
+                                            std::map<std::string, nlohmann::json>& net_cache) {
   bool picked = false;
   for (const auto& spec : r.ports) try {
       for (const auto& m : net::parse_port_spec(spec)) picked = picked || m.host_port == 0;
     } catch (const Error&) {
     }
   nlohmann::json lease_ports;
-  if (picked && !r.network.empty() && r.network != "none" && r.network != "host") {
-    const auto& info = network_info(g, r.network, net_cache);
-    if (info.is_object() && info.contains("containers") && info["containers"].contains(r.id))
-      lease_ports = info["containers"][r.id].value("ports", nlohmann::json());
-  }
+  if (picked && !r.network.empty() && r.network != "none" && r.network != "host")
+    lease_ports = lease_ports_of(network_info(g, r.network, net_cache), r.id);
+  return published_ports(r, lease_ports);
+}
+
+// docker ps's PORTS of a running container ("0.0.0.0:8080->80/tcp, ...";
+// nothing while it does not run).
+std::string ports_text(const Globals& g, const Record& r, const std::string& live,
+                       std::map<std::string, nlohmann::json>& net_cache) {
+  if ((live != "running" && live != "restarting") || r.ports.empty()) return "";
   std::string out;
-  for (const auto& m : published_ports(r, lease_ports)) {
+  for (const auto& m : running_ports(g, r, net_cache)) {
     std::string ip = m.host_ip.empty() ? "0.0.0.0" : m.host_ip;
     if (ip.find(':') != std::string::npos) ip = "[" + ip + "]";
     out += (out.empty() ? "" : ", ") + ip + ":" + (m.host_port ? std::to_string(m.host_port) : "") + "->" +
@@ -446,10 +456,7 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names, cons
       // A stopped container gets the network's id, not a (stale) lease.
       if (!up && info.is_object()) info.erase("containers");
     }
-    nlohmann::json lease_ports;
-    if (info.is_object() && info.contains("containers") && info["containers"].contains(r.id))
-      lease_ports = info["containers"][r.id].value("ports", nlohmann::json());
-    nlohmann::ordered_json ports = up ? port_map(r, true, lease_ports) : nlohmann::ordered_json::object();
+    nlohmann::ordered_json ports = up ? port_map(r, true, lease_ports_of(info, r.id)) : nlohmann::ordered_json::object();
     for (const auto& p : r.exposed) exposed[p] = nlohmann::json::object();
     nlohmann::ordered_json bindings = port_map(r, false);
     hc["PortBindings"] = bindings;
@@ -528,14 +535,8 @@ void print_inspect(const Globals& g, const std::vector<std::string>& names, cons
 }
 
 std::vector<net::PortMapping> live_ports(const Globals& g, const Record& r) {
-  nlohmann::json lease_ports;
-  if (!r.network.empty() && r.network != "none" && r.network != "host" && !r.ports.empty()) {
-    std::map<std::string, nlohmann::json> cache;
-    const auto& info = network_info(g, r.network, cache);
-    if (info.is_object() && info.contains("containers") && info["containers"].contains(r.id))
-      lease_ports = info["containers"][r.id].value("ports", nlohmann::json());
-  }
-  return published_ports(r, lease_ports);
+  std::map<std::string, nlohmann::json> cache;
+  return running_ports(g, r, cache);
 }
 
 }  // namespace ocikit::manage
